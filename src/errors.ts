@@ -1,0 +1,70 @@
+/**
+ * The one error type of the S3 face. Every failure a client may see is an S3Error carrying an
+ * S3 error code; `httpStatusOf` is the single table from code to HTTP status.
+ */
+
+const statusByCode = {
+  AccessDenied: 403,
+  AuthorizationHeaderMalformed: 400,
+  AuthorizationQueryParametersError: 400,
+  BadDigest: 400,
+  BucketAlreadyExists: 409,
+  BucketAlreadyOwnedByYou: 409,
+  BucketNotEmpty: 409,
+  EntityTooLarge: 400,
+  EntityTooSmall: 400,
+  IllegalLocationConstraintException: 400,
+  IncompleteBody: 400,
+  InternalError: 500,
+  InvalidAccessKeyId: 403,
+  InvalidArgument: 400,
+  InvalidBucketName: 400,
+  InvalidDigest: 400,
+  InvalidPart: 400,
+  InvalidPartOrder: 400,
+  InvalidRange: 416,
+  InvalidRequest: 400,
+  InvalidURI: 400,
+  KeyTooLongError: 400,
+  MalformedXML: 400,
+  MetadataTooLarge: 400,
+  MethodNotAllowed: 405,
+  MissingContentLength: 411,
+  MissingSecurityHeader: 400,
+  NoSuchBucket: 404,
+  NoSuchKey: 404,
+  NoSuchUpload: 404,
+  NotImplemented: 501,
+  PreconditionFailed: 412,
+  RequestHeaderSectionTooLarge: 400,
+  RequestTimeTooSkewed: 403,
+  SignatureDoesNotMatch: 403,
+  XAmzContentSHA256Mismatch: 400,
+} as const;
+
+export type S3ErrorCode = keyof typeof statusByCode;
+
+export function httpStatusOf(code: S3ErrorCode): number {
+  return statusByCode[code];
+}
+
+export class S3Error extends Error {
+  override name = "S3Error";
+  readonly code: S3ErrorCode;
+  /** Extra elements for the XML error body (e.g. ArgumentName), in order. */
+  readonly details: Record<string, string>;
+
+  constructor(code: S3ErrorCode, message: string, details: Record<string, string> = {}) {
+    super(message);
+    this.code = code;
+    this.details = details;
+  }
+
+  get httpStatus(): number {
+    return httpStatusOf(this.code);
+  }
+}
+
+export function isS3Error(e: unknown): e is S3Error {
+  return e instanceof S3Error;
+}
