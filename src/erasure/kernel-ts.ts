@@ -1,0 +1,31 @@
+/**
+ * The portable kernel: one 64 KiB multiplication table, a byte at a time. The fallback when
+ * WebAssembly SIMD is unavailable, and the baseline the SIMD kernel is benchmarked against.
+ */
+import { assert } from "../util/assert.ts";
+import { mulTable } from "./gf256.ts";
+import type { Coefficients, Kernel } from "./kernel.ts";
+
+export const tsKernel: Kernel = {
+  name: "ts-table",
+  multiply(coefs: Coefficients, inputs: readonly Uint8Array[], outputs: readonly Uint8Array[], lengthBytes: number) {
+    assert(inputs.length === coefs.inputs && outputs.length === coefs.outputs, "kernel: shard count mismatch");
+    for (let o = 0; o < coefs.outputs; o++) {
+      const out = outputs[o];
+      assert(out.length >= lengthBytes, "kernel: output shorter than lengthBytes");
+      out.fill(0, 0, lengthBytes);
+      for (let i = 0; i < coefs.inputs; i++) {
+        const c = coefs.data[o * coefs.inputs + i];
+        if (c === 0) continue;
+        const src = inputs[i];
+        assert(src.length >= lengthBytes, "kernel: input shorter than lengthBytes");
+        if (c === 1) {
+          for (let b = 0; b < lengthBytes; b++) out[b] ^= src[b];
+        } else {
+          const row = mulTable.subarray(c * 256, c * 256 + 256);
+          for (let b = 0; b < lengthBytes; b++) out[b] ^= row[src[b]];
+        }
+      }
+    }
+  },
+};

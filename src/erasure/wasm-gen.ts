@@ -1,0 +1,165 @@
+/**
+ * Emits, as raw WebAssembly binary, a GF(2^8) matrix-multiply kernel specialised for one shape
+ * (inputs × outputs). Pure: the same shape always gives the same bytes. Generating the module
+ * from TypeScript at run time means no toolchain at install and nothing to read from disk: the
+ * kernel travels inside `bun build --compile` like any other code.
+ *
+ * The kernel is the split-nibble multiply (ISA-L's and klauspost/reedsolomon's PSHUFB trick):
+ * c*x = lo_c[x & 15] ^ hi_c[x >> 4], sixteen bytes at a time with i8x16.swizzle. It is fused:
+ * each input vector is loaded once and every output is accumulated in a local, stored once.
+ *
+ * Memory contract (the memory is imported as env.memory):
+ *   [0, tableBytes)            32 bytes per (output o, input i) at (o * inputs + i) * 32: lo then hi
+ *   inBase + i * strideBytes   input i
+ *   outBase + o * strideBytes  output o
+ * `lengthBytes` must be a multiple of vectorBytes * unroll (the driver pads).
+ */
+import { assert } from "../util/assert.ts";
+
+export const vectorBytes = 16;
+export const nibbleTableBytes = 32;
+
+export interface KernelShape {
+  readonly inputs: number;
+  readonly outputs: number;
+  /** Vectors per loop iteration per shard. */
+  readonly unroll: number;
+  /** Use i8x16.relaxed_swizzle (maps straight to PSHUFB / TBL; indices here are always < 16). */
+  readonly relaxed: boolean;
+}
+
+const I32 = 0x7f;
+const V128 = 0x7b;
+const op = {
+  block: 0x02, loop: 0x03, br: 0x0c, brIf: 0x0d, end: 0x0b,
+  localGet: 0x20, localSet: 0x21, localTee: 0x22,
+  i32Const: 0x41, i32GeU: 0x4f, i32Add: 0x6a, i32Mul: 0x6c,
+  simd: 0xfd,
+} as const;
+const simd = {
+  load: 0, store: 11, swizzle: 14, i8x16Splat: 15, and: 78, xor: 81, i16x8ShrU: 141, relaxedSwizzle: 0x100,
+} as const;
+
+function uleb(n: number): number[] {
+  assert(Number.isInteger(n) && n >= 0, `wasm-gen: bad unsigned LEB value ${n}`);
+  const out: number[] = [];
+  do {
+    let byte = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (n !== 0);
+  return out;
+}
+
+function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const byte = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
+      out.push(byte);
+      return out;
+    }
+    out.push(byte | 0x80);
+  }
+}
+
+function name(s: string): number[] {
+  const bytes = [...new TextEncoder().encode(s)];
+  return [...uleb(bytes.length), ...bytes];
+}
+
+function section(id: number, body: number[]): number[] {
+  return [id, ...uleb(body.length), ...body];
+}
+
+function vec(items: number[][]): number[] {
+  return [...uleb(items.length), ...items.flat()];
+}
+
+/** Builds the body of one kernel function; `accumulate` xors into the outputs instead of overwriting. */
+function kernelBody(shape: KernelShape, accumulate: boolean): number[] {
+  const { inputs, outputs, unroll, relaxed } = shape;
+  // params: 0 inBase, 1 outBase, 2 strideBytes, 3 lengthBytes
+  let next = 4;
+  const pos = next++;
+  const inPtr = Array.from({ length: inputs }, () => next++);
+  const outPtr = Array.from({ length: outputs }, () => next++);
+  const i32Locals = next - 4;
+  const mask = next++;
+  const vec0 = next++;
+  const tlo = next++;
+  const thi = next++;
+  const lo = Array.from({ length: unroll }, () => next++);
+  const hi = Array.from({ length: unroll }, () => next++);
+  const acc = Array.from({ length: unroll }, () => Array.from({ length: outputs }, () => next++));
+  const v128Locals = next - 4 - i32Locals;
+
+  const c: number[] = [];
+  const get = (l: number) => c.push(op.localGet, ...uleb(l));
+  const set = (l: number) => c.push(op.localSet, ...uleb(l));
+  const i32 = (n: number) => c.push(op.i32Const, ...sleb(n));
+  const s = (code: number) => c.push(op.simd, ...uleb(code));
+  const load = (offset: number) => { s(simd.load); c.push(...uleb(4), ...uleb(offset)); };
+  const store = (offset: number) => { s(simd.store); c.push(...uleb(4), ...uleb(offset)); };
+  const swz = () => s(relaxed ? simd.relaxedSwizzle : simd.swizzle);
+
+  inPtr.forEach((l, i) => { get(0); get(2); i32(i); c.push(op.i32Mul, op.i32Add); set(l); });
+  outPtr.forEach((l, o) => { get(1); get(2); i32(o); c.push(op.i32Mul, op.i32Add); set(l); });
+  i32(15); s(simd.i8x16Splat); set(mask);
+  i32(0); set(pos);
+
+  c.push(op.block, 0x40, op.loop, 0x40);
+  get(pos); get(3); c.push(op.i32GeU, op.brIf, 1);
+  if (accumulate) {
+    for (let u = 0; u < unroll; u++) {
+      for (let o = 0; o < outputs; o++) { get(outPtr[o]); get(pos); c.push(op.i32Add); load(u * vectorBytes); set(acc[u][o]); }
+    }
+  }
+  for (let i = 0; i < inputs; i++) {
+    for (let u = 0; u < unroll; u++) {
+      get(inPtr[i]); get(pos); c.push(op.i32Add); load(u * vectorBytes);
+      c.push(op.localTee, ...uleb(vec0)); get(mask); s(simd.and); set(lo[u]);
+      // i16x8 shift then mask: one PSRLW + PAND (an i8x16 shift has no x86 instruction of its own)
+      get(vec0); i32(4); s(simd.i16x8ShrU); get(mask); s(simd.and); set(hi[u]);
+    }
+    for (let o = 0; o < outputs; o++) {
+      const table = (o * inputs + i) * nibbleTableBytes;
+      // Tables are reloaded from memory per use: hoisting them into locals measured no faster (register pressure).
+      i32(0); load(table); set(tlo);
+      i32(0); load(table + 16); set(thi);
+      for (let u = 0; u < unroll; u++) {
+        get(tlo); get(lo[u]); swz(); get(thi); get(hi[u]); swz(); s(simd.xor);
+        if (i > 0 || accumulate) { get(acc[u][o]); s(simd.xor); }
+        set(acc[u][o]);
+      }
+    }
+  }
+  for (let o = 0; o < outputs; o++) {
+    for (let u = 0; u < unroll; u++) { get(outPtr[o]); get(pos); c.push(op.i32Add); get(acc[u][o]); store(u * vectorBytes); }
+  }
+  get(pos); i32(vectorBytes * unroll); c.push(op.i32Add); set(pos);
+  c.push(op.br, 0, op.end, op.end, op.end);
+
+  const locals = vec([[...uleb(i32Locals), I32], [...uleb(v128Locals), V128]]);
+  const body = [...locals, ...c];
+  return [...uleb(body.length), ...body];
+}
+
+/** The module: imports env.memory, exports `set` (overwrite outputs) and `acc` (xor into them). */
+export function generateKernelModule(shape: KernelShape): Uint8Array {
+  assert(shape.inputs >= 1 && shape.outputs >= 1 && shape.unroll >= 1, "wasm-gen: empty kernel shape");
+  const header = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+  const type = section(1, vec([[0x60, ...vec([[I32], [I32], [I32], [I32]]), ...vec([])]]));
+  const imports = section(2, vec([[...name("env"), ...name("memory"), 0x02, 0x00, ...uleb(1)]]));
+  const funcs = section(3, vec([[0], [0]]));
+  const exports = section(7, vec([[...name("set"), 0x00, 0], [...name("acc"), 0x00, 1]]));
+  const code = section(10, vec([kernelBody(shape, false), kernelBody(shape, true)]));
+  return new Uint8Array([...header, ...type, ...imports, ...funcs, ...exports, ...code]);
+}
+
+/** A tiny module using relaxed_swizzle: if it validates, the engine has relaxed SIMD. */
+export function relaxedProbeModule(): Uint8Array {
+  return generateKernelModule({ inputs: 1, outputs: 1, unroll: 1, relaxed: true });
+}

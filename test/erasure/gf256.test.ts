@@ -1,0 +1,58 @@
+import { describe, expect, test } from "bun:test";
+import { gfDiv, gfInv, gfMul, mulTable, nibbleTables } from "../../src/erasure/gf256.ts";
+import { encodingMatrix, identity, invert, matrix, multiply, selectRows } from "../../src/erasure/matrix.ts";
+import { slowInv, slowMul } from "../../src/erasure/reference.ts";
+import { combinations } from "./random.ts";
+
+describe("GF(2^8)", () => {
+  test("table multiply equals carry-less multiply for every pair", () => {
+    for (let a = 0; a < 256; a++) {
+      for (let b = 0; b < 256; b++) {
+        const want = slowMul(a, b);
+        if (gfMul(a, b) !== want || mulTable[a * 256 + b] !== want) throw new Error(`mul ${a}*${b}`);
+      }
+    }
+  });
+
+  test("inverse and division", () => {
+    for (let a = 1; a < 256; a++) {
+      expect(gfInv(a)).toBe(slowInv(a));
+      expect(gfMul(a, gfInv(a))).toBe(1);
+      for (const b of [1, 2, 29, 200, 255]) expect(gfMul(gfDiv(a, b), b)).toBe(a);
+    }
+    expect(() => gfInv(0)).toThrow("zero has no inverse");
+    expect(() => gfDiv(3, 0)).toThrow("division by zero");
+  });
+
+  test("nibble tables split every product", () => {
+    const t = new Uint8Array(32);
+    for (const c of [0, 1, 2, 3, 0x8e, 0xff]) {
+      nibbleTables(c, t, 0);
+      for (let x = 0; x < 256; x++) expect(t[x & 15] ^ t[16 + (x >> 4)]).toBe(gfMul(c, x));
+    }
+  });
+});
+
+describe("matrices", () => {
+  test("every K-row subset of [I; Cauchy] inverts (MDS) for small shapes", () => {
+    for (const [k, m] of [[2, 1], [3, 2], [4, 2], [5, 3], [4, 4]]) {
+      const e = encodingMatrix(k, m);
+      for (const rows of combinations(k + m, k)) {
+        const sub = selectRows(e, rows);
+        expect(multiply(invert(sub), sub).data).toEqual(identity(k).data);
+      }
+    }
+  });
+
+  test("a singular matrix is refused", () => {
+    const s = matrix(2, 2);
+    s.data.set([1, 2, 1, 2]);
+    expect(() => invert(s)).toThrow("singular");
+  });
+
+  test("shape limits", () => {
+    expect(() => encodingMatrix(0, 1)).toThrow("K >= 1");
+    expect(() => encodingMatrix(200, 56)).toThrow("K + M <= 255");
+    expect(encodingMatrix(200, 55).rows).toBe(255);
+  });
+});
