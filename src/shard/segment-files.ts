@@ -1,0 +1,125 @@
+/**
+ * The segment files of one store: `seg-<id>.dat` in one directory, opened once, written at
+ * explicit offsets (never O_APPEND: concurrent writers own disjoint extents), preallocated
+ * ahead of the write position with fallocate so appends do not fragment or hit ENOSPC late.
+ */
+import { closeSync, constants, fsyncSync, openSync, readdirSync, readSync, unlinkSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { fallocate, fdatasync } from "../../ffi/libc.ts";
+import { assert } from "../util/assert.ts";
+
+/** Preallocation runs this far ahead of the highest reserved byte. */
+export const preallocateStepBytes = 64 * 1024 * 1024;
+
+const namePattern = /^seg-(\d{8})\.dat$/;
+
+export function segmentFileName(id: number): string {
+  return `seg-${String(id).padStart(8, "0")}.dat`;
+}
+
+export class SegmentFiles {
+  private readonly fds = new Map<number, number>();
+  private readonly allocatedBytes = new Map<number, number>();
+
+  constructor(
+    readonly dir: string,
+    private readonly segmentBytesMax: number,
+  ) {}
+
+  /** Ids of the segment files present on disk. */
+  listOnDisk(): number[] {
+    return readdirSync(this.dir)
+      .map((n) => namePattern.exec(n))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => Number(m[1]))
+      .sort((a, b) => a - b);
+  }
+
+  /** Creates (or truncates a leftover of) segment `id` and makes its directory entry durable. */
+  create(id: number): void {
+    assert(!this.fds.has(id), `segment ${id} is already open`);
+    const fd = openSync(join(this.dir, segmentFileName(id)), constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC, 0o600);
+    this.fds.set(id, fd);
+    this.allocatedBytes.set(id, 0);
+    this.syncDir();
+  }
+
+  open(id: number): void {
+    if (this.fds.has(id)) return;
+    let fd: number;
+    try {
+      fd = openSync(join(this.dir, segmentFileName(id)), constants.O_RDWR);
+    } catch (e) {
+      throw new Error(
+        `shard store: segment file ${segmentFileName(id)} in ${this.dir} is missing or unreadable (${(e as NodeJS.ErrnoException).code}); the index points at it`,
+      );
+    }
+    this.fds.set(id, fd);
+    this.allocatedBytes.set(id, 0);
+  }
+
+  remove(id: number): void {
+    const fd = this.fds.get(id);
+    if (fd !== undefined) closeSync(fd);
+    this.fds.delete(id);
+    this.allocatedBytes.delete(id);
+    try {
+      unlinkSync(join(this.dir, segmentFileName(id)));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    }
+    this.syncDir();
+  }
+
+  /** Makes sure [0, endBytes) is allocated, preallocating a step ahead (capped at the segment size). */
+  ensureAllocated(id: number, endBytes: number): void {
+    const have = this.allocatedBytes.get(id) ?? 0;
+    if (endBytes <= have) return;
+    const target = Math.min(this.segmentBytesMax, Math.max(endBytes, have + preallocateStepBytes));
+    fallocate(this.fd(id), have, target - have);
+    this.allocatedBytes.set(id, target);
+  }
+
+  write(id: number, offsetBytes: number, bytes: Uint8Array): void {
+    const fd = this.fd(id);
+    let done = 0;
+    while (done < bytes.length) {
+      done += writeSync(fd, bytes, done, bytes.length - done, offsetBytes + done);
+    }
+  }
+
+  /** Reads exactly into `into`; a short read (file shorter than the index says) throws. */
+  read(id: number, offsetBytes: number, into: Uint8Array): void {
+    const fd = this.fd(id);
+    let done = 0;
+    while (done < into.length) {
+      const n = readSync(fd, into, done, into.length - done, offsetBytes + done);
+      if (n === 0) throw new Error(`shard store: segment ${id} ends before offset ${offsetBytes + into.length}`);
+      done += n;
+    }
+  }
+
+  datasync(id: number): void {
+    fdatasync(this.fd(id));
+  }
+
+  close(): void {
+    for (const fd of this.fds.values()) closeSync(fd);
+    this.fds.clear();
+  }
+
+  private fd(id: number): number {
+    const fd = this.fds.get(id);
+    assert(fd !== undefined, `segment ${id} is not open`);
+    return fd;
+  }
+
+  private syncDir(): void {
+    const fd = openSync(this.dir, constants.O_RDONLY);
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+}

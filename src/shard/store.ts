@@ -1,0 +1,278 @@
+/**
+ * The shard store of one node: append-only, preallocated segment files holding sealed
+ * fragments, and a bun:sqlite index that is the commit point. A put is acknowledged after its
+ * bytes are fdatasynced and its index row committed; a crash at any instant leaves only
+ * acknowledged shards visible (bytes past a segment's committed tail are reused on restart).
+ */
+import { randomBytes } from "node:crypto";
+import type { KeyObject } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { assert } from "../util/assert.ts";
+import { FragmentCounter } from "./fragment-counter.ts";
+import { fragmentBytes, fragmentCountFor, objectIdBytesMax, shardIndexMax, storeIdBytes } from "./fragment-layout.ts";
+import { GroupCommitter } from "./group-commit.ts";
+import { deriveStoreKey, keyFingerprint } from "./keys.ts";
+import { SegmentFiles } from "./segment-files.ts";
+import { type ByteRange, readExtent } from "./shard-read.ts";
+import { type Extent, type IndexOp, ShardIndex } from "./shard-index.ts";
+import { type ShardBody, writeExtent } from "./shard-write.ts";
+
+export const segmentBytesMaxDefault = 4 * 1024 ** 3;
+/** Above this fraction of capacity the store reports near-full. */
+export const nearFullFraction = 0.9;
+const formatVersion = 1;
+
+export class InsufficientStorageError extends Error {
+  override name = "InsufficientStorageError";
+}
+
+export interface ShardStoreOptions {
+  readonly dir: string;
+  readonly masterKey: Uint8Array;
+  readonly segmentBytesMax?: number;
+  /** Total segment bytes this store may use; writes beyond it fail with InsufficientStorageError. */
+  readonly capacityBytes?: number;
+  /** Randomness for the store id (injected for tests). */
+  readonly random?: (n: number) => Uint8Array;
+}
+
+export interface ShardStoreStats {
+  readonly segments: number;
+  /** Segment bytes consumed by extents (live or dead) */
+  readonly usedBytes: number;
+  readonly liveBytes: number;
+  readonly shards: number;
+  readonly capacityBytes: number;
+  readonly nearFull: boolean;
+  readonly commits: number;
+}
+
+interface SegmentState {
+  /** Reserved end: past the committed tail while writes are in flight. */
+  tailBytes: number;
+  liveBytes: number;
+  /** Writers and readers using the segment: it is never freed under them. */
+  pins: number;
+}
+
+export class ShardStore {
+  readonly storeId: Uint8Array;
+  readonly keyFingerprint: string;
+  private readonly index: ShardIndex;
+  private readonly files: SegmentFiles;
+  private readonly key: KeyObject;
+  private readonly counter: FragmentCounter;
+  private readonly committer: GroupCommitter;
+  private readonly segments = new Map<number, SegmentState>();
+  private readonly segmentBytesMax: number;
+  private readonly capacityBytes: number;
+  private active = 0;
+  private closed = false;
+
+  constructor(options: ShardStoreOptions) {
+    this.segmentBytesMax = options.segmentBytesMax ?? segmentBytesMaxDefault;
+    this.capacityBytes = options.capacityBytes ?? Number.POSITIVE_INFINITY;
+    assert(this.segmentBytesMax >= fragmentBytes, `shard store: segmentBytesMax must be at least ${fragmentBytes}`);
+    const segmentDir = join(options.dir, "segments");
+    mkdirSync(segmentDir, { recursive: true });
+    this.index = new ShardIndex(join(options.dir, "index.sqlite"));
+    this.files = new SegmentFiles(segmentDir, this.segmentBytesMax);
+    this.keyFingerprint = keyFingerprint(options.masterKey);
+
+    const storedId = this.index.getMeta("storeId");
+    if (storedId === null) {
+      this.storeId = new Uint8Array((options.random ?? randomBytes)(storeIdBytes));
+      assert(this.storeId.length === storeIdBytes, "shard store: random source gave a short store id");
+      this.index.setMetaAll([["storeId", this.storeId], ["keyFingerprint", this.keyFingerprint], ["formatVersion", formatVersion], ["counterHigh", 0]]);
+    } else {
+      this.storeId = new Uint8Array(storedId as Uint8Array);
+      const fp = this.index.getMeta("keyFingerprint");
+      if (fp !== this.keyFingerprint) {
+        this.index.close();
+        throw new Error(`shard store ${options.dir}: master key fingerprint ${this.keyFingerprint} does not match the store's ${fp}`);
+      }
+    }
+    this.key = deriveStoreKey(options.masterKey, this.storeId);
+    this.counter = new FragmentCounter(Number(this.index.getMeta("counterHigh") ?? 0), (high) => this.index.setMeta("counterHigh", high));
+    this.committer = new GroupCommitter(
+      (s) => this.files.datasync(s),
+      (ops) => this.apply(ops),
+    );
+    this.recover();
+  }
+
+  /** Drops segment files the index never committed (orphans), opens the rest. */
+  private recover(): void {
+    const rows = this.index.segments();
+    const known = new Set(rows.map((r) => r.id));
+    for (const id of this.files.listOnDisk()) if (!known.has(id)) this.files.remove(id);
+    for (const r of rows) {
+      this.files.open(r.id);
+      this.segments.set(r.id, { tailBytes: r.tailBytes, liveBytes: r.liveBytes, pins: 0 });
+      this.active = Math.max(this.active, r.id);
+    }
+  }
+
+  /** Writes one shard and resolves once it is durable. `logicalBytes` is the exact body length. */
+  async put(objectId: string, shardIndex: number, logicalBytes: number, body: ShardBody): Promise<void> {
+    this.checkOpen();
+    checkPlace(objectId, shardIndex);
+    assert(Number.isSafeInteger(logicalBytes) && logicalBytes >= 0, `shard store: bad shard size ${logicalBytes}`);
+    const fragments = fragmentCountFor(logicalBytes);
+    const lengthBytes = fragments * fragmentBytes;
+    const { segment, offsetBytes } = this.reserve(lengthBytes);
+    const state = this.segments.get(segment)!;
+    state.pins++;
+    try {
+      const counterBase = this.counter.reserve(fragments);
+      await writeExtent(
+        {
+          key: this.key,
+          storeId: this.storeId,
+          objectId,
+          shardIndex,
+          logicalBytes,
+          counterBase,
+          write: (rel, bytes) => this.files.write(segment, offsetBytes + rel, bytes),
+        },
+        body,
+      );
+      const extent: Extent = { objectId, shardIndex, segment, offsetBytes, lengthBytes, logicalBytes, counterBase };
+      await this.committer.submit([{ put: extent }], [segment]);
+    } finally {
+      state.pins--;
+      this.maybeFree(segment);
+    }
+  }
+
+  /** A stream of the shard's bytes (or a range of them); null when the shard is not stored. */
+  get(objectId: string, shardIndex: number, range?: ByteRange): ReadableStream<Uint8Array> | null {
+    this.checkOpen();
+    checkPlace(objectId, shardIndex);
+    const extent = this.index.get(objectId, shardIndex);
+    if (!extent) return null;
+    const state = this.segments.get(extent.segment);
+    assert(state, `shard store: index points at unknown segment ${extent.segment}`);
+    state.pins++;
+    return readExtent(
+      {
+        key: this.key,
+        storeId: this.storeId,
+        extent,
+        read: (rel, into) => this.files.read(extent.segment, extent.offsetBytes + rel, into),
+        done: () => {
+          state.pins--;
+          this.maybeFree(extent.segment);
+        },
+      },
+      range,
+    );
+  }
+
+  /** The whole shard in memory (shards are bounded by the segment size): for tests and small shards. */
+  async read(objectId: string, shardIndex: number, range?: ByteRange): Promise<Uint8Array | null> {
+    const stream = this.get(objectId, shardIndex, range);
+    return stream ? new Uint8Array(await new Response(stream).arrayBuffer()) : null;
+  }
+
+  /** Size of a stored shard, or null. */
+  sizeOf(objectId: string, shardIndex: number): number | null {
+    return this.index.get(objectId, shardIndex)?.logicalBytes ?? null;
+  }
+
+  /** Removes a shard durably; resolves false when it was not stored. */
+  async delete(objectId: string, shardIndex: number): Promise<boolean> {
+    this.checkOpen();
+    checkPlace(objectId, shardIndex);
+    if (!this.index.get(objectId, shardIndex)) return false;
+    await this.committer.submit([{ del: { objectId, shardIndex } }], []);
+    return true;
+  }
+
+  stats(): ShardStoreStats {
+    const usedBytes = this.usedBytes();
+    let liveBytes = 0;
+    for (const s of this.segments.values()) liveBytes += s.liveBytes;
+    return {
+      segments: this.segments.size,
+      usedBytes,
+      liveBytes,
+      shards: this.index.extentCount(),
+      capacityBytes: this.capacityBytes,
+      nearFull: usedBytes >= this.capacityBytes * nearFullFraction,
+      commits: this.committer.commits,
+    };
+  }
+
+  /** The next fragment counter this store would use (monotonic across restarts). */
+  get nextFragmentCounter(): number {
+    return this.counter.nextCounter;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.files.close();
+    this.index.close();
+  }
+
+  private reserve(lengthBytes: number): { segment: number; offsetBytes: number } {
+    if (lengthBytes > this.segmentBytesMax) {
+      throw new RangeError(`shard store: a shard of ${lengthBytes} bytes on disk exceeds the segment size ${this.segmentBytesMax}`);
+    }
+    let state = this.segments.get(this.active);
+    const fresh = !state || state.tailBytes + lengthBytes > this.segmentBytesMax;
+    const used = this.usedBytes() + (fresh && state ? this.segmentBytesMax - state.tailBytes : 0);
+    if (used + lengthBytes > this.capacityBytes) {
+      throw new InsufficientStorageError(
+        `shard store: full: ${used} of ${this.capacityBytes} bytes used, ${lengthBytes} more needed`,
+      );
+    }
+    if (fresh) {
+      this.active++;
+      this.files.create(this.active); // file and directory entry durable before the row names it
+      this.index.addSegment(this.active);
+      state = { tailBytes: 0, liveBytes: 0, pins: 0 };
+      this.segments.set(this.active, state);
+    }
+    const offsetBytes = state!.tailBytes;
+    state!.tailBytes += lengthBytes;
+    this.files.ensureAllocated(this.active, state!.tailBytes);
+    return { segment: this.active, offsetBytes };
+  }
+
+  private usedBytes(): number {
+    let used = 0;
+    for (const s of this.segments.values()) used += s.tailBytes;
+    return used;
+  }
+
+  private apply(ops: IndexOp[]): void {
+    const dead = this.index.commit(ops);
+    for (const op of ops) if ("put" in op) this.segments.get(op.put.segment)!.liveBytes += op.put.lengthBytes;
+    for (const d of dead) this.segments.get(d.segment)!.liveBytes -= d.lengthBytes;
+    for (const d of dead) this.maybeFree(d.segment);
+  }
+
+  /** A segment that is not the active one, holds nothing live and is unused is deleted. */
+  private maybeFree(segment: number): void {
+    const s = this.segments.get(segment);
+    if (!s || segment === this.active || s.liveBytes > 0 || s.pins > 0 || this.closed) return;
+    this.index.dropSegment(segment); // the row goes first: a crash in between leaves an orphan file, collected on open
+    this.files.remove(segment);
+    this.segments.delete(segment);
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new Error("shard store: closed");
+  }
+}
+
+function checkPlace(objectId: string, shardIndex: number): void {
+  const idBytes = Buffer.byteLength(objectId);
+  if (idBytes < 1 || idBytes > objectIdBytesMax) throw new RangeError(`shard store: object id must be 1..${objectIdBytesMax} bytes`);
+  if (!Number.isInteger(shardIndex) || shardIndex < 0 || shardIndex > shardIndexMax) {
+    throw new RangeError(`shard store: shard index ${shardIndex} out of range 0..${shardIndexMax}`);
+  }
+}

@@ -1,0 +1,141 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, openSync, closeSync, readdirSync, rmSync, writeSync, readSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { FragmentIntegrityError } from "../../src/shard/fragment-crypto.ts";
+import { fragmentBytes } from "../../src/shard/fragment-layout.ts";
+import { InsufficientStorageError, ShardStore } from "../../src/shard/store.ts";
+import { segmentFileName } from "../../src/shard/segment-files.ts";
+import { patterned } from "./data.ts";
+
+const root = mkdtempSync(join(tmpdir(), "s3d-store-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+const masterKey = new Uint8Array(32).fill(7);
+let n = 0;
+const freshDir = () => join(root, `s${n++}`);
+const open = (dir: string, extra: object = {}) => new ShardStore({ dir, masterKey, ...extra });
+
+describe("shard store", () => {
+  test("put and read back shards of many sizes, whole and by range", async () => {
+    const store = open(freshDir());
+    const sizes = [0, 1, 100, 8191, 8192, 8193, 3 * 8192, 1_000_000, 1_500_001];
+    for (const [i, size] of sizes.entries()) await store.put("obj-a", i, size, patterned(i, size));
+    for (const [i, size] of sizes.entries()) {
+      expect(await store.read("obj-a", i)).toEqual(patterned(i, size));
+      expect(store.sizeOf("obj-a", i)).toBe(size);
+    }
+    const big = patterned(7, 1_000_000);
+    for (const [start, end] of [[0, 1], [8191, 8193], [500_000, 700_001], [999_999, 1_000_000], [123, 123]]) {
+      expect(await store.read("obj-a", 7, { startBytes: start, endBytes: end })).toEqual(big.subarray(start, end));
+    }
+    expect(() => store.get("obj-a", 7, { startBytes: 5, endBytes: 1_000_001 })).toThrow("outside shard");
+    expect(await store.read("missing", 0)).toBeNull();
+    store.close();
+  });
+
+  test("a streamed body in odd-sized chunks; a short or long body is refused", async () => {
+    const store = open(freshDir());
+    const data = patterned(3, 70_000);
+    const stream = new ReadableStream<Uint8Array>({
+      start(c) {
+        for (let at = 0; at < data.length; at += 7777) c.enqueue(data.subarray(at, at + 7777));
+        c.close();
+      },
+    });
+    await store.put("o", 0, data.length, stream);
+    expect(await store.read("o", 0)).toEqual(data);
+    await expect(store.put("o", 1, 10, new Uint8Array(9))).rejects.toThrow("ended at 9 of 10 bytes");
+    await expect(store.put("o", 1, 10, new Uint8Array(11))).rejects.toThrow("longer than the declared 10");
+    expect(await store.read("o", 1)).toBeNull();
+    store.close();
+  });
+
+  test("overwrite, delete and space accounting; empty segments are freed", async () => {
+    const dir = freshDir();
+    const store = open(dir, { segmentBytesMax: 10 * fragmentBytes });
+    await store.put("x", 0, 4 * 8192, patterned(1, 4 * 8192));
+    await store.put("x", 1, 4 * 8192, patterned(2, 4 * 8192));
+    expect(store.stats()).toMatchObject({ segments: 1, usedBytes: 8 * fragmentBytes, liveBytes: 8 * fragmentBytes, shards: 2 });
+    await store.put("x", 0, 3 * 8192, patterned(3, 3 * 8192)); // overwrite: does not fit, goes to segment 2
+    expect(await store.read("x", 0)).toEqual(patterned(3, 3 * 8192));
+    expect(store.stats()).toMatchObject({ segments: 2, liveBytes: 7 * fragmentBytes, shards: 2 });
+    expect(await store.delete("x", 1)).toBe(true);
+    expect(await store.delete("x", 1)).toBe(false);
+    expect(await store.read("x", 1)).toBeNull();
+    // segment 1 now holds nothing live and is not active: its file is gone
+    expect(store.stats()).toMatchObject({ segments: 1, liveBytes: 3 * fragmentBytes, shards: 1 });
+    expect(readdirSync(join(dir, "segments"))).toEqual([segmentFileName(2)]);
+    store.close();
+    const again = open(dir, { segmentBytesMax: 10 * fragmentBytes });
+    expect(again.stats()).toMatchObject({ segments: 1, liveBytes: 3 * fragmentBytes, shards: 1 });
+    expect(await again.read("x", 0)).toEqual(patterned(3, 3 * 8192));
+    again.close();
+  });
+
+  test("capacity: near-full is reported, full refuses writes with a clear error", async () => {
+    const store = open(freshDir(), { segmentBytesMax: 4 * fragmentBytes, capacityBytes: 10 * fragmentBytes });
+    await store.put("a", 0, 4 * 8192, patterned(1, 4 * 8192));
+    await store.put("a", 1, 4 * 8192, patterned(2, 4 * 8192));
+    expect(store.stats().nearFull).toBe(false);
+    await store.put("a", 2, 8192, patterned(3, 8192));
+    expect(store.stats().nearFull).toBe(true);
+    await expect(store.put("a", 3, 4 * 8192, patterned(4, 4 * 8192))).rejects.toThrow(InsufficientStorageError);
+    await expect(store.put("a", 3, 4 * 8192, patterned(4, 4 * 8192))).rejects.toThrow("full:");
+    store.close();
+  });
+
+  test("bit rot: a flipped byte fails that shard's read, every other shard still reads", async () => {
+    const dir = freshDir();
+    const store = open(dir);
+    for (let i = 0; i < 6; i++) await store.put("rot", i, 20_000, patterned(i, 20_000));
+    store.close();
+    const path = join(dir, "segments", segmentFileName(1));
+    const shardBytes = 3 * fragmentBytes;
+    const fd = openSync(path, "r+");
+    for (const [victim, within] of [[1, 10], [3, fragmentBytes + 40], [4, 2 * fragmentBytes + 8239]]) {
+      const at = victim * shardBytes + within;
+      const b = new Uint8Array(1);
+      readSync(fd, b, 0, 1, at);
+      b[0] ^= 0x20;
+      writeSync(fd, b, 0, 1, at);
+    }
+    closeSync(fd);
+    const again = open(dir);
+    for (let i = 0; i < 6; i++) {
+      if ([1, 3, 4].includes(i)) await expect(again.read("rot", i)).rejects.toThrow(FragmentIntegrityError);
+      else expect(await again.read("rot", i)).toEqual(patterned(i, 20_000));
+    }
+    // a range that avoids the damaged fragment still reads
+    expect(await again.read("rot", 4, { startBytes: 0, endBytes: 16_384 })).toEqual(patterned(4, 20_000).subarray(0, 16_384));
+    again.close();
+  });
+
+  test("reopening with another master key is refused; counter moves forward across reopen", async () => {
+    const dir = freshDir();
+    const store = open(dir);
+    await store.put("k", 0, 100, patterned(0, 100));
+    const before = store.nextFragmentCounter;
+    store.close();
+    expect(() => new ShardStore({ dir, masterKey: new Uint8Array(32).fill(8) })).toThrow("does not match");
+    const again = open(dir);
+    expect(again.nextFragmentCounter).toBeGreaterThan(before);
+    again.close();
+  });
+
+  test("group commit: 32 concurrent small writers share commits", async () => {
+    const store = open(freshDir());
+    const writes = Array.from({ length: 32 }, (_, i) => store.put(`c${i}`, 0, 4096, patterned(i, 4096)));
+    await Promise.all(writes);
+    expect(store.stats().commits).toBeLessThan(8);
+    for (let i = 0; i < 32; i++) expect(await store.read(`c${i}`, 0)).toEqual(patterned(i, 4096));
+    store.close();
+  });
+
+  test("segments are preallocated", async () => {
+    const dir = freshDir();
+    const store = open(dir);
+    await store.put("p", 0, 10, patterned(0, 10));
+    expect(statSync(join(dir, "segments", segmentFileName(1))).size).toBeGreaterThanOrEqual(64 * 1024 * 1024);
+    store.close();
+  });
+});
