@@ -1,0 +1,145 @@
+/**
+ * One simulated server: the pure core, a "disk" holding exactly what was persisted, and a KV state
+ * machine. A crash throws away the core, the state machine and any batch still being persisted.
+ */
+import { assert } from "../../util/assert.ts";
+import type { Prng } from "../prng.ts";
+import { RaftCore, type CoreOptions } from "../raft.ts";
+import type { Entry, HardState, Message, NodeId, ReadState, Ready, Snapshot } from "../types.ts";
+import type { InvariantChecker } from "./invariants.ts";
+import { KvState, fnv32 } from "./kv.ts";
+
+export interface Disk {
+  hardState: HardState;
+  snapshot?: Snapshot;
+  /** Persisted entries in index order (may start before snapshot.index + 1: trailing entries). */
+  entries: Entry[];
+}
+
+export interface NodeEnv {
+  invariants: InvariantChecker;
+  send(msgs: Message[]): void;
+  /** Schedule completion of the batch being persisted. */
+  persistLater(node: SimNode, epoch: number): void;
+  onApplied(node: SimNode, e: Entry): void;
+  onReadState(node: SimNode, rs: ReadState): void;
+  coreOptions: Partial<CoreOptions>;
+  /** Take a snapshot after this many applied entries since the last one (0: never). */
+  snapshotEveryEntries: number;
+  /** Entries kept in the log behind a snapshot for slightly lagging followers. */
+  trailingEntries: number;
+}
+
+export class SimNode {
+  core?: RaftCore;
+  kv = new KvState();
+  /** Bumped on every crash so that persist completions of a dead incarnation are ignored. */
+  epoch = 0;
+  private persisting?: Ready;
+  lastSnapshotIndex = 0;
+
+  constructor(
+    readonly id: NodeId,
+    public disk: Disk,
+    private readonly env: NodeEnv,
+  ) {}
+
+  get up(): boolean {
+    return this.core !== undefined;
+  }
+
+  start(prng: Prng): void {
+    assert(!this.core, `sim: node ${this.id} started twice`);
+    const d = this.disk;
+    this.core = new RaftCore({ id: this.id, prng, ...this.env.coreOptions }, { hardState: { ...d.hardState }, snapshot: d.snapshot, entries: d.entries.slice() });
+    this.kv = new KvState();
+    if (d.snapshot) this.kv.restore(d.snapshot.data, d.snapshot.meta.index);
+    this.lastSnapshotIndex = d.snapshot?.meta.index ?? 0;
+  }
+
+  crash(): void {
+    this.core = undefined;
+    this.persisting = undefined;
+    this.epoch++;
+  }
+
+  /** Hand out Ready batches until the core has nothing to do or a batch is being persisted. */
+  pump(): void {
+    while (this.core && !this.persisting && this.core.hasReady()) {
+      const rd = this.core.ready();
+      this.env.invariants.entries(this.core, rd.entries);
+      if (rd.entries.length > 0 || rd.hardState || rd.snapshot) {
+        this.persisting = rd;
+        this.env.persistLater(this, this.epoch);
+        return;
+      }
+      this.finish(rd);
+    }
+  }
+
+  persistDone(epoch: number): void {
+    if (epoch !== this.epoch || !this.persisting) return;
+    const rd = this.persisting;
+    this.persisting = undefined;
+    this.write(rd);
+    this.finish(rd);
+    this.pump();
+  }
+
+  private write(rd: Ready): void {
+    const d = this.disk;
+    if (rd.snapshot) {
+      d.snapshot = rd.snapshot;
+      d.entries = [];
+    }
+    if (rd.entries.length > 0) {
+      const first = rd.entries[0].index;
+      const base = d.entries.length > 0 ? d.entries[0].index : first;
+      assert(first >= base && first <= base + d.entries.length, `sim: node ${this.id} disk gap at ${first}`);
+      d.entries = d.entries.slice(0, first - base).concat(rd.entries);
+    }
+    if (rd.hardState) d.hardState = { ...rd.hardState };
+  }
+
+  /** Send, then apply, then advance — the order the Ready contract requires. */
+  private finish(rd: Ready): void {
+    const core = this.core!;
+    this.env.send(rd.messages);
+    if (rd.snapshot) {
+      this.kv.restore(rd.snapshot.data, rd.snapshot.meta.index);
+      this.lastSnapshotIndex = rd.snapshot.meta.index;
+      this.env.invariants.snapshotState(this.id, rd.snapshot, this.digest());
+    }
+    for (const e of rd.committed) {
+      this.kv.apply(e);
+      this.env.invariants.applied(this.id, e);
+      this.env.onApplied(this, e);
+    }
+    for (const rs of rd.readStates) this.env.onReadState(this, rs);
+    core.advance(rd);
+    this.maybeSnapshot();
+  }
+
+  private maybeSnapshot(): void {
+    const core = this.core!;
+    const every = this.env.snapshotEveryEntries;
+    const applied = core.log.applied;
+    if (every <= 0 || applied - this.lastSnapshotIndex < every) return;
+    const snap: Snapshot = {
+      meta: { index: applied, term: core.log.term(applied)!, conf: core.confAt(applied) },
+      data: this.kv.snapshot(),
+    };
+    this.env.invariants.snapshotState(this.id, snap, this.digest());
+    const compactTo = Math.max(core.log.snapshotIndex, applied - this.env.trailingEntries);
+    core.compact(snap, compactTo);
+    // snapshot first, then drop the log prefix it covers (crash-safe order for a real store)
+    this.disk.snapshot = snap;
+    this.disk.entries = this.disk.entries.filter((e) => e.index > compactTo);
+    this.lastSnapshotIndex = applied;
+  }
+
+  digest(): string {
+    const keys = [...this.kv.map.keys()].sort();
+    return String(fnv32(new TextEncoder().encode(JSON.stringify(keys.map((k) => [k, this.kv.map.get(k)])))));
+  }
+}

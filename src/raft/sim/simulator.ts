@@ -1,0 +1,274 @@
+/**
+ * Deterministic cluster simulation: one seed fixes the cluster size, the fault rates and every
+ * random choice, so a failing seed replays exactly. Chaos (drops, duplicates, delays, partitions,
+ * crashes losing unpersisted batches, membership changes, leadership transfers, snapshots) runs
+ * first; then the network heals and every node restarts, and the cluster must make progress.
+ */
+import { Prng } from "../prng.ts";
+import type { CoreOptions } from "../raft.ts";
+import type { Message, NodeId } from "../types.ts";
+import { KvClients } from "./clients.ts";
+import { EventQueue } from "./events.ts";
+import { InvariantChecker, InvariantViolation } from "./invariants.ts";
+import { checkKvLinearizable } from "./linearizability.ts";
+import { SimNetwork } from "./network.ts";
+import { SimNode, type NodeEnv } from "./node.ts";
+
+/** Virtual milliseconds per core tick. */
+export const TICK_MS = 10;
+/** How often the fault injector rolls its dice. */
+export const FAULT_INTERVAL_MS = 100;
+
+export interface SimOptions {
+  seed: number;
+  /** Initial voters (3 or 5); chosen by the seed when absent. */
+  nodes?: number;
+  chaosMs?: number;
+  healMs?: number;
+  clients?: number;
+}
+
+export interface SimResult {
+  seed: number;
+  ok: boolean;
+  error?: string;
+  nodes: number;
+  steps: number;
+  virtualMs: number;
+  faults: Record<string, number>;
+  ops: { issued: number; completed: number; unknown: number; linearizable: boolean };
+  commitIndex: number;
+}
+
+type Event =
+  | { kind: "deliver"; msg: Message }
+  | { kind: "tick"; node: NodeId }
+  | { kind: "persist"; node: NodeId; epoch: number }
+  | { kind: "restart"; node: NodeId }
+  | { kind: "fault" }
+  | { kind: "client"; client: number };
+
+export function runSimulation(opts: SimOptions): SimResult {
+  return new Simulation(opts).run();
+}
+
+class Simulation {
+  private prng: Prng;
+  private queue = new EventQueue<Event>();
+  private nodes = new Map<NodeId, SimNode>();
+  private net: SimNetwork;
+  private invariants = new InvariantChecker();
+  private clients: KvClients;
+  private faults: Record<string, number> = { crashes: 0, restarts: 0, partitions: 0, heals: 0, confChanges: 0, transfers: 0, snapshotsSent: 0 };
+  private now = 0;
+  private steps = 0;
+  private healed = false;
+  private readonly voterCount: number;
+  private readonly chaosMs: number;
+  private readonly healMs: number;
+  private readonly crashRate: number;
+  private readonly partitionRate: number;
+  private readonly confChangeRate: number;
+  private readonly transferRate: number;
+  private readonly diskMaxMs: number;
+
+  constructor(private readonly opts: SimOptions) {
+    this.prng = new Prng(opts.seed);
+    const p = this.prng;
+    this.voterCount = opts.nodes ?? (p.chance(0.5) ? 3 : 5);
+    this.chaosMs = opts.chaosMs ?? 6000;
+    this.healMs = opts.healMs ?? 4000;
+    this.crashRate = p.pick([0, 0.02, 0.05, 0.1]);
+    this.partitionRate = p.pick([0, 0.03, 0.08]);
+    this.confChangeRate = p.pick([0, 0.03, 0.08]);
+    this.transferRate = p.pick([0, 0.02, 0.05]);
+    this.diskMaxMs = p.pick([0, 2, 5]);
+    this.net = new SimNetwork(p.fork(), {
+      dropRate: p.pick([0, 0.01, 0.05, 0.15]),
+      duplicateRate: p.pick([0, 0.01, 0.05]),
+      delayMinMs: 1,
+      delayMaxMs: p.pick([2, 10, 40]),
+    });
+    const coreOptions: Partial<CoreOptions> = {
+      appendEntriesMax: p.pick([1, 4, 64]),
+      inflightAppendsMax: p.pick([1, 4, 16]),
+      uncommittedBytesMax: p.pick([2048, 1 << 20]),
+    };
+    const env: NodeEnv = {
+      invariants: this.invariants,
+      coreOptions,
+      snapshotEveryEntries: p.pick([0, 16, 64]),
+      trailingEntries: p.pick([0, 4, 32]),
+      send: (msgs) => this.send(msgs),
+      persistLater: (node, epoch) => this.queue.push(this.now + this.prng.int(this.diskMaxMs + 1), { kind: "persist", node: node.id, epoch }),
+      onApplied: (node, e) => this.clients.onApplied(node, e),
+      onReadState: (node, rs) => this.clients.onReadState(node, rs),
+    };
+    const voters = Array.from({ length: this.voterCount }, (_, i) => i + 1);
+    const spares = this.confChangeRate > 0 ? 2 : 0;
+    for (let id = 1; id <= this.voterCount + spares; id++) {
+      const boot = id <= this.voterCount;
+      const disk = {
+        hardState: { term: 0, vote: 0, commit: 0 },
+        entries: [],
+        snapshot: boot ? { meta: { index: 0, term: 0, conf: { voters } }, data: new Uint8Array() } : undefined,
+      };
+      const node = new SimNode(id, disk, env);
+      this.nodes.set(id, node);
+      node.start(this.prng.fork());
+      this.queue.push(this.prng.int(TICK_MS), { kind: "tick", node: id });
+    }
+    this.clients = new KvClients(this.prng.fork(), opts.clients ?? 3, ["a", "b", "c", "d"]);
+    for (let c = 0; c < this.clients.clientCount; c++) this.queue.push(this.prng.int(50), { kind: "client", client: c });
+    this.queue.push(FAULT_INTERVAL_MS, { kind: "fault" });
+  }
+
+  run(): SimResult {
+    const endMs = this.chaosMs + this.healMs;
+    let error: string | undefined;
+    try {
+      for (;;) {
+        const next = this.queue.pop();
+        if (!next || next.atMs > endMs) break;
+        this.now = next.atMs;
+        if (!this.healed && this.now >= this.chaosMs) this.heal();
+        this.steps++;
+        this.handle(next.event);
+      }
+      this.checkLiveness();
+    } catch (e) {
+      if (!(e instanceof Error)) throw e;
+      error = e instanceof InvariantViolation ? e.message : `${e.name}: ${e.message}\n${e.stack ?? ""}`;
+    }
+    const lin = error ? { ok: true } : checkKvLinearizable(this.clients.history);
+    if (!error && !lin.ok) error = `linearizability: ${lin.reason}`;
+    const completed = this.clients.history.filter((o) => o.ret !== Infinity).length;
+    return {
+      seed: this.opts.seed,
+      ok: error === undefined,
+      error,
+      nodes: this.voterCount,
+      steps: this.steps,
+      virtualMs: this.now,
+      faults: { ...this.faults, ...this.net.counters },
+      ops: { issued: this.clients.issued, completed, unknown: this.clients.unknown, linearizable: lin.ok },
+      commitIndex: Math.max(...[...this.nodes.values()].map((n) => n.core?.log.committed ?? 0)),
+    };
+  }
+
+  private handle(ev: Event): void {
+    switch (ev.kind) {
+      case "deliver": {
+        const node = this.nodes.get(ev.msg.to)!;
+        if (!node.core || !this.net.connected(ev.msg.from, ev.msg.to)) return;
+        node.core.step(ev.msg);
+        return this.after(node);
+      }
+      case "tick": {
+        const node = this.nodes.get(ev.node)!;
+        this.queue.push(this.now + TICK_MS, ev);
+        if (!node.core) return;
+        node.core.tick();
+        return this.after(node);
+      }
+      case "persist": {
+        const node = this.nodes.get(ev.node)!;
+        node.persistDone(ev.epoch);
+        return this.after(node);
+      }
+      case "restart": {
+        const node = this.nodes.get(ev.node)!;
+        if (node.up) return;
+        this.faults.restarts++;
+        node.start(this.prng.fork());
+        return this.after(node);
+      }
+      case "client": {
+        this.queue.push(this.now + 5 + this.prng.int(30), ev);
+        this.clients.step(ev.client, this.nodes, this.now, this.now < this.chaosMs + this.healMs / 2);
+        for (const n of this.nodes.values()) if (n.core) this.after(n);
+        return;
+      }
+      case "fault":
+        this.queue.push(this.now + FAULT_INTERVAL_MS, ev);
+        if (!this.healed) this.injectFault();
+        return;
+    }
+  }
+
+  private after(node: SimNode): void {
+    node.pump();
+    if (node.core) this.invariants.observe(node.core);
+  }
+
+  private send(msgs: Message[]): void {
+    for (const m of msgs) {
+      if (m.snapshot) this.faults.snapshotsSent++;
+      for (const delay of this.net.route(m)) this.queue.push(this.now + delay, { kind: "deliver", msg: m });
+    }
+  }
+
+  private injectFault(): void {
+    const p = this.prng;
+    const all = [...this.nodes.values()];
+    const up = all.filter((n) => n.up);
+    if (up.length > 0 && p.chance(this.crashRate)) {
+      const victim = p.pick(up);
+      victim.crash();
+      this.clients.onCrash(victim);
+      this.faults.crashes++;
+      this.queue.push(this.now + 50 + p.int(2000), { kind: "restart", node: victim.id });
+    }
+    if (!this.net.isPartitioned() && p.chance(this.partitionRate)) {
+      this.net.partition(all.map((n) => n.id));
+      this.faults.partitions++;
+    } else if (this.net.isPartitioned() && p.chance(0.2)) {
+      this.net.heal();
+      this.faults.heals++;
+    }
+    const leader = all.find((n) => n.core?.role === "leader");
+    if (!leader) return;
+    const core = leader.core!;
+    if (p.chance(this.confChangeRate)) {
+      const outside = all.filter((n) => !core.voters.includes(n.id));
+      const add = outside.length > 0 && (core.voters.length <= 3 || p.chance(0.5));
+      const node = add ? p.pick(outside).id : p.pick(core.voters);
+      if (add || core.voters.length > 3) {
+        if (core.proposeConfChange({ op: add ? "add" : "remove", node }).ok) this.faults.confChanges++;
+      }
+    } else if (p.chance(this.transferRate)) {
+      const others = core.voters.filter((v) => v !== core.id);
+      if (others.length > 0 && core.transferLeader(p.pick(others))) this.faults.transfers++;
+    }
+    this.after(leader);
+  }
+
+  /** End of chaos: heal the network, stop losing messages, bring every node back. */
+  private heal(): void {
+    this.healed = true;
+    this.net.heal();
+    this.net.faults = { ...this.net.faults, dropRate: 0, duplicateRate: 0 };
+    for (const n of this.nodes.values()) {
+      if (!n.up) {
+        n.start(this.prng.fork());
+        this.faults.restarts++;
+        this.after(n);
+      }
+    }
+  }
+
+  /** After the quiet period there must be a leader whose voters all applied its commit index. */
+  private checkLiveness(): void {
+    const leaders = [...this.nodes.values()].filter((n) => n.core?.role === "leader");
+    if (leaders.length === 0) throw new InvariantViolation("liveness: no leader after the network healed");
+    const top = leaders.reduce((a, b) => (a.core!.term >= b.core!.term ? a : b)).core!;
+    if (top.log.term(top.log.committed) !== top.term) throw new InvariantViolation(`liveness: leader ${top.id} committed nothing in term ${top.term}`);
+    for (const v of top.voters) {
+      const n = this.nodes.get(v)!;
+      const applied = n.core?.log.applied ?? -1;
+      if (applied < top.log.committed) {
+        throw new InvariantViolation(`liveness: voter ${v} applied ${applied}, leader ${top.id} committed ${top.log.committed}`);
+      }
+    }
+  }
+}
