@@ -5,6 +5,8 @@
  *
  *   bun bench/erasure.ts [--shard-bytes N] [--seconds S]
  *
+ * Two ways in: the Uint8Array API (copies into and out of WASM memory included) and the Stripe
+ * API (shards assembled in WASM memory, encoded in place).
  * Peers: the plain TypeScript table codec (always), `@ronomon/reed-solomon` only if it happens to
  * be installed (a native addon: never a project dependency). Ceiling: a plain memory copy of the
  * same bytes (what the WASM kernel must at least move).
@@ -20,21 +22,27 @@ const flag = (name: string, fallback: number) => {
   return i >= 0 ? Number(args[i + 1]) : fallback;
 };
 const shardBytes = flag("--shard-bytes", 1 << 20);
-const secondsPerCase = flag("--seconds", 0.6);
+const secondsPerCase = flag("--seconds", 1);
 const shapes: [number, number][] = [[3, 2], [4, 2], [8, 4]];
 const mib = 1 << 20;
 
+/** Best of `trialsPerCase` timed trials (a shared VM is noisy; the best trial is the least disturbed). */
+const trialsPerCase = 5;
 function measure(dataBytesPerOp: number, op: () => void): number {
   for (let i = 0; i < 3; i++) op();
-  let ops = 0;
-  const t0 = performance.now();
-  let elapsedMs = 0;
-  while (elapsedMs < secondsPerCase * 1000) {
-    op();
-    ops++;
-    elapsedMs = performance.now() - t0;
+  let best = 0;
+  for (let t = 0; t < trialsPerCase; t++) {
+    let ops = 0;
+    const t0 = performance.now();
+    let elapsedMs = 0;
+    while (elapsedMs < (secondsPerCase * 1000) / trialsPerCase) {
+      op();
+      ops++;
+      elapsedMs = performance.now() - t0;
+    }
+    best = Math.max(best, (ops * dataBytesPerOp) / mib / (elapsedMs / 1000));
   }
-  return Math.round((ops * dataBytesPerOp) / mib / (elapsedMs / 1000));
+  return Math.round(best);
 }
 
 function stripe(k: number, m: number): Uint8Array[] {
@@ -50,12 +58,15 @@ function ourCodec(kernel: Kernel, k: number, m: number) {
   const codec = new ReedSolomon(k, m, kernel);
   const shards = stripe(k, m);
   const lost = Array.from({ length: m }, (_, i) => i); // worst case: M data shards lost
+  const inPlace = codec.createStripe(shardBytes);
+  shards.forEach((s, i) => inPlace.shards[i].set(s));
   return {
+    // Uint8Array API: shards copied into WASM memory and parity copied out, every call
     encode: measure(k * shardBytes, () => codec.encode(shards)),
-    reconstruct: measure(k * shardBytes, () => {
-      const damaged: (Uint8Array | null)[] = shards.map((s, i) => (lost.includes(i) ? null : s));
-      codec.reconstruct(damaged);
-    }),
+    reconstruct: measure(k * shardBytes, () => codec.reconstructInto(shards, lost)),
+    // Stripe API: shards assembled directly in WASM memory, no copies
+    encodeInPlace: measure(k * shardBytes, () => inPlace.encode()),
+    reconstructInPlace: measure(k * shardBytes, () => inPlace.reconstruct(lost)),
   };
 }
 
@@ -92,9 +103,9 @@ const wasmStrict = createWasmKernel({ relaxed: false });
 const results = [];
 for (const [k, m] of shapes) {
   const row: Record<string, unknown> = { shape: `RS(${k},${m})`, shardBytes };
+  row[tsKernel.name] = ourCodec(tsKernel, k, m);
   if (wasm) row[wasm.name] = ourCodec(wasm, k, m);
   if (wasmStrict) row[wasmStrict.name] = ourCodec(wasmStrict, k, m);
-  row[tsKernel.name] = ourCodec(tsKernel, k, m);
   row["@ronomon/reed-solomon"] = (await ronomon(k, m)) ?? "not installed";
   row.memcpyCeilingMiBps = memcpyCeiling(k, m);
   results.push(row);
@@ -103,7 +114,7 @@ console.log(
   JSON.stringify(
     {
       bench: "erasure",
-      unit: "MiB/s of data shards, one core, copies included",
+      unit: "MiB/s of data shards (K x shardBytes per op), one core, best of 5 trials",
       bun: Bun.version,
       wasm: detectWasmSupport(),
       results,

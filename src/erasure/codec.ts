@@ -4,7 +4,7 @@
  * engine has it, a table kernel otherwise).
  */
 import { assert } from "../util/assert.ts";
-import type { Coefficients, Kernel } from "./kernel.ts";
+import type { Coefficients, Kernel, ShardArena } from "./kernel.ts";
 import { tsKernel } from "./kernel-ts.ts";
 import { createWasmKernel } from "./kernel-wasm.ts";
 import { checkShape, encodingMatrix, invert, type Matrix, multiply, selectRows } from "./matrix.ts";
@@ -23,7 +23,7 @@ export class ErasureError extends Error {
   override name = "ErasureError";
 }
 
-interface DecodePlan {
+export interface DecodePlan {
   /** Shard indexes read, in order (the first K present). */
   readonly sources: readonly number[];
   /** Shard indexes produced, in order. */
@@ -71,37 +71,74 @@ export class ReedSolomon {
 
   /**
    * Fills the null entries of `shards` (all of them, or only data shards with dataOnly) from any
-   * K present ones. Throws ErasureError when fewer than K shards are present.
+   * K present ones, allocating them. Throws ErasureError when fewer than K shards are present.
    */
   reconstruct(shards: (Uint8Array | null)[], options: { dataOnly?: boolean } = {}): Uint8Array[] {
     if (shards.length !== this.totalShards) {
       throw new ErasureError(`erasure: expected ${this.totalShards} shard slots, got ${shards.length}`);
     }
-    const present: number[] = [];
-    const missing: number[] = [];
+    const present = shards.find((s) => s !== null);
+    const lengthBytes = present ? present.length : 0;
+    const missing = shards.flatMap((s, i) => (s === null ? [i] : []));
+    const filled = shards.map((s, i) => s ?? (!options.dataOnly || i < this.dataShards ? new Uint8Array(lengthBytes) : null));
+    this.reconstructInto(filled as Uint8Array[], missing, options);
+    filled.forEach((s, i) => (shards[i] = s));
+    return shards as Uint8Array[];
+  }
+
+  /**
+   * Overwrites shards[i] for every i in `missing` (only data shards with dataOnly) from the
+   * others: the allocation-free form of reconstruct, for buffers reused stripe after stripe.
+   */
+  reconstructInto(shards: readonly (Uint8Array | null)[], missing: readonly number[], options: { dataOnly?: boolean } = {}): void {
+    if (shards.length !== this.totalShards) {
+      throw new ErasureError(`erasure: expected ${this.totalShards} shard slots, got ${shards.length}`);
+    }
+    const lost = new Set(missing);
     let lengthBytes = -1;
     shards.forEach((s, i) => {
-      if (s === null) {
-        missing.push(i);
-        return;
-      }
+      if (lost.has(i)) return;
+      if (s === null) throw new ErasureError(`erasure: shard ${i} is null but not listed as missing`);
       if (lengthBytes === -1) lengthBytes = s.length;
       if (s.length !== lengthBytes) throw new ErasureError(`erasure: shard ${i} is ${s.length} bytes, expected ${lengthBytes}`);
-      present.push(i);
     });
-    if (present.length < this.dataShards) {
+    const targets = [...lost].sort((a, b) => a - b).filter((i) => !options.dataOnly || i < this.dataShards);
+    if (targets.length === 0) return;
+    const plan = this.planFor(missing, targets); // throws when fewer than K remain
+    const outputs = targets.map((t) => {
+      const out = shards[t];
+      if (!out || out.length !== lengthBytes) throw new ErasureError(`erasure: no ${lengthBytes}-byte buffer for missing shard ${t}`);
+      return out;
+    });
+    this.kernel.multiply(plan.coefs, plan.sources.map((i) => shards[i] as Uint8Array), outputs, lengthBytes);
+  }
+
+  /**
+   * A stripe whose shard buffers the kernel owns (WASM memory for the SIMD kernel): fill the
+   * data shards in place, then encode or reconstruct with no copies in or out. Reuse it for
+   * stripe after stripe; memory is (K + 2M) × shardBytes.
+   */
+  createStripe(shardBytes: number): Stripe {
+    if (!Number.isSafeInteger(shardBytes) || shardBytes < 1) throw new RangeError(`erasure: bad stripe shard size ${shardBytes}`);
+    return new Stripe(this, this.kernel.arena(this.totalShards + this.parityShards, shardBytes));
+  }
+
+  /** @internal the parity rows (M×K), for Stripe. */
+  get parityCoefficients(): Coefficients {
+    return this.parityCoefs;
+  }
+
+  /** @internal Picks the first K shards not in `missing` as sources and returns the cached plan. */
+  planFor(missing: readonly number[], targets: readonly number[]): DecodePlan {
+    const lost = new Set(missing);
+    const sources: number[] = [];
+    for (let i = 0; i < this.totalShards && sources.length < this.dataShards; i++) if (!lost.has(i)) sources.push(i);
+    if (sources.length < this.dataShards) {
       throw new ErasureError(
-        `erasure: too few shards to reconstruct: ${present.length} present, ${this.dataShards} needed (RS(${this.dataShards},${this.parityShards}))`,
+        `erasure: too few shards to reconstruct: ${this.totalShards - lost.size} present, ${this.dataShards} needed (RS(${this.dataShards},${this.parityShards}))`,
       );
     }
-    const targets = options.dataOnly ? missing.filter((i) => i < this.dataShards) : missing;
-    if (targets.length > 0) {
-      const plan = this.plan(present.slice(0, this.dataShards), targets);
-      const outputs = targets.map(() => new Uint8Array(lengthBytes));
-      this.kernel.multiply(plan.coefs, plan.sources.map((i) => shards[i] as Uint8Array), outputs, lengthBytes);
-      targets.forEach((t, i) => (shards[t] = outputs[i]));
-    }
-    return shards as Uint8Array[];
+    return this.plan(sources, [...targets]);
   }
 
   /** Decode plans cached in this codec: for tests and metrics. */
@@ -141,4 +178,50 @@ export class ReedSolomon {
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length));
+}
+
+/** See ReedSolomon.createStripe. */
+export class Stripe {
+  /** The K + M shards: data first. Views into kernel memory: valid while the stripe lives. */
+  readonly shards: readonly Uint8Array[];
+
+  constructor(
+    private readonly codec: ReedSolomon,
+    private readonly arena: ShardArena,
+  ) {
+    this.shards = arena.shards.slice(0, codec.totalShards);
+  }
+
+  get shardBytes(): number {
+    return this.arena.shardBytes;
+  }
+
+  encode(): void {
+    const { dataShards: k, parityShards: m } = this.codec;
+    if (m === 0) return;
+    this.arena.multiply(this.codec.parityCoefficients, range(0, k), range(k, k + m));
+  }
+
+  /** Parity matches data. */
+  verify(): boolean {
+    const { dataShards: k, parityShards: m, totalShards: n } = this.codec;
+    if (m === 0) return true;
+    this.arena.multiply(this.codec.parityCoefficients, range(0, k), range(n, n + m));
+    return range(0, m).every((p) => equalBytes(this.arena.shards[n + p], this.arena.shards[k + p]));
+  }
+
+  /** Recomputes the listed shards (all of them, or only data shards with dataOnly) from the others. */
+  reconstruct(missing: readonly number[], options: { dataOnly?: boolean } = {}): void {
+    for (const i of missing) {
+      if (!Number.isInteger(i) || i < 0 || i >= this.codec.totalShards) throw new ErasureError(`erasure: no shard ${i} in the stripe`);
+    }
+    const targets = [...new Set(missing)].sort((a, b) => a - b).filter((i) => !options.dataOnly || i < this.codec.dataShards);
+    if (targets.length === 0) return;
+    const plan = this.codec.planFor(missing, targets);
+    this.arena.multiply(plan.coefs, plan.sources, plan.targets);
+  }
+}
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from }, (_, i) => from + i);
 }

@@ -4,10 +4,19 @@
  */
 import { assert } from "../util/assert.ts";
 import { mulTable } from "./gf256.ts";
-import type { Coefficients, Kernel } from "./kernel.ts";
+import type { Coefficients, Kernel, ShardArena } from "./kernel.ts";
 
 export const tsKernel: Kernel = {
   name: "ts-table",
+  arena(slots: number, shardBytes: number): ShardArena {
+    const shards = Array.from({ length: slots }, () => new Uint8Array(shardBytes));
+    return {
+      shardBytes,
+      shards,
+      multiply: (coefs, inputs, outputs) =>
+        tsKernel.multiply(coefs, inputs.map((i) => shards[i]), outputs.map((o) => shards[o]), shardBytes),
+    };
+  },
   multiply(coefs: Coefficients, inputs: readonly Uint8Array[], outputs: readonly Uint8Array[], lengthBytes: number) {
     assert(inputs.length === coefs.inputs && outputs.length === coefs.outputs, "kernel: shard count mismatch");
     for (let o = 0; o < coefs.outputs; o++) {

@@ -1,27 +1,33 @@
 /**
- * Drives the generated WebAssembly SIMD kernels: copies shards into one WebAssembly memory a
- * chunk at a time (so the working set stays in cache and the memory stays small), runs the
- * kernel specialised for the shape, copies the outputs back. Shapes larger than one kernel's
- * fused limit are split: outputs into groups, inputs into groups accumulated with `acc`.
+ * Drives the generated WebAssembly SIMD kernels. Two ways in:
+ *  - `multiply` on caller buffers: copies the shards through one small WebAssembly memory a
+ *    chunk at a time (the working set stays in cache), runs the kernel, copies outputs back;
+ *  - `arena`: shard buffers that live in a WebAssembly memory of their own, multiplied in place.
+ * Shapes larger than one fused kernel are split: outputs into groups, inputs into groups whose
+ * products are xor-accumulated with the kernel's `acc` entry point.
  */
 import { assert } from "../util/assert.ts";
 import { nibbleTables } from "./gf256.ts";
-import type { Coefficients, Kernel } from "./kernel.ts";
+import type { Coefficients, Kernel, ShardArena } from "./kernel.ts";
 import { generateKernelModule, nibbleTableBytes, vectorBytes } from "./wasm-gen.ts";
 
-/** Per-shard bytes processed per kernel call: (inputs + outputs) chunks should sit in L1/L2. */
+/** Per-shard bytes per kernel call in the copying path: (inputs + outputs) chunks sit in L2. */
 export const wasmChunkBytes = 64 * 1024;
 /** Fused limits: beyond these the shape is split (keeps generated code and locals small). */
 export const fusedInputsMax = 16;
 export const fusedOutputsMax = 8;
 export const wasmUnroll = 2;
-/** Distinct (inputs, outputs) shapes compiled: bounded by the fused limits. */
-export const wasmModulesMax = fusedInputsMax * fusedOutputsMax;
+/** A WebAssembly memory is at most 4 GiB; arenas stay well under. */
+export const arenaBytesMax = 1024 * 1024 * 1024;
 
 const pageBytes = 64 * 1024;
-const tableRegionBytes = fusedInputsMax * fusedOutputsMax * nibbleTableBytes;
+const stepBytes = vectorBytes * wasmUnroll;
+const tablesAddr = 0;
+const pointersAddr = fusedInputsMax * fusedOutputsMax * nibbleTableBytes;
+const dataAddr = pointersAddr + (fusedInputsMax + fusedOutputsMax) * 4;
+const dataAlignBytes = 64;
 
-type KernelFn = (inBase: number, outBase: number, strideBytes: number, lengthBytes: number) => void;
+type KernelFn = (tablesAddr: number, pointersAddr: number, lengthBytes: number) => void;
 interface Instance { readonly set: KernelFn; readonly acc: KernelFn }
 
 export interface WasmSupport { readonly simd: boolean; readonly relaxed: boolean }
@@ -38,10 +44,86 @@ export function detectWasmSupport(): WasmSupport {
   return { simd, relaxed: simd && probe(true) };
 }
 
+const modules = new Map<string, WebAssembly.Module>();
+function compiled(inputs: number, outputs: number, relaxed: boolean): WebAssembly.Module {
+  const key = `${inputs}x${outputs}${relaxed ? "r" : ""}`;
+  let m = modules.get(key);
+  if (!m) {
+    m = new WebAssembly.Module(generateKernelModule({ inputs, outputs, unroll: wasmUnroll, relaxed }));
+    modules.set(key, m);
+  }
+  return m;
+}
+
+const roundUp = (n: number, to: number) => Math.ceil(n / to) * to;
+
+const tablesByCoefs = new WeakMap<Uint8Array, Uint8Array>();
+function tablesFor(coefs: Coefficients): Uint8Array {
+  let t = tablesByCoefs.get(coefs.data);
+  if (!t) {
+    t = new Uint8Array(coefs.data.length * nibbleTableBytes);
+    for (let p = 0; p < coefs.data.length; p++) nibbleTables(coefs.data[p], t, p * nibbleTableBytes);
+    tablesByCoefs.set(coefs.data, t);
+  }
+  return t;
+}
+
+/** One WebAssembly memory with the kernels instantiated against it. */
+class WasmMemory {
+  readonly heap: Uint8Array;
+  private readonly heap32: Uint32Array;
+  private readonly memory: WebAssembly.Memory;
+  private readonly instances = new Map<number, Instance>();
+
+  constructor(
+    dataBytes: number,
+    private readonly relaxed: boolean,
+  ) {
+    assert(dataAddr + dataBytes <= arenaBytesMax, `erasure: ${dataBytes} bytes of shards exceed the ${arenaBytesMax}-byte arena limit`);
+    const memory = new WebAssembly.Memory({ initial: Math.ceil((dataAddr + dataBytes) / pageBytes) });
+    this.heap = new Uint8Array(memory.buffer);
+    this.heap32 = new Uint32Array(memory.buffer);
+    this.memory = memory;
+  }
+
+  private instance(inputs: number, outputs: number): Instance {
+    const key = inputs * 256 + outputs;
+    let found = this.instances.get(key);
+    if (!found) {
+      const exports = new WebAssembly.Instance(compiled(inputs, outputs, this.relaxed), { env: { memory: this.memory } }).exports;
+      found = { set: exports.set as KernelFn, acc: exports.acc as KernelFn };
+      this.instances.set(key, found);
+    }
+    return found;
+  }
+
+  /**
+   * Multiplies regions already in this memory: inAddrs/outAddrs are byte addresses, lengthBytes
+   * a multiple of the loop step (regions must have that much room). With `accumulate` the
+   * products are xored into the outputs instead of replacing them.
+   */
+  run(coefs: Coefficients, inAddrs: readonly number[], outAddrs: readonly number[], lengthBytes: number, accumulate = false): void {
+    assert(lengthBytes % stepBytes === 0, "erasure: kernel length must be padded to the loop step");
+    const tables = tablesFor(coefs);
+    for (let og = 0; og < coefs.outputs; og += fusedOutputsMax) {
+      const outCount = Math.min(fusedOutputsMax, coefs.outputs - og);
+      for (let ig = 0; ig < coefs.inputs; ig += fusedInputsMax) {
+        const inCount = Math.min(fusedInputsMax, coefs.inputs - ig);
+        for (let o = 0; o < outCount; o++) {
+          const from = ((og + o) * coefs.inputs + ig) * nibbleTableBytes;
+          this.heap.set(tables.subarray(from, from + inCount * nibbleTableBytes), tablesAddr + o * inCount * nibbleTableBytes);
+        }
+        for (let i = 0; i < inCount; i++) this.heap32[pointersAddr / 4 + i] = inAddrs[ig + i];
+        for (let o = 0; o < outCount; o++) this.heap32[pointersAddr / 4 + inCount + o] = outAddrs[og + o];
+        const k = this.instance(inCount, outCount);
+        (ig === 0 && !accumulate ? k.set : k.acc)(tablesAddr, pointersAddr, lengthBytes);
+      }
+    }
+  }
+}
+
 export interface WasmKernelOptions {
   readonly relaxed?: boolean;
-  readonly chunkBytes?: number;
-  readonly unroll?: number;
 }
 
 export function createWasmKernel(options: WasmKernelOptions = {}): Kernel | null {
@@ -49,72 +131,73 @@ export function createWasmKernel(options: WasmKernelOptions = {}): Kernel | null
   if (!support.simd) return null;
   const relaxed = options.relaxed ?? support.relaxed;
   assert(!relaxed || support.relaxed, "kernel-wasm: relaxed SIMD requested but not supported by this engine");
-  const chunkBytes = options.chunkBytes ?? wasmChunkBytes;
-  const unroll = options.unroll ?? wasmUnroll;
-  const step = vectorBytes * unroll;
-  assert(chunkBytes % step === 0, `kernel-wasm: chunkBytes ${chunkBytes} is not a multiple of the loop step ${step}`);
-  const inBase = tableRegionBytes;
-  const outBase = inBase + fusedInputsMax * chunkBytes;
-  const memoryBytes = outBase + fusedOutputsMax * chunkBytes;
-  const memory = new WebAssembly.Memory({ initial: Math.ceil(memoryBytes / pageBytes) });
-  const heap = new Uint8Array(memory.buffer);
-  const instances = new Map<number, Instance>();
-  const tablesByCoefs = new WeakMap<Uint8Array, Uint8Array>();
+  let staging: WasmMemory | undefined; // created on first use: 1.5 MiB
+  const inAddrs = Array.from({ length: fusedInputsMax }, (_, i) => dataAddr + i * wasmChunkBytes);
+  const outAddrs = Array.from({ length: fusedOutputsMax }, (_, o) => dataAddr + (fusedInputsMax + o) * wasmChunkBytes);
 
-  function instance(inputs: number, outputs: number): Instance {
-    const key = inputs * 256 + outputs;
-    let found = instances.get(key);
-    if (!found) {
-      const bytes = generateKernelModule({ inputs, outputs, unroll, relaxed });
-      const mod = new WebAssembly.Module(bytes);
-      const exports = new WebAssembly.Instance(mod, { env: { memory } }).exports;
-      found = { set: exports.set as KernelFn, acc: exports.acc as KernelFn };
-      instances.set(key, found);
-    }
-    return found;
-  }
-
-  function tablesFor(coefs: Coefficients): Uint8Array {
-    let t = tablesByCoefs.get(coefs.data);
-    if (!t) {
-      t = new Uint8Array(coefs.data.length * nibbleTableBytes);
-      for (let p = 0; p < coefs.data.length; p++) nibbleTables(coefs.data[p], t, p * nibbleTableBytes);
-      tablesByCoefs.set(coefs.data, t);
-    }
-    return t;
-  }
-
-  return {
+  const kernel: Kernel = {
     name: relaxed ? "wasm-simd-relaxed" : "wasm-simd",
     multiply(coefs, inputs, outputs, lengthBytes) {
       assert(inputs.length === coefs.inputs && outputs.length === coefs.outputs, "kernel: shard count mismatch");
       for (const s of inputs) assert(s.length >= lengthBytes, "kernel: input shorter than lengthBytes");
       for (const s of outputs) assert(s.length >= lengthBytes, "kernel: output shorter than lengthBytes");
-      const tables = tablesFor(coefs);
-      for (let start = 0; start < lengthBytes; start += chunkBytes) {
-        const n = Math.min(chunkBytes, lengthBytes - start);
-        // Pad bytes past n hold stale data; each byte position is independent and pads are never copied out.
-        const padded = Math.ceil(n / step) * step;
-        for (let og = 0; og < coefs.outputs; og += fusedOutputsMax) {
-          const outCount = Math.min(fusedOutputsMax, coefs.outputs - og);
-          for (let ig = 0; ig < coefs.inputs; ig += fusedInputsMax) {
+      staging ??= new WasmMemory((fusedInputsMax + fusedOutputsMax) * wasmChunkBytes, relaxed);
+      const mem = staging;
+      // Outer loop over groups, inner over chunks: each group's chunk is staged, run and copied out.
+      for (let og = 0; og < coefs.outputs; og += fusedOutputsMax) {
+        const outCount = Math.min(fusedOutputsMax, coefs.outputs - og);
+        const sub = subRows(coefs, og, outCount);
+        const inGroups = Math.ceil(coefs.inputs / fusedInputsMax);
+        for (let start = 0; start < lengthBytes; start += wasmChunkBytes) {
+          const n = Math.min(wasmChunkBytes, lengthBytes - start);
+          // Bytes past n are stale: each byte position is independent and pads are never copied out.
+          const padded = roundUp(n, stepBytes);
+          for (let g = 0; g < inGroups; g++) {
+            const ig = g * fusedInputsMax;
             const inCount = Math.min(fusedInputsMax, coefs.inputs - ig);
-            for (let o = 0; o < outCount; o++) {
-              const from = ((og + o) * coefs.inputs + ig) * nibbleTableBytes;
-              heap.set(tables.subarray(from, from + inCount * nibbleTableBytes), o * inCount * nibbleTableBytes);
-            }
-            for (let i = 0; i < inCount; i++) {
-              heap.set(inputs[ig + i].subarray(start, start + n), inBase + i * chunkBytes);
-            }
-            const k = instance(inCount, outCount);
-            (ig === 0 ? k.set : k.acc)(inBase, outBase, chunkBytes, padded);
+            for (let i = 0; i < inCount; i++) mem.heap.set(inputs[ig + i].subarray(start, start + n), inAddrs[i]);
+            const part = inGroups === 1 ? sub : subCols(sub, ig, inCount);
+            mem.run(part, inAddrs.slice(0, inCount), outAddrs.slice(0, outCount), padded, g > 0);
           }
-          for (let o = 0; o < outCount; o++) {
-            const from = outBase + o * chunkBytes;
-            outputs[og + o].set(heap.subarray(from, from + n), start);
-          }
+          for (let o = 0; o < outCount; o++) outputs[og + o].set(mem.heap.subarray(outAddrs[o], outAddrs[o] + n), start);
         }
       }
     },
+    arena(slots, shardBytes): ShardArena {
+      const slotBytes = roundUp(Math.max(shardBytes, 1), dataAlignBytes);
+      const mem = new WasmMemory(slots * slotBytes, relaxed);
+      const addrs = Array.from({ length: slots }, (_, i) => dataAddr + i * slotBytes);
+      const shards = addrs.map((a) => mem.heap.subarray(a, a + shardBytes));
+      return {
+        shardBytes,
+        shards,
+        multiply(coefs, ins, outs) {
+          assert(ins.length === coefs.inputs && outs.length === coefs.outputs, "kernel: shard count mismatch");
+          mem.run(coefs, ins.map((i) => addrs[i]), outs.map((o) => addrs[o]), roundUp(shardBytes, stepBytes));
+        },
+      };
+    },
   };
+  return kernel;
+}
+
+/** Rows [from, from + count) of a coefficient matrix; sub-matrices are cached per matrix so their tables are too. */
+const rowCache = new WeakMap<Uint8Array, Map<string, Coefficients>>();
+function subRows(c: Coefficients, from: number, count: number): Coefficients {
+  if (from === 0 && count === c.outputs) return c;
+  return memo(c, `r${from}:${count}`, () => ({ outputs: count, inputs: c.inputs, data: c.data.slice(from * c.inputs, (from + count) * c.inputs) }));
+}
+function subCols(c: Coefficients, from: number, count: number): Coefficients {
+  return memo(c, `c${from}:${count}`, () => {
+    const data = new Uint8Array(c.outputs * count);
+    for (let o = 0; o < c.outputs; o++) data.set(c.data.subarray(o * c.inputs + from, o * c.inputs + from + count), o * count);
+    return { outputs: c.outputs, inputs: count, data };
+  });
+}
+function memo(c: Coefficients, key: string, make: () => Coefficients): Coefficients {
+  let m = rowCache.get(c.data);
+  if (!m) rowCache.set(c.data, (m = new Map()));
+  let v = m.get(key);
+  if (!v) m.set(key, (v = make()));
+  return v;
 }

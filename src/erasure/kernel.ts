@@ -10,6 +10,17 @@ export interface Coefficients {
   readonly data: Uint8Array;
 }
 
+/**
+ * Shard buffers owned by the kernel (for the WASM kernel: inside its linear memory), so a
+ * stripe assembled there is multiplied in place, with no copies in or out.
+ */
+export interface ShardArena {
+  readonly shardBytes: number;
+  readonly shards: readonly Uint8Array[];
+  /** shards[outputs[o]] = XOR over i of coefs[o][i] * shards[inputs[i]]. */
+  multiply(coefs: Coefficients, inputs: readonly number[], outputs: readonly number[]): void;
+}
+
 export interface Kernel {
   readonly name: string;
   /**
@@ -17,4 +28,6 @@ export interface Kernel {
    * Outputs are overwritten, never read; they must not alias inputs.
    */
   multiply(coefs: Coefficients, inputs: readonly Uint8Array[], outputs: readonly Uint8Array[], lengthBytes: number): void;
+  /** Allocates `slots` shard buffers of `shardBytes` each that this kernel multiplies in place. */
+  arena(slots: number, shardBytes: number): ShardArena;
 }

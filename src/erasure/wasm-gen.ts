@@ -8,10 +8,10 @@
  * c*x = lo_c[x & 15] ^ hi_c[x >> 4], sixteen bytes at a time with i8x16.swizzle. It is fused:
  * each input vector is loaded once and every output is accumulated in a local, stored once.
  *
- * Memory contract (the memory is imported as env.memory):
- *   [0, tableBytes)            32 bytes per (output o, input i) at (o * inputs + i) * 32: lo then hi
- *   inBase + i * strideBytes   input i
- *   outBase + o * strideBytes  output o
+ * Calling contract: fn(tablesAddr, pointersAddr, lengthBytes), memory imported as env.memory.
+ *   tablesAddr + (o * inputs + i) * 32   nibble tables for output o, input i: lo[16] then hi[16]
+ *   pointersAddr + 4 * i                  u32 address of input i (i < inputs), then of each output
+ * Shards may sit anywhere in memory (no copies needed when the caller's buffers live there).
  * `lengthBytes` must be a multiple of vectorBytes * unroll (the driver pads).
  */
 import { assert } from "../util/assert.ts";
@@ -33,7 +33,7 @@ const V128 = 0x7b;
 const op = {
   block: 0x02, loop: 0x03, br: 0x0c, brIf: 0x0d, end: 0x0b,
   localGet: 0x20, localSet: 0x21, localTee: 0x22,
-  i32Const: 0x41, i32GeU: 0x4f, i32Add: 0x6a, i32Mul: 0x6c,
+  i32Load: 0x28, i32Const: 0x41, i32GeU: 0x4f, i32Add: 0x6a,
   simd: 0xfd,
 } as const;
 const simd = {
@@ -81,12 +81,13 @@ function vec(items: number[][]): number[] {
 /** Builds the body of one kernel function; `accumulate` xors into the outputs instead of overwriting. */
 function kernelBody(shape: KernelShape, accumulate: boolean): number[] {
   const { inputs, outputs, unroll, relaxed } = shape;
-  // params: 0 inBase, 1 outBase, 2 strideBytes, 3 lengthBytes
-  let next = 4;
+  // params: 0 tablesAddr, 1 pointersAddr, 2 lengthBytes
+  const paramCount = 3;
+  let next = paramCount;
   const pos = next++;
   const inPtr = Array.from({ length: inputs }, () => next++);
   const outPtr = Array.from({ length: outputs }, () => next++);
-  const i32Locals = next - 4;
+  const i32Locals = next - paramCount;
   const mask = next++;
   const vec0 = next++;
   const tlo = next++;
@@ -94,7 +95,7 @@ function kernelBody(shape: KernelShape, accumulate: boolean): number[] {
   const lo = Array.from({ length: unroll }, () => next++);
   const hi = Array.from({ length: unroll }, () => next++);
   const acc = Array.from({ length: unroll }, () => Array.from({ length: outputs }, () => next++));
-  const v128Locals = next - 4 - i32Locals;
+  const v128Locals = next - paramCount - i32Locals;
 
   const c: number[] = [];
   const get = (l: number) => c.push(op.localGet, ...uleb(l));
@@ -105,13 +106,14 @@ function kernelBody(shape: KernelShape, accumulate: boolean): number[] {
   const store = (offset: number) => { s(simd.store); c.push(...uleb(4), ...uleb(offset)); };
   const swz = () => s(relaxed ? simd.relaxedSwizzle : simd.swizzle);
 
-  inPtr.forEach((l, i) => { get(0); get(2); i32(i); c.push(op.i32Mul, op.i32Add); set(l); });
-  outPtr.forEach((l, o) => { get(1); get(2); i32(o); c.push(op.i32Mul, op.i32Add); set(l); });
+  const loadPointer = (slot: number) => { get(1); c.push(op.i32Load, ...uleb(2), ...uleb(slot * 4)); };
+  inPtr.forEach((l, i) => { loadPointer(i); set(l); });
+  outPtr.forEach((l, o) => { loadPointer(inputs + o); set(l); });
   i32(15); s(simd.i8x16Splat); set(mask);
   i32(0); set(pos);
 
   c.push(op.block, 0x40, op.loop, 0x40);
-  get(pos); get(3); c.push(op.i32GeU, op.brIf, 1);
+  get(pos); get(2); c.push(op.i32GeU, op.brIf, 1);
   if (accumulate) {
     for (let u = 0; u < unroll; u++) {
       for (let o = 0; o < outputs; o++) { get(outPtr[o]); get(pos); c.push(op.i32Add); load(u * vectorBytes); set(acc[u][o]); }
@@ -127,8 +129,8 @@ function kernelBody(shape: KernelShape, accumulate: boolean): number[] {
     for (let o = 0; o < outputs; o++) {
       const table = (o * inputs + i) * nibbleTableBytes;
       // Tables are reloaded from memory per use: hoisting them into locals measured no faster (register pressure).
-      i32(0); load(table); set(tlo);
-      i32(0); load(table + 16); set(thi);
+      get(0); load(table); set(tlo);
+      get(0); load(table + 16); set(thi);
       for (let u = 0; u < unroll; u++) {
         get(tlo); get(lo[u]); swz(); get(thi); get(hi[u]); swz(); s(simd.xor);
         if (i > 0 || accumulate) { get(acc[u][o]); s(simd.xor); }
@@ -151,7 +153,7 @@ function kernelBody(shape: KernelShape, accumulate: boolean): number[] {
 export function generateKernelModule(shape: KernelShape): Uint8Array {
   assert(shape.inputs >= 1 && shape.outputs >= 1 && shape.unroll >= 1, "wasm-gen: empty kernel shape");
   const header = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
-  const type = section(1, vec([[0x60, ...vec([[I32], [I32], [I32], [I32]]), ...vec([])]]));
+  const type = section(1, vec([[0x60, ...vec([[I32], [I32], [I32]]), ...vec([])]]));
   const imports = section(2, vec([[...name("env"), ...name("memory"), 0x02, 0x00, ...uleb(1)]]));
   const funcs = section(3, vec([[0], [0]]));
   const exports = section(7, vec([[...name("set"), 0x00, 0], [...name("acc"), 0x00, 1]]));

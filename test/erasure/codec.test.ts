@@ -69,6 +69,22 @@ for (const kernel of kernels) {
   });
 }
 
+describe("reconstructInto (reused buffers)", () => {
+  test("overwrites exactly the listed shards", () => {
+    const next = rng(17);
+    const codec = new ReedSolomon(4, 2);
+    const shards = [...Array.from({ length: 4 }, () => randomBytes(next, 500)), new Uint8Array(500), new Uint8Array(500)];
+    codec.encode(shards);
+    const copy = shards.map((s) => new Uint8Array(s));
+    copy[1].fill(9);
+    copy[5].fill(9);
+    codec.reconstructInto(copy, [1, 5]);
+    expect(copy).toEqual(shards);
+    expect(() => codec.reconstructInto([null, ...copy.slice(1)], [])).toThrow("shard 0 is null but not listed");
+    expect(() => codec.reconstructInto(copy, [0, 1, 2])).toThrow("3 present, 4 needed");
+  });
+});
+
 describe("RS codec limits and errors", () => {
   test("too few shards is a clear error", () => {
     const codec = new ReedSolomon(4, 2);
@@ -121,5 +137,38 @@ describe("RS codec limits and errors", () => {
     expect(codec.cachedPlanCount).toBe(1);
     for (const missing of combinations(12, 4)) codec.reconstruct(shards.map((s, i) => (missing.includes(i) ? null : s)));
     expect(codec.cachedPlanCount).toBe(inversionCacheEntriesMax);
+  });
+});
+
+describe("stripes (shards in kernel memory, no copies)", () => {
+  for (const kernel of kernels) {
+    test(`${kernel.name}: encode, verify and reconstruct every loss in place match the copying API`, () => {
+      const next = rng(21);
+      for (const [k, m] of [[4, 2], [3, 2], [8, 4], [20, 10]] as const) {
+        const codec = new ReedSolomon(k, m, kernel);
+        const stripe = codec.createStripe(1001);
+        const data = Array.from({ length: k }, () => randomBytes(next, 1001));
+        data.forEach((d, i) => stripe.shards[i].set(d));
+        stripe.encode();
+        const plain = [...data.map((d) => new Uint8Array(d)), ...Array.from({ length: m }, () => new Uint8Array(1001))];
+        codec.encode(plain);
+        expect(stripe.shards.map((s) => new Uint8Array(s))).toEqual(plain);
+        expect(stripe.verify()).toBe(true);
+        const losses = k + m <= 8 ? combinations(k + m, m) : [Array.from({ length: m }, (_, j) => (j * 7 + 3) % (k + m))];
+        for (const missing of losses) {
+          for (const i of missing) stripe.shards[i].fill(0xee);
+          stripe.reconstruct(missing);
+          for (const i of missing) if (Buffer.compare(stripe.shards[i], plain[i]) !== 0) throw new Error(`stripe RS(${k},${m}) lost ${missing}`);
+        }
+        stripe.shards[k][3] ^= 1;
+        expect(stripe.verify()).toBe(false);
+      }
+    });
+  }
+
+  test("a stripe refuses more losses than parity", () => {
+    const stripe = new ReedSolomon(4, 2).createStripe(64);
+    expect(() => stripe.reconstruct([0, 1, 2])).toThrow("3 present, 4 needed");
+    expect(() => stripe.reconstruct([6])).toThrow("no shard 6");
   });
 });
