@@ -24,7 +24,18 @@ export interface SegmentRow {
   readonly liveBytes: number;
 }
 
-export type IndexOp = { readonly put: Extent } | { readonly del: { objectId: string; shardIndex: number } };
+export type IndexOp =
+  | { readonly put: Extent }
+  | { readonly del: { objectId: string; shardIndex: number } }
+  /** Compaction: repoint the row at `to` only if it still points at `from` (not overwritten or deleted meanwhile). */
+  | { readonly move: { from: Extent; to: Extent } };
+
+export interface CommitResult {
+  /** Extents the batch made dead (overwritten, deleted, moved away from, or copies that lost a race). */
+  readonly dead: Extent[];
+  /** Extents the batch made live. */
+  readonly live: Extent[];
+}
 
 export class ShardIndex {
   private readonly db: Database;
@@ -60,6 +71,7 @@ export class ShardIndex {
       grow: this.db.query("UPDATE segments SET tailBytes = MAX(tailBytes, ?), liveBytes = liveBytes + ? WHERE id = ?"),
       shrink: this.db.query("UPDATE segments SET liveBytes = liveBytes - ? WHERE id = ?"),
       count: this.db.query<{ n: number }, []>("SELECT COUNT(*) AS n FROM extents"),
+      inSegment: this.db.query<Extent, [number]>("SELECT * FROM extents WHERE segment = ? ORDER BY offsetBytes"),
     };
   }
 
@@ -92,35 +104,53 @@ export class ShardIndex {
     this.q.dropSegment.run(id);
   }
 
+  extentsIn(segment: number): Extent[] {
+    return this.q.inSegment.all(segment);
+  }
+
   extentCount(): number {
     return this.q.count.get()!.n;
   }
 
   /**
-   * Applies a batch in one transaction. Returns the extents the batch made dead (overwritten or
-   * deleted) so the caller can account space; live bytes per segment are kept in the same commit.
+   * Applies a batch in one transaction and reports which extents became dead or live, so the
+   * caller can account space; live bytes per segment are kept in the same commit.
    */
-  commit(ops: readonly IndexOp[]): Extent[] {
+  commit(ops: readonly IndexOp[]): CommitResult {
     const dead: Extent[] = [];
+    const live: Extent[] = [];
+    const makeLive = (e: Extent) => {
+      assert(e.lengthBytes > 0 && e.offsetBytes >= 0, "shard index: empty or negative extent");
+      this.q.put.run(e as unknown as Record<string, number | string>);
+      this.q.grow.run(e.offsetBytes + e.lengthBytes, e.lengthBytes, e.segment);
+      live.push(e);
+    };
+    const makeDead = (e: Extent) => {
+      this.q.shrink.run(e.lengthBytes, e.segment);
+      dead.push(e);
+    };
     this.db.transaction(() => {
       for (const op of ops) {
+        if ("move" in op) {
+          const { from, to } = op.move;
+          const cur = this.q.get.get(from.objectId, from.shardIndex);
+          if (cur && cur.segment === from.segment && cur.offsetBytes === from.offsetBytes) {
+            makeDead(cur);
+            makeLive(to);
+          } else {
+            this.q.grow.run(to.offsetBytes + to.lengthBytes, 0, to.segment); // the copy is garbage, but its space is used
+            dead.push({ ...to, lengthBytes: 0 });
+          }
+          continue;
+        }
         const key = "put" in op ? op.put : op.del;
         const old = this.q.get.get(key.objectId, key.shardIndex);
-        if (old) {
-          this.q.shrink.run(old.lengthBytes, old.segment);
-          dead.push(old);
-        }
-        if ("put" in op) {
-          const e = op.put;
-          assert(e.lengthBytes > 0 && e.offsetBytes >= 0, "shard index: empty or negative extent");
-          this.q.put.run(e as unknown as Record<string, number | string>);
-          this.q.grow.run(e.offsetBytes + e.lengthBytes, e.lengthBytes, e.segment);
-        } else if (old) {
-          this.q.del.run(key.objectId, key.shardIndex);
-        }
+        if (old) makeDead(old);
+        if ("put" in op) makeLive(op.put);
+        else if (old) this.q.del.run(key.objectId, key.shardIndex);
       }
     })();
-    return dead;
+    return { dead, live };
   }
 
   close(): void {

@@ -9,6 +9,7 @@ import type { KeyObject } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { assert } from "../util/assert.ts";
+import { compactLiveFractionMax, compactSegment } from "./compaction.ts";
 import { FragmentCounter } from "./fragment-counter.ts";
 import { fragmentBytes, fragmentCountFor, objectIdBytesMax, shardIndexMax, storeIdBytes } from "./fragment-layout.ts";
 import { GroupCommitter } from "./group-commit.ts";
@@ -69,6 +70,7 @@ export class ShardStore {
   private readonly capacityBytes: number;
   private active = 0;
   private closed = false;
+  private compacting = false;
 
   constructor(options: ShardStoreOptions) {
     this.segmentBytesMax = options.segmentBytesMax ?? segmentBytesMaxDefault;
@@ -112,6 +114,8 @@ export class ShardStore {
       this.segments.set(r.id, { tailBytes: r.tailBytes, liveBytes: r.liveBytes, pins: 0 });
       this.active = Math.max(this.active, r.id);
     }
+    // A crash after compaction moved everything out but before the file was freed: free it now.
+    for (const id of [...this.segments.keys()]) this.maybeFree(id);
   }
 
   /** Writes one shard and resolves once it is durable. `logicalBytes` is the exact body length. */
@@ -190,6 +194,50 @@ export class ShardStore {
     return true;
   }
 
+  /**
+   * Compacts every segment (except the active one) whose live fraction is under the threshold;
+   * frees it once nothing points into it. One compaction runs at a time.
+   */
+  async compact(liveFractionMax = compactLiveFractionMax): Promise<{ segments: number; movedBytes: number }> {
+    this.checkOpen();
+    if (this.compacting) return { segments: 0, movedBytes: 0 };
+    this.compacting = true;
+    let segments = 0;
+    let movedBytes = 0;
+    try {
+      const victims = [...this.segments.entries()].filter(
+        ([id, s]) => id !== this.active && s.tailBytes > 0 && s.liveBytes < s.tailBytes * liveFractionMax,
+      );
+      for (const [id, state] of victims) {
+        state.pins++;
+        try {
+          movedBytes += await compactSegment(
+            {
+              extentsIn: (seg) => this.index.extentsIn(seg),
+              reserve: (lengthBytes, avoid) => {
+                const r = this.reserve(lengthBytes, avoid);
+                const target = this.segments.get(r.segment)!;
+                target.pins++;
+                return { ...r, release: () => (target.pins--, this.maybeFree(r.segment)) };
+              },
+              read: (seg, off, into) => this.files.read(seg, off, into),
+              write: (seg, off, bytes) => this.files.write(seg, off, bytes),
+              commit: (ops, segs) => this.committer.submit(ops, segs),
+            },
+            id,
+          );
+          segments++;
+        } finally {
+          state.pins--;
+          this.maybeFree(id);
+        }
+      }
+    } finally {
+      this.compacting = false;
+    }
+    return { segments, movedBytes };
+  }
+
   stats(): ShardStoreStats {
     const usedBytes = this.usedBytes();
     let liveBytes = 0;
@@ -217,12 +265,13 @@ export class ShardStore {
     this.index.close();
   }
 
-  private reserve(lengthBytes: number): { segment: number; offsetBytes: number } {
+  /** Space for an extent in the active segment (a fresh one when it is full or is `avoid`). */
+  private reserve(lengthBytes: number, avoid = 0): { segment: number; offsetBytes: number } {
     if (lengthBytes > this.segmentBytesMax) {
       throw new RangeError(`shard store: a shard of ${lengthBytes} bytes on disk exceeds the segment size ${this.segmentBytesMax}`);
     }
     let state = this.segments.get(this.active);
-    const fresh = !state || state.tailBytes + lengthBytes > this.segmentBytesMax;
+    const fresh = !state || state.tailBytes + lengthBytes > this.segmentBytesMax || this.active === avoid;
     const used = this.usedBytes() + (fresh && state ? this.segmentBytesMax - state.tailBytes : 0);
     if (used + lengthBytes > this.capacityBytes) {
       throw new InsufficientStorageError(
@@ -249,8 +298,8 @@ export class ShardStore {
   }
 
   private apply(ops: IndexOp[]): void {
-    const dead = this.index.commit(ops);
-    for (const op of ops) if ("put" in op) this.segments.get(op.put.segment)!.liveBytes += op.put.lengthBytes;
+    const { dead, live } = this.index.commit(ops);
+    for (const e of live) this.segments.get(e.segment)!.liveBytes += e.lengthBytes;
     for (const d of dead) this.segments.get(d.segment)!.liveBytes -= d.lengthBytes;
     for (const d of dead) this.maybeFree(d.segment);
   }

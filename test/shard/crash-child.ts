@@ -1,6 +1,6 @@
 /**
- * Child process of the crash test: writes and deletes shards as fast as it can with 4
- * concurrent writers, printing "put N" / "del N" only after each is acknowledged (durable), and "deleting N" before
+ * Child process of the crash test: writes, deletes (two in three) and compacts as fast as it
+ * can with 4 concurrent writers, printing "put N" / "del N" only after each is acknowledged (durable), and "deleting N" before
  * a delete starts (it may or may not have committed when the kill lands).
  * The parent kills it with SIGKILL at an arbitrary moment.
  *   bun test/shard/crash-child.ts DIR START
@@ -25,7 +25,8 @@ if (import.meta.main) {
       const size = crashSizes[i % crashSizes.length];
       await store.put(`obj-${i}`, i % 6, size, patterned(i, size));
       say(`put ${i}`);
-      if (i % 5 === 0 && i >= 10) {
+      if (i % 25 === 0) await store.compact();
+      if (i % 3 !== 0 && i >= 10) {
         say(`deleting ${i - 10}`);
         await store.delete(`obj-${i - 10}`, (i - 10) % 6);
         say(`del ${i - 10}`);
