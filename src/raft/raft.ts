@@ -30,6 +30,7 @@ import {
   type ReadState,
   type Ready,
   type Snapshot,
+  type SnapshotMeta,
   type SoftState,
 } from "./types.ts";
 
@@ -212,6 +213,15 @@ export class RaftCore {
       this.snapConf = this.confAt(compactTo);
       this.log.compact(compactTo);
     }
+  }
+
+  /** Metadata for a snapshot of the state machine as applied now; undefined while a snapshot
+   * received from the leader is still waiting to be restored (the applied state is about to go). */
+  appliedSnapshotMeta(): SnapshotMeta | undefined {
+    const index = this.log.applied;
+    const term = this.log.term(index);
+    if (this.incomingSnapshot || term === undefined) return undefined;
+    return { index, term, conf: this.confAt(index) };
   }
 
   /** The voters in force at `index` (from the latest ConfChange at or before it). */

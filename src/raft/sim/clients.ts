@@ -34,7 +34,7 @@ interface Pending {
 }
 
 /** A client gives up on an operation after this long (virtual time). */
-export const CLIENT_TIMEOUT_MS = 1500;
+export const CLIENT_TIMEOUT_MS = 500;
 
 export class KvClients {
   history: HistoryOp[] = [];
@@ -63,7 +63,8 @@ export class KvClients {
     const upNodes = [...nodes.values()].filter((n) => n.up);
     if (upNodes.length === 0) return;
     const hinted = nodes.get(this.leaderHint.get(client) ?? 0);
-    const node = hinted?.up ? hinted : this.prng.pick(upNodes);
+    // mostly follow the hint, sometimes wander: reads through followers and stale leaders matter
+    const node = hinted?.up && this.prng.chance(0.75) ? hinted : this.prng.pick(upNodes);
     const core = node.core!;
     const key = this.prng.pick(this.keys);
     const id = this.nextOp++;

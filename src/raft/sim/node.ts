@@ -125,8 +125,10 @@ export class SimNode {
     const every = this.env.snapshotEveryEntries;
     const applied = core.log.applied;
     if (every <= 0 || applied - this.lastSnapshotIndex < every) return;
+    const meta = core.appliedSnapshotMeta();
+    if (!meta) return;
     const snap: Snapshot = {
-      meta: { index: applied, term: core.log.term(applied)!, conf: core.confAt(applied) },
+      meta,
       data: this.kv.snapshot(),
     };
     this.env.invariants.snapshotState(this.id, snap, this.digest());

@@ -18,6 +18,8 @@ import { SimNode, type NodeEnv } from "./node.ts";
 export const TICK_MS = 10;
 /** How often the fault injector rolls its dice. */
 export const FAULT_INTERVAL_MS = 100;
+/** After the heal period, how long the cluster may still take to converge before it is a bug. */
+export const LIVENESS_GRACE_MS = 30_000;
 
 export interface SimOptions {
   seed: number;
@@ -26,6 +28,8 @@ export interface SimOptions {
   chaosMs?: number;
   healMs?: number;
   clients?: number;
+  /** Called for every event before it is handled (replay debugging). */
+  trace?: (nowMs: number, event: Event) => void;
 }
 
 export interface SimResult {
@@ -40,7 +44,7 @@ export interface SimResult {
   commitIndex: number;
 }
 
-type Event =
+export type Event =
   | { kind: "deliver"; msg: Message }
   | { kind: "tick"; node: NodeId }
   | { kind: "persist"; node: NodeId; epoch: number }
@@ -93,6 +97,8 @@ class Simulation {
       appendEntriesMax: p.pick([1, 4, 64]),
       inflightAppendsMax: p.pick([1, 4, 16]),
       uncommittedBytesMax: p.pick([2048, 1 << 20]),
+      checkQuorum: p.chance(0.7),
+      preVote: p.chance(0.7),
     };
     const env: NodeEnv = {
       invariants: this.invariants,
@@ -118,7 +124,7 @@ class Simulation {
       node.start(this.prng.fork());
       this.queue.push(this.prng.int(TICK_MS), { kind: "tick", node: id });
     }
-    this.clients = new KvClients(this.prng.fork(), opts.clients ?? 3, ["a", "b", "c", "d"]);
+    this.clients = new KvClients(this.prng.fork(), opts.clients ?? 5, ["a", "b", "c", "d"]);
     for (let c = 0; c < this.clients.clientCount; c++) this.queue.push(this.prng.int(50), { kind: "client", client: c });
     this.queue.push(FAULT_INTERVAL_MS, { kind: "fault" });
   }
@@ -126,16 +132,25 @@ class Simulation {
   run(): SimResult {
     const endMs = this.chaosMs + this.healMs;
     let error: string | undefined;
+    let nextLivenessMs = endMs;
     try {
       for (;;) {
         const next = this.queue.pop();
-        if (!next || next.atMs > endMs) break;
+        if (!next) break;
+        if (next.atMs >= nextLivenessMs) {
+          // after the quiet period, the cluster must converge; give slow configurations time,
+          // but a cluster that never converges is a liveness bug
+          const stuck = this.livenessProblem();
+          if (!stuck) break;
+          if (next.atMs > endMs + LIVENESS_GRACE_MS) throw new InvariantViolation(stuck);
+          nextLivenessMs += FAULT_INTERVAL_MS;
+        }
         this.now = next.atMs;
         if (!this.healed && this.now >= this.chaosMs) this.heal();
         this.steps++;
+        this.opts.trace?.(this.now, next.event);
         this.handle(next.event);
       }
-      this.checkLiveness();
     } catch (e) {
       if (!(e instanceof Error)) throw e;
       error = e instanceof InvariantViolation ? e.message : `${e.name}: ${e.message}\n${e.stack ?? ""}`;
@@ -185,7 +200,7 @@ class Simulation {
       }
       case "client": {
         this.queue.push(this.now + 5 + this.prng.int(30), ev);
-        this.clients.step(ev.client, this.nodes, this.now, this.now < this.chaosMs + this.healMs / 2);
+        this.clients.step(ev.client, this.nodes, this.now, this.now < this.chaosMs);
         for (const n of this.nodes.values()) if (n.core) this.after(n);
         return;
       }
@@ -213,7 +228,9 @@ class Simulation {
     const all = [...this.nodes.values()];
     const up = all.filter((n) => n.up);
     if (up.length > 0 && p.chance(this.crashRate)) {
-      const victim = p.pick(up);
+      // leaders are the interesting victims (figure 8 needs a few leader crashes in a row)
+      const leaderUp = up.find((n) => n.core!.role === "leader");
+      const victim = leaderUp && p.chance(0.5) ? leaderUp : p.pick(up);
       victim.crash();
       this.clients.onCrash(victim);
       this.faults.crashes++;
@@ -258,17 +275,21 @@ class Simulation {
   }
 
   /** After the quiet period there must be a leader whose voters all applied its commit index. */
-  private checkLiveness(): void {
+  private livenessProblem(): string | undefined {
     const leaders = [...this.nodes.values()].filter((n) => n.core?.role === "leader");
-    if (leaders.length === 0) throw new InvariantViolation("liveness: no leader after the network healed");
+    if (leaders.length === 0) return "liveness: no leader after the network healed";
     const top = leaders.reduce((a, b) => (a.core!.term >= b.core!.term ? a : b)).core!;
-    if (top.log.term(top.log.committed) !== top.term) throw new InvariantViolation(`liveness: leader ${top.id} committed nothing in term ${top.term}`);
+    if (top.log.term(top.log.committed) !== top.term) return `liveness: leader ${top.id} committed nothing in term ${top.term}`;
     for (const v of top.voters) {
       const n = this.nodes.get(v)!;
       const applied = n.core?.log.applied ?? -1;
       if (applied < top.log.committed) {
-        throw new InvariantViolation(`liveness: voter ${v} applied ${applied}, leader ${top.id} committed ${top.log.committed}`);
+        return (
+          `liveness: voter ${v} applied ${applied}, leader ${top.id} committed ${top.log.committed}; ` +
+          `voter ${JSON.stringify(n.core?.status())}, progress ${JSON.stringify(top.progress.get(v))}`
+        );
       }
     }
+    return undefined;
   }
 }
