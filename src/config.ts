@@ -1,0 +1,179 @@
+/**
+ * Settings of one s3d process: defaults, then the TOML config file, then command-line flags.
+ * An unknown setting or a bad value stops start-up with a message that names it.
+ */
+import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
+import { logLevels, type LogLevel } from "./log.ts";
+import type { User } from "./s3/auth.ts";
+
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  region: string;
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
+  logLevel: LogLevel;
+  users: User[];
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+export const defaults: Config = {
+  host: "127.0.0.1",
+  port: 9000,
+  dataDir: "./s3d-data",
+  region: "us-east-1",
+  tlsCert: undefined,
+  tlsKey: undefined,
+  logLevel: "info",
+  users: [],
+};
+
+type Setting = Exclude<keyof Config, "users">;
+
+/** Flag name and TOML key of each setting. */
+const settings: Record<Setting, { flag: string; toml: string }> = {
+  host: { flag: "--host", toml: "host" },
+  port: { flag: "--port", toml: "port" },
+  dataDir: { flag: "--data-dir", toml: "data_dir" },
+  region: { flag: "--region", toml: "region" },
+  tlsCert: { flag: "--tls-cert", toml: "tls_cert" },
+  tlsKey: { flag: "--tls-key", toml: "tls_key" },
+  logLevel: { flag: "--log-level", toml: "log_level" },
+};
+
+export interface ParsedArgs {
+  command: "serve" | "help" | "version";
+  configFile: string | undefined;
+  overrides: Partial<Record<Setting, string>>;
+  /** words after the command for subcommands */
+  rest: string[];
+}
+
+export function parseArgs(argv: readonly string[]): ParsedArgs {
+  const parsed: ParsedArgs = { command: "serve", configFile: undefined, overrides: {}, rest: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const [name, inlineValue] = arg.startsWith("--") && arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
+    const value = () => {
+      if (inlineValue !== undefined) return inlineValue;
+      const v = argv[++i];
+      if (v === undefined) throw new ConfigError(`${name} needs a value`);
+      return v;
+    };
+    if (name === "--help" || name === "-h") parsed.command = "help";
+    else if (name === "--version" || name === "-v") parsed.command = "version";
+    else if (name === "--config") parsed.configFile = value();
+    else {
+      const setting = (Object.keys(settings) as Setting[]).find((s) => settings[s].flag === name);
+      if (setting === undefined) throw new ConfigError(`unknown argument ${arg} (see --help)`);
+      parsed.overrides[setting] = value();
+    }
+  }
+  return parsed;
+}
+
+function checkValue(setting: Setting, raw: unknown, where: string): Config[Setting] {
+  const bad = (why: string) => new ConfigError(`${where}: ${why}`);
+  switch (setting) {
+    case "port": {
+      const n = typeof raw === "number" ? raw : typeof raw === "string" && /^\d+$/.test(raw) ? Number(raw) : NaN;
+      if (!Number.isInteger(n) || n < 0 || n > 65535) throw bad(`port must be a whole number from 0 to 65535, not ${JSON.stringify(raw)}`);
+      return n;
+    }
+    case "logLevel":
+      if (!logLevels.includes(raw as LogLevel)) throw bad(`log level must be one of ${logLevels.join(", ")}, not ${JSON.stringify(raw)}`);
+      return raw as LogLevel;
+    case "region":
+      if (typeof raw !== "string" || !/^[a-z0-9-]{1,32}$/.test(raw)) throw bad(`region must be lowercase letters, digits and hyphens, not ${JSON.stringify(raw)}`);
+      return raw;
+    default:
+      if (typeof raw !== "string" || raw === "") throw bad(`must be a non-empty string, not ${JSON.stringify(raw)}`);
+      return raw;
+  }
+}
+
+function usersFrom(raw: unknown, file: string): User[] {
+  if (!Array.isArray(raw)) throw new ConfigError(`${file}: users must be an array of tables ([[users]])`);
+  return raw.map((u, i) => {
+    const where = `${file}: users[${i}]`;
+    if (typeof u !== "object" || u === null) throw new ConfigError(`${where} must be a table`);
+    for (const k of Object.keys(u)) {
+      if (!["name", "access_key", "secret_key"].includes(k)) throw new ConfigError(`${where}: unknown key ${k}`);
+    }
+    const { name, access_key, secret_key } = u as Record<string, unknown>;
+    if (typeof name !== "string" || name === "") throw new ConfigError(`${where}: name must be a non-empty string`);
+    if (typeof access_key !== "string" || !/^[A-Za-z0-9_.+-]{3,128}$/.test(access_key)) {
+      throw new ConfigError(`${where}: access_key must be 3 to 128 letters, digits or _.+-`);
+    }
+    if (typeof secret_key !== "string" || secret_key.length < 8 || secret_key.length > 256) {
+      throw new ConfigError(`${where}: secret_key must be 8 to 256 characters`);
+    }
+    return { name, accessKey: access_key, secretKey: secret_key };
+  });
+}
+
+/** Builds the configuration from defaults, the TOML file (if any) and flag overrides. */
+export function loadConfig(args: ParsedArgs, readFile: (path: string) => string = (p) => readFileSync(p, "utf8")): Config {
+  const config: Config = { ...defaults, users: [] };
+  if (args.configFile !== undefined) {
+    const file = args.configFile;
+    let doc: Record<string, unknown>;
+    try {
+      doc = Bun.TOML.parse(readFile(file)) as Record<string, unknown>;
+    } catch (error) {
+      throw new ConfigError(`${file}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    for (const [key, raw] of Object.entries(doc)) {
+      if (key === "users") {
+        config.users = usersFrom(raw, file);
+        continue;
+      }
+      const setting = (Object.keys(settings) as Setting[]).find((s) => settings[s].toml === key);
+      if (setting === undefined) throw new ConfigError(`${file}: unknown setting ${key}`);
+      (config as Record<Setting, unknown>)[setting] = checkValue(setting, raw, `${file}: ${key}`);
+    }
+  }
+  for (const [setting, raw] of Object.entries(args.overrides) as [Setting, string][]) {
+    (config as Record<Setting, unknown>)[setting] = checkValue(setting, raw, settings[setting].flag);
+  }
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
+    throw new ConfigError("--tls-cert and --tls-key go together: give both or neither");
+  }
+  const keys = new Set<string>();
+  for (const u of config.users) {
+    if (keys.has(u.accessKey)) throw new ConfigError(`access key ${u.accessKey} is given to more than one user`);
+    keys.add(u.accessKey);
+  }
+  return config;
+}
+
+export function isLoopback(host: string): boolean {
+  if (host === "localhost") return true;
+  if (isIP(host) === 4) return host.startsWith("127.");
+  return host === "::1";
+}
+
+export const usage = `s3d — an S3-compatible object store
+
+Usage: s3d [options]
+
+Options:
+  --config FILE      TOML config file (same settings, plus [[users]] tables)
+  --host ADDR        address to listen on (default 127.0.0.1)
+  --port N           port to listen on (default 9000; 0 picks a free one)
+  --data-dir DIR     where objects and metadata live (default ./s3d-data)
+  --region NAME      the region clients sign for (default us-east-1)
+  --tls-cert FILE    serve HTTPS with this certificate (PEM) ...
+  --tls-key FILE     ... and this private key (PEM)
+  --log-level LEVEL  debug, info, warn or error (default info)
+  --version          print the version
+  --help             print this help
+
+Root credentials come from S3D_ACCESS_KEY / S3D_SECRET_KEY; without them s3d generates a pair
+on first start and keeps it in DATA_DIR/root-credentials.json (mode 0600).
+`;

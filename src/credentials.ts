@@ -1,0 +1,42 @@
+/** The root user's credentials: from the environment, or generated once and kept in the data dir. */
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync, chmodSync } from "node:fs";
+import { join } from "node:path";
+import type { User } from "./s3/auth.ts";
+
+export const credentialsFileName = "root-credentials.json";
+
+export interface RootCredentials {
+  user: User;
+  source: "environment" | "generated" | "data-dir";
+  file: string | undefined;
+}
+
+const accessKeyAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
+function generate(): User {
+  const bytes = randomBytes(20);
+  const accessKey = Array.from(bytes, (b) => accessKeyAlphabet[b % accessKeyAlphabet.length]).join("");
+  return { name: "root", accessKey, secretKey: randomBytes(30).toString("base64url") };
+}
+
+export function rootCredentials(dataDir: string, env: Record<string, string | undefined>): RootCredentials {
+  const accessKey = env.S3D_ACCESS_KEY;
+  const secretKey = env.S3D_SECRET_KEY;
+  if (accessKey !== undefined || secretKey !== undefined) {
+    if (!accessKey || !secretKey) throw new Error("S3D_ACCESS_KEY and S3D_SECRET_KEY go together: set both or neither");
+    return { user: { name: "root", accessKey, secretKey }, source: "environment", file: undefined };
+  }
+  const file = join(dataDir, credentialsFileName);
+  if (existsSync(file)) {
+    const stored = JSON.parse(readFileSync(file, "utf8")) as { accessKey: string; secretKey: string };
+    if (typeof stored.accessKey !== "string" || typeof stored.secretKey !== "string") {
+      throw new Error(`${file} does not hold an accessKey and a secretKey`);
+    }
+    return { user: { name: "root", ...stored }, source: "data-dir", file };
+  }
+  const user = generate();
+  writeFileSync(file, JSON.stringify({ accessKey: user.accessKey, secretKey: user.secretKey }, null, 2) + "\n", { mode: 0o600, flag: "wx" });
+  chmodSync(file, 0o600);
+  return { user, source: "generated", file };
+}

@@ -1,0 +1,68 @@
+/** s3d's entry point: parse settings, open the store, serve S3. */
+import { mkdirSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import pkg from "../package.json" with { type: "json" };
+import { ConfigError, isLoopback, loadConfig, parseArgs, usage } from "./config.ts";
+import { rootCredentials } from "./credentials.ts";
+import { createLogger } from "./log.ts";
+import { startServer } from "./s3/server.ts";
+import { FsBackend } from "./store/fs/backend.ts";
+
+async function main(argv: string[]): Promise<number> {
+  const args = parseArgs(argv);
+  if (args.command === "help") {
+    process.stdout.write(usage);
+    return 0;
+  }
+  if (args.command === "version") {
+    process.stdout.write(`s3d ${pkg.version}\n`);
+    return 0;
+  }
+  const config = loadConfig(args);
+  const logger = createLogger(config.logLevel);
+  const dataDir = resolve(config.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const root = rootCredentials(dataDir, process.env);
+  const users = [root.user, ...config.users.filter((u) => u.accessKey !== root.user.accessKey)];
+
+  const backend = new FsBackend(dataDir);
+  const orphans = backend.collectOrphans();
+  if (orphans > 0) logger.info("removed orphan files left by an interrupted write", { count: orphans });
+
+  if (config.tlsCert === undefined && !isLoopback(config.host)) {
+    logger.warn("serving plain HTTP on a non-loopback address: credentials and data cross the network unencrypted; give --tls-cert and --tls-key", { host: config.host });
+  }
+  const tls = config.tlsCert !== undefined && config.tlsKey !== undefined
+    ? { cert: readFileSync(config.tlsCert, "utf8"), key: readFileSync(config.tlsKey, "utf8") }
+    : undefined;
+  const server = await startServer({ host: config.host, port: config.port, region: config.region, users, backend, logger, tls });
+
+  const secretLine = root.source === "environment" ? "(from S3D_SECRET_KEY)" : `${root.user.secretKey}   (kept in ${root.file})`;
+  process.stdout.write(
+    `s3d ${pkg.version} serving S3 at ${server.url}\n` +
+      `  data dir:   ${dataDir}\n` +
+      `  region:     ${config.region}\n` +
+      `  access key: ${root.user.accessKey}\n` +
+      `  secret key: ${secretLine}\n`,
+  );
+  logger.info("started", { url: server.url, dataDir, users: users.length });
+
+  await new Promise<void>((done) => {
+    const stop = () => done();
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+  logger.info("stopping");
+  await server.close();
+  await backend.close();
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error) => {
+    const message = error instanceof ConfigError ? error.message : error instanceof Error ? error.message : String(error);
+    process.stderr.write(`s3d: ${message}\n`);
+    process.exit(2);
+  },
+);

@@ -1,0 +1,52 @@
+/** Object attributes carried in request headers: content headers and x-amz-meta-*. */
+import { S3Error } from "../errors.ts";
+import type { ObjectAttributes, ObjectMeta } from "../store/backend.ts";
+import { httpTime, quoteEtag } from "./respond.ts";
+
+/** Headers stored with an object and returned on GET/HEAD as they were given. */
+export const storedContentHeaders = [
+  "content-type",
+  "content-encoding",
+  "content-disposition",
+  "content-language",
+  "cache-control",
+  "expires",
+] as const;
+
+export const userMetaPrefix = "x-amz-meta-";
+/** AWS: the UTF-8 bytes of all user metadata names and values together. */
+export const userMetaBytesMax = 2 * 1024;
+export const defaultContentType = "binary/octet-stream";
+
+export function attributesFromHeaders(headers: Record<string, string>): ObjectAttributes {
+  const stored: Record<string, string> = {};
+  for (const name of storedContentHeaders) if (headers[name] !== undefined) stored[name] = headers[name];
+  const userMeta: Record<string, string> = {};
+  let metaBytes = 0;
+  for (const [name, value] of Object.entries(headers)) {
+    if (!name.startsWith(userMetaPrefix)) continue;
+    const short = name.slice(userMetaPrefix.length);
+    userMeta[short] = value;
+    metaBytes += Buffer.byteLength(short) + Buffer.byteLength(value);
+  }
+  if (metaBytes > userMetaBytesMax) {
+    throw new S3Error("MetadataTooLarge", "Your metadata headers exceed the maximum allowed metadata size.", {
+      Size: String(metaBytes),
+      MaxSizeAllowed: String(userMetaBytesMax),
+    });
+  }
+  return { headers: stored, userMeta };
+}
+
+/** The headers GET and HEAD answer with for an object. */
+export function objectHeaders(meta: ObjectMeta): Record<string, string> {
+  const out: Record<string, string> = {
+    "content-type": defaultContentType,
+    ...meta.headers,
+    etag: quoteEtag(meta.etag),
+    "last-modified": httpTime(meta.lastModifiedMs),
+    "accept-ranges": "bytes",
+  };
+  for (const [name, value] of Object.entries(meta.userMeta)) out[userMetaPrefix + name] = value;
+  return out;
+}

@@ -1,0 +1,132 @@
+/**
+ * The request body pipeline: the raw body flows through decoding stages (aws-chunked, later)
+ * and is watched by observers that hash, count and verify it. A verification failure errors
+ * the stream with an S3Error at its end, so the store that consumes it stores nothing.
+ */
+import { createHash, type Hash } from "node:crypto";
+import { S3Error } from "../errors.ts";
+import type { BodyDigest, IncomingBody } from "../store/backend.ts";
+
+/** Watches the bytes of a body as they pass; `finish` throws an S3Error if they are wrong. */
+export interface BodyObserver {
+  update(chunk: Uint8Array): void;
+  finish(): void;
+}
+
+/** Passes `source` through unchanged while every observer sees each chunk, then finishes them. */
+export function observed(source: AsyncIterable<Uint8Array>, observers: BodyObserver[]): ReadableStream<Uint8Array> {
+  const iterator = source[Symbol.asyncIterator]();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const next = await iterator.next();
+        if (next.done) {
+          for (const o of observers) o.finish();
+          controller.close();
+          return;
+        }
+        for (const o of observers) o.update(next.value);
+        controller.enqueue(next.value);
+      } catch (error) {
+        controller.error(error);
+      }
+    },
+    async cancel(reason) {
+      await iterator.return?.(reason);
+    },
+  });
+}
+
+/** Counts bytes; errors when the body is longer than `limitBytes` or ends short of `expectedBytes`. */
+export class SizeObserver implements BodyObserver {
+  sizeBytes = 0;
+  constructor(
+    private readonly expectedBytes: number | undefined,
+    private readonly limitBytes: number,
+  ) {}
+  update(chunk: Uint8Array): void {
+    this.sizeBytes += chunk.length;
+    if (this.sizeBytes > this.limitBytes) {
+      throw new S3Error("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size", {
+        MaxSizeAllowed: String(this.limitBytes),
+      });
+    }
+  }
+  finish(): void {
+    if (this.expectedBytes !== undefined && this.sizeBytes !== this.expectedBytes) {
+      throw new S3Error("IncompleteBody", "You did not provide the number of bytes specified by the Content-Length HTTP header.");
+    }
+  }
+}
+
+/** Computes a digest; when `expected` is given, a different result fails the body. */
+export class DigestObserver implements BodyObserver {
+  private readonly hash: Hash;
+  private result: Buffer | undefined;
+  constructor(
+    algorithm: "md5" | "sha256",
+    private readonly expected?: { value: Buffer; error: () => S3Error },
+  ) {
+    this.hash = createHash(algorithm);
+  }
+  update(chunk: Uint8Array): void {
+    this.hash.update(chunk);
+  }
+  finish(): void {
+    this.result = this.hash.digest();
+    if (this.expected && !this.expected.value.equals(this.result)) throw this.expected.error();
+  }
+  digest(): Buffer {
+    if (!this.result) throw new Error("digest read before the body ended");
+    return this.result;
+  }
+}
+
+export interface BodyChecks {
+  /** Content-Length, when the client sent one */
+  expectedBytes: number | undefined;
+  limitBytes: number;
+  /** hex SHA-256 the client signed, or undefined for UNSIGNED-PAYLOAD */
+  sha256Hex: string | undefined;
+  /** the Content-MD5 header value (base64), if any */
+  contentMd5: string | undefined;
+}
+
+export function contentMd5Bytes(header: string): Buffer {
+  const bytes = Buffer.from(header, "base64");
+  if (bytes.length !== 16 || bytes.toString("base64") !== header.trim()) {
+    throw new S3Error("InvalidDigest", "The Content-MD5 you specified was invalid.");
+  }
+  return bytes;
+}
+
+/** Builds the verified body a backend consumes. Header problems throw before any byte is read. */
+export function incomingBody(source: AsyncIterable<Uint8Array>, checks: BodyChecks): IncomingBody {
+  const size = new SizeObserver(checks.expectedBytes, checks.limitBytes);
+  const md5 = new DigestObserver(
+    "md5",
+    checks.contentMd5 === undefined
+      ? undefined
+      : {
+          value: contentMd5Bytes(checks.contentMd5),
+          error: () => new S3Error("BadDigest", "The Content-MD5 you specified did not match what we received."),
+        },
+  );
+  const observers: BodyObserver[] = [size, md5];
+  if (checks.sha256Hex !== undefined) {
+    const claimed = checks.sha256Hex.toLowerCase();
+    const sha = new DigestObserver("sha256", {
+      value: Buffer.from(claimed, "hex"),
+      error: () =>
+        new S3Error("XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed.", {
+          ClientComputedContentSHA256: claimed,
+          S3ComputedContentSHA256: sha.digest().toString("hex"),
+        }),
+    });
+    observers.push(sha);
+  }
+  return {
+    stream: observed(source, observers),
+    digest: (): BodyDigest => ({ sizeBytes: size.sizeBytes, md5Hex: md5.digest().toString("hex") }),
+  };
+}

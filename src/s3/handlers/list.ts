@@ -1,0 +1,123 @@
+/** ListObjectsV2 and ListObjects (v1). */
+import { S3Error } from "../../errors.ts";
+import { listKeysMax, type ListPage } from "../../store/backend.ts";
+import { uriEncode } from "../../sigv4/index.ts";
+import { isoTime, quoteEtag, xmlResponse } from "../respond.ts";
+import { s3Xmlns, x } from "../xml.ts";
+import { ownerOf, type S3Context } from "./context.ts";
+
+/** Parses max-keys / max-uploads / max-parts: a whole number, capped at `cap`. */
+export function maxParam(params: Map<string, string>, name: string, cap: number): number {
+  const raw = params.get(name);
+  if (raw === undefined) return cap;
+  if (!/^\d+$/.test(raw)) {
+    throw new S3Error("InvalidArgument", `Provided ${name} not an integer or within integer range`, {
+      ArgumentName: name,
+      ArgumentValue: raw,
+    });
+  }
+  return Math.min(Number(raw), cap);
+}
+
+export function encodingOf(params: Map<string, string>): (s: string) => string {
+  const type = params.get("encoding-type");
+  if (type === undefined) return (s) => s;
+  if (type !== "url") {
+    throw new S3Error("InvalidArgument", "Invalid Encoding Method specified in Request", {
+      ArgumentName: "encoding-type",
+      ArgumentValue: type,
+    });
+  }
+  return (s) => uriEncode(s, false);
+}
+
+/** Continuation tokens are opaque to clients: the base64url of the key they resume after. */
+export function encodeToken(after: string): string {
+  return Buffer.from(after, "utf8").toString("base64url");
+}
+
+export function decodeToken(token: string): string {
+  const after = Buffer.from(token, "base64url").toString("utf8");
+  if (token === "" || encodeToken(after) !== token) {
+    throw new S3Error("InvalidArgument", "The continuation token provided is incorrect", {
+      ArgumentName: "continuation-token",
+    });
+  }
+  return after;
+}
+
+function contents(ctx: S3Context, page: ListPage, enc: (s: string) => string, withOwner: boolean) {
+  const owner = ownerOf(ctx);
+  return page.objects.map((o) =>
+    x(
+      "Contents",
+      x("Key", enc(o.key)),
+      x("LastModified", isoTime(o.lastModifiedMs)),
+      x("ETag", quoteEtag(o.etag)),
+      x("Size", o.sizeBytes),
+      withOwner ? x("Owner", x("ID", owner.id), x("DisplayName", owner.displayName)) : null,
+      x("StorageClass", "STANDARD"),
+    ),
+  );
+}
+
+const commonPrefixes = (page: ListPage, enc: (s: string) => string) =>
+  page.commonPrefixes.map((p) => x("CommonPrefixes", x("Prefix", enc(p))));
+
+export async function listObjectsV2(ctx: S3Context) {
+  const { params, bucket } = ctx.req;
+  const enc = encodingOf(params);
+  const prefix = params.get("prefix") ?? "";
+  const delimiter = params.get("delimiter") ?? "";
+  const maxKeys = maxParam(params, "max-keys", listKeysMax);
+  const token = params.get("continuation-token");
+  const startAfter = params.get("start-after");
+  const after = token !== undefined ? decodeToken(token) : (startAfter ?? "");
+  const page = await ctx.backend.listObjects(bucket, { prefix, delimiter, after, maxKeys });
+  return xmlResponse(
+    x(
+      "ListBucketResult",
+      { xmlns: s3Xmlns },
+      x("Name", bucket),
+      x("Prefix", enc(prefix)),
+      delimiter !== "" ? x("Delimiter", enc(delimiter)) : null,
+      x("MaxKeys", maxKeys),
+      x("KeyCount", page.objects.length + page.commonPrefixes.length),
+      x("IsTruncated", page.isTruncated),
+      token !== undefined ? x("ContinuationToken", token) : null,
+      page.isTruncated && page.lastEntry !== undefined ? x("NextContinuationToken", encodeToken(page.lastEntry)) : null,
+      startAfter !== undefined ? x("StartAfter", enc(startAfter)) : null,
+      params.has("encoding-type") ? x("EncodingType", "url") : null,
+      contents(ctx, page, enc, params.get("fetch-owner") === "true"),
+      commonPrefixes(page, enc),
+    ),
+  );
+}
+
+export async function listObjectsV1(ctx: S3Context) {
+  const { params, bucket } = ctx.req;
+  const enc = encodingOf(params);
+  const prefix = params.get("prefix") ?? "";
+  const delimiter = params.get("delimiter") ?? "";
+  const maxKeys = maxParam(params, "max-keys", listKeysMax);
+  const marker = params.get("marker") ?? "";
+  const page = await ctx.backend.listObjects(bucket, { prefix, delimiter, after: marker, maxKeys });
+  // v1 rule: NextMarker only with a delimiter; without one, clients resume from the last key.
+  const nextMarker = page.isTruncated && delimiter !== "" ? page.lastEntry : undefined;
+  return xmlResponse(
+    x(
+      "ListBucketResult",
+      { xmlns: s3Xmlns },
+      x("Name", bucket),
+      x("Prefix", enc(prefix)),
+      x("Marker", enc(marker)),
+      nextMarker !== undefined ? x("NextMarker", enc(nextMarker)) : null,
+      x("MaxKeys", maxKeys),
+      delimiter !== "" ? x("Delimiter", enc(delimiter)) : null,
+      x("IsTruncated", page.isTruncated),
+      params.has("encoding-type") ? x("EncodingType", "url") : null,
+      contents(ctx, page, enc, true),
+      commonPrefixes(page, enc),
+    ),
+  );
+}

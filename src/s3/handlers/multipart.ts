@@ -1,0 +1,136 @@
+/** Multipart uploads: Create, UploadPart, Complete, Abort, ListParts, ListMultipartUploads. */
+import { S3Error } from "../../errors.ts";
+import { partBytesMax, partsMax, type CompletedPart } from "../../store/backend.ts";
+import { attributesFromHeaders } from "../attributes.ts";
+import { checkKey } from "../names.ts";
+import { emptyResponse, isoTime, quoteEtag, unquoteEtag, xmlResponse } from "../respond.ts";
+import { childList, childText, parseXmlBody, s3Xmlns, x } from "../xml.ts";
+import { ownerOf, type S3Context } from "./context.ts";
+import { encodingOf, maxParam } from "./list.ts";
+import { uploadBody } from "./objects.ts";
+import { readSmallBody } from "./small-body.ts";
+
+const listPartsMax = 1000;
+const listUploadsMax = 1000;
+
+function uploadIdOf(ctx: S3Context): string {
+  return ctx.req.params.get("uploadId") ?? "";
+}
+
+function partNumberOf(raw: string | undefined, argument = "partNumber"): number {
+  const n = raw !== undefined && /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
+  if (!(n >= 1 && n <= partsMax)) {
+    throw new S3Error("InvalidArgument", `Part number must be an integer between 1 and ${partsMax}, inclusive`, {
+      ArgumentName: argument,
+      ArgumentValue: raw ?? "",
+    });
+  }
+  return n;
+}
+
+export async function createMultipartUpload(ctx: S3Context) {
+  const { bucket, key, nowMs } = ctx.req;
+  checkKey(key);
+  const uploadId = await ctx.backend.createMultipartUpload(bucket, key, attributesFromHeaders(ctx.req.headers), nowMs);
+  return xmlResponse(
+    x("InitiateMultipartUploadResult", { xmlns: s3Xmlns }, x("Bucket", bucket), x("Key", key), x("UploadId", uploadId)),
+  );
+}
+
+export async function uploadPart(ctx: S3Context) {
+  const { bucket, key, params, nowMs } = ctx.req;
+  const partNumber = partNumberOf(params.get("partNumber"));
+  const body = uploadBody(ctx, partBytesMax);
+  const part = await ctx.backend.uploadPart(bucket, key, uploadIdOf(ctx), partNumber, body, nowMs);
+  return emptyResponse(200, { etag: quoteEtag(part.etag) });
+}
+
+export async function completeMultipartUpload(ctx: S3Context) {
+  const { bucket, key, nowMs } = ctx.req;
+  const doc = parseXmlBody(await readSmallBody(ctx));
+  const root = doc.CompleteMultipartUpload;
+  if (root === undefined) throw new S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema.");
+  const parts: CompletedPart[] = childList(root, "Part").map((p) => {
+    const etag = childText(p, "ETag");
+    if (etag === undefined) throw new S3Error("MalformedXML", "Each Part needs a PartNumber and an ETag.");
+    return { partNumber: partNumberOf(childText(p, "PartNumber"), "PartNumber"), etag: unquoteEtag(etag) };
+  });
+  const meta = await ctx.backend.completeMultipartUpload(bucket, key, uploadIdOf(ctx), parts, nowMs);
+  return xmlResponse(
+    x(
+      "CompleteMultipartUploadResult",
+      { xmlns: s3Xmlns },
+      x("Location", `/${bucket}/${key}`),
+      x("Bucket", bucket),
+      x("Key", key),
+      x("ETag", quoteEtag(meta.etag)),
+    ),
+  );
+}
+
+export async function abortMultipartUpload(ctx: S3Context) {
+  await ctx.backend.abortMultipartUpload(ctx.req.bucket, ctx.req.key, uploadIdOf(ctx));
+  return emptyResponse(204);
+}
+
+export async function listParts(ctx: S3Context) {
+  const { bucket, key, params } = ctx.req;
+  const markerRaw = params.get("part-number-marker");
+  const marker = markerRaw === undefined || markerRaw === "" ? 0 : partNumberOf(markerRaw, "part-number-marker");
+  const maxParts = maxParam(params, "max-parts", listPartsMax);
+  const page = await ctx.backend.listParts(bucket, key, uploadIdOf(ctx), marker, maxParts);
+  const owner = x("ID", ownerOf(ctx).id);
+  return xmlResponse(
+    x(
+      "ListPartsResult",
+      { xmlns: s3Xmlns },
+      x("Bucket", bucket),
+      x("Key", key),
+      x("UploadId", page.upload.uploadId),
+      x("Initiator", owner),
+      x("Owner", owner),
+      x("StorageClass", "STANDARD"),
+      x("PartNumberMarker", marker),
+      page.isTruncated ? x("NextPartNumberMarker", page.nextPartNumberMarker) : null,
+      x("MaxParts", maxParts),
+      x("IsTruncated", page.isTruncated),
+      page.parts.map((p) =>
+        x("Part", x("PartNumber", p.partNumber), x("LastModified", isoTime(p.lastModifiedMs)), x("ETag", quoteEtag(p.etag)), x("Size", p.sizeBytes)),
+      ),
+    ),
+  );
+}
+
+export async function listMultipartUploads(ctx: S3Context) {
+  const { bucket, params } = ctx.req;
+  const enc = encodingOf(params);
+  const query = {
+    prefix: params.get("prefix") ?? "",
+    delimiter: params.get("delimiter") ?? "",
+    keyMarker: params.get("key-marker") ?? "",
+    uploadIdMarker: params.get("upload-id-marker") ?? "",
+    maxUploads: maxParam(params, "max-uploads", listUploadsMax),
+  };
+  const page = await ctx.backend.listMultipartUploads(bucket, query);
+  const owner = x("ID", ownerOf(ctx).id);
+  return xmlResponse(
+    x(
+      "ListMultipartUploadsResult",
+      { xmlns: s3Xmlns },
+      x("Bucket", bucket),
+      x("KeyMarker", enc(query.keyMarker)),
+      x("UploadIdMarker", query.uploadIdMarker),
+      page.isTruncated ? x("NextKeyMarker", enc(page.nextKeyMarker ?? "")) : null,
+      page.isTruncated ? x("NextUploadIdMarker", page.nextUploadIdMarker ?? "") : null,
+      query.delimiter !== "" ? x("Delimiter", enc(query.delimiter)) : null,
+      x("Prefix", enc(query.prefix)),
+      x("MaxUploads", query.maxUploads),
+      x("IsTruncated", page.isTruncated),
+      params.has("encoding-type") ? x("EncodingType", "url") : null,
+      page.uploads.map((u) =>
+        x("Upload", x("Key", enc(u.key)), x("UploadId", u.uploadId), x("Initiator", owner), x("Owner", owner), x("StorageClass", "STANDARD"), x("Initiated", isoTime(u.initiatedMs))),
+      ),
+      page.commonPrefixes.map((p) => x("CommonPrefixes", x("Prefix", enc(p)))),
+    ),
+  );
+}

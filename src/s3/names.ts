@@ -1,0 +1,38 @@
+/** Validation of bucket names and object keys, by AWS's rules. Pure. */
+import { S3Error } from "../errors.ts";
+
+export const keyBytesMax = 1024;
+const bucketNameBytesMin = 3;
+const bucketNameBytesMax = 63;
+const reservedPrefixes = ["xn--", "sthree-", "amzn-s3-demo-"];
+const reservedSuffixes = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
+
+/** Why a bucket name is invalid, or undefined when it is valid. */
+export function bucketNameProblem(name: string): string | undefined {
+  if (name.length < bucketNameBytesMin || name.length > bucketNameBytesMax) {
+    return `must be between ${bucketNameBytesMin} and ${bucketNameBytesMax} characters long`;
+  }
+  if (!/^[a-z0-9.-]+$/.test(name)) return "may contain only lowercase letters, digits, dots and hyphens";
+  if (!/^[a-z0-9]/.test(name) || !/[a-z0-9]$/.test(name)) return "must begin and end with a letter or digit";
+  if (name.includes("..")) return "must not contain two adjacent periods";
+  if (/^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name)) return "must not be formatted as an IP address";
+  for (const p of reservedPrefixes) if (name.startsWith(p)) return `must not start with ${p}`;
+  for (const s of reservedSuffixes) if (name.endsWith(s)) return `must not end with ${s}`;
+  return undefined;
+}
+
+export function checkBucketName(name: string): void {
+  const problem = bucketNameProblem(name);
+  if (problem !== undefined) {
+    throw new S3Error("InvalidBucketName", `The specified bucket is not valid: the name ${problem}.`, {
+      BucketName: name,
+    });
+  }
+}
+
+export function checkKey(key: string): void {
+  if (key.length === 0) throw new S3Error("InvalidArgument", "Object key must not be empty.");
+  if (Buffer.byteLength(key) > keyBytesMax) {
+    throw new S3Error("KeyTooLongError", "Your key is too long", { MaxSizeAllowed: String(keyBytesMax) });
+  }
+}

@@ -1,0 +1,62 @@
+/** The parts of an HTTP request the S3 face works with, taken from the raw request line. */
+import { S3Error } from "../errors.ts";
+
+export interface S3Request {
+  method: string;
+  /** raw path as sent, undecoded, without the query */
+  rawPath: string;
+  /** decoded path, as signed ("/bucket/key with space") */
+  decodedPath: string;
+  bucket: string;
+  key: string;
+  /** decoded query pairs in the order received */
+  query: Array<[string, string]>;
+  /** first value of each query parameter */
+  params: Map<string, string>;
+  /** header names lowercase; repeated headers joined with "," */
+  headers: Record<string, string>;
+  body: AsyncIterable<Uint8Array>;
+  requestId: string;
+  nowMs: number;
+}
+
+export interface ParsedTarget {
+  rawPath: string;
+  decodedPath: string;
+  bucket: string;
+  key: string;
+  query: Array<[string, string]>;
+}
+
+function decode(s: string, plusIsSpace: boolean): string {
+  try {
+    return decodeURIComponent(plusIsSpace ? s.replaceAll("+", " ") : s);
+  } catch {
+    throw new S3Error("InvalidURI", "Couldn't parse the specified URI.");
+  }
+}
+
+/** Splits a request target ("/bucket/some%20key?x=1") into bucket, key and query (path style). */
+export function parseTarget(target: string): ParsedTarget {
+  const q = target.indexOf("?");
+  const rawPath = q < 0 ? target : target.slice(0, q);
+  const rawQuery = q < 0 ? "" : target.slice(q + 1);
+  if (!rawPath.startsWith("/")) throw new S3Error("InvalidURI", "Couldn't parse the specified URI.");
+  const decodedPath = rawPath.split("/").map((segment) => decode(segment, false)).join("/");
+  const slash = decodedPath.indexOf("/", 1);
+  const bucket = slash < 0 ? decodedPath.slice(1) : decodedPath.slice(1, slash);
+  const key = slash < 0 ? "" : decodedPath.slice(slash + 1);
+  const query: Array<[string, string]> = [];
+  for (const piece of rawQuery.split("&")) {
+    if (piece === "") continue;
+    const eq = piece.indexOf("=");
+    query.push(eq < 0 ? [decode(piece, true), ""] : [decode(piece.slice(0, eq), true), decode(piece.slice(eq + 1), true)]);
+  }
+  return { rawPath, decodedPath, bucket, key, query };
+}
+
+export function firstValues(query: Array<[string, string]>): Map<string, string> {
+  const params = new Map<string, string>();
+  for (const [k, v] of query) if (!params.has(k)) params.set(k, v);
+  return params;
+}

@@ -1,0 +1,76 @@
+/** Maps a request (method, bucket, key, sub-resource) to its S3 operation. Pure. */
+import { S3Error } from "../errors.ts";
+import * as buckets from "./handlers/buckets.ts";
+import type { Handler } from "./handlers/context.ts";
+import * as list from "./handlers/list.ts";
+import * as multipart from "./handlers/multipart.ts";
+import * as objects from "./handlers/objects.ts";
+
+export interface Route {
+  operation: string;
+  handler: Handler;
+}
+
+/** Sub-resources of the S3 API that s3d does not serve (yet): answered with NotImplemented. */
+const unservedSubresources = [
+  "acl", "accelerate", "analytics", "attributes", "cors", "encryption", "intelligent-tiering", "inventory",
+  "legal-hold", "lifecycle", "logging", "metrics", "notification", "object-lock", "ownershipControls",
+  "policy", "policyStatus", "publicAccessBlock", "replication", "requestPayment", "restore", "retention",
+  "select", "tagging", "torrent", "versioning", "versions", "website",
+];
+
+function route(operation: string, handler: Handler): Route {
+  return { operation, handler };
+}
+
+export function routeOf(method: string, bucket: string, key: string, params: Map<string, string>, headers: Record<string, string>): Route {
+  for (const sub of unservedSubresources) {
+    if (params.has(sub)) throw new S3Error("NotImplemented", `The ${sub} sub-resource is not implemented by s3d.`);
+  }
+  if (bucket === "") {
+    if (method === "GET") return route("ListBuckets", buckets.listBuckets);
+  } else if (key === "") {
+    switch (method) {
+      case "PUT":
+        return route("CreateBucket", buckets.createBucket);
+      case "HEAD":
+        return route("HeadBucket", buckets.headBucket);
+      case "DELETE":
+        return route("DeleteBucket", buckets.deleteBucket);
+      case "POST":
+        if (params.has("delete")) return route("DeleteObjects", objects.deleteObjects);
+        break;
+      case "GET":
+        if (params.has("location")) return route("GetBucketLocation", buckets.getBucketLocation);
+        if (params.has("uploads")) return route("ListMultipartUploads", multipart.listMultipartUploads);
+        if (params.get("list-type") === "2") return route("ListObjectsV2", list.listObjectsV2);
+        return route("ListObjects", list.listObjectsV1);
+    }
+  } else {
+    const uploadId = params.has("uploadId");
+    switch (method) {
+      case "PUT":
+        if (headers["x-amz-copy-source"] !== undefined) {
+          throw new S3Error("NotImplemented", "CopyObject and UploadPartCopy are not implemented by s3d yet.");
+        }
+        if (uploadId || params.has("partNumber")) return route("UploadPart", multipart.uploadPart);
+        return route("PutObject", objects.putObject);
+      case "GET":
+        if (uploadId) return route("ListParts", multipart.listParts);
+        return route("GetObject", objects.getObject);
+      case "HEAD":
+        return route("HeadObject", objects.headObject);
+      case "DELETE":
+        if (uploadId) return route("AbortMultipartUpload", multipart.abortMultipartUpload);
+        return route("DeleteObject", objects.deleteObject);
+      case "POST":
+        if (params.has("uploads")) return route("CreateMultipartUpload", multipart.createMultipartUpload);
+        if (uploadId) return route("CompleteMultipartUpload", multipart.completeMultipartUpload);
+        break;
+    }
+  }
+  throw new S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.", {
+    Method: method,
+    ResourceType: key !== "" ? "OBJECT" : bucket !== "" ? "BUCKET" : "SERVICE",
+  });
+}

@@ -1,0 +1,186 @@
+/**
+ * The HTTP shell of the S3 face. node:http (served natively by Bun) is used rather than
+ * Bun.serve because it hands over the request target exactly as sent: Bun.serve resolves
+ * "." and ".." segments, which would make keys like "a/../b" unaddressable and unsignable.
+ */
+import { randomBytes } from "node:crypto";
+import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import https from "node:https";
+import { S3Error } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { Backend } from "../store/backend.ts";
+import { Authenticator, type User } from "./auth.ts";
+import { firstValues, parseTarget, type S3Request } from "./request.ts";
+import { errorResponse, type S3Response } from "./respond.ts";
+import { routeOf } from "./router.ts";
+
+export const healthPath = "/_s3d/health";
+/** S3 refuses request headers larger than 8 KiB; the parser's own limit sits above ours. */
+export const requestHeaderBytesMax = 8 * 1024;
+const parserHeaderBytesMax = 64 * 1024;
+
+export interface ServerOptions {
+  host: string;
+  port: number;
+  region: string;
+  users: readonly User[];
+  backend: Backend;
+  logger: Logger;
+  tls?: { cert: string; key: string };
+  /** the clock; injectable for tests */
+  nowMs?: () => number;
+}
+
+export interface RunningServer {
+  port: number;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const { backend, logger, region } = options;
+  const auth = new Authenticator(options.users, region);
+  const nowMs = options.nowMs ?? Date.now;
+
+  const handle = async (incoming: IncomingMessage, outgoing: ServerResponse) => {
+    const startedMs = performance.now();
+    const requestId = randomBytes(8).toString("hex").toUpperCase();
+    const method = incoming.method ?? "GET";
+    let operation = "Unknown";
+    let resource = incoming.url ?? "/";
+    let response: S3Response;
+    try {
+      if (headerBytes(incoming) > requestHeaderBytesMax) {
+        throw new S3Error("RequestHeaderSectionTooLarge", `Your request header section exceeds the maximum allowed size of ${requestHeaderBytesMax} bytes.`);
+      }
+      const target = parseTarget(incoming.url ?? "/");
+      resource = target.decodedPath;
+      if (target.rawPath === healthPath && (method === "GET" || method === "HEAD")) {
+        operation = "Health";
+        response = { status: 200, headers: { "content-type": "text/plain" }, body: method === "GET" ? "ok\n" : undefined };
+      } else {
+        const req: S3Request = {
+          ...target,
+          method,
+          params: firstValues(target.query),
+          headers: flatHeaders(incoming),
+          body: incoming,
+          requestId,
+          nowMs: nowMs(),
+        };
+        const route = routeOf(method, req.bucket, req.key, req.params, req.headers);
+        operation = route.operation;
+        const who = auth.authenticate(req);
+        response = await route.handler({ req, backend, region, ...who });
+      }
+    } catch (error) {
+      response = failure(error, resource, requestId, method !== "HEAD", logger, operation);
+    }
+    // A body left unread (the request failed early) is not drained: the connection closes instead.
+    if (!incoming.complete && hasBody(incoming)) response.headers.connection = "close";
+    const bytesSent = await send(outgoing, response, requestId);
+    logger.info("request", {
+      requestId,
+      operation,
+      method,
+      resource,
+      status: response.status,
+      bytesIn: incoming.socket?.bytesRead,
+      bytesOut: bytesSent,
+      durationMs: Math.round((performance.now() - startedMs) * 100) / 100,
+    });
+  };
+
+  const serverOptions = { maxHeaderSize: parserHeaderBytesMax };
+  const server = options.tls
+    ? https.createServer({ ...serverOptions, cert: options.tls.cert, key: options.tls.key }, handle)
+    : http.createServer(serverOptions, handle);
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : options.port;
+  const scheme = options.tls ? "https" : "http";
+  const hostForUrl = options.host.includes(":") ? `[${options.host}]` : options.host;
+  return {
+    port,
+    url: `${scheme}://${hostForUrl}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections?.();
+      }),
+  };
+}
+
+function failure(error: unknown, resource: string, requestId: string, withBody: boolean, logger: Logger, operation: string): S3Response {
+  if (error instanceof S3Error) return errorResponse(error, resource, requestId, withBody);
+  logger.error("internal error", { requestId, operation, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+  return errorResponse(new S3Error("InternalError", "We encountered an internal error. Please try again."), resource, requestId, withBody);
+}
+
+function hasBody(incoming: IncomingMessage): boolean {
+  const length = incoming.headers["content-length"];
+  return (length !== undefined && length !== "0") || incoming.headers["transfer-encoding"] !== undefined;
+}
+
+function headerBytes(incoming: IncomingMessage): number {
+  let total = 0;
+  const raw = incoming.rawHeaders;
+  for (let i = 0; i < raw.length; i++) total += raw[i].length + 2;
+  return total;
+}
+
+function flatHeaders(incoming: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  const raw = incoming.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i].toLowerCase();
+    out[name] = out[name] === undefined ? raw[i + 1] : `${out[name]},${raw[i + 1]}`;
+  }
+  return out;
+}
+
+/** Writes the response, streaming a body with backpressure; returns the body bytes sent. */
+async function send(outgoing: ServerResponse, response: S3Response, requestId: string): Promise<number> {
+  const headers: Record<string, string> = { ...response.headers, "x-amz-request-id": requestId, "x-amz-id-2": requestId, server: "s3d" };
+  const { body } = response;
+  if (body === undefined || typeof body === "string" || body instanceof Uint8Array) {
+    const bytes = body === undefined ? undefined : typeof body === "string" ? Buffer.from(body) : body;
+    if (bytes !== undefined || headers["content-length"] === undefined) headers["content-length"] = String(bytes?.length ?? 0);
+    outgoing.writeHead(response.status, headers);
+    outgoing.end(bytes);
+    return bytes?.length ?? 0;
+  }
+  outgoing.writeHead(response.status, headers);
+  let sent = 0;
+  const reader = body.getReader();
+  try {
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      sent += value.length;
+      if (!outgoing.write(value)) await drained(outgoing);
+    }
+    outgoing.end();
+  } catch {
+    // The client went away or the store failed mid-body: the length cannot be honoured, so the
+    // connection is cut rather than ending the body short as if complete.
+    await reader.cancel().catch(() => {});
+    outgoing.destroy();
+  }
+  return sent;
+}
+
+function drained(outgoing: ServerResponse): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onDrain = () => { cleanup(); resolve(); };
+    const onClose = () => { cleanup(); reject(new Error("connection closed")); };
+    const cleanup = () => { outgoing.off("drain", onDrain); outgoing.off("close", onClose); };
+    outgoing.on("drain", onDrain);
+    outgoing.on("close", onClose);
+  });
+}

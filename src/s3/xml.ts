@@ -1,0 +1,91 @@
+/**
+ * XML for the S3 face: a tiny hyperscript-style builder for responses, and a guarded
+ * fast-xml-parser front for request bodies (size-limited, no DTDs, values kept as strings).
+ */
+import { XMLParser, XMLValidator } from "fast-xml-parser";
+import { S3Error } from "../errors.ts";
+
+export const s3Xmlns = "http://s3.amazonaws.com/doc/2006-03-01/";
+/** Largest request XML body accepted: a DeleteObjects of 1000 keys of 1024 bytes, with room. */
+export const xmlBodyBytesMax = 2 * 1024 * 1024;
+
+/** A built XML fragment: already escaped, safe to nest. */
+export class Xml {
+  constructor(readonly text: string) {}
+}
+
+type Child = Xml | string | number | bigint | boolean | null | undefined | Child[];
+
+export function escapeXml(s: string): string {
+  return s.replace(/[&<>"'\r]/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function render(child: Child, out: string[]): void {
+  if (child === null || child === undefined || child === false) return;
+  if (child instanceof Xml) out.push(child.text);
+  else if (Array.isArray(child)) for (const c of child) render(c, out);
+  else out.push(escapeXml(String(child)));
+}
+
+/** x("Key", "a&b") → <Key>a&amp;b</Key>; attributes as a leading plain object. */
+export function x(name: string, ...children: Child[]): Xml;
+export function x(name: string, attrs: Record<string, string>, ...children: Child[]): Xml;
+export function x(name: string, ...rest: unknown[]): Xml {
+  let attrs = "";
+  const first = rest[0];
+  if (first !== null && typeof first === "object" && !(first instanceof Xml) && !Array.isArray(first)) {
+    for (const [k, v] of Object.entries(first as Record<string, string>)) attrs += ` ${k}="${escapeXml(v)}"`;
+    rest = rest.slice(1);
+  }
+  const out: string[] = [];
+  render(rest as Child[], out);
+  return new Xml(`<${name}${attrs}>${out.join("")}</${name}>`);
+}
+
+export function xmlDocument(root: Xml): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>\n${root.text}`;
+}
+
+const parser = new XMLParser({
+  ignoreAttributes: true,
+  parseTagValue: false,
+  trimValues: false,
+  processEntities: true,
+  ignoreDeclaration: true,
+  removeNSPrefix: true,
+});
+
+export type XmlNode = string | { [name: string]: XmlNode | XmlNode[] };
+
+/** Parses a request body; anything that is not well-formed, too large or uses a DTD is MalformedXML. */
+export function parseXmlBody(text: string): Record<string, XmlNode> {
+  if (Buffer.byteLength(text) > xmlBodyBytesMax) {
+    throw new S3Error("MalformedXML", "The XML you provided was larger than the maximum allowed size.");
+  }
+  if (/<!DOCTYPE|<!ENTITY/i.test(text)) {
+    throw new S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema.");
+  }
+  if (text.trim() === "" || XMLValidator.validate(text) !== true) {
+    throw new S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema.");
+  }
+  return parser.parse(text) as Record<string, XmlNode>;
+}
+
+/** Children named `name` of an element, as an array whatever their count. */
+export function childList(node: XmlNode | undefined, name: string): XmlNode[] {
+  if (node === undefined || typeof node === "string") return [];
+  const v = node[name];
+  if (v === undefined) return [];
+  return Array.isArray(v) ? v : [v];
+}
+
+/** Text content of child `name`, or undefined. An element with children is not text. */
+export function childText(node: XmlNode | undefined, name: string): string | undefined {
+  if (node === undefined || typeof node === "string") return undefined;
+  const v = node[name];
+  if (v === undefined) return undefined;
+  if (typeof v === "string") return v;
+  if (Array.isArray(v)) throw new S3Error("MalformedXML", `The XML you provided has more than one ${name} element.`);
+  // an empty element parses as "" already; an object here means nested markup
+  throw new S3Error("MalformedXML", `The XML element ${name} must hold text.`);
+}

@@ -1,0 +1,142 @@
+/**
+ * The Backend contract: everything the S3 face asks of storage. The fs backend (one node) and
+ * the cluster backend implement it; test/store/contract.ts is the one suite both must pass.
+ * Errors are S3Errors (NoSuchBucket, NoSuchKey, NoSuchUpload, BucketNotEmpty, ...).
+ */
+import type { ByteRange } from "../s3/range.ts";
+
+export interface BucketInfo {
+  name: string;
+  createdMs: number;
+}
+
+/** Facts about a body that are known once it has been read to the end. */
+export interface BodyDigest {
+  sizeBytes: number;
+  md5Hex: string;
+}
+
+/**
+ * A request body on its way in. The stream errors (with an S3Error) when verification fails,
+ * which must abort the write: nothing is stored. `digest()` may be called only after the
+ * stream has ended cleanly.
+ */
+export interface IncomingBody {
+  stream: ReadableStream<Uint8Array>;
+  digest(): BodyDigest;
+}
+
+/** What a client sets on an object besides its bytes. */
+export interface ObjectAttributes {
+  /** content-type, content-encoding, content-disposition, content-language, cache-control, expires */
+  headers: Record<string, string>;
+  /** x-amz-meta-* without the prefix, names lowercase */
+  userMeta: Record<string, string>;
+}
+
+export interface ObjectMeta extends ObjectAttributes {
+  key: string;
+  sizeBytes: number;
+  /** unquoted: md5 hex, or "<md5 of part md5s>-<N>" for multipart */
+  etag: string;
+  lastModifiedMs: number;
+  /** number of parts for a multipart object, 0 for a simple PUT */
+  partsCount: number;
+}
+
+/** An object opened for reading: the metadata and bytes stay consistent until closed. */
+export interface ObjectReader {
+  meta: ObjectMeta;
+  /** Streams the bytes (all, or one inclusive range) and releases the reader when done. */
+  stream(range?: ByteRange): ReadableStream<Uint8Array>;
+  /** Releases the reader without reading. Idempotent. */
+  close(): void;
+}
+
+export interface ListQuery {
+  prefix: string;
+  delimiter: string;
+  /** list only keys strictly after this one (start-after, marker, or a continuation token) */
+  after: string;
+  maxKeys: number;
+}
+
+export interface ListPage {
+  objects: ObjectMeta[];
+  commonPrefixes: string[];
+  isTruncated: boolean;
+  /** the last key or common prefix of the page: where the next page starts after */
+  lastEntry: string | undefined;
+}
+
+export interface UploadInfo {
+  key: string;
+  uploadId: string;
+  initiatedMs: number;
+}
+
+export interface PartInfo {
+  partNumber: number;
+  etag: string;
+  sizeBytes: number;
+  lastModifiedMs: number;
+}
+
+export interface ListUploadsQuery {
+  prefix: string;
+  delimiter: string;
+  keyMarker: string;
+  uploadIdMarker: string;
+  maxUploads: number;
+}
+
+export interface ListUploadsPage {
+  uploads: UploadInfo[];
+  commonPrefixes: string[];
+  isTruncated: boolean;
+  nextKeyMarker: string | undefined;
+  nextUploadIdMarker: string | undefined;
+}
+
+export interface ListPartsPage {
+  upload: UploadInfo & ObjectAttributes;
+  parts: PartInfo[];
+  isTruncated: boolean;
+  nextPartNumberMarker: number | undefined;
+}
+
+export interface CompletedPart {
+  partNumber: number;
+  /** unquoted */
+  etag: string;
+}
+
+export interface Backend {
+  createBucket(name: string, nowMs: number): Promise<void>;
+  headBucket(name: string): Promise<BucketInfo>;
+  /** BucketNotEmpty while it holds objects or open multipart uploads. */
+  deleteBucket(name: string): Promise<void>;
+  listBuckets(): Promise<BucketInfo[]>;
+
+  putObject(bucket: string, key: string, body: IncomingBody, attrs: ObjectAttributes, nowMs: number): Promise<ObjectMeta>;
+  openObject(bucket: string, key: string): Promise<ObjectReader>;
+  /** Succeeds when the key does not exist (S3 answers 204 either way). */
+  deleteObject(bucket: string, key: string): Promise<void>;
+  listObjects(bucket: string, query: ListQuery): Promise<ListPage>;
+
+  createMultipartUpload(bucket: string, key: string, attrs: ObjectAttributes, nowMs: number): Promise<string>;
+  uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: IncomingBody, nowMs: number): Promise<PartInfo>;
+  completeMultipartUpload(bucket: string, key: string, uploadId: string, parts: CompletedPart[], nowMs: number): Promise<ObjectMeta>;
+  abortMultipartUpload(bucket: string, key: string, uploadId: string): Promise<void>;
+  listParts(bucket: string, key: string, uploadId: string, partNumberMarker: number, maxParts: number): Promise<ListPartsPage>;
+  listMultipartUploads(bucket: string, query: ListUploadsQuery): Promise<ListUploadsPage>;
+
+  close(): Promise<void>;
+}
+
+/** S3's multipart limits. */
+export const partsMax = 10_000;
+export const partBytesMin = 5 * 1024 * 1024;
+export const partBytesMax = 5 * 1024 * 1024 * 1024;
+export const objectBytesMax = 5 * 1024 * 1024 * 1024;
+export const listKeysMax = 1000;

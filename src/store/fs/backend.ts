@@ -1,0 +1,237 @@
+/**
+ * The single-node backend: object bytes in blob files, metadata in bun:sqlite (ARCHITECTURE §4).
+ * Every write is: blob durable → metadata committed (group commit) → superseded blobs removed.
+ */
+import type { Database } from "bun:sqlite";
+import { join } from "node:path";
+import { S3Error } from "../../errors.ts";
+import type {
+  Backend,
+  BucketInfo,
+  CompletedPart,
+  IncomingBody,
+  ListPage,
+  ListPartsPage,
+  ListQuery,
+  ListUploadsPage,
+  ListUploadsQuery,
+  ObjectAttributes,
+  ObjectMeta,
+  ObjectReader,
+  PartInfo,
+} from "../backend.ts";
+import { cursorPastPrefix, listEntries, utf8, type ListCursor } from "../listing.ts";
+import { BlobStore } from "./blobs.ts";
+import { Committer } from "./committer.ts";
+import { keyBytes, objectMetaOf, openDatabase, segmentsOf, type ObjectRow, type Segment } from "./db.ts";
+import { MultipartStore } from "./multipart.ts";
+import { segmentStream } from "./read.ts";
+
+export class FsBackend implements Backend {
+  private readonly db: Database;
+  private readonly blobs: BlobStore;
+  private readonly committer: Committer;
+  private readonly multipart: MultipartStore;
+
+  constructor(dataDir: string) {
+    this.db = openDatabase(join(dataDir, "meta.sqlite"));
+    this.blobs = new BlobStore(join(dataDir, "blobs"));
+    this.committer = new Committer(this.db);
+    this.multipart = new MultipartStore(this.db, this.blobs, this.committer, (b) => this.requireBucket(b));
+  }
+
+  /** Start-up recovery: removes blobs that no committed metadata points at. */
+  collectOrphans(): number {
+    const referenced = new Set<string>();
+    for (const row of this.db.query<{ segments: string }, []>("SELECT segments FROM objects").iterate()) {
+      for (const [id] of segmentsOf(row)) referenced.add(id);
+    }
+    for (const row of this.db.query<{ blob: string }, []>("SELECT blob FROM parts").iterate()) referenced.add(row.blob);
+    return this.blobs.sweepOrphans((id) => referenced.has(id));
+  }
+
+  async createBucket(name: string, nowMs: number): Promise<void> {
+    await this.committer.commit(() => {
+      if (this.bucketRow(name)) {
+        throw new S3Error("BucketAlreadyOwnedByYou", "Your previous request to create the named bucket succeeded and you already own it.", { BucketName: name });
+      }
+      this.db.query("INSERT INTO buckets (name, created_ms) VALUES (?, ?)").run(name, nowMs);
+    });
+  }
+
+  async headBucket(name: string): Promise<BucketInfo> {
+    return this.requireBucket(name);
+  }
+
+  async deleteBucket(name: string): Promise<void> {
+    await this.committer.commit(() => {
+      this.requireBucket(name);
+      const hasObjects = this.db.query("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1").get(name);
+      const hasUploads = this.db.query("SELECT 1 FROM uploads WHERE bucket = ? LIMIT 1").get(name);
+      if (hasObjects || hasUploads) {
+        throw new S3Error("BucketNotEmpty", "The bucket you tried to delete is not empty", { BucketName: name });
+      }
+      this.db.query("DELETE FROM buckets WHERE name = ?").run(name);
+    });
+  }
+
+  async listBuckets(): Promise<BucketInfo[]> {
+    return this.db
+      .query<{ name: string; created_ms: number }, []>("SELECT name, created_ms FROM buckets ORDER BY name")
+      .all()
+      .map((r) => ({ name: r.name, createdMs: r.created_ms }));
+  }
+
+  async putObject(bucket: string, key: string, body: IncomingBody, attrs: ObjectAttributes, nowMs: number): Promise<ObjectMeta> {
+    this.requireBucket(bucket);
+    const blobId = this.blobs.newId();
+    await this.blobs.write(blobId, body.stream);
+    const { sizeBytes, md5Hex } = body.digest();
+    const meta: ObjectMeta = { key, sizeBytes, etag: md5Hex, lastModifiedMs: nowMs, partsCount: 0, ...attrs };
+    return this.commitObject(bucket, key, () => ({ meta, segments: [[blobId, sizeBytes]] }), [blobId]);
+  }
+
+  /**
+   * Makes the object that `decide` returns (inside the commit, where no other write can
+   * interleave) the current version of `key`. `newBlobs` are removed if the commit fails; the
+   * blobs of the version it replaces are removed once it has succeeded.
+   */
+  private async commitObject(bucket: string, key: string, decide: () => { meta: ObjectMeta; segments: Segment[] }, newBlobs: string[]): Promise<ObjectMeta> {
+    let superseded: string[] = [];
+    let committed: ObjectMeta;
+    try {
+      committed = await this.committer.commit(() => {
+        this.requireBucket(bucket);
+        const { meta, segments } = decide();
+        superseded = this.segmentIdsOf(bucket, key);
+        this.db
+          .query(
+            `INSERT OR REPLACE INTO objects (bucket, key, size, etag, modified_ms, parts_count, headers, user_meta, segments)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          )
+          .run(bucket, keyBytes(key), meta.sizeBytes, meta.etag, meta.lastModifiedMs, meta.partsCount,
+            JSON.stringify(meta.headers), JSON.stringify(meta.userMeta), JSON.stringify(segments));
+        return meta;
+      });
+    } catch (error) {
+      this.blobs.remove(newBlobs);
+      throw error;
+    }
+    this.blobs.remove(superseded);
+    return committed;
+  }
+
+  async openObject(bucket: string, key: string): Promise<ObjectReader> {
+    this.requireBucket(bucket);
+    const row = this.db
+      .query<ObjectRow & { segments: string }, [string, Uint8Array]>("SELECT * FROM objects WHERE bucket = ? AND key = ?")
+      .get(bucket, keyBytes(key));
+    if (!row) throw new S3Error("NoSuchKey", "The specified key does not exist.", { Key: key });
+    const segments = segmentsOf(row);
+    const ids = segments.map(([id]) => id);
+    // Acquired in the same turn as the read: no commit can remove these blobs in between.
+    this.blobs.acquire(ids);
+    let open = true;
+    const close = () => {
+      if (open) {
+        open = false;
+        this.blobs.release(ids);
+      }
+    };
+    const meta = objectMetaOf(row);
+    return {
+      meta,
+      close,
+      stream: (range) => {
+        const start = range?.start ?? 0;
+        const end = range ? range.end + 1 : meta.sizeBytes;
+        return segmentStream(segments.map(([id, size]) => [this.blobs.path(id), size]), start, end, close);
+      },
+    };
+  }
+
+  async deleteObject(bucket: string, key: string): Promise<void> {
+    let removed: string[] = [];
+    await this.committer.commit(() => {
+      this.requireBucket(bucket);
+      removed = this.segmentIdsOf(bucket, key);
+      this.db.query("DELETE FROM objects WHERE bucket = ? AND key = ?").run(bucket, keyBytes(key));
+    });
+    this.blobs.remove(removed);
+  }
+
+  async listObjects(bucket: string, query: ListQuery): Promise<ListPage> {
+    this.requireBucket(bucket);
+    const prefixBytes = utf8(query.prefix);
+    const prefixEnd = cursorPastPrefix(query.prefix).keyBytes;
+    const scan = this.db.query<ObjectRow, [string, Uint8Array, Uint8Array, Uint8Array, number]>(
+      `SELECT * FROM objects WHERE bucket = ? AND key > ? AND key >= ? AND key < ? ORDER BY key LIMIT ?`,
+    );
+    const result = listEntries(
+      (after: ListCursor, limit) =>
+        scan.all(bucket, after.keyBytes, prefixBytes, prefixEnd, limit).map((row) => ({ ...objectMetaOf(row), sub: "" })),
+      { prefix: query.prefix, delimiter: query.delimiter, start: { keyBytes: utf8(query.after), sub: "" }, maxEntries: query.maxKeys },
+    );
+    const objects: ObjectMeta[] = [];
+    const commonPrefixes: string[] = [];
+    for (const e of result.entries) {
+      if (e.prefix !== undefined) commonPrefixes.push(e.prefix);
+      else objects.push(e.row);
+    }
+    const last = result.entries.at(-1);
+    return { objects, commonPrefixes, isTruncated: result.isTruncated, lastEntry: last?.prefix ?? last?.row.key };
+  }
+
+  createMultipartUpload(bucket: string, key: string, attrs: ObjectAttributes, nowMs: number): Promise<string> {
+    return this.multipart.create(bucket, key, attrs, nowMs);
+  }
+
+  uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: IncomingBody, nowMs: number): Promise<PartInfo> {
+    return this.multipart.uploadPart(bucket, key, uploadId, partNumber, body, nowMs);
+  }
+
+  async completeMultipartUpload(bucket: string, key: string, uploadId: string, parts: CompletedPart[], nowMs: number): Promise<ObjectMeta> {
+    let unused: string[] = [];
+    const meta = await this.commitObject(bucket, key, () => {
+      const plan = this.multipart.planCompletion(bucket, key, uploadId, parts, nowMs);
+      unused = plan.unusedBlobs;
+      this.multipart.forget(uploadId);
+      return plan;
+    }, []);
+    this.blobs.remove(unused);
+    return meta;
+  }
+
+  abortMultipartUpload(bucket: string, key: string, uploadId: string): Promise<void> {
+    return this.multipart.abort(bucket, key, uploadId);
+  }
+
+  async listParts(bucket: string, key: string, uploadId: string, partNumberMarker: number, maxParts: number): Promise<ListPartsPage> {
+    return this.multipart.listParts(bucket, key, uploadId, partNumberMarker, maxParts);
+  }
+
+  async listMultipartUploads(bucket: string, query: ListUploadsQuery): Promise<ListUploadsPage> {
+    return this.multipart.listUploads(bucket, query);
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+
+  private bucketRow(name: string) {
+    return this.db.query<{ name: string; created_ms: number }, [string]>("SELECT name, created_ms FROM buckets WHERE name = ?").get(name);
+  }
+
+  private requireBucket(name: string): BucketInfo {
+    const row = this.bucketRow(name);
+    if (!row) throw new S3Error("NoSuchBucket", "The specified bucket does not exist", { BucketName: name });
+    return { name: row.name, createdMs: row.created_ms };
+  }
+
+  private segmentIdsOf(bucket: string, key: string): string[] {
+    const row = this.db
+      .query<{ segments: string }, [string, Uint8Array]>("SELECT segments FROM objects WHERE bucket = ? AND key = ?")
+      .get(bucket, keyBytes(key));
+    return row ? segmentsOf(row).map(([id]) => id) : [];
+  }
+}

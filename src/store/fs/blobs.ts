@@ -1,0 +1,146 @@
+/**
+ * Content files ("blobs"), named by a random internal id in a 256-way fan-out tree, never by
+ * key. A blob is durable (data and directory entry fsynced) before its metadata is committed;
+ * a blob is removed only when no reader holds it, so an open reader never loses its bytes.
+ */
+import { randomBytes } from "node:crypto";
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, unlinkSync } from "node:fs";
+import { open, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { assert } from "../../util/assert.ts";
+
+/** Writes are coalesced into buffers of this size before they reach the file. */
+const writeBufferBytes = 1024 * 1024;
+const blobIdPattern = /^[0-9a-f]{32}$/;
+
+export class BlobStore {
+  private readers = new Map<string, number>();
+  private removeWhenFree = new Set<string>();
+
+  constructor(readonly root: string) {
+    mkdirSync(root, { recursive: true });
+    for (let i = 0; i < 256; i++) mkdirSync(join(root, fanOut(i)), { recursive: true });
+    fsyncDirectory(root);
+  }
+
+  newId(): string {
+    return randomBytes(16).toString("hex");
+  }
+
+  path(id: string): string {
+    assert(blobIdPattern.test(id), "blob ids are 32 hex digits");
+    return join(this.root, id.slice(0, 2), id);
+  }
+
+  /**
+   * Streams `body` into a new blob and makes it durable. On any error (including the body
+   * stream failing verification) the partial file is removed and the error rethrown.
+   */
+  async write(id: string, body: ReadableStream<Uint8Array>): Promise<number> {
+    const path = this.path(id);
+    const file = await open(path, "wx", 0o600);
+    let sizeBytes = 0;
+    try {
+      const buffer = Buffer.allocUnsafe(writeBufferBytes);
+      let filled = 0;
+      for await (const chunk of body) {
+        let offset = 0;
+        while (offset < chunk.length) {
+          const n = Math.min(chunk.length - offset, writeBufferBytes - filled);
+          buffer.set(chunk.subarray(offset, offset + n), filled);
+          filled += n;
+          offset += n;
+          if (filled === writeBufferBytes) {
+            await writeAll(file, buffer, filled);
+            filled = 0;
+          }
+        }
+        sizeBytes += chunk.length;
+      }
+      if (filled > 0) await writeAll(file, buffer, filled);
+      await file.datasync();
+    } catch (error) {
+      await file.close().catch(() => {});
+      await unlink(path).catch(() => {});
+      throw error;
+    }
+    await file.close();
+    await fsyncDirectoryAsync(join(this.root, id.slice(0, 2)));
+    return sizeBytes;
+  }
+
+  /** Marks blobs as being read; each acquire needs one release. */
+  acquire(ids: readonly string[]): void {
+    for (const id of ids) this.readers.set(id, (this.readers.get(id) ?? 0) + 1);
+  }
+
+  release(ids: readonly string[]): void {
+    for (const id of ids) {
+      const n = (this.readers.get(id) ?? 0) - 1;
+      assert(n >= 0, "blob released more often than acquired");
+      if (n > 0) {
+        this.readers.set(id, n);
+        continue;
+      }
+      this.readers.delete(id);
+      if (this.removeWhenFree.delete(id)) void this.unlinkQuietly(id);
+    }
+  }
+
+  /** Removes blobs no longer referenced by metadata, now or when their last reader is done. */
+  remove(ids: readonly string[]): void {
+    for (const id of ids) {
+      if (this.readers.has(id)) this.removeWhenFree.add(id);
+      else void this.unlinkQuietly(id);
+    }
+  }
+
+  /** Deletes every blob not in `referenced` (start-up garbage collection); returns the count. */
+  sweepOrphans(referenced: (id: string) => boolean): number {
+    let removed = 0;
+    for (let i = 0; i < 256; i++) {
+      const dir = join(this.root, fanOut(i));
+      for (const name of readdirSync(dir)) {
+        if (blobIdPattern.test(name) && referenced(name)) continue;
+        unlinkSync(join(dir, name));
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  private async unlinkQuietly(id: string): Promise<void> {
+    // A blob that fails to go away is an orphan: the next start-up sweep collects it.
+    await unlink(this.path(id)).catch(() => {});
+  }
+}
+
+function fanOut(i: number): string {
+  return i.toString(16).padStart(2, "0");
+}
+
+async function writeAll(file: import("node:fs/promises").FileHandle, buffer: Buffer, length: number) {
+  let written = 0;
+  while (written < length) {
+    const { bytesWritten } = await file.write(buffer, written, length - written);
+    written += bytesWritten;
+  }
+}
+
+export function fsyncDirectory(path: string): void {
+  const fd = openSync(path, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function fsyncDirectoryAsync(path: string): Promise<void> {
+  const dir = await open(path, "r");
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}

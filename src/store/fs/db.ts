@@ -1,0 +1,108 @@
+/**
+ * The fs backend's metadata in bun:sqlite: buckets, objects, multipart uploads and parts.
+ * Keys are BLOBs of their UTF-8 bytes so that ORDER BY key is S3's listing order.
+ * WAL with synchronous=FULL: a committed transaction is on disk.
+ */
+import { Database } from "bun:sqlite";
+import type { ObjectAttributes, ObjectMeta } from "../backend.ts";
+import { utf8 } from "../listing.ts";
+
+const schema = `
+CREATE TABLE IF NOT EXISTS buckets (
+  name TEXT PRIMARY KEY,
+  created_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS objects (
+  bucket TEXT NOT NULL,
+  key BLOB NOT NULL,
+  size INTEGER NOT NULL,
+  etag TEXT NOT NULL,
+  modified_ms INTEGER NOT NULL,
+  parts_count INTEGER NOT NULL,
+  headers TEXT NOT NULL,
+  user_meta TEXT NOT NULL,
+  segments TEXT NOT NULL,
+  PRIMARY KEY (bucket, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS uploads (
+  upload_id TEXT PRIMARY KEY,
+  bucket TEXT NOT NULL,
+  key BLOB NOT NULL,
+  initiated_ms INTEGER NOT NULL,
+  headers TEXT NOT NULL,
+  user_meta TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS uploads_by_key ON uploads (bucket, key, upload_id);
+CREATE TABLE IF NOT EXISTS parts (
+  upload_id TEXT NOT NULL,
+  part_number INTEGER NOT NULL,
+  blob TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  etag TEXT NOT NULL,
+  modified_ms INTEGER NOT NULL,
+  PRIMARY KEY (upload_id, part_number)
+) WITHOUT ROWID;
+`;
+
+/** A stored object's bytes: blob ids with their sizes, in order. */
+export type Segment = [blobId: string, sizeBytes: number];
+
+export interface ObjectRow {
+  key: Uint8Array;
+  size: number;
+  etag: string;
+  modified_ms: number;
+  parts_count: number;
+  headers: string;
+  user_meta: string;
+  segments: string;
+}
+
+export interface UploadRow {
+  upload_id: string;
+  bucket: string;
+  key: Uint8Array;
+  initiated_ms: number;
+  headers: string;
+  user_meta: string;
+}
+
+export interface PartRow {
+  part_number: number;
+  blob: string;
+  size: number;
+  etag: string;
+  modified_ms: number;
+}
+
+export function openDatabase(path: string): Database {
+  const db = new Database(path, { create: true, strict: true });
+  db.run("PRAGMA journal_mode = WAL");
+  db.run("PRAGMA synchronous = FULL");
+  db.run("PRAGMA busy_timeout = 5000");
+  db.run(schema);
+  return db;
+}
+
+export const keyText = (key: Uint8Array): string => Buffer.from(key).toString("utf8");
+export const keyBytes = utf8;
+
+export function objectMetaOf(row: ObjectRow): ObjectMeta {
+  return {
+    key: keyText(row.key),
+    sizeBytes: row.size,
+    etag: row.etag,
+    lastModifiedMs: row.modified_ms,
+    partsCount: row.parts_count,
+    headers: JSON.parse(row.headers),
+    userMeta: JSON.parse(row.user_meta),
+  };
+}
+
+export function attributesOf(row: { headers: string; user_meta: string }): ObjectAttributes {
+  return { headers: JSON.parse(row.headers), userMeta: JSON.parse(row.user_meta) };
+}
+
+export function segmentsOf(row: { segments: string }): Segment[] {
+  return JSON.parse(row.segments);
+}

@@ -1,0 +1,214 @@
+/** Multipart uploads of the fs backend: parts are blobs; completion is a metadata commit. */
+import type { Database } from "bun:sqlite";
+import { createHash, randomBytes } from "node:crypto";
+import { S3Error } from "../../errors.ts";
+import {
+  partBytesMin,
+  partsMax,
+  type BucketInfo,
+  type CompletedPart,
+  type IncomingBody,
+  type ListPartsPage,
+  type ListUploadsPage,
+  type ListUploadsQuery,
+  type ObjectAttributes,
+  type ObjectMeta,
+  type PartInfo,
+  type UploadInfo,
+} from "../backend.ts";
+import { cursorPastPrefix, listEntries, utf8, type ListCursor } from "../listing.ts";
+import type { BlobStore } from "./blobs.ts";
+import type { Committer } from "./committer.ts";
+import { attributesOf, keyBytes, keyText, type PartRow, type Segment, type UploadRow } from "./db.ts";
+
+/** Sorts after every upload id (base64url), so a bare key marker skips all uploads of that key. */
+const afterEveryUploadId = "~";
+
+export interface CompletionPlan {
+  meta: ObjectMeta;
+  segments: Segment[];
+  /** blobs of parts uploaded but not named in the completion */
+  unusedBlobs: string[];
+}
+
+export class MultipartStore {
+  constructor(
+    private readonly db: Database,
+    private readonly blobs: BlobStore,
+    private readonly committer: Committer,
+    private readonly requireBucket: (name: string) => BucketInfo,
+  ) {}
+
+  async create(bucket: string, key: string, attrs: ObjectAttributes, nowMs: number): Promise<string> {
+    const uploadId = randomBytes(24).toString("base64url");
+    await this.committer.commit(() => {
+      this.requireBucket(bucket);
+      this.db
+        .query("INSERT INTO uploads (upload_id, bucket, key, initiated_ms, headers, user_meta) VALUES (?, ?, ?, ?, ?, ?)")
+        .run(uploadId, bucket, keyBytes(key), nowMs, JSON.stringify(attrs.headers), JSON.stringify(attrs.userMeta));
+    });
+    return uploadId;
+  }
+
+  async uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: IncomingBody, nowMs: number): Promise<PartInfo> {
+    this.requireUpload(bucket, key, uploadId);
+    const blobId = this.blobs.newId();
+    await this.blobs.write(blobId, body.stream);
+    const { sizeBytes, md5Hex } = body.digest();
+    let superseded: string[] = [];
+    try {
+      await this.committer.commit(() => {
+        this.requireUpload(bucket, key, uploadId);
+        const old = this.partRow(uploadId, partNumber);
+        superseded = old ? [old.blob] : [];
+        this.db
+          .query("INSERT OR REPLACE INTO parts (upload_id, part_number, blob, size, etag, modified_ms) VALUES (?, ?, ?, ?, ?, ?)")
+          .run(uploadId, partNumber, blobId, sizeBytes, md5Hex, nowMs);
+      });
+    } catch (error) {
+      this.blobs.remove([blobId]);
+      throw error;
+    }
+    this.blobs.remove(superseded);
+    return { partNumber, etag: md5Hex, sizeBytes, lastModifiedMs: nowMs };
+  }
+
+  /** Checks a completion request against the stored parts. Runs inside the commit. */
+  planCompletion(bucket: string, key: string, uploadId: string, parts: CompletedPart[], nowMs: number): CompletionPlan {
+    const upload = this.requireUpload(bucket, key, uploadId);
+    if (parts.length === 0) throw new S3Error("MalformedXML", "You must specify at least one part.");
+    if (parts.length > partsMax) throw new S3Error("InvalidArgument", `Part count must not exceed ${partsMax}.`);
+    const stored = new Map(this.partRows(uploadId, 0, partsMax).map((p) => [p.part_number, p]));
+    const md5s = createHash("md5");
+    const segments: Segment[] = [];
+    let sizeBytes = 0;
+    parts.forEach((part, i) => {
+      if (i > 0 && part.partNumber <= parts[i - 1].partNumber) {
+        throw new S3Error("InvalidPartOrder", "The list of parts was not in ascending order. Parts must be ordered by part number.");
+      }
+      const row = stored.get(part.partNumber);
+      if (!row || row.etag !== part.etag) {
+        throw new S3Error("InvalidPart", "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.", {
+          UploadId: uploadId,
+          PartNumber: String(part.partNumber),
+          ETag: part.etag,
+        });
+      }
+      if (i < parts.length - 1 && row.size < partBytesMin) {
+        throw new S3Error("EntityTooSmall", "Your proposed upload is smaller than the minimum allowed object size.", {
+          ProposedSize: String(row.size),
+          MinSizeAllowed: String(partBytesMin),
+          PartNumber: String(part.partNumber),
+        });
+      }
+      md5s.update(Buffer.from(row.etag, "hex"));
+      segments.push([row.blob, row.size]);
+      sizeBytes += row.size;
+      stored.delete(part.partNumber);
+    });
+    return {
+      meta: {
+        key,
+        sizeBytes,
+        etag: `${md5s.digest("hex")}-${parts.length}`,
+        lastModifiedMs: nowMs,
+        partsCount: parts.length,
+        ...attributesOf(upload),
+      },
+      segments,
+      unusedBlobs: [...stored.values()].map((p) => p.blob),
+    };
+  }
+
+  /** Drops the upload's rows (its blobs now belong to an object or were removed). In a commit. */
+  forget(uploadId: string): void {
+    this.db.query("DELETE FROM parts WHERE upload_id = ?").run(uploadId);
+    this.db.query("DELETE FROM uploads WHERE upload_id = ?").run(uploadId);
+  }
+
+  async abort(bucket: string, key: string, uploadId: string): Promise<void> {
+    const blobs = await this.committer.commit(() => {
+      this.requireUpload(bucket, key, uploadId);
+      const ids = this.partRows(uploadId, 0, partsMax).map((p) => p.blob);
+      this.forget(uploadId);
+      return ids;
+    });
+    this.blobs.remove(blobs);
+  }
+
+  listParts(bucket: string, key: string, uploadId: string, partNumberMarker: number, maxParts: number): ListPartsPage {
+    const upload = this.requireUpload(bucket, key, uploadId);
+    const rows = this.partRows(uploadId, partNumberMarker, maxParts + 1);
+    const isTruncated = rows.length > maxParts;
+    const parts = rows.slice(0, maxParts).map((r) => ({
+      partNumber: r.part_number,
+      etag: r.etag,
+      sizeBytes: r.size,
+      lastModifiedMs: r.modified_ms,
+    }));
+    return {
+      upload: { ...uploadInfoOf(upload), ...attributesOf(upload) },
+      parts,
+      isTruncated,
+      nextPartNumberMarker: parts.at(-1)?.partNumber,
+    };
+  }
+
+  listUploads(bucket: string, query: ListUploadsQuery): ListUploadsPage {
+    this.requireBucket(bucket);
+    const prefixBytes = utf8(query.prefix);
+    const prefixEnd = cursorPastPrefix(query.prefix).keyBytes;
+    const scan = this.db.query<UploadRow, [string, Uint8Array, Uint8Array, string, Uint8Array, Uint8Array, number]>(
+      `SELECT * FROM uploads WHERE bucket = ? AND (key > ? OR (key = ? AND upload_id > ?))
+       AND key >= ? AND key < ? ORDER BY key, upload_id LIMIT ?`,
+    );
+    const start: ListCursor = {
+      keyBytes: utf8(query.keyMarker),
+      sub: query.uploadIdMarker !== "" ? query.uploadIdMarker : afterEveryUploadId,
+    };
+    const result = listEntries(
+      (after, limit) =>
+        scan
+          .all(bucket, after.keyBytes, after.keyBytes, after.sub, prefixBytes, prefixEnd, limit)
+          .map((row) => ({ ...uploadInfoOf(row), sub: row.upload_id })),
+      { prefix: query.prefix, delimiter: query.delimiter, start, maxEntries: query.maxUploads },
+    );
+    const uploads: UploadInfo[] = [];
+    const commonPrefixes: string[] = [];
+    for (const e of result.entries) {
+      if (e.prefix !== undefined) commonPrefixes.push(e.prefix);
+      else uploads.push({ key: e.row.key, uploadId: e.row.uploadId, initiatedMs: e.row.initiatedMs });
+    }
+    const last = result.entries.at(-1);
+    return {
+      uploads,
+      commonPrefixes,
+      isTruncated: result.isTruncated,
+      nextKeyMarker: last?.prefix ?? last?.row.key,
+      nextUploadIdMarker: last?.row?.uploadId,
+    };
+  }
+
+  private requireUpload(bucket: string, key: string, uploadId: string): UploadRow {
+    this.requireBucket(bucket);
+    const row = this.db.query<UploadRow, [string]>("SELECT * FROM uploads WHERE upload_id = ?").get(uploadId);
+    if (!row || row.bucket !== bucket || keyText(row.key) !== key) {
+      throw new S3Error("NoSuchUpload", "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.", { UploadId: uploadId });
+    }
+    return row;
+  }
+
+  private partRow(uploadId: string, partNumber: number): PartRow | null {
+    return this.db.query<PartRow, [string, number]>("SELECT * FROM parts WHERE upload_id = ? AND part_number = ?").get(uploadId, partNumber);
+  }
+
+  private partRows(uploadId: string, afterPartNumber: number, limit: number): PartRow[] {
+    return this.db
+      .query<PartRow, [string, number, number]>("SELECT * FROM parts WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?")
+      .all(uploadId, afterPartNumber, limit);
+  }
+}
+
+function uploadInfoOf(row: UploadRow): UploadInfo {
+  return { key: keyText(row.key), uploadId: row.upload_id, initiatedMs: row.initiated_ms };
+}

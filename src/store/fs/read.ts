@@ -1,0 +1,66 @@
+/** Streams a byte range of an object stored as consecutive blob files. */
+
+/**
+ * Streams bytes [start, end) of the concatenation of `segments` (path, size). `onDone` runs
+ * exactly once: at the end, on error, or when the consumer cancels. A file shorter than its
+ * recorded size is an error, never a silently short body.
+ */
+export function segmentStream(
+  segments: ReadonlyArray<readonly [path: string, sizeBytes: number]>,
+  start: number,
+  end: number,
+  onDone: () => void,
+): ReadableStream<Uint8Array> {
+  const chunks = rangeChunks(segments, start, end);
+  let finished = false;
+  const finish = () => {
+    if (!finished) {
+      finished = true;
+      onDone();
+    }
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const next = await chunks.next();
+        if (next.done) {
+          finish();
+          controller.close();
+        } else {
+          controller.enqueue(next.value);
+        }
+      } catch (error) {
+        finish();
+        controller.error(error);
+      }
+    },
+    async cancel() {
+      finish();
+      await chunks.return(undefined);
+    },
+  });
+}
+
+async function* rangeChunks(
+  segments: ReadonlyArray<readonly [string, number]>,
+  start: number,
+  end: number,
+): AsyncGenerator<Uint8Array> {
+  let segmentStart = 0;
+  for (const [path, sizeBytes] of segments) {
+    const segmentEnd = segmentStart + sizeBytes;
+    const from = Math.max(start, segmentStart) - segmentStart;
+    const to = Math.min(end, segmentEnd) - segmentStart;
+    segmentStart = segmentEnd;
+    if (to <= from) {
+      if (segmentEnd >= end) break;
+      continue;
+    }
+    let read = 0;
+    for await (const chunk of Bun.file(path).slice(from, to).stream()) {
+      read += chunk.length;
+      yield chunk;
+    }
+    if (read !== to - from) throw new Error(`blob ${path} is shorter than its metadata says (${read} of ${to - from} bytes)`);
+  }
+}
