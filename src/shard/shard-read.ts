@@ -55,6 +55,10 @@ export function readExtent(r: ExtentRead, range?: ByteRange): ReadableStream<Uin
         const count = Math.min(readBatchFragments, stop - next);
         const buf = new Uint8Array(count * fragmentBytes);
         r.read(next * fragmentBytes, buf);
+        // One output chunk per batch (not per fragment): a stream chunk costs far more than a copy.
+        const outStart = Math.max(startBytes, next * fragmentBodyBytes);
+        const outEnd = Math.min(endBytes, (next + count) * fragmentBodyBytes);
+        const out = new Uint8Array(Math.max(0, outEnd - outStart));
         for (let i = 0; i < count; i++, next++) {
           const body = openFragment(
             r.key,
@@ -71,8 +75,9 @@ export function readExtent(r: ExtentRead, range?: ByteRange): ReadableStream<Uin
           const base = next * fragmentBodyBytes;
           const from = Math.max(0, startBytes - base);
           const to = Math.min(body.length, endBytes - base);
-          if (to > from) controller.enqueue(body.subarray(from, to));
+          if (to > from) out.set(body.subarray(from, to), base + from - outStart);
         }
+        if (out.length > 0) controller.enqueue(out);
       } catch (err) {
         finish();
         controller.error(err);
