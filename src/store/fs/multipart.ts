@@ -82,10 +82,10 @@ export class MultipartStore {
     const md5s = createHash("md5");
     const segments: Segment[] = [];
     let sizeBytes = 0;
+    if (parts.some((part, i) => i > 0 && part.partNumber <= parts[i - 1].partNumber)) {
+      throw new S3Error("InvalidPartOrder", "The list of parts was not in ascending order. Parts must be ordered by part number.");
+    }
     parts.forEach((part, i) => {
-      if (i > 0 && part.partNumber <= parts[i - 1].partNumber) {
-        throw new S3Error("InvalidPartOrder", "The list of parts was not in ascending order. Parts must be ordered by part number.");
-      }
       const row = stored.get(part.partNumber);
       if (!row || row.etag !== part.etag) {
         throw new S3Error("InvalidPart", "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.", {

@@ -1,0 +1,58 @@
+/** A minimal signed S3 client over fetch, for tests that need exact control of the request. */
+import { createHash } from "node:crypto";
+import { canonicalQuery, signHeaders, uriEncode, unsignedPayload } from "../../src/sigv4/index.ts";
+import { accessKey, region, secretKey } from "./server.ts";
+
+export interface SignedRequest {
+  method: string;
+  /** decoded path: "/bucket/key" */
+  path: string;
+  query?: [string, string][];
+  headers?: Record<string, string>;
+  body?: Uint8Array | string;
+  /** sign the payload hash (default) or send UNSIGNED-PAYLOAD */
+  unsigned?: boolean;
+  /** override what is claimed in x-amz-content-sha256 */
+  payloadHash?: string;
+  secret?: string;
+  accessKeyId?: string;
+  nowMs?: number;
+}
+
+export function encodePath(decodedPath: string): string {
+  return decodedPath.split("/").map((s) => uriEncode(s, true)).join("/");
+}
+
+export async function s3(endpoint: string, r: SignedRequest): Promise<Response> {
+  const url = new URL(endpoint);
+  const body = typeof r.body === "string" ? Buffer.from(r.body) : r.body;
+  const payloadHash = r.payloadHash ?? (r.unsigned ? unsignedPayload : createHash("sha256").update(body ?? new Uint8Array()).digest("hex"));
+  const headers: Record<string, string> = { host: url.host, ...r.headers };
+  const signed = signHeaders({
+    method: r.method,
+    decodedPath: r.path,
+    query: r.query ?? [],
+    headers,
+    accessKeyId: r.accessKeyId ?? accessKey,
+    secretKey: r.secret ?? secretKey,
+    region,
+    nowMs: r.nowMs ?? Date.now(),
+    payloadHash,
+  });
+  const qs = r.query && r.query.length > 0 ? `?${canonicalQuery(r.query)}` : "";
+  return fetch(`${endpoint}${encodePath(r.path)}${qs}`, {
+    method: r.method,
+    headers: { ...headers, ...signed },
+    body,
+  });
+}
+
+/** The Code element of an S3 XML error body. */
+export async function errorCode(res: Response): Promise<string | undefined> {
+  const text = await res.text();
+  return /<Code>([^<]*)<\/Code>/.exec(text)?.[1];
+}
+
+export function md5Base64(data: Uint8Array | string): string {
+  return createHash("md5").update(data).digest("base64");
+}
