@@ -51,6 +51,7 @@ const parser = new XMLParser({
   parseTagValue: false,
   trimValues: false,
   processEntities: true,
+  htmlEntities: true,
   ignoreDeclaration: true,
   removeNSPrefix: true,
 });
