@@ -1,0 +1,333 @@
+/**
+ * The Raft node driver (the shell around the pure core), with a hashicorp/raft-like API:
+ * `apply(command)` resolves with the FSM's result once the command is committed and applied.
+ * One synchronous loop turns the core's Ready batches into I/O: persist (one transaction), send,
+ * apply, advance. Proposals that arrive while a batch is being written go into the next batch:
+ * that is the group commit.
+ */
+import { assert } from "../util/assert.ts";
+import { Prng } from "./prng.ts";
+import { RaftCore, type CoreOptions, type Status } from "./raft.ts";
+import type { RaftStorage, SnapshotStore } from "./storage.ts";
+import type { Transport } from "./transport.ts";
+import { EntryType, NONE, Role, type Entry, type Message, type NodeId, type Ready, type Snapshot } from "./types.ts";
+
+export interface Fsm {
+  /** Apply one committed command; the result goes to the apply() caller on the leader. */
+  apply(entry: Entry): unknown;
+  /** Serialize the state as of the last applied entry. */
+  snapshot(): Uint8Array;
+  /** Replace the state with a snapshot's (empty data: the initial state). */
+  restore(data: Uint8Array): void;
+}
+
+export type RaftErrorCode = "not-leader" | "leadership-lost" | "timeout" | "overloaded" | "conf-change-pending" | "bad-request" | "shutdown";
+
+export class RaftError extends Error {
+  override name = "RaftError";
+  constructor(
+    readonly code: RaftErrorCode,
+    message: string,
+    /** The leader this node knows of (0: none): where a not-leader caller should go. */
+    readonly leader: NodeId = NONE,
+  ) {
+    super(message);
+  }
+}
+
+/** Milliseconds per core tick (election timeout = ELECTION_TIMEOUT_TICKS of these). */
+export const TICK_MS = 100;
+/** Commands waiting for the loop at most; beyond this apply() fails fast with "overloaded". */
+export const QUEUED_PROPOSALS_MAX = 65_536;
+/** Commands proposed to the core per loop turn at most. */
+export const PROPOSE_BATCH_MAX = 4096;
+/** Default time an apply() or read barrier waits before failing with "timeout". */
+export const APPLY_TIMEOUT_MS = 10_000;
+/** Default applied entries between automatic snapshots. */
+export const SNAPSHOT_EVERY_ENTRIES = 8192;
+/** Default entries kept behind a snapshot so a slightly lagging follower needs no snapshot. */
+export const TRAILING_ENTRIES = 1024;
+
+export interface RaftNodeOptions {
+  id: NodeId;
+  fsm: Fsm;
+  storage: RaftStorage;
+  snapshots: SnapshotStore;
+  transport: Transport;
+  /** Randomness for election timeouts; seed it from crypto in production, from a seed in tests. */
+  prng?: Prng;
+  tickMs?: number;
+  core?: Partial<Omit<CoreOptions, "id" | "prng">>;
+  snapshotEveryEntries?: number;
+  trailingEntries?: number;
+}
+
+interface Waiter {
+  resolve(v: unknown): void;
+  reject(e: Error): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+interface PendingApply extends Waiter {
+  term: number;
+}
+
+interface PendingRead extends Waiter {
+  index: number; // -1 until the read index is known
+}
+
+export class RaftNode {
+  readonly id: NodeId;
+  private core!: RaftCore;
+  private readonly opts: RaftNodeOptions;
+  private queue: { data: Uint8Array; timeoutMs: number; waiter: Omit<PendingApply, "term"> }[] = [];
+  private applies = new Map<number, PendingApply>();
+  private reads = new Map<string, PendingRead>();
+  private readSeq = 0;
+  private scheduled = false;
+  private ticker?: ReturnType<typeof setInterval>;
+  private lastSnapshotIndex = 0;
+  private stopped = false;
+  appliedIndex = 0;
+
+  /** Write the initial configuration of a brand-new cluster member (no-op if state exists). */
+  static bootstrap(storage: RaftStorage, snapshots: SnapshotStore, voters: NodeId[], fsm: Fsm): void {
+    if (storage.lastIndex() > 0 || snapshots.latest() || storage.getHardState().term > 0) return;
+    snapshots.save({ meta: { index: 0, term: 0, conf: { voters: voters.slice().sort((a, b) => a - b) } }, data: fsm.snapshot() });
+  }
+
+  constructor(opts: RaftNodeOptions) {
+    this.opts = opts;
+    this.id = opts.id;
+  }
+
+  start(): void {
+    const o = this.opts;
+    const snap = o.snapshots.latest();
+    const first = o.storage.firstIndex();
+    const entries = first === 0 ? [] : o.storage.getEntries(first, o.storage.lastIndex());
+    const prng = o.prng ?? new Prng(crypto.getRandomValues(new Uint32Array(1))[0]);
+    this.core = new RaftCore({ id: o.id, prng, ...o.core }, { hardState: o.storage.getHardState(), snapshot: snap, entries });
+    if (snap) o.fsm.restore(snap.data);
+    this.appliedIndex = snap?.meta.index ?? 0;
+    this.lastSnapshotIndex = this.appliedIndex;
+    o.transport.listen((m) => this.receive(m));
+    this.ticker = setInterval(() => this.tick(), o.tickMs ?? TICK_MS);
+    this.kick();
+  }
+
+  /** Replicate `command`; resolves with the FSM's result after commit and apply on this node. */
+  apply(command: Uint8Array, timeoutMs = APPLY_TIMEOUT_MS): Promise<unknown> {
+    if (this.stopped) return Promise.reject(new RaftError("shutdown", "raft node is shut down"));
+    if (this.core.role !== Role.Leader) return Promise.reject(this.notLeader());
+    if (this.queue.length >= QUEUED_PROPOSALS_MAX) return Promise.reject(new RaftError("overloaded", "too many queued proposals"));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new RaftError("timeout", "apply timed out; outcome unknown")), timeoutMs);
+      this.queue.push({ data: command, timeoutMs, waiter: { resolve, reject, timer } });
+      this.kick();
+    });
+  }
+
+  /** Linearizable read barrier (ReadIndex): resolves once this node's FSM reflects every write
+   * acknowledged before the call; read the FSM right after. Works on followers too. */
+  readBarrier(timeoutMs = APPLY_TIMEOUT_MS): Promise<number> {
+    if (this.stopped) return Promise.reject(new RaftError("shutdown", "raft node is shut down"));
+    const ctx = `${this.id}.${++this.readSeq}`;
+    if (!this.core.readIndex(ctx)) return Promise.reject(this.notLeader());
+    const p = new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.reads.delete(ctx);
+        reject(new RaftError("timeout", "read barrier timed out"));
+      }, timeoutMs);
+      this.reads.set(ctx, { resolve: resolve as (v: unknown) => void, reject, timer, index: -1 });
+    });
+    this.kick();
+    return p;
+  }
+
+  addVoter(id: NodeId, timeoutMs = APPLY_TIMEOUT_MS): Promise<unknown> {
+    return this.confChange("add", id, timeoutMs);
+  }
+
+  removeVoter(id: NodeId, timeoutMs = APPLY_TIMEOUT_MS): Promise<unknown> {
+    return this.confChange("remove", id, timeoutMs);
+  }
+
+  /** Ask `to` to take over (it must be a voter); proposals are refused while the transfer runs. */
+  transferLeadership(to: NodeId): void {
+    if (!this.core.transferLeader(to)) throw new RaftError("bad-request", `cannot transfer leadership to ${to}`, this.core.leader);
+    this.kick();
+  }
+
+  /** Take a snapshot now and compact the log behind it. */
+  snapshotNow(): void {
+    this.takeSnapshot(0);
+  }
+
+  status(): Status {
+    return this.core.status();
+  }
+
+  isLeader(): boolean {
+    return this.core.role === Role.Leader;
+  }
+
+  leader(): NodeId {
+    return this.core.leader;
+  }
+
+  shutdown(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.ticker);
+    this.opts.transport.close();
+    const err = new RaftError("shutdown", "raft node shut down; outcome unknown");
+    for (const q of this.queue) this.fail(q.waiter, err);
+    for (const w of this.applies.values()) this.fail(w, err);
+    for (const w of this.reads.values()) this.fail(w, err);
+    this.queue = [];
+    this.applies.clear();
+    this.reads.clear();
+  }
+
+  // ---- the loop ------------------------------------------------------------------------------
+
+  private receive(m: Message): void {
+    if (this.stopped || m.to !== this.id) return;
+    this.core.step(m);
+    this.kick();
+  }
+
+  private tick(): void {
+    if (this.stopped) return;
+    this.core.tick();
+    this.kick();
+  }
+
+  private kick(): void {
+    if (this.scheduled || this.stopped) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (!this.stopped) this.run();
+    });
+  }
+
+  private run(): void {
+    this.proposeQueued();
+    while (this.core.hasReady()) {
+      const rd = this.core.ready();
+      this.handleReady(rd);
+      this.core.advance(rd);
+      this.takeSnapshot(this.opts.snapshotEveryEntries ?? SNAPSHOT_EVERY_ENTRIES);
+      this.proposeQueued();
+    }
+  }
+
+  private proposeQueued(): void {
+    if (this.queue.length === 0) return;
+    const batch = this.queue.splice(0, PROPOSE_BATCH_MAX);
+    const r = this.core.propose(batch.map((q) => q.data));
+    if (!r.ok) {
+      const err = r.error === "not-leader" ? this.notLeader() : new RaftError("overloaded", `proposal refused: ${r.error}`, r.leader);
+      for (const q of batch) this.fail(q.waiter, err);
+      return;
+    }
+    batch.forEach((q, i) => this.applies.set(r.index + i, { ...q.waiter, term: r.term }));
+    if (this.queue.length > 0) this.kick();
+  }
+
+  private handleReady(rd: Ready): void {
+    const o = this.opts;
+    // 1. persist: the snapshot first, then entries and hard state in one transaction
+    if (rd.snapshot) o.snapshots.save(rd.snapshot);
+    if (rd.snapshot || rd.entries.length > 0 || rd.hardState) {
+      o.storage.persist({ resetLog: rd.snapshot !== undefined, entries: rd.entries, hardState: rd.hardState });
+    }
+    // 2. send
+    if (rd.messages.length > 0) o.transport.send(rd.messages);
+    // 3. apply
+    if (rd.snapshot) this.restore(rd.snapshot);
+    for (const e of rd.committed) this.applyEntry(e);
+    for (const rs of rd.readStates) {
+      const w = this.reads.get(rs.ctx);
+      if (w) w.index = rs.index;
+    }
+    this.releaseReads();
+    if (rd.softState && rd.softState.role !== Role.Leader) {
+      // queued commands never reached the log: fail them now (their outcome is known: not applied)
+      for (const q of this.queue.splice(0)) this.fail(q.waiter, this.notLeader());
+    }
+  }
+
+  private restore(snap: Snapshot): void {
+    this.opts.fsm.restore(snap.data);
+    this.appliedIndex = snap.meta.index;
+    this.lastSnapshotIndex = snap.meta.index;
+    // commands waiting at indexes the snapshot covers cannot be matched to their result any more
+    for (const [index, w] of this.applies) {
+      if (index <= snap.meta.index) {
+        this.applies.delete(index);
+        this.fail(w, new RaftError("leadership-lost", "superseded by a snapshot; outcome unknown", this.core.leader));
+      }
+    }
+  }
+
+  private applyEntry(e: Entry): void {
+    assert(e.index === this.appliedIndex + 1, `raft node: applying ${e.index} after ${this.appliedIndex}`);
+    this.appliedIndex = e.index;
+    const result = e.type === EntryType.Normal && e.data.byteLength > 0 ? this.opts.fsm.apply(e) : undefined;
+    const w = this.applies.get(e.index);
+    if (!w) return;
+    this.applies.delete(e.index);
+    clearTimeout(w.timer);
+    if (w.term === e.term) w.resolve(result);
+    else w.reject(new RaftError("leadership-lost", "another leader's entry took this index; not applied", this.core.leader));
+  }
+
+  private releaseReads(): void {
+    for (const [ctx, w] of this.reads) {
+      if (w.index >= 0 && w.index <= this.appliedIndex) {
+        this.reads.delete(ctx);
+        clearTimeout(w.timer);
+        w.resolve(w.index);
+      }
+    }
+  }
+
+  private takeSnapshot(everyEntries: number): void {
+    if (this.appliedIndex - this.lastSnapshotIndex < everyEntries || this.appliedIndex === this.lastSnapshotIndex) return;
+    const meta = this.core.appliedSnapshotMeta();
+    if (!meta) return;
+    assert(meta.index === this.appliedIndex, "raft node: core and FSM disagree on the applied index");
+    const snap: Snapshot = { meta, data: this.opts.fsm.snapshot() };
+    this.opts.snapshots.save(snap); // durable before the log prefix it covers is dropped
+    const compactTo = Math.max(0, meta.index - (this.opts.trailingEntries ?? TRAILING_ENTRIES));
+    this.core.compact(snap, compactTo);
+    this.opts.storage.compact(compactTo);
+    this.lastSnapshotIndex = meta.index;
+  }
+
+  private confChange(op: "add" | "remove", node: NodeId, timeoutMs: number): Promise<unknown> {
+    const r = this.core.proposeConfChange({ op, node });
+    if (!r.ok) {
+      if (r.error === "not-leader") return Promise.reject(this.notLeader());
+      const code = r.error === "conf-change-pending" ? "conf-change-pending" : "bad-request";
+      return Promise.reject(new RaftError(code, `membership change refused: ${r.error}`, r.leader));
+    }
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new RaftError("timeout", "membership change timed out; outcome unknown")), timeoutMs);
+      this.applies.set(r.index, { resolve, reject, timer, term: r.term });
+      this.kick();
+    });
+  }
+
+  private notLeader(): RaftError {
+    return new RaftError("not-leader", `node ${this.id} is not the leader`, this.core.leader);
+  }
+
+  private fail(w: Omit<Waiter, never>, err: Error): void {
+    clearTimeout(w.timer);
+    w.reject(err);
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * Storage interfaces of the Raft node (hashicorp/raft style). Implementations: bun:sqlite
+ * (sqlite_storage.ts) and in-memory twins (memory_storage.ts); one contract suite tests both.
+ * All calls are synchronous: bun:sqlite is, and a persisted batch must be durable before the
+ * driver sends the batch's messages.
+ */
+import type { Entry, HardState, Snapshot } from "./types.ts";
+
+export interface LogStore {
+  /** Index of the first stored entry, 0 when the log is empty. */
+  firstIndex(): number;
+  /** Index of the last stored entry, 0 when the log is empty. */
+  lastIndex(): number;
+  /** Stored entries in [lo, hi], inclusive, in index order. */
+  getEntries(lo: number, hi: number): Entry[];
+  /** Drop entries with index <= upTo (their effect is in a saved snapshot). */
+  compact(upTo: number): void;
+}
+
+export interface StableStore {
+  getHardState(): HardState;
+}
+
+/** What one Ready asks to persist: written in ONE durable transaction (group commit). */
+export interface PersistBatch {
+  /** Delete the whole log first (a snapshot from the leader replaced it). */
+  resetLog?: boolean;
+  /** New entries; any stored entry at or after entries[0].index is replaced. */
+  entries: Entry[];
+  hardState?: HardState;
+}
+
+/** The log and the hard state live together so a batch of both commits atomically. */
+export interface RaftStorage extends LogStore, StableStore {
+  persist(batch: PersistBatch): void;
+  close(): void;
+}
+
+export interface SnapshotStore {
+  /** Durably keep `snap` as the latest snapshot (older ones may be discarded). */
+  save(snap: Snapshot): void;
+  latest(): Snapshot | undefined;
+  close(): void;
+}
+
+export const EMPTY_HARD_STATE: HardState = Object.freeze({ term: 0, vote: 0, commit: 0 });

@@ -1,0 +1,73 @@
+/**
+ * The Raft transport contract and its in-memory twin. Sends are fire-and-forget: Raft tolerates
+ * loss, duplication and reordering, so a transport never blocks the node or throws for a dead
+ * peer. The production transport (h2-mTLS, src/net) implements the same interface.
+ */
+import type { Message, NodeId } from "./types.ts";
+
+export interface Transport {
+  /** Queue messages for delivery; never throws for unreachable peers. */
+  send(messages: Message[]): void;
+  /** Register the handler for messages addressed to this node (one handler). */
+  listen(handler: (m: Message) => void): void;
+  close(): void;
+}
+
+/** Messages queued to one peer at most before the in-memory network drops (bounded memory). */
+export const MEMORY_QUEUE_MESSAGES_MAX = 100_000;
+
+/** A process-local network of in-memory transports; links can be cut for tests. */
+export class MemoryNetwork {
+  private handlers = new Map<NodeId, (m: Message) => void>();
+  private cut = new Set<string>();
+  private queued = 0;
+  delivered = 0;
+  dropped = 0;
+
+  transport(id: NodeId): Transport {
+    return {
+      send: (messages) => {
+        for (const m of messages) this.deliver(m);
+      },
+      listen: (handler) => {
+        this.handlers.set(id, handler);
+      },
+      close: () => {
+        this.handlers.delete(id);
+      },
+    };
+  }
+
+  /** Stop traffic between a and b (both directions). */
+  disconnect(a: NodeId, b: NodeId): void {
+    this.cut.add(`${a}-${b}`).add(`${b}-${a}`);
+  }
+
+  /** Cut `id` off from everyone. */
+  isolate(id: NodeId, others: NodeId[]): void {
+    for (const o of others) if (o !== id) this.disconnect(id, o);
+  }
+
+  healAll(): void {
+    this.cut.clear();
+  }
+
+  private deliver(m: Message): void {
+    if (this.cut.has(`${m.from}-${m.to}`) || this.queued >= MEMORY_QUEUE_MESSAGES_MAX) {
+      this.dropped++;
+      return;
+    }
+    this.queued++;
+    // Asynchronous like a real network: the sender's Ready loop finishes before delivery.
+    setImmediate(() => {
+      this.queued--;
+      const h = this.handlers.get(m.to);
+      if (!h || this.cut.has(`${m.from}-${m.to}`)) {
+        this.dropped++;
+        return;
+      }
+      this.delivered++;
+      h(m);
+    });
+  }
+}
