@@ -18,6 +18,8 @@ export const healthPath = "/_s3d/health";
 /** S3 refuses request headers larger than 8 KiB; the parser's own limit sits above ours. */
 export const requestHeaderBytesMax = 8 * 1024;
 const parserHeaderBytesMax = 64 * 1024;
+/** A connection that sends nothing for this long (a stalled upload, an idle keep-alive) is closed. */
+export const socketIdleTimeoutMs = 120_000;
 
 export interface ServerOptions {
   host: string;
@@ -74,6 +76,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         response = await route.handler({ req, backend, region, ...who });
       }
     } catch (error) {
+      if (outgoing.destroyed || incoming.socket?.destroyed !== false) {
+        logger.info("client went away", { requestId, operation, method, resource });
+        return;
+      }
       response = failure(error, resource, requestId, method !== "HEAD", logger, operation);
     }
     // A body left unread (the request failed early) is not drained: the connection closes instead.
@@ -96,6 +102,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ? https.createServer({ ...serverOptions, cert: options.tls.cert, key: options.tls.key }, handle)
     : http.createServer(serverOptions, handle);
   server.requestTimeout = 0;
+  server.setTimeout(socketIdleTimeoutMs);
   server.headersTimeout = 60_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -1,5 +1,6 @@
 /** A minimal signed S3 client over fetch, for tests that need exact control of the request. */
 import { createHash } from "node:crypto";
+import { request } from "node:http";
 import { canonicalQuery, signHeaders, uriEncode, unsignedPayload } from "../../src/sigv4/index.ts";
 import { accessKey, region, secretKey } from "./server.ts";
 
@@ -40,10 +41,33 @@ export async function s3(endpoint: string, r: SignedRequest): Promise<Response> 
     payloadHash,
   });
   const qs = r.query && r.query.length > 0 ? `?${canonicalQuery(r.query)}` : "";
-  return fetch(`${endpoint}${encodePath(r.path)}${qs}`, {
-    method: r.method,
-    headers: { ...headers, ...signed },
-    body,
+  return rawRequest(endpoint, r.method, `${encodePath(r.path)}${qs}`, { ...headers, ...signed }, body);
+}
+
+/**
+ * An HTTP request whose target goes on the wire exactly as given: fetch would resolve "." and
+ * ".." segments, which S3 keys may contain.
+ */
+export function rawRequest(endpoint: string, method: string, target: string, headers: Record<string, string>, body?: Uint8Array): Promise<Response> {
+  const url = new URL(endpoint);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: url.hostname, port: url.port, method, path: target, headers: { ...headers, "content-length": String(body?.length ?? 0) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("error", reject);
+        res.on("end", () => {
+          const out = new Headers();
+          for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) out.set(k, Array.isArray(v) ? v.join(", ") : v);
+          const bytes = Buffer.concat(chunks);
+          const status = res.statusCode ?? 0;
+          resolve(new Response(status === 204 || status === 304 || bytes.length === 0 ? null : bytes, { status, headers: out }));
+        });
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
   });
 }
 
