@@ -1,0 +1,118 @@
+/** The built binary as a user runs it: flags, config, credentials, TLS. */
+import { expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pkg from "../package.json" with { type: "json" };
+import { s3 } from "./support/client.ts";
+import { binaryPath, freePort, startS3d, waitForHealth } from "./support/server.ts";
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), "s3d-cli-"));
+}
+
+async function run(args: string[], env: Record<string, string> = {}) {
+  const proc = Bun.spawn([binaryPath, ...args], { env: { PATH: process.env.PATH ?? "", ...env }, stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { stdout, stderr, code };
+}
+
+test("--version and --help", async () => {
+  expect(await run(["--version"])).toMatchObject({ code: 0, stdout: `s3d ${pkg.version}\n` });
+  const help = await run(["--help"]);
+  expect(help.code).toBe(0);
+  for (const flag of ["--config", "--host", "--port", "--data-dir", "--region", "--tls-cert", "--tls-key", "--log-level", "--version", "--help"]) {
+    expect(help.stdout).toContain(flag);
+  }
+});
+
+test("a bad flag or config value stops start-up, naming it", async () => {
+  const dir = tempDir();
+  try {
+    const bad = await run(["--port", "abc", "--data-dir", dir]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--port");
+    writeFileSync(join(dir, "s3d.toml"), `prot = 9000\n`);
+    const typo = await run(["--config", join(dir, "s3d.toml")]);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain("unknown setting prot");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("without env credentials a pair is generated once, kept with mode 0600, and printed", async () => {
+  const dir = tempDir();
+  const port = await freePort();
+  try {
+    const start = async () => {
+      const proc = Bun.spawn([binaryPath, "--data-dir", dir, "--port", String(port)], { env: { PATH: process.env.PATH ?? "" }, stdout: "pipe", stderr: "pipe" });
+      await waitForHealth(`http://127.0.0.1:${port}`);
+      proc.kill();
+      await proc.exited;
+      return new Response(proc.stdout).text();
+    };
+    const first = await start();
+    const file = join(dir, "root-credentials.json");
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const { accessKey, secretKey } = JSON.parse(readFileSync(file, "utf8"));
+    expect(first).toContain(`http://127.0.0.1:${port}`);
+    expect(first).toContain(accessKey);
+    expect(first).toContain(secretKey);
+    const second = await start();
+    expect(second).toContain(accessKey);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("users from the config file can sign requests; secrets never reach the log", async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, "s3d.toml"), `log_level = "debug"\n[[users]]\nname = "alice"\naccess_key = "ALICEKEY"\nsecret_key = "alice-secret-123"\n`);
+  const server = await startS3d({ args: ["--config", join(dir, "s3d.toml"), "--log-level", "debug"] });
+  try {
+    const res = await s3(server.endpoint, { method: "PUT", path: "/alice-bucket", accessKeyId: "ALICEKEY", secret: "alice-secret-123" });
+    expect(res.status).toBe(200);
+    const bad = await s3(server.endpoint, { method: "GET", path: "/alice-bucket", accessKeyId: "ALICEKEY", secret: "nope-nope" });
+    expect(bad.status).toBe(403);
+    await Bun.sleep(50);
+    const logs = server.logs();
+    expect(logs).toContain('"operation":"CreateBucket"');
+    for (const line of logs.trim().split("\n")) expect(() => JSON.parse(line)).not.toThrow();
+    expect(logs).not.toContain("alice-secret-123");
+    expect(logs).not.toContain("test-secret-key");
+  } finally {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("HTTPS with --tls-cert and --tls-key", async () => {
+  const dir = tempDir();
+  try {
+    const openssl = Bun.spawnSync(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+      "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")], { stderr: "pipe" });
+    expect(openssl.exitCode).toBe(0);
+    const port = await freePort();
+    const proc = Bun.spawn([binaryPath, "--data-dir", join(dir, "data"), "--port", String(port), "--tls-cert", join(dir, "cert.pem"), "--tls-key", join(dir, "key.pem")], {
+      env: { PATH: process.env.PATH ?? "", S3D_ACCESS_KEY: "AK", S3D_SECRET_KEY: "SK" },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    try {
+      const ca = readFileSync(join(dir, "cert.pem"), "utf8");
+      let res: Response | undefined;
+      for (let i = 0; i < 200 && !res; i++) {
+        res = await fetch(`https://127.0.0.1:${port}/_s3d/health`, { tls: { ca } }).catch(() => undefined);
+        if (!res) await Bun.sleep(25);
+      }
+      expect(res?.status).toBe(200);
+      await expect(fetch(`http://127.0.0.1:${port}/_s3d/health`)).rejects.toThrow();
+    } finally {
+      proc.kill();
+      await proc.exited;
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

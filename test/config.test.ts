@@ -1,0 +1,45 @@
+import { expect, test } from "bun:test";
+import { ConfigError, defaults, isLoopback, loadConfig, parseArgs } from "../src/config.ts";
+
+const load = (argv: string[], files: Record<string, string> = {}) =>
+  loadConfig(parseArgs(argv), (path) => {
+    if (!(path in files)) throw new Error(`ENOENT: ${path}`);
+    return files[path];
+  });
+
+test("defaults: loopback, port 9000, ./s3d-data, us-east-1", () => {
+  expect(load([])).toEqual({ ...defaults, users: [] });
+  expect(defaults).toMatchObject({ host: "127.0.0.1", port: 9000, dataDir: "./s3d-data", region: "us-east-1", logLevel: "info" });
+});
+
+test("flags override the file; users come from [[users]]", () => {
+  const file = `host = "127.0.0.2"\nport = 9500\ndata_dir = "/d"\nregion = "eu-west-1"\nlog_level = "warn"\n[[users]]\nname = "alice"\naccess_key = "ALICEKEY"\nsecret_key = "alice-secret"\n`;
+  const c = load(["--config", "s3d.toml", "--port", "9600", "--log-level=debug"], { "s3d.toml": file });
+  expect(c).toMatchObject({ host: "127.0.0.2", port: 9600, dataDir: "/d", region: "eu-west-1", logLevel: "debug" });
+  expect(c.users).toEqual([{ name: "alice", accessKey: "ALICEKEY", secretKey: "alice-secret" }]);
+});
+
+test("unknown settings and bad values stop start-up with a message that names them", () => {
+  const cases: Array<[string[], Record<string, string>, RegExp]> = [
+    [["--bogus"], {}, /--bogus/],
+    [["--port", "70000"], {}, /--port.*70000/],
+    [["--port"], {}, /--port needs a value/],
+    [["--log-level", "loud"], {}, /--log-level.*loud/],
+    [["--tls-cert", "c.pem"], {}, /--tls-key/],
+    [["--config", "c.toml"], { "c.toml": "colour = 1" }, /c\.toml: unknown setting colour/],
+    [["--config", "c.toml"], { "c.toml": "port = \"x\"" }, /c\.toml: port/],
+    [["--config", "c.toml"], { "c.toml": "port = [" }, /c\.toml/],
+    [["--config", "c.toml"], { "c.toml": "[[users]]\nname = \"a\"\naccess_key = \"AK1\"\nsecret_key = \"short\"" }, /users\[0\]: secret_key/],
+    [["--config", "c.toml"], { "c.toml": "[[users]]\nname = \"a\"\naccess_key = \"AK1\"\nsecret_key = \"long-enough\"\nrole = \"x\"" }, /users\[0\]: unknown key role/],
+    [["--config", "missing.toml"], {}, /missing\.toml/],
+  ];
+  for (const [argv, files, message] of cases) {
+    expect(() => load(argv, files)).toThrow(ConfigError);
+    expect(() => load(argv, files)).toThrow(message);
+  }
+});
+
+test("loopback addresses", () => {
+  for (const h of ["127.0.0.1", "127.9.9.9", "localhost", "::1"]) expect(isLoopback(h)).toBe(true);
+  for (const h of ["0.0.0.0", "10.0.0.1", "::", "example.com"]) expect(isLoopback(h)).toBe(false);
+});
