@@ -21,7 +21,7 @@ export interface Fsm {
   restore(data: Uint8Array): void;
 }
 
-export type RaftErrorCode = "not-leader" | "leadership-lost" | "timeout" | "overloaded" | "conf-change-pending" | "bad-request" | "shutdown";
+export type RaftErrorCode = "not-leader" | "not-ready" | "leadership-lost" | "timeout" | "overloaded" | "conf-change-pending" | "bad-request" | "shutdown";
 
 export class RaftError extends Error {
   override name = "RaftError";
@@ -133,7 +133,11 @@ export class RaftNode {
   readBarrier(timeoutMs = APPLY_TIMEOUT_MS): Promise<number> {
     if (this.stopped) return Promise.reject(new RaftError("shutdown", "raft node is shut down"));
     const ctx = `${this.id}.${++this.readSeq}`;
-    if (!this.core.readIndex(ctx)) return Promise.reject(this.notLeader());
+    if (!this.core.readIndex(ctx)) {
+      if (this.core.role !== Role.Leader) return Promise.reject(this.notLeader());
+      // a new leader has not committed an entry of its term yet, or too many reads are queued
+      return Promise.reject(new RaftError("not-ready", "leader cannot serve reads yet; retry", this.id));
+    }
     const p = new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.reads.delete(ctx);

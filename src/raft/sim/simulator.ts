@@ -37,6 +37,7 @@ export interface SimResult {
   ok: boolean;
   error?: string;
   nodes: number;
+  profile: string;
   steps: number;
   virtualMs: number;
   faults: Record<string, number>;
@@ -70,7 +71,10 @@ class Simulation {
   private readonly voterCount: number;
   private readonly chaosMs: number;
   private readonly healMs: number;
+  private readonly profile: "mixed" | "leader-churn";
   private readonly crashRate: number;
+  private readonly leaderVictimRate: number;
+  private readonly restartMaxMs: number;
   private readonly partitionRate: number;
   private readonly confChangeRate: number;
   private readonly transferRate: number;
@@ -82,19 +86,25 @@ class Simulation {
     this.voterCount = opts.nodes ?? (p.chance(0.5) ? 3 : 5);
     this.chaosMs = opts.chaosMs ?? 6000;
     this.healMs = opts.healMs ?? 4000;
-    this.crashRate = p.pick([0, 0.02, 0.05, 0.1]);
-    this.partitionRate = p.pick([0, 0.03, 0.08]);
-    this.confChangeRate = p.pick([0, 0.03, 0.08]);
+    // A quarter of the seeds churn leaders hard (figure 8 of the paper needs several leader
+    // crashes in quick succession); the rest mix every fault at moderate rates.
+    this.profile = p.chance(0.25) ? "leader-churn" : "mixed";
+    const churn = this.profile === "leader-churn";
+    this.crashRate = churn ? p.pick([0.2, 0.4]) : p.pick([0, 0.02, 0.05, 0.1]);
+    this.leaderVictimRate = churn ? 0.9 : 0.5;
+    this.restartMaxMs = churn ? 300 : 2000;
+    this.partitionRate = churn ? 0 : p.pick([0, 0.03, 0.08]);
+    this.confChangeRate = churn ? 0 : p.pick([0, 0.03, 0.08]);
     this.transferRate = p.pick([0, 0.02, 0.05]);
     this.diskMaxMs = p.pick([0, 2, 5]);
     this.net = new SimNetwork(p.fork(), {
-      dropRate: p.pick([0, 0.01, 0.05, 0.15]),
+      dropRate: churn ? p.pick([0, 0.01]) : p.pick([0, 0.01, 0.05, 0.15]),
       duplicateRate: p.pick([0, 0.01, 0.05]),
       delayMinMs: 1,
-      delayMaxMs: p.pick([2, 10, 40]),
+      delayMaxMs: churn ? p.pick([2, 10]) : p.pick([2, 10, 40]),
     });
     const coreOptions: Partial<CoreOptions> = {
-      appendEntriesMax: p.pick([1, 4, 64]),
+      appendEntriesMax: churn ? 1 : p.pick([1, 4, 64]),
       inflightAppendsMax: p.pick([1, 4, 16]),
       uncommittedBytesMax: p.pick([2048, 1 << 20]),
       checkQuorum: p.chance(0.7),
@@ -163,6 +173,7 @@ class Simulation {
       ok: error === undefined,
       error,
       nodes: this.voterCount,
+      profile: this.profile,
       steps: this.steps,
       virtualMs: this.now,
       faults: { ...this.faults, ...this.net.counters },
@@ -230,11 +241,11 @@ class Simulation {
     if (up.length > 0 && p.chance(this.crashRate)) {
       // leaders are the interesting victims (figure 8 needs a few leader crashes in a row)
       const leaderUp = up.find((n) => n.core!.role === "leader");
-      const victim = leaderUp && p.chance(0.5) ? leaderUp : p.pick(up);
+      const victim = leaderUp && p.chance(this.leaderVictimRate) ? leaderUp : p.pick(up);
       victim.crash();
       this.clients.onCrash(victim);
       this.faults.crashes++;
-      this.queue.push(this.now + 50 + p.int(2000), { kind: "restart", node: victim.id });
+      this.queue.push(this.now + 20 + p.int(this.restartMaxMs), { kind: "restart", node: victim.id });
     }
     if (!this.net.isPartitioned() && p.chance(this.partitionRate)) {
       this.net.partition(all.map((n) => n.id));
