@@ -26,7 +26,9 @@ export class MemoryRaftStorage implements RaftStorage {
   }
 
   compact(upTo: number): void {
-    this.entries = this.entries.filter((e) => e.index > upTo);
+    const first = this.firstIndex();
+    if (first === 0 || upTo < first) return;
+    this.entries = this.entries.slice(Math.min(upTo - first + 1, this.entries.length));
   }
 
   getHardState(): HardState {
@@ -43,7 +45,8 @@ export class MemoryRaftStorage implements RaftStorage {
         this.entries = batch.entries.slice();
       } else {
         assert(start <= this.lastIndex() + 1, `memory store: gap before entry ${start}`);
-        this.entries = this.entries.slice(0, start - first).concat(batch.entries);
+        this.entries.length = start - first; // drop the replaced suffix in place
+        for (const e of batch.entries) this.entries.push(e);
       }
     }
     if (batch.hardState) this.hard = { ...batch.hardState };

@@ -29,6 +29,13 @@ describe("simulator", () => {
     }
   });
 
+  test("the bun:sqlite stores hold up under the simulator too", () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      const r = runSimulation({ seed: 2_000_000 + seed, sqlite: true });
+      if (!r.ok) throw new Error(`sqlite seed ${r.seed}: ${r.error}`);
+    }
+  }, 60_000);
+
   test("3-node and 5-node clusters both run", () => {
     for (const nodes of [3, 5]) {
       const r = runSimulation({ seed: 7, nodes });

@@ -5,15 +5,15 @@
 import { assert } from "../../util/assert.ts";
 import type { Prng } from "../prng.ts";
 import { RaftCore, type CoreOptions } from "../raft.ts";
-import type { Entry, HardState, Message, NodeId, ReadState, Ready, Snapshot } from "../types.ts";
+import type { RaftStorage, SnapshotStore } from "../storage.ts";
+import type { Entry, Message, NodeId, ReadState, Ready, Snapshot } from "../types.ts";
 import type { InvariantChecker } from "./invariants.ts";
 import { KvState, fnv32 } from "./kv.ts";
 
+/** What survives a crash: the node's stores (the in-memory twins, or bun:sqlite). */
 export interface Disk {
-  hardState: HardState;
-  snapshot?: Snapshot;
-  /** Persisted entries in index order (may start before snapshot.index + 1: trailing entries). */
-  entries: Entry[];
+  storage: RaftStorage;
+  snapshots: SnapshotStore;
 }
 
 export interface NodeEnv {
@@ -37,6 +37,7 @@ export class SimNode {
   epoch = 0;
   private persisting?: Ready;
   lastSnapshotIndex = 0;
+  private durableTerm = 0;
 
   constructor(
     readonly id: NodeId,
@@ -50,11 +51,16 @@ export class SimNode {
 
   start(prng: Prng): void {
     assert(!this.core, `sim: node ${this.id} started twice`);
-    const d = this.disk;
-    this.core = new RaftCore({ id: this.id, prng, ...this.env.coreOptions }, { hardState: { ...d.hardState }, snapshot: d.snapshot, entries: d.entries.slice() });
+    const { storage, snapshots } = this.disk;
+    const snapshot = snapshots.latest();
+    const first = storage.firstIndex();
+    const entries = first === 0 ? [] : storage.getEntries(first, storage.lastIndex());
+    const hardState = storage.getHardState();
+    this.core = new RaftCore({ id: this.id, prng, ...this.env.coreOptions }, { hardState, snapshot, entries });
+    this.durableTerm = hardState.term;
     this.kv = new KvState();
-    if (d.snapshot) this.kv.restore(d.snapshot.data, d.snapshot.meta.index);
-    this.lastSnapshotIndex = d.snapshot?.meta.index ?? 0;
+    if (snapshot) this.kv.restore(snapshot.data, snapshot.meta.index);
+    this.lastSnapshotIndex = snapshot?.meta.index ?? 0;
   }
 
   crash(): void {
@@ -87,18 +93,14 @@ export class SimNode {
   }
 
   private write(rd: Ready): void {
-    const d = this.disk;
-    if (rd.snapshot) {
-      d.snapshot = rd.snapshot;
-      d.entries = [];
+    const { storage, snapshots } = this.disk;
+    if (rd.snapshot) snapshots.save(rd.snapshot);
+    storage.persist({ resetLog: rd.snapshot !== undefined, entries: rd.entries, hardState: rd.hardState });
+    if (rd.hardState) {
+      // a durable term never goes back (a vote cast in it would be forgotten)
+      assert(rd.hardState.term >= this.durableTerm, `sim: node ${this.id} persisted term ${rd.hardState.term} < ${this.durableTerm}`);
+      this.durableTerm = rd.hardState.term;
     }
-    if (rd.entries.length > 0) {
-      const first = rd.entries[0].index;
-      const base = d.entries.length > 0 ? d.entries[0].index : first;
-      assert(first >= base && first <= base + d.entries.length, `sim: node ${this.id} disk gap at ${first}`);
-      d.entries = d.entries.slice(0, first - base).concat(rd.entries);
-    }
-    if (rd.hardState) d.hardState = { ...rd.hardState };
   }
 
   /** Send, then apply, then advance — the order the Ready contract requires. */
@@ -135,8 +137,8 @@ export class SimNode {
     const compactTo = Math.max(core.log.snapshotIndex, applied - this.env.trailingEntries);
     core.compact(snap, compactTo);
     // snapshot first, then drop the log prefix it covers (crash-safe order for a real store)
-    this.disk.snapshot = snap;
-    this.disk.entries = this.disk.entries.filter((e) => e.index > compactTo);
+    this.disk.snapshots.save(snap);
+    this.disk.storage.compact(compactTo);
     this.lastSnapshotIndex = applied;
   }
 

@@ -4,7 +4,9 @@
  * crashes losing unpersisted batches, membership changes, leadership transfers, snapshots) runs
  * first; then the network heals and every node restarts, and the cluster must make progress.
  */
+import { MemoryRaftStorage, MemorySnapshotStore } from "../memory_storage.ts";
 import { Prng } from "../prng.ts";
+import { SqliteRaftStorage, SqliteSnapshotStore } from "../sqlite_storage.ts";
 import type { CoreOptions } from "../raft.ts";
 import type { Message, NodeId } from "../types.ts";
 import { KvClients } from "./clients.ts";
@@ -28,6 +30,8 @@ export interface SimOptions {
   chaosMs?: number;
   healMs?: number;
   clients?: number;
+  /** Use the bun:sqlite stores (in-memory databases) instead of the in-memory twins. */
+  sqlite?: boolean;
   /** Called for every event before it is handled (replay debugging). */
   trace?: (nowMs: number, event: Event) => void;
 }
@@ -124,11 +128,10 @@ class Simulation {
     const spares = this.confChangeRate > 0 ? 2 : 0;
     for (let id = 1; id <= this.voterCount + spares; id++) {
       const boot = id <= this.voterCount;
-      const disk = {
-        hardState: { term: 0, vote: 0, commit: 0 },
-        entries: [],
-        snapshot: boot ? { meta: { index: 0, term: 0, conf: { voters } }, data: new Uint8Array() } : undefined,
-      };
+      const disk = this.opts.sqlite
+        ? { storage: new SqliteRaftStorage(":memory:"), snapshots: new SqliteSnapshotStore(":memory:") }
+        : { storage: new MemoryRaftStorage(), snapshots: new MemorySnapshotStore() };
+      if (boot) disk.snapshots.save({ meta: { index: 0, term: 0, conf: { voters } }, data: new Uint8Array() });
       const node = new SimNode(id, disk, env);
       this.nodes.set(id, node);
       node.start(this.prng.fork());
@@ -164,6 +167,10 @@ class Simulation {
     } catch (e) {
       if (!(e instanceof Error)) throw e;
       error = e instanceof InvariantViolation ? e.message : `${e.name}: ${e.message}\n${e.stack ?? ""}`;
+    }
+    for (const n of this.nodes.values()) {
+      n.disk.storage.close();
+      n.disk.snapshots.close();
     }
     const lin = error ? { ok: true } : checkKvLinearizable(this.clients.history);
     if (!error && !lin.ok) error = `linearizability: ${lin.reason}`;
