@@ -41,6 +41,8 @@ export const TICK_MS = 100;
 export const QUEUED_PROPOSALS_MAX = 65_536;
 /** Commands proposed to the core per loop turn at most. */
 export const PROPOSE_BATCH_MAX = 4096;
+/** Read barriers waiting for the next ReadIndex round at most. */
+export const QUEUED_READS_MAX = 65_536;
 /** Default time an apply() or read barrier waits before failing with "timeout". */
 export const APPLY_TIMEOUT_MS = 10_000;
 /** Default applied entries between automatic snapshots. */
@@ -72,7 +74,9 @@ interface PendingApply extends Waiter {
   term: number;
 }
 
-interface PendingRead extends Waiter {
+/** One ReadIndex round: every read barrier requested in the same loop turn shares it. */
+interface ReadRound {
+  waiters: Set<Waiter>;
   index: number; // -1 until the read index is known
 }
 
@@ -82,7 +86,8 @@ export class RaftNode {
   private readonly opts: RaftNodeOptions;
   private queue: { data: Uint8Array; timeoutMs: number; waiter: Omit<PendingApply, "term"> }[] = [];
   private applies = new Map<number, PendingApply>();
-  private reads = new Map<string, PendingRead>();
+  private readQueue = new Set<Waiter>();
+  private rounds = new Map<string, ReadRound>();
   private readSeq = 0;
   private scheduled = false;
   private ticker?: ReturnType<typeof setInterval>;
@@ -132,21 +137,38 @@ export class RaftNode {
    * acknowledged before the call; read the FSM right after. Works on followers too. */
   readBarrier(timeoutMs = APPLY_TIMEOUT_MS): Promise<number> {
     if (this.stopped) return Promise.reject(new RaftError("shutdown", "raft node is shut down"));
-    const ctx = `${this.id}.${++this.readSeq}`;
-    if (!this.core.readIndex(ctx)) {
-      if (this.core.role !== Role.Leader) return Promise.reject(this.notLeader());
-      // a new leader has not committed an entry of its term yet, or too many reads are queued
-      return Promise.reject(new RaftError("not-ready", "leader cannot serve reads yet; retry", this.id));
-    }
+    if (this.readQueue.size >= QUEUED_READS_MAX) return Promise.reject(new RaftError("overloaded", "too many queued reads"));
     const p = new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.reads.delete(ctx);
-        reject(new RaftError("timeout", "read barrier timed out"));
-      }, timeoutMs);
-      this.reads.set(ctx, { resolve: resolve as (v: unknown) => void, reject, timer, index: -1 });
+      const w: Waiter = {
+        resolve: resolve as (v: unknown) => void,
+        reject,
+        timer: setTimeout(() => {
+          this.readQueue.delete(w);
+          for (const [ctx, round] of this.rounds) {
+            if (round.waiters.delete(w) && round.waiters.size === 0) this.rounds.delete(ctx);
+          }
+          reject(new RaftError("timeout", "read barrier timed out"));
+        }, timeoutMs),
+      };
+      this.readQueue.add(w);
     });
     this.kick();
     return p;
+  }
+
+  /** Start one ReadIndex round for every read barrier queued since the last loop turn. */
+  private startReadRound(): void {
+    if (this.readQueue.size === 0) return;
+    const waiters = this.readQueue;
+    this.readQueue = new Set();
+    const ctx = `${this.id}.${++this.readSeq}`;
+    if (this.core.readIndex(ctx)) {
+      this.rounds.set(ctx, { waiters, index: -1 });
+      return;
+    }
+    // not leader, or a new leader that has not committed an entry of its term (or a full queue)
+    const err = this.core.role !== Role.Leader ? this.notLeader() : new RaftError("not-ready", "leader cannot serve reads yet; retry", this.id);
+    for (const w of waiters) this.fail(w, err);
   }
 
   addVoter(id: NodeId, timeoutMs = APPLY_TIMEOUT_MS): Promise<unknown> {
@@ -188,10 +210,12 @@ export class RaftNode {
     const err = new RaftError("shutdown", "raft node shut down; outcome unknown");
     for (const q of this.queue) this.fail(q.waiter, err);
     for (const w of this.applies.values()) this.fail(w, err);
-    for (const w of this.reads.values()) this.fail(w, err);
+    for (const w of this.readQueue) this.fail(w, err);
+    for (const r of this.rounds.values()) for (const w of r.waiters) this.fail(w, err);
     this.queue = [];
     this.applies.clear();
-    this.reads.clear();
+    this.readQueue.clear();
+    this.rounds.clear();
   }
 
   // ---- the loop ------------------------------------------------------------------------------
@@ -219,6 +243,7 @@ export class RaftNode {
 
   private run(): void {
     this.proposeQueued();
+    this.startReadRound();
     while (this.core.hasReady()) {
       const rd = this.core.ready();
       this.handleReady(rd);
@@ -254,8 +279,8 @@ export class RaftNode {
     if (rd.snapshot) this.restore(rd.snapshot);
     for (const e of rd.committed) this.applyEntry(e);
     for (const rs of rd.readStates) {
-      const w = this.reads.get(rs.ctx);
-      if (w) w.index = rs.index;
+      const round = this.rounds.get(rs.ctx);
+      if (round) round.index = rs.index;
     }
     this.releaseReads();
     if (rd.softState && rd.softState.role !== Role.Leader) {
@@ -290,11 +315,12 @@ export class RaftNode {
   }
 
   private releaseReads(): void {
-    for (const [ctx, w] of this.reads) {
-      if (w.index >= 0 && w.index <= this.appliedIndex) {
-        this.reads.delete(ctx);
+    for (const [ctx, round] of this.rounds) {
+      if (round.index < 0 || round.index > this.appliedIndex) continue;
+      this.rounds.delete(ctx);
+      for (const w of round.waiters) {
         clearTimeout(w.timer);
-        w.resolve(w.index);
+        w.resolve(round.index);
       }
     }
   }

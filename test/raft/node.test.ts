@@ -142,6 +142,21 @@ for (const kind of ["memory", "sqlite"] as Kind[]) {
       c.stop();
     });
 
+    test("concurrent read barriers share one ReadIndex round; an isolated leader never answers", async () => {
+      const c = new Cluster(kind);
+      for (const id of [1, 2, 3]) c.add(id, [1, 2, 3]);
+      const l = await c.leader();
+      await l.node.apply(enc("a=1"));
+      const before = c.net.delivered;
+      const indexes = await Promise.all(Array.from({ length: 100 }, () => l.node.readBarrier()));
+      expect(new Set(indexes).size).toBe(1);
+      expect(c.net.delivered - before).toBeLessThan(40); // one heartbeat round, not a hundred
+      c.net.isolate(l.id, [1, 2, 3]);
+      const err = await l.node.readBarrier(150).catch((e) => e);
+      expect((err as RaftError).code).toMatch(/timeout|not-leader/);
+      c.stop();
+    });
+
     test("a restarted node recovers its log from its stores and catches up", async () => {
       const c = new Cluster(kind);
       for (const id of [1, 2, 3]) c.add(id, [1, 2, 3]);
