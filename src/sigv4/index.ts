@@ -19,3 +19,4 @@ export { canonicalRequest, credentialScope, stringToSign, type SignableRequest }
 export { parseAuthorizationHeader, parsePresignedQuery, type Credential, type ParsedAuth } from "./parse.ts";
 export { verifyRequest, type Verified, type VerifyInput } from "./verify.ts";
 export { presignQuery, signHeaders } from "./sign.ts";
+export { chunkSignature, trailerSignature, type ChunkSigning } from "./chunk.ts";
