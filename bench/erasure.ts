@@ -33,7 +33,9 @@ const flag = (name: string, fallback: number) => {
 const sections = (args.includes("--section") ? args[args.indexOf("--section") + 1] : "erasure,fragment,store").split(",");
 const benchDir = args.includes("--dir") ? args[args.indexOf("--dir") + 1] : tmpdir();
 const shardBytes = flag("--shard-bytes", 1 << 20);
-const secondsPerCase = flag("--seconds", 1);
+const secondsPerCase = flag("--seconds", 0.5);
+/** CPU sections run this many rounds, interleaving the codecs; each figure is its best round. */
+const roundsPerSection = flag("--rounds", 3);
 const shapes: [number, number][] = [[3, 2], [4, 2], [8, 4]];
 const mib = 1 << 20;
 
@@ -121,7 +123,7 @@ function erasureSection() {
     row.memcpyCeilingMiBps = memcpyCeiling(k, m);
     results.push(row);
   }
-  return { unit: "MiB/s of data shards (K x shardBytes per op), one core, best of 5 trials", wasm: detectWasmSupport(), results };
+  return { unit: "MiB/s of data shards (K x shardBytes per op), one core, best of 5 trials x rounds", wasm: detectWasmSupport(), results };
 }
 
 /** Seal/open of 8 KiB fragments next to one-shot AES-256-GCM over a large buffer (the ceiling). */
@@ -157,7 +159,7 @@ async function timed(seconds: number, op: () => Promise<number>): Promise<{ perS
 }
 
 /** Durable writes and reads through the store next to raw write+fdatasync / read loops on the same disk. */
-async function storeSection() {
+async function storeSection(syncOffLoop: boolean) {
   const dir = mkdtempSync(join(benchDir, "s3d-bench-"));
   try {
     const rawPath = join(dir, "raw.bin");
@@ -179,7 +181,7 @@ async function storeSection() {
     const rawRead = await timed(secondsPerCase, async () => readSync(fd, readBuf, 0, readBuf.length, 0));
     closeSync(fd);
 
-    const store = new ShardStore({ dir: join(dir, "store"), masterKey: new Uint8Array(32).fill(2) });
+    const store = new ShardStore({ dir: join(dir, `store-${syncOffLoop}`), masterKey: new Uint8Array(32).fill(2), syncOffLoop });
     const one = randomBytes(mib);
     const sixtyFour = randomBytes(64 * mib);
     const small = randomBytes(4096);
@@ -210,6 +212,7 @@ async function storeSection() {
     return {
       unit: "MiB/s unless named per second; writes are durable (fdatasync + index commit) before they count",
       libc: libcBinding,
+      dataSync: syncOffLoop ? "node:fs fdatasync on the worker pool" : "bun:ffi fdatasync on the event loop",
       write1MiBShard: m(put1),
       ceilingRawWrite1MiBFdatasync: m(raw1),
       write64MiBShard: m(put64),
@@ -227,12 +230,25 @@ async function storeSection() {
 }
 
 const report: Record<string, unknown> = { bench: "shard-engine", bun: Bun.version, oneCore: true };
+/** Field-wise maximum of several rounds: noise on a shared VM only ever slows a round down. */
+function bestOf<T>(rounds: T[]): T {
+  const merge = (a: unknown, b: unknown): unknown => {
+    if (typeof a === "number" && typeof b === "number") return Math.max(a, b);
+    if (Array.isArray(a) && Array.isArray(b)) return a.map((x, i) => merge(x, b[i]));
+    if (a && b && typeof a === "object" && typeof b === "object") {
+      return Object.fromEntries(Object.entries(a).map(([k, v]) => [k, merge(v, (b as Record<string, unknown>)[k])]));
+    }
+    return a;
+  };
+  return rounds.reduce((acc, r) => merge(acc, r) as T);
+}
+
 if (sections.includes("erasure")) {
-  const erasure = erasureSection();
+  const erasure = bestOf(Array.from({ length: roundsPerSection }, () => erasureSection()));
   const peer: Record<string, unknown> = {};
   for (const [k, m] of shapes) peer[`RS(${k},${m})`] = (await ronomon(k, m)) ?? "not installed";
   report.erasure = { ...erasure, "@ronomon/reed-solomon": peer };
 }
-if (sections.includes("fragment")) report.fragment = fragmentSection();
-if (sections.includes("store")) report.store = await storeSection();
+if (sections.includes("fragment")) report.fragment = bestOf(Array.from({ length: roundsPerSection }, () => fragmentSection()));
+if (sections.includes("store")) report.store = [await storeSection(true), await storeSection(false)];
 console.log(JSON.stringify(report, null, 2));

@@ -6,6 +6,18 @@ import { assert } from "../util/assert.ts";
 import { mulTable } from "./gf256.ts";
 import type { Coefficients, Kernel, ShardArena } from "./kernel.ts";
 
+/** One 256-byte row of the multiplication table per coefficient, created once. */
+const mulRows = Array.from({ length: 256 }, (_, c) => mulTable.subarray(c * 256, c * 256 + 256));
+
+// Small monomorphic loops: the JIT compiles them the same way every run.
+function xorInto(out: Uint8Array, src: Uint8Array, n: number): void {
+  for (let b = 0; b < n; b++) out[b] ^= src[b];
+}
+
+function mulXorInto(out: Uint8Array, src: Uint8Array, row: Uint8Array, n: number): void {
+  for (let b = 0; b < n; b++) out[b] ^= row[src[b]];
+}
+
 export const tsKernel: Kernel = {
   name: "ts-table",
   arena(slots: number, shardBytes: number): ShardArena {
@@ -28,12 +40,8 @@ export const tsKernel: Kernel = {
         if (c === 0) continue;
         const src = inputs[i];
         assert(src.length >= lengthBytes, "kernel: input shorter than lengthBytes");
-        if (c === 1) {
-          for (let b = 0; b < lengthBytes; b++) out[b] ^= src[b];
-        } else {
-          const row = mulTable.subarray(c * 256, c * 256 + 256);
-          for (let b = 0; b < lengthBytes; b++) out[b] ^= row[src[b]];
-        }
+        if (c === 1) xorInto(out, src, lengthBytes);
+        else mulXorInto(out, src, mulRows[c], lengthBytes);
       }
     }
   },

@@ -1,6 +1,8 @@
 /**
- * Group commit: writers that finish in the same turn of the event loop share one fdatasync per
- * touched segment and one sqlite transaction. A writer is acknowledged only after both.
+ * Group commit: writers whose data is written by the time a flush starts share one data sync per
+ * touched segment and one sqlite transaction; a writer is acknowledged only after both. One flush
+ * runs at a time; while its data sync is in flight (off the event loop when `sync` is async),
+ * later writers keep writing and queue for the next flush.
  */
 import type { IndexOp } from "./shard-index.ts";
 
@@ -16,11 +18,11 @@ interface Waiter {
 
 export class GroupCommitter {
   private pending: Waiter[] = [];
-  private scheduled = false;
+  private running = false;
   private commitCount = 0;
 
   constructor(
-    private readonly sync: (segment: number) => void,
+    private readonly sync: (segment: number) => void | Promise<void>,
     private readonly apply: (ops: IndexOp[]) => void,
   ) {}
 
@@ -28,9 +30,9 @@ export class GroupCommitter {
   submit(ops: readonly IndexOp[], segments: readonly number[]): Promise<void> {
     return new Promise((resolve, reject) => {
       this.pending.push({ ops, segments, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
+      if (!this.running) {
+        this.running = true;
+        setImmediate(() => void this.run());
       }
     });
   }
@@ -40,8 +42,7 @@ export class GroupCommitter {
     return this.commitCount;
   }
 
-  private flush(): void {
-    this.scheduled = false;
+  private async run(): Promise<void> {
     while (this.pending.length > 0) {
       const batch: Waiter[] = [];
       let opCount = 0;
@@ -51,7 +52,7 @@ export class GroupCommitter {
         opCount += w.ops.length;
       }
       try {
-        for (const s of new Set(batch.flatMap((w) => w.segments))) this.sync(s);
+        await Promise.all([...new Set(batch.flatMap((w) => w.segments))].map((s) => this.sync(s)));
         this.apply(batch.flatMap((w) => w.ops));
         this.commitCount++;
       } catch (e) {
@@ -60,5 +61,6 @@ export class GroupCommitter {
       }
       for (const w of batch) w.resolve();
     }
+    this.running = false;
   }
 }

@@ -3,7 +3,7 @@
  * explicit offsets (never O_APPEND: concurrent writers own disjoint extents), preallocated
  * ahead of the write position with fallocate so appends do not fragment or hit ENOSPC late.
  */
-import { closeSync, constants, fsyncSync, openSync, readdirSync, readSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, fdatasync as fdatasyncAsync, fsyncSync, openSync, readdirSync, readSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { fallocate, fdatasync } from "../../ffi/libc.ts";
 import { assert } from "../util/assert.ts";
@@ -99,8 +99,20 @@ export class SegmentFiles {
     }
   }
 
+  /** fdatasync through bun:ffi: blocks the event loop for the whole flush. */
   datasync(id: number): void {
     fdatasync(this.fd(id));
+  }
+
+  /**
+   * fdatasync on Bun's worker pool (node:fs): the event loop keeps serving, and writers keep
+   * writing, while the disk flushes. A bun:ffi call cannot do this: it runs on the calling thread.
+   */
+  datasyncOffLoop(id: number): Promise<void> {
+    const fd = this.fd(id);
+    return new Promise((resolve, reject) =>
+      fdatasyncAsync(fd, (err) => (err ? reject(new Error(`shard store: fdatasync of segment ${id} failed: ${err.message}`)) : resolve())),
+    );
   }
 
   close(): void {

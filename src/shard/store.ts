@@ -34,6 +34,8 @@ export interface ShardStoreOptions {
   readonly segmentBytesMax?: number;
   /** Total segment bytes this store may use; writes beyond it fail with InsufficientStorageError. */
   readonly capacityBytes?: number;
+  /** Run the data fdatasync off the event loop (default) or inline through bun:ffi. */
+  readonly syncOffLoop?: boolean;
   /** Randomness for the store id (injected for tests). */
   readonly random?: (n: number) => Uint8Array;
 }
@@ -98,7 +100,7 @@ export class ShardStore {
     this.key = deriveStoreKey(options.masterKey, this.storeId);
     this.counter = new FragmentCounter(Number(this.index.getMeta("counterHigh") ?? 0), (high) => this.index.setMeta("counterHigh", high));
     this.committer = new GroupCommitter(
-      (s) => this.files.datasync(s),
+      options.syncOffLoop === false ? (s) => this.files.datasync(s) : (s) => this.files.datasyncOffLoop(s),
       (ops) => this.apply(ops),
     );
     this.recover();
