@@ -110,6 +110,36 @@ describe("shard store", () => {
     again.close();
   });
 
+  test("bit rot anywhere: 60 random single-byte flips, each fails exactly the shard it lands in", async () => {
+    const dir = freshDir();
+    const store = open(dir);
+    const shardBytesOnDisk = 3 * fragmentBytes;
+    for (let i = 0; i < 5; i++) await store.put("r", i, 17_000, patterned(i, 17_000)); // last fragment partly padding
+    const fd = openSync(join(dir, "segments", segmentFileName(1)), "r+");
+    let x = 12345;
+    const b = new Uint8Array(1);
+    try {
+      for (let round = 0; round < 60; round++) {
+        x = (x * 1103515245 + 12345) >>> 0;
+        const at = x % (5 * shardBytesOnDisk);
+        const victim = Math.floor(at / shardBytesOnDisk);
+        readSync(fd, b, 0, 1, at);
+        const original = b[0];
+        b[0] ^= 1 << (x >>> 29);
+        writeSync(fd, b, 0, 1, at);
+        for (let i = 0; i < 5; i++) {
+          if (i === victim) await expect(store.read("r", i)).rejects.toThrow(FragmentIntegrityError);
+          else if (i === (victim + 1) % 5) expect(await store.read("r", i)).toEqual(patterned(i, 17_000));
+        }
+        b[0] = original;
+        writeSync(fd, b, 0, 1, at);
+      }
+    } finally {
+      closeSync(fd);
+    }
+    store.close();
+  });
+
   test("reopening with another master key is refused; counter moves forward across reopen", async () => {
     const dir = freshDir();
     const store = open(dir);
