@@ -21,6 +21,12 @@ export const defaultContentType = "binary/octet-stream";
 export function attributesFromHeaders(headers: Record<string, string>): ObjectAttributes {
   const stored: Record<string, string> = {};
   for (const name of storedContentHeaders) if (headers[name] !== undefined) stored[name] = headers[name];
+  // aws-chunked is the framing of this request, not an encoding of the object.
+  if (stored["content-encoding"] !== undefined) {
+    const codings = stored["content-encoding"].split(",").map((c) => c.trim()).filter((c) => c !== "" && c.toLowerCase() !== "aws-chunked");
+    if (codings.length > 0) stored["content-encoding"] = codings.join(",");
+    else delete stored["content-encoding"];
+  }
   const userMeta: Record<string, string> = {};
   let metaBytes = 0;
   for (const [name, value] of Object.entries(headers)) {

@@ -1,6 +1,15 @@
 /** Authentication of S3 requests: SigV4 (header or presigned) against the configured users. */
 import { S3Error } from "../errors.ts";
-import { payloadModes, unsignedPayload, verifyRequest } from "../sigv4/index.ts";
+import {
+  payloadModes,
+  streamingSignedPayload,
+  streamingSignedPayloadTrailer,
+  streamingUnsignedPayloadTrailer,
+  unsignedPayload,
+  verifyRequest,
+  type Verified,
+} from "../sigv4/index.ts";
+import type { PayloadClaim } from "./body.ts";
 import type { S3Request } from "./request.ts";
 
 export interface User {
@@ -11,8 +20,7 @@ export interface User {
 
 export interface Authenticated {
   accessKeyId: string;
-  /** hex SHA-256 the body must match, or undefined when the payload is unsigned */
-  payloadSha256: string | undefined;
+  payload: PayloadClaim;
 }
 
 export class Authenticator {
@@ -23,14 +31,31 @@ export class Authenticator {
   }
 
   authenticate(req: S3Request): Authenticated {
+    if (req.params.has("AWSAccessKeyId") && req.params.has("Signature")) {
+      throw new S3Error("InvalidRequest", "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.");
+    }
     const verified = verifyRequest(
       { method: req.method, decodedPath: req.decodedPath, query: req.query, headers: req.headers, nowMs: req.nowMs, region: this.region },
       (accessKeyId) => this.secrets.get(accessKeyId),
     );
-    const mode = verified.payloadHash;
-    if (mode !== unsignedPayload && payloadModes.includes(mode)) {
-      throw new S3Error("NotImplemented", `The payload mode ${mode} (aws-chunked) is not implemented by s3d yet.`);
-    }
-    return { accessKeyId: verified.accessKeyId, payloadSha256: mode === unsignedPayload ? undefined : mode };
+    return { accessKeyId: verified.accessKeyId, payload: payloadClaim(verified) };
   }
+}
+
+function payloadClaim(v: Verified): PayloadClaim {
+  const signing = { signingKey: v.signingKey, amzDate: v.amzDate, scope: v.scope, seedSignature: v.signature };
+  switch (v.payloadHash) {
+    case unsignedPayload:
+      return { kind: "unsigned" };
+    case streamingSignedPayload:
+      return { kind: "chunked", signing, trailer: false };
+    case streamingSignedPayloadTrailer:
+      return { kind: "chunked", signing, trailer: true };
+    case streamingUnsignedPayloadTrailer:
+      return { kind: "chunked", signing: undefined, trailer: true };
+  }
+  if (payloadModes.includes(v.payloadHash)) {
+    throw new S3Error("NotImplemented", `The payload mode ${v.payloadHash} (SigV4a) is not implemented by s3d.`);
+  }
+  return { kind: "sha256", hex: v.payloadHash };
 }

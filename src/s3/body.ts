@@ -5,7 +5,9 @@
  */
 import { createHash, type Hash } from "node:crypto";
 import { S3Error } from "../errors.ts";
+import type { ChunkSigning } from "../sigv4/index.ts";
 import type { BodyDigest, IncomingBody } from "../store/backend.ts";
+import { decodeAwsChunked } from "./chunked.ts";
 
 /** Watches the bytes of a body as they pass; `finish` throws an S3Error if they are wrong. */
 export interface BodyObserver {
@@ -82,15 +84,11 @@ export class DigestObserver implements BodyObserver {
   }
 }
 
-export interface BodyChecks {
-  /** Content-Length, when the client sent one */
-  expectedBytes: number | undefined;
-  limitBytes: number;
-  /** hex SHA-256 the client signed, or undefined for UNSIGNED-PAYLOAD */
-  sha256Hex: string | undefined;
-  /** the Content-MD5 header value (base64), if any */
-  contentMd5: string | undefined;
-}
+/** What the signature says about the payload. */
+export type PayloadClaim =
+  | { kind: "sha256"; hex: string }
+  | { kind: "unsigned" }
+  | { kind: "chunked"; signing: ChunkSigning | undefined; trailer: boolean };
 
 export function contentMd5Bytes(header: string): Buffer {
   const bytes = Buffer.from(header, "base64");
@@ -100,21 +98,68 @@ export function contentMd5Bytes(header: string): Buffer {
   return bytes;
 }
 
-/** Builds the verified body a backend consumes. Header problems throw before any byte is read. */
-export function incomingBody(source: AsyncIterable<Uint8Array>, checks: BodyChecks): IncomingBody {
-  const size = new SizeObserver(checks.expectedBytes, checks.limitBytes);
+function parseLength(value: string, name: string): number {
+  if (!/^\d{1,16}$/.test(value)) throw new S3Error("InvalidArgument", `The ${name} header is not a valid length.`, { ArgumentName: name, ArgumentValue: value });
+  return Number(value);
+}
+
+/**
+ * The payload length the client declared: x-amz-decoded-content-length for aws-chunked bodies,
+ * Content-Length otherwise. Checked against `limitBytes` before any byte is read.
+ */
+function declaredLength(headers: Record<string, string>, payload: PayloadClaim, limitBytes: number, required: boolean): number | undefined {
+  const name = payload.kind === "chunked" ? "x-amz-decoded-content-length" : "content-length";
+  const raw = headers[name];
+  if (raw === undefined) {
+    if (required || payload.kind === "chunked") throw new S3Error("MissingContentLength", `You must provide the ${name} HTTP header.`);
+    return undefined;
+  }
+  const length = parseLength(raw, name);
+  if (length > limitBytes) {
+    throw new S3Error("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size", {
+      ProposedSize: raw,
+      MaxSizeAllowed: String(limitBytes),
+    });
+  }
+  return length;
+}
+
+/** Names announced in x-amz-trailer, lowercase. */
+function announcedTrailers(headers: Record<string, string>): string[] {
+  const raw = headers["x-amz-trailer"];
+  return raw === undefined ? [] : raw.split(",").map((s) => s.trim().toLowerCase()).filter((s) => s !== "");
+}
+
+/**
+ * Builds the verified body a backend consumes from the raw request body: aws-chunked framing
+ * decoded, length, Content-MD5 and signed SHA-256 checked. Header problems throw before any
+ * byte is read; body problems error the stream, so nothing is stored.
+ */
+export function requestBody(
+  raw: AsyncIterable<Uint8Array>,
+  headers: Record<string, string>,
+  payload: PayloadClaim,
+  limits: { limitBytes: number; lengthRequired: boolean },
+): IncomingBody {
+  const expectedBytes = declaredLength(headers, payload, limits.limitBytes, limits.lengthRequired);
+  const source =
+    payload.kind === "chunked"
+      ? decodeAwsChunked(raw, { signing: payload.signing, announcedTrailers: payload.trailer ? announcedTrailers(headers) : [], onTrailers: () => {} })
+      : raw;
+  const size = new SizeObserver(expectedBytes, limits.limitBytes);
+  const contentMd5 = headers["content-md5"];
   const md5 = new DigestObserver(
     "md5",
-    checks.contentMd5 === undefined
+    contentMd5 === undefined
       ? undefined
       : {
-          value: contentMd5Bytes(checks.contentMd5),
+          value: contentMd5Bytes(contentMd5),
           error: () => new S3Error("BadDigest", "The Content-MD5 you specified did not match what we received."),
         },
   );
   const observers: BodyObserver[] = [size, md5];
-  if (checks.sha256Hex !== undefined) {
-    const claimed = checks.sha256Hex.toLowerCase();
+  if (payload.kind === "sha256") {
+    const claimed = payload.hex.toLowerCase();
     const sha = new DigestObserver("sha256", {
       value: Buffer.from(claimed, "hex"),
       error: () =>

@@ -56,6 +56,8 @@ export function listEntries<T extends ListedRow>(
 ): ListResult<T> {
   const { prefix, delimiter, start, maxEntries } = options;
   assert(maxEntries >= 0, "maxEntries must not be negative");
+  // S3 answers max-keys=0 with an empty, untruncated page (no token to follow).
+  if (maxEntries === 0) return { entries: [], isTruncated: false };
   const entries: ListEntry<T>[] = [];
   let cursor = start;
   while (true) {

@@ -59,6 +59,7 @@ describe("health and authentication", () => {
     expect(await ok.text()).toBe("hello");
     await expectError(await fetch(`${server.endpoint}/${bucket}/presigned?${sign(Date.now() - 120_000, 60)}`), 403, "AccessDenied");
     await expectError(await fetch(`${server.endpoint}/${bucket}/other?${sign(Date.now(), 60)}`), 403, "SignatureDoesNotMatch");
+    await expectError(await fetch(`${server.endpoint}/${bucket}/presigned?AWSAccessKeyId=${accessKey}&Expires=9999999999&Signature=abc`), 400, "InvalidRequest");
     const tooLong = sign(Date.now(), 60).replace("X-Amz-Expires=60", "X-Amz-Expires=604801");
     expect((await fetch(`${server.endpoint}/${bucket}/presigned?${tooLong}`)).status).toBe(400);
   });

@@ -203,6 +203,8 @@ export function backendContract(name: string, make: () => Promise<BackendUnderTe
           }
           expect(seen).toEqual(expected);
         }
+        const empty = await b.listObjects("bkt", { prefix, delimiter, after: "", maxKeys: 0 });
+        expect(empty).toEqual({ objects: [], commonPrefixes: [], isTruncated: false, lastEntry: undefined });
       }
     });
 

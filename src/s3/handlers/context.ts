@@ -1,5 +1,6 @@
 /** What every S3 operation handler receives. */
 import type { Backend } from "../../store/backend.ts";
+import type { PayloadClaim } from "../body.ts";
 import type { S3Request } from "../request.ts";
 import type { S3Response } from "../respond.ts";
 
@@ -9,8 +10,8 @@ export interface S3Context {
   region: string;
   /** the authenticated access key id */
   accessKeyId: string;
-  /** hex SHA-256 the client signed, undefined for UNSIGNED-PAYLOAD */
-  payloadSha256: string | undefined;
+  /** what the signature says about the body */
+  payload: PayloadClaim;
 }
 
 export type Handler = (ctx: S3Context) => Promise<S3Response>;

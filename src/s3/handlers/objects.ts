@@ -2,7 +2,7 @@
 import { S3Error } from "../../errors.ts";
 import { listKeysMax, objectBytesMax, type IncomingBody } from "../../store/backend.ts";
 import { attributesFromHeaders, objectHeaders } from "../attributes.ts";
-import { incomingBody } from "../body.ts";
+import { requestBody } from "../body.ts";
 import { checkKey } from "../names.ts";
 import { contentRange, resolveRange } from "../range.ts";
 import { emptyResponse, quoteEtag, xmlResponse, type S3Response } from "../respond.ts";
@@ -12,23 +12,7 @@ import { readSmallBody } from "./small-body.ts";
 
 /** The body of an upload (PutObject, UploadPart), verified against what the client declared. */
 export function uploadBody(ctx: S3Context, limitBytes: number): IncomingBody {
-  const { headers } = ctx.req;
-  const lengthHeader = headers["content-length"];
-  if (lengthHeader === undefined) throw new S3Error("MissingContentLength", "You must provide the Content-Length HTTP header.");
-  const expectedBytes = Number(lengthHeader);
-  if (!/^\d+$/.test(lengthHeader)) throw new S3Error("InvalidArgument", "The Content-Length header is not a number.");
-  if (expectedBytes > limitBytes) {
-    throw new S3Error("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size", {
-      ProposedSize: lengthHeader,
-      MaxSizeAllowed: String(limitBytes),
-    });
-  }
-  return incomingBody(ctx.req.body, {
-    expectedBytes,
-    limitBytes,
-    sha256Hex: ctx.payloadSha256,
-    contentMd5: headers["content-md5"],
-  });
+  return requestBody(ctx.req.body, ctx.req.headers, ctx.payload, { limitBytes, lengthRequired: true });
 }
 
 export async function putObject(ctx: S3Context) {
