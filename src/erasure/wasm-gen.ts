@@ -150,7 +150,7 @@ function kernelBody(shape: KernelShape, accumulate: boolean): number[] {
 }
 
 /** The module: imports env.memory, exports `set` (overwrite outputs) and `acc` (xor into them). */
-export function generateKernelModule(shape: KernelShape): Uint8Array {
+export function generateKernelModule(shape: KernelShape): Uint8Array<ArrayBuffer> {
   assert(shape.inputs >= 1 && shape.outputs >= 1 && shape.unroll >= 1, "wasm-gen: empty kernel shape");
   const header = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
   const type = section(1, vec([[0x60, ...vec([[I32], [I32], [I32]]), ...vec([])]]));
@@ -162,6 +162,6 @@ export function generateKernelModule(shape: KernelShape): Uint8Array {
 }
 
 /** A tiny module using relaxed_swizzle: if it validates, the engine has relaxed SIMD. */
-export function relaxedProbeModule(): Uint8Array {
+export function relaxedProbeModule(): Uint8Array<ArrayBuffer> {
   return generateKernelModule({ inputs: 1, outputs: 1, unroll: 1, relaxed: true });
 }

@@ -75,11 +75,11 @@ describe("reconstructInto (reused buffers)", () => {
     const codec = new ReedSolomon(4, 2);
     const shards = [...Array.from({ length: 4 }, () => randomBytes(next, 500)), new Uint8Array(500), new Uint8Array(500)];
     codec.encode(shards);
-    const copy = shards.map((s) => new Uint8Array(s));
+    const copy: Uint8Array[] = shards.map((s) => new Uint8Array(s));
     copy[1].fill(9);
     copy[5].fill(9);
     codec.reconstructInto(copy, [1, 5]);
-    expect(copy).toEqual(shards);
+    expect(copy).toEqual(shards as Uint8Array[]);
     expect(() => codec.reconstructInto([null, ...copy.slice(1)], [])).toThrow("shard 0 is null but not listed");
     expect(() => codec.reconstructInto(copy, [0, 1, 2])).toThrow("3 present, 4 needed");
   });
@@ -108,7 +108,7 @@ describe("RS codec limits and errors", () => {
       new ReedSolomon(k, m, tsKernel).encode(a);
       const fast = new ReedSolomon(k, m);
       fast.encode(b);
-      expect(b).toEqual(a);
+      expect(b as Uint8Array[]).toEqual(a as Uint8Array[]);
       const damaged: (Uint8Array | null)[] = b.map((s, i) => (i % 5 === 0 && i / 5 < m ? null : s));
       expect(fast.reconstruct(damaged)).toEqual(a);
     }
