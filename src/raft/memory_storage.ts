@@ -59,7 +59,7 @@ export class MemorySnapshotStore implements SnapshotStore {
   private snap?: Snapshot;
 
   save(snap: Snapshot): void {
-    this.snap = { meta: { ...snap.meta, conf: { voters: snap.meta.conf.voters.slice() } }, data: snap.data.slice() };
+    this.snap = { meta: { ...snap.meta, conf: structuredClone(snap.meta.conf) }, data: snap.data.slice() };
   }
 
   latest(): Snapshot | undefined {

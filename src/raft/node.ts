@@ -10,7 +10,7 @@ import { Prng } from "./prng.ts";
 import { RaftCore, type CoreOptions, type Status } from "./raft.ts";
 import type { RaftStorage, SnapshotStore } from "./storage.ts";
 import type { Transport } from "./transport.ts";
-import { EntryType, NONE, Role, type Entry, type Message, type NodeId, type Ready, type Snapshot } from "./types.ts";
+import { EntryType, NONE, Role, type ConfChange, type Entry, type Message, type NodeId, type Ready, type Snapshot } from "./types.ts";
 
 export interface Fsm {
   /** Apply one committed command; the result goes to the apply() caller on the leader. */
@@ -171,8 +171,15 @@ export class RaftNode {
     for (const w of waiters) this.fail(w, err);
   }
 
+  /** Make `id` a voter (promoting it if it is a learner). Resolves once the change is applied. */
   addVoter(id: NodeId, timeoutMs = APPLY_TIMEOUT_MS): Promise<unknown> {
     return this.confChange("add", id, timeoutMs);
+  }
+
+  /** Add `id` as a non-voter: it receives the log (and snapshots) but counts for no quorum.
+   * Add a new server this way, wait for it to catch up, then addVoter() it. */
+  addLearner(id: NodeId, timeoutMs = APPLY_TIMEOUT_MS): Promise<unknown> {
+    return this.confChange("add-learner", id, timeoutMs);
   }
 
   removeVoter(id: NodeId, timeoutMs = APPLY_TIMEOUT_MS): Promise<unknown> {
@@ -338,7 +345,7 @@ export class RaftNode {
     this.lastSnapshotIndex = meta.index;
   }
 
-  private confChange(op: "add" | "remove", node: NodeId, timeoutMs: number): Promise<unknown> {
+  private confChange(op: ConfChange["op"], node: NodeId, timeoutMs: number): Promise<unknown> {
     const r = this.core.proposeConfChange({ op, node });
     if (!r.ok) {
       if (r.error === "not-leader") return Promise.reject(this.notLeader());

@@ -5,11 +5,14 @@
  * log replication handlers live in replication.ts.
  */
 import { assert } from "../util/assert.ts";
+import { applyConfChange, normalConf } from "./conf.ts";
 import * as election from "./election.ts";
 import { RaftLog } from "./log.ts";
+import { ReadyCycle, advanceReady, hasReady, makeReady } from "./ready.ts";
 import * as lim from "./limits.ts";
 import type { Prng } from "./prng.ts";
-import { Progress, quorumSize } from "./progress.ts";
+import type { Progress } from "./progress.ts";
+import type { CoreOptions, CoreState, ProposeError, ProposeResult, Status } from "./options.ts";
 import { ReadIndexQueue } from "./readindex.ts";
 import * as repl from "./replication.ts";
 import {
@@ -34,45 +37,7 @@ import {
   type SoftState,
 } from "./types.ts";
 
-export interface CoreOptions {
-  id: NodeId;
-  prng: Prng;
-  electionTicks?: number;
-  heartbeatTicks?: number;
-  preVote?: boolean;
-  checkQuorum?: boolean;
-  appendEntriesMax?: number;
-  appendBytesMax?: number;
-  inflightAppendsMax?: number;
-  uncommittedBytesMax?: number;
-  pendingReadsMax?: number;
-  /** Committed payload bytes handed out per Ready at most (at least one entry). */
-  applyBytesMax?: number;
-}
-
-/** What the node finds on its stable storage at start. A fresh cluster member is bootstrapped with
- * a snapshot at index 0 carrying the initial voters; a node joining later starts with none. */
-export interface CoreState {
-  hardState: HardState;
-  snapshot?: Snapshot;
-  entries: Entry[];
-}
-
-export type ProposeError = "not-leader" | "transferring" | "too-many-uncommitted" | "conf-change-pending" | "bad-conf-change";
-export type ProposeResult = { ok: true; index: number; term: number } | { ok: false; error: ProposeError; leader: NodeId };
-
-export interface Status {
-  id: NodeId;
-  role: Role;
-  term: number;
-  vote: NodeId;
-  leader: NodeId;
-  commit: number;
-  applied: number;
-  lastIndex: number;
-  snapshotIndex: number;
-  voters: NodeId[];
-}
+export type { CoreOptions, CoreState, ProposeError, ProposeResult, Status };
 
 export class RaftCore {
   readonly id: NodeId;
@@ -93,6 +58,7 @@ export class RaftCore {
   role = Role.Follower;
   log: RaftLog;
   voters: NodeId[] = [];
+  learners: NodeId[] = [];
   /** Index of the latest ConfChange entry in the log (0: the config comes from the snapshot). */
   confIndex = 0;
   snapConf: ConfState;
@@ -110,9 +76,7 @@ export class RaftCore {
   readStates: ReadState[] = [];
   /** A snapshot received from the leader, to be persisted and restored by the next Ready. */
   incomingSnapshot?: Snapshot;
-  private prevHard: HardState;
-  private prevSoft: SoftState;
-  private outstanding = false;
+  private readonly cycle: ReadyCycle;
 
   constructor(opts: CoreOptions, state: CoreState) {
     this.id = opts.id;
@@ -134,13 +98,12 @@ export class RaftCore {
     const entries = snap ? state.entries.filter((e) => e.index > snap.meta.index) : state.entries;
     this.log = new RaftLog(snap?.meta, entries, state.hardState.commit);
     this.snapshot = snap;
-    this.snapConf = snap ? { voters: snap.meta.conf.voters.slice() } : { voters: [] };
+    this.snapConf = snap ? normalConf(snap.meta.conf) : { voters: [], learners: [] };
     this.term = state.hardState.term;
     this.vote = state.hardState.vote;
     assert(this.term >= this.log.lastTerm(), "raft: stored term is behind the log");
     this.refreshConf();
-    this.prevHard = this.hardState();
-    this.prevSoft = { leader: NONE, role: Role.Follower };
+    this.cycle = new ReadyCycle(this.hardState());
     this.becomeFollower(this.term, NONE);
   }
 
@@ -177,17 +140,15 @@ export class RaftCore {
     if (this.confIndex > this.log.committed || this.log.term(this.log.committed) !== this.term) {
       return { ok: false, error: "conf-change-pending", leader: this.leader };
     }
-    const has = this.voters.includes(cc.node);
-    if ((cc.op === "add") === has || cc.node === NONE) return { ok: false, error: "bad-conf-change", leader: this.leader };
-    const voters = cc.op === "add" ? [...this.voters, cc.node].sort((a, b) => a - b) : this.voters.filter((v) => v !== cc.node);
-    if (voters.length === 0) return { ok: false, error: "bad-conf-change", leader: this.leader };
+    const conf = applyConfChange({ voters: this.voters, learners: this.learners }, cc);
+    if (!conf) return { ok: false, error: "bad-conf-change", leader: this.leader };
     const index = this.log.lastIndex() + 1;
-    this.appendLocal([{ type: EntryType.ConfChange, data: encodeConfChange({ ...cc, voters }) }]);
+    this.appendLocal([{ type: EntryType.ConfChange, data: encodeConfChange({ op: cc.op, node: cc.node, ...conf }) }]);
     return { ok: true, index, term: this.term };
   }
 
   transferLeader(to: NodeId): boolean {
-    if (this.role !== Role.Leader || to === this.id || !this.progress.has(to)) return false;
+    if (this.role !== Role.Leader || to === this.id || !this.progress.has(to) || !this.voters.includes(to)) return false;
     this.leadTransferee = to;
     this.electionElapsed = 0; // the transfer is abandoned after one election timeout
     const pr = this.progress.get(to)!;
@@ -228,9 +189,12 @@ export class RaftCore {
   confAt(index: number): ConfState {
     for (let i = Math.min(index, this.log.lastIndex()); i > this.log.snapshotIndex; i--) {
       const e = this.log.entry(i);
-      if (e.type === EntryType.ConfChange) return { voters: decodeConfChange(e.data).voters! };
+      if (e.type === EntryType.ConfChange) {
+        const cc = decodeConfChange(e.data);
+        return { voters: cc.voters!, learners: cc.learners ?? [] };
+      }
     }
-    return { voters: this.snapConf.voters.slice() };
+    return { voters: this.snapConf.voters.slice(), learners: (this.snapConf.learners ?? []).slice() };
   }
 
   step(m: Message): void {
@@ -268,55 +232,17 @@ export class RaftCore {
   }
 
   hasReady(): boolean {
-    if (this.outstanding) return false;
-    return (
-      this.msgs.length > 0 ||
-      this.readStates.length > 0 ||
-      this.incomingSnapshot !== undefined ||
-      this.log.stableIndex < this.log.lastIndex() ||
-      this.log.committed > this.log.applying ||
-      !sameHard(this.hardState(), this.prevHard) ||
-      !sameSoft(this.softState(), this.prevSoft)
-    );
+    return hasReady(this, this.cycle);
   }
 
+  /** The next batch of work; see the Ready type for what the caller must do with it. */
   ready(): Ready {
-    assert(!this.outstanding, "raft: ready() while the previous Ready is not advanced");
-    this.outstanding = true;
-    const rd: Ready = {
-      entries: this.log.unstable(),
-      messages: this.msgs,
-      committed: this.log.nextCommitted(this.applyBytesMax),
-      readStates: this.readStates,
-      snapshot: this.incomingSnapshot,
-    };
-    const hs = this.hardState();
-    if (!sameHard(hs, this.prevHard)) rd.hardState = hs;
-    const ss = this.softState();
-    if (!sameSoft(ss, this.prevSoft)) rd.softState = ss;
-    this.msgs = [];
-    this.readStates = [];
-    if (rd.committed.length > 0) this.log.applying = rd.committed[rd.committed.length - 1].index;
-    return rd;
+    return makeReady(this, this.cycle);
   }
 
+  /** The batch was persisted, sent and applied. */
   advance(rd: Ready): void {
-    assert(this.outstanding, "raft: advance() without ready()");
-    this.outstanding = false;
-    if (rd.hardState) this.prevHard = rd.hardState;
-    if (rd.softState) this.prevSoft = rd.softState;
-    if (rd.snapshot) {
-      if (this.incomingSnapshot === rd.snapshot) this.incomingSnapshot = undefined;
-      if (rd.snapshot.meta.index > this.log.applied && rd.snapshot.meta.index <= this.log.committed) {
-        this.log.appliedTo(rd.snapshot.meta.index);
-      }
-    }
-    if (rd.entries.length > 0) {
-      const last = rd.entries[rd.entries.length - 1];
-      this.log.stableTo(last.index, last.term);
-      if (this.role === Role.Leader) repl.onLeaderStable(this);
-    }
-    if (rd.committed.length > 0) this.log.appliedTo(rd.committed[rd.committed.length - 1].index);
+    advanceReady(this, this.cycle, rd);
   }
 
   status(): Status {
@@ -331,6 +257,7 @@ export class RaftCore {
       lastIndex: this.log.lastIndex(),
       snapshotIndex: this.log.snapshotIndex,
       voters: this.voters.slice(),
+      learners: this.learners.slice(),
     };
   }
 
@@ -366,9 +293,11 @@ export class RaftCore {
         break;
       }
     }
-    const voters = this.confAt(this.log.lastIndex()).voters;
-    if (voters.join(",") === this.voters.join(",")) return;
-    this.voters = voters;
+    const conf = this.confAt(this.log.lastIndex());
+    const learners = conf.learners ?? [];
+    if (conf.voters.join(",") === this.voters.join(",") && learners.join(",") === this.learners.join(",")) return;
+    this.voters = conf.voters;
+    this.learners = learners;
     if (this.role === Role.Leader) repl.syncProgress(this);
   }
 
@@ -441,12 +370,4 @@ export class RaftCore {
     }
   }
 
-}
-
-function sameHard(a: HardState, b: HardState): boolean {
-  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
-}
-
-function sameSoft(a: SoftState, b: SoftState): boolean {
-  return a.leader === b.leader && a.role === b.role;
 }

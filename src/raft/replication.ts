@@ -5,13 +5,15 @@
  */
 import { assert } from "../util/assert.ts";
 import { Progress, ProgressState, quorumIndex, quorumSize } from "./progress.ts";
+import { normalConf } from "./conf.ts";
 import type { RaftCore } from "./raft.ts";
 import { MsgType, NONE, Role, entryBytes, message, type Message, type NodeId } from "./types.ts";
 
 /** Rebuild the leader's progress map after it became leader or the voter set changed. */
 export function syncProgress(r: RaftCore): void {
-  for (const id of [...r.progress.keys()]) if (!r.voters.includes(id)) r.progress.delete(id);
-  for (const id of r.voters) {
+  const members = [...r.voters, ...r.learners];
+  for (const id of [...r.progress.keys()]) if (!members.includes(id)) r.progress.delete(id);
+  for (const id of members) {
     if (id === r.id || r.progress.has(id)) continue;
     const pr = new Progress(r.log.lastIndex() + 1, r.inflightAppendsMax);
     pr.recentActive = true; // a fresh peer gets one CheckQuorum round of grace
@@ -218,7 +220,7 @@ function handleSnapshot(r: RaftCore, m: Message): void {
   }
   r.log.restore(meta);
   r.snapshot = snap;
-  r.snapConf = { voters: meta.conf.voters.slice() };
+  r.snapConf = normalConf(meta.conf);
   r.incomingSnapshot = snap;
   r.refreshConf();
   reply(r, m, { index: r.log.lastIndex() });

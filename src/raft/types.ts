@@ -25,6 +25,8 @@ export interface HardState {
 
 export interface ConfState {
   voters: NodeId[];
+  /** Non-voting members: they receive the log but count for no quorum (absent: none). */
+  learners?: NodeId[];
 }
 
 export interface SnapshotMeta {
@@ -124,10 +126,12 @@ export interface Ready {
 }
 
 export interface ConfChange {
-  op: "add" | "remove";
+  /** add: make a voter (promoting a learner); add-learner: a non-voter; remove: either. */
+  op: "add" | "add-learner" | "remove";
   node: NodeId;
-  /** The full voter set after the change (filled in by the leader when it proposes). */
+  /** The full configuration after the change (filled in by the leader when it proposes). */
   voters?: NodeId[];
+  learners?: NodeId[];
 }
 
 const textEncoder = new TextEncoder();

@@ -130,6 +130,51 @@ describe("membership changes (one server at a time)", () => {
   });
 });
 
+describe("learners (non-voting members)", () => {
+  test("a learner gets the log but neither votes, campaigns, nor counts for commit; then is promoted", () => {
+    const c = new TestCluster([1, 2, 3]);
+    const l = c.elect(1);
+    c.nodes.set(4, new RaftCore({ id: 4, prng: new Prng(4) }, { hardState: { term: 0, vote: 0, commit: 0 }, entries: [] }));
+    c.applied.set(4, []);
+    expect(l.proposeConfChange({ op: "add-learner", node: 4 }).ok).toBe(true);
+    c.settle();
+    c.tickAll(2);
+    expect(l.voters).toEqual([1, 2, 3]);
+    expect(l.learners).toEqual([4]);
+    expect(c.node(4).learners).toEqual([4]);
+    expect(c.node(4).log.committed).toBe(l.log.committed);
+    // the learner never campaigns
+    c.isolate(4);
+    for (let i = 0; i < 50; i++) c.node(4).tick();
+    expect(c.node(4).role).toBe("follower");
+    c.heal();
+    // with 2 and 3 silent, 1 + learner 4 cannot commit: the learner is not in the quorum
+    c.drop = (m) => [2, 3].includes(m.from) || [2, 3].includes(m.to);
+    const before = l.log.committed;
+    l.propose([enc("x")]);
+    c.settle();
+    expect(c.node(4).log.lastIndex()).toBe(l.log.lastIndex());
+    expect(l.log.committed).toBe(before);
+    c.heal();
+    c.tickAll(2);
+    expect(l.proposeConfChange({ op: "add", node: 4 }).ok).toBe(true); // promote
+    c.settle();
+    expect(l.voters).toEqual([1, 2, 3, 4]);
+    expect(l.learners).toEqual([]);
+    expect(l.transferLeader(4)).toBe(true);
+    c.settle();
+    expect(c.node(4).role).toBe("leader");
+  });
+
+  test("a learner cannot be the target of a leadership transfer", () => {
+    const c = new TestCluster([1, 2, 3]);
+    const l = c.elect(1);
+    l.proposeConfChange({ op: "add-learner", node: 4 });
+    c.settle();
+    expect(l.transferLeader(4)).toBe(false);
+  });
+});
+
 describe("leadership transfer", () => {
   test("the target campaigns at once and wins in the next term", () => {
     const c = new TestCluster([1, 2, 3]);

@@ -178,6 +178,9 @@ for (const kind of ["memory", "sqlite"] as Kind[]) {
       expect(l.node.status().snapshotIndex).toBeGreaterThan(30);
       expect(l.storage.firstIndex()).toBeGreaterThan(30);
       const joiner = c.add(4, undefined);
+      await l.node.addLearner(4);
+      expect(l.node.status().learners).toEqual([4]);
+      await until(() => joiner.fsm.map.size === 50);
       await l.node.addVoter(4);
       expect(l.node.status().voters).toEqual([1, 2, 3, 4]);
       await until(() => joiner.fsm.map.size === 50);

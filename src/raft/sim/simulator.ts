@@ -8,7 +8,7 @@ import { MemoryRaftStorage, MemorySnapshotStore } from "../memory_storage.ts";
 import { Prng } from "../prng.ts";
 import { SqliteRaftStorage, SqliteSnapshotStore } from "../sqlite_storage.ts";
 import type { CoreOptions } from "../raft.ts";
-import type { Message, NodeId } from "../types.ts";
+import type { ConfChange, Message, NodeId } from "../types.ts";
 import { KvClients } from "./clients.ts";
 import { EventQueue } from "./events.ts";
 import { InvariantChecker, InvariantViolation } from "./invariants.ts";
@@ -265,17 +265,26 @@ class Simulation {
     if (!leader) return;
     const core = leader.core!;
     if (p.chance(this.confChangeRate)) {
-      const outside = all.filter((n) => !core.voters.includes(n.id));
-      const add = outside.length > 0 && (core.voters.length <= 3 || p.chance(0.5));
-      const node = add ? p.pick(outside).id : p.pick(core.voters);
-      if (add || core.voters.length > 3) {
-        if (core.proposeConfChange({ op: add ? "add" : "remove", node }).ok) this.faults.confChanges++;
-      }
+      const cc = this.pickConfChange(core.voters, core.learners, all.map((n) => n.id));
+      if (cc && core.proposeConfChange(cc).ok) this.faults.confChanges++;
     } else if (p.chance(this.transferRate)) {
       const others = core.voters.filter((v) => v !== core.id);
       if (others.length > 0 && core.transferLeader(p.pick(others))) this.faults.transfers++;
     }
     this.after(leader);
+  }
+
+  /** Add a learner or a voter, promote a learner, or remove a member (keeping >= 3 voters). */
+  private pickConfChange(voters: NodeId[], learners: NodeId[], all: NodeId[]): ConfChange | undefined {
+    const p = this.prng;
+    const outside = all.filter((id) => !voters.includes(id) && !learners.includes(id));
+    const roll = p.int(4);
+    if (roll === 0 && outside.length > 0) return { op: "add-learner", node: p.pick(outside) };
+    if (roll === 1 && learners.length > 0) return { op: "add", node: p.pick(learners) };
+    if (roll === 2 && outside.length > 0) return { op: "add", node: p.pick(outside) };
+    const removable = voters.length > 3 ? [...voters, ...learners] : learners;
+    if (removable.length > 0) return { op: "remove", node: p.pick(removable) };
+    return undefined;
   }
 
   /** End of chaos: heal the network, stop losing messages, bring every node back. */
@@ -292,13 +301,13 @@ class Simulation {
     }
   }
 
-  /** After the quiet period there must be a leader whose voters all applied its commit index. */
+  /** After the quiet period there must be a leader whose members all applied its commit index. */
   private livenessProblem(): string | undefined {
     const leaders = [...this.nodes.values()].filter((n) => n.core?.role === "leader");
     if (leaders.length === 0) return "liveness: no leader after the network healed";
     const top = leaders.reduce((a, b) => (a.core!.term >= b.core!.term ? a : b)).core!;
     if (top.log.term(top.log.committed) !== top.term) return `liveness: leader ${top.id} committed nothing in term ${top.term}`;
-    for (const v of top.voters) {
+    for (const v of [...top.voters, ...top.learners]) {
       const n = this.nodes.get(v)!;
       const applied = n.core?.log.applied ?? -1;
       if (applied < top.log.committed) {
