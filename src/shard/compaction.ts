@@ -19,8 +19,8 @@ export interface CompactionContext {
   extentsIn(segment: number): Extent[];
   /** Reserves space in the active segment (never `avoid`) and pins it until release. */
   reserve(lengthBytes: number, avoid: number): { segment: number; offsetBytes: number; release(): void };
-  read(segment: number, offsetBytes: number, into: Uint8Array): void;
-  write(segment: number, offsetBytes: number, bytes: Uint8Array): void;
+  read(segment: number, offsetBytes: number, into: Uint8Array): Promise<void>;
+  write(segment: number, offsetBytes: number, bytes: Uint8Array): Promise<void>;
   commit(ops: IndexOp[], segments: number[]): Promise<void>;
 }
 
@@ -50,8 +50,8 @@ export async function compactSegment(ctx: CompactionContext, segment: number): P
     releases.push(to.release);
     for (let done = 0; done < from.lengthBytes; done += buf.length) {
       const part = buf.subarray(0, Math.min(buf.length, from.lengthBytes - done));
-      ctx.read(segment, from.offsetBytes + done, part);
-      ctx.write(to.segment, to.offsetBytes + done, part);
+      await ctx.read(segment, from.offsetBytes + done, part);
+      await ctx.write(to.segment, to.offsetBytes + done, part);
     }
     ops.push({ move: { from, to: { ...from, segment: to.segment, offsetBytes: to.offsetBytes } } });
     targets.add(to.segment);

@@ -3,7 +3,17 @@
  * explicit offsets (never O_APPEND: concurrent writers own disjoint extents), preallocated
  * ahead of the write position with fallocate so appends do not fragment or hit ENOSPC late.
  */
-import { closeSync, constants, fdatasync as fdatasyncAsync, fsyncSync, openSync, readdirSync, readSync, unlinkSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fdatasync as fdatasyncAsync,
+  fsyncSync,
+  openSync,
+  read as readAsync,
+  readdirSync,
+  unlinkSync,
+  write as writeAsync,
+} from "node:fs";
 import { join } from "node:path";
 import { fallocate, fdatasync } from "../../ffi/libc.ts";
 import { assert } from "../util/assert.ts";
@@ -80,20 +90,32 @@ export class SegmentFiles {
     this.allocatedBytes.set(id, target);
   }
 
-  write(id: number, offsetBytes: number, bytes: Uint8Array): void {
+  /**
+   * Positional write on Bun's worker pool: a slow disk (or page-cache writeback pressure) stalls
+   * this writer only, never the event loop.
+   */
+  async write(id: number, offsetBytes: number, bytes: Uint8Array): Promise<void> {
     const fd = this.fd(id);
     let done = 0;
     while (done < bytes.length) {
-      done += writeSync(fd, bytes, done, bytes.length - done, offsetBytes + done);
+      done += await new Promise<number>((resolve, reject) =>
+        writeAsync(fd, bytes, done, bytes.length - done, offsetBytes + done, (err, n) =>
+          err ? reject(new Error(`shard store: write to segment ${id} at ${offsetBytes + done} failed: ${err.message}`)) : resolve(n),
+        ),
+      );
     }
   }
 
-  /** Reads exactly into `into`; a short read (file shorter than the index says) throws. */
-  read(id: number, offsetBytes: number, into: Uint8Array): void {
+  /** Reads exactly into `into` (worker pool); a short read (file shorter than the index says) throws. */
+  async read(id: number, offsetBytes: number, into: Uint8Array): Promise<void> {
     const fd = this.fd(id);
     let done = 0;
     while (done < into.length) {
-      const n = readSync(fd, into, done, into.length - done, offsetBytes + done);
+      const n = await new Promise<number>((resolve, reject) =>
+        readAsync(fd, into, done, into.length - done, offsetBytes + done, (err, got) =>
+          err ? reject(new Error(`shard store: read of segment ${id} at ${offsetBytes + done} failed: ${err.message}`)) : resolve(got),
+        ),
+      );
       if (n === 0) throw new Error(`shard store: segment ${id} ends before offset ${offsetBytes + into.length}`);
       done += n;
     }

@@ -21,7 +21,7 @@ export interface ExtentRead {
   readonly key: KeyObject;
   readonly storeId: Uint8Array;
   readonly extent: Extent;
-  readonly read: (relativeOffsetBytes: number, into: Uint8Array) => void;
+  readonly read: (relativeOffsetBytes: number, into: Uint8Array) => Promise<void>;
   readonly done: () => void;
 }
 
@@ -45,7 +45,7 @@ export function readExtent(r: ExtentRead, range?: ByteRange): ReadableStream<Uin
   };
 
   return new ReadableStream<Uint8Array>({
-    pull(controller) {
+    async pull(controller) {
       try {
         if (next >= stop) {
           finish();
@@ -54,7 +54,7 @@ export function readExtent(r: ExtentRead, range?: ByteRange): ReadableStream<Uin
         }
         const count = Math.min(readBatchFragments, stop - next);
         const buf = new Uint8Array(count * fragmentBytes);
-        r.read(next * fragmentBytes, buf);
+        await r.read(next * fragmentBytes, buf);
         // One output chunk per batch (not per fragment): a stream chunk costs far more than a copy.
         const outStart = Math.max(startBytes, next * fragmentBodyBytes);
         const outEnd = Math.min(endBytes, (next + count) * fragmentBodyBytes);

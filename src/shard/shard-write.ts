@@ -23,7 +23,7 @@ export interface ExtentWrite {
   readonly logicalBytes: number;
   readonly counterBase: number;
   /** Writes sealed fragments at a byte offset relative to the extent start. */
-  readonly write: (relativeOffsetBytes: number, bytes: Uint8Array) => void;
+  readonly write: (relativeOffsetBytes: number, bytes: Uint8Array) => Promise<void>;
 }
 
 async function* chunks(body: ShardBody): AsyncIterable<Uint8Array> {
@@ -44,7 +44,8 @@ export async function writeExtent(w: ExtentWrite, body: ShardBody): Promise<void
   let received = 0;
   const wantFor = (n: number) => Math.min(fragmentBodyBytes, w.logicalBytes - n * fragmentBodyBytes);
 
-  const seal = (bodyBytes: Uint8Array) => {
+  /** Seals the next fragment into the batch; returns the batch write when the batch is complete. */
+  const seal = (bodyBytes: Uint8Array): Promise<void> | undefined => {
     const slot = fragment - batchFirst;
     sealFragment(
       w.key,
@@ -62,9 +63,11 @@ export async function writeExtent(w: ExtentWrite, body: ShardBody): Promise<void
     );
     fragment++;
     if (fragment - batchFirst === writeBatchFragments || fragment === fragments) {
-      w.write(batchFirst * fragmentBytes, batch.subarray(0, (fragment - batchFirst) * fragmentBytes));
+      const from = batchFirst;
       batchFirst = fragment;
+      return w.write(from * fragmentBytes, batch.subarray(0, (fragment - from) * fragmentBytes));
     }
+    return undefined;
   };
 
   for await (const chunk of chunks(w.logicalBytes === 0 ? new Uint8Array(0) : body)) {
@@ -76,7 +79,8 @@ export async function writeExtent(w: ExtentWrite, body: ShardBody): Promise<void
     while (at < chunk.length) {
       const want = wantFor(fragment);
       if (staged === 0 && chunk.length - at >= want) {
-        seal(chunk.subarray(at, at + want)); // whole fragment in the chunk: no staging copy
+        const written = seal(chunk.subarray(at, at + want)); // whole fragment in the chunk: no staging copy
+        if (written) await written;
         at += want;
         continue;
       }
@@ -85,7 +89,8 @@ export async function writeExtent(w: ExtentWrite, body: ShardBody): Promise<void
       staged += take;
       at += take;
       if (staged === want) {
-        seal(stage.subarray(0, want));
+        const written = seal(stage.subarray(0, want));
+        if (written) await written;
         staged = 0;
       }
     }
@@ -93,5 +98,5 @@ export async function writeExtent(w: ExtentWrite, body: ShardBody): Promise<void
   if (received !== w.logicalBytes) {
     throw new ShardBodyLengthError(`shard store: body of shard ${w.shardIndex} of ${w.objectId} ended at ${received} of ${w.logicalBytes} bytes`);
   }
-  if (w.logicalBytes === 0) seal(new Uint8Array(0)); // an empty shard is one empty fragment
+  if (w.logicalBytes === 0) await seal(new Uint8Array(0)); // an empty shard is one empty fragment
 }
