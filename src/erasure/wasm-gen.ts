@@ -160,8 +160,3 @@ export function generateKernelModule(shape: KernelShape): Uint8Array<ArrayBuffer
   const code = section(10, vec([kernelBody(shape, false), kernelBody(shape, true)]));
   return new Uint8Array([...header, ...type, ...imports, ...funcs, ...exports, ...code]);
 }
-
-/** A tiny module using relaxed_swizzle: if it validates, the engine has relaxed SIMD. */
-export function relaxedProbeModule(): Uint8Array<ArrayBuffer> {
-  return generateKernelModule({ inputs: 1, outputs: 1, unroll: 1, relaxed: true });
-}

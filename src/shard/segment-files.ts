@@ -15,12 +15,13 @@ import {
   write as writeAsync,
 } from "node:fs";
 import { join } from "node:path";
-import { fallocate, fdatasync } from "../../ffi/libc.ts";
+import { fallocate, fdatasync, LibcError } from "../../ffi/libc.ts";
 import { assert } from "../util/assert.ts";
 
 /** Preallocation runs this far ahead of the highest reserved byte. */
 export const preallocateStepBytes = 64 * 1024 * 1024;
 
+const enospc = 28;
 const namePattern = /^seg-(\d{8})\.dat$/;
 
 export function segmentFileName(id: number): string {
@@ -85,8 +86,14 @@ export class SegmentFiles {
   ensureAllocated(id: number, endBytes: number): void {
     const have = this.allocatedBytes.get(id) ?? 0;
     if (endBytes <= have) return;
-    const target = Math.min(this.segmentBytesMax, Math.max(endBytes, have + preallocateStepBytes));
-    fallocate(this.fd(id), have, target - have);
+    let target = Math.min(this.segmentBytesMax, Math.max(endBytes, have + preallocateStepBytes));
+    try {
+      fallocate(this.fd(id), have, target - have);
+    } catch (e) {
+      if (!(e instanceof LibcError && e.errno === enospc) || target === endBytes) throw e;
+      target = endBytes; // nearly full: the step ahead does not fit, the write itself may
+      fallocate(this.fd(id), have, target - have);
+    }
     this.allocatedBytes.set(id, target);
   }
 

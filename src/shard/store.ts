@@ -6,7 +6,8 @@
  */
 import { randomBytes } from "node:crypto";
 import type { KeyObject } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, statfsSync } from "node:fs";
+import { LibcError } from "../../ffi/libc.ts";
 import { join } from "node:path";
 import { assert } from "../util/assert.ts";
 import { compactLiveFractionMax, compactSegment } from "./compaction.ts";
@@ -22,7 +23,10 @@ import { type ShardBody, writeExtent } from "./shard-write.ts";
 export const segmentBytesMaxDefault = 4 * 1024 ** 3;
 /** Above this fraction of capacity the store reports near-full. */
 export const nearFullFraction = 0.9;
+/** Below this much free space on the filesystem the store reports near-full. */
+export const nearFullDiskAvailableBytes = 1024 ** 3;
 const formatVersion = 1;
+const enospc = 28;
 
 export class InsufficientStorageError extends Error {
   override name = "InsufficientStorageError";
@@ -48,6 +52,8 @@ export interface ShardStoreStats {
   readonly shards: number;
   readonly capacityBytes: number;
   readonly nearFull: boolean;
+  /** Free bytes on the filesystem holding the segments (for unprivileged users). */
+  readonly diskAvailableBytes: number;
   readonly commits: number;
 }
 
@@ -242,6 +248,7 @@ export class ShardStore {
 
   stats(): ShardStoreStats {
     const usedBytes = this.usedBytes();
+    const diskAvailableBytes = this.diskAvailableBytes();
     let liveBytes = 0;
     for (const s of this.segments.values()) liveBytes += s.liveBytes;
     return {
@@ -250,7 +257,8 @@ export class ShardStore {
       liveBytes,
       shards: this.index.extentCount(),
       capacityBytes: this.capacityBytes,
-      nearFull: usedBytes >= this.capacityBytes * nearFullFraction,
+      nearFull: usedBytes >= this.capacityBytes * nearFullFraction || diskAvailableBytes < nearFullDiskAvailableBytes,
+      diskAvailableBytes,
       commits: this.committer.commits,
     };
   }
@@ -288,9 +296,21 @@ export class ShardStore {
       this.segments.set(this.active, state);
     }
     const offsetBytes = state!.tailBytes;
+    try {
+      this.files.ensureAllocated(this.active, offsetBytes + lengthBytes);
+    } catch (e) {
+      if (e instanceof LibcError && e.errno === enospc) {
+        throw new InsufficientStorageError(`shard store: disk full: cannot preallocate ${lengthBytes} bytes in ${this.files.dir}`);
+      }
+      throw e;
+    }
     state!.tailBytes += lengthBytes;
-    this.files.ensureAllocated(this.active, state!.tailBytes);
     return { segment: this.active, offsetBytes };
+  }
+
+  private diskAvailableBytes(): number {
+    const fs = statfsSync(this.files.dir);
+    return fs.bavail * fs.bsize;
   }
 
   private usedBytes(): number {
