@@ -21,7 +21,12 @@ export interface Fsm {
   restore(data: Uint8Array): void;
 }
 
-export type RaftErrorCode = "not-leader" | "not-ready" | "leadership-lost" | "timeout" | "overloaded" | "conf-change-pending" | "bad-request" | "shutdown";
+/**
+ * Outcome semantics: not-leader, not-ready, overloaded, conf-change-pending, bad-request and
+ * leadership-lost mean the command was NOT applied (safe to retry elsewhere); timeout, unknown and
+ * shutdown mean the outcome is unknown (it may still be applied).
+ */
+export type RaftErrorCode = "not-leader" | "not-ready" | "unknown" | "leadership-lost" | "timeout" | "overloaded" | "conf-change-pending" | "bad-request" | "shutdown";
 
 export class RaftError extends Error {
   override name = "RaftError";
@@ -304,7 +309,7 @@ export class RaftNode {
     for (const [index, w] of this.applies) {
       if (index <= snap.meta.index) {
         this.applies.delete(index);
-        this.fail(w, new RaftError("leadership-lost", "superseded by a snapshot; outcome unknown", this.core.leader));
+        this.fail(w, new RaftError("unknown", "superseded by a snapshot; outcome unknown", this.core.leader));
       }
     }
   }

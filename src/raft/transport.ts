@@ -3,6 +3,7 @@
  * loss, duplication and reordering, so a transport never blocks the node or throws for a dead
  * peer. The production transport (h2-mTLS, src/net) implements the same interface.
  */
+import type { Prng } from "./prng.ts";
 import type { Message, NodeId } from "./types.ts";
 
 export interface Transport {
@@ -16,8 +17,18 @@ export interface Transport {
 /** Messages queued to one peer at most before the in-memory network drops (bounded memory). */
 export const MEMORY_QUEUE_MESSAGES_MAX = 100_000;
 
-/** A process-local network of in-memory transports; links can be cut for tests. */
+export interface MemoryNetworkFaults {
+  /** Seeded randomness for the faults below. */
+  prng: Prng;
+  dropRate?: number;
+  /** Random extra delay per message (reorders messages); 0: next macrotask. */
+  delayMaxMs?: number;
+}
+
+/** A process-local network of in-memory transports; links can be cut, messages lost or delayed. */
 export class MemoryNetwork {
+  constructor(private readonly faults?: MemoryNetworkFaults) {}
+
   private handlers = new Map<NodeId, (m: Message) => void>();
   private cut = new Set<string>();
   private queued = 0;
@@ -57,9 +68,13 @@ export class MemoryNetwork {
       this.dropped++;
       return;
     }
+    const f = this.faults;
+    if (f?.dropRate && f.prng.chance(f.dropRate)) {
+      this.dropped++;
+      return;
+    }
     this.queued++;
-    // Asynchronous like a real network: the sender's Ready loop finishes before delivery.
-    setImmediate(() => {
+    const deliver = () => {
       this.queued--;
       const h = this.handlers.get(m.to);
       if (!h || this.cut.has(`${m.from}-${m.to}`)) {
@@ -68,6 +83,9 @@ export class MemoryNetwork {
       }
       this.delivered++;
       h(m);
-    });
+    };
+    // Asynchronous like a real network: the sender's Ready loop finishes before delivery.
+    if (f?.delayMaxMs) setTimeout(deliver, f.prng.int(f.delayMaxMs + 1));
+    else setImmediate(deliver);
   }
 }
