@@ -5,7 +5,7 @@ const target = process.env.S3D_BUILD_TARGET; // e.g. bun-linux-arm64 for edge bo
 mkdirSync("dist", { recursive: true });
 const result = await Bun.build({
   entrypoints: ["./src/main.ts"],
-  compile: target ? { target: target as Bun.Build.Target, outfile: "dist/s3d" } : { outfile: "dist/s3d" },
+  compile: target ? { target: target as never, outfile: "dist/s3d" } : { outfile: "dist/s3d" },
   minify: true,
   sourcemap: "linked",
 });

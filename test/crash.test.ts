@@ -34,8 +34,9 @@ function contentFor(key: string, sizeBytes: number): Uint8Array {
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
 test("kill -9 during 32 concurrent PUTs loses no acknowledged object and shows no partial one", async () => {
-  server = await startS3d();
-  const { endpoint } = server;
+  const s3d = await startS3d();
+  server = s3d;
+  const { endpoint } = s3d;
   expect((await s3(endpoint, { method: "PUT", path: `/${bucket}` })).status).toBe(200);
 
   const attempted = new Map<string, string>(); // key → sha256 of what was sent
@@ -61,11 +62,11 @@ test("kill -9 during 32 concurrent PUTs loses no acknowledged object and shows n
   const running = Array.from({ length: writers }, (_, w) => writer(w));
   await Bun.sleep(1500);
   killed = true;
-  await server.crash();
+  await s3d.crash();
   await Promise.all(running);
   expect(acknowledged.size).toBeGreaterThan(writers);
 
-  await server.restart();
+  await s3d.restart();
   // Every acknowledged write survives byte for byte. A shared key may hold a newer write
   // that was committed but whose acknowledgement was lost in the crash: it must be whole.
   for (const [key, digest] of acknowledged) {
@@ -90,6 +91,6 @@ test("kill -9 during 32 concurrent PUTs loses no acknowledged object and shows n
     expect(attempted.has(`${key}#${got}`)).toBe(true);
   }
   // Orphans of interrupted writes were collected at start-up: one blob per object left.
-  const blobs = readdirSync(join(server.dataDir, "blobs")).flatMap((d) => readdirSync(join(server.dataDir, "blobs", d)));
+  const blobs = readdirSync(join(s3d.dataDir, "blobs")).flatMap((d) => readdirSync(join(s3d.dataDir, "blobs", d)));
   expect(blobs.length).toBe(listed.length);
 }, 60_000);

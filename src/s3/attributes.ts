@@ -2,6 +2,7 @@
 import { S3Error } from "../errors.ts";
 import type { ObjectAttributes, ObjectMeta } from "../store/backend.ts";
 import { httpTime, quoteEtag } from "./respond.ts";
+import { tagsFromHeader } from "./tags.ts";
 
 /** Headers stored with an object and returned on GET/HEAD as they were given. */
 export const storedContentHeaders = [
@@ -41,7 +42,7 @@ export function attributesFromHeaders(headers: Record<string, string>): ObjectAt
       MaxSizeAllowed: String(userMetaBytesMax),
     });
   }
-  return { headers: stored, userMeta };
+  return { headers: stored, userMeta, tags: tagsFromHeader(headers["x-amz-tagging"]) };
 }
 
 /** The headers GET and HEAD answer with for an object. */
@@ -54,5 +55,7 @@ export function objectHeaders(meta: ObjectMeta): Record<string, string> {
     "accept-ranges": "bytes",
   };
   for (const [name, value] of Object.entries(meta.userMeta)) out[userMetaPrefix + name] = value;
+  const tagCount = Object.keys(meta.tags).length;
+  if (tagCount > 0) out["x-amz-tagging-count"] = String(tagCount);
   return out;
 }

@@ -1,6 +1,7 @@
 /** Maps a request (method, bucket, key, sub-resource) to its S3 operation. Pure. */
 import { S3Error } from "../errors.ts";
 import * as buckets from "./handlers/buckets.ts";
+import * as copy from "./handlers/copy.ts";
 import type { Handler } from "./handlers/context.ts";
 import * as list from "./handlers/list.ts";
 import * as multipart from "./handlers/multipart.ts";
@@ -16,7 +17,7 @@ const unservedSubresources = [
   "acl", "accelerate", "analytics", "attributes", "cors", "encryption", "intelligent-tiering", "inventory",
   "legal-hold", "lifecycle", "logging", "metrics", "notification", "object-lock", "ownershipControls",
   "policy", "policyStatus", "publicAccessBlock", "replication", "requestPayment", "restore", "retention",
-  "select", "tagging", "torrent", "versioning", "versions", "website",
+  "select", "torrent", "versioning", "versions", "website",
 ];
 
 function route(operation: string, handler: Handler): Route {
@@ -24,9 +25,11 @@ function route(operation: string, handler: Handler): Route {
 }
 
 export function routeOf(method: string, bucket: string, key: string, params: Map<string, string>, headers: Record<string, string>): Route {
+  const objectTagging = key !== "" && params.has("tagging");
   for (const sub of unservedSubresources) {
     if (params.has(sub)) throw new S3Error("NotImplemented", `The ${sub} sub-resource is not implemented by s3d.`);
   }
+  if (params.has("tagging") && !objectTagging) throw new S3Error("NotImplemented", "Bucket tagging is not implemented by s3d.");
   if (bucket === "") {
     if (method === "GET") return route("ListBuckets", buckets.listBuckets);
   } else if (key === "") {
@@ -48,12 +51,18 @@ export function routeOf(method: string, bucket: string, key: string, params: Map
     }
   } else {
     const uploadId = params.has("uploadId");
+    if (objectTagging) {
+      if (method === "GET") return route("GetObjectTagging", objects.getObjectTagging);
+      if (method === "PUT") return route("PutObjectTagging", objects.putObjectTagging);
+      if (method === "DELETE") return route("DeleteObjectTagging", objects.deleteObjectTagging);
+    }
+    const copySource = headers["x-amz-copy-source"] !== undefined;
     switch (method) {
       case "PUT":
-        if (headers["x-amz-copy-source"] !== undefined) {
-          throw new S3Error("NotImplemented", "CopyObject and UploadPartCopy are not implemented by s3d yet.");
+        if (uploadId || params.has("partNumber")) {
+          return copySource ? route("UploadPartCopy", copy.uploadPartCopy) : route("UploadPart", multipart.uploadPart);
         }
-        if (uploadId || params.has("partNumber")) return route("UploadPart", multipart.uploadPart);
+        if (copySource) return route("CopyObject", copy.copyObject);
         return route("PutObject", objects.putObject);
       case "GET":
         if (uploadId) return route("ListParts", multipart.listParts);

@@ -14,6 +14,15 @@ export interface BucketInfo {
 export interface BodyDigest {
   sizeBytes: number;
   md5Hex: string;
+  /** the x-amz-checksum-* the client asked for, verified */
+  checksum?: StoredChecksum;
+}
+
+/** An S3 additional checksum: algorithm name (CRC32, CRC32C, CRC64NVME, SHA1, SHA256), base64 value. */
+export interface StoredChecksum {
+  algorithm: string;
+  value: string;
+  type: "FULL_OBJECT" | "COMPOSITE";
 }
 
 /**
@@ -32,6 +41,8 @@ export interface ObjectAttributes {
   headers: Record<string, string>;
   /** x-amz-meta-* without the prefix, names lowercase */
   userMeta: Record<string, string>;
+  /** object tags */
+  tags: Record<string, string>;
 }
 
 export interface ObjectMeta extends ObjectAttributes {
@@ -42,7 +53,14 @@ export interface ObjectMeta extends ObjectAttributes {
   lastModifiedMs: number;
   /** number of parts for a multipart object, 0 for a simple PUT */
   partsCount: number;
+  checksum?: StoredChecksum;
 }
+
+/**
+ * Checked inside a write's commit against the key's current version (undefined when absent):
+ * throwing an S3Error aborts the write. This is what makes conditional writes race-free.
+ */
+export type Precondition = (current: ObjectMeta | undefined) => void;
 
 /** An object opened for reading: the metadata and bytes stay consistent until closed. */
 export interface ObjectReader {
@@ -118,15 +136,17 @@ export interface Backend {
   deleteBucket(name: string): Promise<void>;
   listBuckets(): Promise<BucketInfo[]>;
 
-  putObject(bucket: string, key: string, body: IncomingBody, attrs: ObjectAttributes, nowMs: number): Promise<ObjectMeta>;
+  putObject(bucket: string, key: string, body: IncomingBody, attrs: ObjectAttributes, nowMs: number, precondition?: Precondition): Promise<ObjectMeta>;
   openObject(bucket: string, key: string): Promise<ObjectReader>;
+  /** Replaces the tags of the current version. */
+  setObjectTags(bucket: string, key: string, tags: Record<string, string>): Promise<void>;
   /** Succeeds when the key does not exist (S3 answers 204 either way). */
   deleteObject(bucket: string, key: string): Promise<void>;
   listObjects(bucket: string, query: ListQuery): Promise<ListPage>;
 
   createMultipartUpload(bucket: string, key: string, attrs: ObjectAttributes, nowMs: number): Promise<string>;
   uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: IncomingBody, nowMs: number): Promise<PartInfo>;
-  completeMultipartUpload(bucket: string, key: string, uploadId: string, parts: CompletedPart[], nowMs: number): Promise<ObjectMeta>;
+  completeMultipartUpload(bucket: string, key: string, uploadId: string, parts: CompletedPart[], nowMs: number, precondition?: Precondition): Promise<ObjectMeta>;
   abortMultipartUpload(bucket: string, key: string, uploadId: string): Promise<void>;
   listParts(bucket: string, key: string, uploadId: string, partNumberMarker: number, maxParts: number): Promise<ListPartsPage>;
   listMultipartUploads(bucket: string, query: ListUploadsQuery): Promise<ListUploadsPage>;

@@ -13,7 +13,7 @@ export interface BackendUnderTest {
   cleanup(): Promise<void>;
 }
 
-const noAttrs: ObjectAttributes = { headers: {}, userMeta: {} };
+const noAttrs: ObjectAttributes = { headers: {}, userMeta: {}, tags: {} };
 const t0 = 1_700_000_000_000;
 
 export function bodyOf(bytes: Uint8Array, chunkBytes = 64 * 1024, failAfterBytes?: number): IncomingBody {
@@ -105,7 +105,7 @@ export function backendContract(name: string, make: () => Promise<BackendUnderTe
     test("objects: put, read whole and ranges, overwrite, delete", async () => {
       await b.createBucket("bkt", t0);
       const data = randomBytesSeeded(300_000, 1);
-      const attrs = { headers: { "content-type": "text/plain" }, userMeta: { color: "blue" } };
+      const attrs = { headers: { "content-type": "text/plain" }, userMeta: { color: "blue" }, tags: { project: "x" } };
       const meta = await b.putObject("bkt", "dir/a b", bodyOf(data, 7000), attrs, t0);
       expect(meta.etag).toBe(createHash("md5").update(data).digest("hex"));
       expect(meta.sizeBytes).toBe(data.length);
@@ -146,6 +146,24 @@ export function backendContract(name: string, make: () => Promise<BackendUnderTe
       await expectS3Error(b.putObject("bkt", "fresh", bodyOf(randomBytesSeeded(5000, 4), 1000, 3000), noAttrs, t0), "BadDigest");
       expect(Buffer.compare(await get("bkt", "k"), old)).toBe(0);
       await expectS3Error(b.openObject("bkt", "fresh"), "NoSuchKey");
+    });
+
+    test("tags and preconditions are checked and applied inside the commit", async () => {
+      await b.createBucket("bkt", t0);
+      await b.putObject("bkt", "k", bodyOf(Buffer.from("v1")), noAttrs, t0);
+      await b.setObjectTags("bkt", "k", { a: "1" });
+      expect((await b.openObject("bkt", "k")).meta.tags).toEqual({ a: "1" });
+      await expectS3Error(b.setObjectTags("bkt", "missing", { a: "1" }), "NoSuchKey");
+      const refuse = () => {
+        throw new S3Error("PreconditionFailed", "exists");
+      };
+      await expectS3Error(b.putObject("bkt", "k", bodyOf(Buffer.from("v2")), noAttrs, t0, (current) => current && refuse()), "PreconditionFailed");
+      expect(Buffer.from(await get("bkt", "k")).toString()).toBe("v1");
+      // racing creators with "only if absent": exactly one wins
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 10 }, (_, i) => b.putObject("bkt", "race", bodyOf(Buffer.from(`w${i}`)), noAttrs, t0, (current) => current && refuse())),
+      );
+      expect(outcomes.filter((o) => o.status === "fulfilled").length).toBe(1);
     });
 
     test("an open reader keeps its bytes across overwrite and delete", async () => {
@@ -210,7 +228,7 @@ export function backendContract(name: string, make: () => Promise<BackendUnderTe
 
     test("multipart: parts, completion checks, etag, read across parts", async () => {
       await b.createBucket("bkt", t0);
-      const attrs = { headers: { "content-type": "video/mp4" }, userMeta: { m: "1" } };
+      const attrs = { headers: { "content-type": "video/mp4" }, userMeta: { m: "1" }, tags: { t: "1" } };
       const id = await b.createMultipartUpload("bkt", "big", attrs, t0);
       const p1 = randomBytesSeeded(partBytesMin, 7);
       const p2 = randomBytesSeeded(1234, 8);

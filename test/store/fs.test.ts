@@ -27,8 +27,8 @@ test("fs: start-up removes blob files no metadata points at, and keeps the rest"
   try {
     const first = new FsBackend(dir);
     await first.createBucket("bkt", 0);
-    await first.putObject("bkt", "kept", bodyOf(randomBytesSeeded(100, 1)), { headers: {}, userMeta: {} }, 0);
-    const upload = await first.createMultipartUpload("bkt", "mp", { headers: {}, userMeta: {} }, 0);
+    await first.putObject("bkt", "kept", bodyOf(randomBytesSeeded(100, 1)), { headers: {}, userMeta: {}, tags: {} }, 0);
+    const upload = await first.createMultipartUpload("bkt", "mp", { headers: {}, userMeta: {}, tags: {} }, 0);
     await first.uploadPart("bkt", "mp", upload, 1, bodyOf(randomBytesSeeded(100, 2)), 0);
     await first.close();
     // what a crash between "blob durable" and "metadata committed" leaves behind
@@ -52,8 +52,8 @@ test("fs: a failed write leaves no file behind", async () => {
   try {
     const backend = new FsBackend(dir);
     await backend.createBucket("bkt", 0);
-    await expect(backend.putObject("bkt", "k", bodyOf(randomBytesSeeded(3_000_000, 1), 65536, 2_000_000), { headers: {}, userMeta: {} }, 0)).rejects.toThrow();
-    await expect(backend.putObject("nobucket", "k", bodyOf(randomBytesSeeded(10, 1)), { headers: {}, userMeta: {} }, 0)).rejects.toThrow();
+    await expect(backend.putObject("bkt", "k", bodyOf(randomBytesSeeded(3_000_000, 1), 65536, 2_000_000), { headers: {}, userMeta: {}, tags: {} }, 0)).rejects.toThrow();
+    await expect(backend.putObject("nobucket", "k", bodyOf(randomBytesSeeded(10, 1)), { headers: {}, userMeta: {}, tags: {} }, 0)).rejects.toThrow();
     await Bun.sleep(20);
     expect(blobFiles(dir)).toEqual([]);
     await backend.close();

@@ -7,17 +7,17 @@ import { emptyResponse, isoTime, quoteEtag, unquoteEtag, xmlResponse } from "../
 import { childList, childText, parseXmlBody, s3Xmlns, x } from "../xml.ts";
 import { ownerOf, type S3Context } from "./context.ts";
 import { encodingOf, maxParam } from "./list.ts";
-import { uploadBody } from "./objects.ts";
+import { preconditionFrom, uploadBody } from "./objects.ts";
 import { readSmallBody } from "./small-body.ts";
 
 const listPartsMax = 1000;
 const listUploadsMax = 1000;
 
-function uploadIdOf(ctx: S3Context): string {
+export function uploadIdOf(ctx: S3Context): string {
   return ctx.req.params.get("uploadId") ?? "";
 }
 
-function partNumberOf(raw: string | undefined, argument = "partNumber"): number {
+export function partNumberOf(raw: string | undefined, argument = "partNumber"): number {
   const n = raw !== undefined && /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
   if (!(n >= 1 && n <= partsMax)) {
     throw new S3Error("InvalidArgument", `Part number must be an integer between 1 and ${partsMax}, inclusive`, {
@@ -55,7 +55,7 @@ export async function completeMultipartUpload(ctx: S3Context) {
     if (etag === undefined) throw new S3Error("MalformedXML", "Each Part needs a PartNumber and an ETag.");
     return { partNumber: partNumberOf(childText(p, "PartNumber"), "PartNumber"), etag: unquoteEtag(etag) };
   });
-  const meta = await ctx.backend.completeMultipartUpload(bucket, key, uploadIdOf(ctx), parts, nowMs);
+  const meta = await ctx.backend.completeMultipartUpload(bucket, key, uploadIdOf(ctx), parts, nowMs, preconditionFrom(ctx));
   return xmlResponse(
     x(
       "CompleteMultipartUploadResult",

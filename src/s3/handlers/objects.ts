@@ -1,9 +1,11 @@
 /** Object operations: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects. */
 import { S3Error } from "../../errors.ts";
-import { listKeysMax, objectBytesMax, type IncomingBody } from "../../store/backend.ts";
+import { listKeysMax, objectBytesMax, type IncomingBody, type Precondition } from "../../store/backend.ts";
 import { attributesFromHeaders, objectHeaders } from "../attributes.ts";
 import { requestBody } from "../body.ts";
+import { checkWrite, evaluateRead, readConditionsFrom, writeConditionFrom } from "../conditions.ts";
 import { checkKey } from "../names.ts";
+import { tagsFromXml, tagsXml } from "../tags.ts";
 import { contentRange, resolveRange } from "../range.ts";
 import { emptyResponse, quoteEtag, xmlResponse, type S3Response } from "../respond.ts";
 import { childList, childText, parseXmlBody, s3Xmlns, x } from "../xml.ts";
@@ -15,22 +17,47 @@ export function uploadBody(ctx: S3Context, limitBytes: number): IncomingBody {
   return requestBody(ctx.req.body, ctx.req.headers, ctx.payload, { limitBytes, lengthRequired: true });
 }
 
+/** A write condition (If-None-Match: *, If-Match) as a backend precondition. */
+export function preconditionFrom(ctx: S3Context): Precondition | undefined {
+  const condition = writeConditionFrom(ctx.req.headers);
+  return condition && ((current) => checkWrite(condition, current?.etag, ctx.req.key));
+}
+
 export async function putObject(ctx: S3Context) {
   const { bucket, key, nowMs } = ctx.req;
   checkKey(key);
   const attrs = attributesFromHeaders(ctx.req.headers);
+  const precondition = preconditionFrom(ctx);
   const body = uploadBody(ctx, objectBytesMax);
-  const meta = await ctx.backend.putObject(bucket, key, body, attrs, nowMs);
+  const meta = await ctx.backend.putObject(bucket, key, body, attrs, nowMs, precondition);
   return emptyResponse(200, { etag: quoteEtag(meta.etag) });
 }
 
+/** response-* query parameters of GetObject (presigned download links) and the header each sets. */
+const responseOverrides: Record<string, string> = {
+  "response-content-type": "content-type",
+  "response-content-language": "content-language",
+  "response-expires": "expires",
+  "response-cache-control": "cache-control",
+  "response-content-disposition": "content-disposition",
+  "response-content-encoding": "content-encoding",
+};
+
 export async function getObject(ctx: S3Context, withBody = true): Promise<S3Response> {
-  const { bucket, key } = ctx.req;
+  const { bucket, key, params } = ctx.req;
   checkKey(key);
   const reader = await ctx.backend.openObject(bucket, key);
   try {
     const { meta } = reader;
     const headers = objectHeaders(meta);
+    if (evaluateRead(readConditionsFrom(ctx.req.headers), meta) === "not-modified") {
+      reader.close();
+      return emptyResponse(304, { etag: headers.etag, "last-modified": headers["last-modified"] });
+    }
+    for (const [param, header] of Object.entries(responseOverrides)) {
+      const value = params.get(param);
+      if (value !== undefined) headers[header] = value;
+    }
     const range = resolveRange(ctx.req.headers.range ?? null, meta.sizeBytes);
     const status = range ? 206 : 200;
     if (range) headers["content-range"] = contentRange(range, meta.sizeBytes);
@@ -48,6 +75,23 @@ export async function getObject(ctx: S3Context, withBody = true): Promise<S3Resp
 
 export function headObject(ctx: S3Context) {
   return getObject(ctx, false);
+}
+
+export async function getObjectTagging(ctx: S3Context) {
+  const reader = await ctx.backend.openObject(ctx.req.bucket, ctx.req.key);
+  reader.close();
+  return xmlResponse(tagsXml(reader.meta.tags));
+}
+
+export async function putObjectTagging(ctx: S3Context) {
+  const tags = tagsFromXml(await readSmallBody(ctx));
+  await ctx.backend.setObjectTags(ctx.req.bucket, ctx.req.key, tags);
+  return emptyResponse(200);
+}
+
+export async function deleteObjectTagging(ctx: S3Context) {
+  await ctx.backend.setObjectTags(ctx.req.bucket, ctx.req.key, {});
+  return emptyResponse(204);
 }
 
 export async function deleteObject(ctx: S3Context) {

@@ -19,6 +19,7 @@ import type {
   ObjectMeta,
   ObjectReader,
   PartInfo,
+  Precondition,
 } from "../backend.ts";
 import { cursorPastPrefix, listEntries, utf8, type ListCursor } from "../listing.ts";
 import { BlobStore } from "./blobs.ts";
@@ -82,13 +83,13 @@ export class FsBackend implements Backend {
       .map((r) => ({ name: r.name, createdMs: r.created_ms }));
   }
 
-  async putObject(bucket: string, key: string, body: IncomingBody, attrs: ObjectAttributes, nowMs: number): Promise<ObjectMeta> {
+  async putObject(bucket: string, key: string, body: IncomingBody, attrs: ObjectAttributes, nowMs: number, precondition?: Precondition): Promise<ObjectMeta> {
     this.requireBucket(bucket);
     const blobId = this.blobs.newId();
     await this.blobs.write(blobId, body.stream);
-    const { sizeBytes, md5Hex } = body.digest();
-    const meta: ObjectMeta = { key, sizeBytes, etag: md5Hex, lastModifiedMs: nowMs, partsCount: 0, ...attrs };
-    return this.commitObject(bucket, key, () => ({ meta, segments: [[blobId, sizeBytes]] }), [blobId]);
+    const { sizeBytes, md5Hex, checksum } = body.digest();
+    const meta: ObjectMeta = { key, sizeBytes, etag: md5Hex, lastModifiedMs: nowMs, partsCount: 0, ...attrs, checksum };
+    return this.commitObject(bucket, key, () => ({ meta, segments: [[blobId, sizeBytes]] }), [blobId], precondition);
   }
 
   /**
@@ -96,21 +97,30 @@ export class FsBackend implements Backend {
    * interleave) the current version of `key`. `newBlobs` are removed if the commit fails; the
    * blobs of the version it replaces are removed once it has succeeded.
    */
-  private async commitObject(bucket: string, key: string, decide: () => { meta: ObjectMeta; segments: Segment[] }, newBlobs: string[]): Promise<ObjectMeta> {
+  private async commitObject(
+    bucket: string,
+    key: string,
+    decide: () => { meta: ObjectMeta; segments: Segment[] },
+    newBlobs: string[],
+    precondition: Precondition | undefined,
+  ): Promise<ObjectMeta> {
     let superseded: string[] = [];
     let committed: ObjectMeta;
     try {
       committed = await this.committer.commit(() => {
         this.requireBucket(bucket);
+        const current = this.objectRow(bucket, key);
+        precondition?.(current ? objectMetaOf(current) : undefined);
         const { meta, segments } = decide();
-        superseded = this.segmentIdsOf(bucket, key);
+        superseded = current ? segmentsOf(current).map(([id]) => id) : [];
         this.db
           .query(
-            `INSERT OR REPLACE INTO objects (bucket, key, size, etag, modified_ms, parts_count, headers, user_meta, segments)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+            `INSERT OR REPLACE INTO objects (bucket, key, size, etag, modified_ms, parts_count, headers, user_meta, segments, tags, checksum)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           )
           .run(bucket, keyBytes(key), meta.sizeBytes, meta.etag, meta.lastModifiedMs, meta.partsCount,
-            JSON.stringify(meta.headers), JSON.stringify(meta.userMeta), JSON.stringify(segments));
+            JSON.stringify(meta.headers), JSON.stringify(meta.userMeta), JSON.stringify(segments),
+            JSON.stringify(meta.tags), meta.checksum === undefined ? null : JSON.stringify(meta.checksum));
         return meta;
       });
     } catch (error) {
@@ -123,9 +133,7 @@ export class FsBackend implements Backend {
 
   async openObject(bucket: string, key: string): Promise<ObjectReader> {
     this.requireBucket(bucket);
-    const row = this.db
-      .query<ObjectRow & { segments: string }, [string, Uint8Array]>("SELECT * FROM objects WHERE bucket = ? AND key = ?")
-      .get(bucket, keyBytes(key));
+    const row = this.objectRow(bucket, key);
     if (!row) throw new S3Error("NoSuchKey", "The specified key does not exist.", { Key: key });
     const segments = segmentsOf(row);
     const ids = segments.map(([id]) => id);
@@ -148,6 +156,14 @@ export class FsBackend implements Backend {
         return segmentStream(segments.map(([id, size]) => [this.blobs.path(id), size]), start, end, close);
       },
     };
+  }
+
+  async setObjectTags(bucket: string, key: string, tags: Record<string, string>): Promise<void> {
+    await this.committer.commit(() => {
+      this.requireBucket(bucket);
+      const changed = this.db.query("UPDATE objects SET tags = ? WHERE bucket = ? AND key = ?").run(JSON.stringify(tags), bucket, keyBytes(key));
+      if (changed.changes === 0) throw new S3Error("NoSuchKey", "The specified key does not exist.", { Key: key });
+    });
   }
 
   async deleteObject(bucket: string, key: string): Promise<void> {
@@ -190,14 +206,14 @@ export class FsBackend implements Backend {
     return this.multipart.uploadPart(bucket, key, uploadId, partNumber, body, nowMs);
   }
 
-  async completeMultipartUpload(bucket: string, key: string, uploadId: string, parts: CompletedPart[], nowMs: number): Promise<ObjectMeta> {
+  async completeMultipartUpload(bucket: string, key: string, uploadId: string, parts: CompletedPart[], nowMs: number, precondition?: Precondition): Promise<ObjectMeta> {
     let unused: string[] = [];
     const meta = await this.commitObject(bucket, key, () => {
       const plan = this.multipart.planCompletion(bucket, key, uploadId, parts, nowMs);
       unused = plan.unusedBlobs;
       this.multipart.forget(uploadId);
       return plan;
-    }, []);
+    }, [], precondition);
     this.blobs.remove(unused);
     return meta;
   }
@@ -228,10 +244,12 @@ export class FsBackend implements Backend {
     return { name: row.name, createdMs: row.created_ms };
   }
 
+  private objectRow(bucket: string, key: string): ObjectRow | null {
+    return this.db.query<ObjectRow, [string, Uint8Array]>("SELECT * FROM objects WHERE bucket = ? AND key = ?").get(bucket, keyBytes(key));
+  }
+
   private segmentIdsOf(bucket: string, key: string): string[] {
-    const row = this.db
-      .query<{ segments: string }, [string, Uint8Array]>("SELECT segments FROM objects WHERE bucket = ? AND key = ?")
-      .get(bucket, keyBytes(key));
+    const row = this.objectRow(bucket, key);
     return row ? segmentsOf(row).map(([id]) => id) : [];
   }
 }

@@ -22,6 +22,8 @@ CREATE TABLE IF NOT EXISTS objects (
   headers TEXT NOT NULL,
   user_meta TEXT NOT NULL,
   segments TEXT NOT NULL,
+  tags TEXT NOT NULL DEFAULT '{}',
+  checksum TEXT,
   PRIMARY KEY (bucket, key)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS uploads (
@@ -30,7 +32,8 @@ CREATE TABLE IF NOT EXISTS uploads (
   key BLOB NOT NULL,
   initiated_ms INTEGER NOT NULL,
   headers TEXT NOT NULL,
-  user_meta TEXT NOT NULL
+  user_meta TEXT NOT NULL,
+  tags TEXT NOT NULL DEFAULT '{}'
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS uploads_by_key ON uploads (bucket, key, upload_id);
 CREATE TABLE IF NOT EXISTS parts (
@@ -56,6 +59,8 @@ export interface ObjectRow {
   headers: string;
   user_meta: string;
   segments: string;
+  tags: string;
+  checksum: string | null;
 }
 
 export interface UploadRow {
@@ -65,6 +70,7 @@ export interface UploadRow {
   initiated_ms: number;
   headers: string;
   user_meta: string;
+  tags: string;
 }
 
 export interface PartRow {
@@ -96,11 +102,13 @@ export function objectMetaOf(row: ObjectRow): ObjectMeta {
     partsCount: row.parts_count,
     headers: JSON.parse(row.headers),
     userMeta: JSON.parse(row.user_meta),
+    tags: JSON.parse(row.tags),
+    checksum: row.checksum === null ? undefined : JSON.parse(row.checksum),
   };
 }
 
-export function attributesOf(row: { headers: string; user_meta: string }): ObjectAttributes {
-  return { headers: JSON.parse(row.headers), userMeta: JSON.parse(row.user_meta) };
+export function attributesOf(row: { headers: string; user_meta: string; tags: string }): ObjectAttributes {
+  return { headers: JSON.parse(row.headers), userMeta: JSON.parse(row.user_meta), tags: JSON.parse(row.tags) };
 }
 
 export function segmentsOf(row: { segments: string }): Segment[] {

@@ -44,8 +44,8 @@ export class MultipartStore {
     await this.committer.commit(() => {
       this.requireBucket(bucket);
       this.db
-        .query("INSERT INTO uploads (upload_id, bucket, key, initiated_ms, headers, user_meta) VALUES (?, ?, ?, ?, ?, ?)")
-        .run(uploadId, bucket, keyBytes(key), nowMs, JSON.stringify(attrs.headers), JSON.stringify(attrs.userMeta));
+        .query("INSERT INTO uploads (upload_id, bucket, key, initiated_ms, headers, user_meta, tags) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        .run(uploadId, bucket, keyBytes(key), nowMs, JSON.stringify(attrs.headers), JSON.stringify(attrs.userMeta), JSON.stringify(attrs.tags));
     });
     return uploadId;
   }

@@ -1,0 +1,118 @@
+/** CopyObject and UploadPartCopy: the source streams from the store into a new object or part. */
+import { S3Error } from "../../errors.ts";
+import { objectBytesMax, type ObjectAttributes, type ObjectReader } from "../../store/backend.ts";
+import { attributesFromHeaders } from "../attributes.ts";
+import { trustedBody } from "../body.ts";
+import { checkCopySource } from "../conditions.ts";
+import { checkBucketName, checkKey } from "../names.ts";
+import { isoTime, quoteEtag, xmlResponse } from "../respond.ts";
+import { tagsFromHeader } from "../tags.ts";
+import { s3Xmlns, x } from "../xml.ts";
+import type { S3Context } from "./context.ts";
+import { partNumberOf, uploadIdOf } from "./multipart.ts";
+import { preconditionFrom } from "./objects.ts";
+
+/** Parses x-amz-copy-source: "[/]bucket/key[?versionId=null]", URL-encoded. */
+export function parseCopySource(header: string): { bucket: string; key: string } {
+  const [path, query] = header.split("?", 2);
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(path);
+  } catch {
+    throw new S3Error("InvalidArgument", "Invalid copy source encoding", { ArgumentName: "x-amz-copy-source" });
+  }
+  const trimmed = decoded.startsWith("/") ? decoded.slice(1) : decoded;
+  const slash = trimmed.indexOf("/");
+  if (slash <= 0 || slash === trimmed.length - 1) {
+    throw new S3Error("InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey", { ArgumentName: "x-amz-copy-source" });
+  }
+  if (query !== undefined && query !== "" && query !== "versionId=null") {
+    throw new S3Error("NotImplemented", "s3d does not keep object versions: only versionId=null can be copied.");
+  }
+  const bucket = trimmed.slice(0, slash);
+  const key = trimmed.slice(slash + 1);
+  checkBucketName(bucket);
+  checkKey(key);
+  return { bucket, key };
+}
+
+function directive(ctx: S3Context, header: string): "COPY" | "REPLACE" {
+  const value = ctx.req.headers[header] ?? "COPY";
+  if (value !== "COPY" && value !== "REPLACE") {
+    throw new S3Error("InvalidArgument", `Unknown ${header}: ${value}`, { ArgumentName: header, ArgumentValue: value });
+  }
+  return value;
+}
+
+async function openSource(ctx: S3Context): Promise<ObjectReader> {
+  const source = parseCopySource(ctx.req.headers["x-amz-copy-source"]);
+  const reader = await ctx.backend.openObject(source.bucket, source.key);
+  try {
+    checkCopySource(ctx.req.headers, reader.meta);
+    return reader;
+  } catch (error) {
+    reader.close();
+    throw error;
+  }
+}
+
+export async function copyObject(ctx: S3Context) {
+  const { bucket, key, headers, nowMs } = ctx.req;
+  checkKey(key);
+  const metadataDirective = directive(ctx, "x-amz-metadata-directive");
+  const taggingDirective = directive(ctx, "x-amz-tagging-directive");
+  const requested = attributesFromHeaders(headers);
+  const precondition = preconditionFrom(ctx);
+  const reader = await openSource(ctx);
+  let body;
+  try {
+    const source = parseCopySource(headers["x-amz-copy-source"]);
+    if (source.bucket === bucket && source.key === key && metadataDirective === "COPY" && taggingDirective === "COPY") {
+      throw new S3Error("InvalidRequest", "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.");
+    }
+    if (reader.meta.sizeBytes > objectBytesMax) {
+      throw new S3Error("InvalidRequest", `The specified copy source is larger than the maximum allowable size for a copy source: ${objectBytesMax}`);
+    }
+    body = trustedBody(reader.stream());
+  } catch (error) {
+    reader.close();
+    throw error;
+  }
+  const attrs: ObjectAttributes = {
+    headers: metadataDirective === "REPLACE" ? requested.headers : reader.meta.headers,
+    userMeta: metadataDirective === "REPLACE" ? requested.userMeta : reader.meta.userMeta,
+    tags: taggingDirective === "REPLACE" ? tagsFromHeader(headers["x-amz-tagging"]) : reader.meta.tags,
+  };
+  const meta = await ctx.backend.putObject(bucket, key, body, attrs, nowMs, precondition);
+  return xmlResponse(x("CopyObjectResult", { xmlns: s3Xmlns }, x("LastModified", isoTime(meta.lastModifiedMs)), x("ETag", quoteEtag(meta.etag))));
+}
+
+/** x-amz-copy-source-range: "bytes=first-last", both given, within the source. */
+function copyRange(header: string | undefined, sizeBytes: number): { start: number; end: number } | undefined {
+  if (header === undefined) return undefined;
+  const m = /^bytes=(\d+)-(\d+)$/.exec(header.trim());
+  const start = m ? Number(m[1]) : NaN;
+  const end = m ? Number(m[2]) : NaN;
+  if (!(start <= end && end < sizeBytes)) {
+    throw new S3Error("InvalidArgument", `Range specified is not valid for source object of size: ${sizeBytes}`, {
+      ArgumentName: "x-amz-copy-source-range",
+      ArgumentValue: header,
+    });
+  }
+  return { start, end };
+}
+
+export async function uploadPartCopy(ctx: S3Context) {
+  const { bucket, key, params, headers, nowMs } = ctx.req;
+  const partNumber = partNumberOf(params.get("partNumber"));
+  const reader = await openSource(ctx);
+  let body;
+  try {
+    body = trustedBody(reader.stream(copyRange(headers["x-amz-copy-source-range"], reader.meta.sizeBytes)));
+  } catch (error) {
+    reader.close();
+    throw error;
+  }
+  const part = await ctx.backend.uploadPart(bucket, key, uploadIdOf(ctx), partNumber, body, nowMs);
+  return xmlResponse(x("CopyPartResult", { xmlns: s3Xmlns }, x("LastModified", isoTime(part.lastModifiedMs)), x("ETag", quoteEtag(part.etag))));
+}

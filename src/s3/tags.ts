@@ -1,0 +1,59 @@
+/** Object tags: the x-amz-tagging header, the Tagging XML document, and AWS's limits. */
+import { S3Error } from "../errors.ts";
+import { childList, childText, parseXmlBody, s3Xmlns, x, type Xml } from "./xml.ts";
+
+export const tagsPerObjectMax = 10;
+export const tagKeyCharsMax = 128;
+export const tagValueCharsMax = 256;
+
+const invalidTag = (message: string) => new S3Error("InvalidTag", message);
+
+function checkTags(pairs: Array<[string, string]>): Record<string, string> {
+  if (pairs.length > tagsPerObjectMax) throw invalidTag(`Object tags cannot be greater than ${tagsPerObjectMax}`);
+  const tags: Record<string, string> = {};
+  for (const [key, value] of pairs) {
+    const keyChars = [...key].length;
+    if (keyChars === 0 || keyChars > tagKeyCharsMax) throw invalidTag(`The TagKey you have provided is invalid: it must be 1 to ${tagKeyCharsMax} characters`);
+    if ([...value].length > tagValueCharsMax) throw invalidTag(`The TagValue you have provided is too long: at most ${tagValueCharsMax} characters`);
+    if (key.toLowerCase().startsWith("aws:")) throw invalidTag("Your TagKey cannot be prefixed with aws:");
+    if (Object.hasOwn(tags, key)) throw invalidTag("Cannot provide multiple Tags with the same key");
+    tags[key] = value;
+  }
+  return tags;
+}
+
+/** x-amz-tagging: a URL query string, "k1=v1&k2=v2". */
+export function tagsFromHeader(header: string | undefined): Record<string, string> {
+  if (header === undefined || header === "") return {};
+  const pairs: Array<[string, string]> = [];
+  for (const piece of header.split("&")) {
+    if (piece === "") continue;
+    const eq = piece.indexOf("=");
+    try {
+      const decode = (s: string) => decodeURIComponent(s.replaceAll("+", " "));
+      pairs.push(eq < 0 ? [decode(piece), ""] : [decode(piece.slice(0, eq)), decode(piece.slice(eq + 1))]);
+    } catch {
+      throw new S3Error("InvalidArgument", "The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query parameters without tag name duplicates.");
+    }
+  }
+  return checkTags(pairs);
+}
+
+export function tagsFromXml(text: string): Record<string, string> {
+  const doc = parseXmlBody(text);
+  const tagSet = childList(doc.Tagging, "TagSet")[0];
+  if (doc.Tagging === undefined || tagSet === undefined) {
+    throw new S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema.");
+  }
+  return checkTags(
+    childList(tagSet, "Tag").map((tag) => {
+      const key = childText(tag, "Key");
+      if (key === undefined) throw new S3Error("MalformedXML", "Each Tag needs a Key.");
+      return [key, childText(tag, "Value") ?? ""];
+    }),
+  );
+}
+
+export function tagsXml(tags: Record<string, string>): Xml {
+  return x("Tagging", { xmlns: s3Xmlns }, x("TagSet", Object.entries(tags).map(([k, v]) => x("Tag", x("Key", k), x("Value", v)))));
+}

@@ -1,0 +1,152 @@
+/** S3 compatibility breadth over HTTP: conditionals, overrides, tagging, copy. */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
+import { errorCode, s3 } from "../support/client.ts";
+import { startS3d, type TestServer } from "../support/server.ts";
+
+let server: TestServer;
+const bucket = "compat-tests";
+beforeAll(async () => {
+  server = await startS3d();
+  await s3(server.endpoint, { method: "PUT", path: `/${bucket}` });
+});
+afterAll(async () => {
+  await server.stop();
+});
+
+const req = (r: Parameters<typeof s3>[1]) => s3(server.endpoint, r);
+const put = (key: string, body: string, headers: Record<string, string> = {}) => req({ method: "PUT", path: `/${bucket}/${key}`, body, headers });
+const md5 = (s: string) => createHash("md5").update(s).digest("hex");
+
+describe("conditional requests", () => {
+  test("GET and HEAD: 304 and 412 by ETag and date", async () => {
+    await put("cond", "hello");
+    const etag = `"${md5("hello")}"`;
+    const get = (headers: Record<string, string>, method = "GET") => req({ method, path: `/${bucket}/cond`, headers });
+    const notModified = await get({ "if-none-match": etag });
+    expect(notModified.status).toBe(304);
+    expect(notModified.headers.get("etag")).toBe(etag);
+    expect(await notModified.text()).toBe("");
+    expect((await get({ "if-none-match": '"other"' })).status).toBe(200);
+    expect((await get({ "if-match": etag })).status).toBe(200);
+    const failed = await get({ "if-match": '"other"' });
+    expect(failed.status).toBe(412);
+    expect(await errorCode(failed)).toBe("PreconditionFailed");
+    expect((await get({ "if-modified-since": new Date(Date.now() + 60_000).toUTCString() })).status).toBe(304);
+    expect((await get({ "if-unmodified-since": "Mon, 01 Jan 2001 00:00:00 GMT" })).status).toBe(412);
+    expect((await get({ "if-none-match": etag }, "HEAD")).status).toBe(304);
+  });
+
+  test("conditional writes: If-None-Match * and If-Match; racing creators, one wins", async () => {
+    expect((await put("cw", "first", { "if-none-match": "*" })).status).toBe(200);
+    const again = await put("cw", "second", { "if-none-match": "*" });
+    expect(again.status).toBe(412);
+    expect((await put("cw", "third", { "if-match": '"0000"' })).status).toBe(412);
+    expect((await put("cw", "fourth", { "if-match": `"${md5("first")}"` })).status).toBe(200);
+    expect(await (await req({ method: "GET", path: `/${bucket}/cw` })).text()).toBe("fourth");
+    expect((await put("cw-missing", "x", { "if-match": '"abc"' })).status).toBe(404);
+    const racers = await Promise.all(Array.from({ length: 12 }, (_, i) => put("race", `racer ${i}`, { "if-none-match": "*" })));
+    expect(racers.filter((r) => r.status === 200).length).toBe(1);
+    expect(racers.filter((r) => r.status === 412).length).toBe(11);
+  });
+});
+
+test("response-* overrides set the download headers", async () => {
+  await put("dl", "data", { "content-type": "text/plain" });
+  const res = await req({
+    method: "GET",
+    path: `/${bucket}/dl`,
+    query: [["response-content-type", "application/x-custom"], ["response-content-disposition", 'attachment; filename="a b.txt"'], ["response-cache-control", "max-age=5"], ["response-expires", "Thu, 01 Dec 2039 16:00:00 GMT"], ["response-content-language", "de"], ["response-content-encoding", "identity"]],
+  });
+  expect(res.status).toBe(200);
+  expect(res.headers.get("content-type")).toBe("application/x-custom");
+  expect(res.headers.get("content-disposition")).toBe('attachment; filename="a b.txt"');
+  expect(res.headers.get("cache-control")).toBe("max-age=5");
+  expect(res.headers.get("expires")).toBe("Thu, 01 Dec 2039 16:00:00 GMT");
+  expect(res.headers.get("content-language")).toBe("de");
+});
+
+describe("tagging", () => {
+  test("x-amz-tagging on PUT, tagging count, Put/Get/DeleteObjectTagging, limits", async () => {
+    await put("tagged", "t", { "x-amz-tagging": "project=blue%20sky&team=s3d" });
+    const got = await req({ method: "GET", path: `/${bucket}/tagged` });
+    expect(got.headers.get("x-amz-tagging-count")).toBe("2");
+    const tags = await (await req({ method: "GET", path: `/${bucket}/tagged`, query: [["tagging", ""]] })).text();
+    expect(tags).toContain("<Tag><Key>project</Key><Value>blue sky</Value></Tag>");
+    const body = `<Tagging><TagSet><Tag><Key>k&amp;1</Key><Value>v</Value></Tag></TagSet></Tagging>`;
+    expect((await req({ method: "PUT", path: `/${bucket}/tagged`, query: [["tagging", ""]], body })).status).toBe(200);
+    expect(await (await req({ method: "GET", path: `/${bucket}/tagged`, query: [["tagging", ""]] })).text()).toContain("<Key>k&#38;1</Key>");
+    expect((await req({ method: "DELETE", path: `/${bucket}/tagged`, query: [["tagging", ""]] })).status).toBe(204);
+    expect((await req({ method: "GET", path: `/${bucket}/tagged` })).headers.get("x-amz-tagging-count")).toBeNull();
+    const eleven = Array.from({ length: 11 }, (_, i) => `k${i}=v`).join("&");
+    const tooMany = await put("tagged", "t", { "x-amz-tagging": eleven });
+    expect(await errorCode(tooMany)).toBe("InvalidTag");
+    expect(await errorCode(await put("tagged", "t", { "x-amz-tagging": "aws:x=1" }))).toBe("InvalidTag");
+    expect(await errorCode(await put("tagged", "t", { "x-amz-tagging": `${"k".repeat(129)}=1` }))).toBe("InvalidTag");
+    const dup = `<Tagging><TagSet><Tag><Key>a</Key><Value>1</Value></Tag><Tag><Key>a</Key><Value>2</Value></Tag></TagSet></Tagging>`;
+    expect(await errorCode(await req({ method: "PUT", path: `/${bucket}/tagged`, query: [["tagging", ""]], body: dup }))).toBe("InvalidTag");
+    expect(await errorCode(await req({ method: "GET", path: `/${bucket}/nope`, query: [["tagging", ""]] }))).toBe("NoSuchKey");
+    expect(await errorCode(await req({ method: "GET", path: `/${bucket}`, query: [["tagging", ""]] }))).toBe("NotImplemented");
+  });
+});
+
+describe("copy", () => {
+  test("CopyObject: COPY and REPLACE directives, encoded keys, onto itself, source conditions", async () => {
+    await put("src key+=ü", "copy me", { "content-type": "text/x-src", "x-amz-meta-a": "1", "x-amz-tagging": "t=1" });
+    const source = `/${bucket}/${encodeURIComponent("src key+=ü")}`;
+    const copied = await req({ method: "PUT", path: `/${bucket}/dst`, headers: { "x-amz-copy-source": source } });
+    expect(copied.status).toBe(200);
+    const xml = await copied.text();
+    expect(xml).toContain(`<ETag>&#34;${md5("copy me")}&#34;</ETag>`);
+    const dst = await req({ method: "GET", path: `/${bucket}/dst` });
+    expect(await dst.text()).toBe("copy me");
+    expect(dst.headers.get("content-type")).toBe("text/x-src");
+    expect(dst.headers.get("x-amz-meta-a")).toBe("1");
+    expect(dst.headers.get("x-amz-tagging-count")).toBe("1");
+
+    const replaced = await req({
+      method: "PUT",
+      path: `/${bucket}/dst`,
+      headers: { "x-amz-copy-source": source.slice(1), "x-amz-metadata-directive": "REPLACE", "content-type": "text/x-new", "x-amz-meta-b": "2", "x-amz-tagging-directive": "REPLACE", "x-amz-tagging": "" },
+    });
+    expect(replaced.status).toBe(200);
+    const dst2 = await req({ method: "HEAD", path: `/${bucket}/dst` });
+    expect(dst2.headers.get("content-type")).toBe("text/x-new");
+    expect(dst2.headers.get("x-amz-meta-a")).toBeNull();
+    expect(dst2.headers.get("x-amz-meta-b")).toBe("2");
+    expect(dst2.headers.get("x-amz-tagging-count")).toBeNull();
+
+    expect(await errorCode(await req({ method: "PUT", path: `/${bucket}/dst`, headers: { "x-amz-copy-source": `/${bucket}/dst` } }))).toBe("InvalidRequest");
+    const self = await req({ method: "PUT", path: `/${bucket}/dst`, headers: { "x-amz-copy-source": `/${bucket}/dst`, "x-amz-metadata-directive": "REPLACE", "content-type": "text/changed" } });
+    expect(self.status).toBe(200);
+    const after = await req({ method: "GET", path: `/${bucket}/dst` });
+    expect(after.headers.get("content-type")).toBe("text/changed");
+    expect(await after.text()).toBe("copy me");
+
+    const etag = `"${md5("copy me")}"`;
+    expect((await req({ method: "PUT", path: `/${bucket}/c2`, headers: { "x-amz-copy-source": source, "x-amz-copy-source-if-match": etag } })).status).toBe(200);
+    expect((await req({ method: "PUT", path: `/${bucket}/c3`, headers: { "x-amz-copy-source": source, "x-amz-copy-source-if-match": '"nope"' } })).status).toBe(412);
+    expect((await req({ method: "PUT", path: `/${bucket}/c3`, headers: { "x-amz-copy-source": source, "x-amz-copy-source-if-none-match": etag } })).status).toBe(412);
+    expect(await errorCode(await req({ method: "PUT", path: `/${bucket}/c4`, headers: { "x-amz-copy-source": `/${bucket}/absent` } }))).toBe("NoSuchKey");
+    expect(await errorCode(await req({ method: "PUT", path: `/${bucket}/c4`, headers: { "x-amz-copy-source": "nokey" } }))).toBe("InvalidArgument");
+  });
+
+  test("UploadPartCopy with x-amz-copy-source-range builds a multipart object", async () => {
+    const big = "x".repeat(5 * 1024 * 1024) + "tail-of-source";
+    await put("part-src", big);
+    const init = await (await req({ method: "POST", path: `/${bucket}/assembled`, query: [["uploads", ""]] })).text();
+    const uploadId = /<UploadId>([^<]+)</.exec(init)![1];
+    const p1 = await req({ method: "PUT", path: `/${bucket}/assembled`, query: [["partNumber", "1"], ["uploadId", uploadId]], headers: { "x-amz-copy-source": `/${bucket}/part-src` } });
+    expect(p1.status).toBe(200);
+    const e1 = /<ETag>&#34;([0-9a-f]+)&#34;<\/ETag>/.exec(await p1.text())![1];
+    const p2 = await req({ method: "PUT", path: `/${bucket}/assembled`, query: [["partNumber", "2"], ["uploadId", uploadId]], headers: { "x-amz-copy-source": `/${bucket}/part-src`, "x-amz-copy-source-range": `bytes=${big.length - 4}-${big.length - 1}` } });
+    const e2 = /<ETag>&#34;([0-9a-f]+)&#34;<\/ETag>/.exec(await p2.text())![1];
+    expect(e2).toBe(md5("urce"));
+    const bad = await req({ method: "PUT", path: `/${bucket}/assembled`, query: [["partNumber", "3"], ["uploadId", uploadId]], headers: { "x-amz-copy-source": `/${bucket}/part-src`, "x-amz-copy-source-range": `bytes=0-${big.length}` } });
+    expect(await errorCode(bad)).toBe("InvalidArgument");
+    const complete = `<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>"${e1}"</ETag></Part><Part><PartNumber>2</PartNumber><ETag>"${e2}"</ETag></Part></CompleteMultipartUpload>`;
+    expect((await req({ method: "POST", path: `/${bucket}/assembled`, query: [["uploadId", uploadId]], body: complete })).status).toBe(200);
+    const whole = await (await req({ method: "GET", path: `/${bucket}/assembled` })).text();
+    expect(whole).toBe(big + "urce");
+  });
+});
