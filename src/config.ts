@@ -12,6 +12,7 @@ export interface Config {
   port: number;
   dataDir: string;
   region: string;
+  domain: string | undefined;
   tlsCert: string | undefined;
   tlsKey: string | undefined;
   logLevel: LogLevel;
@@ -27,6 +28,7 @@ export const defaults: Config = {
   port: 9000,
   dataDir: "./s3d-data",
   region: "us-east-1",
+  domain: undefined,
   tlsCert: undefined,
   tlsKey: undefined,
   logLevel: "info",
@@ -41,6 +43,7 @@ const settings: Record<Setting, { flag: string; toml: string }> = {
   port: { flag: "--port", toml: "port" },
   dataDir: { flag: "--data-dir", toml: "data_dir" },
   region: { flag: "--region", toml: "region" },
+  domain: { flag: "--domain", toml: "domain" },
   tlsCert: { flag: "--tls-cert", toml: "tls_cert" },
   tlsKey: { flag: "--tls-key", toml: "tls_key" },
   logLevel: { flag: "--log-level", toml: "log_level" },
@@ -88,6 +91,11 @@ function checkValue(setting: Setting, raw: unknown, where: string): Config[Setti
     case "logLevel":
       if (!logLevels.includes(raw as LogLevel)) throw bad(`log level must be one of ${logLevels.join(", ")}, not ${JSON.stringify(raw)}`);
       return raw as LogLevel;
+    case "domain":
+      if (typeof raw !== "string" || !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(raw)) {
+        throw bad(`domain must be a DNS name like s3.example.test, not ${JSON.stringify(raw)}`);
+      }
+      return raw;
     case "region":
       if (typeof raw !== "string" || !/^[a-z0-9-]{1,32}$/.test(raw)) throw bad(`region must be lowercase letters, digits and hyphens, not ${JSON.stringify(raw)}`);
       return raw;
@@ -168,6 +176,7 @@ Options:
   --port N           port to listen on (default 9000; 0 picks a free one)
   --data-dir DIR     where objects and metadata live (default ./s3d-data)
   --region NAME      the region clients sign for (default us-east-1)
+  --domain NAME      also serve virtual-host style: BUCKET.NAME addresses a bucket
   --tls-cert FILE    serve HTTPS with this certificate (PEM) ...
   --tls-key FILE     ... and this private key (PEM)
   --log-level LEVEL  debug, info, warn or error (default info)

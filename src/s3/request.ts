@@ -36,16 +36,30 @@ function decode(s: string, plusIsSpace: boolean): string {
   }
 }
 
-/** Splits a request target ("/bucket/some%20key?x=1") into bucket, key and query (path style). */
-export function parseTarget(target: string): ParsedTarget {
+/**
+ * The bucket named by a virtual-host-style Host header ("photos.s3.example.test" under domain
+ * "s3.example.test"), or undefined for path style (no domain configured, or any other host).
+ */
+export function bucketFromHost(host: string | undefined, domain: string | undefined): string | undefined {
+  if (host === undefined || domain === undefined) return undefined;
+  const name = host.replace(/:\d+$/, "").toLowerCase();
+  const suffix = `.${domain.toLowerCase()}`;
+  return name.endsWith(suffix) && name.length > suffix.length ? name.slice(0, -suffix.length) : undefined;
+}
+
+/**
+ * Splits a request target into bucket, key and query: path style ("/bucket/some%20key?x=1"),
+ * or virtual-host style when the Host header named the bucket (then the whole path is the key).
+ */
+export function parseTarget(target: string, hostBucket?: string): ParsedTarget {
   const q = target.indexOf("?");
   const rawPath = q < 0 ? target : target.slice(0, q);
   const rawQuery = q < 0 ? "" : target.slice(q + 1);
   if (!rawPath.startsWith("/")) throw new S3Error("InvalidURI", "Couldn't parse the specified URI.");
   const decodedPath = rawPath.split("/").map((segment) => decode(segment, false)).join("/");
   const slash = decodedPath.indexOf("/", 1);
-  const bucket = slash < 0 ? decodedPath.slice(1) : decodedPath.slice(1, slash);
-  const key = slash < 0 ? "" : decodedPath.slice(slash + 1);
+  const bucket = hostBucket ?? (slash < 0 ? decodedPath.slice(1) : decodedPath.slice(1, slash));
+  const key = hostBucket !== undefined ? decodedPath.slice(1) : slash < 0 ? "" : decodedPath.slice(slash + 1);
   const query: Array<[string, string]> = [];
   for (const piece of rawQuery.split("&")) {
     if (piece === "") continue;

@@ -10,7 +10,7 @@ import { S3Error } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Backend } from "../store/backend.ts";
 import { Authenticator, type User } from "./auth.ts";
-import { firstValues, parseTarget, type S3Request } from "./request.ts";
+import { bucketFromHost, firstValues, parseTarget, type S3Request } from "./request.ts";
 import { errorResponse, type S3Response } from "./respond.ts";
 import { routeOf } from "./router.ts";
 
@@ -25,6 +25,8 @@ export interface ServerOptions {
   host: string;
   port: number;
   region: string;
+  /** enables virtual-host-style addressing: BUCKET.domain */
+  domain?: string;
   users: readonly User[];
   backend: Backend;
   logger: Logger;
@@ -55,7 +57,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       if (headerBytes(incoming) > requestHeaderBytesMax) {
         throw new S3Error("RequestHeaderSectionTooLarge", `Your request header section exceeds the maximum allowed size of ${requestHeaderBytesMax} bytes.`);
       }
-      const target = parseTarget(incoming.url ?? "/");
+      const target = parseTarget(incoming.url ?? "/", bucketFromHost(incoming.headers.host, options.domain));
       resource = target.decodedPath;
       if (target.rawPath === healthPath && (method === "GET" || method === "HEAD")) {
         operation = "Health";

@@ -150,3 +150,31 @@ describe("copy", () => {
     expect(whole).toBe(big + "urce");
   });
 });
+
+describe("virtual-host-style addressing", () => {
+  test("BUCKET.domain routes to the bucket, signatures verify, path style keeps working", async () => {
+    const vhost = await startS3d({ args: ["--domain", "s3.example.test"] });
+    try {
+      const hostOf = (b: string) => `${b}.s3.example.test:${vhost.port}`;
+      expect((await s3(vhost.endpoint, { method: "PUT", path: "/", headers: { host: hostOf("vhost-bucket") } })).status).toBe(200);
+      const put = await s3(vhost.endpoint, { method: "PUT", path: "/dir/a key", body: "virtual", headers: { host: hostOf("vhost-bucket") } });
+      expect(put.status).toBe(200);
+      // the same object, path style
+      expect(await (await s3(vhost.endpoint, { method: "GET", path: "/vhost-bucket/dir/a key" })).text()).toBe("virtual");
+      const list = await (await s3(vhost.endpoint, { method: "GET", path: "/", query: [["list-type", "2"]], headers: { host: hostOf("vhost-bucket") } })).text();
+      expect(list).toContain("<Name>vhost-bucket</Name>");
+      expect(list).toContain("<Key>dir/a key</Key>");
+      // a real client: curl resolving the virtual host to loopback
+      const curl = Bun.spawnSync([
+        "curl", "-sS", "--resolve", `vhost-bucket.s3.example.test:${vhost.port}:127.0.0.1`,
+        "--aws-sigv4", "aws:amz:us-east-1:s3", "--user", "TESTACCESSKEY:test-secret-key-0123456789",
+        "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD",
+        `http://vhost-bucket.s3.example.test:${vhost.port}/dir/a%20key`,
+      ], { stdout: "pipe", stderr: "pipe" });
+      expect(curl.stderr.toString()).toBe("");
+      expect(curl.stdout.toString()).toBe("virtual");
+    } finally {
+      await vhost.stop();
+    }
+  });
+});

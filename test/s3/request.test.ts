@@ -21,3 +21,14 @@ test("bad percent-encoding is InvalidURI", () => {
     expect(() => parseTarget(t)).toThrow(S3Error);
   }
 });
+
+test("virtual-host style: the Host names the bucket and the whole path is the key", async () => {
+  const { bucketFromHost } = await import("../../src/s3/request.ts");
+  expect(bucketFromHost("photos.s3.example.test:9000", "s3.example.test")).toBe("photos");
+  expect(bucketFromHost("my.dotted.bucket.s3.example.test", "s3.example.test")).toBe("my.dotted.bucket");
+  expect(bucketFromHost("s3.example.test:9000", "s3.example.test")).toBeUndefined();
+  expect(bucketFromHost("127.0.0.1:9000", "s3.example.test")).toBeUndefined();
+  expect(bucketFromHost("photos.s3.example.test", undefined)).toBeUndefined();
+  expect(parseTarget("/a/b%20c?tagging", "photos")).toMatchObject({ bucket: "photos", key: "a/b c", decodedPath: "/a/b c" });
+  expect(parseTarget("/", "photos")).toMatchObject({ bucket: "photos", key: "" });
+});
