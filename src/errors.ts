@@ -5,6 +5,8 @@
 
 const statusByCode = {
   AccessDenied: 403,
+  AccessForbidden: 403,
+  BadRequest: 400,
   AuthorizationHeaderMalformed: 400,
   AuthorizationQueryParametersError: 400,
   BadDigest: 400,
@@ -33,6 +35,7 @@ const statusByCode = {
   MissingContentLength: 411,
   MissingSecurityHeader: 400,
   NoSuchBucket: 404,
+  NoSuchCORSConfiguration: 404,
   NoSuchKey: 404,
   NoSuchUpload: 404,
   NotImplemented: 501,

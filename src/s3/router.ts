@@ -2,6 +2,7 @@
 import { S3Error } from "../errors.ts";
 import * as buckets from "./handlers/buckets.ts";
 import * as copy from "./handlers/copy.ts";
+import * as cors from "./handlers/cors.ts";
 import type { Handler } from "./handlers/context.ts";
 import * as list from "./handlers/list.ts";
 import * as multipart from "./handlers/multipart.ts";
@@ -10,11 +11,13 @@ import * as objects from "./handlers/objects.ts";
 export interface Route {
   operation: string;
   handler: Handler;
+  /** served without a signature (only the CORS preflight, which browsers send unsigned) */
+  anonymous?: boolean;
 }
 
 /** Sub-resources of the S3 API that s3d does not serve (yet): answered with NotImplemented. */
 const unservedSubresources = [
-  "acl", "accelerate", "analytics", "attributes", "cors", "encryption", "intelligent-tiering", "inventory",
+  "acl", "accelerate", "analytics", "attributes", "encryption", "intelligent-tiering", "inventory",
   "legal-hold", "lifecycle", "logging", "metrics", "notification", "object-lock", "ownershipControls",
   "policy", "policyStatus", "publicAccessBlock", "replication", "requestPayment", "restore", "retention",
   "select", "torrent", "versioning", "versions", "website",
@@ -25,6 +28,12 @@ function route(operation: string, handler: Handler): Route {
 }
 
 export function routeOf(method: string, bucket: string, key: string, params: Map<string, string>, headers: Record<string, string>): Route {
+  if (method === "OPTIONS" && bucket !== "") return { operation: "PreflightRequest", handler: cors.preflight, anonymous: true };
+  if (key === "" && bucket !== "" && params.has("cors")) {
+    if (method === "PUT") return route("PutBucketCors", cors.putBucketCors);
+    if (method === "GET") return route("GetBucketCors", cors.getBucketCors);
+    if (method === "DELETE") return route("DeleteBucketCors", cors.deleteBucketCors);
+  }
   const objectTagging = key !== "" && params.has("tagging");
   for (const sub of unservedSubresources) {
     if (params.has(sub)) throw new S3Error("NotImplemented", `The ${sub} sub-resource is not implemented by s3d.`);

@@ -9,7 +9,9 @@ import https from "node:https";
 import { S3Error } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Backend } from "../store/backend.ts";
-import { Authenticator, type User } from "./auth.ts";
+import { Authenticator, type Authenticated, type User } from "./auth.ts";
+import { corsHeaders, matchCors } from "./cors.ts";
+import { corsRulesOf } from "./handlers/cors.ts";
 import { bucketFromHost, firstValues, parseTarget, type S3Request } from "./request.ts";
 import { errorResponse, type S3Response } from "./respond.ts";
 import { routeOf } from "./router.ts";
@@ -53,6 +55,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     let operation = "Unknown";
     let resource = incoming.url ?? "/";
     let response: S3Response;
+    let corsBucket = "";
     try {
       if (headerBytes(incoming) > requestHeaderBytesMax) {
         throw new S3Error("RequestHeaderSectionTooLarge", `Your request header section exceeds the maximum allowed size of ${requestHeaderBytesMax} bytes.`);
@@ -74,7 +77,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         };
         const route = routeOf(method, req.bucket, req.key, req.params, req.headers);
         operation = route.operation;
-        const who = auth.authenticate(req);
+        corsBucket = req.bucket;
+        const who: Authenticated = route.anonymous ? { accessKeyId: "", payload: { kind: "unsigned" } } : auth.authenticate(req);
         response = await route.handler({ req, backend, region, ...who });
       }
     } catch (error) {
@@ -83,6 +87,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         return;
       }
       response = failure(error, resource, requestId, method !== "HEAD", logger, operation);
+    }
+    const origin = incoming.headers.origin;
+    if (origin !== undefined && corsBucket !== "" && operation !== "PreflightRequest") {
+      Object.assign(response.headers, await corsResponseHeaders(backend, corsBucket, origin, method));
     }
     // A body left unread (the request failed early) is not drained: the connection closes instead.
     if (!incoming.complete && hasBody(incoming)) response.headers.connection = "close";
@@ -123,6 +131,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         server.closeAllConnections?.();
       }),
   };
+}
+
+/** Access-Control-* headers for a browser's actual request, when the bucket's CORS rules allow it. */
+async function corsResponseHeaders(backend: Backend, bucket: string, origin: string, method: string): Promise<Record<string, string>> {
+  const rules = await corsRulesOf(backend, bucket).catch(() => undefined);
+  const rule = rules && matchCors(rules, origin, method, []);
+  return rule ? corsHeaders(rule, origin, [], false) : {};
 }
 
 function failure(error: unknown, resource: string, requestId: string, withBody: boolean, logger: Logger, operation: string): S3Response {

@@ -135,6 +135,10 @@ export interface Backend {
   /** BucketNotEmpty while it holds objects or open multipart uploads. */
   deleteBucket(name: string): Promise<void>;
   listBuckets(): Promise<BucketInfo[]>;
+  /** A bucket's configuration document by name ("cors", ...), or undefined when none is set. */
+  getBucketConfig(bucket: string, name: string): Promise<string | undefined>;
+  /** Sets (or with undefined, removes) a bucket's configuration document. */
+  setBucketConfig(bucket: string, name: string, value: string | undefined): Promise<void>;
 
   putObject(bucket: string, key: string, body: IncomingBody, attrs: ObjectAttributes, nowMs: number, precondition?: Precondition): Promise<ObjectMeta>;
   openObject(bucket: string, key: string): Promise<ObjectReader>;

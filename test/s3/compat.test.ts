@@ -178,3 +178,42 @@ describe("virtual-host-style addressing", () => {
     }
   });
 });
+
+describe("CORS", () => {
+  test("Put/Get/DeleteBucketCors, preflight allowed and refused, headers on actual responses", async () => {
+    const cb = "cors-bucket";
+    await req({ method: "PUT", path: `/${cb}` });
+    expect(await errorCode(await req({ method: "GET", path: `/${cb}`, query: [["cors", ""]] }))).toBe("NoSuchCORSConfiguration");
+    const config = `<CORSConfiguration><CORSRule><AllowedOrigin>https://app.example.test</AllowedOrigin><AllowedOrigin>http://*.dev.test</AllowedOrigin>
+      <AllowedMethod>PUT</AllowedMethod><AllowedMethod>GET</AllowedMethod><AllowedHeader>*</AllowedHeader><ExposeHeader>ETag</ExposeHeader><MaxAgeSeconds>600</MaxAgeSeconds></CORSRule></CORSConfiguration>`;
+    expect((await req({ method: "PUT", path: `/${cb}`, query: [["cors", ""]], body: config, headers: { "content-md5": (await import("../support/client.ts")).md5Base64(config) } })).status).toBe(200);
+    expect(await (await req({ method: "GET", path: `/${cb}`, query: [["cors", ""]] })).text()).toContain("<AllowedOrigin>http://*.dev.test</AllowedOrigin>");
+    const bad = `<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>PATCH</AllowedMethod></CORSRule></CORSConfiguration>`;
+    expect(await errorCode(await req({ method: "PUT", path: `/${cb}`, query: [["cors", ""]], body: bad }))).toBe("InvalidRequest");
+
+    const preflight = (origin: string, method: string, headers = "content-type,x-amz-date") =>
+      fetch(`${server.endpoint}/${cb}/upload.txt`, { method: "OPTIONS", headers: { origin, "access-control-request-method": method, "access-control-request-headers": headers } });
+    const ok = await preflight("https://app.example.test", "PUT");
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get("access-control-allow-origin")).toBe("https://app.example.test");
+    expect(ok.headers.get("access-control-allow-methods")).toBe("PUT, GET");
+    expect(ok.headers.get("access-control-allow-headers")).toBe("content-type, x-amz-date");
+    expect(ok.headers.get("access-control-max-age")).toBe("600");
+    expect((await preflight("http://feature.dev.test", "GET")).status).toBe(200);
+    const refused = await preflight("https://evil.example.test", "PUT");
+    expect(refused.status).toBe(403);
+    expect(await errorCode(refused)).toBe("AccessForbidden");
+    expect((await preflight("https://app.example.test", "DELETE")).status).toBe(403);
+    expect((await fetch(`${server.endpoint}/${cb}/x`, { method: "OPTIONS" })).status).toBe(400);
+
+    await req({ method: "PUT", path: `/${cb}/obj`, body: "cors body" });
+    const actual = await req({ method: "GET", path: `/${cb}/obj`, headers: { origin: "https://app.example.test" } });
+    expect(actual.headers.get("access-control-allow-origin")).toBe("https://app.example.test");
+    expect(actual.headers.get("access-control-expose-headers")).toBe("ETag");
+    const foreign = await req({ method: "GET", path: `/${cb}/obj`, headers: { origin: "https://evil.example.test" } });
+    expect(foreign.headers.get("access-control-allow-origin")).toBeNull();
+
+    expect((await req({ method: "DELETE", path: `/${cb}`, query: [["cors", ""]] })).status).toBe(204);
+    expect((await preflight("https://app.example.test", "PUT")).status).toBe(403);
+  });
+});

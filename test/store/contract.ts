@@ -97,8 +97,18 @@ export function backendContract(name: string, make: () => Promise<BackendUnderTe
       const upload = await b.createMultipartUpload("alpha", "m", noAttrs, t0);
       await expectS3Error(b.deleteBucket("alpha"), "BucketNotEmpty");
       await b.abortMultipartUpload("alpha", "m", upload);
+      await b.setBucketConfig("alpha", "cors", "<doc/>");
+      expect(await b.getBucketConfig("alpha", "cors")).toBe("<doc/>");
+      expect(await b.getBucketConfig("alpha", "other")).toBeUndefined();
       await b.deleteBucket("alpha");
       await expectS3Error(b.deleteBucket("alpha"), "NoSuchBucket");
+      await expectS3Error(b.getBucketConfig("alpha", "cors"), "NoSuchBucket");
+      await b.createBucket("alpha", t0);
+      expect(await b.getBucketConfig("alpha", "cors")).toBeUndefined(); // a new bucket starts bare
+      await b.setBucketConfig("alpha", "cors", "<doc/>");
+      await b.setBucketConfig("alpha", "cors", undefined);
+      expect(await b.getBucketConfig("alpha", "cors")).toBeUndefined();
+      await b.deleteBucket("alpha");
       expect((await b.listBuckets()).map((x) => x.name)).toEqual(["zeta"]);
     });
 

@@ -73,6 +73,7 @@ export class FsBackend implements Backend {
         throw new S3Error("BucketNotEmpty", "The bucket you tried to delete is not empty", { BucketName: name });
       }
       this.db.query("DELETE FROM buckets WHERE name = ?").run(name);
+      this.db.query("DELETE FROM bucket_configs WHERE bucket = ?").run(name);
     });
   }
 
@@ -81,6 +82,20 @@ export class FsBackend implements Backend {
       .query<{ name: string; created_ms: number }, []>("SELECT name, created_ms FROM buckets ORDER BY name")
       .all()
       .map((r) => ({ name: r.name, createdMs: r.created_ms }));
+  }
+
+  async getBucketConfig(bucket: string, name: string): Promise<string | undefined> {
+    this.requireBucket(bucket);
+    const row = this.db.query<{ value: string }, [string, string]>("SELECT value FROM bucket_configs WHERE bucket = ? AND name = ?").get(bucket, name);
+    return row?.value;
+  }
+
+  async setBucketConfig(bucket: string, name: string, value: string | undefined): Promise<void> {
+    await this.committer.commit(() => {
+      this.requireBucket(bucket);
+      if (value === undefined) this.db.query("DELETE FROM bucket_configs WHERE bucket = ? AND name = ?").run(bucket, name);
+      else this.db.query("INSERT OR REPLACE INTO bucket_configs (bucket, name, value) VALUES (?, ?, ?)").run(bucket, name, value);
+    });
   }
 
   async putObject(bucket: string, key: string, body: IncomingBody, attrs: ObjectAttributes, nowMs: number, precondition?: Precondition): Promise<ObjectMeta> {

@@ -12,6 +12,12 @@ CREATE TABLE IF NOT EXISTS buckets (
   name TEXT PRIMARY KEY,
   created_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS bucket_configs (
+  bucket TEXT NOT NULL,
+  name TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (bucket, name)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS objects (
   bucket TEXT NOT NULL,
   key BLOB NOT NULL,

@@ -1,0 +1,110 @@
+/** Bucket CORS: the configuration document, its limits, and matching a browser's request. Pure. */
+import { S3Error } from "../errors.ts";
+import { childList, childText, parseXmlBody, s3Xmlns, x, type Xml, type XmlNode } from "./xml.ts";
+
+export interface CorsRule {
+  id?: string;
+  allowedOrigins: string[];
+  allowedMethods: string[];
+  allowedHeaders: string[];
+  exposeHeaders: string[];
+  maxAgeSeconds?: number;
+}
+
+export const corsRulesMax = 100;
+const corsMethods = ["GET", "PUT", "POST", "DELETE", "HEAD"];
+
+const malformed = (why: string) => new S3Error("MalformedXML", `The CORS configuration is not valid: ${why}.`);
+
+function texts(node: XmlNode, name: string): string[] {
+  return childList(node, name).map((n) => {
+    if (typeof n !== "string") throw malformed(`${name} must hold text`);
+    return n.trim();
+  });
+}
+
+export function corsFromXml(text: string): CorsRule[] {
+  const doc = parseXmlBody(text);
+  const config = doc.CORSConfiguration;
+  if (config === undefined) throw malformed("the root element must be CORSConfiguration");
+  const rules = childList(config, "CORSRule");
+  if (rules.length === 0) throw malformed("at least one CORSRule is needed");
+  if (rules.length > corsRulesMax) throw malformed(`at most ${corsRulesMax} rules`);
+  return rules.map((r) => {
+    const rule: CorsRule = {
+      id: childText(r, "ID"),
+      allowedOrigins: texts(r, "AllowedOrigin"),
+      allowedMethods: texts(r, "AllowedMethod"),
+      allowedHeaders: texts(r, "AllowedHeader"),
+      exposeHeaders: texts(r, "ExposeHeader"),
+    };
+    const maxAge = childText(r, "MaxAgeSeconds");
+    if (maxAge !== undefined) {
+      if (!/^\d{1,9}$/.test(maxAge.trim())) throw malformed("MaxAgeSeconds must be a whole number");
+      rule.maxAgeSeconds = Number(maxAge.trim());
+    }
+    if (rule.allowedOrigins.length === 0 || rule.allowedMethods.length === 0) throw malformed("each rule needs AllowedOrigin and AllowedMethod");
+    for (const m of rule.allowedMethods) {
+      if (!corsMethods.includes(m)) throw new S3Error("InvalidRequest", `Found unsupported HTTP method in CORS config. Unsupported method is ${m}`);
+    }
+    for (const o of [...rule.allowedOrigins, ...rule.allowedHeaders]) {
+      if ((o.match(/\*/g) ?? []).length > 1) throw new S3Error("InvalidRequest", `AllowedOrigin/AllowedHeader "${o}" can not have more than one wildcard.`);
+    }
+    return rule;
+  });
+}
+
+export function corsXml(rules: CorsRule[]): Xml {
+  return x(
+    "CORSConfiguration",
+    { xmlns: s3Xmlns },
+    rules.map((r) =>
+      x(
+        "CORSRule",
+        r.id !== undefined ? x("ID", r.id) : null,
+        r.allowedHeaders.map((h) => x("AllowedHeader", h)),
+        r.allowedMethods.map((m) => x("AllowedMethod", m)),
+        r.allowedOrigins.map((o) => x("AllowedOrigin", o)),
+        r.exposeHeaders.map((h) => x("ExposeHeader", h)),
+        r.maxAgeSeconds !== undefined ? x("MaxAgeSeconds", r.maxAgeSeconds) : null,
+      ),
+    ),
+  );
+}
+
+/** A pattern with at most one "*", matched case-insensitively when asked. */
+function wildcardMatch(pattern: string, value: string, caseInsensitive: boolean): boolean {
+  const p = caseInsensitive ? pattern.toLowerCase() : pattern;
+  const v = caseInsensitive ? value.toLowerCase() : value;
+  const star = p.indexOf("*");
+  if (star < 0) return p === v;
+  return v.length >= p.length - 1 && v.startsWith(p.slice(0, star)) && v.endsWith(p.slice(star + 1));
+}
+
+/** The first rule allowing this origin, method and every requested header, if any. */
+export function matchCors(rules: CorsRule[], origin: string, method: string, requestHeaders: string[]): CorsRule | undefined {
+  return rules.find(
+    (r) =>
+      r.allowedOrigins.some((o) => wildcardMatch(o, origin, false)) &&
+      r.allowedMethods.includes(method) &&
+      requestHeaders.every((h) => r.allowedHeaders.some((a) => wildcardMatch(a, h, true))),
+  );
+}
+
+/** The Access-Control-* headers answering a request that `rule` allows. */
+export function corsHeaders(rule: CorsRule, origin: string, requestHeaders: string[], preflight: boolean): Record<string, string> {
+  const out: Record<string, string> = {
+    "access-control-allow-origin": rule.allowedOrigins.includes("*") ? "*" : origin,
+    "access-control-allow-methods": rule.allowedMethods.join(", "),
+    vary: "Origin, Access-Control-Request-Headers, Access-Control-Request-Method",
+  };
+  if (!rule.allowedOrigins.includes("*")) out["access-control-allow-credentials"] = "true";
+  if (preflight && requestHeaders.length > 0) out["access-control-allow-headers"] = requestHeaders.join(", ");
+  if (rule.exposeHeaders.length > 0) out["access-control-expose-headers"] = rule.exposeHeaders.join(", ");
+  if (rule.maxAgeSeconds !== undefined) out["access-control-max-age"] = String(rule.maxAgeSeconds);
+  return out;
+}
+
+export function requestedHeaders(value: string | undefined): string[] {
+  return (value ?? "").split(",").map((h) => h.trim().toLowerCase()).filter((h) => h !== "");
+}
