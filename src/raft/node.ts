@@ -42,6 +42,8 @@ export class RaftError extends Error {
 
 /** Milliseconds per core tick (election timeout = ELECTION_TIMEOUT_TICKS of these). */
 export const TICK_MS = 100;
+/** Largest command apply() accepts (metadata records are small; bulk data never goes through Raft). */
+export const COMMAND_BYTES_MAX = 1024 * 1024;
 /** Commands waiting for the loop at most; beyond this apply() fails fast with "overloaded". */
 export const QUEUED_PROPOSALS_MAX = 65_536;
 /** Commands proposed to the core per loop turn at most. */
@@ -129,6 +131,7 @@ export class RaftNode {
   /** Replicate `command`; resolves with the FSM's result after commit and apply on this node. */
   apply(command: Uint8Array, timeoutMs = APPLY_TIMEOUT_MS): Promise<unknown> {
     if (this.stopped) return Promise.reject(new RaftError("shutdown", "raft node is shut down"));
+    if (command.byteLength > COMMAND_BYTES_MAX) return Promise.reject(new RaftError("bad-request", `command over ${COMMAND_BYTES_MAX} bytes`));
     if (this.core.role !== Role.Leader) return Promise.reject(this.notLeader());
     if (this.queue.length >= QUEUED_PROPOSALS_MAX) return Promise.reject(new RaftError("overloaded", "too many queued proposals"));
     return new Promise((resolve, reject) => {

@@ -83,6 +83,8 @@ class Simulation {
   private readonly confChangeRate: number;
   private readonly transferRate: number;
   private readonly diskMaxMs: number;
+  private readonly clockDrift: boolean;
+  private tickMs = new Map<NodeId, number>();
 
   constructor(private readonly opts: SimOptions) {
     this.prng = new Prng(opts.seed);
@@ -101,6 +103,7 @@ class Simulation {
     this.confChangeRate = churn ? 0 : p.pick([0, 0.03, 0.08]);
     this.transferRate = p.pick([0, 0.02, 0.05]);
     this.diskMaxMs = p.pick([0, 2, 5]);
+    this.clockDrift = p.chance(0.5);
     this.net = new SimNetwork(p.fork(), {
       dropRate: churn ? p.pick([0, 0.01]) : p.pick([0, 0.01, 0.05, 0.15]),
       duplicateRate: p.pick([0, 0.01, 0.05]),
@@ -135,6 +138,8 @@ class Simulation {
       const node = new SimNode(id, disk, env);
       this.nodes.set(id, node);
       node.start(this.prng.fork());
+      // clocks drift: each node's tick is up to 20 % off the nominal period in some seeds
+      this.tickMs.set(id, TICK_MS + (this.clockDrift ? this.prng.int(5) - 2 : 0));
       this.queue.push(this.prng.int(TICK_MS), { kind: "tick", node: id });
     }
     this.clients = new KvClients(this.prng.fork(), opts.clients ?? 5, ["a", "b", "c", "d"]);
@@ -199,7 +204,7 @@ class Simulation {
       }
       case "tick": {
         const node = this.nodes.get(ev.node)!;
-        this.queue.push(this.now + TICK_MS, ev);
+        this.queue.push(this.now + this.tickMs.get(ev.node)!, ev);
         if (!node.core) return;
         node.core.tick();
         return this.after(node);
