@@ -158,71 +158,92 @@ async function timed(seconds: number, op: () => Promise<number>): Promise<{ perS
   return { perSec: ops / s, bytesPerSec: bytes / s };
 }
 
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/**
+ * The disk is shared and its speed swings by 3x from one second to the next, so contenders are
+ * measured in alternating short trials (raw, store, raw, store, ...) and each reports its median;
+ * `ratio` is the median of the per-round store/raw ratios.
+ */
+async function alternate(
+  contenders: Record<string, () => Promise<number>>,
+  metric: "bytesPerSec" | "perSec",
+): Promise<Record<string, number>> {
+  const rounds = 5;
+  const runs: Record<string, number[]> = Object.fromEntries(Object.keys(contenders).map((k) => [k, []]));
+  for (let r = 0; r < rounds; r++) {
+    for (const [name, op] of Object.entries(contenders)) {
+      const t = await timed(secondsPerCase / 2, op);
+      runs[name].push(metric === "bytesPerSec" ? t.bytesPerSec / mib : t.perSec);
+    }
+  }
+  const names = Object.keys(contenders);
+  const out: Record<string, number> = Object.fromEntries(names.map((n) => [n, Math.round(median(runs[n]))]));
+  for (const n of names.slice(1)) out[`${n}/${names[0]}`] = Number(median(runs[n].map((v, i) => v / runs[names[0]][i])).toFixed(2));
+  return out;
+}
+
 /** Durable writes and reads through the store next to raw write+fdatasync / read loops on the same disk. */
-async function storeSection(syncOffLoop: boolean) {
+async function storeSection() {
   const dir = mkdtempSync(join(benchDir, "s3d-bench-"));
   try {
-    const rawPath = join(dir, "raw.bin");
-    const fd = openSync(rawPath, "w+");
-    const rawWrite = async (chunkBytes: number, chunksPerSync: number, seconds: number) => {
-      const buf = randomBytes(chunkBytes);
-      let pos = 0;
-      return timed(seconds, async () => {
-        // appends to fresh file space, like a store that never overwrites (and like dd conv=fsync)
-        for (let i = 0; i < chunksPerSync; i++, pos += chunkBytes) writeSync(fd, buf, 0, chunkBytes, pos);
-        fdatasync(fd);
-        return chunkBytes * chunksPerSync;
-      });
+    const fd = openSync(join(dir, "raw.bin"), "w+");
+    let rawPos = 0;
+    // appends to fresh file space, like a store that never overwrites (and like dd conv=fsync)
+    const rawWrite = (chunk: Uint8Array, chunksPerSync: number) => async () => {
+      for (let i = 0; i < chunksPerSync; i++, rawPos += chunk.length) writeSync(fd, chunk, 0, chunk.length, rawPos);
+      fdatasync(fd);
+      return chunk.length * chunksPerSync;
     };
-    const raw1 = await rawWrite(mib, 1, secondsPerCase * 2);
-    const raw64 = await rawWrite(mib, 64, secondsPerCase * 3);
-    const raw4k = await rawWrite(4096, 1, secondsPerCase * 2);
-    const readBuf = new Uint8Array(64 * mib);
-    const rawRead = await timed(secondsPerCase, async () => readSync(fd, readBuf, 0, readBuf.length, 0));
-    closeSync(fd);
-
-    const store = new ShardStore({ dir: join(dir, `store-${syncOffLoop}`), masterKey: new Uint8Array(32).fill(2), syncOffLoop });
+    const offLoop = new ShardStore({ dir: join(dir, "a"), masterKey: new Uint8Array(32).fill(2) });
+    const inline = new ShardStore({ dir: join(dir, "b"), masterKey: new Uint8Array(32).fill(2), syncOffLoop: false });
     const one = randomBytes(mib);
     const sixtyFour = randomBytes(64 * mib);
     const small = randomBytes(4096);
     let n = 0;
-    const put1 = await timed(secondsPerCase * 2, async () => (await store.put(`m${n++}`, 0, mib, one), mib));
-    const put64 = await timed(secondsPerCase * 3, async () => (await store.put(`g${n++}`, 0, 64 * mib, sixtyFour), 64 * mib));
-    const drain = async (id: string) => {
+    const put = (store: ShardStore, bytes: Uint8Array) => async () => (await store.put(`o${n++}`, 0, bytes.length, bytes), bytes.length);
+    const put32 = (store: ShardStore) => async () => {
+      await Promise.all(Array.from({ length: 32 }, () => store.put(`t${n++}`, 0, 4096, small)));
+      return 32 * 4096;
+    };
+    // reads first: the write trials leave gigabytes of writeback that would slow them
+    await offLoop.put("r1", 0, mib, one);
+    await offLoop.put("r64", 0, 64 * mib, sixtyFour);
+    const readBuf = new Uint8Array(64 * mib);
+    const drain = (id: string) => async () => {
       let bytes = 0;
-      for await (const c of store.get(id, 0)!) bytes += c.length;
+      for await (const c of offLoop.get(id, 0)!) bytes += c.length;
       return bytes;
     };
-    const get1 = await timed(secondsPerCase, () => drain("m0"));
-    const get64 = await timed(secondsPerCase, () => drain("g" + (n - 1)));
-    const small1 = await timed(secondsPerCase * 2, async () => (await store.put(`s${n++}`, 0, 4096, small), 4096));
-    const t0 = performance.now();
-    let small32Ops = 0;
-    await Promise.all(
-      Array.from({ length: 32 }, async () => {
-        while (performance.now() - t0 < secondsPerCase * 2000) {
-          await store.put(`t${n++}`, 0, 4096, small);
-          small32Ops++;
-        }
-      }),
+    await rawWrite(sixtyFour, 1)();
+    const rawRead = async () => readSync(fd, readBuf, 0, readBuf.length, 0);
+    const read1MiB = await alternate({ rawPageCache64MiB: rawRead, store: drain("r1") }, "bytesPerSec");
+    const read64MiB = await alternate({ rawPageCache64MiB: rawRead, store: drain("r64") }, "bytesPerSec");
+    const write1MiB = await alternate({ raw: rawWrite(one, 1), store: put(offLoop, one), storeFfiSync: put(inline, one) }, "bytesPerSec");
+    const write64MiB = await alternate({ raw: rawWrite(one, 64), store: put(offLoop, sixtyFour), storeFfiSync: put(inline, sixtyFour) }, "bytesPerSec");
+    const small1 = await alternate({ raw: rawWrite(small, 1), store: put(offLoop, small), storeFfiSync: put(inline, small) }, "perSec");
+    const small32Ops = await alternate({ raw: rawWrite(small, 1), store: put32(offLoop), storeFfiSync: put32(inline) }, "bytesPerSec");
+    const small32 = Object.fromEntries(
+      Object.entries(small32Ops).map(([k, v]) => [k, k.includes("/") ? v : Math.round((v * mib) / 4096)]),
     );
-    const small32 = small32Ops / ((performance.now() - t0) / 1000);
-    store.close();
-    const m = (x: { bytesPerSec: number }) => Math.round(x.bytesPerSec / mib);
+
+    closeSync(fd);
+    offLoop.close();
+    inline.close();
     return {
-      unit: "MiB/s unless named per second; writes are durable (fdatasync + index commit) before they count",
+      unit: "MiB/s (4 KiB rows: writes per second); writes are durable (fdatasync, then index commit) before they count; median of 5 alternating trials",
       libc: libcBinding,
-      dataSync: syncOffLoop ? "node:fs fdatasync on the worker pool" : "bun:ffi fdatasync on the event loop",
-      write1MiBShard: m(put1),
-      ceilingRawWrite1MiBFdatasync: m(raw1),
-      write64MiBShard: m(put64),
-      ceilingRawWrite64MiBFdatasync: m(raw64),
-      read1MiBShard: m(get1),
-      read64MiBShard: m(get64),
-      ceilingRawRead64MiBPageCache: m(rawRead),
-      smallShard4KiBWritesPerSec1Writer: Math.round(small1.perSec),
-      smallShard4KiBWritesPerSec32Writers: Math.round(small32),
-      ceilingRaw4KiBWriteFdatasyncPerSec: Math.round(raw4k.perSec),
+      contenders: {
+        raw: "write + fdatasync loop appending to one file (1 MiB, 64 x 1 MiB, 4 KiB per sync)",
+        store: "ShardStore.put, data fdatasync on the worker pool (default)",
+        storeFfiSync: "ShardStore.put, data fdatasync through bun:ffi on the event loop",
+      },
+      write1MiBShard: write1MiB,
+      write64MiBShard: write64MiB,
+      smallShard4KiBWritesPerSec1Writer: small1,
+      smallShard4KiBWritesPerSec32Writers: small32,
+      read1MiBShard: read1MiB,
+      read64MiBShard: read64MiB,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -230,6 +251,7 @@ async function storeSection(syncOffLoop: boolean) {
 }
 
 const report: Record<string, unknown> = { bench: "shard-engine", bun: Bun.version, oneCore: true };
+
 /** Field-wise maximum of several rounds: noise on a shared VM only ever slows a round down. */
 function bestOf<T>(rounds: T[]): T {
   const merge = (a: unknown, b: unknown): unknown => {
@@ -250,5 +272,5 @@ if (sections.includes("erasure")) {
   report.erasure = { ...erasure, "@ronomon/reed-solomon": peer };
 }
 if (sections.includes("fragment")) report.fragment = bestOf(Array.from({ length: roundsPerSection }, () => fragmentSection()));
-if (sections.includes("store")) report.store = [await storeSection(true), await storeSection(false)];
+if (sections.includes("store")) report.store = await storeSection();
 console.log(JSON.stringify(report, null, 2));

@@ -37,6 +37,7 @@ export function readExtent(r: ExtentRead, range?: ByteRange): ReadableStream<Uin
   let next = Math.floor(startBytes / fragmentBodyBytes);
   const stop = endBytes === startBytes ? next : Math.ceil(endBytes / fragmentBodyBytes);
   let finished = false;
+  let batch: Uint8Array | undefined;
   const finish = () => {
     if (!finished) {
       finished = true;
@@ -53,7 +54,9 @@ export function readExtent(r: ExtentRead, range?: ByteRange): ReadableStream<Uin
           return;
         }
         const count = Math.min(readBatchFragments, stop - next);
-        const buf = new Uint8Array(count * fragmentBytes);
+        // The raw batch buffer is reused for the whole stream: only opened bodies leave it.
+        batch ??= new Uint8Array(Math.min(readBatchFragments, stop - next) * fragmentBytes);
+        const buf = batch.subarray(0, count * fragmentBytes);
         await r.read(next * fragmentBytes, buf);
         // One output chunk per batch (not per fragment): a stream chunk costs far more than a copy.
         const outStart = Math.max(startBytes, next * fragmentBodyBytes);

@@ -7,8 +7,8 @@
 import { randomBytes } from "node:crypto";
 import type { KeyObject } from "node:crypto";
 import { mkdirSync, statfsSync } from "node:fs";
-import { LibcError } from "../../ffi/libc.ts";
 import { join } from "node:path";
+import { LibcError } from "../../ffi/libc.ts";
 import { assert } from "../util/assert.ts";
 import { compactLiveFractionMax, compactSegment } from "./compaction.ts";
 import { FragmentCounter } from "./fragment-counter.ts";
@@ -97,6 +97,11 @@ export class ShardStore {
       this.index.setMetaAll([["storeId", this.storeId], ["keyFingerprint", this.keyFingerprint], ["formatVersion", formatVersion], ["counterHigh", 0]]);
     } else {
       this.storeId = new Uint8Array(storedId as Uint8Array);
+      const version = Number(this.index.getMeta("formatVersion"));
+      if (version !== formatVersion) {
+        this.index.close();
+        throw new Error(`shard store ${options.dir}: on-disk format ${version} is not the supported ${formatVersion}`);
+      }
       const fp = this.index.getMeta("keyFingerprint");
       if (fp !== this.keyFingerprint) {
         this.index.close();
