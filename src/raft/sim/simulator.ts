@@ -116,6 +116,13 @@ class Simulation {
       uncommittedBytesMax: p.pick([2048, 1 << 20]),
       checkQuorum: p.chance(0.7),
       preVote: p.chance(0.7),
+      appendBytesMax: p.pick([256, 1 << 20]),
+      applyBytesMax: p.pick([128, 1 << 20]),
+      pendingReadsMax: p.pick([2, 4096]),
+      ...p.pick([
+        { electionTicks: 10, heartbeatTicks: 1 },
+        { electionTicks: 20, heartbeatTicks: 3 },
+      ]),
     };
     const env: NodeEnv = {
       invariants: this.invariants,
