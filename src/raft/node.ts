@@ -66,6 +66,8 @@ export interface RaftNodeOptions {
   /** Randomness for election timeouts; seed it from crypto in production, from a seed in tests. */
   prng?: Prng;
   tickMs?: number;
+  /** Called once if the node stops on an unrecoverable error (a failed persist, a broken invariant). */
+  onFatal?: (err: Error) => void;
   core?: Partial<Omit<CoreOptions, "id" | "prng">>;
   snapshotEveryEntries?: number;
   trailingEntries?: number;
@@ -101,6 +103,8 @@ export class RaftNode {
   private lastSnapshotIndex = 0;
   private stopped = false;
   appliedIndex = 0;
+  /** Set when the node stopped on an unrecoverable error. */
+  failure?: Error;
 
   /** Write the initial configuration of a brand-new cluster member (no-op if state exists). */
   static bootstrap(storage: RaftStorage, snapshots: SnapshotStore, voters: NodeId[], fsm: Fsm): void {
@@ -257,6 +261,19 @@ export class RaftNode {
   }
 
   private run(): void {
+    try {
+      this.runLoop();
+    } catch (e) {
+      // A store that cannot persist (disk full, I/O error) or a violated invariant: the core has
+      // handed out a batch that never became durable, so this node must not go on. Stop it; the
+      // caller decides (restart from the stores, alert). hashicorp/raft panics here.
+      this.failure = e instanceof Error ? e : new Error(String(e));
+      this.shutdown();
+      this.opts.onFatal?.(this.failure);
+    }
+  }
+
+  private runLoop(): void {
     this.proposeQueued();
     this.startReadRound();
     while (this.core.hasReady()) {

@@ -45,6 +45,27 @@ interface Member {
 type Kind = "memory" | "sqlite";
 let seq = 0;
 
+test("a store that fails to persist stops the node instead of going on", async () => {
+  const storage = new MemoryRaftStorage();
+  const snapshots = new MemorySnapshotStore();
+  const fsm = new KvFsm();
+  RaftNode.bootstrap(storage, snapshots, [1], fsm);
+  const net = new MemoryNetwork();
+  let fatal: Error | undefined;
+  const node = new RaftNode({ id: 1, fsm, storage, snapshots, transport: net.transport(1), tickMs: 2, onFatal: (e) => (fatal = e) });
+  node.start();
+  await until(() => node.isLeader());
+  await node.apply(enc("a=1"));
+  storage.persist = () => {
+    throw new Error("disk full");
+  };
+  const err = await node.apply(enc("b=2")).catch((e) => e);
+  expect((err as RaftError).code).toBe("shutdown");
+  expect(fatal?.message).toBe("disk full");
+  expect(node.failure).toBe(fatal);
+  expect(fsm.map.get("b")).toBeUndefined();
+});
+
 function stores(kind: Kind): { storage: RaftStorage; snapshots: SnapshotStore; path: string } {
   const path = join(dir, `n${++seq}`);
   if (kind === "memory") return { storage: new MemoryRaftStorage(), snapshots: new MemorySnapshotStore(), path };

@@ -20,6 +20,8 @@ export interface NetworkCounters {
 export class SimNetwork {
   /** Node -> partition group; nodes missing from the map are in group 0. */
   private groups = new Map<NodeId, number>();
+  /** Directed links that lose everything: "from>to". */
+  private oneWay = new Set<string>();
   counters: NetworkCounters = { sent: 0, dropped: 0, duplicated: 0, partitionDropped: 0 };
 
   constructor(
@@ -46,8 +48,18 @@ export class SimNetwork {
     return delays;
   }
 
-  connected(a: NodeId, b: NodeId): boolean {
-    return (this.groups.get(a) ?? 0) === (this.groups.get(b) ?? 0);
+  /** Can `from` reach `to`? (Links may fail in one direction only.) */
+  connected(from: NodeId, to: NodeId): boolean {
+    return (this.groups.get(from) ?? 0) === (this.groups.get(to) ?? 0) && !this.oneWay.has(`${from}>${to}`);
+  }
+
+  /** Cut `count` random directed links: asymmetric failures (a node hears but is not heard). */
+  cutOneWay(nodes: NodeId[], count: number): void {
+    for (let i = 0; i < count; i++) {
+      const from = this.prng.pick(nodes);
+      const to = this.prng.pick(nodes.filter((n) => n !== from));
+      this.oneWay.add(`${from}>${to}`);
+    }
   }
 
   /** Split `nodes` at random into two non-empty sides. */
@@ -66,10 +78,11 @@ export class SimNetwork {
 
   heal(): void {
     this.groups.clear();
+    this.oneWay.clear();
   }
 
   isPartitioned(): boolean {
-    return this.groups.size > 0;
+    return this.groups.size > 0 || this.oneWay.size > 0;
   }
 
   private delay(): number {

@@ -68,7 +68,7 @@ class Simulation {
   private net: SimNetwork;
   private invariants = new InvariantChecker();
   private clients: KvClients;
-  private faults: Record<string, number> = { crashes: 0, restarts: 0, partitions: 0, heals: 0, confChanges: 0, transfers: 0, snapshotsSent: 0 };
+  private faults: Record<string, number> = { crashes: 0, restarts: 0, partitions: 0, oneWayCuts: 0, heals: 0, confChanges: 0, transfers: 0, snapshotsSent: 0 };
   private now = 0;
   private steps = 0;
   private healed = false;
@@ -267,8 +267,13 @@ class Simulation {
       this.queue.push(this.now + 20 + p.int(this.restartMaxMs), { kind: "restart", node: victim.id });
     }
     if (!this.net.isPartitioned() && p.chance(this.partitionRate)) {
-      this.net.partition(all.map((n) => n.id));
-      this.faults.partitions++;
+      if (p.chance(0.3)) {
+        this.net.cutOneWay(all.map((n) => n.id), 1 + p.int(3));
+        this.faults.oneWayCuts++;
+      } else {
+        this.net.partition(all.map((n) => n.id));
+        this.faults.partitions++;
+      }
     } else if (this.net.isPartitioned() && p.chance(0.2)) {
       this.net.heal();
       this.faults.heals++;
