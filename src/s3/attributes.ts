@@ -1,6 +1,6 @@
 /** Object attributes carried in request headers: content headers and x-amz-meta-*. */
 import { S3Error } from "../errors.ts";
-import type { ObjectAttributes, ObjectMeta } from "../store/backend.ts";
+import type { ObjectAttributes, ObjectMeta, StoredChecksum } from "../store/backend.ts";
 import { httpTime, quoteEtag } from "./respond.ts";
 import { tagsFromHeader } from "./tags.ts";
 
@@ -58,4 +58,10 @@ export function objectHeaders(meta: ObjectMeta): Record<string, string> {
   const tagCount = Object.keys(meta.tags).length;
   if (tagCount > 0) out["x-amz-tagging-count"] = String(tagCount);
   return out;
+}
+
+/** x-amz-checksum-<algorithm> and x-amz-checksum-type for a stored checksum. */
+export function checksumHeaders(checksum: StoredChecksum | undefined): Record<string, string> {
+  if (!checksum) return {};
+  return { [`x-amz-checksum-${checksum.algorithm.toLowerCase()}`]: checksum.value, "x-amz-checksum-type": checksum.type };
 }

@@ -6,7 +6,17 @@
 import { createHash, type Hash } from "node:crypto";
 import { S3Error } from "../errors.ts";
 import type { ChunkSigning } from "../sigv4/index.ts";
-import type { BodyDigest, IncomingBody } from "../store/backend.ts";
+import {
+  checksumAlgorithms,
+  checksumHeader,
+  createChecksummer,
+  digestBase64,
+  isValidChecksumValue,
+  parseChecksumAlgorithm,
+  type ChecksumAlgorithm,
+  type Checksummer,
+} from "../checksum/index.ts";
+import type { BodyDigest, IncomingBody, StoredChecksum } from "../store/backend.ts";
 import { decodeAwsChunked } from "./chunked.ts";
 
 /** Watches the bytes of a body as they pass; `finish` throws an S3Error if they are wrong. */
@@ -142,9 +152,12 @@ export function requestBody(
   limits: { limitBytes: number; lengthRequired: boolean },
 ): IncomingBody {
   const expectedBytes = declaredLength(headers, payload, limits.limitBytes, limits.lengthRequired);
+  let trailers = new Map<string, string>();
+  const announced = payload.kind === "chunked" && payload.trailer ? announcedTrailers(headers) : [];
+  const checksum = requestedChecksum(headers, announced, () => trailers);
   const source =
     payload.kind === "chunked"
-      ? decodeAwsChunked(raw, { signing: payload.signing, announcedTrailers: payload.trailer ? announcedTrailers(headers) : [], onTrailers: () => {} })
+      ? decodeAwsChunked(raw, { signing: payload.signing, announcedTrailers: announced, onTrailers: (t) => (trailers = t) })
       : raw;
   const size = new SizeObserver(expectedBytes, limits.limitBytes);
   const contentMd5 = headers["content-md5"];
@@ -158,6 +171,7 @@ export function requestBody(
         },
   );
   const observers: BodyObserver[] = [size, md5];
+  if (checksum) observers.push(checksum);
   if (payload.kind === "sha256") {
     const claimed = payload.hex.toLowerCase();
     const sha = new DigestObserver("sha256", {
@@ -172,8 +186,63 @@ export function requestBody(
   }
   return {
     stream: observed(source, observers),
-    digest: (): BodyDigest => ({ sizeBytes: size.sizeBytes, md5Hex: md5.digest().toString("hex") }),
+    digest: (): BodyDigest => ({ sizeBytes: size.sizeBytes, md5Hex: md5.digest().toString("hex"), checksum: checksum?.stored() }),
   };
+}
+
+/** Computes an x-amz-checksum-* while the body streams and checks it against the client's value. */
+export class ChecksumObserver implements BodyObserver {
+  private readonly checksummer: Checksummer;
+  private value: string | undefined;
+  constructor(
+    readonly algorithm: ChecksumAlgorithm,
+    /** the client's value, known from a header now or from a trailer at the end; undefined: compute only */
+    private readonly expected: () => string | undefined,
+  ) {
+    this.checksummer = createChecksummer(algorithm);
+  }
+  update(chunk: Uint8Array): void {
+    this.checksummer.update(chunk);
+  }
+  finish(): void {
+    this.value = digestBase64(this.checksummer.digest());
+    const claimed = this.expected();
+    if (claimed === undefined) return;
+    if (!isValidChecksumValue(this.algorithm, claimed)) throw invalidChecksumValue(this.algorithm);
+    if (claimed !== this.value) {
+      throw new S3Error("BadDigest", `The ${this.algorithm} you specified did not match the calculated checksum.`);
+    }
+  }
+  stored(): StoredChecksum {
+    if (this.value === undefined) throw new Error("checksum read before the body ended");
+    return { algorithm: this.algorithm, value: this.value, type: "FULL_OBJECT" };
+  }
+}
+
+const invalidChecksumValue = (a: ChecksumAlgorithm) => new S3Error("InvalidRequest", `Value for ${checksumHeader(a)} header is invalid.`);
+
+/**
+ * The additional checksum a request asks for: an x-amz-checksum-* header with its value, a
+ * trailer announced in x-amz-trailer, or only an algorithm (x-amz-sdk-checksum-algorithm,
+ * x-amz-checksum-algorithm) for s3d to compute. At most one.
+ */
+function requestedChecksum(headers: Record<string, string>, announced: string[], trailers: () => Map<string, string>): ChecksumObserver | undefined {
+  const inHeaders = checksumAlgorithms.filter((a) => headers[checksumHeader(a)] !== undefined);
+  const inTrailers = checksumAlgorithms.filter((a) => announced.includes(checksumHeader(a)));
+  if (inHeaders.length + inTrailers.length > 1) throw new S3Error("InvalidRequest", "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.");
+  const [fromHeader] = inHeaders;
+  if (fromHeader) {
+    const value = headers[checksumHeader(fromHeader)];
+    if (!isValidChecksumValue(fromHeader, value)) throw invalidChecksumValue(fromHeader);
+    return new ChecksumObserver(fromHeader, () => value);
+  }
+  const [fromTrailer] = inTrailers;
+  if (fromTrailer) return new ChecksumObserver(fromTrailer, () => trailers().get(checksumHeader(fromTrailer)));
+  const named = headers["x-amz-sdk-checksum-algorithm"] ?? headers["x-amz-checksum-algorithm"];
+  if (named === undefined) return undefined;
+  const algorithm = parseChecksumAlgorithm(named);
+  if (!algorithm) throw new S3Error("InvalidRequest", `Checksum algorithm ${named} is not supported.`);
+  return new ChecksumObserver(algorithm, () => undefined);
 }
 
 /** A body that needs no verification (bytes s3d already stores, e.g. a copy source). */

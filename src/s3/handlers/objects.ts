@@ -1,7 +1,8 @@
 /** Object operations: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects. */
 import { S3Error } from "../../errors.ts";
 import { listKeysMax, objectBytesMax, type IncomingBody, type Precondition } from "../../store/backend.ts";
-import { attributesFromHeaders, objectHeaders } from "../attributes.ts";
+import { checksumAlgorithms, checksumHeader } from "../../checksum/index.ts";
+import { attributesFromHeaders, checksumHeaders, objectHeaders } from "../attributes.ts";
 import { requestBody } from "../body.ts";
 import { checkWrite, evaluateRead, readConditionsFrom, writeConditionFrom } from "../conditions.ts";
 import { checkKey } from "../names.ts";
@@ -30,7 +31,7 @@ export async function putObject(ctx: S3Context) {
   const precondition = preconditionFrom(ctx);
   const body = uploadBody(ctx, objectBytesMax);
   const meta = await ctx.backend.putObject(bucket, key, body, attrs, nowMs, precondition);
-  return emptyResponse(200, { etag: quoteEtag(meta.etag) });
+  return emptyResponse(200, { etag: quoteEtag(meta.etag), ...checksumHeaders(meta.checksum) });
 }
 
 /** response-* query parameters of GetObject (presigned download links) and the header each sets. */
@@ -60,6 +61,8 @@ export async function getObject(ctx: S3Context, withBody = true): Promise<S3Resp
     }
     const range = resolveRange(ctx.req.headers.range ?? null, meta.sizeBytes);
     const status = range ? 206 : 200;
+    // A checksum covers the whole object: S3 returns it only when the whole object is read.
+    if (!range && ctx.req.headers["x-amz-checksum-mode"]?.toUpperCase() === "ENABLED") Object.assign(headers, checksumHeaders(meta.checksum));
     if (range) headers["content-range"] = contentRange(range, meta.sizeBytes);
     headers["content-length"] = String(range ? range.end - range.start + 1 : meta.sizeBytes);
     if (!withBody) {
@@ -100,11 +103,9 @@ export async function deleteObject(ctx: S3Context) {
   return emptyResponse(204);
 }
 
-const checksumHeaderPattern = /^x-amz-checksum-(crc32|crc32c|crc64nvme|sha1|sha256)$/;
-
 export async function deleteObjects(ctx: S3Context) {
   const { headers, bucket } = ctx.req;
-  const hasChecksum = Object.keys(headers).some((h) => checksumHeaderPattern.test(h));
+  const hasChecksum = checksumAlgorithms.some((a) => headers[checksumHeader(a)] !== undefined) || headers["x-amz-sdk-checksum-algorithm"] !== undefined;
   if (headers["content-md5"] === undefined && !hasChecksum) {
     throw new S3Error("InvalidRequest", "Missing required header for this request: Content-MD5 or x-amz-checksum-*");
   }

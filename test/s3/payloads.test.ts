@@ -1,0 +1,151 @@
+/** Payload modes and checksums end to end: the AWS SDK's defaults and hand-built aws-chunked bodies. */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { createHash } from "node:crypto";
+import { Readable } from "node:stream";
+import { checksumBase64, type ChecksumAlgorithm } from "../../src/checksum/index.ts";
+import { credentialScope, signHeaders, signingKey, streamingSignedPayloadTrailer, streamingUnsignedPayloadTrailer, streamingSignedPayload } from "../../src/sigv4/index.ts";
+import { encodeAwsChunked } from "../support/chunked.ts";
+import { errorCode, rawRequest, s3 } from "../support/client.ts";
+import { accessKey, region, secretKey, startS3d, type TestServer } from "../support/server.ts";
+
+let server: TestServer;
+let client: S3Client;
+const bucket = "payload-tests";
+beforeAll(async () => {
+  server = await startS3d();
+  client = new S3Client({ endpoint: server.endpoint, region, forcePathStyle: true, credentials: { accessKeyId: accessKey, secretAccessKey: secretKey } });
+  await client.send(new CreateBucketCommand({ Bucket: bucket }));
+});
+afterAll(async () => {
+  await server.stop();
+  client.destroy();
+});
+
+const data = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7919) & 0xff));
+const algorithms: ChecksumAlgorithm[] = ["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"];
+
+describe("@aws-sdk/client-s3 with its default settings", () => {
+  for (const algorithm of [undefined, ...algorithms]) {
+    test(`stream body (aws-chunked with trailer), checksum ${algorithm ?? "default"}: stored byte-identical, checksum returned`, async () => {
+      const key = `sdk-${algorithm ?? "default"}`;
+      const put = await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: Readable.from([data.subarray(0, 100_000), data.subarray(100_000)]), ContentLength: data.length, ChecksumAlgorithm: algorithm }));
+      const expectedAlg = algorithm ?? "CRC32";
+      const field = `Checksum${expectedAlg}` as "ChecksumCRC32";
+      expect(put[field]).toBe(checksumBase64(expectedAlg, data));
+      const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: "ENABLED" }));
+      expect(Buffer.compare(Buffer.from(await got.Body!.transformToByteArray()), data)).toBe(0);
+      expect(got[field]).toBe(checksumBase64(expectedAlg, data));
+      expect(got.ContentEncoding).toBeUndefined();
+      const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: "ENABLED" }));
+      expect(head[field]).toBe(checksumBase64(expectedAlg, data));
+    });
+  }
+  test("a Buffer body sends the checksum as a header", async () => {
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: "buffer", Body: data, ChecksumAlgorithm: "CRC64NVME" }));
+    const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: "buffer", ChecksumMode: "ENABLED" }));
+    expect(got.ChecksumCRC64NVME).toBe(checksumBase64("CRC64NVME", data));
+  });
+});
+
+function chunkedPut(key: string, body: Uint8Array, mode: string, headers: Record<string, string>, nowMs = Date.now()) {
+  const url = new URL(server.endpoint);
+  const all = { host: url.host, "content-encoding": "aws-chunked", "content-length": String(body.length), ...headers };
+  const signed = signHeaders({ method: "PUT", decodedPath: `/${bucket}/${key}`, query: [], headers: all, accessKeyId: accessKey, secretKey, region, nowMs, payloadHash: mode });
+  return { send: () => rawRequest(server.endpoint, "PUT", `/${bucket}/${key}`, { ...all, ...signed }, body), signed };
+}
+
+function signingFor(seed: string, nowMs: number) {
+  const amzDate = new Date(nowMs).toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+  return { signingKey: signingKey(secretKey, amzDate.slice(0, 8), region, "s3"), amzDate, scope: credentialScope(amzDate.slice(0, 8), region, "s3"), seedSignature: seed };
+}
+
+/** Signs the request first (the seed signature), then frames the body with chunk signatures. */
+function signedChunkedPut(key: string, payload: Uint8Array, opts: { trailers?: Array<[string, string]>; decodedLength?: number; mutate?: (b: Uint8Array) => Uint8Array }) {
+  const nowMs = Date.now();
+  const trailerNames = (opts.trailers ?? []).map(([n]) => n).join(",");
+  const headers: Record<string, string> = { "x-amz-decoded-content-length": String(opts.decodedLength ?? payload.length) };
+  if (trailerNames) headers["x-amz-trailer"] = trailerNames;
+  const mode = trailerNames ? streamingSignedPayloadTrailer : streamingSignedPayload;
+  // The content length depends on the framing, which depends on the seed: frame once to size it.
+  const probe = encodeAwsChunked(payload, { chunkBytes: 64 * 1024, signing: signingFor("0".repeat(64), nowMs), trailers: opts.trailers });
+  const first = chunkedPut(key, probe, mode, headers, nowMs);
+  const seed = /Signature=([0-9a-f]{64})/.exec(first.signed.authorization)![1];
+  let body: Uint8Array = encodeAwsChunked(payload, { chunkBytes: 64 * 1024, signing: signingFor(seed, nowMs), trailers: opts.trailers });
+  if (opts.mutate) body = opts.mutate(body);
+  const url = new URL(server.endpoint);
+  const all = { host: url.host, "content-encoding": "aws-chunked", "content-length": String(probe.length), ...headers, ...first.signed };
+  return rawRequest(server.endpoint, "PUT", `/${bucket}/${key}`, all, body);
+}
+
+async function exists(key: string): Promise<boolean> {
+  return (await s3(server.endpoint, { method: "HEAD", path: `/${bucket}/${key}` })).status === 200;
+}
+
+describe("hand-built aws-chunked uploads", () => {
+  const payload = Buffer.from(Array.from({ length: 200_000 }, (_, i) => i & 0xff));
+  const crc = checksumBase64("CRC32C", payload);
+
+  test("signed chunks with a signed trailer: stored exactly", async () => {
+    const res = await signedChunkedPut("signed-ok", payload, { trailers: [["x-amz-checksum-crc32c", crc]] });
+    expect(res.status).toBe(200);
+    const got = await s3(server.endpoint, { method: "GET", path: `/${bucket}/signed-ok`, headers: { "x-amz-checksum-mode": "ENABLED" } });
+    expect(Buffer.compare(Buffer.from(await got.arrayBuffer()), payload)).toBe(0);
+    expect(got.headers.get("x-amz-checksum-crc32c")).toBe(crc);
+  });
+
+  test("a wrong chunk signature: SignatureDoesNotMatch, nothing stored", async () => {
+    const res = await signedChunkedPut("bad-sig", payload, {
+      mutate: (b) => {
+        const out = Uint8Array.from(b);
+        out[100] ^= 1; // a data byte of the first chunk: its signature no longer matches
+        return out;
+      },
+    });
+    expect(await errorCode(res)).toBe("SignatureDoesNotMatch");
+    expect(await exists("bad-sig")).toBe(false);
+  });
+
+  test("a wrong trailer checksum: BadDigest, nothing stored", async () => {
+    const res = await signedChunkedPut("bad-crc", payload, { trailers: [["x-amz-checksum-crc32c", checksumBase64("CRC32C", Buffer.from("other"))]] });
+    expect(await errorCode(res)).toBe("BadDigest");
+    expect(await exists("bad-crc")).toBe(false);
+  });
+
+  test("a decoded length that lies, a truncated final chunk: refused, nothing stored", async () => {
+    expect(await errorCode(await signedChunkedPut("lying", payload, { decodedLength: payload.length + 10 }))).toBe("IncompleteBody");
+    const unsigned = encodeAwsChunked(payload, { chunkBytes: 8192, trailers: [["x-amz-checksum-crc32c", crc]] });
+    const cut = chunkedPut("truncated", unsigned.subarray(0, unsigned.length - 40), streamingUnsignedPayloadTrailer, {
+      "x-amz-decoded-content-length": String(payload.length),
+      "x-amz-trailer": "x-amz-checksum-crc32c",
+    });
+    expect(await errorCode(await cut.send())).toBe("IncompleteBody");
+    const huge = Buffer.from(`${"f".repeat(5000)}\r\n`);
+    const oversized = chunkedPut("oversized", huge, streamingUnsignedPayloadTrailer, { "x-amz-decoded-content-length": "1", "x-amz-trailer": "x-amz-checksum-crc32c" });
+    expect(await errorCode(await oversized.send())).toBe("InvalidRequest");
+    for (const key of ["lying", "truncated", "oversized"]) expect(await exists(key)).toBe(false);
+    expect((await fetch(`${server.endpoint}/_s3d/health`)).status).toBe(200);
+  });
+
+  test("unsigned trailer mode without x-amz-decoded-content-length: 411 MissingContentLength", async () => {
+    const body = encodeAwsChunked(payload, { chunkBytes: 8192 });
+    const res = await chunkedPut("no-length", body, streamingUnsignedPayloadTrailer, {}).send();
+    expect(res.status).toBe(411);
+    expect(await errorCode(res)).toBe("MissingContentLength");
+  });
+});
+
+describe("checksum headers on plain uploads", () => {
+  test("a matching header is stored; a wrong or malformed one is refused", async () => {
+    const body = Buffer.from("checksummed");
+    const ok = await s3(server.endpoint, { method: "PUT", path: `/${bucket}/ck`, body, headers: { "x-amz-checksum-sha256": checksumBase64("SHA256", body) } });
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get("x-amz-checksum-sha256")).toBe(createHash("sha256").update(body).digest("base64"));
+    const wrong = await s3(server.endpoint, { method: "PUT", path: `/${bucket}/ck`, body: "tampered", headers: { "x-amz-checksum-crc32": checksumBase64("CRC32", body) } });
+    expect(await errorCode(wrong)).toBe("BadDigest");
+    expect(await errorCode(await s3(server.endpoint, { method: "PUT", path: `/${bucket}/ck`, body, headers: { "x-amz-checksum-crc32": "nope" } }))).toBe("InvalidRequest");
+    const two = { "x-amz-checksum-crc32": checksumBase64("CRC32", body), "x-amz-checksum-sha1": checksumBase64("SHA1", body) };
+    expect(await errorCode(await s3(server.endpoint, { method: "PUT", path: `/${bucket}/ck`, body, headers: two }))).toBe("InvalidRequest");
+    expect(await (await s3(server.endpoint, { method: "GET", path: `/${bucket}/ck` })).text()).toBe("checksummed");
+  });
+});
