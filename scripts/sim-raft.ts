@@ -2,6 +2,7 @@
  * Deterministic Raft cluster simulator.
  *   bun run sim:raft -- --seeds 500          run seeds 1..500 (or --start S to offset)
  *   bun run sim:raft -- --seed 1234 [-v]     replay one seed
+ *   --trace (with --seed) prints every event as a JSON line on stderr
  *   --nodes 3|5 fixes the cluster size; --sqlite runs the bun:sqlite stores instead of the twins
  * Prints a JSON summary; exits 1 when any seed fails and names the first failing seed.
  */
@@ -17,6 +18,8 @@ const count = Number(arg("--seeds") ?? 100);
 const start = Number(arg("--start") ?? 1);
 const nodes = arg("--nodes") ? Number(arg("--nodes")) : undefined;
 const sqlite = process.argv.includes("--sqlite");
+// --trace (with --seed): one JSON line per event on stderr, to follow a failing seed step by step
+const trace = one !== undefined && process.argv.includes("--trace");
 const verbose = process.argv.includes("-v") || process.argv.includes("--verbose");
 const seeds = one !== undefined ? [Number(one)] : Array.from({ length: count }, (_, i) => start + i);
 
@@ -27,7 +30,18 @@ const faults: Record<string, number> = {};
 const ops = { issued: 0, completed: 0, unknown: 0 };
 const failures: SimResult[] = [];
 for (const seed of seeds) {
-  const r = runSimulation({ seed, nodes, sqlite });
+  const r = runSimulation({
+    seed,
+    nodes,
+    sqlite,
+    trace: trace
+      ? (atMs, ev) => {
+          const { msg, ...rest } = ev as { msg?: { entries: unknown[]; snapshot?: unknown } };
+          const m = msg ? { ...msg, entries: msg.entries.length, snapshot: msg.snapshot ? "…" : undefined } : undefined;
+          console.error(JSON.stringify({ atMs, ...rest, ...(m ? { msg: m } : {}) }));
+        }
+      : undefined,
+  });
   steps += r.steps;
   virtualMs += r.virtualMs;
   for (const [k, v] of Object.entries(r.faults)) faults[k] = (faults[k] ?? 0) + v;

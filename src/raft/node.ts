@@ -241,13 +241,13 @@ export class RaftNode {
 
   private receive(m: Message): void {
     if (this.stopped || m.to !== this.id) return;
-    this.core.step(m);
+    this.guard(() => this.core.step(m));
     this.kick();
   }
 
   private tick(): void {
     if (this.stopped) return;
-    this.core.tick();
+    this.guard(() => this.core.tick());
     this.kick();
   }
 
@@ -261,8 +261,14 @@ export class RaftNode {
   }
 
   private run(): void {
+    this.guard(() => this.runLoop());
+  }
+
+  /** Run core work; any exception (a failed persist, a broken invariant) stops the node. */
+  private guard(work: () => void): void {
+    if (this.stopped) return;
     try {
-      this.runLoop();
+      work();
     } catch (e) {
       // A store that cannot persist (disk full, I/O error) or a violated invariant: the core has
       // handed out a batch that never became durable, so this node must not go on. Stop it; the
