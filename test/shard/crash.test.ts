@@ -12,8 +12,8 @@ const bun = process.execPath;
 const child = join(import.meta.dir, "crash-child.ts");
 
 /** Runs the child until it has acknowledged `acks` puts (plus a random delay), then SIGKILLs it. */
-async function runAndKill(dir: string, start: number, acks: number, extraDelayMs: number) {
-  const proc = Bun.spawn([bun, child, dir, String(start)], { stdout: "pipe", stderr: "pipe" });
+async function runAndKill(dir: string, start: number, acks: number, extraDelayMs: number, mode = "") {
+  const proc = Bun.spawn([bun, child, dir, String(start), mode], { stdout: "pipe", stderr: "pipe" });
   const puts = new Set<number>();
   const dels = new Set<number>();
   const deleting = new Set<number>();
@@ -43,14 +43,15 @@ async function runAndKill(dir: string, start: number, acks: number, extraDelayMs
   return { puts, dels, deleting };
 }
 
-test("kill -9 mid-write: acknowledged shards read back intact, nothing torn is visible, counter moves forward", async () => {
+test("kill -9 mid-write, mid-delete, mid-compaction: acknowledged shards read back intact, nothing torn is visible, counter moves forward", async () => {
   const dir = join(root, "store");
   // id -> "present" (put acknowledged), "gone" (delete acknowledged), "either" (delete in flight at the kill)
   const acked = new Map<number, "present" | "gone" | "either">();
   let start = 0;
   let lastCounter = 0;
-  for (const [round, delayMs] of [0, 3, 11].entries()) {
-    const { puts, dels, deleting } = await runAndKill(dir, start, 40, delayMs);
+  const rounds: [number, string][] = [[0, ""], [3, ""], [11, ""], [0, "compact-heavy"], [7, "compact-heavy"]];
+  for (const [round, [delayMs, mode]] of rounds.entries()) {
+    const { puts, dels, deleting } = await runAndKill(dir, start, 40, delayMs, mode);
     for (const i of puts) acked.set(i, "present");
     for (const i of deleting) if (acked.has(i)) acked.set(i, "either");
     for (const i of dels) acked.set(i, "gone");
