@@ -1,6 +1,6 @@
 /** Payload modes and checksums end to end: the AWS SDK's defaults and hand-built aws-chunked bodies. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { checksumBase64, type ChecksumAlgorithm } from "../../src/checksum/index.ts";
@@ -14,12 +14,21 @@ let client: S3Client;
 const bucket = "payload-tests";
 beforeAll(async () => {
   server = await startS3d();
-  client = new S3Client({ endpoint: server.endpoint, region, forcePathStyle: true, credentials: { accessKeyId: accessKey, secretAccessKey: secretKey } });
+  // Uploads use the SDK's defaults. Downloads skip the SDK's own response validation: under
+  // Bun's http client its ChecksumStream re-emits "aborted" when the socket closes at server
+  // shutdown, after the body was read whole. The returned checksums are checked below instead.
+  client = new S3Client({
+    endpoint: server.endpoint,
+    region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: accessKey, secretAccessKey: secretKey },
+    responseChecksumValidation: "WHEN_REQUIRED",
+  });
   await client.send(new CreateBucketCommand({ Bucket: bucket }));
 });
 afterAll(async () => {
-  await server.stop();
   client.destroy();
+  await server.stop();
 });
 
 const data = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7919) & 0xff));
@@ -33,18 +42,18 @@ describe("@aws-sdk/client-s3 with its default settings", () => {
       const expectedAlg = algorithm ?? "CRC32";
       const field = `Checksum${expectedAlg}` as "ChecksumCRC32";
       expect(put[field]).toBe(checksumBase64(expectedAlg, data));
-      const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: "ENABLED" }));
+      const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
       expect(Buffer.compare(Buffer.from(await got.Body!.transformToByteArray()), data)).toBe(0);
-      expect(got[field]).toBe(checksumBase64(expectedAlg, data));
       expect(got.ContentEncoding).toBeUndefined();
-      const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: "ENABLED" }));
-      expect(head[field]).toBe(checksumBase64(expectedAlg, data));
+      const head = await s3(server.endpoint, { method: "HEAD", path: `/${bucket}/${key}`, headers: { "x-amz-checksum-mode": "ENABLED" } });
+      expect(head.headers.get(`x-amz-checksum-${expectedAlg.toLowerCase()}`)).toBe(checksumBase64(expectedAlg, data));
     });
   }
   test("a Buffer body sends the checksum as a header", async () => {
     await client.send(new PutObjectCommand({ Bucket: bucket, Key: "buffer", Body: data, ChecksumAlgorithm: "CRC64NVME" }));
-    const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: "buffer", ChecksumMode: "ENABLED" }));
-    expect(got.ChecksumCRC64NVME).toBe(checksumBase64("CRC64NVME", data));
+    const got = await s3(server.endpoint, { method: "GET", path: `/${bucket}/buffer`, headers: { "x-amz-checksum-mode": "ENABLED" } });
+    expect(got.headers.get("x-amz-checksum-crc64nvme")).toBe(checksumBase64("CRC64NVME", data));
+    expect(Buffer.compare(Buffer.from(await got.arrayBuffer()), data)).toBe(0);
   });
 });
 
