@@ -16,6 +16,7 @@ import { fragmentBytes, fragmentCountFor, objectIdBytesMax, shardIndexMax, store
 import { GroupCommitter } from "./group-commit.ts";
 import { deriveStoreKey, keyFingerprint } from "./keys.ts";
 import { SegmentFiles } from "./segment-files.ts";
+import type { ShardStorage } from "./shard-storage.ts";
 import { type ByteRange, readExtent } from "./shard-read.ts";
 import { type Extent, type IndexOp, ShardIndex } from "./shard-index.ts";
 import { type ShardBody, writeExtent } from "./shard-write.ts";
@@ -65,7 +66,7 @@ interface SegmentState {
   pins: number;
 }
 
-export class ShardStore {
+export class ShardStore implements ShardStorage {
   readonly storeId: Uint8Array;
   readonly keyFingerprint: string;
   private readonly index: ShardIndex;
