@@ -10,7 +10,7 @@ import { Prng } from "./prng.ts";
 import { RaftCore, type CoreOptions, type Status } from "./raft.ts";
 import type { RaftStorage, SnapshotStore } from "./storage.ts";
 import type { Transport } from "./transport.ts";
-import { EntryType, NONE, Role, type ConfChange, type Entry, type Message, type NodeId, type Ready, type Snapshot } from "./types.ts";
+import { EntryType, NONE, Role, type ConfChange, type Entry, type HardState, type Message, type NodeId, type Ready, type Snapshot } from "./types.ts";
 
 export interface Fsm {
   /** Apply one committed command; the result goes to the apply() caller on the leader. */
@@ -103,6 +103,9 @@ export class RaftNode {
   private lastSnapshotIndex = 0;
   private stopped = false;
   appliedIndex = 0;
+  /** Hard state last written to the store, and the latest one the core handed out. */
+  private durableHard!: HardState;
+  private latestHard!: HardState;
   /** Set when the node stopped on an unrecoverable error. */
   failure?: Error;
 
@@ -126,6 +129,8 @@ export class RaftNode {
     this.core = new RaftCore({ id: o.id, prng, ...o.core }, { hardState: o.storage.getHardState(), snapshot: snap, entries });
     if (snap) o.fsm.restore(snap.data);
     this.appliedIndex = snap?.meta.index ?? 0;
+    this.durableHard = o.storage.getHardState();
+    this.latestHard = this.durableHard;
     this.lastSnapshotIndex = this.appliedIndex;
     o.transport.listen((m) => this.receive(m));
     this.ticker = setInterval(() => this.tick(), o.tickMs ?? TICK_MS);
@@ -306,10 +311,17 @@ export class RaftNode {
 
   private handleReady(rd: Ready): void {
     const o = this.opts;
-    // 1. persist: the snapshot first, then entries and hard state in one transaction
+    // 1. persist: the snapshot first, then entries and hard state in one transaction.
+    // A change of the commit index alone is not worth an fsync (the paper keeps commitIndex
+    // volatile; a restart re-learns it from the leader): it rides along with the next batch.
     if (rd.snapshot) o.snapshots.save(rd.snapshot);
-    if (rd.snapshot || rd.entries.length > 0 || rd.hardState) {
-      o.storage.persist({ resetLog: rd.snapshot !== undefined, entries: rd.entries, hardState: rd.hardState });
+    if (rd.hardState) this.latestHard = rd.hardState;
+    const hs = this.latestHard;
+    const termOrVote = hs.term !== this.durableHard.term || hs.vote !== this.durableHard.vote;
+    if (rd.snapshot || rd.entries.length > 0 || termOrVote) {
+      const changed = termOrVote || hs.commit !== this.durableHard.commit;
+      o.storage.persist({ resetLog: rd.snapshot !== undefined, entries: rd.entries, hardState: changed ? hs : undefined });
+      this.durableHard = hs;
     }
     // 2. send
     if (rd.messages.length > 0) o.transport.send(rd.messages);

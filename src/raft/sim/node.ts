@@ -6,7 +6,7 @@ import { assert } from "../../util/assert.ts";
 import type { Prng } from "../prng.ts";
 import { RaftCore, type CoreOptions } from "../raft.ts";
 import type { RaftStorage, SnapshotStore } from "../storage.ts";
-import type { Entry, Message, NodeId, ReadState, Ready, Snapshot } from "../types.ts";
+import type { Entry, HardState, Message, NodeId, ReadState, Ready, Snapshot } from "../types.ts";
 import type { InvariantChecker } from "./invariants.ts";
 import { KvState, fnv32 } from "./kv.ts";
 
@@ -37,7 +37,8 @@ export class SimNode {
   epoch = 0;
   private persisting?: Ready;
   lastSnapshotIndex = 0;
-  private durableTerm = 0;
+  private durableHard: HardState = { term: 0, vote: 0, commit: 0 };
+  private latestHard: HardState = { term: 0, vote: 0, commit: 0 };
 
   constructor(
     readonly id: NodeId,
@@ -57,7 +58,8 @@ export class SimNode {
     const entries = first === 0 ? [] : storage.getEntries(first, storage.lastIndex());
     const hardState = storage.getHardState();
     this.core = new RaftCore({ id: this.id, prng, ...this.env.coreOptions }, { hardState, snapshot, entries });
-    this.durableTerm = hardState.term;
+    this.durableHard = hardState;
+    this.latestHard = hardState;
     this.kv = new KvState();
     if (snapshot) this.kv.restore(snapshot.data, snapshot.meta.index);
     this.lastSnapshotIndex = snapshot?.meta.index ?? 0;
@@ -92,15 +94,19 @@ export class SimNode {
     this.pump();
   }
 
+  /** Same policy as RaftNode: a commit-index-only change is not written on its own. */
   private write(rd: Ready): void {
     const { storage, snapshots } = this.disk;
     if (rd.snapshot) snapshots.save(rd.snapshot);
-    storage.persist({ resetLog: rd.snapshot !== undefined, entries: rd.entries, hardState: rd.hardState });
-    if (rd.hardState) {
-      // a durable term never goes back (a vote cast in it would be forgotten)
-      assert(rd.hardState.term >= this.durableTerm, `sim: node ${this.id} persisted term ${rd.hardState.term} < ${this.durableTerm}`);
-      this.durableTerm = rd.hardState.term;
-    }
+    if (rd.hardState) this.latestHard = rd.hardState;
+    const hs = this.latestHard;
+    const termOrVote = hs.term !== this.durableHard.term || hs.vote !== this.durableHard.vote;
+    if (!rd.snapshot && rd.entries.length === 0 && !termOrVote) return;
+    const changed = termOrVote || hs.commit !== this.durableHard.commit;
+    storage.persist({ resetLog: rd.snapshot !== undefined, entries: rd.entries, hardState: changed ? hs : undefined });
+    // a durable term never goes back (a vote cast in it would be forgotten)
+    assert(hs.term >= this.durableHard.term, `sim: node ${this.id} persisted term ${hs.term} < ${this.durableHard.term}`);
+    this.durableHard = hs;
   }
 
   /** Send, then apply, then advance — the order the Ready contract requires. */
