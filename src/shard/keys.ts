@@ -21,11 +21,15 @@ export function keyFingerprint(key: Uint8Array): string {
   return createHash("sha256").update("s3d key fingerprint v1\0").update(key).digest("hex").slice(0, 16);
 }
 
-/** Reads and checks a master key file; the fd is checked (not the path) so the file cannot change in between. */
+/**
+ * Reads and checks a master key file; the opened fd is checked (not the path) so the file cannot
+ * change in between. Symlinks are followed (secret mounts are often symlinks); the mode checked is
+ * the target's.
+ */
 export function readMasterKeyFile(path: string): Uint8Array {
   let fd: number;
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    fd = openSync(path, constants.O_RDONLY);
   } catch (e) {
     throw new KeyFileError(`encryption key file ${path}: cannot open (${(e as NodeJS.ErrnoException).code ?? e})`);
   }

@@ -44,3 +44,14 @@ describe("master key file", () => {
     expect(() => readMasterKeyFile(join(dir, "nope"))).toThrow("cannot open (ENOENT)");
   });
 });
+
+test("a symlinked key file is followed and its target's mode is checked", async () => {
+  const { symlinkSync } = await import("node:fs");
+  const target = join(dir, "target");
+  await keygen(target);
+  const link = join(dir, "link");
+  symlinkSync(target, link);
+  expect(readMasterKeyFile(link)).toEqual(readMasterKeyFile(target));
+  chmodSync(target, 0o644);
+  expect(() => readMasterKeyFile(link)).toThrow("lets group or others read it");
+});
