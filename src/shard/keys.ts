@@ -52,6 +52,25 @@ export function readMasterKeyFile(path: string): Uint8Array {
   }
 }
 
+export interface LoadedKey {
+  readonly key: Uint8Array;
+  /** Safe to log; the key itself never is. */
+  readonly fingerprint: string;
+  readonly path: string;
+}
+
+/**
+ * The master key for this process: `--encryption-key-file PATH` wins over the
+ * S3D_ENCRYPTION_KEY_FILE environment variable; null when neither is set (the caller decides
+ * whether that is allowed). The environment is passed in, not read here.
+ */
+export function loadMasterKey(flagPath: string | undefined, env: Readonly<Record<string, string | undefined>>): LoadedKey | null {
+  const path = flagPath ?? env[keyFileEnv];
+  if (path === undefined || path === "") return null;
+  const key = readMasterKeyFile(path);
+  return { key, fingerprint: keyFingerprint(key), path };
+}
+
 /**
  * `s3d keygen FILE`: writes 32 random bytes with mode 0600, refusing to overwrite, fsynced with
  * its directory. Returns the fingerprint to print. `random` is injectable for tests.

@@ -55,3 +55,14 @@ test("a symlinked key file is followed and its target's mode is checked", async 
   chmodSync(target, 0o644);
   expect(() => readMasterKeyFile(link)).toThrow("lets group or others read it");
 });
+
+test("loadMasterKey: the flag wins over the environment; neither means null", async () => {
+  const { loadMasterKey } = await import("../../src/shard/keys.ts");
+  const a = join(dir, "flag-key");
+  const b = join(dir, "env-key");
+  const fpA = await keygen(a);
+  const fpB = await keygen(b);
+  expect(loadMasterKey(a, { S3D_ENCRYPTION_KEY_FILE: b })?.fingerprint).toBe(fpA);
+  expect(loadMasterKey(undefined, { S3D_ENCRYPTION_KEY_FILE: b })?.fingerprint).toBe(fpB);
+  expect(loadMasterKey(undefined, {})).toBeNull();
+});
