@@ -1,7 +1,8 @@
 /**
- * libc through bun:ffi: fallocate (real preallocation of segment files) and fdatasync. When
- * libc cannot be loaded (musl without the symbol, a non-Linux host), each call falls back to
- * node:fs: ftruncate instead of fallocate (sparse, not reserved), fdatasyncSync for fdatasync.
+ * libc through bun:ffi: fallocate (real preallocation of segment files), fdatasync, and flock
+ * (one process per store directory). When libc cannot be loaded (a non-Linux host), fallocate
+ * falls back to ftruncate (sparse, not reserved), fdatasync to node:fs, and flock reports that
+ * it could not lock.
  */
 import { dlopen, FFIType, read } from "bun:ffi";
 import { fdatasyncSync, fstatSync, ftruncateSync } from "node:fs";
@@ -11,6 +12,7 @@ const libcCandidates = ["libc.so.6", "libc.so"];
 interface Libc {
   fallocate(fd: number, mode: number, offset: number, length: number): number;
   fdatasync(fd: number): number;
+  flock(fd: number, operation: number): number;
   errno(): number;
 }
 
@@ -21,12 +23,14 @@ function load(): Libc | null {
       const lib = dlopen(name, {
         fallocate: { args: [FFIType.i32, FFIType.i32, FFIType.i64, FFIType.i64], returns: FFIType.i32 },
         fdatasync: { args: [FFIType.i32], returns: FFIType.i32 },
+        flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
         __errno_location: { args: [], returns: FFIType.ptr },
       });
       const s = lib.symbols;
       return {
         fallocate: (fd, mode, offset, length) => s.fallocate(fd, mode, offset, length) as number,
         fdatasync: (fd) => s.fdatasync(fd) as number,
+        flock: (fd, operation) => s.flock(fd, operation) as number,
         errno: () => read.i32(s.__errno_location()!, 0),
       };
     } catch {
@@ -51,7 +55,12 @@ export class LibcError extends Error {
   }
 }
 
-const errnoNames: Record<number, string> = { 4: "EINTR", 5: "EIO", 9: "EBADF", 22: "EINVAL", 27: "EFBIG", 28: "ENOSPC", 95: "EOPNOTSUPP" };
+const errnoNames: Record<number, string> = {
+  4: "EINTR", 5: "EIO", 9: "EBADF", 11: "EWOULDBLOCK", 22: "EINVAL", 27: "EFBIG", 28: "ENOSPC", 95: "EOPNOTSUPP",
+};
+const ewouldblock = 11;
+const lockExclusive = 2;
+const lockNonBlocking = 4;
 const eintr = 4;
 const eopnotsupp = 95;
 
@@ -85,5 +94,21 @@ export function fdatasync(fd: number): void {
     if (libc.fdatasync(fd) === 0) return;
     const errno = libc.errno();
     if (errno !== eintr) throw new LibcError(`fdatasync(fd ${fd})`, errno);
+  }
+}
+
+/**
+ * Takes an exclusive advisory lock on the open file without waiting. Returns "locked", "busy"
+ * (another process holds it), or "unsupported" (no libc). The kernel drops the lock when the
+ * process dies, kill -9 included, so a crash never leaves a stale lock behind.
+ */
+export function tryLockExclusive(fd: number): "locked" | "busy" | "unsupported" {
+  if (!libc) return "unsupported";
+  for (;;) {
+    if (libc.flock(fd, lockExclusive | lockNonBlocking) === 0) return "locked";
+    const errno = libc.errno();
+    if (errno === eintr) continue;
+    if (errno === ewouldblock) return "busy";
+    throw new LibcError(`flock(fd ${fd}, LOCK_EX|LOCK_NB)`, errno);
   }
 }

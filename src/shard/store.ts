@@ -6,9 +6,9 @@
  */
 import { randomBytes } from "node:crypto";
 import type { KeyObject } from "node:crypto";
-import { mkdirSync, statfsSync } from "node:fs";
+import { closeSync, constants, mkdirSync, openSync, statfsSync } from "node:fs";
 import { join } from "node:path";
-import { LibcError } from "../../ffi/libc.ts";
+import { LibcError, tryLockExclusive } from "../../ffi/libc.ts";
 import { assert } from "../util/assert.ts";
 import { compactLiveFractionMax, compactSegment } from "./compaction.ts";
 import { FragmentCounter } from "./fragment-counter.ts";
@@ -79,6 +79,7 @@ export class ShardStore implements ShardStorage {
   private readonly capacityBytes: number;
   private active = 0;
   private closed = false;
+  private readonly lockFd: number;
   private compacting = false;
 
   constructor(options: ShardStoreOptions) {
@@ -87,6 +88,12 @@ export class ShardStore implements ShardStorage {
     assert(this.segmentBytesMax >= fragmentBytes, `shard store: segmentBytesMax must be at least ${fragmentBytes}`);
     const segmentDir = join(options.dir, "segments");
     mkdirSync(segmentDir, { recursive: true });
+    // One process per store: two would hand out the same extents. The lock dies with the process.
+    this.lockFd = openSync(join(options.dir, "LOCK"), constants.O_RDWR | constants.O_CREAT, 0o600);
+    if (tryLockExclusive(this.lockFd) === "busy") {
+      closeSync(this.lockFd);
+      throw new Error(`shard store ${options.dir} is in use by another process (LOCK is held)`);
+    }
     this.index = new ShardIndex(join(options.dir, "index.sqlite"));
     this.files = new SegmentFiles(segmentDir, this.segmentBytesMax);
     this.keyFingerprint = keyFingerprint(options.masterKey);
@@ -100,12 +107,12 @@ export class ShardStore implements ShardStorage {
       this.storeId = new Uint8Array(storedId as Uint8Array);
       const version = Number(this.index.getMeta("formatVersion"));
       if (version !== formatVersion) {
-        this.index.close();
+        this.closeFiles();
         throw new Error(`shard store ${options.dir}: on-disk format ${version} is not the supported ${formatVersion}`);
       }
       const fp = this.index.getMeta("keyFingerprint");
       if (fp !== this.keyFingerprint) {
-        this.index.close();
+        this.closeFiles();
         throw new Error(`shard store ${options.dir}: master key fingerprint ${this.keyFingerprint} does not match the store's ${fp}`);
       }
     }
@@ -277,8 +284,13 @@ export class ShardStore implements ShardStorage {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.closeFiles();
+  }
+
+  private closeFiles(): void {
     this.files.close();
     this.index.close();
+    closeSync(this.lockFd); // releases the lock
   }
 
   /** Space for an extent in the active segment (a fresh one when it is full or is `avoid`). */

@@ -29,6 +29,10 @@ async function runAndKill(dir: string, start: number, acks: number, extraDelayMs
     buffered = lines.pop()!;
     for (const line of lines) {
       const [what, n] = line.split(" ");
+      if (what === "ready") {
+        // the live child holds the store's lock: a second opener is refused
+        expect(() => new ShardStore({ dir, masterKey: crashKey, segmentBytesMax: crashSegmentBytesMax })).toThrow("in use by another process");
+      }
       if (what === "put") puts.add(Number(n));
       if (what === "del") dels.add(Number(n));
       if (what === "deleting") deleting.add(Number(n));

@@ -152,6 +152,14 @@ describe("shard store", () => {
     again.close();
   });
 
+  test("a store directory is used by one process (open) at a time; the lock goes with close", () => {
+    const dir = freshDir();
+    const store = open(dir);
+    expect(() => open(dir)).toThrow("in use by another process");
+    store.close();
+    open(dir).close();
+  });
+
   test("group commit: 32 concurrent small writers share commits", async () => {
     const store = open(freshDir());
     const writes = Array.from({ length: 32 }, (_, i) => store.put(`c${i}`, 0, 4096, patterned(i, 4096)));
