@@ -149,12 +149,14 @@ export function requestBody(
   raw: AsyncIterable<Uint8Array>,
   headers: Record<string, string>,
   payload: PayloadClaim,
-  limits: { limitBytes: number; lengthRequired: boolean },
+  limits: { limitBytes: number; lengthRequired: boolean; defaultChecksum?: ChecksumAlgorithm },
 ): IncomingBody {
   const expectedBytes = declaredLength(headers, payload, limits.limitBytes, limits.lengthRequired);
   let trailers = new Map<string, string>();
   const announced = payload.kind === "chunked" && payload.trailer ? announcedTrailers(headers) : [];
-  const checksum = requestedChecksum(headers, announced, () => trailers);
+  const checksum =
+    requestedChecksum(headers, announced, () => trailers) ??
+    (limits.defaultChecksum && new ChecksumObserver(limits.defaultChecksum, () => undefined));
   const source =
     payload.kind === "chunked"
       ? decodeAwsChunked(raw, { signing: payload.signing, announcedTrailers: announced, onTrailers: (t) => (trailers = t) })

@@ -17,7 +17,7 @@ export interface Route {
 
 /** Sub-resources of the S3 API that s3d does not serve (yet): answered with NotImplemented. */
 const unservedSubresources = [
-  "acl", "accelerate", "analytics", "attributes", "encryption", "intelligent-tiering", "inventory",
+  "acl", "accelerate", "analytics", "encryption", "intelligent-tiering", "inventory",
   "legal-hold", "lifecycle", "logging", "metrics", "notification", "object-lock", "ownershipControls",
   "policy", "policyStatus", "publicAccessBlock", "replication", "requestPayment", "restore", "retention",
   "select", "torrent", "versioning", "versions", "website",
@@ -34,6 +34,8 @@ export function routeOf(method: string, bucket: string, key: string, params: Map
     if (method === "GET") return route("GetBucketCors", cors.getBucketCors);
     if (method === "DELETE") return route("DeleteBucketCors", cors.deleteBucketCors);
   }
+  if (key !== "" && method === "GET" && params.has("attributes")) return route("GetObjectAttributes", objects.getObjectAttributes);
+  if (params.has("attributes")) throw new S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.");
   const objectTagging = key !== "" && params.has("tagging");
   for (const sub of unservedSubresources) {
     if (params.has(sub)) throw new S3Error("NotImplemented", `The ${sub} sub-resource is not implemented by s3d.`);

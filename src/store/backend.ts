@@ -93,11 +93,19 @@ export interface UploadInfo {
   initiatedMs: number;
 }
 
+/** The additional checksum a multipart upload was created with. */
+export interface UploadChecksum {
+  algorithm: string;
+  type: "FULL_OBJECT" | "COMPOSITE";
+}
+
 export interface PartInfo {
   partNumber: number;
   etag: string;
   sizeBytes: number;
   lastModifiedMs: number;
+  /** base64 digest of the upload's checksum algorithm, when it has one */
+  checksum?: string;
 }
 
 export interface ListUploadsQuery {
@@ -117,7 +125,7 @@ export interface ListUploadsPage {
 }
 
 export interface ListPartsPage {
-  upload: UploadInfo & ObjectAttributes;
+  upload: UploadInfo & ObjectAttributes & { checksum?: UploadChecksum };
   parts: PartInfo[];
   isTruncated: boolean;
   nextPartNumberMarker: number | undefined;
@@ -127,6 +135,8 @@ export interface CompletedPart {
   partNumber: number;
   /** unquoted */
   etag: string;
+  /** the part checksum the client lists, if any: must match the stored one */
+  checksum?: string;
 }
 
 export interface Backend {
@@ -148,7 +158,9 @@ export interface Backend {
   deleteObject(bucket: string, key: string): Promise<void>;
   listObjects(bucket: string, query: ListQuery): Promise<ListPage>;
 
-  createMultipartUpload(bucket: string, key: string, attrs: ObjectAttributes, nowMs: number): Promise<string>;
+  createMultipartUpload(bucket: string, key: string, attrs: ObjectAttributes, nowMs: number, checksum?: UploadChecksum): Promise<string>;
+  /** The checksum an upload was created with (NoSuchUpload when it does not exist). */
+  uploadChecksum(bucket: string, key: string, uploadId: string): Promise<UploadChecksum | undefined>;
   uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: IncomingBody, nowMs: number): Promise<PartInfo>;
   completeMultipartUpload(bucket: string, key: string, uploadId: string, parts: CompletedPart[], nowMs: number, precondition?: Precondition): Promise<ObjectMeta>;
   abortMultipartUpload(bucket: string, key: string, uploadId: string): Promise<void>;

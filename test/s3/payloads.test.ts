@@ -158,3 +158,52 @@ describe("checksum headers on plain uploads", () => {
     expect(await (await s3(server.endpoint, { method: "GET", path: `/${bucket}/ck` })).text()).toBe("checksummed");
   });
 });
+
+describe("multipart checksums", () => {
+  for (const [algorithm, type] of [["CRC32", "COMPOSITE"], ["SHA256", "COMPOSITE"], ["CRC64NVME", "FULL_OBJECT"], ["CRC32C", "FULL_OBJECT"]] as const) {
+    test(`${algorithm} ${type}: part checksums, ListParts, the object checksum, GetObjectAttributes`, async () => {
+      const { CreateMultipartUploadCommand, UploadPartCommand, ListPartsCommand, CompleteMultipartUploadCommand, GetObjectAttributesCommand } = await import("@aws-sdk/client-s3");
+      const key = `mp-${algorithm}-${type}`;
+      const part1 = Buffer.alloc(5 * 1024 * 1024, 1);
+      const part2 = Buffer.from("the last part");
+      const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ChecksumAlgorithm: algorithm, ChecksumType: type }));
+      const uploaded = [];
+      for (const [i, body] of [part1, part2].entries()) {
+        const r = await client.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: i + 1, Body: body, ChecksumAlgorithm: algorithm }));
+        const field = `Checksum${algorithm}` as "ChecksumCRC32";
+        expect(r[field]).toBe(checksumBase64(algorithm, body));
+        uploaded.push({ PartNumber: i + 1, ETag: r.ETag, [field]: r[field] });
+      }
+      const listed = await client.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId }));
+      expect(listed.ChecksumAlgorithm).toBe(algorithm);
+      expect(listed.Parts!.map((p) => p[`Checksum${algorithm}` as "ChecksumCRC32"])).toEqual([checksumBase64(algorithm, part1), checksumBase64(algorithm, part2)]);
+      const done = await client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: uploaded } }));
+      const { checksumDigest, compositeChecksum, digestBase64 } = await import("../../src/checksum/index.ts");
+      const expected =
+        type === "COMPOSITE"
+          ? `${digestBase64(compositeChecksum(algorithm, [checksumDigest(algorithm, part1), checksumDigest(algorithm, part2)]))}-2`
+          : checksumBase64(algorithm, Buffer.concat([part1, part2]));
+      expect(done[`Checksum${algorithm}` as "ChecksumCRC32"]).toBe(expected);
+      const got = await s3(server.endpoint, { method: "HEAD", path: `/${bucket}/${key}`, headers: { "x-amz-checksum-mode": "ENABLED" } });
+      expect(got.headers.get(`x-amz-checksum-${algorithm.toLowerCase()}`)).toBe(expected);
+      expect(got.headers.get("x-amz-checksum-type")).toBe(type);
+      const attrs = await client.send(new GetObjectAttributesCommand({ Bucket: bucket, Key: key, ObjectAttributes: ["ETag", "Checksum", "ObjectParts", "ObjectSize"] }));
+      expect(attrs.ObjectSize).toBe(part1.length + part2.length);
+      expect(attrs.ObjectParts?.TotalPartsCount).toBe(2);
+      expect(attrs.Checksum?.[`Checksum${algorithm}` as "ChecksumCRC32"]).toBe(expected);
+      expect(attrs.Checksum?.ChecksumType).toBe(type);
+    });
+  }
+
+  test("a part whose listed checksum differs is InvalidPart; an impossible checksum type is refused", async () => {
+    const { CreateMultipartUploadCommand, UploadPartCommand, CompleteMultipartUploadCommand } = await import("@aws-sdk/client-s3");
+    const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: "mp-bad", ChecksumAlgorithm: "CRC32" }));
+    const r = await client.send(new UploadPartCommand({ Bucket: bucket, Key: "mp-bad", UploadId, PartNumber: 1, Body: Buffer.from("x"), ChecksumAlgorithm: "CRC32" }));
+    const err = await client
+      .send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: "mp-bad", UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: r.ETag, ChecksumCRC32: checksumBase64("CRC32", Buffer.from("y")) }] } }))
+      .catch((e) => e);
+    expect(err.name).toBe("InvalidPart");
+    const bad = await s3(server.endpoint, { method: "POST", path: `/${bucket}/mp-bad2`, query: [["uploads", ""]], headers: { "x-amz-checksum-algorithm": "SHA1", "x-amz-checksum-type": "FULL_OBJECT" } });
+    expect(await errorCode(bad)).toBe("InvalidRequest");
+  });
+});

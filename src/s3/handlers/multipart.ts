@@ -1,6 +1,7 @@
 /** Multipart uploads: Create, UploadPart, Complete, Abort, ListParts, ListMultipartUploads. */
 import { S3Error } from "../../errors.ts";
-import { partBytesMax, partsMax, type CompletedPart } from "../../store/backend.ts";
+import { checksumAlgorithms, isCrcAlgorithm, parseChecksumAlgorithm, type ChecksumAlgorithm } from "../../checksum/index.ts";
+import { partBytesMax, partsMax, type CompletedPart, type UploadChecksum } from "../../store/backend.ts";
 import { attributesFromHeaders } from "../attributes.ts";
 import { checkKey } from "../names.ts";
 import { emptyResponse, isoTime, quoteEtag, unquoteEtag, xmlResponse } from "../respond.ts";
@@ -28,21 +29,53 @@ export function partNumberOf(raw: string | undefined, argument = "partNumber"): 
   return n;
 }
 
+/** x-amz-checksum-algorithm and x-amz-checksum-type of CreateMultipartUpload, checked. */
+function uploadChecksumFrom(headers: Record<string, string>): UploadChecksum | undefined {
+  const name = headers["x-amz-checksum-algorithm"];
+  const typeHeader = headers["x-amz-checksum-type"]?.toUpperCase();
+  if (name === undefined) {
+    if (typeHeader !== undefined) throw new S3Error("InvalidRequest", "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.");
+    return undefined;
+  }
+  const algorithm = parseChecksumAlgorithm(name);
+  if (!algorithm) throw new S3Error("InvalidRequest", `Checksum algorithm ${name} is not supported.`);
+  const type = typeHeader ?? (algorithm === "CRC64NVME" ? "FULL_OBJECT" : "COMPOSITE");
+  if (type !== "FULL_OBJECT" && type !== "COMPOSITE") throw new S3Error("InvalidRequest", `Checksum type ${type} is not supported.`);
+  if (type === "FULL_OBJECT" && !isCrcAlgorithm(algorithm)) throw new S3Error("InvalidRequest", `The FULL_OBJECT checksum type cannot be used with the ${algorithm} algorithm.`);
+  if (type === "COMPOSITE" && algorithm === "CRC64NVME") throw new S3Error("InvalidRequest", "The COMPOSITE checksum type cannot be used with the CRC64NVME algorithm.");
+  return { algorithm, type };
+}
+
+/** ChecksumCRC32 etc. for a checksum value, and its type when given. */
+function checksumElements(checksum: { algorithm: string; value?: string; type?: string } | undefined) {
+  if (!checksum) return null;
+  return [
+    checksum.value !== undefined ? x(`Checksum${checksum.algorithm}`, checksum.value) : null,
+    checksum.type !== undefined ? x("ChecksumType", checksum.type) : null,
+  ];
+}
+
 export async function createMultipartUpload(ctx: S3Context) {
   const { bucket, key, nowMs } = ctx.req;
   checkKey(key);
-  const uploadId = await ctx.backend.createMultipartUpload(bucket, key, attributesFromHeaders(ctx.req.headers), nowMs);
+  const checksum = uploadChecksumFrom(ctx.req.headers);
+  const uploadId = await ctx.backend.createMultipartUpload(bucket, key, attributesFromHeaders(ctx.req.headers), nowMs, checksum);
+  const headers: Record<string, string> = checksum ? { "x-amz-checksum-algorithm": checksum.algorithm, "x-amz-checksum-type": checksum.type } : {};
   return xmlResponse(
     x("InitiateMultipartUploadResult", { xmlns: s3Xmlns }, x("Bucket", bucket), x("Key", key), x("UploadId", uploadId)),
+    200,
+    headers,
   );
 }
 
 export async function uploadPart(ctx: S3Context) {
   const { bucket, key, params, nowMs } = ctx.req;
   const partNumber = partNumberOf(params.get("partNumber"));
-  const body = uploadBody(ctx, partBytesMax);
+  const uploadChecksum = await ctx.backend.uploadChecksum(bucket, key, uploadIdOf(ctx));
+  const body = uploadBody(ctx, partBytesMax, uploadChecksum?.algorithm as ChecksumAlgorithm | undefined);
   const part = await ctx.backend.uploadPart(bucket, key, uploadIdOf(ctx), partNumber, body, nowMs);
-  return emptyResponse(200, { etag: quoteEtag(part.etag) });
+  const checksum = body.digest().checksum;
+  return emptyResponse(200, { etag: quoteEtag(part.etag), ...(checksum ? { [`x-amz-checksum-${checksum.algorithm.toLowerCase()}`]: checksum.value } : {}) });
 }
 
 export async function completeMultipartUpload(ctx: S3Context) {
@@ -53,7 +86,8 @@ export async function completeMultipartUpload(ctx: S3Context) {
   const parts: CompletedPart[] = childList(root, "Part").map((p) => {
     const etag = childText(p, "ETag");
     if (etag === undefined) throw new S3Error("MalformedXML", "Each Part needs a PartNumber and an ETag.");
-    return { partNumber: partNumberOf(childText(p, "PartNumber"), "PartNumber"), etag: unquoteEtag(etag) };
+    const listed = checksumAlgorithms.map((a) => childText(p, `Checksum${a}`)).find((v) => v !== undefined);
+    return { partNumber: partNumberOf(childText(p, "PartNumber"), "PartNumber"), etag: unquoteEtag(etag), checksum: listed?.trim() };
   });
   const meta = await ctx.backend.completeMultipartUpload(bucket, key, uploadIdOf(ctx), parts, nowMs, preconditionFrom(ctx));
   return xmlResponse(
@@ -64,6 +98,7 @@ export async function completeMultipartUpload(ctx: S3Context) {
       x("Bucket", bucket),
       x("Key", key),
       x("ETag", quoteEtag(meta.etag)),
+      checksumElements(meta.checksum),
     ),
   );
 }
@@ -90,12 +125,20 @@ export async function listParts(ctx: S3Context) {
       x("Initiator", owner),
       x("Owner", owner),
       x("StorageClass", "STANDARD"),
+      page.upload.checksum ? [x("ChecksumAlgorithm", page.upload.checksum.algorithm), x("ChecksumType", page.upload.checksum.type)] : null,
       x("PartNumberMarker", marker),
       page.isTruncated ? x("NextPartNumberMarker", page.nextPartNumberMarker) : null,
       x("MaxParts", maxParts),
       x("IsTruncated", page.isTruncated),
       page.parts.map((p) =>
-        x("Part", x("PartNumber", p.partNumber), x("LastModified", isoTime(p.lastModifiedMs)), x("ETag", quoteEtag(p.etag)), x("Size", p.sizeBytes)),
+        x(
+          "Part",
+          x("PartNumber", p.partNumber),
+          x("LastModified", isoTime(p.lastModifiedMs)),
+          x("ETag", quoteEtag(p.etag)),
+          x("Size", p.sizeBytes),
+          p.checksum !== undefined && page.upload.checksum ? x(`Checksum${page.upload.checksum.algorithm}`, p.checksum) : null,
+        ),
       ),
     ),
   );

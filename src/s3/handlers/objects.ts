@@ -1,21 +1,21 @@
 /** Object operations: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects. */
 import { S3Error } from "../../errors.ts";
 import { listKeysMax, objectBytesMax, type IncomingBody, type Precondition } from "../../store/backend.ts";
-import { checksumAlgorithms, checksumHeader } from "../../checksum/index.ts";
+import { checksumAlgorithms, checksumHeader, type ChecksumAlgorithm } from "../../checksum/index.ts";
 import { attributesFromHeaders, checksumHeaders, objectHeaders } from "../attributes.ts";
 import { requestBody } from "../body.ts";
 import { checkWrite, evaluateRead, readConditionsFrom, writeConditionFrom } from "../conditions.ts";
 import { checkKey } from "../names.ts";
 import { tagsFromXml, tagsXml } from "../tags.ts";
 import { contentRange, resolveRange } from "../range.ts";
-import { emptyResponse, quoteEtag, xmlResponse, type S3Response } from "../respond.ts";
+import { emptyResponse, httpTime, quoteEtag, xmlResponse, type S3Response } from "../respond.ts";
 import { childList, childText, parseXmlBody, s3Xmlns, x } from "../xml.ts";
 import type { S3Context } from "./context.ts";
 import { readSmallBody } from "./small-body.ts";
 
 /** The body of an upload (PutObject, UploadPart), verified against what the client declared. */
-export function uploadBody(ctx: S3Context, limitBytes: number): IncomingBody {
-  return requestBody(ctx.req.body, ctx.req.headers, ctx.payload, { limitBytes, lengthRequired: true });
+export function uploadBody(ctx: S3Context, limitBytes: number, defaultChecksum?: ChecksumAlgorithm): IncomingBody {
+  return requestBody(ctx.req.body, ctx.req.headers, ctx.payload, { limitBytes, lengthRequired: true, defaultChecksum });
 }
 
 /** A write condition (If-None-Match: *, If-Match) as a backend precondition. */
@@ -78,6 +78,34 @@ export async function getObject(ctx: S3Context, withBody = true): Promise<S3Resp
 
 export function headObject(ctx: S3Context) {
   return getObject(ctx, false);
+}
+
+const objectAttributeNames = ["ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"];
+
+export async function getObjectAttributes(ctx: S3Context) {
+  const requested = (ctx.req.headers["x-amz-object-attributes"] ?? "").split(",").map((a) => a.trim()).filter((a) => a !== "");
+  const unknown = requested.find((a) => !objectAttributeNames.includes(a));
+  if (requested.length === 0 || unknown !== undefined) {
+    throw new S3Error("InvalidArgument", `Invalid attribute name specified: ${unknown ?? "(none)"}`, { ArgumentName: "x-amz-object-attributes" });
+  }
+  const reader = await ctx.backend.openObject(ctx.req.bucket, ctx.req.key);
+  reader.close();
+  const { meta } = reader;
+  const want = (a: string) => requested.includes(a);
+  const checksum = meta.checksum;
+  return xmlResponse(
+    x(
+      "GetObjectAttributesResponse",
+      { xmlns: s3Xmlns },
+      want("ETag") ? x("ETag", meta.etag) : null,
+      want("Checksum") && checksum ? x("Checksum", x(`Checksum${checksum.algorithm}`, checksum.value), x("ChecksumType", checksum.type)) : null,
+      want("ObjectParts") && meta.partsCount > 0 ? x("ObjectParts", x("PartsCount", meta.partsCount)) : null,
+      want("StorageClass") ? x("StorageClass", "STANDARD") : null,
+      want("ObjectSize") ? x("ObjectSize", meta.sizeBytes) : null,
+    ),
+    200,
+    { "last-modified": httpTime(meta.lastModifiedMs) },
+  );
 }
 
 export async function getObjectTagging(ctx: S3Context) {

@@ -20,6 +20,7 @@ import type {
   ObjectReader,
   PartInfo,
   Precondition,
+  UploadChecksum,
 } from "../backend.ts";
 import { cursorPastPrefix, listEntries, utf8, type ListCursor } from "../listing.ts";
 import { BlobStore } from "./blobs.ts";
@@ -213,8 +214,12 @@ export class FsBackend implements Backend {
     return { objects, commonPrefixes, isTruncated: result.isTruncated, lastEntry: last?.prefix ?? last?.row.key };
   }
 
-  createMultipartUpload(bucket: string, key: string, attrs: ObjectAttributes, nowMs: number): Promise<string> {
-    return this.multipart.create(bucket, key, attrs, nowMs);
+  createMultipartUpload(bucket: string, key: string, attrs: ObjectAttributes, nowMs: number, checksum?: UploadChecksum): Promise<string> {
+    return this.multipart.create(bucket, key, attrs, nowMs, checksum);
+  }
+
+  async uploadChecksum(bucket: string, key: string, uploadId: string): Promise<UploadChecksum | undefined> {
+    return this.multipart.checksumOf(bucket, key, uploadId);
   }
 
   uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: IncomingBody, nowMs: number): Promise<PartInfo> {

@@ -39,7 +39,8 @@ CREATE TABLE IF NOT EXISTS uploads (
   initiated_ms INTEGER NOT NULL,
   headers TEXT NOT NULL,
   user_meta TEXT NOT NULL,
-  tags TEXT NOT NULL DEFAULT '{}'
+  tags TEXT NOT NULL DEFAULT '{}',
+  checksum TEXT
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS uploads_by_key ON uploads (bucket, key, upload_id);
 CREATE TABLE IF NOT EXISTS parts (
@@ -49,6 +50,7 @@ CREATE TABLE IF NOT EXISTS parts (
   size INTEGER NOT NULL,
   etag TEXT NOT NULL,
   modified_ms INTEGER NOT NULL,
+  checksum TEXT,
   PRIMARY KEY (upload_id, part_number)
 ) WITHOUT ROWID;
 `;
@@ -77,6 +79,8 @@ export interface UploadRow {
   headers: string;
   user_meta: string;
   tags: string;
+  /** JSON UploadChecksum, or null */
+  checksum: string | null;
 }
 
 export interface PartRow {
@@ -85,6 +89,7 @@ export interface PartRow {
   size: number;
   etag: string;
   modified_ms: number;
+  checksum: string | null;
 }
 
 export function openDatabase(path: string): Database {

@@ -1,7 +1,9 @@
 /** Multipart uploads of the fs backend: parts are blobs; completion is a metadata commit. */
 import type { Database } from "bun:sqlite";
 import { createHash, randomBytes } from "node:crypto";
+import { combineCrc, compositeChecksum, digestBase64, isCrcAlgorithm, type ChecksumAlgorithm } from "../../checksum/index.ts";
 import { S3Error } from "../../errors.ts";
+import { assert } from "../../util/assert.ts";
 import {
   partBytesMin,
   partsMax,
@@ -14,6 +16,8 @@ import {
   type ObjectAttributes,
   type ObjectMeta,
   type PartInfo,
+  type StoredChecksum,
+  type UploadChecksum,
   type UploadInfo,
 } from "../backend.ts";
 import { cursorPastPrefix, listEntries, utf8, type ListCursor } from "../listing.ts";
@@ -39,38 +43,46 @@ export class MultipartStore {
     private readonly requireBucket: (name: string) => BucketInfo,
   ) {}
 
-  async create(bucket: string, key: string, attrs: ObjectAttributes, nowMs: number): Promise<string> {
+  async create(bucket: string, key: string, attrs: ObjectAttributes, nowMs: number, checksum: UploadChecksum | undefined): Promise<string> {
     const uploadId = randomBytes(24).toString("base64url");
     await this.committer.commit(() => {
       this.requireBucket(bucket);
       this.db
-        .query("INSERT INTO uploads (upload_id, bucket, key, initiated_ms, headers, user_meta, tags) VALUES (?, ?, ?, ?, ?, ?, ?)")
-        .run(uploadId, bucket, keyBytes(key), nowMs, JSON.stringify(attrs.headers), JSON.stringify(attrs.userMeta), JSON.stringify(attrs.tags));
+        .query("INSERT INTO uploads (upload_id, bucket, key, initiated_ms, headers, user_meta, tags, checksum) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        .run(uploadId, bucket, keyBytes(key), nowMs, JSON.stringify(attrs.headers), JSON.stringify(attrs.userMeta), JSON.stringify(attrs.tags),
+          checksum === undefined ? null : JSON.stringify(checksum));
     });
     return uploadId;
+  }
+
+  checksumOf(bucket: string, key: string, uploadId: string): UploadChecksum | undefined {
+    return uploadChecksumOf(this.requireUpload(bucket, key, uploadId));
   }
 
   async uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: IncomingBody, nowMs: number): Promise<PartInfo> {
     this.requireUpload(bucket, key, uploadId);
     const blobId = this.blobs.newId();
     await this.blobs.write(blobId, body.stream);
-    const { sizeBytes, md5Hex } = body.digest();
+    const { sizeBytes, md5Hex, checksum } = body.digest();
     let superseded: string[] = [];
     try {
       await this.committer.commit(() => {
-        this.requireUpload(bucket, key, uploadId);
+        const expected = uploadChecksumOf(this.requireUpload(bucket, key, uploadId));
+        if (expected && checksum?.algorithm !== expected.algorithm) {
+          throw new S3Error("InvalidRequest", `This upload was created with the ${expected.algorithm} checksum: every part needs it.`);
+        }
         const old = this.partRow(uploadId, partNumber);
         superseded = old ? [old.blob] : [];
         this.db
-          .query("INSERT OR REPLACE INTO parts (upload_id, part_number, blob, size, etag, modified_ms) VALUES (?, ?, ?, ?, ?, ?)")
-          .run(uploadId, partNumber, blobId, sizeBytes, md5Hex, nowMs);
+          .query("INSERT OR REPLACE INTO parts (upload_id, part_number, blob, size, etag, modified_ms, checksum) VALUES (?, ?, ?, ?, ?, ?, ?)")
+          .run(uploadId, partNumber, blobId, sizeBytes, md5Hex, nowMs, expected ? checksum!.value : null);
       });
     } catch (error) {
       this.blobs.remove([blobId]);
       throw error;
     }
     this.blobs.remove(superseded);
-    return { partNumber, etag: md5Hex, sizeBytes, lastModifiedMs: nowMs };
+    return { partNumber, etag: md5Hex, sizeBytes, lastModifiedMs: nowMs, checksum: checksum?.value };
   }
 
   /** Checks a completion request against the stored parts. Runs inside the commit. */
@@ -81,13 +93,14 @@ export class MultipartStore {
     const stored = new Map(this.partRows(uploadId, 0, partsMax).map((p) => [p.part_number, p]));
     const md5s = createHash("md5");
     const segments: Segment[] = [];
+    const used: PartRow[] = [];
     let sizeBytes = 0;
     if (parts.some((part, i) => i > 0 && part.partNumber <= parts[i - 1].partNumber)) {
       throw new S3Error("InvalidPartOrder", "The list of parts was not in ascending order. Parts must be ordered by part number.");
     }
     parts.forEach((part, i) => {
       const row = stored.get(part.partNumber);
-      if (!row || row.etag !== part.etag) {
+      if (!row || row.etag !== part.etag || (part.checksum !== undefined && part.checksum !== row.checksum)) {
         throw new S3Error("InvalidPart", "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.", {
           UploadId: uploadId,
           PartNumber: String(part.partNumber),
@@ -103,9 +116,11 @@ export class MultipartStore {
       }
       md5s.update(Buffer.from(row.etag, "hex"));
       segments.push([row.blob, row.size]);
+      used.push(row);
       sizeBytes += row.size;
       stored.delete(part.partNumber);
     });
+    const checksumSpec = uploadChecksumOf(upload);
     return {
       meta: {
         key,
@@ -114,6 +129,7 @@ export class MultipartStore {
         lastModifiedMs: nowMs,
         partsCount: parts.length,
         ...attributesOf(upload),
+        checksum: checksumSpec && objectChecksum(checksumSpec, used),
       },
       segments,
       unusedBlobs: [...stored.values()].map((p) => p.blob),
@@ -145,9 +161,10 @@ export class MultipartStore {
       etag: r.etag,
       sizeBytes: r.size,
       lastModifiedMs: r.modified_ms,
+      checksum: r.checksum ?? undefined,
     }));
     return {
-      upload: { ...uploadInfoOf(upload), ...attributesOf(upload) },
+      upload: { ...uploadInfoOf(upload), ...attributesOf(upload), checksum: uploadChecksumOf(upload) },
       parts,
       isTruncated,
       nextPartNumberMarker: parts.at(-1)?.partNumber,
@@ -207,6 +224,29 @@ export class MultipartStore {
       .query<PartRow, [string, number, number]>("SELECT * FROM parts WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?")
       .all(uploadId, afterPartNumber, limit);
   }
+}
+
+function uploadChecksumOf(row: UploadRow): UploadChecksum | undefined {
+  return row.checksum === null ? undefined : JSON.parse(row.checksum);
+}
+
+/**
+ * The whole object's checksum from its parts': COMPOSITE is the checksum of the concatenated
+ * part digests with "-N"; FULL_OBJECT is the CRC of all bytes, combined from the part CRCs.
+ */
+function objectChecksum(spec: UploadChecksum, parts: PartRow[]): StoredChecksum {
+  const algorithm = spec.algorithm as ChecksumAlgorithm;
+  const digests = parts.map((p) => {
+    assert(p.checksum !== null, "parts of a checksummed upload carry their checksum");
+    return new Uint8Array(Buffer.from(p.checksum, "base64"));
+  });
+  if (spec.type === "COMPOSITE") {
+    return { ...spec, value: `${digestBase64(compositeChecksum(algorithm, digests))}-${parts.length}` };
+  }
+  assert(isCrcAlgorithm(algorithm), "FULL_OBJECT checksums are CRCs");
+  let whole: Uint8Array = digests[0];
+  for (let i = 1; i < digests.length; i++) whole = combineCrc(algorithm, whole, digests[i], parts[i].size);
+  return { ...spec, value: digestBase64(whole) };
 }
 
 function uploadInfoOf(row: UploadRow): UploadInfo {
