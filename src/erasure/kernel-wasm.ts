@@ -98,6 +98,19 @@ class WasmMemory {
   }
 
   /**
+   * For a shape that fits one fused kernel: writes tables and pointers once and returns the call
+   * to run over `lengthBytes` (padded) as often as needed. Valid until the next prepare/run.
+   */
+  prepare(coefs: Coefficients, inAddrs: readonly number[], outAddrs: readonly number[]): (lengthBytes: number) => void {
+    assert(coefs.inputs <= fusedInputsMax && coefs.outputs <= fusedOutputsMax, "erasure: shape exceeds one fused kernel");
+    this.heap.set(tablesFor(coefs), tablesAddr);
+    for (let i = 0; i < coefs.inputs; i++) this.heap32[pointersAddr / 4 + i] = inAddrs[i];
+    for (let o = 0; o < coefs.outputs; o++) this.heap32[pointersAddr / 4 + coefs.inputs + o] = outAddrs[o];
+    const k = this.instance(coefs.inputs, coefs.outputs).set;
+    return (lengthBytes) => k(tablesAddr, pointersAddr, lengthBytes);
+  }
+
+  /**
    * Multiplies regions already in this memory: inAddrs/outAddrs are byte addresses, lengthBytes
    * a multiple of the loop step (regions must have that much room). With `accumulate` the
    * products are xored into the outputs instead of replacing them.
@@ -143,14 +156,25 @@ export function createWasmKernel(options: WasmKernelOptions = {}): Kernel | null
       for (const s of outputs) assert(s.length >= lengthBytes, "kernel: output shorter than lengthBytes");
       staging ??= new WasmMemory((fusedInputsMax + fusedOutputsMax) * wasmChunkBytes, relaxed);
       const mem = staging;
-      // Outer loop over groups, inner over chunks: each group's chunk is staged, run and copied out.
+      if (coefs.inputs <= fusedInputsMax && coefs.outputs <= fusedOutputsMax) {
+        // The common shape (one fused kernel): tables and pointers are written once per call.
+        const runChunk = mem.prepare(coefs, inAddrs.slice(0, coefs.inputs), outAddrs.slice(0, coefs.outputs));
+        for (let start = 0; start < lengthBytes; start += wasmChunkBytes) {
+          const n = Math.min(wasmChunkBytes, lengthBytes - start);
+          for (let i = 0; i < coefs.inputs; i++) mem.heap.set(inputs[i].subarray(start, start + n), inAddrs[i]);
+          // Bytes past n are stale: each byte position is independent and pads are never copied out.
+          runChunk(roundUp(n, stepBytes));
+          for (let o = 0; o < coefs.outputs; o++) outputs[o].set(mem.heap.subarray(outAddrs[o], outAddrs[o] + n), start);
+        }
+        return;
+      }
+      // Wide shapes: per output group, per chunk, each input group staged and xor-accumulated.
       for (let og = 0; og < coefs.outputs; og += fusedOutputsMax) {
         const outCount = Math.min(fusedOutputsMax, coefs.outputs - og);
         const sub = subRows(coefs, og, outCount);
         const inGroups = Math.ceil(coefs.inputs / fusedInputsMax);
         for (let start = 0; start < lengthBytes; start += wasmChunkBytes) {
           const n = Math.min(wasmChunkBytes, lengthBytes - start);
-          // Bytes past n are stale: each byte position is independent and pads are never copied out.
           const padded = roundUp(n, stepBytes);
           for (let g = 0; g < inGroups; g++) {
             const ig = g * fusedInputsMax;
