@@ -9,7 +9,10 @@ import type { ShardBody } from "./shard-write.ts";
 export interface ShardStorage {
   /** Stores a shard of exactly `logicalBytes`; resolves once it is durable. Overwrites replace. */
   put(objectId: string, shardIndex: number, logicalBytes: number, body: ShardBody): Promise<void>;
-  /** The shard's bytes (or a range of them) as a stream; null when not stored. */
+  /**
+   * The shard's bytes (or a range of them) as a stream; null when not stored. Drain or cancel
+   * the stream: until then it pins the segment it reads from (compaction cannot free it).
+   */
   get(objectId: string, shardIndex: number, range?: ByteRange): ReadableStream<Uint8Array> | null;
   /** The shard (or range) in memory; null when not stored. */
   read(objectId: string, shardIndex: number, range?: ByteRange): Promise<Uint8Array | null>;
