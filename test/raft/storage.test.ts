@@ -1,4 +1,4 @@
-import { afterAll } from "bun:test";
+import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -44,4 +44,13 @@ snapshotStoreContract("bun:sqlite", () => {
       return store;
     },
   };
+});
+
+test("bun:sqlite stores run in WAL mode with synchronous=FULL", () => {
+  const path = join(dir, "pragmas.db");
+  const s = new SqliteRaftStorage(path);
+  const db = (s as unknown as { db: import("bun:sqlite").Database }).db;
+  expect((db.query("PRAGMA journal_mode").get() as { journal_mode: string }).journal_mode).toBe("wal");
+  expect((db.query("PRAGMA synchronous").get() as { synchronous: number }).synchronous).toBe(2); // FULL
+  s.close();
 });
