@@ -236,7 +236,7 @@ export class ShardStore implements ShardStorage {
             {
               extentsIn: (seg) => this.index.extentsIn(seg),
               reserve: (lengthBytes, avoid) => {
-                const r = this.reserve(lengthBytes, avoid);
+                const r = this.reserve(lengthBytes, avoid, true);
                 const target = this.segments.get(r.segment)!;
                 target.pins++;
                 return { ...r, release: () => (target.pins--, this.maybeFree(r.segment)) };
@@ -293,15 +293,19 @@ export class ShardStore implements ShardStorage {
     closeSync(this.lockFd); // releases the lock
   }
 
-  /** Space for an extent in the active segment (a fresh one when it is full or is `avoid`). */
-  private reserve(lengthBytes: number, avoid = 0): { segment: number; offsetBytes: number } {
+  /**
+   * Space for an extent in the active segment (a fresh one when it is full or is `avoid`).
+   * Compaction may go past the capacity limit (not past the disk): what it copies is at most half
+   * of the segment it then frees, and refusing it would leave a full store unable to recover.
+   */
+  private reserve(lengthBytes: number, avoid = 0, compaction = false): { segment: number; offsetBytes: number } {
     if (lengthBytes > this.segmentBytesMax) {
       throw new RangeError(`shard store: a shard of ${lengthBytes} bytes on disk exceeds the segment size ${this.segmentBytesMax}`);
     }
     let state = this.segments.get(this.active);
     const fresh = !state || state.tailBytes + lengthBytes > this.segmentBytesMax || this.active === avoid;
     const used = this.usedBytes() + (fresh && state ? this.segmentBytesMax - state.tailBytes : 0);
-    if (used + lengthBytes > this.capacityBytes) {
+    if (!compaction && used + lengthBytes > this.capacityBytes) {
       throw new InsufficientStorageError(
         `shard store: full: ${used} of ${this.capacityBytes} bytes used, ${lengthBytes} more needed`,
       );

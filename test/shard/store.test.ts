@@ -234,3 +234,37 @@ describe("shard index", () => {
     index.close();
   });
 });
+
+describe("compaction and the limits around it", () => {
+  test("a full store recovers: delete, compact (allowed past the limit), and writes are accepted again", async () => {
+    const store = open(freshDir(), { segmentBytesMax: 8 * fragmentBytes, capacityBytes: 24 * fragmentBytes });
+    for (let i = 0; i < 12; i++) await store.put("f", i, 2 * 8192, patterned(i, 2 * 8192)); // 3 full segments
+    await expect(store.put("f", 12, 8192, patterned(12, 8192))).rejects.toThrow(InsufficientStorageError);
+    for (const i of [0, 1, 2, 4, 5, 6]) await store.delete("f", i); // segments 1 and 2: a quarter live each
+    await expect(store.put("f", 12, 8192, patterned(12, 8192))).rejects.toThrow(InsufficientStorageError);
+    expect((await store.compact()).segments).toBe(2);
+    await store.put("f", 12, 8192, patterned(12, 8192));
+    for (const i of [3, 7, 8, 9, 10, 11]) expect(await store.read("f", i)).toEqual(patterned(i, 2 * 8192));
+    expect(await store.read("f", 12)).toEqual(patterned(12, 8192));
+    store.close();
+  });
+
+  test("an open read stream pins its segment through compaction and delete", async () => {
+    const dir = freshDir();
+    const store = open(dir, { segmentBytesMax: 200 * fragmentBytes });
+    const big = patterned(1, 150 * 8192);
+    await store.put("p", 0, big.length, big);
+    await store.put("p", 1, 60 * 8192, patterned(2, 60 * 8192)); // does not fit: segment 2 becomes active
+    const reader = store.get("p", 0)!.getReader();
+    const first = await reader.read(); // one batch read; the stream now pins segment 1
+    await store.delete("p", 0);
+    await store.compact();
+    expect(readdirSync(join(dir, "segments"))).toContain(segmentFileName(1));
+    const parts = [first.value!];
+    for (let r = await reader.read(); !r.done; r = await reader.read()) parts.push(r.value);
+    expect(Buffer.concat(parts)).toEqual(Buffer.from(big));
+    await store.compact(); // unpinned now: nothing live, freed
+    expect(readdirSync(join(dir, "segments"))).not.toContain(segmentFileName(1));
+    store.close();
+  });
+});
