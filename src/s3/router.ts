@@ -53,7 +53,7 @@ export function routeOf(method: string, bucket: string, key: string, params: Map
         return route("DeleteBucket", buckets.deleteBucket);
       case "POST":
         if (params.has("delete")) return route("DeleteObjects", objects.deleteObjects);
-        break;
+        throw new S3Error("NotImplemented", "POST Object (browser form uploads) is not implemented by s3d; use a presigned PUT.");
       case "GET":
         if (params.has("location")) return route("GetBucketLocation", buckets.getBucketLocation);
         if (params.has("uploads")) return route("ListMultipartUploads", multipart.listMultipartUploads);
