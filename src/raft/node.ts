@@ -19,6 +19,13 @@ export interface Fsm {
   snapshot(): Uint8Array;
   /** Replace the state with a snapshot's (empty data: the initial state). */
   restore(data: Uint8Array): void;
+  /**
+   * Optional, for a state machine that stores its state durably itself (s3db on bun:sqlite, the
+   * applied index written in the same transaction as each entry's effect): the last index whose
+   * effect is stored. On start the driver then restores a snapshot only if it is newer, and does
+   * not apply entries up to this index again.
+   */
+  durableIndex?(): number;
 }
 
 /**
@@ -103,6 +110,8 @@ export class RaftNode {
   private lastSnapshotIndex = 0;
   private stopped = false;
   appliedIndex = 0;
+  /** Entries up to here are already in a durable FSM (see Fsm.durableIndex). */
+  private skipThrough = 0;
   /** Hard state last written to the store, and the latest one the core handed out. */
   private durableHard!: HardState;
   private latestHard!: HardState;
@@ -127,7 +136,9 @@ export class RaftNode {
     const entries = first === 0 ? [] : o.storage.getEntries(first, o.storage.lastIndex());
     const prng = o.prng ?? new Prng(crypto.getRandomValues(new Uint32Array(1))[0]);
     this.core = new RaftCore({ id: o.id, prng, ...o.core }, { hardState: o.storage.getHardState(), snapshot: snap, entries });
-    if (snap) o.fsm.restore(snap.data);
+    const durable = o.fsm.durableIndex?.() ?? 0;
+    if (snap && snap.meta.index > durable) o.fsm.restore(snap.data);
+    this.skipThrough = snap && snap.meta.index > durable ? 0 : durable;
     this.appliedIndex = snap?.meta.index ?? 0;
     this.durableHard = o.storage.getHardState();
     this.latestHard = this.durableHard;
@@ -341,6 +352,7 @@ export class RaftNode {
 
   private restore(snap: Snapshot): void {
     this.opts.fsm.restore(snap.data);
+    this.skipThrough = 0;
     this.appliedIndex = snap.meta.index;
     this.lastSnapshotIndex = snap.meta.index;
     // commands waiting at indexes the snapshot covers cannot be matched to their result any more
@@ -355,7 +367,8 @@ export class RaftNode {
   private applyEntry(e: Entry): void {
     assert(e.index === this.appliedIndex + 1, `raft node: applying ${e.index} after ${this.appliedIndex}`);
     this.appliedIndex = e.index;
-    const result = e.type === EntryType.Normal && e.data.byteLength > 0 ? this.opts.fsm.apply(e) : undefined;
+    const fresh = e.index > this.skipThrough; // a durable FSM already holds the effect of older ones
+    const result = fresh && e.type === EntryType.Normal && e.data.byteLength > 0 ? this.opts.fsm.apply(e) : undefined;
     const w = this.applies.get(e.index);
     if (!w) return;
     this.applies.delete(e.index);
@@ -377,6 +390,7 @@ export class RaftNode {
 
   private takeSnapshot(everyEntries: number): void {
     if (this.appliedIndex - this.lastSnapshotIndex < everyEntries || this.appliedIndex === this.lastSnapshotIndex) return;
+    if (this.appliedIndex < this.skipThrough) return; // the FSM is ahead of the log replay: wait
     const meta = this.core.appliedSnapshotMeta();
     if (!meta) return;
     assert(meta.index === this.appliedIndex, "raft node: core and FSM disagree on the applied index");

@@ -66,6 +66,48 @@ test("a store that fails to persist stops the node instead of going on", async (
   expect(fsm.map.get("b")).toBeUndefined();
 });
 
+test("a durable FSM is not restored from an older snapshot nor re-applied on restart", async () => {
+  const storage = new MemoryRaftStorage();
+  const snapshots = new MemorySnapshotStore();
+  let applied = 0;
+  let restores = 0;
+  /** Pretends to keep its state on disk: the object survives the node. */
+  const fsm = new (class extends KvFsm {
+    index = 0;
+    override apply(e: Entry) {
+      applied++;
+      this.index = e.index;
+      return super.apply(e);
+    }
+    override restore(d: Uint8Array) {
+      restores++;
+      super.restore(d);
+    }
+    durableIndex() {
+      return this.index;
+    }
+  })();
+  RaftNode.bootstrap(storage, snapshots, [1], fsm);
+  const boot = () => {
+    const n = new RaftNode({ id: 1, fsm, storage, snapshots, transport: new MemoryNetwork().transport(1), tickMs: 2, snapshotEveryEntries: 5, trailingEntries: 0 });
+    n.start();
+    return n;
+  };
+  let node = boot();
+  await until(() => node.isLeader());
+  for (let i = 0; i < 12; i++) await node.apply(enc(`k${i}=${i}`));
+  expect(node.status().snapshotIndex).toBeGreaterThan(0);
+  node.shutdown();
+  const before = { applied, restores };
+  node = boot();
+  await until(() => node.isLeader());
+  await node.apply(enc("after=1"));
+  expect(restores).toBe(before.restores); // the FSM is newer than the snapshot: no restore
+  expect(applied).toBe(before.applied + 1); // only the new command, nothing replayed
+  expect(fsm.map.get("k11")).toBe("11");
+  node.shutdown();
+});
+
 function stores(kind: Kind): { storage: RaftStorage; snapshots: SnapshotStore; path: string } {
   const path = join(dir, `n${++seq}`);
   if (kind === "memory") return { storage: new MemoryRaftStorage(), snapshots: new MemorySnapshotStore(), path };
