@@ -4,6 +4,7 @@ import { decodeAwsChunked, chunkHeaderBytesMax } from "../../src/s3/chunked.ts";
 import { signingKey, type ChunkSigning } from "../../src/sigv4/index.ts";
 import { encodeAwsChunked } from "../support/chunked.ts";
 import { mulberry32 } from "../sigv4/prng.ts";
+import { fuzzIterations, fuzzRandom } from "../support/fuzz.ts";
 
 const signing: ChunkSigning = {
   signingKey: signingKey("secret", "20261123", "us-east-1", "s3"),
@@ -43,8 +44,9 @@ async function decodeError(body: Uint8Array, opts: { signed: boolean; trailers?:
 }
 
 test("property: any payload, chunking and network split decodes to the payload, signed or not", async () => {
-  const rand = mulberry32(5);
-  for (let i = 0; i < 200; i++) {
+  const rand = fuzzRandom(5);
+  const iterations = fuzzIterations(200);
+  for (let i = 0; i < iterations; i++) {
     const payload = new Uint8Array(Math.floor(rand() * 20_000)).map(() => (rand() * 256) | 0);
     const signed = rand() < 0.5;
     const withTrailer = rand() < 0.5;
@@ -85,9 +87,10 @@ test("wrong chunk signature, wrong trailer signature, truncation, oversized head
 });
 
 test("fuzz: mutated bodies only ever fail with an S3Error", async () => {
-  const rand = mulberry32(9);
+  const rand = fuzzRandom(9);
+  const iterations = fuzzIterations(2000);
   const base = encodeAwsChunked(Buffer.from("0123456789".repeat(50)), { chunkBytes: 64, signing, trailers: [["x-amz-checksum-sha256", "x"]] });
-  for (let i = 0; i < 2000; i++) {
+  for (let i = 0; i < iterations; i++) {
     const body = Uint8Array.from(base);
     for (let j = 0; j < 1 + Math.floor(rand() * 4); j++) body[Math.floor(rand() * body.length)] = (rand() * 256) | 0;
     const cut = rand() < 0.2 ? Math.floor(rand() * body.length) : body.length;

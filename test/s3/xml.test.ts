@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import { S3Error } from "../../src/errors.ts";
 import { childList, childText, parseXmlBody, x, xmlDocument, xmlBodyBytesMax } from "../../src/s3/xml.ts";
-import { mulberry32 } from "../sigv4/prng.ts";
+import { fuzzIterations, fuzzRandom } from "../support/fuzz.ts";
 
 test("the builder escapes text and attributes and nests fragments", () => {
   const doc = xmlDocument(x("Root", { xmlns: "a&b" }, x("Key", "<a> & 'b' \"c\""), [x("N", 1), null, x("T", true)]));
@@ -29,9 +29,10 @@ test("malformed, empty, DTD-bearing and oversized bodies are MalformedXML", () =
 });
 
 test("fuzz: random mutations of a valid body only ever fail with MalformedXML", () => {
-  const rand = mulberry32(11);
+  const rand = fuzzRandom(11);
+  const iterations = fuzzIterations(5000);
   const base = `<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>"abc"</ETag></Part></CompleteMultipartUpload>`;
-  for (let i = 0; i < 5000; i++) {
+  for (let i = 0; i < iterations; i++) {
     const chars = [...base];
     for (let j = 0; j < 3; j++) chars[Math.floor(rand() * chars.length)] = String.fromCharCode(Math.floor(rand() * 128));
     try {
