@@ -28,6 +28,8 @@ export interface NodeEnv {
   snapshotEveryEntries: number;
   /** Entries kept in the log behind a snapshot for slightly lagging followers. */
   trailingEntries: number;
+  /** The state machine survives crashes (like s3db on sqlite) instead of being rebuilt. */
+  durableFsm: boolean;
 }
 
 export class SimNode {
@@ -37,6 +39,8 @@ export class SimNode {
   epoch = 0;
   private persisting?: Ready;
   lastSnapshotIndex = 0;
+  /** Entries up to here are already in the (durable) state machine. */
+  private skipThrough = 0;
   private durableHard: HardState = { term: 0, vote: 0, commit: 0 };
   private latestHard: HardState = { term: 0, vote: 0, commit: 0 };
 
@@ -60,8 +64,10 @@ export class SimNode {
     this.core = new RaftCore({ id: this.id, prng, ...this.env.coreOptions }, { hardState, snapshot, entries });
     this.durableHard = hardState;
     this.latestHard = hardState;
-    this.kv = new KvState();
-    if (snapshot) this.kv.restore(snapshot.data, snapshot.meta.index);
+    if (!this.env.durableFsm) this.kv = new KvState();
+    // a durable state machine keeps what it applied; it takes the snapshot only if that is newer
+    if (snapshot && snapshot.meta.index > this.kv.appliedIndex) this.kv.restore(snapshot.data, snapshot.meta.index);
+    this.skipThrough = this.kv.appliedIndex;
     this.lastSnapshotIndex = snapshot?.meta.index ?? 0;
   }
 
@@ -115,10 +121,12 @@ export class SimNode {
     this.env.send(rd.messages);
     if (rd.snapshot) {
       this.kv.restore(rd.snapshot.data, rd.snapshot.meta.index);
+      this.skipThrough = 0;
       this.lastSnapshotIndex = rd.snapshot.meta.index;
       this.env.invariants.snapshotState(this.id, rd.snapshot, this.digest());
     }
     for (const e of rd.committed) {
+      if (e.index <= this.skipThrough) continue; // already in the durable state machine
       this.kv.apply(e);
       this.env.invariants.applied(this.id, e);
       this.env.onApplied(this, e);
@@ -134,7 +142,7 @@ export class SimNode {
     const applied = core.log.applied;
     if (every <= 0 || applied - this.lastSnapshotIndex < every) return;
     const meta = core.appliedSnapshotMeta();
-    if (!meta) return;
+    if (!meta || meta.index !== this.kv.appliedIndex) return; // a durable FSM still ahead of the replay
     const snap: Snapshot = {
       meta,
       data: this.kv.snapshot(),

@@ -129,6 +129,7 @@ class Simulation {
       coreOptions,
       snapshotEveryEntries: p.pick([0, 16, 64]),
       trailingEntries: p.pick([0, 4, 32]),
+      durableFsm: p.chance(0.3),
       send: (msgs) => this.send(msgs),
       persistLater: (node, epoch) => this.queue.push(this.now + this.prng.int(this.diskMaxMs + 1), { kind: "persist", node: node.id, epoch }),
       onApplied: (node, e) => this.clients.onApplied(node, e),
