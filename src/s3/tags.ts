@@ -1,6 +1,6 @@
 /** Object tags: the x-amz-tagging header, the Tagging XML document, and AWS's limits. */
 import { S3Error } from "../errors.ts";
-import { childList, childText, parseXmlBody, s3Xmlns, x, type Xml } from "./xml.ts";
+import { childList, childText, malformedXml, parseXmlBody, s3Xmlns, x, type Xml } from "./xml.ts";
 
 export const tagsPerObjectMax = 10;
 export const tagKeyCharsMax = 128;
@@ -43,7 +43,7 @@ export function tagsFromXml(text: string): Record<string, string> {
   const doc = parseXmlBody(text);
   const tagSet = childList(doc.Tagging, "TagSet")[0];
   if (doc.Tagging === undefined || tagSet === undefined) {
-    throw new S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema.");
+    throw malformedXml();
   }
   return checkTags(
     childList(tagSet, "Tag").map((tag) => {

@@ -56,6 +56,11 @@ const parser = new XMLParser({
   removeNSPrefix: true,
 });
 
+/** S3's answer to a request body that is not the XML document the operation expects. */
+export function malformedXml(): S3Error {
+  return new S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema.");
+}
+
 export type XmlNode = string | { [name: string]: XmlNode | XmlNode[] };
 
 /** Parses a request body; anything that is not well-formed, too large or uses a DTD is MalformedXML. */
@@ -63,12 +68,7 @@ export function parseXmlBody(text: string): Record<string, XmlNode> {
   if (Buffer.byteLength(text) > xmlBodyBytesMax) {
     throw new S3Error("MalformedXML", "The XML you provided was larger than the maximum allowed size.");
   }
-  if (/<!DOCTYPE|<!ENTITY/i.test(text)) {
-    throw new S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema.");
-  }
-  if (text.trim() === "" || XMLValidator.validate(text) !== true) {
-    throw new S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema.");
-  }
+  if (/<!DOCTYPE|<!ENTITY/i.test(text) || text.trim() === "" || XMLValidator.validate(text) !== true) throw malformedXml();
   return parser.parse(text) as Record<string, XmlNode>;
 }
 

@@ -2,7 +2,7 @@
 import { S3Error } from "../../errors.ts";
 import { checkBucketName } from "../names.ts";
 import { emptyResponse, isoTime, xmlResponse } from "../respond.ts";
-import { childText, parseXmlBody, s3Xmlns, x } from "../xml.ts";
+import { childText, parseXmlBody, s3Xmlns, x, malformedXml } from "../xml.ts";
 import { readSmallBody } from "./small-body.ts";
 import { ownerOf, type S3Context } from "./context.ts";
 
@@ -13,7 +13,7 @@ export async function createBucket(ctx: S3Context) {
   if (text.trim() !== "") {
     const doc = parseXmlBody(text);
     const config = doc.CreateBucketConfiguration;
-    if (config === undefined) throw new S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema.");
+    if (config === undefined) throw malformedXml();
     const location = childText(config, "LocationConstraint");
     if (location !== undefined && location !== "" && location !== ctx.region) {
       throw new S3Error("IllegalLocationConstraintException", `The ${location} location constraint is incompatible for the region specific endpoint this request was sent to.`);

@@ -5,7 +5,7 @@ import { partBytesMax, partsMax, type CompletedPart, type UploadChecksum } from 
 import { attributesFromHeaders } from "../attributes.ts";
 import { checkKey } from "../names.ts";
 import { emptyResponse, isoTime, quoteEtag, unquoteEtag, xmlResponse } from "../respond.ts";
-import { childList, childText, parseXmlBody, s3Xmlns, x } from "../xml.ts";
+import { childList, childText, parseXmlBody, s3Xmlns, x, malformedXml } from "../xml.ts";
 import { ownerOf, type S3Context } from "./context.ts";
 import { encodingOf, maxParam } from "./list.ts";
 import { preconditionFrom, uploadBody } from "./objects.ts";
@@ -82,7 +82,7 @@ export async function completeMultipartUpload(ctx: S3Context) {
   const { bucket, key, nowMs } = ctx.req;
   const doc = parseXmlBody(await readSmallBody(ctx));
   const root = doc.CompleteMultipartUpload;
-  if (root === undefined) throw new S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema.");
+  if (root === undefined) throw malformedXml();
   const parts: CompletedPart[] = childList(root, "Part").map((p) => {
     const etag = childText(p, "ETag");
     if (etag === undefined) throw new S3Error("MalformedXML", "Each Part needs a PartNumber and an ETag.");

@@ -9,7 +9,7 @@ import { checkKey } from "../names.ts";
 import { tagsFromXml, tagsXml } from "../tags.ts";
 import { contentRange, resolveRange } from "../range.ts";
 import { emptyResponse, httpTime, quoteEtag, xmlResponse, type S3Response } from "../respond.ts";
-import { childList, childText, parseXmlBody, s3Xmlns, x } from "../xml.ts";
+import { childList, childText, parseXmlBody, s3Xmlns, x, malformedXml } from "../xml.ts";
 import type { S3Context } from "./context.ts";
 import { readSmallBody } from "./small-body.ts";
 
@@ -140,11 +140,11 @@ export async function deleteObjects(ctx: S3Context) {
   await ctx.backend.headBucket(bucket);
   const doc = parseXmlBody(await readSmallBody(ctx));
   const del = doc.Delete;
-  if (del === undefined) throw new S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema.");
+  if (del === undefined) throw malformedXml();
   const quiet = (childText(del, "Quiet") ?? "false").trim() === "true";
   const keys = childList(del, "Object").map((o) => childText(o, "Key"));
   if (keys.length === 0 || keys.length > listKeysMax || keys.some((k) => k === undefined)) {
-    throw new S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema.");
+    throw malformedXml();
   }
   // Deleted concurrently, so the group committer folds them into few transactions.
   const outcomes = await Promise.all(
