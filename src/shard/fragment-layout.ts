@@ -23,6 +23,7 @@ export const shardIndexMax = 0xffff;
 export const objectIdBytesMax = 1024;
 
 const magic = 0x73336446; // "s3dF"
+const utf8 = new TextEncoder();
 const version = 1;
 export const flagLastFragment = 1;
 
@@ -84,7 +85,7 @@ export function nonceOf(fragment: Uint8Array, offset = 0): Uint8Array {
  * shard index, fragment number). A fragment copied to any other place fails its tag.
  */
 export function additionalData(header: Uint8Array, objectId: string, shardIndex: number, fragmentNumber: number): Uint8Array {
-  const id = new TextEncoder().encode(objectId);
+  const id = utf8.encode(objectId);
   assert(id.length >= 1 && id.length <= objectIdBytesMax, `fragment: object id must be 1..${objectIdBytesMax} bytes`);
   const out = new Uint8Array(fragmentHeaderBytes + 2 + id.length + 2 + 4);
   out.set(header.subarray(0, fragmentHeaderBytes), 0);
