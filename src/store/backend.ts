@@ -57,10 +57,11 @@ export interface ObjectMeta extends ObjectAttributes {
 }
 
 /**
- * Checked inside a write's commit against the key's current version (undefined when absent):
- * throwing an S3Error aborts the write. This is what makes conditional writes race-free.
+ * Checked inside a write's commit against the key's current version (undefined when absent)
+ * and the version about to replace it: throwing an S3Error aborts the write. This is what
+ * makes conditional writes race-free.
  */
-export type Precondition = (current: ObjectMeta | undefined) => void;
+export type Precondition = (current: ObjectMeta | undefined, next: ObjectMeta) => void;
 
 /** An object opened for reading: the metadata and bytes stay consistent until closed. */
 export interface ObjectReader {

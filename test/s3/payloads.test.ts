@@ -203,6 +203,11 @@ describe("multipart checksums", () => {
       .send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: "mp-bad", UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: r.ETag, ChecksumCRC32: checksumBase64("CRC32", Buffer.from("y")) }] } }))
       .catch((e) => e);
     expect(err.name).toBe("InvalidPart");
+    const wholeWrong = await client
+      .send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: "mp-bad", UploadId, ChecksumCRC32: checksumBase64("CRC32", Buffer.from("y")), MultipartUpload: { Parts: [{ PartNumber: 1, ETag: r.ETag }] } }))
+      .catch((e) => e);
+    expect(wholeWrong.name).toBe("BadDigest");
+    expect((await s3(server.endpoint, { method: "HEAD", path: `/${bucket}/mp-bad` })).status).toBe(404);
     const bad = await s3(server.endpoint, { method: "POST", path: `/${bucket}/mp-bad2`, query: [["uploads", ""]], headers: { "x-amz-checksum-algorithm": "SHA1", "x-amz-checksum-type": "FULL_OBJECT" } });
     expect(await errorCode(bad)).toBe("InvalidRequest");
   });

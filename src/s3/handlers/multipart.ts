@@ -1,7 +1,7 @@
 /** Multipart uploads: Create, UploadPart, Complete, Abort, ListParts, ListMultipartUploads. */
 import { S3Error } from "../../errors.ts";
-import { checksumAlgorithms, isCrcAlgorithm, parseChecksumAlgorithm, type ChecksumAlgorithm } from "../../checksum/index.ts";
-import { partBytesMax, partsMax, type CompletedPart, type UploadChecksum } from "../../store/backend.ts";
+import { checksumAlgorithms, checksumHeader, isCrcAlgorithm, parseChecksumAlgorithm, type ChecksumAlgorithm } from "../../checksum/index.ts";
+import { partBytesMax, partsMax, type CompletedPart, type Precondition, type UploadChecksum } from "../../store/backend.ts";
 import { attributesFromHeaders } from "../attributes.ts";
 import { checkKey } from "../names.ts";
 import { emptyResponse, isoTime, quoteEtag, unquoteEtag, xmlResponse } from "../respond.ts";
@@ -89,7 +89,16 @@ export async function completeMultipartUpload(ctx: S3Context) {
     const listed = checksumAlgorithms.map((a) => childText(p, `Checksum${a}`)).find((v) => v !== undefined);
     return { partNumber: partNumberOf(childText(p, "PartNumber"), "PartNumber"), etag: unquoteEtag(etag), checksum: listed?.trim() };
   });
-  const meta = await ctx.backend.completeMultipartUpload(bucket, key, uploadIdOf(ctx), parts, nowMs, preconditionFrom(ctx));
+  const conditional = preconditionFrom(ctx);
+  const claimed = checksumAlgorithms.find((a) => ctx.req.headers[checksumHeader(a)] !== undefined);
+  // A whole-object checksum sent with the completion must match the one the parts make.
+  const precondition: Precondition = (current, next) => {
+    conditional?.(current, next);
+    if (claimed !== undefined && (next.checksum?.algorithm !== claimed || next.checksum.value !== ctx.req.headers[checksumHeader(claimed)])) {
+      throw new S3Error("BadDigest", `The ${claimed} you specified did not match the calculated checksum.`);
+    }
+  };
+  const meta = await ctx.backend.completeMultipartUpload(bucket, key, uploadIdOf(ctx), parts, nowMs, precondition);
   return xmlResponse(
     x(
       "CompleteMultipartUploadResult",

@@ -126,8 +126,8 @@ export class FsBackend implements Backend {
       committed = await this.committer.commit(() => {
         this.requireBucket(bucket);
         const current = this.objectRow(bucket, key);
-        precondition?.(current ? objectMetaOf(current) : undefined);
         const { meta, segments } = decide();
+        precondition?.(current ? objectMetaOf(current) : undefined, meta);
         superseded = current ? segmentsOf(current).map(([id]) => id) : [];
         this.db
           .query(
