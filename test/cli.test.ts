@@ -116,3 +116,15 @@ test("HTTPS with --tls-cert and --tls-key", async () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a second process on the same data dir refuses to start", async () => {
+  const server = await startS3d();
+  try {
+    const second = await run(["--data-dir", server.dataDir, "--port", "0"], { S3D_ACCESS_KEY: "AK", S3D_SECRET_KEY: "SK" });
+    expect(second.code).toBe(2);
+    expect(second.stderr).toContain("another s3d process is using the data dir");
+    expect((await fetch(`${server.endpoint}/_s3d/health`)).status).toBe(200);
+  } finally {
+    await server.stop();
+  }
+});

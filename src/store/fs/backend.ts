@@ -3,7 +3,9 @@
  * Every write is: blob durable → metadata committed (group commit) → superseded blobs removed.
  */
 import type { Database } from "bun:sqlite";
+import { closeSync, openSync } from "node:fs";
 import { join } from "node:path";
+import { tryLockExclusive } from "../../../ffi/libc.ts";
 import { S3Error } from "../../errors.ts";
 import type {
   Backend,
@@ -35,7 +37,16 @@ export class FsBackend implements Backend {
   private readonly committer: Committer;
   private readonly multipart: MultipartStore;
 
+  private readonly lockFd: number;
+
   constructor(dataDir: string) {
+    // One process per data dir: a second one would sweep the first one's in-flight blobs as
+    // orphans. The kernel drops the lock when the holder dies, kill -9 included.
+    this.lockFd = openSync(join(dataDir, "lock"), "a");
+    if (tryLockExclusive(this.lockFd) === "busy") {
+      closeSync(this.lockFd);
+      throw new Error(`another s3d process is using the data dir ${dataDir}`);
+    }
     this.db = openDatabase(join(dataDir, "meta.sqlite"));
     this.blobs = new BlobStore(join(dataDir, "blobs"));
     this.committer = new Committer(this.db);
@@ -252,6 +263,7 @@ export class FsBackend implements Backend {
 
   async close(): Promise<void> {
     this.db.close();
+    closeSync(this.lockFd);
   }
 
   private bucketRow(name: string) {
