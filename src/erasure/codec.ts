@@ -11,6 +11,8 @@ import { checkShape, encodingMatrix, invert, type Matrix, multiply, selectRows }
 
 /** Decode plans kept per codec, keyed by the set of missing shards (LRU). */
 export const inversionCacheEntriesMax = 256;
+/** Idle stripes kept per codec for reuse (a new one costs a WebAssembly memory: ≈0.2-0.4 ms). */
+export const stripePoolMax = 8;
 
 let fastest: Kernel | undefined;
 /** The fastest kernel this engine supports, created once per process. */
@@ -36,6 +38,7 @@ export class ReedSolomon {
   private readonly matrix: Matrix;
   private readonly parityCoefs: Coefficients;
   private readonly plans = new Map<string, DecodePlan>();
+  private readonly idleStripes: Stripe[] = [];
 
   constructor(
     readonly dataShards: number,
@@ -121,6 +124,18 @@ export class ReedSolomon {
   createStripe(shardBytes: number): Stripe {
     if (!Number.isSafeInteger(shardBytes) || shardBytes < 1) throw new RangeError(`erasure: bad stripe shard size ${shardBytes}`);
     return new Stripe(this, this.kernel.arena(this.totalShards + this.parityShards, shardBytes));
+  }
+
+  /** A stripe from the pool (or a new one); hand it back with releaseStripe when done. */
+  acquireStripe(shardBytes: number): Stripe {
+    const i = this.idleStripes.findIndex((s) => s.shardBytes === shardBytes);
+    return i >= 0 ? this.idleStripes.splice(i, 1)[0] : this.createStripe(shardBytes);
+  }
+
+  /** Returns a stripe for reuse; its contents are left as they are (callers overwrite them). */
+  releaseStripe(stripe: Stripe): void {
+    assert(!this.idleStripes.includes(stripe), "erasure: stripe released twice");
+    if (this.idleStripes.length < stripePoolMax) this.idleStripes.push(stripe);
   }
 
   /** @internal the parity rows (M×K), for Stripe. */

@@ -64,7 +64,21 @@ export async function* encodeStripes(
   objectBytes: number,
   body: AsyncIterable<Uint8Array>,
 ): AsyncGenerator<readonly Uint8Array[]> {
-  const stripe: Stripe = codec.createStripe(chunkBytes);
+  const stripe: Stripe = codec.acquireStripe(chunkBytes);
+  try {
+    yield* encodeInto(codec, stripe, chunkBytes, objectBytes, body);
+  } finally {
+    codec.releaseStripe(stripe);
+  }
+}
+
+async function* encodeInto(
+  codec: ReedSolomon,
+  stripe: Stripe,
+  chunkBytes: number,
+  objectBytes: number,
+  body: AsyncIterable<Uint8Array>,
+): AsyncGenerator<readonly Uint8Array[]> {
   const stripeBytes = codec.dataShards * chunkBytes;
   let filled = 0; // bytes of the current stripe
   let seen = 0;

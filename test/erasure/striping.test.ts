@@ -58,3 +58,14 @@ describe("striping", () => {
     await expect(drain(10, 11)).rejects.toThrow("longer than the declared 10");
   });
 });
+
+test("stripes are pooled per codec and reused", async () => {
+  const codec = new ReedSolomon(2, 1);
+  const a = codec.acquireStripe(64);
+  codec.releaseStripe(a);
+  expect(codec.acquireStripe(64)).toBe(a);
+  expect(codec.acquireStripe(64)).not.toBe(a);
+  codec.releaseStripe(a);
+  expect(() => codec.releaseStripe(a)).toThrow("released twice");
+  expect(codec.acquireStripe(128)).not.toBe(a);
+});
