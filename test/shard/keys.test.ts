@@ -1,10 +1,11 @@
-import { describe, expect, test } from "bun:test";
-import { chmodSync, mkdtempSync, statSync, writeFileSync } from "node:fs";
+import { afterAll, describe, expect, test } from "bun:test";
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KeyFileError, keyFingerprint, keygen, readMasterKeyFile } from "../../src/shard/keys.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "s3d-keys-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("master key file", () => {
   test("keygen writes 32 bytes with mode 0600 and a fingerprint that is not the key", async () => {
