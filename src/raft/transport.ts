@@ -3,6 +3,8 @@
  * loss, duplication and reordering, so a transport never blocks the node or throws for a dead
  * peer. The production transport (h2-mTLS, src/net) implements the same interface.
  */
+import { assert } from "../util/assert.ts";
+import { decodeMessage, encodeMessage } from "./codec.ts";
 import type { Prng } from "./prng.ts";
 import type { Message, NodeId } from "./types.ts";
 
@@ -17,17 +19,21 @@ export interface Transport {
 /** Messages queued to one peer at most before the in-memory network drops (bounded memory). */
 export const MEMORY_QUEUE_MESSAGES_MAX = 100_000;
 
-export interface MemoryNetworkFaults {
-  /** Seeded randomness for the faults below. */
-  prng: Prng;
+export interface MemoryNetworkOptions {
+  /** Seeded randomness for the faults below (required with them). */
+  prng?: Prng;
   dropRate?: number;
   /** Random extra delay per message (reorders messages); 0: next macrotask. */
   delayMaxMs?: number;
+  /** Pass every message through the binary codec, like a real network (no shared objects). */
+  serialize?: boolean;
 }
 
 /** A process-local network of in-memory transports; links can be cut, messages lost or delayed. */
 export class MemoryNetwork {
-  constructor(private readonly faults?: MemoryNetworkFaults) {}
+  constructor(private readonly faults: MemoryNetworkOptions = {}) {
+    assert(!(faults.dropRate || faults.delayMaxMs) || faults.prng !== undefined, "memory network: faults need a prng");
+  }
 
   private handlers = new Map<NodeId, (m: Message) => void>();
   private cut = new Set<string>();
@@ -69,11 +75,12 @@ export class MemoryNetwork {
       return;
     }
     const f = this.faults;
-    if (f?.dropRate && f.prng.chance(f.dropRate)) {
+    if (f.dropRate && f.prng!.chance(f.dropRate)) {
       this.dropped++;
       return;
     }
     this.queued++;
+    const wire = f.serialize ? encodeMessage(m) : undefined;
     const deliver = () => {
       this.queued--;
       const h = this.handlers.get(m.to);
@@ -82,10 +89,10 @@ export class MemoryNetwork {
         return;
       }
       this.delivered++;
-      h(m);
+      h(wire ? decodeMessage(wire) : m);
     };
     // Asynchronous like a real network: the sender's Ready loop finishes before delivery.
-    if (f?.delayMaxMs) setTimeout(deliver, f.prng.int(f.delayMaxMs + 1));
+    if (f.delayMaxMs) setTimeout(deliver, f.prng!.int(f.delayMaxMs + 1));
     else setImmediate(deliver);
   }
 }

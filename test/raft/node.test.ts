@@ -116,7 +116,7 @@ function stores(kind: Kind): { storage: RaftStorage; snapshots: SnapshotStore; p
 }
 
 class Cluster {
-  net = new MemoryNetwork();
+  net = new MemoryNetwork({ serialize: true });
   members = new Map<NodeId, Member>();
   constructor(
     readonly kind: Kind,

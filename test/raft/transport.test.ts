@@ -9,3 +9,12 @@ transportContract("memory", {
   },
   cut: (a, b) => net.disconnect(a, b),
 });
+
+let wireNet = new MemoryNetwork({ serialize: true });
+transportContract("memory, serialized through the codec", {
+  make: (n) => {
+    wireNet = new MemoryNetwork({ serialize: true });
+    return Array.from({ length: n }, (_, i) => wireNet.transport(i + 1));
+  },
+  cut: (a, b) => wireNet.disconnect(a, b),
+});
