@@ -58,6 +58,9 @@ export class SizeObserver implements BodyObserver {
   ) {}
   update(chunk: Uint8Array): void {
     this.sizeBytes += chunk.length;
+    if (this.expectedBytes !== undefined && this.sizeBytes > this.expectedBytes) {
+      throw new S3Error("InvalidRequest", "The request body is longer than its declared length.");
+    }
     if (this.sizeBytes > this.limitBytes) {
       throw new S3Error("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size", {
         MaxSizeAllowed: String(this.limitBytes),
@@ -189,6 +192,7 @@ export function requestBody(
   return {
     stream: observed(source, observers),
     digest: (): BodyDigest => ({ sizeBytes: size.sizeBytes, md5Hex: md5.digest().toString("hex"), checksum: checksum?.stored() }),
+    declaredBytes: expectedBytes,
   };
 }
 

@@ -33,6 +33,8 @@ export interface StoredChecksum {
 export interface IncomingBody {
   stream: ReadableStream<Uint8Array>;
   digest(): BodyDigest;
+  /** the length the client declared, when it did: a body that differs fails its stream */
+  declaredBytes?: number;
 }
 
 /** What a client sets on an object besides its bytes. */

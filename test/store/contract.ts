@@ -42,6 +42,7 @@ export function bodyOf(bytes: Uint8Array, chunkBytes = 64 * 1024, failAfterBytes
       if (!done) throw new Error("digest before end");
       return { sizeBytes: bytes.length, md5Hex: md5.copy().digest("hex") };
     },
+    declaredBytes: bytes.length,
   };
 }
 

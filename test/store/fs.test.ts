@@ -2,7 +2,7 @@ import { expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FsBackend } from "../../src/store/fs/backend.ts";
+import { FsBackend, inlineObjectBytesMax } from "../../src/store/fs/backend.ts";
 import { backendContract, bodyOf, randomBytesSeeded } from "./contract.ts";
 
 backendContract("fs", async () => {
@@ -27,7 +27,7 @@ test("fs: start-up removes blob files no metadata points at, and keeps the rest"
   try {
     const first = new FsBackend(dir);
     await first.createBucket("bkt", 0);
-    await first.putObject("bkt", "kept", bodyOf(randomBytesSeeded(100, 1)), { headers: {}, userMeta: {}, tags: {} }, 0);
+    await first.putObject("bkt", "kept", bodyOf(randomBytesSeeded(100_000, 1)), { headers: {}, userMeta: {}, tags: {} }, 0);
     const upload = await first.createMultipartUpload("bkt", "mp", { headers: {}, userMeta: {}, tags: {} }, 0);
     await first.uploadPart("bkt", "mp", upload, 1, bodyOf(randomBytesSeeded(100, 2)), 0);
     await first.close();
@@ -40,7 +40,7 @@ test("fs: start-up removes blob files no metadata points at, and keeps the rest"
     expect(blobFiles(dir).length).toBe(2);
     expect((await second.listParts("bkt", "mp", upload, 0, 10)).parts.length).toBe(1);
     const reader = await second.openObject("bkt", "kept");
-    expect((await new Response(reader.stream()).arrayBuffer()).byteLength).toBe(100);
+    expect((await new Response(reader.stream()).arrayBuffer()).byteLength).toBe(100_000);
     await second.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -54,6 +54,31 @@ test("fs: a failed write leaves no file behind", async () => {
     await backend.createBucket("bkt", 0);
     await expect(backend.putObject("bkt", "k", bodyOf(randomBytesSeeded(3_000_000, 1), 65536, 2_000_000), { headers: {}, userMeta: {}, tags: {} }, 0)).rejects.toThrow();
     await expect(backend.putObject("nobucket", "k", bodyOf(randomBytesSeeded(10, 1)), { headers: {}, userMeta: {}, tags: {} }, 0)).rejects.toThrow();
+    await Bun.sleep(20);
+    expect(blobFiles(dir)).toEqual([]);
+    await backend.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("fs: small objects live in their metadata row, large ones in blob files", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "s3d-fs-"));
+  try {
+    const backend = new FsBackend(dir);
+    await backend.createBucket("bkt", 0);
+    const small = randomBytesSeeded(inlineObjectBytesMax, 1);
+    const large = randomBytesSeeded(inlineObjectBytesMax + 1, 2);
+    await backend.putObject("bkt", "small", bodyOf(small), { headers: {}, userMeta: {}, tags: {} }, 0);
+    expect(blobFiles(dir)).toEqual([]);
+    await backend.putObject("bkt", "large", bodyOf(large), { headers: {}, userMeta: {}, tags: {} }, 0);
+    expect(blobFiles(dir).length).toBe(1);
+    const read = async (key: string, range?: { start: number; end: number }) =>
+      new Uint8Array(await new Response((await backend.openObject("bkt", key)).stream(range)).arrayBuffer());
+    expect(Buffer.compare(await read("small"), small)).toBe(0);
+    expect(Buffer.compare(await read("small", { start: 10, end: 19 }), small.subarray(10, 20))).toBe(0);
+    // overwriting a file-backed object with a small one removes its file
+    await backend.putObject("bkt", "large", bodyOf(small), { headers: {}, userMeta: {}, tags: {} }, 0);
     await Bun.sleep(20);
     expect(blobFiles(dir)).toEqual([]);
     await backend.close();

@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS objects (
   segments TEXT NOT NULL,
   tags TEXT NOT NULL DEFAULT '{}',
   checksum TEXT,
+  inline BLOB,
   PRIMARY KEY (bucket, key)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS uploads (
@@ -69,6 +70,8 @@ export interface ObjectRow {
   segments: string;
   tags: string;
   checksum: string | null;
+  /** the bytes of a small object, kept in the row instead of a blob file */
+  inline: Uint8Array | null;
 }
 
 export interface UploadRow {
