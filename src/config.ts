@@ -169,6 +169,7 @@ export function isLoopback(host: string): boolean {
 export const usage = `s3d — an S3-compatible object store
 
 Usage: s3d [options]
+       s3d keygen FILE    write a new 32-byte encryption master key (mode 0600)
 
 Options:
   --config FILE      TOML config file (same settings, plus [[users]] tables)

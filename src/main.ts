@@ -8,7 +8,20 @@ import { createLogger } from "./log.ts";
 import { startServer } from "./s3/server.ts";
 import { FsBackend } from "./store/fs/backend.ts";
 
+/** Subcommands: each takes the words after its name. */
+const subcommands: Record<string, (args: string[]) => Promise<number>> = {
+  keygen: async (args) => {
+    if (args.length !== 1) throw new ConfigError("usage: s3d keygen FILE");
+    const { keygen } = await import("./shard/keys.ts");
+    const fingerprint = await keygen(args[0]);
+    process.stdout.write(`wrote a 32-byte master key to ${args[0]} (mode 0600), fingerprint ${fingerprint}\n`);
+    return 0;
+  },
+};
+
 async function main(argv: string[]): Promise<number> {
+  const subcommand = subcommands[argv[0] ?? ""];
+  if (subcommand) return subcommand(argv.slice(1));
   const args = parseArgs(argv);
   if (args.command === "help") {
     process.stdout.write(usage);
@@ -61,7 +74,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error) => {
-    const message = error instanceof ConfigError ? error.message : error instanceof Error ? error.message : String(error);
+    const message = error instanceof Error ? error.message : String(error);
     process.stderr.write(`s3d: ${message}\n`);
     process.exit(2);
   },

@@ -128,3 +128,20 @@ test("a second process on the same data dir refuses to start", async () => {
     await server.stop();
   }
 });
+
+test("keygen writes a 32-byte key with mode 0600 and refuses to overwrite it", async () => {
+  const dir = tempDir();
+  try {
+    const file = join(dir, "master.key");
+    const first = await run(["keygen", file]);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/fingerprint [0-9a-f]{16}/);
+    expect(statSync(file).size).toBe(32);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const again = await run(["keygen", file]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain("already exists");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
