@@ -72,6 +72,9 @@ export class RaftCore {
   leadTransferee: NodeId = NONE;
   uncommittedBytes = 0;
   reads: ReadIndexQueue;
+  readonly pendingReadsMax: number;
+  /** Reads that reached a new leader before it committed an entry of its term. */
+  earlyReads: { ctx: string; from: NodeId }[] = [];
   msgs: Message[] = [];
   readStates: ReadState[] = [];
   /** A snapshot received from the leader, to be persisted and restored by the next Ready. */
@@ -92,7 +95,8 @@ export class RaftCore {
     this.inflightAppendsMax = opts.inflightAppendsMax ?? lim.INFLIGHT_APPENDS_MAX;
     this.uncommittedBytesMax = opts.uncommittedBytesMax ?? lim.UNCOMMITTED_BYTES_MAX;
     this.applyBytesMax = opts.applyBytesMax ?? lim.APPEND_BYTES_MAX;
-    this.reads = new ReadIndexQueue(opts.pendingReadsMax ?? lim.PENDING_READS_MAX);
+    this.pendingReadsMax = opts.pendingReadsMax ?? lim.PENDING_READS_MAX;
+    this.reads = new ReadIndexQueue(this.pendingReadsMax);
 
     const snap = state.snapshot;
     const entries = snap ? state.entries.filter((e) => e.index > snap.meta.index) : state.entries;
@@ -343,6 +347,7 @@ export class RaftCore {
     this.votes.clear();
     this.leadTransferee = NONE;
     this.reads.clear();
+    this.earlyReads = [];
     this.progress.clear();
   }
 

@@ -92,6 +92,10 @@ export function maybeCommit(r: RaftCore): boolean {
   for (let i = r.log.committed + 1; i <= qi; i++) freed += entryBytes(r.log.entry(i));
   r.uncommittedBytes = Math.max(0, r.uncommittedBytes - freed);
   r.log.commitTo(qi);
+  if (r.earlyReads.length > 0) {
+    for (const read of r.earlyReads.splice(0)) queueRead(r, read.ctx, read.from);
+    if (r.reads.size > 0) bcastHeartbeat(r, r.reads.last()!.ctx);
+  }
   if (!r.promotable() && r.confIndex <= qi) {
     // our own removal is committed: hand over by stepping down (dissertation §4.2.2)
     r.becomeFollower(r.term, NONE);
@@ -121,16 +125,26 @@ export function tickSnapshots(r: RaftCore, retryTicks: number): void {
 }
 
 export function leaderReadIndex(r: RaftCore, ctx: string, from: NodeId): boolean {
-  // Until an entry of this term is committed the leader's commit index may be stale (§6.4 step 1).
-  if (r.log.term(r.log.committed) !== r.term) return false;
+  if (!queueRead(r, ctx, from)) return false;
+  if (r.reads.size > 0) bcastHeartbeat(r, r.reads.last()!.ctx);
+  return true;
+}
+
+/** Record a read without sending; one heartbeat with the newest ctx then confirms all queued. */
+function queueRead(r: RaftCore, ctx: string, from: NodeId): boolean {
+  // Until an entry of this term is committed the leader's commit index may be stale (§6.4 step 1):
+  // hold the request (bounded) until the leader's empty entry commits.
+  if (r.log.term(r.log.committed) !== r.term) {
+    if (r.earlyReads.length >= r.pendingReadsMax) return false;
+    r.earlyReads.push({ ctx, from });
+    return true;
+  }
   const index = r.log.committed;
   if (r.voters.length === 1 && r.promotable()) {
     deliverRead(r, from, ctx, index);
     return true;
   }
-  if (!r.reads.add(ctx, index, from, r.id, r.promotable())) return false;
-  bcastHeartbeat(r, ctx);
-  return true;
+  return r.reads.add(ctx, index, from, r.id, r.promotable());
 }
 
 function deliverRead(r: RaftCore, from: NodeId, ctx: string, index: number): void {

@@ -54,15 +54,19 @@ describe("ReadIndex (§6.4)", () => {
     expect(seen).toEqual([1]);
   });
 
-  test("a new leader refuses reads until it has committed an entry of its term", () => {
+  test("a new leader holds reads until it has committed an entry of its term", () => {
     const c = new TestCluster([1, 2, 3]);
     c.drop = (m) => m.type === MsgType.AppResp;
     const l = c.elect(1);
     expect(l.role).toBe("leader");
-    expect(l.readIndex("early")).toBe(false);
+    expect(l.log.committed).toBe(0);
+    const seen = readStates(c, 1, "early");
+    expect(l.readIndex("early")).toBe(true);
+    c.settle();
+    expect(seen).toEqual([]);
     c.heal();
     c.tickAll(2);
-    expect(l.readIndex("later")).toBe(true);
+    expect(seen).toEqual([1]); // answered with the commit index of its own term
   });
 });
 
