@@ -14,6 +14,7 @@
  * Slicing tables must be written by the caller at the layout's table addresses.
  */
 import { assert } from "../util/assert.ts";
+import { name, op, section, sleb, uleb, valueType, vec } from "../util/wasm-encode.ts";
 
 export interface CrcKernelLayout {
   /** Bytes folded per loop step: a power of two, at least 4 for CRC-32C and 8 for CRC-64 (the step count is len & -slices). */
@@ -24,49 +25,8 @@ export interface CrcKernelLayout {
   readonly memoryPages: number;
 }
 
-const I32 = 0x7f;
-const I64 = 0x7e;
-const op = {
-  block: 0x02, loop: 0x03, br: 0x0c, brIf: 0x0d, end: 0x0b,
-  localGet: 0x20, localSet: 0x21, localTee: 0x22,
-  i32Load: 0x28, i64Load: 0x29, i32Load8U: 0x2d, i64Store: 0x37,
-  i32Const: 0x41, i32GeU: 0x4f,
-  i32Add: 0x6a, i32And: 0x71, i32Xor: 0x73, i32Shl: 0x74, i32ShrU: 0x76,
-  i64Xor: 0x85, i64ShrU: 0x88, i64Const: 0x42,
-  i32WrapI64: 0xa7,
-} as const;
-
-function uleb(n: number): number[] {
-  assert(Number.isInteger(n) && n >= 0, `crc-wasm-gen: bad unsigned LEB value ${n}`);
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n = Math.floor(n / 128);
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-  return out;
-}
-
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const byte = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
-      out.push(byte);
-      return out;
-    }
-    out.push(byte | 0x80);
-  }
-}
-
-const name = (s: string) => {
-  const bytes = [...new TextEncoder().encode(s)];
-  return [...uleb(bytes.length), ...bytes];
-};
-const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
-const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()];
+const I32 = valueType.i32;
+const I64 = valueType.i64;
 
 /** A tiny emitter over one function body. */
 class Body {

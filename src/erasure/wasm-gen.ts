@@ -15,6 +15,7 @@
  * `lengthBytes` must be a multiple of vectorBytes * unroll (the driver pads).
  */
 import { assert } from "../util/assert.ts";
+import { name, op, section, sleb, uleb, valueType, vec } from "../util/wasm-encode.ts";
 
 export const vectorBytes = 16;
 export const nibbleTableBytes = 32;
@@ -28,57 +29,12 @@ export interface KernelShape {
   readonly relaxed: boolean;
 }
 
-const I32 = 0x7f;
-const V128 = 0x7b;
-const op = {
-  block: 0x02, loop: 0x03, br: 0x0c, brIf: 0x0d, end: 0x0b,
-  localGet: 0x20, localSet: 0x21, localTee: 0x22,
-  i32Load: 0x28, i32Const: 0x41, i32GeU: 0x4f, i32Add: 0x6a,
-  simd: 0xfd,
-} as const;
+const I32 = valueType.i32;
+const V128 = valueType.v128;
 const simd = {
   load: 0, store: 11, swizzle: 14, i8x16Splat: 15, and: 78, xor: 81, i16x8ShrU: 141, relaxedSwizzle: 0x100,
 } as const;
 
-function uleb(n: number): number[] {
-  assert(Number.isInteger(n) && n >= 0, `wasm-gen: bad unsigned LEB value ${n}`);
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-  return out;
-}
-
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const byte = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
-      out.push(byte);
-      return out;
-    }
-    out.push(byte | 0x80);
-  }
-}
-
-function name(s: string): number[] {
-  const bytes = [...new TextEncoder().encode(s)];
-  return [...uleb(bytes.length), ...bytes];
-}
-
-function section(id: number, body: number[]): number[] {
-  return [id, ...uleb(body.length), ...body];
-}
-
-function vec(items: number[][]): number[] {
-  return [...uleb(items.length), ...items.flat()];
-}
-
-/** Builds the body of one kernel function; `accumulate` xors into the outputs instead of overwriting. */
 function kernelBody(shape: KernelShape, accumulate: boolean): number[] {
   const { inputs, outputs, unroll, relaxed } = shape;
   // params: 0 tablesAddr, 1 pointersAddr, 2 lengthBytes

@@ -1,0 +1,58 @@
+/**
+ * The pieces of the WebAssembly binary format that s3d's generated kernels (Reed-Solomon,
+ * CRC) are written with: LEB128 integers, names, vectors, sections, value types and the
+ * opcodes both use. Pure.
+ */
+import { assert } from "./assert.ts";
+
+export const valueType = { i32: 0x7f, i64: 0x7e, v128: 0x7b } as const;
+
+/** Control, locals, memory and integer opcodes shared by the kernels. */
+export const op = {
+  block: 0x02, loop: 0x03, br: 0x0c, brIf: 0x0d, end: 0x0b,
+  localGet: 0x20, localSet: 0x21, localTee: 0x22,
+  i32Load: 0x28, i64Load: 0x29, i32Load8U: 0x2d, i64Store: 0x37,
+  i32Const: 0x41, i64Const: 0x42, i32GeU: 0x4f,
+  i32Add: 0x6a, i32And: 0x71, i32Xor: 0x73, i32Shl: 0x74, i32ShrU: 0x76,
+  i64Xor: 0x85, i64ShrU: 0x88,
+  i32WrapI64: 0xa7,
+  simd: 0xfd,
+} as const;
+
+export function uleb(n: number): number[] {
+  assert(Number.isInteger(n) && n >= 0, `wasm: bad unsigned LEB value ${n}`);
+  const out: number[] = [];
+  do {
+    let byte = n & 0x7f;
+    n = Math.floor(n / 128);
+    if (n !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (n !== 0);
+  return out;
+}
+
+export function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const byte = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
+      out.push(byte);
+      return out;
+    }
+    out.push(byte | 0x80);
+  }
+}
+
+export function name(s: string): number[] {
+  const bytes = [...new TextEncoder().encode(s)];
+  return [...uleb(bytes.length), ...bytes];
+}
+
+export function section(id: number, body: number[]): number[] {
+  return [id, ...uleb(body.length), ...body];
+}
+
+export function vec(items: number[][]): number[] {
+  return [...uleb(items.length), ...items.flat()];
+}
