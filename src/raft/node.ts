@@ -56,6 +56,19 @@ export class RaftNode {
   private lastSnapshotIndex = 0;
   private stopped = false;
   appliedIndex = 0;
+  /** Counters since start (cheap to read; for stats endpoints and benchmarks). */
+  readonly metrics = {
+    proposals: 0,
+    batchesPersisted: 0,
+    entriesPersisted: 0,
+    messagesSent: 0,
+    reads: 0,
+    readRounds: 0,
+    snapshotsTaken: 0,
+    snapshotsRestored: 0,
+    leaderChanges: 0,
+  };
+  private lastLeader: NodeId = NONE;
   /** Entries up to here are already in a durable FSM (see Fsm.durableIndex). */
   private skipThrough = 0;
   /** Hard state last written to the store, and the latest one the core handed out. */
@@ -136,6 +149,8 @@ export class RaftNode {
     const waiters = this.readQueue;
     this.readQueue = new Set();
     const ctx = `${this.id}.${++this.readSeq}`;
+    this.metrics.readRounds++;
+    this.metrics.reads += waiters.size;
     if (this.core.readIndex(ctx)) {
       this.rounds.set(ctx, { waiters, index: -1 });
       return;
@@ -263,6 +278,7 @@ export class RaftNode {
       return;
     }
     batch.forEach((q, i) => this.applies.set(r.index + i, { ...q.waiter, term: r.term }));
+    this.metrics.proposals += batch.length;
     if (this.queue.length > 0) this.kick();
   }
 
@@ -278,10 +294,13 @@ export class RaftNode {
     if (rd.snapshot || rd.entries.length > 0 || termOrVote) {
       const changed = termOrVote || hs.commit !== this.durableHard.commit;
       o.storage.persist({ resetLog: rd.snapshot !== undefined, entries: rd.entries, hardState: changed ? hs : undefined });
+      this.metrics.batchesPersisted++;
+      this.metrics.entriesPersisted += rd.entries.length;
       this.durableHard = hs;
     }
     // 2. send
     if (rd.messages.length > 0) o.transport.send(rd.messages);
+    this.metrics.messagesSent += rd.messages.length;
     // 3. apply
     if (rd.snapshot) this.restore(rd.snapshot);
     for (const e of rd.committed) this.applyEntry(e);
@@ -294,10 +313,16 @@ export class RaftNode {
       // queued commands never reached the log: fail them now (their outcome is known: not applied)
       for (const q of this.queue.splice(0)) this.fail(q.waiter, this.notLeader());
     }
+    if (rd.softState) {
+      if (rd.softState.leader !== this.lastLeader) this.metrics.leaderChanges++;
+      this.lastLeader = rd.softState.leader;
+      this.opts.onStateChange?.({ ...rd.softState });
+    }
   }
 
   private restore(snap: Snapshot): void {
     this.opts.fsm.restore(snap.data);
+    this.metrics.snapshotsRestored++;
     this.skipThrough = 0;
     this.appliedIndex = snap.meta.index;
     this.lastSnapshotIndex = snap.meta.index;
@@ -342,6 +367,7 @@ export class RaftNode {
     assert(meta.index === this.appliedIndex, "raft node: core and FSM disagree on the applied index");
     const snap: Snapshot = { meta, data: this.opts.fsm.snapshot() };
     this.opts.snapshots.save(snap); // durable before the log prefix it covers is dropped
+    this.metrics.snapshotsTaken++;
     const compactTo = Math.max(0, meta.index - (this.opts.trailingEntries ?? TRAILING_ENTRIES));
     this.core.compact(snap, compactTo);
     this.opts.storage.compact(compactTo);

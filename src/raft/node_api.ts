@@ -3,7 +3,7 @@ import type { Prng } from "./prng.ts";
 import type { CoreOptions } from "./raft.ts";
 import type { RaftStorage, SnapshotStore } from "./storage.ts";
 import type { Transport } from "./transport.ts";
-import { NONE, type Entry, type NodeId } from "./types.ts";
+import { NONE, type Entry, type NodeId, type SoftState } from "./types.ts";
 
 export interface Fsm {
   /** Apply one committed command; the result goes to the apply() caller on the leader. */
@@ -66,6 +66,8 @@ export interface RaftNodeOptions {
   /** Randomness for election timeouts; seed it from crypto in production, from a seed in tests. */
   prng?: Prng;
   tickMs?: number;
+  /** Called when this node's role or known leader changes (route writes to the leader). */
+  onStateChange?: (state: SoftState) => void;
   /** Called once if the node stops on an unrecoverable error (a failed persist, a broken invariant). */
   onFatal?: (err: Error) => void;
   core?: Partial<Omit<CoreOptions, "id" | "prng">>;
