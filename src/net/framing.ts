@@ -1,0 +1,85 @@
+/**
+ * Body framing, pure: the sender appends a 16-byte trailer (magic, length, CRC32C of the body)
+ * after the body bytes; the receiver holds back the last 16 bytes it has seen, and at end of
+ * stream checks that they are a trailer matching what it counted. A body cut anywhere fails the
+ * check. No I/O here: the stream adapters are in body.ts.
+ */
+import { crc32c } from "../checksum/crc-kernel.ts";
+import { assert } from "../util/assert.ts";
+import { bodyBytesMax } from "./transport.ts";
+
+export const trailerBytes = 16;
+const trailerMagic = 0x53334454; // "S3DT"
+
+export function encodeTrailer(lengthBytes: number, crc: number): Uint8Array {
+  assert(Number.isSafeInteger(lengthBytes) && lengthBytes >= 0, "trailer: bad length");
+  const out = new Uint8Array(trailerBytes);
+  const v = new DataView(out.buffer);
+  v.setUint32(0, trailerMagic);
+  v.setUint32(4, Math.floor(lengthBytes / 2 ** 32));
+  v.setUint32(8, lengthBytes >>> 0);
+  v.setUint32(12, crc >>> 0);
+  return out;
+}
+
+export function decodeTrailer(t: Uint8Array): { lengthBytes: number; crc: number } | undefined {
+  if (t.length !== trailerBytes) return undefined;
+  const v = new DataView(t.buffer, t.byteOffset, t.byteLength);
+  if (v.getUint32(0) !== trailerMagic) return undefined;
+  return { lengthBytes: v.getUint32(4) * 2 ** 32 + v.getUint32(8), crc: v.getUint32(12) };
+}
+
+/** Counts and checksums the body bytes a sender passes through. */
+export class BodyFramer {
+  private lengthBytes = 0;
+  private crc = 0;
+  push(chunk: Uint8Array): void {
+    this.lengthBytes += chunk.length;
+    if (this.lengthBytes > bodyBytesMax) throw new RangeError(`body over ${bodyBytesMax} bytes`);
+    this.crc = crc32c(chunk, this.crc);
+  }
+  trailer(): Uint8Array {
+    return encodeTrailer(this.lengthBytes, this.crc);
+  }
+}
+
+/** Splits a framed stream into body bytes and the trailer, verifying at the end. */
+export class BodyVerifier {
+  private tail = new Uint8Array(0);
+  private lengthBytes = 0;
+  private crc = 0;
+
+  /** Returns the body bytes that are now known not to be part of the trailer. */
+  push(chunk: Uint8Array): Uint8Array[] {
+    if (chunk.length === 0) return [];
+    let out: Uint8Array[];
+    if (chunk.length >= trailerBytes) {
+      const body = chunk.subarray(0, chunk.length - trailerBytes);
+      out = this.tail.length > 0 ? [this.tail, body] : [body];
+      this.tail = chunk.slice(chunk.length - trailerBytes);
+    } else {
+      const joined = new Uint8Array(this.tail.length + chunk.length);
+      joined.set(this.tail);
+      joined.set(chunk, this.tail.length);
+      const cut = Math.max(0, joined.length - trailerBytes);
+      out = cut > 0 ? [joined.subarray(0, cut)] : [];
+      this.tail = joined.slice(cut);
+    }
+    for (const b of out) {
+      if (b.length === 0) continue;
+      this.lengthBytes += b.length;
+      this.crc = crc32c(b, this.crc);
+    }
+    if (this.lengthBytes > bodyBytesMax) throw new RangeError(`body over ${bodyBytesMax} bytes`);
+    return out.filter((b) => b.length > 0);
+  }
+
+  /** At end of stream: undefined if the body is whole, else why not. */
+  end(): string | undefined {
+    const t = decodeTrailer(this.tail);
+    if (!t) return `body truncated after ${this.lengthBytes + this.tail.length} bytes (no trailer)`;
+    if (t.lengthBytes !== this.lengthBytes) return `body length ${this.lengthBytes}, trailer says ${t.lengthBytes}`;
+    if (t.crc !== this.crc) return `body CRC32C mismatch at length ${this.lengthBytes}`;
+    return undefined;
+  }
+}

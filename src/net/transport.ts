@@ -1,0 +1,116 @@
+/**
+ * The node-to-node transport contract. Nodes are known by id (the address book comes from the
+ * cluster config). Two paths:
+ *  - call: request/response with a small JSON header and an optional streamed body either way
+ *    (shard PUT streams up, shard GET streams down), under a deadline, cancellable;
+ *  - send: one-way, fire-and-forget messages (Raft): never throws, may be lost.
+ * Every body travels with a length+CRC32C trailer (framing.ts) that the receiver checks, so a
+ * body cut short is an error on the reading side, never a short success.
+ */
+
+export type NodeId = string;
+
+/** A small typed header: flat JSON values only. Serialized size is bounded by headerBytesMax. */
+export type Header = Record<string, string | number | boolean | null>;
+
+/** Serialized JSON bytes of one header. */
+export const headerBytesMax = 8 * 1024;
+/** Default deadline of a call, covering the response head and the whole response body. */
+export const callDeadlineMs = 30_000;
+/** A body (either direction) that delivers no bytes for this long is cut off. */
+export const bodyIdleTimeoutMs = 10_000;
+/** Calls in flight to one peer at most; more fail at once with "overloaded" (no hidden queue). */
+export const inFlightCallsMax = 4096;
+/** One-way messages in flight to one peer at most; more are dropped (Raft tolerates loss). */
+export const inFlightMessagesMax = 1024;
+/** One body at most (length field of the trailer is checked against it). */
+export const bodyBytesMax = 64 * 2 ** 30;
+/** One-way message payload at most (held in memory whole). */
+export const messageBytesMax = 64 * 2 ** 20;
+/** Method names: short ASCII tokens (they travel in a URL path). */
+export const methodPattern = /^[A-Za-z0-9._-]{1,64}$/;
+
+export type TransportErrorCode =
+  | "unreachable" // no connection could be made (refused, partitioned, retries exhausted)
+  | "refused" // the peer rejected our credentials or is not the node we expected
+  | "deadline" // the call's deadline passed
+  | "cancelled" // the caller aborted
+  | "reset" // the connection or stream died mid-call
+  | "idle" // a body stalled longer than bodyIdleTimeoutMs
+  | "corrupt" // a body's length or checksum trailer did not match
+  | "overloaded" // too many calls in flight
+  | "remote" // the peer's handler failed
+  | "closed"; // this transport was closed
+
+export class TransportError extends Error {
+  override name = "TransportError";
+  constructor(readonly code: TransportErrorCode, message: string) {
+    super(`${code}: ${message}`);
+  }
+}
+
+export interface CallRequest {
+  header?: Header;
+  body?: ReadableStream<Uint8Array>;
+}
+
+export interface CallOptions {
+  /** Relative deadline for the whole call, response body included. */
+  deadlineMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface CallReply {
+  header: Header;
+  /** Verified as it streams: ends only if the trailer matched, errors otherwise. */
+  body?: ReadableStream<Uint8Array>;
+}
+
+export interface IncomingCall {
+  /** The authenticated caller (certificate CN for HTTP/2, signed id for QUIC). */
+  from: NodeId;
+  method: string;
+  header: Header;
+  body?: ReadableStream<Uint8Array>;
+  /** Aborted when the caller cancels, its deadline passes or the connection dies. */
+  signal: AbortSignal;
+}
+
+export interface IncomingMessage {
+  from: NodeId;
+  method: string;
+  header: Header;
+  payload?: Uint8Array;
+}
+
+export interface TransportHandlers {
+  /** Throwing (or rejecting) answers the caller with a "remote" error carrying the message. */
+  call(call: IncomingCall): Promise<CallReply> | CallReply;
+  message?(message: IncomingMessage): void;
+}
+
+export interface Transport {
+  readonly self: NodeId;
+  call(to: NodeId, method: string, request?: CallRequest, options?: CallOptions): Promise<CallReply>;
+  send(to: NodeId, method: string, header?: Header, payload?: Uint8Array): void;
+  /** Stops serving and drops pooled connections; calls in flight fail with "closed" or "reset". */
+  close(): Promise<void>;
+}
+
+export function encodeHeader(h: Header): string {
+  const s = JSON.stringify(h);
+  if (Buffer.byteLength(s) > headerBytesMax) throw new TransportError("overloaded", `header over ${headerBytesMax} bytes`);
+  return s;
+}
+
+export function decodeHeader(s: string | undefined): Header {
+  if (s === undefined || s === "") return {};
+  if (s.length > headerBytesMax) throw new TransportError("corrupt", "header too large");
+  const v: unknown = JSON.parse(s);
+  if (typeof v !== "object" || v === null || Array.isArray(v)) throw new TransportError("corrupt", "header is not an object");
+  return v as Header;
+}
+
+export function checkMethod(method: string): void {
+  if (!methodPattern.test(method)) throw new TransportError("remote", `bad method name ${JSON.stringify(method)}`);
+}
