@@ -190,6 +190,11 @@ export class RaftNode {
     return this.core.status();
   }
 
+  /** On the leader: how far `id`'s log is known to match (undefined elsewhere or for strangers). */
+  matchIndex(id: NodeId): number | undefined {
+    return this.core.role === Role.Leader ? this.core.progress.get(id)?.match : undefined;
+  }
+
   isLeader(): boolean {
     return this.core.role === Role.Leader;
   }

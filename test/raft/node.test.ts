@@ -3,6 +3,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { addVoterWhenCaughtUp } from "../../src/raft/membership.ts";
 import { MemoryRaftStorage, MemorySnapshotStore } from "../../src/raft/memory_storage.ts";
 import { RaftError, RaftNode, type Fsm } from "../../src/raft/node.ts";
 import { Prng } from "../../src/raft/prng.ts";
@@ -255,7 +256,10 @@ for (const kind of ["memory", "sqlite"] as Kind[]) {
       expect(l.node.status().learners).toEqual([4]);
       await until(() => joiner.fsm.map.size === 50);
       await l.node.addVoter(4);
-      expect(l.node.status().voters).toEqual([1, 2, 3, 4]);
+      const late = c.add(5, undefined);
+      await addVoterWhenCaughtUp(l.node, 5, 5000); // learner first, promoted once caught up
+      expect(l.node.status().voters).toEqual([1, 2, 3, 4, 5]);
+      await until(() => late.fsm.map.size === 50);
       await until(() => joiner.fsm.map.size === 50);
       expect(joiner.node.status().snapshotIndex).toBeGreaterThan(0);
       await l.node.apply(enc("after=join"));
