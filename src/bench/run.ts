@@ -4,6 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { RunOptions } from "./args.ts";
+import { contentOffsetsMax, patternOf } from "./content.ts";
 import { createClient } from "./http.ts";
 import { OpError, S3Ops } from "./s3ops.ts";
 import { Recorder, round, type LatencySummary } from "./stats.ts";
@@ -73,6 +74,20 @@ export async function runBench(opts: RunOptions, onProgress?: (p: Progress) => v
   let cpu = { user: 0, system: 0 };
   let serverCpuMs: number | undefined;
   try {
+    // Content and digests are computed before the clock starts: the pattern once at full size,
+    // a SHA-256 (signed payloads) and a CRC per distinct body.
+    patternOf(contentOffsetsMax + opts.sizeBytes);
+    const distinct = Math.min(opts.objects, contentOffsetsMax);
+    for (let i = 0; i < distinct; i++) {
+      if (opts.op === "multipart") {
+        for (let start = 0; start < opts.sizeBytes; start += opts.partSizeBytes) {
+          if (opts.payload === "signed") s3.digests.sha256Of(i, start, Math.min(opts.partSizeBytes, opts.sizeBytes - start));
+        }
+      } else if (opts.payload === "signed" && opts.op !== "list" && opts.op !== "delete") {
+        s3.digests.sha256Of(i, 0, opts.sizeBytes);
+      }
+      if (opts.op === "get" || opts.op === "mixed") s3.digests.crc32Of(i, opts.sizeBytes);
+    }
     await s3.createBucket(bucket);
     const needsObjects = opts.op === "get" || opts.op === "mixed" || opts.op === "list" || opts.op === "delete";
     if (needsObjects) {

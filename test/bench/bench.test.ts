@@ -1,0 +1,157 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { parseBenchArgs, UsageError, type RunOptions } from "../../src/bench/args.ts";
+import { benchMain } from "../../src/bench/cli.ts";
+import { objectBody } from "../../src/bench/content.ts";
+import { startNullServer, type NullServer } from "../../src/bench/null-server.ts";
+import { runBench } from "../../src/bench/run.ts";
+import { parseDurationMs, parseSizeBytes } from "../../src/bench/units.ts";
+import { accessKey, secretKey, startS3d, type TestServer } from "../support/server.ts";
+
+function options(endpoint: string, overrides: Partial<RunOptions>): RunOptions {
+  const parsed = parseBenchArgs(["--endpoint", endpoint, "--access-key", accessKey, "--secret-key", secretKey, "--duration", "300ms"]);
+  if (parsed.mode !== "run") throw new Error("expected a run");
+  return { ...parsed, objects: 20, concurrency: 4, ...overrides };
+}
+
+async function expectClean(endpoint: string, overrides: Partial<RunOptions>) {
+  const report = await runBench(options(endpoint, overrides));
+  expect(report.errorExamples).toEqual([]);
+  expect(report.errors).toBe(0);
+  expect(report.verified).toBe(true);
+  expect(report.ops).toBeGreaterThan(0);
+  expect(report.opsPerSec).toBeGreaterThan(0);
+  expect(report.latency.p50Ms).toBeGreaterThan(0);
+  expect(report.latency.p50Ms).toBeLessThanOrEqual(report.latency.p99Ms);
+  expect(report.latency.p99Ms).toBeLessThanOrEqual(report.latency.maxMs);
+  return report;
+}
+
+const workloads: Partial<RunOptions>[] = [
+  { op: "put", sizeBytes: 4096 },
+  { op: "get", sizeBytes: 100_000 },
+  { op: "list", sizeBytes: 0, objects: 25 },
+  { op: "delete", sizeBytes: 1 },
+  { op: "mixed", sizeBytes: 5000 },
+  { op: "multipart", sizeBytes: 11 * 1024 * 1024, partSizeBytes: 5 * 1024 * 1024, objects: 1, concurrency: 2 },
+];
+
+describe("against the null server", () => {
+  let server: NullServer;
+  beforeAll(async () => {
+    server = await startNullServer({ host: "127.0.0.1", port: 0, engine: "node", corrupt: false });
+  });
+  afterAll(() => server.close());
+
+  for (const w of workloads) {
+    test(`${w.op} completes without errors`, async () => {
+      const report = await expectClean(server.url, w);
+      if (w.op === "put" || w.op === "get") expect(report.mibPerSec).toBeGreaterThan(0);
+      if (w.op === "list") expect(report.extra.keysListed).toBeGreaterThanOrEqual(25);
+      if (w.op === "delete") expect(report.ops).toBe(20);
+    });
+  }
+
+  test("the fetch and node:http clients both work", async () => {
+    await expectClean(server.url, { op: "get", client: "node" });
+    await expectClean(server.url, { op: "put", client: "node", payload: "unsigned" });
+  });
+});
+
+describe("a server that returns wrong bytes fails the run", () => {
+  test("null server with --corrupt", async () => {
+    const server = await startNullServer({ host: "127.0.0.1", port: 0, engine: "node", corrupt: true });
+    try {
+      const report = await runBench(options(server.url, { op: "get", sizeBytes: 4096 }));
+      expect(report.verified).toBe(false);
+      expect(report.errorsByCode.VerificationFailed).toBeGreaterThan(0);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("a short body and a body of another object are both caught", async () => {
+    let mode = "short";
+    const server = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      async fetch(req) {
+        await req.arrayBuffer();
+        const path = new URL(req.url).pathname;
+        if (req.method !== "GET" || !path.includes("/", 1)) return new Response(null, { status: req.method === "DELETE" ? 204 : 200 });
+        // object 0's bytes for every key, or a truncated body
+        return new Response(mode === "short" ? objectBody(0, 100) : objectBody(0, 4096));
+      },
+    });
+    try {
+      const url = `http://127.0.0.1:${server.port}`;
+      const short = await runBench(options(url, { op: "get", sizeBytes: 4096 }));
+      expect(short.verified).toBe(false);
+      expect(short.errorExamples[0]).toContain("100 bytes, expected 4096");
+      mode = "swapped";
+      const swapped = await runBench(options(url, { op: "get", sizeBytes: 4096 }));
+      expect(swapped.verified).toBe(false);
+      expect(swapped.errorExamples.join("\n")).toContain("content differs");
+    } finally {
+      server.stop(true);
+    }
+  });
+});
+
+describe("against dist/s3d", () => {
+  let s3d: TestServer;
+  beforeAll(async () => {
+    s3d = await startS3d();
+  });
+  afterAll(() => s3d?.stop());
+
+  for (const w of workloads) {
+    test(`${w.op} completes without errors`, async () => {
+      await expectClean(s3d.endpoint, { ...w, serverPid: s3d.process.pid });
+    });
+  }
+
+  test("wrong credentials are counted by S3 error code", async () => {
+    const report = await runBench(options(s3d.endpoint, { op: "put", secretKey: "wrong" })).catch((e) => e);
+    expect(report).toBeInstanceOf(Error);
+    expect((report as { code: string }).code).toBe("SignatureDoesNotMatch");
+  });
+});
+
+describe("arguments", () => {
+  const base = ["--endpoint", "http://127.0.0.1:1", "--access-key", "a", "--secret-key", "b"];
+  const cases: [string[], string][] = [
+    [["--access-key", "a", "--secret-key", "b"], "--endpoint URL is required"],
+    [["--endpoint", "nope", "--access-key", "a", "--secret-key", "b"], 'is not a URL'],
+    [[...base, "--op", "scan"], "--op must be one of put, get, mixed, list, delete, multipart"],
+    [[...base, "--size", "4XB"], '--size "4XB" is not a size'],
+    [[...base, "--duration", "soon"], '--duration "soon" is not a duration'],
+    [[...base, "--concurrency", "0"], "--concurrency must be between 1 and 4096"],
+    [[...base, "--objects", "1.5"], "--objects must be a whole number"],
+    [[...base, "--frobnicate"], "unknown option --frobnicate"],
+    [[...base, "--op"], "--op needs a value"],
+    [[...base, "--payload", "maybe"], "--payload must be signed or unsigned"],
+    [["--disk-ceiling"], "--disk-ceiling needs --dir"],
+    [["--null-server", "--op", "get"], "--op does not apply to --null-server"],
+    [[...base, "--corrupt"], "--corrupt only applies to --null-server"],
+  ];
+  for (const [argv, message] of cases) {
+    test(`${argv.slice(-2).join(" ")} → ${message}`, () => {
+      expect(() => parseBenchArgs(argv)).toThrow(UsageError);
+      expect(() => parseBenchArgs(argv)).toThrow(message);
+    });
+  }
+
+  test("benchMain answers a usage error with exit code 2", async () => {
+    expect(await benchMain(["--op", "scan"])).toBe(2);
+  });
+
+  test("sizes and durations", () => {
+    expect(parseSizeBytes("4KiB")).toBe(4096);
+    expect(parseSizeBytes("64MiB")).toBe(64 * 1024 * 1024);
+    expect(parseSizeBytes("1MB")).toBe(1_000_000);
+    expect(parseSizeBytes("12")).toBe(12);
+    expect(parseDurationMs("30s")).toBe(30_000);
+    expect(parseDurationMs("250ms")).toBe(250);
+    expect(parseDurationMs("2m")).toBe(120_000);
+  });
+});
