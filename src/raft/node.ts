@@ -8,13 +8,13 @@
 import { assert } from "../util/assert.ts";
 import { Prng } from "./prng.ts";
 import { RaftCore, type Status } from "./raft.ts";
+import { ReadBarriers, fail, type Waiter } from "./read_barriers.ts";
 import type { RaftStorage, SnapshotStore } from "./storage.ts";
 import {
   APPLY_TIMEOUT_MS,
   COMMAND_BYTES_MAX,
   PROPOSE_BATCH_MAX,
   QUEUED_PROPOSALS_MAX,
-  QUEUED_READS_MAX,
   RaftError,
   SNAPSHOT_EVERY_ENTRIES,
   TICK_MS,
@@ -26,20 +26,8 @@ import { EntryType, NONE, Role, type ConfChange, type Entry, type HardState, typ
 
 export * from "./node_api.ts";
 
-interface Waiter {
-  resolve(v: unknown): void;
-  reject(e: Error): void;
-  timer: ReturnType<typeof setTimeout>;
-}
-
 interface PendingApply extends Waiter {
   term: number;
-}
-
-/** One ReadIndex round: every read barrier requested in the same loop turn shares it. */
-interface ReadRound {
-  waiters: Set<Waiter>;
-  index: number; // -1 until the read index is known
 }
 
 export class RaftNode {
@@ -48,9 +36,7 @@ export class RaftNode {
   private readonly opts: RaftNodeOptions;
   private queue: { data: Uint8Array; timeoutMs: number; waiter: Omit<PendingApply, "term"> }[] = [];
   private applies = new Map<number, PendingApply>();
-  private readQueue = new Set<Waiter>();
-  private rounds = new Map<string, ReadRound>();
-  private readSeq = 0;
+  private reads: ReadBarriers;
   private scheduled = false;
   private ticker?: ReturnType<typeof setInterval>;
   private lastSnapshotIndex = 0;
@@ -69,6 +55,8 @@ export class RaftNode {
     leaderChanges: 0,
   };
   private lastLeader: NodeId = NONE;
+  /** An asynchronous store is writing a batch. */
+  private persisting = false;
   /** Entries up to here are already in a durable FSM (see Fsm.durableIndex). */
   private skipThrough = 0;
   /** Hard state last written to the store, and the latest one the core handed out. */
@@ -86,6 +74,7 @@ export class RaftNode {
   constructor(opts: RaftNodeOptions) {
     this.opts = opts;
     this.id = opts.id;
+    this.reads = new ReadBarriers(String(opts.id));
   }
 
   start(): void {
@@ -124,40 +113,20 @@ export class RaftNode {
    * acknowledged before the call; read the FSM right after. Works on followers too. */
   readBarrier(timeoutMs = APPLY_TIMEOUT_MS): Promise<number> {
     if (this.stopped) return Promise.reject(new RaftError("shutdown", "raft node is shut down"));
-    if (this.readQueue.size >= QUEUED_READS_MAX) return Promise.reject(new RaftError("overloaded", "too many queued reads"));
-    const p = new Promise<number>((resolve, reject) => {
-      const w: Waiter = {
-        resolve: resolve as (v: unknown) => void,
-        reject,
-        timer: setTimeout(() => {
-          this.readQueue.delete(w);
-          for (const [ctx, round] of this.rounds) {
-            if (round.waiters.delete(w) && round.waiters.size === 0) this.rounds.delete(ctx);
-          }
-          reject(new RaftError("timeout", "read barrier timed out"));
-        }, timeoutMs),
-      };
-      this.readQueue.add(w);
-    });
+    const p = this.reads.add(timeoutMs);
     this.kick();
     return p;
   }
 
   /** Start one ReadIndex round for every read barrier queued since the last loop turn. */
   private startReadRound(): void {
-    if (this.readQueue.size === 0) return;
-    const waiters = this.readQueue;
-    this.readQueue = new Set();
-    const ctx = `${this.id}.${++this.readSeq}`;
-    this.metrics.readRounds++;
-    this.metrics.reads += waiters.size;
-    if (this.core.readIndex(ctx)) {
-      this.rounds.set(ctx, { waiters, index: -1 });
-      return;
-    }
-    // not leader, or a new leader that has not committed an entry of its term (or a full queue)
-    const err = this.core.role !== Role.Leader ? this.notLeader() : new RaftError("not-ready", "leader cannot serve reads yet; retry", this.id);
-    for (const w of waiters) this.fail(w, err);
+    this.reads.startRound(
+      (ctx) => this.core.readIndex(ctx),
+      // not leader, or the leader's queue of reads is full
+      () => (this.core.role !== Role.Leader ? this.notLeader() : new RaftError("not-ready", "leader cannot serve reads yet; retry", this.id)),
+    );
+    this.metrics.reads = this.reads.reads;
+    this.metrics.readRounds = this.reads.roundsStarted;
   }
 
   /** Make `id` a voter (promoting it if it is a learner). Resolves once the change is applied. */
@@ -211,12 +180,9 @@ export class RaftNode {
     const err = new RaftError("shutdown", "raft node shut down; outcome unknown");
     for (const q of this.queue) this.fail(q.waiter, err);
     for (const w of this.applies.values()) this.fail(w, err);
-    for (const w of this.readQueue) this.fail(w, err);
-    for (const r of this.rounds.values()) for (const w of r.waiters) this.fail(w, err);
+    this.reads.failAll(err);
     this.queue = [];
     this.applies.clear();
-    this.readQueue.clear();
-    this.rounds.clear();
   }
 
   // ---- the loop ------------------------------------------------------------------------------
@@ -264,13 +230,36 @@ export class RaftNode {
   private runLoop(): void {
     this.proposeQueued();
     this.startReadRound();
-    while (this.core.hasReady()) {
+    while (!this.persisting && this.core.hasReady()) {
       const rd = this.core.ready();
-      this.handleReady(rd);
-      this.core.advance(rd);
-      this.takeSnapshot(this.opts.snapshotEveryEntries ?? SNAPSHOT_EVERY_ENTRIES);
-      this.proposeQueued();
+      const pending = this.persist(rd);
+      if (pending) {
+        // An asynchronous store (e.g. sqlite in a Worker): messages keep being stepped and
+        // commands proposed meanwhile; they go into the next batch.
+        this.persisting = true;
+        pending.then(
+          () => {
+            this.persisting = false;
+            this.guard(() => this.finishReady(rd));
+            this.kick();
+          },
+          (e: unknown) =>
+            this.guard(() => {
+              throw e;
+            }),
+        );
+        return;
+      }
+      this.finishReady(rd);
     }
+  }
+
+  /** After the batch is durable: send, apply, advance. */
+  private finishReady(rd: Ready): void {
+    this.sendAndApply(rd);
+    this.core.advance(rd);
+    this.takeSnapshot(this.opts.snapshotEveryEntries ?? SNAPSHOT_EVERY_ENTRIES);
+    this.proposeQueued();
   }
 
   private proposeQueued(): void {
@@ -287,33 +276,34 @@ export class RaftNode {
     if (this.queue.length > 0) this.kick();
   }
 
-  private handleReady(rd: Ready): void {
+  /** 1. Persist: the snapshot first, then entries and hard state in one transaction. A change
+   * of the commit index alone is not worth an fsync (the paper keeps commitIndex volatile; a
+   * restart re-learns it from the leader): it rides along with the next batch. */
+  private persist(rd: Ready): Promise<void> | undefined {
     const o = this.opts;
-    // 1. persist: the snapshot first, then entries and hard state in one transaction.
-    // A change of the commit index alone is not worth an fsync (the paper keeps commitIndex
-    // volatile; a restart re-learns it from the leader): it rides along with the next batch.
     if (rd.snapshot) o.snapshots.save(rd.snapshot);
     if (rd.hardState) this.latestHard = rd.hardState;
     const hs = this.latestHard;
     const termOrVote = hs.term !== this.durableHard.term || hs.vote !== this.durableHard.vote;
-    if (rd.snapshot || rd.entries.length > 0 || termOrVote) {
-      const changed = termOrVote || hs.commit !== this.durableHard.commit;
-      o.storage.persist({ resetLog: rd.snapshot !== undefined, entries: rd.entries, hardState: changed ? hs : undefined });
-      this.metrics.batchesPersisted++;
-      this.metrics.entriesPersisted += rd.entries.length;
-      this.durableHard = hs;
-    }
+    if (!rd.snapshot && rd.entries.length === 0 && !termOrVote) return undefined;
+    const changed = termOrVote || hs.commit !== this.durableHard.commit;
+    const done = o.storage.persist({ resetLog: rd.snapshot !== undefined, entries: rd.entries, hardState: changed ? hs : undefined });
+    this.metrics.batchesPersisted++;
+    this.metrics.entriesPersisted += rd.entries.length;
+    this.durableHard = hs;
+    return done instanceof Promise ? done : undefined;
+  }
+
+  private sendAndApply(rd: Ready): void {
+    const o = this.opts;
     // 2. send
     if (rd.messages.length > 0) o.transport.send(rd.messages);
     this.metrics.messagesSent += rd.messages.length;
     // 3. apply
     if (rd.snapshot) this.restore(rd.snapshot);
     for (const e of rd.committed) this.applyEntry(e);
-    for (const rs of rd.readStates) {
-      const round = this.rounds.get(rs.ctx);
-      if (round) round.index = rs.index;
-    }
-    this.releaseReads();
+    for (const rs of rd.readStates) this.reads.onReadState(rs);
+    this.reads.release(this.appliedIndex);
     if (rd.softState && rd.softState.role !== Role.Leader) {
       // queued commands never reached the log: fail them now (their outcome is known: not applied)
       for (const q of this.queue.splice(0)) this.fail(q.waiter, this.notLeader());
@@ -353,17 +343,6 @@ export class RaftNode {
     else w.reject(new RaftError("leadership-lost", "another leader's entry took this index; not applied", this.core.leader));
   }
 
-  private releaseReads(): void {
-    for (const [ctx, round] of this.rounds) {
-      if (round.index < 0 || round.index > this.appliedIndex) continue;
-      this.rounds.delete(ctx);
-      for (const w of round.waiters) {
-        clearTimeout(w.timer);
-        w.resolve(round.index);
-      }
-    }
-  }
-
   private takeSnapshot(everyEntries: number): void {
     if (this.appliedIndex - this.lastSnapshotIndex < everyEntries || this.appliedIndex === this.lastSnapshotIndex) return;
     if (this.appliedIndex < this.skipThrough) return; // the FSM is ahead of the log replay: wait
@@ -397,8 +376,7 @@ export class RaftNode {
     return new RaftError("not-leader", `node ${this.id} is not the leader`, this.core.leader);
   }
 
-  private fail(w: Omit<Waiter, never>, err: Error): void {
-    clearTimeout(w.timer);
-    w.reject(err);
+  private fail(w: Waiter, err: Error): void {
+    fail(w, err);
   }
 }

@@ -1,8 +1,8 @@
 /**
  * Storage interfaces of the Raft node (hashicorp/raft style). Implementations: bun:sqlite
  * (sqlite_storage.ts) and in-memory twins (memory_storage.ts); one contract suite tests both.
- * All calls are synchronous: bun:sqlite is, and a persisted batch must be durable before the
- * driver sends the batch's messages.
+ * Reads are synchronous (they happen at start); persist() may be asynchronous. Either way a
+ * persisted batch is durable before the driver sends the batch's messages.
  */
 import type { Entry, HardState, Snapshot } from "./types.ts";
 
@@ -32,7 +32,9 @@ export interface PersistBatch {
 
 /** The log and the hard state live together so a batch of both commits atomically. */
 export interface RaftStorage extends LogStore, StableStore {
-  persist(batch: PersistBatch): void;
+  /** Durable when it returns, or when the returned promise resolves (a store in a Worker). The
+   * bun:sqlite and memory stores are synchronous. */
+  persist(batch: PersistBatch): void | Promise<void>;
   close(): void;
 }
 

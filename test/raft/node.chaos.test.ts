@@ -10,6 +10,7 @@ import { RaftError, RaftNode, type Fsm } from "../../src/raft/node.ts";
 import { Prng } from "../../src/raft/prng.ts";
 import type { HistoryOp } from "../../src/raft/sim/clients.ts";
 import { checkKvLinearizable } from "../../src/raft/sim/linearizability.ts";
+import type { PersistBatch } from "../../src/raft/storage.ts";
 import { MemoryNetwork } from "../../src/raft/transport.ts";
 import type { Entry, NodeId } from "../../src/raft/types.ts";
 
@@ -29,6 +30,22 @@ class KvFsm implements Fsm {
   }
   restore(data: Uint8Array): void {
     this.map = new Map(data.byteLength ? JSON.parse(dec(data)) : []);
+  }
+}
+
+/** A store that completes writes later, like one living in a Worker: exercises the driver's
+ * asynchronous persist path (messages stepped and commands proposed while a batch is written). */
+class SlowStorage extends MemoryRaftStorage {
+  constructor(private readonly prng: Prng) {
+    super();
+  }
+  override persist(batch: PersistBatch): Promise<void> {
+    return new Promise((resolve) =>
+      setTimeout(() => {
+        super.persist(batch);
+        resolve();
+      }, this.prng.int(3)),
+    );
   }
 }
 
@@ -52,7 +69,7 @@ test("driver chaos: 5 nodes, faults, linearizable history", async () => {
     node.start();
     members.set(id, { node, fsm, storage, snapshots, up: true });
   };
-  for (const id of ids) start(id, new MemoryRaftStorage(), new MemorySnapshotStore());
+  for (const id of ids) start(id, id % 2 === 1 ? new SlowStorage(prng.fork()) : new MemoryRaftStorage(), new MemorySnapshotStore());
 
   const history: HistoryOp[] = [];
   let stamp = 0;
