@@ -5,7 +5,7 @@
 import { BodyFramer, BodyVerifier } from "./framing.ts";
 import { bodyIdleTimeoutMs, TransportError } from "./transport.ts";
 
-/** Appends the length+CRC32C trailer. */
+/** Appends the length+CRC-32 trailer. */
 export function framingTransform(): TransformStream<Uint8Array, Uint8Array> {
   const f = new BodyFramer();
   return new TransformStream({

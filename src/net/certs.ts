@@ -4,7 +4,7 @@
  *
  * Why the openssl CLI: node:crypto can parse X.509 but cannot issue certificates, and
  * @peculiar/x509 would be a new dependency for a dev-only command; Debian's openssl is installed
- * everywhere s3d is built and tested. Measured here: a CA plus 5 node certificates in ≈60 ms.
+ * everywhere s3d is built and tested. Measured here: a CA plus 5 node certificates in ≈0.8 s (11 openssl runs on 2 cores).
  */
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";

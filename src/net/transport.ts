@@ -4,7 +4,7 @@
  *  - call: request/response with a small JSON header and an optional streamed body either way
  *    (shard PUT streams up, shard GET streams down), under a deadline, cancellable;
  *  - send: one-way, fire-and-forget messages (Raft): never throws, may be lost.
- * Every body travels with a length+CRC32C trailer (framing.ts) that the receiver checks, so a
+ * Every body travels with a length+CRC-32 trailer (framing.ts) that the receiver checks, so a
  * body cut short is an error on the reading side, never a short success.
  */
 

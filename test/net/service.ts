@@ -1,5 +1,5 @@
 /** The service every conformance peer runs, and deterministic body helpers. */
-import { crc32c } from "../../src/checksum/crc-kernel.ts";
+import { crc32 as crc32c } from "node:zlib";
 import { Prng } from "../../src/raft/prng.ts";
 import type { TransportHandlers } from "../../src/net/transport.ts";
 
