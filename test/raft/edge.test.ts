@@ -40,6 +40,16 @@ describe("stale and duplicated traffic", () => {
   });
 });
 
+test("a vote cast without a term change is still handed out for persistence", () => {
+  const n = new RaftCore({ id: 1, prng: new Prng(1), checkQuorum: false }, { ...bootState([1, 2, 3]), hardState: { term: 5, vote: 0, commit: 0 } });
+  n.advance(n.ready());
+  n.step(message({ type: MsgType.Vote, from: 2, to: 1, term: 5 }));
+  const rd = n.ready();
+  expect(rd.hardState).toEqual({ term: 5, vote: 2, commit: 0 });
+  expect(rd.messages[0]).toMatchObject({ type: MsgType.VoteResp, to: 2, reject: false });
+  n.advance(rd);
+});
+
 describe("restart and snapshots", () => {
   test("a core restarted from its stored state keeps term, vote, log and config", () => {
     const snap = { meta: { index: 4, term: 2, conf: { voters: [1, 2, 3], learners: [5] } }, data: enc("s") };
