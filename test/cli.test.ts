@@ -1,6 +1,6 @@
 /** The built binary as a user runs it: flags, config, credentials, TLS. */
 import { expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pkg from "../package.json" with { type: "json" };
@@ -16,6 +16,20 @@ async function run(args: string[], env: Record<string, string> = {}) {
   const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   return { stdout, stderr, code };
 }
+
+test("the binary runs on its own: copied away from the repo, with no bun on PATH", async () => {
+  const dir = tempDir();
+  try {
+    const lone = join(dir, "s3d");
+    copyFileSync(binaryPath, lone);
+    chmodSync(lone, 0o755);
+    const proc = Bun.spawn([lone, "--version"], { cwd: dir, env: { PATH: "/usr/bin:/bin" }, stdout: "pipe", stderr: "pipe" });
+    expect(await new Response(proc.stdout).text()).toBe(`s3d ${pkg.version}\n`);
+    expect(await proc.exited).toBe(0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test("--version and --help", async () => {
   expect(await run(["--version"])).toMatchObject({ code: 0, stdout: `s3d ${pkg.version}\n` });
