@@ -148,7 +148,8 @@ export function runConformance(f: HarnessFactory): void {
     test("a body that stalls mid-way fails within the deadline", async () => {
       const t0 = performance.now();
       const r = await h.client.call(h.peer, "stall", { header: { bytes: 1000 } }, { deadlineMs: 700 });
-      await expectCode(drain(r.body!), ["deadline", "idle"]);
+      // Whichever end notices first: our idle timer, the deadline, or the peer resetting its stalled side.
+      await expectCode(drain(r.body!), ["deadline", "idle", "reset", "corrupt"]);
       expect(performance.now() - t0).toBeLessThan(1500);
     });
 
@@ -164,9 +165,12 @@ export function runConformance(f: HarnessFactory): void {
         expect(first.done).toBe(false);
         const t0 = performance.now();
         const rest = (async () => { for (;;) if ((await reader.read()).done) return; })();
+        // "corrupt" included: Bun's HTTP/2 client may report a killed peer's stream as a clean end;
+        // only the trailer check turns that into an error.
+        const outcome = expectCode(rest, ["reset", "deadline", "idle", "corrupt"]);
         await Bun.sleep(50);
         await c.killPeer();
-        await expectCode(rest, ["reset", "deadline", "idle", "corrupt"]);
+        await outcome;
         expect(performance.now() - t0).toBeLessThan(5_000);
       }, 15_000);
 
