@@ -170,6 +170,8 @@ export const usage = `s3d — an S3-compatible object store
 
 Usage: s3d [options]
        s3d keygen FILE    write a new 32-byte encryption master key (mode 0600)
+       s3d certs DIR --nodes ID,ID,... [--hosts HOST,...]
+                          write a development CA and mTLS certificates for cluster nodes
 
 Options:
   --config FILE      TOML config file (same settings, plus [[users]] tables)

@@ -17,6 +17,20 @@ const subcommands: Record<string, (args: string[]) => Promise<number>> = {
     process.stdout.write(`wrote a 32-byte master key to ${args[0]} (mode 0600), fingerprint ${fingerprint}\n`);
     return 0;
   },
+  certs: async (args) => {
+    const usage = "usage: s3d certs DIR --nodes ID,ID,... [--hosts HOST,HOST,...]";
+    const [dir, ...rest] = args;
+    const list = (flag: string) => {
+      const i = rest.indexOf(flag);
+      return i < 0 ? [] : (rest[i + 1] ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
+    };
+    const nodes = list("--nodes");
+    if (dir === undefined || dir.startsWith("--") || nodes.length === 0) throw new ConfigError(usage);
+    const { generateDevCerts } = await import("./net/certs.ts");
+    await generateDevCerts(dir, nodes, list("--hosts"));
+    process.stdout.write(`wrote a development CA and certificates for ${nodes.join(", ")} to ${dir}\n`);
+    return 0;
+  },
 };
 
 async function main(argv: string[]): Promise<number> {

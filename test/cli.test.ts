@@ -159,3 +159,17 @@ test("keygen writes a 32-byte key with mode 0600 and refuses to overwrite it", a
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("certs writes a development CA and node certificates that verify against it", async () => {
+  const dir = tempDir();
+  try {
+    const out = await run(["certs", dir, "--nodes", "n1,n2"]);
+    expect(out.code).toBe(0);
+    for (const f of ["ca.crt", "n1.crt", "n1.key", "n2.crt", "n2.key"]) expect(statSync(join(dir, f)).size).toBeGreaterThan(0);
+    const verify = Bun.spawnSync(["openssl", "verify", "-CAfile", join(dir, "ca.crt"), join(dir, "n2.crt")], { stdout: "pipe" });
+    expect(verify.stdout.toString()).toContain("OK");
+    expect((await run(["certs", dir])).code).toBe(2);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
