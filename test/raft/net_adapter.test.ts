@@ -1,0 +1,54 @@
+/** Raft messages over the cluster transport's in-memory twin (src/net), through the adapter. */
+import { expect, test } from "bun:test";
+import { MemoryNetwork as NetMemory } from "../../src/net/memory.ts";
+import { RaftNetAdapter, type RaftAddressBook } from "../../src/raft/net_adapter.ts";
+import { MsgType, message, type Message } from "../../src/raft/types.ts";
+import { transportContract } from "./transport.contract.ts";
+
+const book: RaftAddressBook = {
+  nameOf: (id) => (id >= 1 && id <= 9 ? `node${id}` : undefined),
+  idOf: (name) => (/^node[1-9]$/.test(name) ? Number(name.slice(4)) : undefined),
+};
+
+function cluster(n: number, messageBytesMax?: number): RaftNetAdapter[] {
+  const net = new NetMemory();
+  return Array.from({ length: n }, (_, i) => {
+    const adapter = new RaftNetAdapter(book, messageBytesMax);
+    const t = net.node(book.nameOf(i + 1)!, {
+      call: (c) => adapter.onCall(c),
+      message: (m) => {
+        adapter.onMessage(m);
+      },
+    });
+    adapter.attach(t);
+    return adapter;
+  });
+}
+
+transportContract("src/net memory twin via RaftNetAdapter", { make: (n) => cluster(n) });
+
+const until = async (cond: () => boolean) => {
+  for (let i = 0; i < 2000 && !cond(); i++) await Bun.sleep(1);
+};
+
+test("messages too big for a one-way message go as a streamed call", async () => {
+  const [a, b] = cluster(2, 1024);
+  const got: Message[] = [];
+  b.listen((m) => got.push(m));
+  const data = Uint8Array.from({ length: 100_000 }, (_, i) => i % 251);
+  a.send([message({ type: MsgType.Snap, from: 1, to: 2, term: 4, snapshot: { meta: { index: 9, term: 4, conf: { voters: [1, 2] } }, data } })]);
+  await until(() => got.length === 1);
+  expect(got[0].snapshot!.data).toEqual(data);
+});
+
+test("a peer cannot send a message in another node's name", async () => {
+  const [a, b] = cluster(3);
+  const got: Message[] = [];
+  b.listen((m) => got.push(m));
+  a.send([message({ type: MsgType.Heartbeat, from: 3, to: 2, term: 1 })]); // node1 claims to be 3
+  a.send([message({ type: MsgType.Heartbeat, from: 1, to: 2, term: 1 })]);
+  await until(() => got.length === 1);
+  await Bun.sleep(5);
+  expect(got.map((m) => m.from)).toEqual([1]);
+  expect(b.dropped).toBe(1);
+});
