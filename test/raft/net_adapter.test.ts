@@ -1,6 +1,9 @@
 /** Raft messages over the cluster transport's in-memory twin (src/net), through the adapter. */
 import { expect, test } from "bun:test";
 import { MemoryNetwork as NetMemory } from "../../src/net/memory.ts";
+import { MemoryRaftStorage, MemorySnapshotStore } from "../../src/raft/memory_storage.ts";
+import { RaftNode } from "../../src/raft/node.ts";
+import { Prng } from "../../src/raft/prng.ts";
 import { RaftNetAdapter, type RaftAddressBook } from "../../src/raft/net_adapter.ts";
 import { MsgType, message, type Message } from "../../src/raft/types.ts";
 import { transportContract } from "./transport.contract.ts";
@@ -51,4 +54,28 @@ test("a peer cannot send a message in another node's name", async () => {
   await Bun.sleep(5);
   expect(got.map((m) => m.from)).toEqual([1]);
   expect(b.dropped).toBe(1);
+});
+
+test("three RaftNodes commit through the adapter and the net transport's twin", async () => {
+  const adapters = cluster(3);
+  const applied: string[][] = [[], [], []];
+  const nodes = adapters.map((transport, i) => {
+    const fsm = {
+      apply: (e: { data: Uint8Array }) => applied[i].push(new TextDecoder().decode(e.data)),
+      snapshot: () => new Uint8Array(),
+      restore: () => {},
+    };
+    const storage = new MemoryRaftStorage();
+    const snapshots = new MemorySnapshotStore();
+    RaftNode.bootstrap(storage, snapshots, [1, 2, 3], fsm);
+    const node = new RaftNode({ id: i + 1, fsm, storage, snapshots, transport, prng: new Prng(i + 1), tickMs: 5 });
+    node.start();
+    return node;
+  });
+  await until(() => nodes.some((n) => n.isLeader()));
+  const leader = nodes.find((n) => n.isLeader())!;
+  await Promise.all(["a", "b", "c"].map((s) => leader.apply(new TextEncoder().encode(s))));
+  await until(() => applied.every((a) => a.length === 3));
+  expect(applied.map((a) => a.slice().sort().join())).toEqual(["a,b,c", "a,b,c", "a,b,c"]);
+  for (const n of nodes) n.shutdown();
 });
