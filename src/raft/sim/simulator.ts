@@ -4,6 +4,7 @@
  * crashes losing unpersisted batches, membership changes, leadership transfers, snapshots) runs
  * first; then the network heals and every node restarts, and the cluster must make progress.
  */
+import { decodeMessage, encodeMessage } from "../codec.ts";
 import { MemoryRaftStorage, MemorySnapshotStore } from "../memory_storage.ts";
 import { Prng } from "../prng.ts";
 import { SqliteRaftStorage, SqliteSnapshotStore } from "../sqlite_storage.ts";
@@ -84,6 +85,7 @@ class Simulation {
   private readonly transferRate: number;
   private readonly diskMaxMs: number;
   private readonly clockDrift: boolean;
+  private readonly serialize: boolean;
   private tickMs = new Map<NodeId, number>();
 
   constructor(private readonly opts: SimOptions) {
@@ -104,6 +106,7 @@ class Simulation {
     this.transferRate = p.pick([0, 0.02, 0.05]);
     this.diskMaxMs = p.pick([0, 2, 5]);
     this.clockDrift = p.chance(0.5);
+    this.serialize = p.chance(0.2);
     this.net = new SimNetwork(p.fork(), {
       dropRate: churn ? p.pick([0, 0.01]) : p.pick([0, 0.01, 0.05, 0.15]),
       duplicateRate: p.pick([0, 0.01, 0.05]),
@@ -250,7 +253,11 @@ class Simulation {
   private send(msgs: Message[]): void {
     for (const m of msgs) {
       if (m.snapshot) this.faults.snapshotsSent++;
-      for (const delay of this.net.route(m)) this.queue.push(this.now + delay, { kind: "deliver", msg: m });
+      for (const delay of this.net.route(m)) {
+        // some seeds put every message through the wire codec, as a real network would
+        const msg = this.serialize ? decodeMessage(encodeMessage(m)) : m;
+        this.queue.push(this.now + delay, { kind: "deliver", msg });
+      }
     }
   }
 
