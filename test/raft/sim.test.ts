@@ -51,3 +51,12 @@ describe("simulator", () => {
     expect(b).toEqual(a);
   });
 });
+
+test("the sim:raft script prints a JSON summary and exits 0", () => {
+  const r = Bun.spawnSync([process.execPath, "scripts/sim-raft.ts", "--seeds", "3", "--start", "11"], { cwd: `${import.meta.dir}/../..` });
+  expect(r.exitCode).toBe(0);
+  const summary = JSON.parse(r.stdout.toString());
+  expect(summary).toMatchObject({ seeds: 3, passed: 3, failed: 0, firstFailingSeed: null });
+  expect(summary.steps).toBeGreaterThan(0);
+  expect(summary.faults.sent).toBeGreaterThan(0);
+});
