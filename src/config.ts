@@ -169,6 +169,7 @@ export function isLoopback(host: string): boolean {
 export const usage = `s3d — an S3-compatible object store
 
 Usage: s3d [options]
+       s3d bench --endpoint URL --access-key K --secret-key S --op put|get|... (s3d bench --help)
        s3d keygen FILE    write a new 32-byte encryption master key (mode 0600)
        s3d certs DIR --nodes ID,ID,... [--hosts HOST,...]
                           write a development CA and mTLS certificates for cluster nodes

@@ -10,6 +10,7 @@ import { FsBackend } from "./store/fs/backend.ts";
 
 /** Subcommands: each takes the words after its name. */
 const subcommands: Record<string, (args: string[]) => Promise<number>> = {
+  bench: async (args) => (await import("./bench/cli.ts")).benchMain(args),
   keygen: async (args) => {
     if (args.length !== 1) throw new ConfigError("usage: s3d keygen FILE");
     const { keygen } = await import("./shard/keys.ts");
