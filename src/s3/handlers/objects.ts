@@ -34,6 +34,9 @@ export async function putObject(ctx: S3Context) {
   return emptyResponse(200, { etag: quoteEtag(meta.etag), ...checksumHeaders(meta.checksum) });
 }
 
+/** Bodies up to this size are read whole and sent in one write. */
+const smallResponseBytesMax = 64 * 1024;
+
 /** response-* query parameters of GetObject (presigned download links) and the header each sets. */
 const responseOverrides: Record<string, string> = {
   "response-content-type": "content-type",
@@ -69,6 +72,9 @@ export async function getObject(ctx: S3Context, withBody = true): Promise<S3Resp
       reader.close();
       return emptyResponse(status, headers);
     }
+    const length = range ? range.end - range.start + 1 : meta.sizeBytes;
+    // A small body goes out in one write: per-chunk stream overhead dominates small GETs.
+    if (length <= smallResponseBytesMax) return { status, headers, body: new Uint8Array(await new Response(reader.stream(range)).arrayBuffer()) };
     return { status, headers, body: reader.stream(range) };
   } catch (error) {
     reader.close();
