@@ -45,6 +45,8 @@ export class FsBackend implements Backend {
   private readonly multipart: MultipartStore;
 
   private readonly lockFd: number;
+  /** Every bucket, read on every request: kept in memory, changed only inside commits. */
+  private readonly buckets = new Map<string, BucketInfo>();
 
   constructor(dataDir: string) {
     // One process per data dir: a second one would sweep the first one's in-flight blobs as
@@ -58,6 +60,7 @@ export class FsBackend implements Backend {
     this.blobs = new BlobStore(join(dataDir, "blobs"));
     this.committer = new Committer(this.db);
     this.multipart = new MultipartStore(this.db, this.blobs, this.committer, (b) => this.requireBucket(b));
+    this.loadBuckets();
   }
 
   /** Start-up recovery: removes blobs that no committed metadata points at. */
@@ -71,11 +74,12 @@ export class FsBackend implements Backend {
   }
 
   async createBucket(name: string, nowMs: number): Promise<void> {
-    await this.committer.commit(() => {
-      if (this.bucketRow(name)) {
+    await this.bucketsChange(() => {
+      if (this.buckets.has(name)) {
         throw new S3Error("BucketAlreadyOwnedByYou", "Your previous request to create the named bucket succeeded and you already own it.", { BucketName: name });
       }
       this.db.query("INSERT INTO buckets (name, created_ms) VALUES (?, ?)").run(name, nowMs);
+      this.buckets.set(name, { name, createdMs: nowMs });
     });
   }
 
@@ -84,7 +88,7 @@ export class FsBackend implements Backend {
   }
 
   async deleteBucket(name: string): Promise<void> {
-    await this.committer.commit(() => {
+    await this.bucketsChange(() => {
       this.requireBucket(name);
       const hasObjects = this.db.query("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1").get(name);
       const hasUploads = this.db.query("SELECT 1 FROM uploads WHERE bucket = ? LIMIT 1").get(name);
@@ -93,7 +97,28 @@ export class FsBackend implements Backend {
       }
       this.db.query("DELETE FROM buckets WHERE name = ?").run(name);
       this.db.query("DELETE FROM bucket_configs WHERE bucket = ?").run(name);
+      this.buckets.delete(name);
     });
+  }
+
+  /**
+   * Commits a change to the bucket set. The in-memory bucket map changes inside the commit, in
+   * step with the rows; a transaction that then fails to commit (an I/O error) reloads it.
+   */
+  private async bucketsChange(change: () => void): Promise<void> {
+    try {
+      await this.committer.commit(change);
+    } catch (error) {
+      if (!(error instanceof S3Error)) this.loadBuckets();
+      throw error;
+    }
+  }
+
+  private loadBuckets(): void {
+    this.buckets.clear();
+    for (const row of this.db.query<{ name: string; created_ms: number }, []>("SELECT name, created_ms FROM buckets").all()) {
+      this.buckets.set(row.name, { name: row.name, createdMs: row.created_ms });
+    }
   }
 
   async listBuckets(): Promise<BucketInfo[]> {
@@ -284,14 +309,10 @@ export class FsBackend implements Backend {
     closeSync(this.lockFd);
   }
 
-  private bucketRow(name: string) {
-    return this.db.query<{ name: string; created_ms: number }, [string]>("SELECT name, created_ms FROM buckets WHERE name = ?").get(name);
-  }
-
   private requireBucket(name: string): BucketInfo {
-    const row = this.bucketRow(name);
-    if (!row) throw new S3Error("NoSuchBucket", "The specified bucket does not exist", { BucketName: name });
-    return { name: row.name, createdMs: row.created_ms };
+    const bucket = this.buckets.get(name);
+    if (!bucket) throw new S3Error("NoSuchBucket", "The specified bucket does not exist", { BucketName: name });
+    return bucket;
   }
 
   private objectRow(bucket: string, key: string): ObjectRow | null {
