@@ -45,12 +45,12 @@ export async function pumpFramed(
   idleMs = bodyIdleTimeoutMs,
 ): Promise<void> {
   const f = new BodyFramer();
-  const reader = src.getReader();
+  const reader: BodyReader = src.getReader();
   try {
     for (;;) {
       if (signal?.aborted) throw signal.reason;
       const r = await readWithIdle(reader, idleMs);
-      if (r.done) break;
+      if (r.done || r.value === undefined) break;
       f.push(r.value);
       const w = write(r.value);
       if (w) await w;
@@ -65,10 +65,14 @@ export async function pumpFramed(
   }
 }
 
-function readWithIdle(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-  idleMs: number,
-): Promise<ReadableStreamReadResult<Uint8Array>> {
+/** The default reader of a byte stream, as the code below uses it. */
+interface BodyReader {
+  read(): Promise<{ done: boolean; value?: Uint8Array }>;
+  cancel(reason?: unknown): Promise<void>;
+  releaseLock(): void;
+}
+
+function readWithIdle(reader: BodyReader, idleMs: number): ReturnType<BodyReader["read"]> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const idle = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new TransportError("idle", `body source stalled over ${idleMs} ms`)), idleMs);

@@ -46,7 +46,7 @@ export function createH2Server(o: H2ServerOptions): http2.Http2SecureServer {
   });
   server.on("stream", (stream, headers) => {
     stream.on("error", () => {}); // surfaced through 'close' and the body adapters
-    void serveStream(o, stream, headers).catch(() => {
+    void serveStream(o, stream as http2.ServerHttp2Stream, headers).catch(() => {
       if (!stream.destroyed) stream.close(NGHTTP2_INTERNAL_ERROR);
     });
   });

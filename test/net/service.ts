@@ -1,7 +1,7 @@
 /** The service every conformance peer runs, and deterministic body helpers. */
 import { crc32 as crc32c } from "node:zlib";
 import { Prng } from "../../src/raft/prng.ts";
-import type { TransportHandlers } from "../../src/net/transport.ts";
+import type { CallReply, TransportHandlers } from "../../src/net/transport.ts";
 
 const blockBytes = 1 << 20;
 const block = (() => {
@@ -67,7 +67,7 @@ export function testService(state: ServiceState = { messages: 0, messageBytes: 0
       }, { once: true });
     });
   return {
-    async call({ from, method, header, body, signal }) {
+    async call({ from, method, header, body, signal }): Promise<CallReply> {
       switch (method) {
         case "whoami": return { header: { from } };
         case "echo": return { header, body };
