@@ -19,6 +19,7 @@ import {
   SNAPSHOT_EVERY_ENTRIES,
   TICK_MS,
   TRAILING_ENTRIES,
+  newNodeMetrics,
   type Fsm,
   type RaftNodeOptions,
 } from "./node_api.ts";
@@ -43,18 +44,10 @@ export class RaftNode {
   private stopped = false;
   appliedIndex = 0;
   /** Counters since start (cheap to read; for stats endpoints and benchmarks). */
-  readonly metrics = {
-    proposals: 0,
-    batchesPersisted: 0,
-    entriesPersisted: 0,
-    messagesSent: 0,
-    reads: 0,
-    readRounds: 0,
-    snapshotsTaken: 0,
-    snapshotsRestored: 0,
-    leaderChanges: 0,
-  };
+  readonly metrics = newNodeMetrics();
   private lastLeader: NodeId = NONE;
+  /** transferLeadership() calls waiting to see their target lead. */
+  private transfers = new Set<Waiter & { to: NodeId }>();
   /** An asynchronous store is writing a batch. */
   private persisting = false;
   /** Entries up to here are already in a durable FSM (see Fsm.durableIndex). */
@@ -145,9 +138,24 @@ export class RaftNode {
   }
 
   /** Ask `to` to take over (it must be a voter); proposals are refused while the transfer runs. */
-  transferLeadership(to: NodeId): void {
-    if (!this.core.transferLeader(to)) throw new RaftError("bad-request", `cannot transfer leadership to ${to}`, this.core.leader);
+  /** Resolves once this node sees `to` as leader; rejects if it cannot start or does not finish. */
+  transferLeadership(to: NodeId, timeoutMs = APPLY_TIMEOUT_MS): Promise<void> {
+    if (!this.core.transferLeader(to)) {
+      return Promise.reject(new RaftError("bad-request", `cannot transfer leadership to ${to}`, this.core.leader));
+    }
     this.kick();
+    return new Promise((resolve, reject) => {
+      const w: Waiter & { to: NodeId } = {
+        to,
+        resolve: () => resolve(),
+        reject,
+        timer: setTimeout(() => {
+          this.transfers.delete(w);
+          reject(new RaftError("timeout", `leadership did not move to ${to}`, this.core.leader));
+        }, timeoutMs),
+      };
+      this.transfers.add(w);
+    });
   }
 
   /** Take a snapshot now and compact the log behind it. */
@@ -181,6 +189,8 @@ export class RaftNode {
     for (const q of this.queue) this.fail(q.waiter, err);
     for (const w of this.applies.values()) this.fail(w, err);
     this.reads.failAll(err);
+    for (const w of this.transfers) this.fail(w, err);
+    this.transfers.clear();
     this.queue = [];
     this.applies.clear();
   }
@@ -311,6 +321,12 @@ export class RaftNode {
     if (rd.softState) {
       if (rd.softState.leader !== this.lastLeader) this.metrics.leaderChanges++;
       this.lastLeader = rd.softState.leader;
+      for (const w of this.transfers) {
+        if (w.to !== rd.softState.leader) continue;
+        this.transfers.delete(w);
+        clearTimeout(w.timer);
+        w.resolve(undefined);
+      }
       this.opts.onStateChange?.({ ...rd.softState });
     }
   }

@@ -74,3 +74,20 @@ export interface RaftNodeOptions {
   snapshotEveryEntries?: number;
   trailingEntries?: number;
 }
+
+/** The driver's counters since start (cheap to read; for stats endpoints and benchmarks). */
+export function newNodeMetrics() {
+  return {
+    proposals: 0,
+    batchesPersisted: 0,
+    entriesPersisted: 0,
+    messagesSent: 0,
+    reads: 0,
+    readRounds: 0,
+    snapshotsTaken: 0,
+    snapshotsRestored: 0,
+    leaderChanges: 0,
+  };
+}
+
+export type NodeMetrics = ReturnType<typeof newNodeMetrics>;

@@ -273,8 +273,10 @@ for (const kind of ["memory", "sqlite"] as Kind[]) {
       const l = await c.leader();
       await l.node.apply(enc("a=1"));
       const target = [...c.members.keys()].find((id) => id !== l.id)!;
-      l.node.transferLeadership(target);
+      await l.node.transferLeadership(target);
       await until(() => c.members.get(target)!.node.isLeader());
+      const bad = await l.node.transferLeadership(99).catch((e) => e);
+      expect((bad as RaftError).code).toBe("bad-request");
       const nl = c.members.get(target)!;
       expect(nl.node.metrics.leaderChanges).toBeGreaterThanOrEqual(2); // none -> old leader -> itself
       await nl.node.apply(enc("b=2")); // the new leader commits an entry of its term first
