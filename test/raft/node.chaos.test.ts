@@ -58,7 +58,7 @@ interface Member {
 }
 
 test("driver chaos: 5 nodes, faults, linearizable history", async () => {
-  const prng = new Prng(20261123);
+  const prng = new Prng(Number(process.env.RAFT_CHAOS_SEED ?? 20261123));
   const net = new MemoryNetwork({ prng: prng.fork(), dropRate: 0.03, delayMaxMs: 3, serialize: true });
   const ids = [1, 2, 3, 4, 5];
   const members = new Map<NodeId, Member>();
