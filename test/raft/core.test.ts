@@ -1,5 +1,6 @@
 /** Figure 2 and §5-6 of the Raft paper, one rule per test, against the pure core. */
 import { describe, expect, test } from "bun:test";
+import { Role } from "../../src/raft/types.ts";
 import { Prng } from "../../src/raft/prng.ts";
 import { RaftCore } from "../../src/raft/raft.ts";
 import { EntryType, MsgType, message, type Entry, type Message } from "../../src/raft/types.ts";
@@ -28,7 +29,7 @@ describe("election", () => {
   test("a single node elects itself after its randomised timeout and commits", () => {
     const c = new TestCluster([1]);
     c.tickAll(25);
-    expect(c.node(1).role).toBe("leader");
+    expect(c.node(1).role).toBe(Role.Leader);
     expect(c.node(1).propose([enc("a")]).ok).toBe(true);
     c.settle();
     expect(c.applied.get(1)!.map((e) => e.data.length)).toEqual([0, 1]);
@@ -80,7 +81,7 @@ describe("election", () => {
     expect(c.node(3).term).toBe(term);
     c.heal();
     c.tickAll(5);
-    expect(c.node(1).role).toBe("leader");
+    expect(c.node(1).role).toBe(Role.Leader);
     expect(c.node(1).term).toBe(term);
   });
 
@@ -97,7 +98,7 @@ describe("election", () => {
     c.elect(1);
     c.isolate(1);
     for (let i = 0; i < 2 * c.node(1).electionTicks; i++) c.node(1).tick();
-    expect(c.node(1).role).toBe("follower");
+    expect(c.node(1).role).toBe(Role.Follower);
   });
 
   test("leader lease: a follower that hears from its leader ignores vote requests", () => {
@@ -113,7 +114,7 @@ describe("election", () => {
     const c = new TestCluster([1, 2, 3]);
     const l = c.elect(1);
     l.step(message({ type: MsgType.AppResp, from: 2, to: 1, term: l.term + 1 }));
-    expect(l.role).toBe("follower");
+    expect(l.role).toBe(Role.Follower);
     expect(l.term).toBe(c.node(2).term + 1);
   });
 
@@ -172,7 +173,7 @@ describe("replication", () => {
     l.step(message({ type: MsgType.PreVoteResp, from: 2, to: 1, term: 3 }));
     drain(l);
     l.step(message({ type: MsgType.VoteResp, from: 2, to: 1, term: 3 }));
-    expect(l.role).toBe("leader");
+    expect(l.role).toBe(Role.Leader);
     drain(l); // persists the leader's empty entry at index 3, term 3
     l.step(message({ type: MsgType.AppResp, from: 2, to: 1, term: 3, index: 2 }));
     expect(l.log.committed).toBe(1); // index 2 is on a majority but from term 2

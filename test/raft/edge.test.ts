@@ -1,5 +1,6 @@
 /** Edge cases of the core: stale and duplicated responses, restarts, snapshot fast-forward. */
 import { describe, expect, test } from "bun:test";
+import { Role } from "../../src/raft/types.ts";
 import { Prng } from "../../src/raft/prng.ts";
 import { ProgressState } from "../../src/raft/progress.ts";
 import { RaftCore } from "../../src/raft/raft.ts";
@@ -33,9 +34,9 @@ describe("stale and duplicated traffic", () => {
   test("a candidate that hears from a leader of its own term becomes its follower", () => {
     const n = new RaftCore({ id: 2, prng: new Prng(2), preVote: false }, bootState([1, 2, 3]));
     n.campaignNow();
-    expect(n.role).toBe("candidate");
+    expect(n.role).toBe(Role.Candidate);
     n.step(message({ type: MsgType.Heartbeat, from: 3, to: 2, term: n.term }));
-    expect(n.role).toBe("follower");
+    expect(n.role).toBe(Role.Follower);
     expect(n.leader).toBe(3);
   });
 });

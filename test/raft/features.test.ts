@@ -1,5 +1,6 @@
 /** ReadIndex, membership changes, leadership transfer and snapshots in the pure core. */
 import { describe, expect, test } from "bun:test";
+import { Role } from "../../src/raft/types.ts";
 import { Prng } from "../../src/raft/prng.ts";
 import { RaftCore } from "../../src/raft/raft.ts";
 import { EntryType, MsgType, decodeConfChange, encodeConfChange, message } from "../../src/raft/types.ts";
@@ -58,7 +59,7 @@ describe("ReadIndex (§6.4)", () => {
     const c = new TestCluster([1, 2, 3]);
     c.drop = (m) => m.type === MsgType.AppResp;
     const l = c.elect(1);
-    expect(l.role).toBe("leader");
+    expect(l.role).toBe(Role.Leader);
     expect(l.log.committed).toBe(0);
     const seen = readStates(c, 1, "early");
     expect(l.readIndex("early")).toBe(true);
@@ -88,7 +89,7 @@ describe("membership changes (one server at a time)", () => {
     c.nodes.set(4, new RaftCore({ id: 4, prng: new Prng(4) }, { hardState: { term: 0, vote: 0, commit: 0 }, entries: [] }));
     c.applied.set(4, []);
     for (let i = 0; i < 25; i++) c.node(4).tick(); // no config: it must not campaign
-    expect(c.node(4).role).toBe("follower");
+    expect(c.node(4).role).toBe(Role.Follower);
     expect(c.node(4).term).toBe(0);
     expect(l.proposeConfChange({ op: "add", node: 4 }).ok).toBe(true);
     c.settle();
@@ -108,7 +109,7 @@ describe("membership changes (one server at a time)", () => {
     const l = c.elect(1);
     expect(l.proposeConfChange({ op: "remove", node: 1 }).ok).toBe(true);
     c.settle();
-    expect(l.role).toBe("follower");
+    expect(l.role).toBe(Role.Follower);
     c.tickAll(40);
     const leaders = c.leaders();
     expect(leaders.length).toBe(1);
@@ -150,7 +151,7 @@ describe("learners (non-voting members)", () => {
     // the learner never campaigns
     c.isolate(4);
     for (let i = 0; i < 50; i++) c.node(4).tick();
-    expect(c.node(4).role).toBe("follower");
+    expect(c.node(4).role).toBe(Role.Follower);
     c.heal();
     // with 2 and 3 silent, 1 + learner 4 cannot commit: the learner is not in the quorum
     c.drop = (m) => [2, 3].includes(m.from) || [2, 3].includes(m.to);
@@ -167,7 +168,7 @@ describe("learners (non-voting members)", () => {
     expect(l.learners).toEqual([]);
     expect(l.transferLeader(4)).toBe(true);
     c.settle();
-    expect(c.node(4).role).toBe("leader");
+    expect(c.node(4).role).toBe(Role.Leader);
   });
 
   test("a learner cannot be the target of a leadership transfer", () => {
@@ -186,9 +187,9 @@ describe("leadership transfer", () => {
     const term = l.term;
     expect(l.transferLeader(3)).toBe(true);
     c.settle();
-    expect(c.node(3).role).toBe("leader");
+    expect(c.node(3).role).toBe(Role.Leader);
     expect(c.node(3).term).toBe(term + 1);
-    expect(l.role).toBe("follower");
+    expect(l.role).toBe(Role.Follower);
   });
 
   test("proposals are refused during a transfer, which is abandoned after an election timeout", () => {
@@ -201,7 +202,7 @@ describe("leadership transfer", () => {
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.error).toBe("transferring");
     c.tickAll(l.electionTicks);
-    expect(l.role).toBe("leader");
+    expect(l.role).toBe(Role.Leader);
     expect(l.propose([enc("x")]).ok).toBe(true);
   });
 
@@ -216,7 +217,7 @@ describe("leadership transfer", () => {
     l.transferLeader(3);
     c.settle();
     expect(c.sent.some((m) => m.type === MsgType.App && m.to === 3)).toBe(true);
-    expect(c.node(3).role).toBe("leader");
+    expect(c.node(3).role).toBe(Role.Leader);
     expect(c.node(3).log.lastIndex()).toBeGreaterThanOrEqual(7);
   });
 });

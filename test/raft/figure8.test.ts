@@ -2,6 +2,7 @@
  * counting replicas. With that rule broken, entry 2 would be "committed" at step (c) and then
  * overwritten at step (d). */
 import { expect, test } from "bun:test";
+import { Role } from "../../src/raft/types.ts";
 import { MsgType } from "../../src/raft/types.ts";
 import { TestCluster, enc } from "./harness.ts";
 
@@ -22,7 +23,7 @@ test("figure 8: an old-term entry on a majority is not committed until a current
   c.drop = (m) => m.from === 1 || m.to === 1 || (m.from === 5 && m.type === MsgType.App);
   c.node(5).campaignNow();
   c.settle();
-  expect(c.node(5).role).toBe("leader");
+  expect(c.node(5).role).toBe(Role.Leader);
   expect(c.node(5).log.term(2)).toBe(c.node(5).term);
 
   // (c) S5 is gone; S1 wins a later term (S2, S3 vote) and gets entry 2 (term 1) onto S3 but not
@@ -36,7 +37,7 @@ test("figure 8: an old-term entry on a majority is not committed until a current
     s1.campaignNow(); // S1 still thinks it leads term 1: it has heard nothing since
     c.settle();
   }
-  expect(s1.role).toBe("leader");
+  expect(s1.role).toBe(Role.Leader);
   expect(c.node(3).log.term(2)).toBe(1);
   expect(s1.log.committed).toBe(1); // the rule under test
 
@@ -46,7 +47,7 @@ test("figure 8: an old-term entry on a majority is not committed until a current
     c.node(5).campaignNow();
     c.settle();
   }
-  expect(c.node(5).role).toBe("leader");
+  expect(c.node(5).role).toBe(Role.Leader);
   expect(c.node(3).log.term(2)).toBe(2);
   expect(c.node(3).log.committed).toBeGreaterThanOrEqual(2);
   // entry 2 of term 1 was never committed anywhere, so nothing committed was lost

@@ -72,7 +72,7 @@ function checkRegister(ops: HistoryOp[]): Verdict {
     if (cur.isCall) {
       const op = ops[cur.op];
       const legal = op.kind === "put" || op.value === state;
-      const next = op.kind === "put" ? op.value : state;
+      const next: string | undefined = op.kind === "put" ? op.value : state;
       if (legal) {
         linearized[cur.op] = 1;
         const key = `${linearized.join("")}|${next ?? "\u0000"}`;
