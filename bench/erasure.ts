@@ -127,6 +127,33 @@ async function ronomon(k: number, m: number): Promise<{ encode: number } | null>
   return { encode };
 }
 
+/**
+ * @digitaldefiance/reed-solomon-erasure.wasm (the design card's pick): its wasm is loaded from
+ * bytes, since its own loader guesses the environment and takes Bun for a browser.
+ */
+async function digitaldefiance(k: number, m: number): Promise<{ encode: number; reconstruct: number } | null> {
+  let rs: any;
+  try {
+    const require = createRequire(import.meta.url);
+    const pkg = require.resolve("@digitaldefiance/reed-solomon-erasure.wasm");
+    const { ReedSolomonErasure } = await import(pkg);
+    const wasm = await Bun.file(pkg.replace(/index\.js$/, "reed_solomon_erasure_bg.wasm")).bytes();
+    rs = await ReedSolomonErasure.fromBytes(wasm);
+  } catch {
+    return null;
+  }
+  const shards = new Uint8Array((k + m) * shardBytes);
+  crypto.getRandomValues(shards.subarray(0, 65536));
+  const encode = measure(k * shardBytes, () => {
+    if (rs.encode(shards, k, m) !== 0) throw new Error("digitaldefiance encode failed");
+  });
+  const available = Array.from({ length: k + m }, (_, i) => i >= 2);
+  const reconstruct = measure(k * shardBytes, () => {
+    if (rs.reconstruct(shards, k, m, available) !== 0) throw new Error("digitaldefiance reconstruct failed");
+  });
+  return { encode, reconstruct };
+}
+
 function memcpyCeiling(k: number, m: number): number {
   const from = stripe(k, m);
   const to = stripe(k, m);
@@ -293,7 +320,9 @@ if (sections.includes("erasure")) {
   const erasure = bestOf(Array.from({ length: roundsPerSection }, () => erasureSection()));
   const peer: Record<string, unknown> = {};
   for (const [k, m] of shapes) peer[`RS(${k},${m})`] = (await ronomon(k, m)) ?? "not installed";
-  report.erasure = { ...erasure, "@ronomon/reed-solomon": peer };
+  const wasmPeer: Record<string, unknown> = {};
+  for (const [k, m] of shapes) wasmPeer[`RS(${k},${m})`] = (await digitaldefiance(k, m)) ?? "not installed";
+  report.erasure = { ...erasure, "@ronomon/reed-solomon": peer, "@digitaldefiance/reed-solomon-erasure.wasm": wasmPeer };
 }
 if (sections.includes("fragment")) report.fragment = bestOf(Array.from({ length: roundsPerSection }, () => fragmentSection()));
 if (sections.includes("store")) report.store = await storeSection();
