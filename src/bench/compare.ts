@@ -7,7 +7,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { freePort } from "../util/free-port.ts";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { DiskReport } from "./disk.ts";
@@ -63,17 +63,6 @@ function tempDir(name: string): string {
 function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
   tempDirs.delete(dir);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const srv = createServer();
-    srv.once("error", fail);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => done(port));
-    });
-  });
 }
 
 function startProcess(argv: string[], env: Record<string, string> = {}): ChildProcess {

@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { createServer } from "node:net";
+import { freePort } from "../../src/util/free-port.ts";
 import type { Subprocess } from "bun";
 
 export const binaryPath = resolve(import.meta.dir, "../../dist/s3d");
@@ -27,16 +27,7 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const srv = createServer();
-    srv.once("error", fail);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => done(port));
-    });
-  });
-}
+export { freePort };
 
 export async function waitForHealth(endpoint: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
