@@ -3,7 +3,6 @@
  * and is watched by observers that hash, count and verify it. A verification failure errors
  * the stream with an S3Error at its end, so the store that consumes it stores nothing.
  */
-import { createHash, type Hash } from "node:crypto";
 import { S3Error } from "../errors.ts";
 import type { ChunkSigning } from "../sigv4/index.ts";
 import {
@@ -17,33 +16,45 @@ import {
   type Checksummer,
 } from "../checksum/index.ts";
 import type { BodyDigest, IncomingBody, StoredChecksum } from "../store/backend.ts";
+import { hashPool, localHasher, offloadBytesMin, type HashAlgorithm, type Hasher } from "../util/hash-worker.ts";
 import { decodeAwsChunked } from "./chunked.ts";
 
-/** Watches the bytes of a body as they pass; `finish` throws an S3Error if they are wrong. */
+/**
+ * Watches the bytes of a body as they pass; `finish` throws an S3Error if they are wrong.
+ * Either may return a promise (work done on the hashing worker), which the stream awaits.
+ */
 export interface BodyObserver {
-  update(chunk: Uint8Array): void;
-  finish(): void;
+  update(chunk: Uint8Array): void | Promise<void>;
+  finish(): void | Promise<void>;
 }
 
-/** Passes `source` through unchanged while every observer sees each chunk, then finishes them. */
-export function observed(source: AsyncIterable<Uint8Array>, observers: BodyObserver[]): ReadableStream<Uint8Array> {
+/**
+ * Passes `source` through unchanged while every observer sees each chunk, then finishes them.
+ * `onAbandon` runs when the body fails or its consumer cancels it.
+ */
+export function observed(source: AsyncIterable<Uint8Array>, observers: BodyObserver[], onAbandon: () => void = () => {}): ReadableStream<Uint8Array> {
   const iterator = source[Symbol.asyncIterator]();
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
         const next = await iterator.next();
         if (next.done) {
-          for (const o of observers) o.finish();
+          for (const o of observers) await o.finish();
           controller.close();
           return;
         }
-        for (const o of observers) o.update(next.value);
+        for (const o of observers) {
+          const wait = o.update(next.value);
+          if (wait) await wait; // only when the hashing worker is behind
+        }
         controller.enqueue(next.value);
       } catch (error) {
+        onAbandon();
         controller.error(error);
       }
     },
     async cancel(reason) {
+      onAbandon();
       await iterator.return?.(reason);
     },
   });
@@ -74,26 +85,48 @@ export class SizeObserver implements BodyObserver {
   }
 }
 
-/** Computes a digest; when `expected` is given, a different result fails the body. */
+/** What a digest must equal, and the error when it does not. */
+interface ExpectedDigest {
+  value: Buffer;
+  error: (computed: Buffer) => S3Error;
+}
+
+/**
+ * MD5 (always: it is the ETag) and optionally SHA-256 of a body, computed on the hashing worker;
+ * each checked against what the client claimed, if it claimed anything.
+ */
 export class DigestObserver implements BodyObserver {
-  private readonly hash: Hash;
-  private result: Buffer | undefined;
+  /** begun on the first byte, so a body that is never read leaves nothing on the worker */
+  private job: Hasher | undefined;
+  private md5: Buffer | undefined;
   constructor(
-    algorithm: "md5" | "sha256",
-    private readonly expected?: { value: Buffer; error: () => S3Error },
-  ) {
-    this.hash = createHash(algorithm);
+    private readonly expected: { md5?: ExpectedDigest; sha256?: ExpectedDigest },
+    /** the declared length, when known: small bodies are hashed here, large ones on the worker */
+    private readonly declaredBytes: number | undefined,
+  ) {}
+  private started(): Hasher {
+    const algorithms: HashAlgorithm[] = this.expected.sha256 ? ["md5", "sha256"] : ["md5"];
+    const large = this.declaredBytes === undefined || this.declaredBytes >= offloadBytesMin;
+    this.job ??= large ? hashPool.begin(algorithms) : localHasher(algorithms);
+    return this.job;
   }
-  update(chunk: Uint8Array): void {
-    this.hash.update(chunk);
+  update(chunk: Uint8Array): Promise<void> | undefined {
+    return this.started().update(chunk);
   }
-  finish(): void {
-    this.result = this.hash.digest();
-    if (this.expected && !this.expected.value.equals(this.result)) throw this.expected.error();
+  async finish(): Promise<void> {
+    const [md5, sha256] = await this.started().digests();
+    this.md5 = md5;
+    for (const [computed, expected] of [[md5, this.expected.md5], [sha256, this.expected.sha256]] as const) {
+      if (expected && !expected.value.equals(computed)) throw expected.error(computed);
+    }
   }
-  digest(): Buffer {
-    if (!this.result) throw new Error("digest read before the body ended");
-    return this.result;
+  /** Releases the worker's state of a body that will not be read to its end. */
+  abort(): void {
+    this.job?.abort();
+  }
+  md5Hex(): string {
+    if (!this.md5) throw new Error("digest read before the body ended");
+    return this.md5.toString("hex");
   }
 }
 
@@ -166,32 +199,32 @@ export function requestBody(
       : raw;
   const size = new SizeObserver(expectedBytes, limits.limitBytes);
   const contentMd5 = headers["content-md5"];
-  const md5 = new DigestObserver(
-    "md5",
-    contentMd5 === undefined
-      ? undefined
-      : {
-          value: contentMd5Bytes(contentMd5),
-          error: () => new S3Error("BadDigest", "The Content-MD5 you specified did not match what we received."),
-        },
-  );
-  const observers: BodyObserver[] = [size, md5];
+  const claimedSha256 = payload.kind === "sha256" ? payload.hex.toLowerCase() : undefined;
+  const digests = new DigestObserver({
+    md5:
+      contentMd5 === undefined
+        ? undefined
+        : {
+            value: contentMd5Bytes(contentMd5),
+            error: () => new S3Error("BadDigest", "The Content-MD5 you specified did not match what we received."),
+          },
+    sha256:
+      claimedSha256 === undefined
+        ? undefined
+        : {
+            value: Buffer.from(claimedSha256, "hex"),
+            error: (computed) =>
+              new S3Error("XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed.", {
+                ClientComputedContentSHA256: claimedSha256,
+                S3ComputedContentSHA256: computed.toString("hex"),
+              }),
+          },
+  }, expectedBytes);
+  const observers: BodyObserver[] = [size, digests];
   if (checksum) observers.push(checksum);
-  if (payload.kind === "sha256") {
-    const claimed = payload.hex.toLowerCase();
-    const sha = new DigestObserver("sha256", {
-      value: Buffer.from(claimed, "hex"),
-      error: () =>
-        new S3Error("XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed.", {
-          ClientComputedContentSHA256: claimed,
-          S3ComputedContentSHA256: sha.digest().toString("hex"),
-        }),
-    });
-    observers.push(sha);
-  }
   return {
-    stream: observed(source, observers),
-    digest: (): BodyDigest => ({ sizeBytes: size.sizeBytes, md5Hex: md5.digest().toString("hex"), checksum: checksum?.stored() }),
+    stream: observed(source, observers, () => digests.abort()),
+    digest: (): BodyDigest => ({ sizeBytes: size.sizeBytes, md5Hex: digests.md5Hex(), checksum: checksum?.stored() }),
     declaredBytes: expectedBytes,
   };
 }
@@ -254,9 +287,9 @@ function requestedChecksum(headers: Record<string, string>, announced: string[],
 /** A body that needs no verification (bytes s3d already stores, e.g. a copy source). */
 export function trustedBody(source: AsyncIterable<Uint8Array>): IncomingBody {
   const size = new SizeObserver(undefined, Number.MAX_SAFE_INTEGER);
-  const md5 = new DigestObserver("md5");
+  const digests = new DigestObserver({}, undefined);
   return {
-    stream: observed(source, [size, md5]),
-    digest: (): BodyDigest => ({ sizeBytes: size.sizeBytes, md5Hex: md5.digest().toString("hex") }),
+    stream: observed(source, [size, digests], () => digests.abort()),
+    digest: (): BodyDigest => ({ sizeBytes: size.sizeBytes, md5Hex: digests.md5Hex() }),
   };
 }
