@@ -64,7 +64,7 @@ export function localHasher(algorithms: HashAlgorithm[]): Hasher {
 
 export class HashJob implements Hasher {
   private ended = false;
-  private batch = new Uint8Array(batchBytes);
+  private batch = newBatch();
   private batched = 0;
   constructor(
     private readonly pool: HashPool,
@@ -102,8 +102,8 @@ export class HashJob implements Hasher {
   private send(): void {
     const chunk = this.batched === batchBytes ? this.batch : this.batch.subarray(0, this.batched);
     this.state.inFlightBytes += chunk.length;
-    this.pool.post({ t: "chunk", id: this.id, chunk }, [this.batch.buffer]);
-    this.batch = new Uint8Array(batchBytes);
+    this.pool.post({ t: "chunk", id: this.id, chunk }, [this.batch.buffer as ArrayBuffer]);
+    this.batch = newBatch();
     this.batched = 0;
   }
 
@@ -112,6 +112,11 @@ export class HashJob implements Hasher {
     this.ended = true;
     this.pool.forget(this.id);
   }
+}
+
+/** A batch buffer of its own (transferable), not zero-filled: every byte sent is written first. */
+function newBatch(): Uint8Array {
+  return new Uint8Array(Buffer.allocUnsafeSlow(batchBytes).buffer, 0, batchBytes);
 }
 
 export class HashPool {

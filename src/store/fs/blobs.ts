@@ -9,8 +9,10 @@ import { open, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { assert } from "../../util/assert.ts";
 
-/** Writes are coalesced into buffers of this size before they reach the file. */
+/** Chunks are written to the file in batches of at least this size. */
 const writeBufferBytes = 1024 * 1024;
+/** While a large body arrives, its file is flushed in the background every this many bytes. */
+const earlyFlushBytes = 8 * 1024 * 1024;
 const blobIdPattern = /^[0-9a-f]{32}$/;
 
 export class BlobStore {
@@ -41,23 +43,29 @@ export class BlobStore {
     const file = await open(path, "wx", 0o600);
     let sizeBytes = 0;
     try {
-      const buffer = Buffer.allocUnsafe(writeBufferBytes);
-      let filled = 0;
+      // Chunks are gathered, not copied, and written together once a batch is large enough.
+      let batch: Uint8Array[] = [];
+      let batchedBytes = 0;
+      // Dirty pages are flushed while the body still arrives, so the last flush is short.
+      let earlyFlush: Promise<void> | undefined;
+      let unflushedBytes = 0;
       for await (const chunk of body) {
-        let offset = 0;
-        while (offset < chunk.length) {
-          const n = Math.min(chunk.length - offset, writeBufferBytes - filled);
-          buffer.set(chunk.subarray(offset, offset + n), filled);
-          filled += n;
-          offset += n;
-          if (filled === writeBufferBytes) {
-            await writeAll(file, buffer, filled);
-            filled = 0;
+        batch.push(chunk);
+        batchedBytes += chunk.length;
+        sizeBytes += chunk.length;
+        if (batchedBytes >= writeBufferBytes) {
+          await writeAll(file, batch, batchedBytes);
+          unflushedBytes += batchedBytes;
+          batch = [];
+          batchedBytes = 0;
+          if (unflushedBytes >= earlyFlushBytes && earlyFlush === undefined) {
+            unflushedBytes = 0;
+            earlyFlush = file.datasync().finally(() => (earlyFlush = undefined));
           }
         }
-        sizeBytes += chunk.length;
       }
-      if (filled > 0) await writeAll(file, buffer, filled);
+      if (batchedBytes > 0) await writeAll(file, batch, batchedBytes);
+      await earlyFlush;
       await file.datasync();
     } catch (error) {
       await file.close().catch(() => {});
@@ -119,11 +127,22 @@ function fanOut(i: number): string {
   return i.toString(16).padStart(2, "0");
 }
 
-async function writeAll(file: import("node:fs/promises").FileHandle, buffer: Buffer, length: number) {
-  let written = 0;
-  while (written < length) {
-    const { bytesWritten } = await file.write(buffer, written, length - written);
-    written += bytesWritten;
+/** Writes every chunk, in order, with as few system calls as the kernel allows. */
+async function writeAll(file: import("node:fs/promises").FileHandle, chunks: Uint8Array[], totalBytes: number) {
+  let { bytesWritten } = await file.writev(chunks);
+  while (bytesWritten < totalBytes) {
+    // a short write: continue from where the kernel stopped
+    let skip = bytesWritten;
+    const rest: Uint8Array[] = [];
+    for (const c of chunks) {
+      if (skip >= c.length) skip -= c.length;
+      else {
+        rest.push(skip > 0 ? c.subarray(skip) : c);
+        skip = 0;
+      }
+    }
+    chunks = rest;
+    bytesWritten += (await file.writev(chunks)).bytesWritten;
   }
 }
 
