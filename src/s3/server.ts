@@ -22,6 +22,8 @@ export const requestHeaderBytesMax = 8 * 1024;
 const parserHeaderBytesMax = 64 * 1024;
 /** A connection that sends nothing for this long (a stalled upload, an idle keep-alive) is closed. */
 export const socketIdleTimeoutMs = 120_000;
+/** A client must finish sending its request headers within this time (slow-loris guard). */
+export const headersTimeoutMs = 60_000;
 
 export interface ServerOptions {
   host: string;
@@ -101,7 +103,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       method,
       resource,
       status: response.status,
-      bytesIn: incoming.socket?.bytesRead,
+      // the declared body length: the socket's counter spans every request of a keep-alive connection
+      bytesIn: Number(incoming.headers["content-length"] ?? incoming.headers["x-amz-decoded-content-length"] ?? 0),
       bytesOut: bytesSent,
       durationMs: Math.round((performance.now() - startedMs) * 100) / 100,
     });
@@ -113,7 +116,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     : http.createServer(serverOptions, handle);
   server.requestTimeout = 0;
   server.setTimeout(socketIdleTimeoutMs);
-  server.headersTimeout = 60_000;
+  server.headersTimeout = headersTimeoutMs;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.host, () => resolve());
