@@ -97,7 +97,7 @@ function transportTarget(client: Transport, peer: string, close: () => Promise<v
   };
 }
 
-// ---- plain TCP ceiling: 9-byte head [op u8][n f64-less: u32 hi][u32 lo] ------------------------
+// ---- plain TCP ceiling: a 9-byte head [op u8][n: u32 high][u32 low], then n bytes for a sink ----
 const opCall = 0, opSink = 1, opSource = 2;
 const block = new Uint8Array(256 * 1024).fill(7);
 const head = (op: number, n: number) => {
