@@ -1,5 +1,5 @@
 /**
- * The request body pipeline: the raw body flows through decoding stages (aws-chunked, later)
+ * The request body pipeline: the raw body flows through a decoding stage (aws-chunked framing)
  * and is watched by observers that hash, count and verify it. A verification failure errors
  * the stream with an S3Error at its end, so the store that consumes it stores nothing.
  */
