@@ -67,7 +67,7 @@ describe("health and authentication", () => {
 
 describe("objects over HTTP", () => {
   test("PUT and GET carry content headers, user metadata, ETag and Last-Modified", async () => {
-    const res = await put("meta", "body!", {
+    const sent = {
       "content-type": "text/x-test",
       "cache-control": "no-cache",
       "content-disposition": "attachment",
@@ -75,24 +75,15 @@ describe("objects over HTTP", () => {
       "content-encoding": "identity",
       expires: "Wed, 21 Oct 2037 07:28:00 GMT",
       "x-amz-meta-colour": "blue",
-    });
+    };
+    const res = await put("meta", "body!", sent);
     expect(res.status).toBe(200);
     const etag = `"${createHash("md5").update("body!").digest("hex")}"`;
     expect(res.headers.get("etag")).toBe(etag);
     const got = await s3(server.endpoint, { method: "GET", path: `/${bucket}/meta` });
     expect(got.status).toBe(200);
-    expect(Object.fromEntries(["content-type", "cache-control", "content-disposition", "content-language", "content-encoding", "expires", "x-amz-meta-colour", "etag", "content-length", "accept-ranges"].map((h) => [h, got.headers.get(h)]))).toEqual({
-      "content-type": "text/x-test",
-      "cache-control": "no-cache",
-      "content-disposition": "attachment",
-      "content-language": "fr",
-      "content-encoding": "identity",
-      expires: "Wed, 21 Oct 2037 07:28:00 GMT",
-      "x-amz-meta-colour": "blue",
-      etag,
-      "content-length": "5",
-      "accept-ranges": "bytes",
-    });
+    const expected: Record<string, string> = { ...sent, etag, "content-length": "5", "accept-ranges": "bytes" };
+    expect(Object.fromEntries(Object.keys(expected).map((h) => [h, got.headers.get(h)]))).toEqual(expected);
     expect(Date.parse(got.headers.get("last-modified")!)).toBeGreaterThan(Date.now() - 60_000);
     expect(await got.text()).toBe("body!");
     const head = await s3(server.endpoint, { method: "HEAD", path: `/${bucket}/meta` });
