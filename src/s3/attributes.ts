@@ -1,5 +1,6 @@
 /** Object attributes carried in request headers: content headers and x-amz-meta-*. */
 import { S3Error } from "../errors.ts";
+import { checksumHeader, type ChecksumAlgorithm } from "../checksum/index.ts";
 import type { ObjectAttributes, ObjectMeta, StoredChecksum } from "../store/backend.ts";
 import { httpTime, quoteEtag } from "./respond.ts";
 import { tagsFromHeader } from "./tags.ts";
@@ -63,5 +64,5 @@ export function objectHeaders(meta: ObjectMeta): Record<string, string> {
 /** x-amz-checksum-<algorithm> and x-amz-checksum-type for a stored checksum. */
 export function checksumHeaders(checksum: StoredChecksum | undefined): Record<string, string> {
   if (!checksum) return {};
-  return { [`x-amz-checksum-${checksum.algorithm.toLowerCase()}`]: checksum.value, "x-amz-checksum-type": checksum.type };
+  return { [checksumHeader(checksum.algorithm as ChecksumAlgorithm)]: checksum.value, "x-amz-checksum-type": checksum.type };
 }

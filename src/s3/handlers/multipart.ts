@@ -75,7 +75,8 @@ export async function uploadPart(ctx: S3Context) {
   const body = uploadBody(ctx, partBytesMax, uploadChecksum?.algorithm as ChecksumAlgorithm | undefined);
   const part = await ctx.backend.uploadPart(bucket, key, uploadIdOf(ctx), partNumber, body, nowMs);
   const checksum = body.digest().checksum;
-  return emptyResponse(200, { etag: quoteEtag(part.etag), ...(checksum ? { [`x-amz-checksum-${checksum.algorithm.toLowerCase()}`]: checksum.value } : {}) });
+  // the part's own checksum; unlike an object's, S3 sends no checksum type with it
+  return emptyResponse(200, { etag: quoteEtag(part.etag), ...(checksum ? { [checksumHeader(checksum.algorithm as ChecksumAlgorithm)]: checksum.value } : {}) });
 }
 
 export async function completeMultipartUpload(ctx: S3Context) {
