@@ -9,7 +9,7 @@
 import { assert } from "../util/assert.ts";
 import { nibbleTables } from "./gf256.ts";
 import type { Coefficients, Kernel, ShardArena } from "./kernel.ts";
-import { generateKernelModule, nibbleTableBytes, vectorBytes } from "./wasm-gen.ts";
+import { generateKernelModule, kindsOf, nibbleTableBytes, vectorBytes } from "./wasm-gen.ts";
 
 /** Per-shard bytes per kernel call in the copying path: (inputs + outputs) chunks sit in L2. */
 export const wasmChunkBytes = 64 * 1024;
@@ -44,28 +44,56 @@ export function detectWasmSupport(): WasmSupport {
   return { simd, relaxed: simd && probe(true) };
 }
 
+/** Compiled modules kept (LRU): one per shape and pattern of 0/1/general coefficients. */
+export const compiledModulesMax = 64;
 const modules = new Map<string, WebAssembly.Module>();
-function compiled(inputs: number, outputs: number, relaxed: boolean): WebAssembly.Module {
-  const key = `${inputs}x${outputs}${relaxed ? "r" : ""}`;
+function compiled(block: Block, relaxed: boolean): WebAssembly.Module {
+  const key = `${block.key}${relaxed ? "r" : ""}`;
   let m = modules.get(key);
-  if (!m) {
-    m = new WebAssembly.Module(generateKernelModule({ inputs, outputs, unroll: wasmUnroll, relaxed }));
-    modules.set(key, m);
+  if (m) {
+    modules.delete(key); // re-insert: Map order is the LRU order
+  } else {
+    m = new WebAssembly.Module(generateKernelModule({ inputs: block.inCount, outputs: block.outCount, unroll: wasmUnroll, relaxed, kinds: block.kinds }));
+    if (modules.size >= compiledModulesMax) modules.delete(modules.keys().next().value as string);
   }
+  modules.set(key, m);
   return m;
 }
 
 const roundUp = (n: number, to: number) => Math.ceil(n / to) * to;
 
-const tablesByCoefs = new WeakMap<Uint8Array, Uint8Array>();
-function tablesFor(coefs: Coefficients): Uint8Array {
-  let t = tablesByCoefs.get(coefs.data);
-  if (!t) {
-    t = new Uint8Array(coefs.data.length * nibbleTableBytes);
-    for (let p = 0; p < coefs.data.length; p++) nibbleTables(coefs.data[p], t, p * nibbleTableBytes);
-    tablesByCoefs.set(coefs.data, t);
+/** One fused kernel's share of a coefficient matrix: rows [og, og + outCount), columns [ig, ig + inCount). */
+interface Block {
+  readonly og: number;
+  readonly outCount: number;
+  readonly ig: number;
+  readonly inCount: number;
+  /** Nibble tables in the kernel's layout: (o * inCount + i) * 32. */
+  readonly tables: Uint8Array;
+  readonly kinds: Uint8Array;
+  /** Shape and kinds: what the generated code depends on. */
+  readonly key: string;
+}
+
+const blocksByCoefs = new WeakMap<Uint8Array, Block[]>();
+function blocksFor(coefs: Coefficients): Block[] {
+  let blocks = blocksByCoefs.get(coefs.data);
+  if (blocks) return blocks;
+  blocks = [];
+  for (let og = 0; og < coefs.outputs; og += fusedOutputsMax) {
+    const outCount = Math.min(fusedOutputsMax, coefs.outputs - og);
+    for (let ig = 0; ig < coefs.inputs; ig += fusedInputsMax) {
+      const inCount = Math.min(fusedInputsMax, coefs.inputs - ig);
+      const sub = new Uint8Array(outCount * inCount);
+      for (let o = 0; o < outCount; o++) sub.set(coefs.data.subarray((og + o) * coefs.inputs + ig, (og + o) * coefs.inputs + ig + inCount), o * inCount);
+      const tables = new Uint8Array(sub.length * nibbleTableBytes);
+      for (let p = 0; p < sub.length; p++) nibbleTables(sub[p], tables, p * nibbleTableBytes);
+      const kinds = kindsOf(sub);
+      blocks.push({ og, outCount, ig, inCount, tables, kinds, key: `${inCount}x${outCount}:${kinds.join("")}` });
+    }
   }
-  return t;
+  blocksByCoefs.set(coefs.data, blocks);
+  return blocks;
 }
 
 /** One WebAssembly memory with the kernels instantiated against it. */
@@ -73,7 +101,7 @@ class WasmMemory {
   readonly heap: Uint8Array;
   private readonly heap32: Uint32Array;
   private readonly memory: WebAssembly.Memory;
-  private readonly instances = new Map<number, Instance>();
+  private readonly instances = new Map<string, Instance>();
 
   constructor(
     dataBytes: number,
@@ -86,14 +114,16 @@ class WasmMemory {
     this.memory = memory;
   }
 
-  private instance(inputs: number, outputs: number): Instance {
-    const key = inputs * 256 + outputs;
-    let found = this.instances.get(key);
-    if (!found) {
-      const exports = new WebAssembly.Instance(compiled(inputs, outputs, this.relaxed), { env: { memory: this.memory } }).exports;
+  private instance(block: Block): Instance {
+    let found = this.instances.get(block.key);
+    if (found) {
+      this.instances.delete(block.key); // re-insert: LRU order
+    } else {
+      const exports = new WebAssembly.Instance(compiled(block, this.relaxed), { env: { memory: this.memory } }).exports;
       found = { set: exports.set as KernelFn, acc: exports.acc as KernelFn };
-      this.instances.set(key, found);
+      if (this.instances.size >= compiledModulesMax) this.instances.delete(this.instances.keys().next().value as string);
     }
+    this.instances.set(block.key, found);
     return found;
   }
 
@@ -103,10 +133,11 @@ class WasmMemory {
    */
   prepare(coefs: Coefficients, inAddrs: readonly number[], outAddrs: readonly number[]): (lengthBytes: number) => void {
     assert(coefs.inputs <= fusedInputsMax && coefs.outputs <= fusedOutputsMax, "erasure: shape exceeds one fused kernel");
-    this.heap.set(tablesFor(coefs), tablesAddr);
+    const block = blocksFor(coefs)[0];
+    this.heap.set(block.tables, tablesAddr);
     for (let i = 0; i < coefs.inputs; i++) this.heap32[pointersAddr / 4 + i] = inAddrs[i];
     for (let o = 0; o < coefs.outputs; o++) this.heap32[pointersAddr / 4 + coefs.inputs + o] = outAddrs[o];
-    const k = this.instance(coefs.inputs, coefs.outputs).set;
+    const k = this.instance(block).set;
     return (lengthBytes) => k(tablesAddr, pointersAddr, lengthBytes);
   }
 
@@ -117,20 +148,12 @@ class WasmMemory {
    */
   run(coefs: Coefficients, inAddrs: readonly number[], outAddrs: readonly number[], lengthBytes: number, accumulate = false): void {
     assert(lengthBytes % stepBytes === 0, "erasure: kernel length must be padded to the loop step");
-    const tables = tablesFor(coefs);
-    for (let og = 0; og < coefs.outputs; og += fusedOutputsMax) {
-      const outCount = Math.min(fusedOutputsMax, coefs.outputs - og);
-      for (let ig = 0; ig < coefs.inputs; ig += fusedInputsMax) {
-        const inCount = Math.min(fusedInputsMax, coefs.inputs - ig);
-        for (let o = 0; o < outCount; o++) {
-          const from = ((og + o) * coefs.inputs + ig) * nibbleTableBytes;
-          this.heap.set(tables.subarray(from, from + inCount * nibbleTableBytes), tablesAddr + o * inCount * nibbleTableBytes);
-        }
-        for (let i = 0; i < inCount; i++) this.heap32[pointersAddr / 4 + i] = inAddrs[ig + i];
-        for (let o = 0; o < outCount; o++) this.heap32[pointersAddr / 4 + inCount + o] = outAddrs[og + o];
-        const k = this.instance(inCount, outCount);
-        (ig === 0 && !accumulate ? k.set : k.acc)(tablesAddr, pointersAddr, lengthBytes);
-      }
+    for (const block of blocksFor(coefs)) {
+      this.heap.set(block.tables, tablesAddr);
+      for (let i = 0; i < block.inCount; i++) this.heap32[pointersAddr / 4 + i] = inAddrs[block.ig + i];
+      for (let o = 0; o < block.outCount; o++) this.heap32[pointersAddr / 4 + block.inCount + o] = outAddrs[block.og + o];
+      const k = this.instance(block);
+      (block.ig === 0 && !accumulate ? k.set : k.acc)(tablesAddr, pointersAddr, lengthBytes);
     }
   }
 }

@@ -1,13 +1,17 @@
 /**
  * Dense matrices over GF(2^8), row-major in a Uint8Array. Pure: no I/O, no randomness.
  *
- * The code is systematic: the encoding matrix is the K×K identity stacked on an M×K Cauchy
- * matrix C[i][j] = 1 / (x_i + y_j) with x_i = K + i and y_j = j. Every square submatrix of a
- * Cauchy matrix is invertible, so any K rows of [I; C] are invertible: any K surviving shards
- * determine the data (the MDS property).
+ * The code is systematic: the encoding matrix is the K×K identity stacked on an M×K parity
+ * matrix P. P starts as the Cauchy matrix C[i][j] = 1 / (x_i + y_j), x_i = K + i, y_j = j: every
+ * square submatrix of a Cauchy matrix is invertible, so any K rows of [I; C] are invertible and
+ * any K surviving shards determine the data (the MDS property). Scaling a row or a column of C by
+ * a nonzero constant scales each square submatrix's determinant by a nonzero factor, so MDS
+ * survives; P is C scaled so that its first row and first column are all ones:
+ *   P[i][j] = C[i][j] · C[0][0] / (C[0][j] · C[i][0]).
+ * A coefficient of 1 is a plain xor in the kernel, so RS(4,2) needs 3 multiplies instead of 8.
  */
 import { assert } from "../util/assert.ts";
-import { gfInv, gfMul } from "./gf256.ts";
+import { gfDiv, gfInv, gfMul } from "./gf256.ts";
 
 /** K + M must fit the field: the Cauchy points x_i and y_j are distinct field elements. */
 export const shardCountMax = 255;
@@ -43,14 +47,17 @@ export function checkShape(dataShards: number, parityShards: number): void {
   }
 }
 
-/** The (K+M)×K systematic encoding matrix [I_K; Cauchy]. */
+/** The (K+M)×K systematic encoding matrix [I_K; P], P the normalised Cauchy matrix above. */
 export function encodingMatrix(dataShards: number, parityShards: number): Matrix {
   checkShape(dataShards, parityShards);
   const k = dataShards;
   const m = matrix(k + parityShards, k);
   for (let i = 0; i < k; i++) m.data[i * k + i] = 1;
+  const cauchy = (i: number, j: number) => gfInv((k + i) ^ j);
   for (let i = 0; i < parityShards; i++) {
-    for (let j = 0; j < k; j++) m.data[(k + i) * k + j] = gfInv((k + i) ^ j);
+    for (let j = 0; j < k; j++) {
+      m.data[(k + i) * k + j] = gfDiv(gfMul(cauchy(i, j), cauchy(0, 0)), gfMul(cauchy(0, j), cauchy(i, 0)));
+    }
   }
   return m;
 }

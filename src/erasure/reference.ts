@@ -1,7 +1,8 @@
 /**
  * A deliberately plain Reed-Solomon, written independently of gf256.ts/matrix.ts/kernels so the
  * tests can check the fast code against it: carry-less multiplication bit by bit, inverses by
- * search, the same [I; Cauchy] code solved by textbook Gaussian elimination per byte column.
+ * search, the same code ([I; Cauchy scaled to ones in its first row and column], see matrix.ts)
+ * solved by textbook Gaussian elimination per byte column.
  * Slow (microseconds per byte); for tests only.
  */
 
@@ -22,10 +23,15 @@ export function slowInv(a: number): number {
   throw new Error(`reference: ${a} has no inverse`);
 }
 
-/** Row r of the (K+M)×K encoding matrix: identity for data rows, Cauchy 1/((K+i) xor j) for parity. */
+/**
+ * Row r of the (K+M)×K encoding matrix: identity for data rows; for parity row i = r - K, the
+ * Cauchy entries c(i, j) = 1/((K+i) xor j) scaled to c(i,j)·c(0,0) / (c(0,j)·c(i,0)).
+ */
 export function referenceRow(k: number, r: number): number[] {
   if (r < k) return Array.from({ length: k }, (_, j) => (j === r ? 1 : 0));
-  return Array.from({ length: k }, (_, j) => slowInv(r ^ j));
+  const c = (i: number, j: number) => slowInv((k + i) ^ j);
+  const i = r - k;
+  return Array.from({ length: k }, (_, j) => slowMul(slowMul(c(i, j), c(0, 0)), slowInv(slowMul(c(0, j), c(i, 0)))));
 }
 
 export function referenceEncode(k: number, m: number, data: Uint8Array[]): Uint8Array[] {

@@ -20,6 +20,9 @@ import { name, op, section, sleb, uleb, valueType, vec } from "../util/wasm-enco
 export const vectorBytes = 16;
 export const nibbleTableBytes = 32;
 
+/** What the kernel does with one coefficient: skip it, xor the input in, or multiply. */
+export const coefficientKind = { zero: 0, one: 1, general: 2 } as const;
+
 export interface KernelShape {
   readonly inputs: number;
   readonly outputs: number;
@@ -27,6 +30,17 @@ export interface KernelShape {
   readonly unroll: number;
   /** Use i8x16.relaxed_swizzle (maps straight to PSHUFB / TBL; indices here are always < 16). */
   readonly relaxed: boolean;
+  /**
+   * coefficientKind per coefficient (row-major, outputs × inputs); omitted: all general. A
+   * coefficient of 1 is a plain xor and 0 costs nothing, so a matrix normalised to have ones in
+   * its first row and column (codec.ts) needs far fewer multiplies.
+   */
+  readonly kinds?: Uint8Array;
+}
+
+/** kinds for a coefficient matrix: the key the generated code is specialised on. */
+export function kindsOf(coefficients: Uint8Array): Uint8Array {
+  return coefficients.map((c) => (c === 0 ? coefficientKind.zero : c === 1 ? coefficientKind.one : coefficientKind.general));
 }
 
 const I32 = valueType.i32;
@@ -37,6 +51,11 @@ const simd = {
 
 function kernelBody(shape: KernelShape, accumulate: boolean): number[] {
   const { inputs, outputs, unroll, relaxed } = shape;
+  const kinds = shape.kinds ?? new Uint8Array(inputs * outputs).fill(coefficientKind.general);
+  assert(kinds.length === inputs * outputs, "wasm-gen: kinds do not match the shape");
+  const kind = (o: number, i: number) => kinds[o * inputs + i];
+  // An input needs its nibbles split only if some output multiplies it by a general coefficient.
+  const splits = Array.from({ length: inputs }, (_, i) => Array.from({ length: outputs }, (_, o) => kind(o, i)).includes(coefficientKind.general));
   // params: 0 tablesAddr, 1 pointersAddr, 2 lengthBytes
   const paramCount = 3;
   let next = paramCount;
@@ -45,9 +64,9 @@ function kernelBody(shape: KernelShape, accumulate: boolean): number[] {
   const outPtr = Array.from({ length: outputs }, () => next++);
   const i32Locals = next - paramCount;
   const mask = next++;
-  const vec0 = next++;
   const tlo = next++;
   const thi = next++;
+  const x = Array.from({ length: unroll }, () => next++);
   const lo = Array.from({ length: unroll }, () => next++);
   const hi = Array.from({ length: unroll }, () => next++);
   const acc = Array.from({ length: unroll }, () => Array.from({ length: outputs }, () => next++));
@@ -70,31 +89,42 @@ function kernelBody(shape: KernelShape, accumulate: boolean): number[] {
 
   c.push(op.block, 0x40, op.loop, 0x40);
   get(pos); get(2); c.push(op.i32GeU, op.brIf, 1);
+  // started[o]: acc[.][o] holds a value (else the first contribution is set, not xored in)
+  const started = Array.from({ length: outputs }, () => accumulate);
   if (accumulate) {
     for (let u = 0; u < unroll; u++) {
       for (let o = 0; o < outputs; o++) { get(outPtr[o]); get(pos); c.push(op.i32Add); load(u * vectorBytes); set(acc[u][o]); }
     }
   }
   for (let i = 0; i < inputs; i++) {
+    if (Array.from({ length: outputs }, (_, o) => kind(o, i)).every((k) => k === coefficientKind.zero)) continue;
     for (let u = 0; u < unroll; u++) {
-      get(inPtr[i]); get(pos); c.push(op.i32Add); load(u * vectorBytes);
-      c.push(op.localTee, ...uleb(vec0)); get(mask); s(simd.and); set(lo[u]);
+      get(inPtr[i]); get(pos); c.push(op.i32Add); load(u * vectorBytes); set(x[u]);
+      if (!splits[i]) continue;
+      get(x[u]); get(mask); s(simd.and); set(lo[u]);
       // i16x8 shift then mask: one PSRLW + PAND (an i8x16 shift has no x86 instruction of its own)
-      get(vec0); i32(4); s(simd.i16x8ShrU); get(mask); s(simd.and); set(hi[u]);
+      get(x[u]); i32(4); s(simd.i16x8ShrU); get(mask); s(simd.and); set(hi[u]);
     }
     for (let o = 0; o < outputs; o++) {
-      const table = (o * inputs + i) * nibbleTableBytes;
-      // Tables are reloaded from memory per use: hoisting them into locals measured no faster (register pressure).
-      get(0); load(table); set(tlo);
-      get(0); load(table + 16); set(thi);
+      const k = kind(o, i);
+      if (k === coefficientKind.zero) continue;
+      if (k === coefficientKind.general) {
+        const table = (o * inputs + i) * nibbleTableBytes;
+        // Tables are reloaded from memory per use: hoisting them into locals measured no faster (register pressure).
+        get(0); load(table); set(tlo);
+        get(0); load(table + 16); set(thi);
+      }
       for (let u = 0; u < unroll; u++) {
-        get(tlo); get(lo[u]); swz(); get(thi); get(hi[u]); swz(); s(simd.xor);
-        if (i > 0 || accumulate) { get(acc[u][o]); s(simd.xor); }
+        if (k === coefficientKind.one) get(x[u]);
+        else { get(tlo); get(lo[u]); swz(); get(thi); get(hi[u]); swz(); s(simd.xor); }
+        if (started[o]) { get(acc[u][o]); s(simd.xor); }
         set(acc[u][o]);
       }
+      started[o] = true;
     }
   }
   for (let o = 0; o < outputs; o++) {
+    if (!started[o]) for (let u = 0; u < unroll; u++) { i32(0); s(simd.i8x16Splat); set(acc[u][o]); } // an all-zero row
     for (let u = 0; u < unroll; u++) { get(outPtr[o]); get(pos); c.push(op.i32Add); get(acc[u][o]); store(u * vectorBytes); }
   }
   get(pos); i32(vectorBytes * unroll); c.push(op.i32Add); set(pos);

@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { gfDiv, gfInv, gfMul, mulTable, nibbleTables } from "../../src/erasure/gf256.ts";
 import { encodingMatrix, identity, invert, matrix, multiply, selectRows } from "../../src/erasure/matrix.ts";
-import { slowInv, slowMul } from "../../src/erasure/reference.ts";
-import { combinations } from "./random.ts";
+import { referenceRow, slowInv, slowMul } from "../../src/erasure/reference.ts";
+import { combinations, rng } from "./random.ts";
 
 describe("GF(2^8)", () => {
   test("table multiply equals carry-less multiply for every pair", () => {
@@ -34,13 +34,30 @@ describe("GF(2^8)", () => {
 });
 
 describe("matrices", () => {
-  test("every K-row subset of [I; Cauchy] inverts (MDS) for small shapes", () => {
-    for (const [k, m] of [[2, 1], [3, 2], [4, 2], [5, 3], [4, 4]]) {
+  test("every KxK submatrix of the generator inverts (MDS): fixed and random shapes", () => {
+    const next = rng(41);
+    const random = Array.from({ length: 6 }, () => {
+      const k = 1 + (next() % 9);
+      return [k, 1 + (next() % Math.min(5, 14 - k))];
+    });
+    for (const [k, m] of [[2, 1], [3, 2], [4, 2], [8, 4], [5, 3], [4, 4], [1, 3], ...random]) {
       const e = encodingMatrix(k, m);
       for (const rows of combinations(k + m, k)) {
         const sub = selectRows(e, rows);
         expect(multiply(invert(sub), sub).data).toEqual(identity(k).data);
       }
+    }
+  });
+
+  test("parity rows are the reference's (independent arithmetic) and start with a row and a column of ones", () => {
+    for (const [k, m] of [[2, 1], [4, 2], [8, 4], [10, 6], [200, 55], [1, 254], [254, 1]]) {
+      const e = encodingMatrix(k, m);
+      for (const r of [0, 1, k - 1, k, k + 1, k + m - 1].filter((r) => r >= 0 && r < k + m)) {
+        expect([...e.data.subarray(r * k, (r + 1) * k)]).toEqual(referenceRow(k, r));
+      }
+      for (let j = 0; j < k; j++) expect(e.data[k * k + j]).toBe(1);
+      for (let i = 0; i < m; i++) expect(e.data[(k + i) * k]).toBe(1);
+      for (let p = k * k; p < e.data.length; p++) if (e.data[p] === 0) throw new Error(`RS(${k},${m}): zero parity coefficient`);
     }
   });
 
