@@ -27,8 +27,8 @@ import type {
 } from "../backend.ts";
 import { cursorPastPrefix, listEntries, utf8, type ListCursor } from "../listing.ts";
 import { BlobStore } from "./blobs.ts";
-import { Committer } from "./committer.ts";
-import { keyBytes, objectMetaOf, openDatabase, segmentsOf, type ObjectRow, type Segment } from "./db.ts";
+import { Committer, NotDurableError } from "./committer.ts";
+import { keyBytes, objectMetaOf, openDatabase, segmentsOf, WalSync, type ObjectRow, type Segment } from "./db.ts";
 import { MultipartStore } from "./multipart.ts";
 import { segmentStream } from "./read.ts";
 
@@ -41,6 +41,7 @@ export const inlineObjectBytesMax = 64 * 1024;
 export class FsBackend implements Backend {
   private readonly db: Database;
   private readonly blobs: BlobStore;
+  private readonly wal: WalSync;
   private readonly committer: Committer;
   private readonly multipart: MultipartStore;
 
@@ -56,9 +57,11 @@ export class FsBackend implements Backend {
       closeSync(this.lockFd);
       throw new Error(`another s3d process is using the data dir ${dataDir}`);
     }
-    this.db = openDatabase(join(dataDir, "meta.sqlite"));
+    const dbPath = join(dataDir, "meta.sqlite");
+    this.db = openDatabase(dbPath);
     this.blobs = new BlobStore(join(dataDir, "blobs"));
-    this.committer = new Committer(this.db);
+    this.wal = new WalSync(dbPath);
+    this.committer = new Committer(this.db, () => this.wal.sync());
     this.multipart = new MultipartStore(this.db, this.blobs, this.committer, (b) => this.requireBucket(b));
     this.loadBuckets();
   }
@@ -190,7 +193,9 @@ export class FsBackend implements Backend {
         return meta;
       });
     } catch (error) {
-      this.blobs.remove(newBlobs);
+      // A commit that is not known to be durable may still be visible: its blobs stay (the
+      // orphan sweep at start-up takes them if the commit did not survive).
+      if (!(error instanceof NotDurableError)) this.blobs.remove(newBlobs);
       throw error;
     }
     this.blobs.remove(superseded);
@@ -305,6 +310,8 @@ export class FsBackend implements Backend {
   }
 
   async close(): Promise<void> {
+    await this.committer.settled();
+    this.wal.close();
     this.db.close();
     closeSync(this.lockFd);
   }

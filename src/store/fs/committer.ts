@@ -1,9 +1,25 @@
 /**
- * Group commit over bun:sqlite: every write submitted within one turn of the event loop goes
- * into one transaction, so many concurrent writers share one WAL fsync. Each write runs in its
- * own savepoint: one that throws (a failed precondition) is rolled back alone.
+ * Group commit over bun:sqlite that never holds the event loop for a disk flush.
+ *
+ * Writes gather into one transaction, each in its own savepoint (one that throws, such as a
+ * failed precondition, is rolled back alone). The transaction commits without waiting for the
+ * disk (WAL, synchronous=NORMAL); durability comes from `sync`, an fdatasync of the WAL file on
+ * Bun's worker pool, which covers every transaction committed before it started. A write is
+ * answered only once that sync has finished. While a sync is in flight the event loop keeps
+ * serving, and the writes that arrive meanwhile gather for the next transaction, committed as
+ * soon as the sync ends: one transaction and one sync per batch, as with synchronous=FULL, but
+ * the flush no longer blocks the loop.
+ *
+ * A failed sync leaves the log in an unknown state (the kernel may have dropped the pages it
+ * could not write, and a later sync can report success without them): every write after it is
+ * refused with a `NotDurableError` until the process restarts and recovers from the disk.
  */
 import type { Database } from "bun:sqlite";
+
+/** A write that may have committed in memory but is not known to be on disk. */
+export class NotDurableError extends Error {
+  override readonly name = "NotDurableError";
+}
 
 interface Pending {
   run: () => unknown;
@@ -11,57 +27,105 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
-/** Upper bound on writes folded into one transaction, so one flush cannot stall the loop long. */
+/** A write whose transaction has committed, waiting for the sync that makes it durable. */
+interface Unsynced {
+  answer: () => void;
+  reject: (error: unknown) => void;
+}
+
+/** Upper bound on writes folded into one transaction, so one transaction cannot stall the loop long. */
 const batchWritesMax = 512;
 
 export class Committer {
   private queue: Pending[] = [];
   private scheduled = false;
+  private syncing = false;
+  private failure: NotDurableError | undefined;
+  private readonly inFlight = new Set<Promise<unknown>>();
 
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    private readonly sync: () => Promise<void>,
+  ) {}
 
-  /** Runs `write` inside a durable transaction; resolves once it is committed. */
+  /** Runs `write` inside a transaction; resolves once that transaction is on disk. */
   commit<T>(write: () => T): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
+    if (this.failure) return Promise.reject(this.failure);
+    const answer = new Promise<T>((resolve, reject) => {
       this.queue.push({ run: write, resolve: resolve as (v: unknown) => void, reject });
-      if (!this.scheduled) {
+      // While a sync is in flight, writes gather for the transaction that follows it.
+      if (!this.scheduled && !this.syncing) {
         this.scheduled = true;
-        setImmediate(() => this.flush());
+        setImmediate(() => this.commitQueued());
       }
     });
+    this.inFlight.add(answer);
+    const forget = () => void this.inFlight.delete(answer);
+    answer.then(forget, forget);
+    return answer;
   }
 
-  private flush(): void {
-    const batch = this.queue.splice(0, batchWritesMax);
+  /** Resolves once every write submitted so far has been answered. */
+  async settled(): Promise<void> {
+    await Promise.allSettled(this.inFlight);
+  }
+
+  /** Commits every queued write, then syncs once for all of them. */
+  private commitQueued(): void {
     this.scheduled = false;
-    if (this.queue.length > 0) {
-      this.scheduled = true;
-      setImmediate(() => this.flush());
+    if (this.syncing) return;
+    const committed: Unsynced[] = [];
+    while (this.queue.length > 0) committed.push(...this.transaction(this.queue.splice(0, batchWritesMax)));
+    if (committed.length > 0) this.syncThenAnswer(committed);
+  }
+
+  /** Runs one transaction; returns the answers of the writes in it (refusals included). */
+  private transaction(batch: Pending[]): Unsynced[] {
+    if (this.failure) {
+      for (const p of batch) p.reject(this.failure);
+      return [];
     }
-    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    const committed: Unsynced[] = [];
     try {
       this.db.run("BEGIN IMMEDIATE");
       for (const p of batch) {
         this.db.run("SAVEPOINT w");
         try {
-          outcomes.push({ ok: true, value: p.run() });
+          const value = p.run();
           this.db.run("RELEASE w");
+          committed.push({ answer: () => p.resolve(value), reject: p.reject });
         } catch (error) {
           this.db.run("ROLLBACK TO w");
           this.db.run("RELEASE w");
-          outcomes.push({ ok: false, error });
+          committed.push({ answer: () => p.reject(error), reject: p.reject });
         }
       }
       this.db.run("COMMIT");
     } catch (error) {
       if (this.db.inTransaction) this.db.run("ROLLBACK");
       for (const p of batch) p.reject(error);
-      return;
+      return [];
     }
-    batch.forEach((p, i) => {
-      const o = outcomes[i];
-      if (o.ok) p.resolve(o.value);
-      else p.reject(o.error);
-    });
+    return committed;
+  }
+
+  /** Refusals wait for the sync as well: the state they were decided on must be durable. */
+  private syncThenAnswer(committed: Unsynced[]): void {
+    this.syncing = true;
+    this.sync().then(
+      () => {
+        this.syncing = false;
+        for (const w of committed) w.answer();
+        this.commitQueued();
+      },
+      (error: unknown) => {
+        this.syncing = false;
+        this.failure = new NotDurableError(`metadata log sync failed, writes refused until restart: ${String(error)}`);
+        for (const w of committed) w.reject(this.failure);
+        // Writes queued behind the failed sync are refused too: a later sync could report
+        // success without the pages the failed one lost.
+        this.commitQueued();
+      },
+    );
   }
 }

@@ -22,7 +22,7 @@ import {
 } from "../backend.ts";
 import { cursorPastPrefix, listEntries, utf8, type ListCursor } from "../listing.ts";
 import type { BlobStore } from "./blobs.ts";
-import type { Committer } from "./committer.ts";
+import { NotDurableError, type Committer } from "./committer.ts";
 import { attributesOf, keyBytes, keyText, type PartRow, type Segment, type UploadRow } from "./db.ts";
 
 /** Sorts after every upload id (base64url), so a bare key marker skips all uploads of that key. */
@@ -78,7 +78,7 @@ export class MultipartStore {
           .run(uploadId, partNumber, blobId, sizeBytes, md5Hex, nowMs, expected ? checksum!.value : null);
       });
     } catch (error) {
-      this.blobs.remove([blobId]);
+      if (!(error instanceof NotDurableError)) this.blobs.remove([blobId]);
       throw error;
     }
     this.blobs.remove(superseded);
