@@ -66,13 +66,13 @@ export async function pumpFramed(
 }
 
 /** The default reader of a byte stream, as the code below uses it. */
-interface BodyReader {
+export interface BodyReader {
   read(): Promise<{ done: boolean; value?: Uint8Array }>;
   cancel(reason?: unknown): Promise<void>;
   releaseLock(): void;
 }
 
-function readWithIdle(reader: BodyReader, idleMs: number): ReturnType<BodyReader["read"]> {
+export function readWithIdle(reader: BodyReader, idleMs: number): ReturnType<BodyReader["read"]> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const idle = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new TransportError("idle", `body source stalled over ${idleMs} ms`)), idleMs);

@@ -19,10 +19,15 @@ export interface NodeCredentialPaths {
   caCertPath: string;
   certPath: string;
   keyPath: string;
+  /** The cluster secret (hex) that authenticates the experimental QUIC transport. */
+  secretPath: string;
 }
 
 export function credentialPaths(dir: string, nodeId: string): NodeCredentialPaths {
-  return { caCertPath: join(dir, "ca.crt"), certPath: join(dir, `${nodeId}.crt`), keyPath: join(dir, `${nodeId}.key`) };
+  return {
+    caCertPath: join(dir, "ca.crt"), certPath: join(dir, `${nodeId}.crt`), keyPath: join(dir, `${nodeId}.key`),
+    secretPath: join(dir, "cluster.secret"),
+  };
 }
 
 async function openssl(args: string[], cwd: string): Promise<void> {
@@ -34,7 +39,8 @@ async function openssl(args: string[], cwd: string): Promise<void> {
 const ecKey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
 
 /**
- * Writes DIR/ca.crt, DIR/ca.key and DIR/<id>.crt, DIR/<id>.key for each node. `hosts` are extra
+ * Writes DIR/ca.crt, DIR/ca.key, DIR/cluster.secret (32 random bytes, hex, for `transport = "quic"`)
+ * and DIR/<id>.crt, DIR/<id>.key for each node. `hosts` are extra
  * subjectAltNames (DNS names or IPs) every node certificate carries besides localhost/127.0.0.1.
  */
 export async function generateDevCerts(dir: string, nodeIds: string[], hosts: string[] = []): Promise<void> {
@@ -45,6 +51,7 @@ export async function generateDevCerts(dir: string, nodeIds: string[], hosts: st
   await openssl(["req", "-x509", "-new", ...ecKey, "-keyout", "ca.key", "-out", "ca.crt", "-days", days,
     "-subj", "/CN=s3d dev cluster CA",
     "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"], dir);
+  await writeFile(join(dir, "cluster.secret"), `${randomBytes(32).toString("hex")}\n`, { mode: 0o600 });
   const alt = ["DNS:localhost", "IP:127.0.0.1", ...hosts.map((h) => (/^[0-9.:]+$/.test(h) ? `IP:${h}` : `DNS:${h}`))];
   await Promise.all(nodeIds.map(async (id) => {
     const ext = `${id}.ext`;
