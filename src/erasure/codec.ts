@@ -4,7 +4,8 @@
  * engine has it, a table kernel otherwise).
  */
 import { assert } from "../util/assert.ts";
-import type { Coefficients, Kernel, ShardArena } from "./kernel.ts";
+import { decodeProgram, matrixProgramData, programCost, programMatrix, programShardsMax } from "./decode-program.ts";
+import type { CoefficientProgram, Coefficients, Kernel, ShardArena } from "./kernel.ts";
 import { tsKernel } from "./kernel-ts.ts";
 import { createWasmKernel } from "./kernel-wasm.ts";
 import { checkShape, encodingMatrix, invert, type Matrix, multiply, selectRows } from "./matrix.ts";
@@ -173,10 +174,22 @@ export class ReedSolomon {
     const decode = invert(selectRows(this.matrix, sources)); // maps the sources to the data shards
     const rows = multiply(selectRows(this.matrix, targets), decode);
     assert(rows.rows === targets.length && rows.cols === k, "erasure: decode matrix has the wrong shape");
-    const plan: DecodePlan = { sources, targets, coefs: { outputs: targets.length, inputs: k, data: rows.data } };
+    const coefs: Coefficients = { outputs: targets.length, inputs: k, data: rows.data, program: this.programFor(sources, targets, rows.data) };
+    const plan: DecodePlan = { sources, targets, coefs };
     this.plans.set(key, plan);
     if (this.plans.size > inversionCacheEntriesMax) this.plans.delete(this.plans.keys().next().value as string);
     return plan;
+  }
+
+  /** The elimination program when it needs fewer vector ops than the dense rows (see decode-program.ts). */
+  private programFor(sources: number[], targets: number[], dense: Uint8Array): CoefficientProgram | undefined {
+    const k = this.dataShards;
+    if (k + targets.length > programShardsMax) return undefined;
+    const program = decodeProgram(this.matrix, sources, targets);
+    // The invariant that makes the program safe to run instead of the matrix: it computes the same product.
+    assert(equalBytes(programMatrix(program, k), dense), "erasure: decode program disagrees with the decode matrix");
+    const cheaper = programCost(program.data, program.rows, k) < programCost(matrixProgramData(dense, targets.length, k), targets.length, k);
+    return cheaper ? program : undefined;
   }
 
   private checkShards(shards: readonly Uint8Array[]): number {

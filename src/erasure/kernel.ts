@@ -8,6 +8,19 @@ export interface Coefficients {
   readonly outputs: number;
   readonly inputs: number;
   readonly data: Uint8Array;
+  /** Optional: the same product as a program with fewer multiplies. Kernels may ignore it. */
+  readonly program?: CoefficientProgram;
+}
+
+/**
+ * A straight-line program over the inputs: row r = XOR over v of data[r][v] * value v, where
+ * values 0..inputs-1 are the inputs and inputs + r' is row r' (r' < r only). Output o is row
+ * outputRows[o]. data is rows × (inputs + rows), row-major.
+ */
+export interface CoefficientProgram {
+  readonly rows: number;
+  readonly data: Uint8Array;
+  readonly outputRows: readonly number[];
 }
 
 /**

@@ -1,16 +1,23 @@
 /**
  * Emits, as raw WebAssembly binary, a GF(2^8) matrix-multiply kernel specialised for one shape
- * (inputs × outputs). Pure: the same shape always gives the same bytes. Generating the module
- * from TypeScript at run time means no toolchain at install and nothing to read from disk: the
- * kernel travels inside `bun build --compile` like any other code.
+ * (inputs × outputs) and one pattern of 0 / 1 / general coefficients. Pure: the same shape always
+ * gives the same bytes. Generating the module from TypeScript at run time means no toolchain at
+ * install and nothing to read from disk: the kernel travels inside `bun build --compile` like any
+ * other code.
  *
- * The kernel is the split-nibble multiply (ISA-L's and klauspost/reedsolomon's PSHUFB trick):
- * c*x = lo_c[x & 15] ^ hi_c[x >> 4], sixteen bytes at a time with i8x16.swizzle. It is fused:
- * each input vector is loaded once and every output is accumulated in a local, stored once.
+ * The multiply is the split-nibble one (ISA-L's and klauspost/reedsolomon's PSHUFB trick):
+ * c*x = lo_c[x & 15] ^ hi_c[x >> 4], sixteen bytes at a time with i8x16.swizzle. A coefficient of
+ * 1 is a plain xor and 0 costs nothing. The kernel is fused: each input vector is loaded once and
+ * every output is accumulated in locals and stored once.
+ *
+ * Besides a plain matrix, the kernel runs a straight-line program: rows computed in order, each
+ * the xor of multiples of inputs and of earlier rows, some of them stored as outputs. A decode
+ * written as elimination steps (decode-program.ts) needs fewer multiplies than its dense matrix.
  *
  * Calling contract: fn(tablesAddr, pointersAddr, lengthBytes), memory imported as env.memory.
- *   tablesAddr + (o * inputs + i) * 32   nibble tables for output o, input i: lo[16] then hi[16]
- *   pointersAddr + 4 * i                  u32 address of input i (i < inputs), then of each output
+ *   tablesAddr + 32 * t      nibble tables (lo[16] then hi[16]) of the t-th general coefficient,
+ *                            counted row-major over the rows × (inputs + rows) program matrix
+ *   pointersAddr + 4 * i     u32 address of input i (i < inputs), then of each output
  * Shards may sit anywhere in memory (no copies needed when the caller's buffers live there).
  * `lengthBytes` must be a multiple of vectorBytes * unroll (the driver pads).
  */
@@ -20,8 +27,16 @@ import { name, op, section, sleb, uleb, valueType, vec } from "../util/wasm-enco
 export const vectorBytes = 16;
 export const nibbleTableBytes = 32;
 
-/** What the kernel does with one coefficient: skip it, xor the input in, or multiply. */
+/** What the kernel does with one coefficient: skip it, xor the value in, or multiply. */
 export const coefficientKind = { zero: 0, one: 1, general: 2 } as const;
+
+/** rows × (inputs + rows) coefficient kinds; row r may use inputs and rows before r only. */
+export interface KernelProgram {
+  readonly rows: number;
+  readonly kinds: Uint8Array;
+  /** The row stored to each output, in output order. */
+  readonly outputRows: readonly number[];
+}
 
 export interface KernelShape {
   readonly inputs: number;
@@ -30,17 +45,30 @@ export interface KernelShape {
   readonly unroll: number;
   /** Use i8x16.relaxed_swizzle (maps straight to PSHUFB / TBL; indices here are always < 16). */
   readonly relaxed: boolean;
-  /**
-   * coefficientKind per coefficient (row-major, outputs × inputs); omitted: all general. A
-   * coefficient of 1 is a plain xor and 0 costs nothing, so a matrix normalised to have ones in
-   * its first row and column (codec.ts) needs far fewer multiplies.
-   */
+  /** coefficientKind per coefficient of a plain outputs × inputs matrix; omitted: all general. */
   readonly kinds?: Uint8Array;
+  /** Instead of a plain matrix: a straight-line program (kinds must be absent). */
+  readonly program?: KernelProgram;
+}
+
+export function kindOf(c: number): number {
+  return c === 0 ? coefficientKind.zero : c === 1 ? coefficientKind.one : coefficientKind.general;
 }
 
 /** kinds for a coefficient matrix: the key the generated code is specialised on. */
 export function kindsOf(coefficients: Uint8Array): Uint8Array {
-  return coefficients.map((c) => (c === 0 ? coefficientKind.zero : c === 1 ? coefficientKind.one : coefficientKind.general));
+  return coefficients.map(kindOf);
+}
+
+/** A plain matrix as a program: one row per output, no row uses another. */
+export function matrixProgram(inputs: number, outputs: number, kinds?: Uint8Array): KernelProgram {
+  assert(!kinds || kinds.length === inputs * outputs, "wasm-gen: kinds do not match the shape");
+  const width = inputs + outputs;
+  const out = new Uint8Array(outputs * width);
+  for (let o = 0; o < outputs; o++) {
+    for (let i = 0; i < inputs; i++) out[o * width + i] = kinds ? kinds[o * inputs + i] : coefficientKind.general;
+  }
+  return { rows: outputs, kinds: out, outputRows: Array.from({ length: outputs }, (_, o) => o) };
 }
 
 const I32 = valueType.i32;
@@ -49,13 +77,24 @@ const simd = {
   load: 0, store: 11, swizzle: 14, i8x16Splat: 15, and: 78, xor: 81, i16x8ShrU: 141, relaxedSwizzle: 0x100,
 } as const;
 
-function kernelBody(shape: KernelShape, accumulate: boolean): number[] {
+function checkProgram(inputs: number, outputs: number, p: KernelProgram): void {
+  const width = inputs + p.rows;
+  assert(p.kinds.length === p.rows * width, "wasm-gen: program kinds do not match its rows");
+  assert(p.outputRows.length === outputs && p.outputRows.every((r) => r >= 0 && r < p.rows), "wasm-gen: bad output rows");
+  for (let r = 0; r < p.rows; r++) {
+    for (let v = inputs + r; v < width; v++) assert(p.kinds[r * width + v] === coefficientKind.zero, "wasm-gen: a row uses itself or a later row");
+  }
+}
+
+function kernelBody(shape: KernelShape, program: KernelProgram, accumulate: boolean): number[] {
   const { inputs, outputs, unroll, relaxed } = shape;
-  const kinds = shape.kinds ?? new Uint8Array(inputs * outputs).fill(coefficientKind.general);
-  assert(kinds.length === inputs * outputs, "wasm-gen: kinds do not match the shape");
-  const kind = (o: number, i: number) => kinds[o * inputs + i];
-  // An input needs its nibbles split only if some output multiplies it by a general coefficient.
-  const splits = Array.from({ length: inputs }, (_, i) => Array.from({ length: outputs }, (_, o) => kind(o, i)).includes(coefficientKind.general));
+  const { rows } = program;
+  const width = inputs + rows;
+  const kind = (r: number, v: number) => program.kinds[r * width + v];
+  const tableIndex = new Map<number, number>(); // r * width + v -> t
+  program.kinds.forEach((k, p) => { if (k === coefficientKind.general) tableIndex.set(p, tableIndex.size); });
+  const users = (v: number) => Array.from({ length: rows }, (_, r) => r).filter((r) => kind(r, v) !== coefficientKind.zero);
+
   // params: 0 tablesAddr, 1 pointersAddr, 2 lengthBytes
   const paramCount = 3;
   let next = paramCount;
@@ -69,7 +108,7 @@ function kernelBody(shape: KernelShape, accumulate: boolean): number[] {
   const x = Array.from({ length: unroll }, () => next++);
   const lo = Array.from({ length: unroll }, () => next++);
   const hi = Array.from({ length: unroll }, () => next++);
-  const acc = Array.from({ length: unroll }, () => Array.from({ length: outputs }, () => next++));
+  const acc = Array.from({ length: unroll }, () => Array.from({ length: rows }, () => next++));
   const v128Locals = next - paramCount - i32Locals;
 
   const c: number[] = [];
@@ -80,6 +119,7 @@ function kernelBody(shape: KernelShape, accumulate: boolean): number[] {
   const load = (offset: number) => { s(simd.load); c.push(...uleb(4), ...uleb(offset)); };
   const store = (offset: number) => { s(simd.store); c.push(...uleb(4), ...uleb(offset)); };
   const swz = () => s(relaxed ? simd.relaxedSwizzle : simd.swizzle);
+  const zero = () => { i32(0); s(simd.i8x16Splat); };
 
   const loadPointer = (slot: number) => { get(1); c.push(op.i32Load, ...uleb(2), ...uleb(slot * 4)); };
   inPtr.forEach((l, i) => { loadPointer(i); set(l); });
@@ -89,44 +129,48 @@ function kernelBody(shape: KernelShape, accumulate: boolean): number[] {
 
   c.push(op.block, 0x40, op.loop, 0x40);
   get(pos); get(2); c.push(op.i32GeU, op.brIf, 1);
-  // started[o]: acc[.][o] holds a value (else the first contribution is set, not xored in)
-  const started = Array.from({ length: outputs }, () => accumulate);
-  if (accumulate) {
+  // started[r]: acc[.][r] holds a value (else the row's first term is set, not xored in)
+  const started = new Array<boolean>(rows).fill(false);
+  // Values in order: each input, then each row once complete (rows only use earlier values).
+  for (let v = 0; v < width; v++) {
+    const using = users(v);
+    if (using.length === 0) continue;
+    if (v >= inputs && !started[v - inputs]) continue; // an all-zero row contributes nothing
     for (let u = 0; u < unroll; u++) {
-      for (let o = 0; o < outputs; o++) { get(outPtr[o]); get(pos); c.push(op.i32Add); load(u * vectorBytes); set(acc[u][o]); }
-    }
-  }
-  for (let i = 0; i < inputs; i++) {
-    if (Array.from({ length: outputs }, (_, o) => kind(o, i)).every((k) => k === coefficientKind.zero)) continue;
-    for (let u = 0; u < unroll; u++) {
-      get(inPtr[i]); get(pos); c.push(op.i32Add); load(u * vectorBytes); set(x[u]);
-      if (!splits[i]) continue;
+      if (v < inputs) { get(inPtr[v]); get(pos); c.push(op.i32Add); load(u * vectorBytes); }
+      else get(acc[u][v - inputs]);
+      set(x[u]);
+      if (!using.some((r) => kind(r, v) === coefficientKind.general)) continue;
       get(x[u]); get(mask); s(simd.and); set(lo[u]);
       // i16x8 shift then mask: one PSRLW + PAND (an i8x16 shift has no x86 instruction of its own)
       get(x[u]); i32(4); s(simd.i16x8ShrU); get(mask); s(simd.and); set(hi[u]);
     }
-    for (let o = 0; o < outputs; o++) {
-      const k = kind(o, i);
-      if (k === coefficientKind.zero) continue;
-      if (k === coefficientKind.general) {
-        const table = (o * inputs + i) * nibbleTableBytes;
+    for (const r of using) {
+      const general = kind(r, v) === coefficientKind.general;
+      if (general) {
+        const table = (tableIndex.get(r * width + v) as number) * nibbleTableBytes;
         // Tables are reloaded from memory per use: hoisting them into locals measured no faster (register pressure).
         get(0); load(table); set(tlo);
         get(0); load(table + 16); set(thi);
       }
       for (let u = 0; u < unroll; u++) {
-        if (k === coefficientKind.one) get(x[u]);
-        else { get(tlo); get(lo[u]); swz(); get(thi); get(hi[u]); swz(); s(simd.xor); }
-        if (started[o]) { get(acc[u][o]); s(simd.xor); }
-        set(acc[u][o]);
+        if (general) { get(tlo); get(lo[u]); swz(); get(thi); get(hi[u]); swz(); s(simd.xor); }
+        else get(x[u]);
+        if (started[r]) { get(acc[u][r]); s(simd.xor); }
+        set(acc[u][r]);
       }
-      started[o] = true;
+      started[r] = true;
     }
   }
-  for (let o = 0; o < outputs; o++) {
-    if (!started[o]) for (let u = 0; u < unroll; u++) { i32(0); s(simd.i8x16Splat); set(acc[u][o]); } // an all-zero row
-    for (let u = 0; u < unroll; u++) { get(outPtr[o]); get(pos); c.push(op.i32Add); get(acc[u][o]); store(u * vectorBytes); }
-  }
+  program.outputRows.forEach((r, o) => {
+    for (let u = 0; u < unroll; u++) {
+      get(outPtr[o]); get(pos); c.push(op.i32Add);
+      if (started[r]) get(acc[u][r]);
+      else zero();
+      if (accumulate) { get(outPtr[o]); get(pos); c.push(op.i32Add); load(u * vectorBytes); s(simd.xor); }
+      store(u * vectorBytes);
+    }
+  });
   get(pos); i32(vectorBytes * unroll); c.push(op.i32Add); set(pos);
   c.push(op.br, 0, op.end, op.end, op.end);
 
@@ -143,6 +187,9 @@ export function generateKernelModule(shape: KernelShape): Uint8Array<ArrayBuffer
   const imports = section(2, vec([[...name("env"), ...name("memory"), 0x02, 0x00, ...uleb(1)]]));
   const funcs = section(3, vec([[0], [0]]));
   const exports = section(7, vec([[...name("set"), 0x00, 0], [...name("acc"), 0x00, 1]]));
-  const code = section(10, vec([kernelBody(shape, false), kernelBody(shape, true)]));
+  assert(!(shape.kinds && shape.program), "wasm-gen: give kinds or a program, not both");
+  const program = shape.program ?? matrixProgram(shape.inputs, shape.outputs, shape.kinds);
+  checkProgram(shape.inputs, shape.outputs, program);
+  const code = section(10, vec([kernelBody(shape, program, false), kernelBody(shape, program, true)]));
   return new Uint8Array([...header, ...type, ...imports, ...funcs, ...exports, ...code]);
 }

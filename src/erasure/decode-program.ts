@@ -1,0 +1,123 @@
+/**
+ * Reconstruction as a straight-line program (kernel.ts CoefficientProgram) instead of the dense
+ * decode matrix. Pure.
+ *
+ * The dense decode rows are arbitrary field elements: every one is a real multiply. Solving the
+ * system step by step keeps the ones of the normalised parity matrix (matrix.ts): with lost data
+ * shards L, present data shards D and the parity shards R read in their place,
+ *   syndrome s_r = p_r + sum over j in D of P[r][j] d_j        (= sum over l in L of P[r][l] d_l)
+ * then P[R][L] d_L = s is solved by elimination, each step a row of the program, and lost parity
+ * is re-encoded from the data. RS(4,2) losing two data shards: 3 multiplies instead of 8.
+ */
+import { assert } from "../util/assert.ts";
+import { gfDiv, gfInv, gfMul } from "./gf256.ts";
+import type { CoefficientProgram } from "./kernel.ts";
+import type { Matrix } from "./matrix.ts";
+
+/** Programs are built only for K + targets up to this: larger ones would not fit one fused kernel. */
+export const programShardsMax = 24;
+
+type Terms = Map<number, number>; // value id -> coefficient (nonzero)
+
+/**
+ * The program computing `targets` from `sources` (K shard indexes, ascending: every present data
+ * shard, then the parity shards standing in for the lost ones). `encoding` is [I; P].
+ */
+export function decodeProgram(encoding: Matrix, sources: readonly number[], targets: readonly number[]): CoefficientProgram {
+  const k = encoding.cols;
+  assert(sources.length === k, "decode-program: need K sources");
+  const inputOf = new Map(sources.map((s, i) => [s, i]));
+  const rows: Terms[] = [];
+  const addRow = (terms: Terms): number => {
+    for (const [v, c] of terms) if (c === 0) terms.delete(v);
+    rows.push(terms);
+    return k + rows.length - 1;
+  };
+  const p = (r: number, j: number) => encoding.data[r * k + j];
+
+  const lost = Array.from({ length: k }, (_, j) => j).filter((j) => !inputOf.has(j));
+  const present = Array.from({ length: k }, (_, j) => j).filter((j) => inputOf.has(j));
+  const parity = sources.filter((s) => s >= k);
+  assert(parity.length === lost.length, "decode-program: one parity shard per lost data shard");
+  const e = lost.length;
+
+  // Syndromes, then P[R][L] x = s by elimination on a copy of P[R][L].
+  const value = parity.map((r) => addRow(new Map([[inputOf.get(r) as number, 1], ...present.map((j): [number, number] => [inputOf.get(j) as number, p(r, j)])])));
+  const a = parity.map((r) => lost.map((l) => p(r, l)));
+  for (let c = 0; c < e; c++) {
+    const pivot = a.findIndex((row, i) => i >= c && row[c] !== 0);
+    assert(pivot >= 0, "decode-program: singular system (the code is not MDS)");
+    [a[c], a[pivot]] = [a[pivot], a[c]];
+    [value[c], value[pivot]] = [value[pivot], value[c]];
+    for (let i = c + 1; i < e; i++) {
+      if (a[i][c] === 0) continue;
+      const f = gfDiv(a[i][c], a[c][c]);
+      for (let j = c; j < e; j++) a[i][j] ^= gfMul(f, a[c][j]);
+      value[i] = addRow(new Map([[value[i], 1], [value[c], f]]));
+    }
+  }
+  const data = new Map<number, number>(present.map((j) => [j, inputOf.get(j) as number])); // data shard -> value id
+  for (let c = e - 1; c >= 0; c--) {
+    const inv = gfInv(a[c][c]);
+    const terms: Terms = new Map([[value[c], inv]]);
+    for (let j = c + 1; j < e; j++) if (a[c][j] !== 0) terms.set(data.get(lost[j]) as number, gfMul(inv, a[c][j]));
+    data.set(lost[c], addRow(terms));
+  }
+
+  const outputRows = targets.map((t) => {
+    if (t < k) return (data.get(t) as number) - k;
+    return addRow(new Map(Array.from({ length: k }, (_, j): [number, number] => [data.get(j) as number, p(t, j)]))) - k;
+  });
+  const width = k + rows.length;
+  const out = new Uint8Array(rows.length * width);
+  rows.forEach((terms, r) => {
+    for (const [v, c] of terms) out[r * width + v] = c;
+  });
+  return { rows: rows.length, data: out, outputRows };
+}
+
+/** The dense matrix a program computes (outputs × inputs): what the kernels without programs run. */
+export function programMatrix(program: CoefficientProgram, inputs: number): Uint8Array {
+  const width = inputs + program.rows;
+  const rowValue: Uint8Array[] = [];
+  for (let r = 0; r < program.rows; r++) {
+    const acc = new Uint8Array(inputs);
+    for (let v = 0; v < inputs + r; v++) {
+      const c = program.data[r * width + v];
+      if (c === 0) continue;
+      if (v < inputs) acc[v] ^= c;
+      else for (let i = 0; i < inputs; i++) acc[i] ^= gfMul(c, rowValue[v - inputs][i]);
+    }
+    rowValue.push(acc);
+  }
+  const out = new Uint8Array(program.outputRows.length * inputs);
+  program.outputRows.forEach((r, o) => out.set(rowValue[r], o * inputs));
+  return out;
+}
+
+/**
+ * Rough vector-op count per 16 bytes: a multiply (two shuffles, two xors, two table loads) ≈ 4
+ * xors; splitting a value into nibbles ≈ 3. Used only to pick the cheaper of program and matrix.
+ */
+export function programCost(data: Uint8Array, rows: number, inputs: number): number {
+  const width = inputs + rows;
+  let cost = 0;
+  for (let v = 0; v < width; v++) {
+    let split = false;
+    for (let r = 0; r < rows; r++) {
+      const c = data[r * width + v];
+      if (c === 1) cost += 1;
+      else if (c !== 0) { cost += 4; split = true; }
+    }
+    if (split) cost += 3;
+  }
+  return cost;
+}
+
+/** A dense outputs × inputs matrix laid out as a program's data (no row uses another), for programCost. */
+export function matrixProgramData(dense: Uint8Array, outputs: number, inputs: number): Uint8Array {
+  const width = inputs + outputs;
+  const out = new Uint8Array(outputs * width);
+  for (let o = 0; o < outputs; o++) out.set(dense.subarray(o * inputs, (o + 1) * inputs), o * width);
+  return out;
+}
