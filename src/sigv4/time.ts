@@ -15,12 +15,18 @@ export function formatIsoSeconds(ms: number): string {
   return Number.isFinite(ms) ? new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z") : "";
 }
 
+/** The last string parseAmzDate accepted: requests signed in the same second share it. */
+let lastAmzDate = { text: "", ms: 0 };
+
 /** ms since the epoch of a yyyyMMdd'T'HHmmss'Z' string, or undefined if it is not a real instant. */
 export function parseAmzDate(s: string): number | undefined {
+  if (s === lastAmzDate.text) return lastAmzDate.ms;
   if (!amzDatePattern.test(s)) return undefined;
   const ms = Date.UTC(+s.slice(0, 4), +s.slice(4, 6) - 1, +s.slice(6, 8), +s.slice(9, 11), +s.slice(11, 13), +s.slice(13, 15));
   // Date.UTC rolls 20130230 over to March; a round trip rejects such dates (and years < 100).
-  return Number.isFinite(ms) && formatAmzDate(ms) === s ? ms : undefined;
+  if (!Number.isFinite(ms) || formatAmzDate(ms) !== s) return undefined;
+  lastAmzDate = { text: s, ms };
+  return ms;
 }
 
 /** ms since the epoch of an RFC 1123 date ("Fri, 24 May 2013 00:00:00 GMT"), or undefined. */

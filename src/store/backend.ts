@@ -70,6 +70,8 @@ export interface ObjectReader {
   meta: ObjectMeta;
   /** Streams the bytes (all, or one inclusive range) and releases the reader when done. */
   stream(range?: ByteRange): ReadableStream<Uint8Array>;
+  /** The same bytes in one buffer, for small bodies; releases the reader. */
+  bytes(range?: ByteRange): Promise<Uint8Array>;
   /** Releases the reader without reading. Idempotent. */
   close(): void;
 }

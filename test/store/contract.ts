@@ -80,9 +80,12 @@ export function backendContract(name: string, make: () => Promise<BackendUnderTe
       await sut.cleanup();
     });
 
+    /** Reads through stream() and through bytes(), which must agree. */
     async function get(bucket: string, key: string, range?: { start: number; end: number }) {
-      const reader = await b.openObject(bucket, key);
-      return readAll(reader.stream(range));
+      const streamed = await readAll((await b.openObject(bucket, key)).stream(range));
+      const whole = await (await b.openObject(bucket, key)).bytes(range);
+      expect(Buffer.compare(Buffer.from(whole), streamed)).toBe(0);
+      return streamed;
     }
 
     test("buckets: create, head, list, delete, and their errors", async () => {

@@ -74,7 +74,7 @@ export async function getObject(ctx: S3Context, withBody = true): Promise<S3Resp
     }
     const length = range ? range.end - range.start + 1 : meta.sizeBytes;
     // A small body goes out in one write: per-chunk stream overhead dominates small GETs.
-    if (length <= smallResponseBytesMax) return { status, headers, body: new Uint8Array(await new Response(reader.stream(range)).arrayBuffer()) };
+    if (length <= smallResponseBytesMax) return { status, headers, body: await reader.bytes(range) };
     return { status, headers, body: reader.stream(range) };
   } catch (error) {
     reader.close();

@@ -25,6 +25,7 @@ import type {
   Precondition,
   UploadChecksum,
 } from "../backend.ts";
+import type { ByteRange } from "../../s3/range.ts";
 import { cursorPastPrefix, listEntries, utf8, type ListCursor } from "../listing.ts";
 import { BlobStore } from "./blobs.ts";
 import { Committer, NotDurableError } from "./committer.ts";
@@ -218,17 +219,23 @@ export class FsBackend implements Backend {
       }
     };
     const meta = objectMetaOf(row);
+    const stream = (range?: ByteRange) => {
+      const start = range?.start ?? 0;
+      const end = range ? range.end + 1 : meta.sizeBytes;
+      if (row.inline !== null) {
+        close();
+        return new Blob([row.inline.subarray(start, end)]).stream();
+      }
+      return segmentStream(segments.map(([id, size]) => [this.blobs.path(id), size]), start, end, close);
+    };
     return {
       meta,
       close,
-      stream: (range) => {
-        const start = range?.start ?? 0;
-        const end = range ? range.end + 1 : meta.sizeBytes;
-        if (row.inline !== null) {
-          close();
-          return new Blob([row.inline.subarray(start, end)]).stream();
-        }
-        return segmentStream(segments.map(([id, size]) => [this.blobs.path(id), size]), start, end, close);
+      stream,
+      bytes: async (range) => {
+        if (row.inline === null) return new Uint8Array(await new Response(stream(range)).arrayBuffer());
+        close();
+        return range ? row.inline.subarray(range.start, range.end + 1) : row.inline;
       },
     };
   }

@@ -101,6 +101,9 @@ export interface PartRow {
 
 export function openDatabase(path: string): Database {
   const db = new Database(path, { create: true, strict: true });
+  // One process owns the data dir (flock), so the WAL index lives in the heap, not in a shared
+  // -shm file with a lock syscall around every statement.
+  db.run("PRAGMA locking_mode = EXCLUSIVE");
   db.run("PRAGMA journal_mode = WAL");
   // Checkpoints still sync the log before copying it into the database and the database after.
   db.run("PRAGMA synchronous = NORMAL");
