@@ -4,7 +4,7 @@
  * engine has it, a table kernel otherwise).
  */
 import { assert } from "../util/assert.ts";
-import { decodeProgram, matrixProgramData, programCost, programMatrix, programShardsMax } from "./decode-program.ts";
+import { decodeProgram, encodeProgram, matrixProgramData, programCost, programMatrix, programShardsMax } from "./decode-program.ts";
 import type { CoefficientProgram, Coefficients, Kernel, ShardArena } from "./kernel.ts";
 import { tsKernel } from "./kernel-ts.ts";
 import { createWasmKernel } from "./kernel-wasm.ts";
@@ -50,7 +50,7 @@ export class ReedSolomon {
     this.totalShards = dataShards + parityShards;
     this.matrix = encodingMatrix(dataShards, parityShards);
     const parityRows = this.matrix.data.slice(dataShards * dataShards);
-    this.parityCoefs = { outputs: parityShards, inputs: dataShards, data: parityRows };
+    this.parityCoefs = { outputs: parityShards, inputs: dataShards, data: parityRows, program: this.cheaperProgram(encodeProgram(this.matrix, parityShards), parityRows) };
   }
 
   get kernelName(): string {
@@ -183,13 +183,18 @@ export class ReedSolomon {
 
   /** The elimination program when it needs fewer vector ops than the dense rows (see decode-program.ts). */
   private programFor(sources: number[], targets: number[], dense: Uint8Array): CoefficientProgram | undefined {
+    if (this.dataShards + targets.length > programShardsMax) return undefined;
+    return this.cheaperProgram(decodeProgram(this.matrix, sources, targets), dense);
+  }
+
+  /** `program` if it computes `dense` (outputs × K) in fewer vector ops than the matrix itself. */
+  private cheaperProgram(program: CoefficientProgram | undefined, dense: Uint8Array): CoefficientProgram | undefined {
     const k = this.dataShards;
-    if (k + targets.length > programShardsMax) return undefined;
-    const program = decodeProgram(this.matrix, sources, targets);
+    if (!program || k + program.outputRows.length > programShardsMax) return undefined;
     // The invariant that makes the program safe to run instead of the matrix: it computes the same product.
-    assert(equalBytes(programMatrix(program, k), dense), "erasure: decode program disagrees with the decode matrix");
-    const cheaper = programCost(program.data, program.rows, k) < programCost(matrixProgramData(dense, targets.length, k), targets.length, k);
-    return cheaper ? program : undefined;
+    assert(equalBytes(programMatrix(program, k), dense), "erasure: program disagrees with its matrix");
+    const outputs = program.outputRows.length;
+    return programCost(program.data, program.rows, k) < programCost(matrixProgramData(dense, outputs, k), outputs, k) ? program : undefined;
   }
 
   private checkShards(shards: readonly Uint8Array[]): number {

@@ -13,6 +13,7 @@ import { assert } from "../util/assert.ts";
 import { gfDiv, gfInv, gfMul } from "./gf256.ts";
 import type { CoefficientProgram } from "./kernel.ts";
 import type { Matrix } from "./matrix.ts";
+import { kindsOf, programOps } from "./wasm-gen.ts";
 
 /** Programs are built only for K + targets up to this: larger ones would not fit one fused kernel. */
 export const programShardsMax = 24;
@@ -95,23 +96,29 @@ export function programMatrix(program: CoefficientProgram, inputs: number): Uint
   return out;
 }
 
-/**
- * Rough vector-op count per 16 bytes: a multiply (two shuffles, two xors, two table loads) ≈ 4
- * xors; splitting a value into nibbles ≈ 3. Used only to pick the cheaper of program and matrix.
- */
+/** Estimated vector ops per 16 bytes (wasm-gen.ts's cost model): to pick the cheaper of two equivalent forms. */
 export function programCost(data: Uint8Array, rows: number, inputs: number): number {
-  const width = inputs + rows;
-  let cost = 0;
-  for (let v = 0; v < width; v++) {
-    let split = false;
-    for (let r = 0; r < rows; r++) {
-      const c = data[r * width + v];
-      if (c === 1) cost += 1;
-      else if (c !== 0) { cost += 4; split = true; }
-    }
-    if (split) cost += 3;
+  return programOps(kindsOf(data), inputs, rows);
+}
+
+/**
+ * Encoding with two parity shards (matrix.ts: P and Q = sum of 2^(K-1-j) d_j) as a program:
+ * row 0 is P; Q by Horner's rule, t_1 = 2 d_0 + d_1, t_j = 2 t_{j-1} + d_j, Q = t_{K-1}. Every
+ * multiply is by 2. Undefined for other shapes (their encode is the plain matrix).
+ */
+export function encodeProgram(encoding: Matrix, parityShards: number): CoefficientProgram | undefined {
+  const k = encoding.cols;
+  if (parityShards !== 2 || k < 2) return undefined;
+  const rows = k; // P, then t_1 .. t_{K-1}
+  const width = k + rows;
+  const data = new Uint8Array(rows * width);
+  data.fill(1, 0, k);
+  for (let j = 1; j < k; j++) {
+    const r = j; // row of t_j
+    data[r * width + (j === 1 ? 0 : k + r - 1)] = 2;
+    data[r * width + j] = 1;
   }
-  return cost;
+  return { rows, data, outputRows: [0, k - 1] };
 }
 
 /** A dense outputs × inputs matrix laid out as a program's data (no row uses another), for programCost. */

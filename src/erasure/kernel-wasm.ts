@@ -9,7 +9,7 @@
 import { assert } from "../util/assert.ts";
 import { nibbleTables } from "./gf256.ts";
 import type { Coefficients, Kernel, ShardArena } from "./kernel.ts";
-import { coefficientKind, generateKernelModule, type KernelProgram, kindOf, kindsOf, matrixProgram, nibbleTableBytes, vectorBytes } from "./wasm-gen.ts";
+import { generateKernelModule, hasTable, type KernelProgram, kindOf, kindsOf, matrixProgram, nibbleTableBytes, vectorBytes } from "./wasm-gen.ts";
 
 /** Per-shard bytes per kernel call in the copying path: (inputs + outputs) chunks sit in L2. */
 export const wasmChunkBytes = 64 * 1024;
@@ -79,7 +79,7 @@ interface Block {
 }
 
 function makeBlock(og: number, ig: number, inCount: number, program: KernelProgram, values: Uint8Array): Block {
-  const general = values.filter((c) => kindOf(c) === coefficientKind.general);
+  const general = values.filter((c) => hasTable(kindOf(c)));
   const tables = new Uint8Array(general.length * nibbleTableBytes);
   general.forEach((c, t) => nibbleTables(c, tables, t * nibbleTableBytes));
   const outCount = program.outputRows.length;
@@ -94,7 +94,7 @@ function blocksFor(coefs: Coefficients): Block[] {
   blocks = [];
   const p = coefs.program;
   const programFits = p && coefs.inputs <= fusedInputsMax && coefs.outputs <= fusedOutputsMax && p.rows <= programRowsMax &&
-    p.data.filter((c) => kindOf(c) === coefficientKind.general).length <= programTablesMax;
+    p.data.filter((c) => hasTable(kindOf(c))).length <= programTablesMax;
   if (p && programFits) {
     blocks.push(makeBlock(0, 0, coefs.inputs, { rows: p.rows, kinds: kindsOf(p.data), outputRows: p.outputRows }, p.data));
   } else {

@@ -8,10 +8,15 @@
  * a nonzero constant scales each square submatrix's determinant by a nonzero factor, so MDS
  * survives; P is C scaled so that its first row and first column are all ones:
  *   P[i][j] = C[i][j] · C[0][0] / (C[0][j] · C[i][0]).
- * A coefficient of 1 is a plain xor in the kernel, so RS(4,2) needs 3 multiplies instead of 8.
+ * A coefficient of 1 is a plain xor in the kernel, so RS(4,2) would need 3 multiplies instead of 8.
+ *
+ * Two parity shards (M = 2) use RAID-6's P and Q instead: P = d_0 + ... + d_{K-1} and
+ * Q = sum of 2^(K-1-j) d_j, so Q is Horner's rule with a multiply by 2 per step, which the kernel
+ * does with a shift and a conditional xor (decode-program.ts encodeProgram). MDS: a 2×2
+ * submatrix [[1, 1], [2^a, 2^b]] has determinant 2^a + 2^b, nonzero for a != b < 255.
  */
 import { assert } from "../util/assert.ts";
-import { gfDiv, gfInv, gfMul } from "./gf256.ts";
+import { expTable, gfDiv, gfInv, gfMul } from "./gf256.ts";
 
 /** K + M must fit the field: the Cauchy points x_i and y_j are distinct field elements. */
 export const shardCountMax = 255;
@@ -53,6 +58,13 @@ export function encodingMatrix(dataShards: number, parityShards: number): Matrix
   const k = dataShards;
   const m = matrix(k + parityShards, k);
   for (let i = 0; i < k; i++) m.data[i * k + i] = 1;
+  if (parityShards === 2) {
+    for (let j = 0; j < k; j++) {
+      m.data[k * k + j] = 1;
+      m.data[(k + 1) * k + j] = expTable[k - 1 - j];
+    }
+    return m;
+  }
   const cauchy = (i: number, j: number) => gfInv((k + i) ^ j);
   for (let i = 0; i < parityShards; i++) {
     for (let j = 0; j < k; j++) {

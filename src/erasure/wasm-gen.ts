@@ -27,8 +27,12 @@ import { name, op, section, sleb, uleb, valueType, vec } from "../util/wasm-enco
 export const vectorBytes = 16;
 export const nibbleTableBytes = 32;
 
-/** What the kernel does with one coefficient: skip it, xor the value in, or multiply. */
-export const coefficientKind = { zero: 0, one: 1, general: 2 } as const;
+/**
+ * What the kernel does with one coefficient: skip it, xor the value in, or multiply. `two` is a
+ * general coefficient equal to 2: when nothing else needs the value's nibbles it is multiplied
+ * by a shift-and-reduce (x + x, then xor 0x1d where the top bit was set) instead.
+ */
+export const coefficientKind = { zero: 0, one: 1, general: 2, two: 3 } as const;
 
 /** rows × (inputs + rows) coefficient kinds; row r may use inputs and rows before r only. */
 export interface KernelProgram {
@@ -52,7 +56,44 @@ export interface KernelShape {
 }
 
 export function kindOf(c: number): number {
-  return c === 0 ? coefficientKind.zero : c === 1 ? coefficientKind.one : coefficientKind.general;
+  return c === 0 ? coefficientKind.zero : c === 1 ? coefficientKind.one : c === 2 ? coefficientKind.two : coefficientKind.general;
+}
+
+/** Coefficients that get a nibble table (the kernel's table t is the t-th of these, row-major). */
+export function hasTable(kind: number): boolean {
+  return kind === coefficientKind.general || kind === coefficientKind.two;
+}
+
+/** Vector ops per 16 bytes that the generated code spends on each term (a rough cost model). */
+const opCost = { xor: 1, split: 3, multiply: 5, double: 5 } as const;
+
+/**
+ * How each value is used: split into nibbles (some user multiplies it through tables), and which
+ * coefficients of 2 are shift-and-reduce instead (only when the value is not split anyway).
+ */
+function lowering(kinds: Uint8Array, inputs: number, rows: number): { split: boolean[]; doubled: (r: number, v: number) => boolean } {
+  const width = inputs + rows;
+  const split = Array.from({ length: width }, (_, v) => {
+    for (let r = 0; r < rows; r++) if (kinds[r * width + v] === coefficientKind.general) return true;
+    return false;
+  });
+  return { split, doubled: (r, v) => kinds[r * width + v] === coefficientKind.two && !split[v] };
+}
+
+/** Estimated vector ops per 16 bytes of a program: to choose between equivalent programs. */
+export function programOps(kinds: Uint8Array, inputs: number, rows: number): number {
+  const width = inputs + rows;
+  const { split, doubled } = lowering(kinds, inputs, rows);
+  let ops = 0;
+  for (let v = 0; v < width; v++) {
+    if (split[v]) ops += opCost.split;
+    for (let r = 0; r < rows; r++) {
+      const k = kinds[r * width + v];
+      if (k === coefficientKind.one) ops += opCost.xor;
+      else if (k !== coefficientKind.zero) ops += doubled(r, v) ? opCost.double : opCost.multiply;
+    }
+  }
+  return ops;
 }
 
 /** kinds for a coefficient matrix: the key the generated code is specialised on. */
@@ -74,7 +115,7 @@ export function matrixProgram(inputs: number, outputs: number, kinds?: Uint8Arra
 const I32 = valueType.i32;
 const V128 = valueType.v128;
 const simd = {
-  load: 0, store: 11, swizzle: 14, i8x16Splat: 15, and: 78, xor: 81, i16x8ShrU: 141, relaxedSwizzle: 0x100,
+  load: 0, store: 11, swizzle: 14, i8x16Splat: 15, i8x16LtS: 37, and: 78, xor: 81, i8x16Add: 110, i16x8ShrU: 141, relaxedSwizzle: 0x100,
 } as const;
 
 function checkProgram(inputs: number, outputs: number, p: KernelProgram): void {
@@ -92,8 +133,10 @@ function kernelBody(shape: KernelShape, program: KernelProgram, accumulate: bool
   const width = inputs + rows;
   const kind = (r: number, v: number) => program.kinds[r * width + v];
   const tableIndex = new Map<number, number>(); // r * width + v -> t
-  program.kinds.forEach((k, p) => { if (k === coefficientKind.general) tableIndex.set(p, tableIndex.size); });
+  program.kinds.forEach((k, p) => { if (hasTable(k)) tableIndex.set(p, tableIndex.size); });
   const users = (v: number) => Array.from({ length: rows }, (_, r) => r).filter((r) => kind(r, v) !== coefficientKind.zero);
+  const { split, doubled } = lowering(program.kinds, inputs, rows);
+  const anyDoubled = program.kinds.some((_, p) => doubled(Math.floor(p / width), p % width));
 
   // params: 0 tablesAddr, 1 pointersAddr, 2 lengthBytes
   const paramCount = 3;
@@ -109,6 +152,8 @@ function kernelBody(shape: KernelShape, program: KernelProgram, accumulate: bool
   const lo = Array.from({ length: unroll }, () => next++);
   const hi = Array.from({ length: unroll }, () => next++);
   const acc = Array.from({ length: unroll }, () => Array.from({ length: rows }, () => next++));
+  const zeroV = next++;
+  const polyV = next++;
   const v128Locals = next - paramCount - i32Locals;
 
   const c: number[] = [];
@@ -125,14 +170,34 @@ function kernelBody(shape: KernelShape, program: KernelProgram, accumulate: bool
   inPtr.forEach((l, i) => { loadPointer(i); set(l); });
   outPtr.forEach((l, o) => { loadPointer(inputs + o); set(l); });
   i32(15); s(simd.i8x16Splat); set(mask);
+  if (anyDoubled) { zero(); set(zeroV); i32(0x1d); s(simd.i8x16Splat); set(polyV); }
   i32(0); set(pos);
 
   c.push(op.block, 0x40, op.loop, 0x40);
   get(pos); get(2); c.push(op.i32GeU, op.brIf, 1);
   // started[r]: acc[.][r] holds a value (else the row's first term is set, not xored in)
   const started = new Array<boolean>(rows).fill(false);
-  // Values in order: each input, then each row once complete (rows only use earlier values).
-  for (let v = 0; v < width; v++) {
+  // Values in dependency order, each row as soon as every value it uses is done: a chain of
+  // rows (Horner's rule) then keeps one accumulator live instead of one per row.
+  const pending = new Array<number>(rows).fill(0); // values row r still waits for
+  for (let r = 0; r < rows; r++) for (let v = 0; v < inputs + r; v++) if (kind(r, v) !== coefficientKind.zero) pending[r]++;
+  const order: number[] = [];
+  const emitted = new Array<boolean>(rows).fill(false);
+  const done = (v: number) => {
+    order.push(v);
+    for (const r of users(v)) pending[r]--;
+  };
+  for (let v = 0; v < inputs; v++) {
+    done(v);
+    for (let r = 0; r < rows; r++) {
+      if (emitted[r] || pending[r] !== 0) continue;
+      emitted[r] = true;
+      done(inputs + r);
+      r = -1; // a new row may complete rows before it in index order
+    }
+  }
+  assert(emitted.every(Boolean), "wasm-gen: a row was never completed");
+  for (const v of order) {
     const using = users(v);
     if (using.length === 0) continue;
     if (v >= inputs && !started[v - inputs]) continue; // an all-zero row contributes nothing
@@ -140,13 +205,14 @@ function kernelBody(shape: KernelShape, program: KernelProgram, accumulate: bool
       if (v < inputs) { get(inPtr[v]); get(pos); c.push(op.i32Add); load(u * vectorBytes); }
       else get(acc[u][v - inputs]);
       set(x[u]);
-      if (!using.some((r) => kind(r, v) === coefficientKind.general)) continue;
+      if (!split[v]) continue;
       get(x[u]); get(mask); s(simd.and); set(lo[u]);
       // i16x8 shift then mask: one PSRLW + PAND (an i8x16 shift has no x86 instruction of its own)
       get(x[u]); i32(4); s(simd.i16x8ShrU); get(mask); s(simd.and); set(hi[u]);
     }
     for (const r of using) {
-      const general = kind(r, v) === coefficientKind.general;
+      const twice = doubled(r, v);
+      const general = !twice && kind(r, v) !== coefficientKind.one;
       if (general) {
         const table = (tableIndex.get(r * width + v) as number) * nibbleTableBytes;
         // Tables are reloaded from memory per use: hoisting them into locals measured no faster (register pressure).
@@ -155,6 +221,7 @@ function kernelBody(shape: KernelShape, program: KernelProgram, accumulate: bool
       }
       for (let u = 0; u < unroll; u++) {
         if (general) { get(tlo); get(lo[u]); swz(); get(thi); get(hi[u]); swz(); s(simd.xor); }
+        else if (twice) { get(x[u]); get(x[u]); s(simd.i8x16Add); get(x[u]); get(zeroV); s(simd.i8x16LtS); get(polyV); s(simd.and); s(simd.xor); }
         else get(x[u]);
         if (started[r]) { get(acc[u][r]); s(simd.xor); }
         set(acc[u][r]);

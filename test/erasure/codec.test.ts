@@ -38,7 +38,7 @@ for (const kernel of kernels) {
             }
           }
         }
-      });
+      }, 60_000); // RS(8,4): 793 losses, each also solved by the slow reference
     }
 
     test("verify detects a flipped byte in any shard", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { decodeProgram, programCost, programMatrix } from "../../src/erasure/decode-program.ts";
+import { decodeProgram, encodeProgram, programCost, programMatrix } from "../../src/erasure/decode-program.ts";
 import type { CoefficientProgram } from "../../src/erasure/kernel.ts";
 import { tsKernel } from "../../src/erasure/kernel-ts.ts";
 import { createWasmKernel, fusedInputsMax, fusedOutputsMax } from "../../src/erasure/kernel-wasm.ts";
@@ -42,13 +42,30 @@ describe("decode programs", () => {
   });
 });
 
+describe("encode programs", () => {
+  test("two parity shards: P, and Q by Horner's rule with multiplies by 2 only, equal the parity rows", () => {
+    for (const k of [2, 3, 4, 8, 16, 20]) {
+      const enc = encodingMatrix(k, 2);
+      const program = encodeProgram(enc, 2)!;
+      expect(Buffer.compare(programMatrix(program, k), enc.data.subarray(k * k))).toBe(0);
+      expect(program.data.every((c) => c <= 2)).toBe(true);
+      const dense = new Uint8Array(2 * (k + 2));
+      dense.set(enc.data.subarray(k * k, k * k + k), 0);
+      dense.set(enc.data.subarray(k * k + k, k * k + 2 * k), k + 2);
+      if (k > 2) expect(programCost(program.data, program.rows, k)).toBeLessThan(programCost(dense, 2, k)); // K = 2: the same code
+    }
+    expect(encodeProgram(encodingMatrix(1, 2), 2)).toBeUndefined();
+    expect(encodeProgram(encodingMatrix(4, 3), 3)).toBeUndefined();
+  });
+});
+
 /** A random valid program: each row uses inputs and earlier rows; kinds 0, 1 and general all occur. */
 function randomProgram(next: () => number, inputs: number, outputs: number): CoefficientProgram {
   const rows = outputs + (next() % 6);
   const width = inputs + rows;
   const data = new Uint8Array(rows * width);
   for (let r = 0; r < rows; r++) {
-    for (let v = 0; v < inputs + r; v++) data[r * width + v] = [0, 0, 1, 2 + (next() % 254)][next() % 4];
+    for (let v = 0; v < inputs + r; v++) data[r * width + v] = [0, 0, 1, 2, 3 + (next() % 253)][next() % 5]; // 2: shift-and-reduce when the value is not split
     if (next() % 8 === 0) data.fill(0, r * width, (r + 1) * width); // an all-zero row
   }
   const outputRows = Array.from({ length: outputs }, () => next() % rows);

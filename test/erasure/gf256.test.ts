@@ -40,7 +40,7 @@ describe("matrices", () => {
       const k = 1 + (next() % 9);
       return [k, 1 + (next() % Math.min(5, 14 - k))];
     });
-    for (const [k, m] of [[2, 1], [3, 2], [4, 2], [8, 4], [5, 3], [4, 4], [1, 3], ...random]) {
+    for (const [k, m] of [[2, 1], [3, 2], [4, 2], [8, 4], [5, 3], [4, 4], [1, 3], [1, 2], [12, 2], ...random]) {
       const e = encodingMatrix(k, m);
       for (const rows of combinations(k + m, k)) {
         const sub = selectRows(e, rows);
@@ -49,16 +49,23 @@ describe("matrices", () => {
     }
   });
 
-  test("parity rows are the reference's (independent arithmetic) and start with a row and a column of ones", () => {
-    for (const [k, m] of [[2, 1], [4, 2], [8, 4], [10, 6], [200, 55], [1, 254], [254, 1]]) {
+  test("parity rows are the reference's (independent arithmetic); the first is all ones, and so is the first column when M != 2", () => {
+    for (const [k, m] of [[2, 1], [4, 2], [3, 2], [253, 2], [8, 4], [10, 6], [200, 55], [1, 254], [254, 1]]) {
       const e = encodingMatrix(k, m);
       for (const r of [0, 1, k - 1, k, k + 1, k + m - 1].filter((r) => r >= 0 && r < k + m)) {
-        expect([...e.data.subarray(r * k, (r + 1) * k)]).toEqual(referenceRow(k, r));
+        expect([...e.data.subarray(r * k, (r + 1) * k)]).toEqual(referenceRow(k, m, r));
       }
       for (let j = 0; j < k; j++) expect(e.data[k * k + j]).toBe(1);
-      for (let i = 0; i < m; i++) expect(e.data[(k + i) * k]).toBe(1);
+      if (m !== 2) for (let i = 0; i < m; i++) expect(e.data[(k + i) * k]).toBe(1);
       for (let p = k * k; p < e.data.length; p++) if (e.data[p] === 0) throw new Error(`RS(${k},${m}): zero parity coefficient`);
     }
+  });
+
+  test("M = 2 (P and Q) is MDS up to K = 253: every pair of parity columns differs", () => {
+    const e = encodingMatrix(253, 2);
+    const q = new Set(e.data.subarray(254 * 253, 255 * 253));
+    expect(q.size).toBe(253);
+    expect(q.has(0)).toBe(false);
   });
 
   test("a singular matrix is refused", () => {
