@@ -1,10 +1,11 @@
 /**
- * MD5 and SHA-256 of streaming bodies, computed on a worker thread. Hashing is most of an
- * upload's CPU (MD5 ≈ 700 MiB/s a core): on the worker it runs beside the main thread's
- * network and file I/O instead of after it. Memory stays bounded: a job holds at most
+ * MD5 and SHA-256 of streaming bodies, computed on worker threads. Hashing is most of an
+ * upload's CPU (MD5 ≈ 700 MiB/s a core): on the workers it runs beside the main thread's
+ * network and file I/O instead of after it, and concurrent uploads hash on separate cores. Memory stays bounded: a job holds at most
  * `inFlightBytesMax` of copied chunks before `update` asks its caller to wait.
  */
 import { createHash } from "node:crypto";
+import { availableParallelism } from "node:os";
 import { assert } from "./assert.ts";
 
 export type HashAlgorithm = "md5" | "sha256";
@@ -23,7 +24,8 @@ self.onmessage = (event) => {
   else if (m.t === "chunk") {
     const hashes = jobs.get(m.id);
     if (hashes) for (const h of hashes) h.update(m.chunk);
-    postMessage({ t: "hashed", id: m.id, bytes: m.chunk.length });
+    // The batch buffer goes back to the main thread for reuse (fresh memory costs page faults).
+    postMessage({ t: "hashed", id: m.id, bytes: m.chunk.length, buffer: m.chunk.buffer }, [m.chunk.buffer]);
   } else if (m.t === "end") {
     const hashes = jobs.get(m.id);
     jobs.delete(m.id);
@@ -94,7 +96,7 @@ export class HashJob implements Hasher {
     if (this.batched > 0) this.send();
     return new Promise((resolve) => {
       this.state.digests = (d) => resolve(d.map((x) => Buffer.from(x)));
-      this.pool.post({ t: "end", id: this.id });
+      this.pool.post(this.id, { t: "end", id: this.id });
     });
   }
 
@@ -102,7 +104,7 @@ export class HashJob implements Hasher {
   private send(): void {
     const chunk = this.batched === batchBytes ? this.batch : this.batch.subarray(0, this.batched);
     this.state.inFlightBytes += chunk.length;
-    this.pool.post({ t: "chunk", id: this.id, chunk }, [this.batch.buffer as ArrayBuffer]);
+    this.pool.post(this.id, { t: "chunk", id: this.id, chunk }, [this.batch.buffer as ArrayBuffer]);
     this.batch = newBatch();
     this.batched = 0;
   }
@@ -114,39 +116,82 @@ export class HashJob implements Hasher {
   }
 }
 
-/** A batch buffer of its own (transferable), not zero-filled: every byte sent is written first. */
+/** Batch buffers the worker has handed back, kept for reuse up to this many. */
+const spareBatchesMax = 32;
+const spareBatches: ArrayBuffer[] = [];
+
+/**
+ * A batch buffer of its own (transferable), not zero-filled: every byte sent is written first.
+ * Reused when one is spare: writing into fresh memory costs a page fault every 4 KiB, which made
+ * this copy half of a large upload's main-thread time.
+ */
 function newBatch(): Uint8Array {
-  return new Uint8Array(Buffer.allocUnsafeSlow(batchBytes).buffer, 0, batchBytes);
+  const buffer = spareBatches.pop() ?? Buffer.allocUnsafeSlow(batchBytes).buffer;
+  return new Uint8Array(buffer as ArrayBuffer, 0, batchBytes);
 }
 
+/** One hashing thread and the jobs it holds. */
+interface PoolWorker {
+  thread: Worker;
+  activeJobs: number;
+}
+
+/**
+ * Hashing threads, started as concurrent bodies need them, up to `workersMax`. A job stays on
+ * the thread it began on (its hash state lives there); a new job goes to the least busy thread.
+ */
 export class HashPool {
-  private worker: Worker | undefined;
-  private readonly jobs = new Map<number, JobState>();
+  private readonly workers: PoolWorker[] = [];
+  private readonly jobs = new Map<number, JobState & { worker: PoolWorker }>();
   private nextId = 1;
+
+  constructor(private readonly workersMax = Math.max(1, Math.min(4, availableParallelism()))) {}
+
+  /** Threads started so far. */
+  get threads(): number {
+    return this.workers.length;
+  }
 
   begin(algorithms: HashAlgorithm[]): HashJob {
     const id = this.nextId++;
-    const state: JobState = { inFlightBytes: 0 };
+    const worker = this.leastBusy();
+    worker.activeJobs++;
+    const state = { inFlightBytes: 0, worker };
     this.jobs.set(id, state);
-    this.post({ t: "begin", id, algorithms });
+    this.post(id, { t: "begin", id, algorithms });
     return new HashJob(this, id, state);
   }
 
-  post(message: unknown, transfer: ArrayBuffer[] = []): void {
-    this.started().postMessage(message, transfer);
+  post(id: number, message: unknown, transfer: ArrayBuffer[] = []): void {
+    this.jobs.get(id)?.worker.thread.postMessage(message, transfer);
   }
 
   forget(id: number): void {
-    this.jobs.delete(id);
-    this.post({ t: "abort", id });
+    this.post(id, { t: "abort", id });
+    this.finish(id);
   }
 
-  private started(): Worker {
-    if (this.worker) return this.worker;
-    const worker = new Worker(URL.createObjectURL(new Blob([workerSource], { type: "application/javascript" })));
-    worker.unref();
-    worker.onmessage = (event: MessageEvent) => {
-      const m = event.data as { t: string; id: number; bytes?: number; digests?: Uint8Array[] };
+  private finish(id: number): void {
+    const job = this.jobs.get(id);
+    if (!job) return;
+    job.worker.activeJobs--;
+    this.jobs.delete(id);
+  }
+
+  private leastBusy(): PoolWorker {
+    const idle = this.workers.reduce<PoolWorker | undefined>((best, w) => (best === undefined || w.activeJobs < best.activeJobs ? w : best), undefined);
+    if (idle !== undefined && (idle.activeJobs === 0 || this.workers.length === this.workersMax)) return idle;
+    const worker = { thread: this.startThread(), activeJobs: 0 };
+    this.workers.push(worker);
+    return worker;
+  }
+
+  private startThread(): Worker {
+    const thread = new Worker(URL.createObjectURL(new Blob([workerSource], { type: "application/javascript" })));
+    thread.unref();
+    thread.onmessage = (event: MessageEvent) => {
+      const m = event.data as { t: string; id: number; bytes?: number; buffer?: ArrayBuffer; digests?: Uint8Array[] };
+      if (m.buffer?.byteLength === batchBytes && spareBatches.length < spareBatchesMax) spareBatches.push(m.buffer);
       const job = this.jobs.get(m.id);
       if (!job) return;
       if (m.t === "hashed") {
@@ -157,14 +202,13 @@ export class HashPool {
           resume();
         }
       } else if (m.t === "digests") {
-        this.jobs.delete(m.id);
+        this.finish(m.id);
         job.digests?.(m.digests!);
       }
     };
-    this.worker = worker;
-    return worker;
+    return thread;
   }
 }
 
-/** The process's hashing worker. */
+/** The process's hashing threads. */
 export const hashPool = new HashPool();

@@ -46,6 +46,22 @@ test("a producer that outruns the worker is asked to wait; an aborted job is dro
   expect((await after.digests())[0].toString("hex")).toBe(createHash("md5").update(new Uint8Array([1, 2, 3])).digest("hex"));
 });
 
+test("concurrent jobs spread over the pool's threads; a job that ends frees its thread", async () => {
+  const pool = new HashPool(2);
+  const a = pool.begin(["md5"]);
+  const b = pool.begin(["md5"]);
+  expect(pool.threads).toBe(2);
+  const c = pool.begin(["md5"]); // at the limit: shares a thread
+  expect(pool.threads).toBe(2);
+  for (const [job, byte] of [[a, 1], [b, 2], [c, 3]] as const) job.update(new Uint8Array(1024 * 1024 + 1).fill(byte));
+  const digests = await Promise.all([a, b, c].map((job) => job.digests()));
+  digests.forEach(([md5], i) => {
+    expect(md5.toString("hex")).toBe(createHash("md5").update(new Uint8Array(1024 * 1024 + 1).fill(i + 1)).digest("hex"));
+  });
+  await pool.begin(["md5"]).digests(); // all idle again: no new thread
+  expect(pool.threads).toBe(2);
+});
+
 test("small bodies hash on the calling thread with the same results", async () => {
   const h = localHasher(["md5", "sha256"]);
   expect(h.update(new Uint8Array([9]))).toBeUndefined();
