@@ -8,19 +8,26 @@
  *  - MiB/s for 1 MiB bodies at 1 and 16 concurrent streams, and one 64 MiB body, up (caller → peer,
  *    "sink") and down (peer → caller, "source");
  *  - small-call rate (calls/s, no body) at 1, 16 and 128 concurrent streams.
- * Implementations: the in-memory twin (framing cost only), HTTP/2 over mutual TLS (the default), and
- * the plain-TCP ceiling: a minimal node:net request/reply protocol without TLS, framing or checksums,
- * one connection per concurrent stream (no multiplexing cost either), with the same sink/source/call shape.
+ * Implementations: the in-memory twin (framing cost only), HTTP/2 over mutual TLS (the default), QUIC
+ * (Bun's HTTP/3, secret-signed, experimental), and two ceilings with the same sink/source/call shape,
+ * one connection per concurrent stream (no multiplexing cost): plain TCP (node:net, no TLS, framing or
+ * checksums) and TLS-only (the same over node:tls with the cluster's certificates, mutual), so the gap
+ * to plain TCP splits into what TLS costs and what HTTP/2 + framing cost; and h2-raw, bare node:http2 over
+ * the same mutual TLS (one session, bytes counted, no framing, CRC, web streams or deadlines), which splits
+ * the rest into what Bun's HTTP/2 costs and what s3d's transport adds.
  * Goal ratio: HTTP/2-mTLS at 16 streams / plain TCP at 16 streams (goal ≥ 50 %), for small calls and
- * for 1 MiB bodies. QUIC is not built (see docs/transport.md), so it has no figures.
+ * for 1 MiB bodies. BENCH_ONLY=http2-mtls,tcp-plain runs a subset.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import http2 from "node:http2";
 import net from "node:net";
+import tls from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { credentialPaths, generateDevCerts } from "../src/net/certs.ts";
 import { H2Transport, type PeerAddress } from "../src/net/h2-transport.ts";
 import { MemoryNetwork } from "../src/net/memory.ts";
+import { QuicTransport } from "../src/net/quic-transport.ts";
 import type { Transport } from "../src/net/transport.ts";
 import { drain, patternStream, testService } from "../test/net/service.ts";
 
@@ -97,6 +104,8 @@ function transportTarget(client: Transport, peer: string, close: () => Promise<v
   };
 }
 
+type Creds = { ca: Buffer; cert: Buffer; key: Buffer };
+
 // ---- plain TCP ceiling: a 9-byte head [op u8][n: u32 high][u32 low], then n bytes for a sink ----
 const opCall = 0, opSink = 1, opSource = 2;
 const block = new Uint8Array(256 * 1024).fill(7);
@@ -116,8 +125,9 @@ async function writeBytes(s: net.Socket, bytes: number): Promise<void> {
   }
 }
 
-function tcpServer(): net.Server {
-  return net.createServer((s) => {
+/** One request/reply connection of the ceilings, plain or TLS. */
+function serveConn(s: net.Socket): void {
+  {
     s.setNoDelay(true);
     let pending = Buffer.alloc(0);
     let sinkLeft = 0;
@@ -144,7 +154,7 @@ function tcpServer(): net.Server {
       pending = Buffer.from(buf);
     });
     s.on("error", () => {});
-  });
+  }
 }
 
 class TcpConn {
@@ -156,9 +166,12 @@ class TcpConn {
       if (this.want <= 0 && this.resolve) { const r = this.resolve; this.resolve = undefined; r(); }
     });
   }
-  static open(port: number): Promise<TcpConn> {
+  static open(port: number, creds?: Creds): Promise<TcpConn> {
     return new Promise((resolve, reject) => {
-      const s = net.connect(port, "127.0.0.1", () => { s.setNoDelay(true); resolve(new TcpConn(s)); });
+      const ready = () => { s.setNoDelay(true); resolve(new TcpConn(s)); };
+      const s = creds
+        ? tls.connect({ port, host: "127.0.0.1", ...creds, checkServerIdentity: () => undefined }, ready)
+        : net.connect(port, "127.0.0.1", ready);
       s.once("error", reject);
     });
   }
@@ -184,11 +197,14 @@ class TcpConn {
   }
 }
 
-async function tcpTarget(): Promise<Target> {
-  const server = tcpServer();
+/** The ceilings: plain TCP, or the same over mutual TLS (node:tls, same certificates as h2). */
+async function tcpTarget(serverCreds?: Creds, clientCreds?: Creds): Promise<Target> {
+  const server = serverCreds
+    ? tls.createServer({ ...serverCreds, requestCert: true, rejectUnauthorized: true }, serveConn)
+    : net.createServer(serveConn);
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
   const port = (server.address() as net.AddressInfo).port;
-  const conns = await Promise.all(Array.from({ length: Math.max(...streamCounts) }, () => TcpConn.open(port)));
+  const conns = await Promise.all(Array.from({ length: Math.max(...streamCounts) }, () => TcpConn.open(port, clientCreds)));
   return {
     call: (w) => conns[w]!.call(),
     sink: (bytes, w) => conns[w]!.sink(bytes),
@@ -200,52 +216,128 @@ async function tcpTarget(): Promise<Target> {
   };
 }
 
+// ---- raw HTTP/2 ceiling: node:http2 over mutual TLS, one session, no framing, CRC or web streams ----
+async function h2RawTarget(server: Creds, client: Creds): Promise<Target> {
+  const srv = http2.createSecureServer({ ...server, requestCert: true, rejectUnauthorized: true, settings: { initialWindowSize: 1 << 20 } });
+  srv.on("stream", (s, h) => {
+    s.on("error", () => {});
+    const path = String(h[":path"]);
+    if (path === "/call") return s.respond({ ":status": 200 }, { endStream: true });
+    if (path === "/sink") {
+      s.on("data", () => {});
+      s.on("end", () => s.respond({ ":status": 200 }, { endStream: true }));
+      return;
+    }
+    s.respond({ ":status": 200 });
+    const bytes = Number(h["x-bytes"]);
+    void (async () => {
+      for (let sent = 0; sent < bytes;) {
+        const n = Math.min(block.length, bytes - sent);
+        sent += n;
+        if (!s.write(block.subarray(0, n))) await new Promise((r) => s.once("drain", r));
+      }
+      s.end();
+    })();
+  });
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
+  const port = (srv.address() as net.AddressInfo).port;
+  const c = http2.connect(`https://127.0.0.1:${port}`, { ...client, checkServerIdentity: () => undefined, settings: { initialWindowSize: 1 << 20 } } as http2.SecureClientSessionOptions);
+  await new Promise((r) => c.once("connect", r));
+  const done = (s: http2.ClientHttp2Stream) => new Promise<void>((resolve, reject) => {
+    s.on("error", reject);
+    s.on("data", () => {});
+    s.on("end", () => resolve());
+  });
+  return {
+    call: () => done(c.request({ ":path": "/call" }, { endStream: true })),
+    async sink(bytes) {
+      const s = c.request({ ":path": "/sink", ":method": "POST" });
+      const d = done(s);
+      for (let sent = 0; sent < bytes;) {
+        const n = Math.min(block.length, bytes - sent);
+        sent += n;
+        if (!s.write(block.subarray(0, n))) await new Promise((r) => s.once("drain", r));
+      }
+      s.end();
+      await d;
+    },
+    source: (bytes) => done(c.request({ ":path": "/source", "x-bytes": String(bytes) }, { endStream: true })),
+    async close() {
+      c.destroy();
+      await new Promise<void>((r) => srv.close(() => r()));
+    },
+  };
+}
+
 // ---- run ---------------------------------------------------------------------------------------
 const results: Record<string, Record<string, number>> = {};
-{
+const only = process.env.BENCH_ONLY?.split(",");
+const want = (name: string) => !only || only.includes(name);
+if (want("memory")) {
   const mem = new MemoryNetwork();
   const a = mem.node("a", testService());
   const b = mem.node("b", testService());
   results.memory = await measure(transportTarget(a, "b", async () => { await a.close(); await b.close(); }));
 }
-{
-  const dir = mkdtempSync(join(tmpdir(), "s3d-bench-net-"));
-  try {
-    await generateDevCerts(dir, ["a", "b"]);
-    const creds = (id: string) => {
-      const p = credentialPaths(dir, id);
-      return { ca: readFileSync(p.caCertPath), cert: readFileSync(p.certPath), key: readFileSync(p.keyPath) };
-    };
+const dir = mkdtempSync(join(tmpdir(), "s3d-bench-net-"));
+try {
+  await generateDevCerts(dir, ["a", "b"]);
+  const creds = (id: string) => {
+    const p = credentialPaths(dir, id);
+    return { ca: readFileSync(p.caCertPath), cert: readFileSync(p.certPath), key: readFileSync(p.keyPath) };
+  };
+  const secret = readFileSync(credentialPaths(dir, "a").secretPath, "utf8");
+  if (want("http2-mtls")) {
     const peers = new Map<string, PeerAddress>([["a", { host: "127.0.0.1", port: 1 }]]);
     const b = await H2Transport.start({ self: "b", peers, tls: creds("b"), handlers: testService(), listen: { host: "127.0.0.1", port: 0 } });
     peers.set("b", { host: "127.0.0.1", port: b.address!.port });
     const a = await H2Transport.start({ self: "a", peers, tls: creds("a") });
     results["http2-mtls"] = await measure(transportTarget(a, "b", async () => { await a.close(); await b.close(); }));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
   }
+  if (want("quic-http3")) {
+    const peers = new Map<string, PeerAddress>([["a", { host: "127.0.0.1", port: 1 }]]);
+    const b = await QuicTransport.start({ self: "b", peers, secret, tls: creds("b"), handlers: testService(), listen: { host: "127.0.0.1", port: 0 } });
+    peers.set("b", { host: "127.0.0.1", port: b.address!.port });
+    const a = await QuicTransport.start({ self: "a", peers, secret });
+    results["quic-http3"] = await measure(transportTarget(a, "b", async () => { await a.close(); await b.close(); }));
+  }
+  if (want("h2-raw")) results["h2-raw"] = await measure(await h2RawTarget(creds("b"), creds("a")));
+  if (want("tls-only")) results["tls-only"] = await measure(await tcpTarget(creds("b"), creds("a")));
+} finally {
+  rmSync(dir, { recursive: true, force: true });
 }
-results["tcp-plain"] = await measure(await tcpTarget());
+if (want("tcp-plain")) results["tcp-plain"] = await measure(await tcpTarget());
 
-const h2 = results["http2-mtls"]!, tcp = results["tcp-plain"]!;
-const pct = (x: number, y: number) => Math.round((1000 * x) / y) / 10;
+const pct = (x: number | undefined, y: number | undefined) => (x && y ? Math.round((1000 * x) / y) / 10 : undefined);
+const at16 = (name: string, base: string) => {
+  const x = results[name], y = results[base];
+  return x && y
+    ? { callsPct: pct(x.calls_c16, y.calls_c16), up1MiBPct: pct(x.up1MiB_c16, y.up1MiB_c16), down1MiBPct: pct(x.down1MiB_c16, y.down1MiB_c16) }
+    : undefined;
+};
 const goal = {
   note: "HTTP/2-mTLS at 16 concurrent streams as % of the plain-TCP ceiling at 16 (goal >= 50%)",
-  callsPct: pct(h2.calls_c16!, tcp.calls_c16!),
-  up1MiBPct: pct(h2.up1MiB_c16!, tcp.up1MiB_c16!),
-  down1MiBPct: pct(h2.down1MiB_c16!, tcp.down1MiB_c16!),
+  ...at16("http2-mtls", "tcp-plain"),
 };
-const quic = "not built: Bun 1.4.5's HTTP/3 fetch accepts only tls.rejectUnauthorized=false (a private CA fails with " +
-  "HTTP3Unsupported, no client certificate), see docs/transport.md";
+const split = {
+  note: "at 16 streams: TLS-only as % of plain TCP (the cost of TLS), raw node:http2 as % of TLS-only (the cost of Bun's HTTP/2), " +
+    "the transport as % of raw node:http2 (the cost of s3d's framing, CRC, web streams, deadlines)",
+  tlsOfTcp: at16("tls-only", "tcp-plain"),
+  h2RawOfTls: at16("h2-raw", "tls-only"),
+  h2OfH2Raw: at16("http2-mtls", "h2-raw"),
+  h2OfTls: at16("http2-mtls", "tls-only"),
+  quicOfTcp: at16("quic-http3", "tcp-plain"),
+};
 
-console.log(JSON.stringify({ date: new Date().toISOString(), seconds, rounds, results, goal, quic }, null, 2));
+console.log(JSON.stringify({ date: new Date().toISOString(), seconds, rounds, results, goal, split }, null, 2));
 
-const cols = Object.keys(h2);
+const cols = Object.keys(Object.values(results)[0] ?? {});
 const lines = [
   `| | ${cols.join(" | ")} |`,
   `|---|${cols.map(() => "---").join("|")}|`,
   ...Object.entries(results).map(([name, r]) => `| ${name} | ${cols.map((c) => r[c]!.toLocaleString("en")).join(" | ")} |`),
   "",
   `goal (HTTP/2-mTLS / plain TCP at 16 streams): calls ${goal.callsPct}%, 1 MiB up ${goal.up1MiBPct}%, 1 MiB down ${goal.down1MiBPct}%`,
+  `split at 16 streams: ${JSON.stringify({ tlsOfTcp: split.tlsOfTcp, h2RawOfTls: split.h2RawOfTls, h2OfH2Raw: split.h2OfH2Raw, quicOfTcp: split.quicOfTcp })}`,
 ];
 console.error(lines.join("\n"));

@@ -127,6 +127,35 @@ function checkProgram(inputs: number, outputs: number, p: KernelProgram): void {
   }
 }
 
+/**
+ * Value ids (inputs, then inputs + r for row r) in the order the kernel handles them: each input,
+ * and each row as soon as every value it uses is done. A chain of rows (Horner's rule) then keeps
+ * one accumulator live instead of one per row.
+ */
+function evaluationOrder(program: KernelProgram, inputs: number, users: (v: number) => number[]): number[] {
+  const { rows, kinds } = program;
+  const width = inputs + rows;
+  const pending = new Array<number>(rows).fill(0); // values row r still waits for
+  for (let r = 0; r < rows; r++) for (let v = 0; v < inputs + r; v++) if (kinds[r * width + v] !== coefficientKind.zero) pending[r]++;
+  const order: number[] = [];
+  const emitted = new Array<boolean>(rows).fill(false);
+  const done = (v: number) => {
+    order.push(v);
+    for (const r of users(v)) pending[r]--;
+  };
+  for (let v = 0; v < inputs; v++) {
+    done(v);
+    for (let r = 0; r < rows; r++) {
+      if (emitted[r] || pending[r] !== 0) continue;
+      emitted[r] = true;
+      done(inputs + r);
+      r = -1; // a row just done may complete rows before it in index order
+    }
+  }
+  assert(emitted.every(Boolean), "wasm-gen: a row was never completed");
+  return order;
+}
+
 function kernelBody(shape: KernelShape, program: KernelProgram, accumulate: boolean): number[] {
   const { inputs, outputs, unroll, relaxed } = shape;
   const { rows } = program;
@@ -177,27 +206,7 @@ function kernelBody(shape: KernelShape, program: KernelProgram, accumulate: bool
   get(pos); get(2); c.push(op.i32GeU, op.brIf, 1);
   // started[r]: acc[.][r] holds a value (else the row's first term is set, not xored in)
   const started = new Array<boolean>(rows).fill(false);
-  // Values in dependency order, each row as soon as every value it uses is done: a chain of
-  // rows (Horner's rule) then keeps one accumulator live instead of one per row.
-  const pending = new Array<number>(rows).fill(0); // values row r still waits for
-  for (let r = 0; r < rows; r++) for (let v = 0; v < inputs + r; v++) if (kind(r, v) !== coefficientKind.zero) pending[r]++;
-  const order: number[] = [];
-  const emitted = new Array<boolean>(rows).fill(false);
-  const done = (v: number) => {
-    order.push(v);
-    for (const r of users(v)) pending[r]--;
-  };
-  for (let v = 0; v < inputs; v++) {
-    done(v);
-    for (let r = 0; r < rows; r++) {
-      if (emitted[r] || pending[r] !== 0) continue;
-      emitted[r] = true;
-      done(inputs + r);
-      r = -1; // a new row may complete rows before it in index order
-    }
-  }
-  assert(emitted.every(Boolean), "wasm-gen: a row was never completed");
-  for (const v of order) {
+  for (const v of evaluationOrder(program, inputs, users)) {
     const using = users(v);
     if (using.length === 0) continue;
     if (v >= inputs && !started[v - inputs]) continue; // an all-zero row contributes nothing

@@ -4,7 +4,7 @@
  * writing that waits for 'drain').
  */
 import http2 from "node:http2";
-import { pumpFramed } from "./body.ts";
+import { type AbortableHooks, IdleWatch, pumpFramed } from "./body.ts";
 import { BodyVerifier } from "./framing.ts";
 import { TransportError } from "./transport.ts";
 
@@ -28,30 +28,38 @@ export const streamsPerConnectionMax = 4096;
 
 export const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = http2.constants;
 
-/** Reads a framed body off an Http2Stream: verified, paused while the reader is slow, cut off when idle. */
-export function readFramed(s: http2.Http2Stream, idleMs: number): ReadableStream<Uint8Array> {
+/**
+ * Reads a framed body off an Http2Stream: verified, paused while the reader is slow, cut off when
+ * idle, and (with `o.signal`) errored at once when the call is aborted. One stream layer, not two:
+ * every chunk crossing a web stream costs promise hops, so abortable() is folded in here.
+ */
+export function readFramed(s: http2.Http2Stream, idleMs: number, o: AbortableHooks & { signal?: AbortSignal } = {}): ReadableStream<Uint8Array> {
   const v = new BodyVerifier();
   let done = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
   let ctrl!: ReadableStreamDefaultController<Uint8Array>;
-  const fail = (e: TransportError) => {
-    if (done) return;
+  const finish = (error?: unknown) => {
     done = true;
-    clearTimeout(timer);
+    watch.stop();
+    o.signal?.removeEventListener("abort", onAbort);
+    o.onEnd?.(error);
+  };
+  const fail = (e: unknown) => {
+    if (done) return;
+    finish(e);
     try { ctrl.error(e); } catch { /* closed */ }
     if (!s.destroyed) s.close(NGHTTP2_CANCEL);
   };
-  const arm = () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => fail(new TransportError("idle", `no body bytes for ${idleMs} ms`)), idleMs);
-  };
+  const onAbort = () => fail(o.signal!.reason);
+  const watch = new IdleWatch(idleMs, () => fail(new TransportError("idle", `no body bytes for ${idleMs} ms`)));
   return new ReadableStream<Uint8Array>({
     start(c) {
       ctrl = c;
-      arm();
+      if (o.signal?.aborted) return onAbort();
+      o.signal?.addEventListener("abort", onAbort, { once: true });
+      watch.resume();
       s.on("data", (chunk: Buffer) => {
         if (done) return;
-        arm();
+        watch.touch();
         try {
           for (const b of v.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength))) c.enqueue(b);
         } catch (e) {
@@ -60,15 +68,14 @@ export function readFramed(s: http2.Http2Stream, idleMs: number): ReadableStream
         }
         if ((c.desiredSize ?? 1) <= 0) {
           s.pause();
-          clearTimeout(timer); // a slow reader is not a stalled peer
+          watch.pause(); // a slow reader is not a stalled peer
         }
       });
       s.on("end", () => {
         if (done) return;
         const why = v.end();
         if (why) return fail(new TransportError("corrupt", why));
-        done = true;
-        clearTimeout(timer);
+        finish();
         c.close();
       });
       s.on("error", (e: Error) => fail(new TransportError("reset", e.message)));
@@ -80,13 +87,13 @@ export function readFramed(s: http2.Http2Stream, idleMs: number): ReadableStream
     },
     pull() {
       if (done || !s.isPaused()) return;
-      arm();
+      watch.resume();
       s.resume();
     },
-    cancel() {
+    cancel(reason) {
       if (done) return;
-      done = true;
-      clearTimeout(timer);
+      o.onCancel?.(reason);
+      if (!done) finish(reason);
       if (!s.destroyed) s.close(NGHTTP2_CANCEL);
     },
   }, new ByteLengthQueuingStrategy({ highWaterMark: readBufferBytes }));

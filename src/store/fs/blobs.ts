@@ -66,14 +66,15 @@ export class BlobStore {
       }
       if (batchedBytes > 0) await writeAll(file, batch, batchedBytes);
       await earlyFlush;
-      await file.datasync();
+      // The file's data and its directory entry are flushed side by side: both must be on
+      // disk before the commit, in either order, and the disk can take them together.
+      await Promise.all([file.datasync(), fsyncDirectoryAsync(join(this.root, id.slice(0, 2)))]);
     } catch (error) {
       await file.close().catch(() => {});
       await unlink(path).catch(() => {});
       throw error;
     }
     await file.close();
-    await fsyncDirectoryAsync(join(this.root, id.slice(0, 2)));
     return sizeBytes;
   }
 
