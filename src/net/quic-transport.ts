@@ -363,7 +363,7 @@ export class QuicTransport implements Transport {
     }
     const h = decodeHeader(header);
     if (!hasBody || !res.body) {
-      // Not res.body.cancel(): touching .body builds a stream (≈9 % of a small call's CPU here).
+      res.body?.cancel().catch(() => {});
       done();
       return { header: h };
     }
