@@ -7,7 +7,8 @@
  * shards L, present data shards D and the parity shards R read in their place,
  *   syndrome s_r = p_r + sum over j in D of P[r][j] d_j        (= sum over l in L of P[r][l] d_l)
  * then P[R][L] d_L = s is solved by elimination, each step a row of the program, and lost parity
- * is re-encoded from the data. RS(4,2) losing two data shards: 3 multiplies instead of 8.
+ * is re-encoded from the data. RS(4,2) losing two data shards: 3 multiplies (one of them by 2,
+ * a shift) instead of 8.
  */
 import { assert } from "../util/assert.ts";
 import { gfDiv, gfInv, gfMul } from "./gf256.ts";
