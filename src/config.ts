@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { logLevels, type LogLevel } from "./log.ts";
+import { parseSizeBytes } from "./util/units.ts";
 import type { User } from "./s3/auth.ts";
 
 export interface Config {
@@ -16,6 +17,8 @@ export interface Config {
   tlsCert: string | undefined;
   tlsKey: string | undefined;
   logLevel: LogLevel;
+  /** object data is refused (507) once the data dir's filesystem has less than this free */
+  minFreeBytes: number;
   users: User[];
 }
 
@@ -32,6 +35,7 @@ export const defaults: Config = {
   tlsCert: undefined,
   tlsKey: undefined,
   logLevel: "info",
+  minFreeBytes: 256 * 1024 ** 2,
   users: [],
 };
 
@@ -47,6 +51,7 @@ const settings: Record<Setting, { flag: string; toml: string }> = {
   tlsCert: { flag: "--tls-cert", toml: "tls_cert" },
   tlsKey: { flag: "--tls-key", toml: "tls_key" },
   logLevel: { flag: "--log-level", toml: "log_level" },
+  minFreeBytes: { flag: "--min-free", toml: "min_free" },
 };
 
 export interface ParsedArgs {
@@ -96,6 +101,11 @@ function checkValue(setting: Setting, raw: unknown, where: string): Config[Setti
         throw bad(`domain must be a DNS name like s3.example.test, not ${JSON.stringify(raw)}`);
       }
       return raw;
+    case "minFreeBytes": {
+      const n = typeof raw === "number" ? raw : typeof raw === "string" ? parseSizeBytes(raw) : undefined;
+      if (n === undefined || !Number.isSafeInteger(n) || n < 0) throw bad(`min free space must be a size like 256MiB or 2GiB, not ${JSON.stringify(raw)}`);
+      return n;
+    }
     case "region":
       if (typeof raw !== "string" || !/^[a-z0-9-]{1,32}$/.test(raw)) throw bad(`region must be lowercase letters, digits and hyphens, not ${JSON.stringify(raw)}`);
       return raw;
@@ -184,6 +194,8 @@ Options:
   --tls-cert FILE    serve HTTPS with this certificate (PEM) ...
   --tls-key FILE     ... and this private key (PEM)
   --log-level LEVEL  debug, info, warn or error (default info)
+  --min-free SIZE    refuse new object data (507 InsufficientStorage) once the data dir's
+                     filesystem has less than SIZE free (default 256MiB)
   --version          print the version
   --help             print this help
 

@@ -17,6 +17,7 @@ const statusByCode = {
   EntityTooSmall: 400,
   IllegalLocationConstraintException: 400,
   IncompleteBody: 400,
+  InsufficientStorage: 507,
   InternalError: 500,
   InvalidAccessKeyId: 403,
   InvalidArgument: 400,

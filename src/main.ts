@@ -53,7 +53,7 @@ async function main(argv: string[]): Promise<number> {
   const root = rootCredentials(dataDir, process.env);
   const users = [root.user, ...config.users.filter((u) => u.accessKey !== root.user.accessKey)];
 
-  const backend = new FsBackend(dataDir);
+  const backend = new FsBackend(dataDir, { minFreeBytes: config.minFreeBytes });
   const orphans = backend.collectOrphans();
   if (orphans > 0) logger.info("removed orphan files left by an interrupted write", { count: orphans });
 

@@ -13,9 +13,11 @@ test("defaults: loopback, port 9000, ./s3d-data, us-east-1", () => {
 });
 
 test("flags override the file; users come from [[users]]", () => {
-  const file = `host = "127.0.0.2"\nport = 9500\ndata_dir = "/d"\nregion = "eu-west-1"\nlog_level = "warn"\n[[users]]\nname = "alice"\naccess_key = "ALICEKEY"\nsecret_key = "alice-secret"\n`;
+  const file = `host = "127.0.0.2"\nport = 9500\ndata_dir = "/d"\nregion = "eu-west-1"\nlog_level = "warn"\nmin_free = "2GiB"\n[[users]]\nname = "alice"\naccess_key = "ALICEKEY"\nsecret_key = "alice-secret"\n`;
   const c = load(["--config", "s3d.toml", "--port", "9600", "--log-level=debug"], { "s3d.toml": file });
-  expect(c).toMatchObject({ host: "127.0.0.2", port: 9600, dataDir: "/d", region: "eu-west-1", logLevel: "debug" });
+  expect(c).toMatchObject({ host: "127.0.0.2", port: 9600, dataDir: "/d", region: "eu-west-1", logLevel: "debug", minFreeBytes: 2 * 1024 ** 3 });
+  expect(load(["--min-free", "0"]).minFreeBytes).toBe(0);
+  expect(load(["--min-free=512MiB"]).minFreeBytes).toBe(512 * 1024 ** 2);
   expect(c.users).toEqual([{ name: "alice", accessKey: "ALICEKEY", secretKey: "alice-secret" }]);
 });
 
@@ -25,6 +27,8 @@ test("unknown settings and bad values stop start-up with a message that names th
     [["--port", "70000"], {}, /--port.*70000/],
     [["--port"], {}, /--port needs a value/],
     [["--log-level", "loud"], {}, /--log-level.*loud/],
+    [["--min-free", "lots"], {}, /--min-free.*lots/],
+    [["--config", "c.toml"], { "c.toml": "min_free = -1" }, /c\.toml: min_free/],
     [["--tls-cert", "c.pem"], {}, /--tls-key/],
     [["--config", "c.toml"], { "c.toml": "colour = 1" }, /c\.toml: unknown setting colour/],
     [["--config", "c.toml"], { "c.toml": "port = \"x\"" }, /c\.toml: port/],

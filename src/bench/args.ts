@@ -1,7 +1,7 @@
 /** The bench command line: three modes (load run, null server, disk ceiling), checked strictly. */
 import { clientKinds, type ClientKind } from "./http.ts";
 import type { PayloadMode } from "./s3ops.ts";
-import { parseDurationMs, parseSizeBytes } from "./units.ts";
+import { parseDurationMs, parseSizeBytes } from "../util/units.ts";
 
 export const ops = ["put", "get", "mixed", "list", "delete", "multipart"] as const;
 export type Op = (typeof ops)[number];

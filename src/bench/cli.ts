@@ -3,7 +3,7 @@ import { parseBenchArgs, usage, UsageError, type RunOptions } from "./args.ts";
 import { measureDisk } from "./disk.ts";
 import { startNullServer } from "./null-server.ts";
 import { runBench, type Progress, type RunReport } from "./run.ts";
-import { formatSize, mibBytes } from "./units.ts";
+import { formatSize, mibBytes } from "../util/units.ts";
 
 export async function benchMain(argv: string[]): Promise<number> {
   let options;

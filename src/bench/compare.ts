@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { DiskReport } from "./disk.ts";
 import type { RunReport } from "./run.ts";
-import { formatSize } from "./units.ts";
+import { formatSize } from "../util/units.ts";
 
 const repo = resolve(import.meta.dir, "../..");
 const bun = process.execPath;

@@ -6,7 +6,7 @@
 import { closeSync, fdatasyncSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { round } from "./stats.ts";
-import { mibBytes } from "./units.ts";
+import { mibBytes } from "../util/units.ts";
 
 export interface DiskReport {
   dir: string;

@@ -8,7 +8,7 @@ import { contentOffsetsMax, patternOf } from "./content.ts";
 import { createClient } from "./http.ts";
 import { OpError, S3Ops } from "./s3ops.ts";
 import { Recorder, round, type LatencySummary } from "./stats.ts";
-import { mibBytes } from "./units.ts";
+import { mibBytes } from "../util/units.ts";
 
 export interface Progress {
   elapsedMs: number;

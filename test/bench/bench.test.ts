@@ -4,7 +4,7 @@ import { benchMain } from "../../src/bench/cli.ts";
 import { objectBody } from "../../src/bench/content.ts";
 import { startNullServer, type NullServer } from "../../src/bench/null-server.ts";
 import { runBench } from "../../src/bench/run.ts";
-import { parseDurationMs, parseSizeBytes } from "../../src/bench/units.ts";
+import { parseDurationMs, parseSizeBytes } from "../../src/util/units.ts";
 import { accessKey, secretKey, startS3d, type TestServer } from "../support/server.ts";
 
 function options(endpoint: string, overrides: Partial<RunOptions>): RunOptions {

@@ -29,6 +29,7 @@ import type { ByteRange } from "../../s3/range.ts";
 import { cursorPastPrefix, listEntries, utf8, type ListCursor } from "../listing.ts";
 import { BlobStore } from "./blobs.ts";
 import { Committer, NotDurableError } from "./committer.ts";
+import { SpaceGuard } from "./space.ts";
 import { keyBytes, objectMetaOf, openDatabase, segmentsOf, WalSync, type ObjectRow, type Segment } from "./db.ts";
 import { MultipartStore } from "./multipart.ts";
 import { segmentStream } from "./read.ts";
@@ -50,7 +51,9 @@ export class FsBackend implements Backend {
   /** Every bucket, read on every request: kept in memory, changed only inside commits. */
   private readonly buckets = new Map<string, BucketInfo>();
 
-  constructor(dataDir: string) {
+  private readonly space: SpaceGuard;
+
+  constructor(dataDir: string, options: { minFreeBytes?: number } = {}) {
     // One process per data dir: a second one would sweep the first one's in-flight blobs as
     // orphans. The kernel drops the lock when the holder dies, kill -9 included.
     this.lockFd = openSync(join(dataDir, "lock"), "a");
@@ -61,6 +64,7 @@ export class FsBackend implements Backend {
     const dbPath = join(dataDir, "meta.sqlite");
     this.db = openDatabase(dbPath);
     this.blobs = new BlobStore(join(dataDir, "blobs"));
+    this.space = new SpaceGuard(dataDir, options.minFreeBytes ?? 0);
     this.wal = new WalSync(dbPath);
     this.committer = new Committer(this.db, () => this.wal.sync());
     this.multipart = new MultipartStore(this.db, this.blobs, this.committer, (b) => this.requireBucket(b));
@@ -148,6 +152,10 @@ export class FsBackend implements Backend {
 
   async putObject(bucket: string, key: string, body: IncomingBody, attrs: ObjectAttributes, nowMs: number, precondition?: Precondition): Promise<ObjectMeta> {
     this.requireBucket(bucket);
+    return this.space.admit(body.declaredBytes, () => this.storeObject(bucket, key, body, attrs, nowMs, precondition));
+  }
+
+  private async storeObject(bucket: string, key: string, body: IncomingBody, attrs: ObjectAttributes, nowMs: number, precondition?: Precondition): Promise<ObjectMeta> {
     const small = body.declaredBytes !== undefined && body.declaredBytes <= inlineObjectBytesMax;
     let stored: { segments: Segment[]; inline?: Uint8Array; newBlobs: string[] };
     if (small) {
@@ -289,7 +297,7 @@ export class FsBackend implements Backend {
   }
 
   uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: IncomingBody, nowMs: number): Promise<PartInfo> {
-    return this.multipart.uploadPart(bucket, key, uploadId, partNumber, body, nowMs);
+    return this.space.admit(body.declaredBytes, () => this.multipart.uploadPart(bucket, key, uploadId, partNumber, body, nowMs));
   }
 
   async completeMultipartUpload(bucket: string, key: string, uploadId: string, parts: CompletedPart[], nowMs: number, precondition?: Precondition): Promise<ObjectMeta> {

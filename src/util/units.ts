@@ -1,10 +1,11 @@
-/** Sizes and durations as the bench command line writes them: "4KiB", "64MiB", "30s", "500ms". */
+/** Sizes and durations as command lines write them: "4KiB", "64MiB", "30s", "500ms". */
 
 const sizeUnits: Record<string, number> = {
   "": 1, b: 1,
   k: 1024, kb: 1000, kib: 1024,
   m: 1024 ** 2, mb: 1000 ** 2, mib: 1024 ** 2,
   g: 1024 ** 3, gb: 1000 ** 3, gib: 1024 ** 3,
+  t: 1024 ** 4, tb: 1000 ** 4, tib: 1024 ** 4,
 };
 
 /** Bytes from "4KiB", "1MiB", "64MiB", "1000", "1.5MB"; undefined when malformed. */
