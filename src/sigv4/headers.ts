@@ -26,5 +26,9 @@ export function headerMap(source: HeaderSource | HeaderMap): HeaderMap {
 
 /** Value trimmed, inner runs of whitespace collapsed to one space (AWS's Trimall). */
 export function canonicalHeaderValue(value: string): string {
-  return value.trim().replace(/\s+/g, " ");
+  const trimmed = value.trim();
+  return multipleOrOddSpace.test(trimmed) ? trimmed.replace(/\s+/g, " ") : trimmed;
 }
+
+/** Whitespace that Trimall changes: a run of two, or any but a plain space. */
+const multipleOrOddSpace = /\s\s|[^\S ]/;
