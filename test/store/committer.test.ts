@@ -99,6 +99,14 @@ describe("Committer", () => {
     expect(syncs.calls.length).toBe(1); // no sync is trusted after a failure
   });
 
+  test("a sync that throws instead of rejecting refuses the writes the same way", async () => {
+    const broken = new Committer(db, () => {
+      throw new Error("ENOENT: no -wal file");
+    });
+    await expect(broken.commit(insert(1))).rejects.toBeInstanceOf(NotDurableError);
+    await expect(broken.commit(insert(2))).rejects.toBeInstanceOf(NotDurableError);
+  });
+
   test("settled() waits for every write submitted before it", async () => {
     const writes = [1, 2].map((v) => committer.commit(insert(v)));
     let settled = false;

@@ -112,7 +112,8 @@ export class Committer {
   /** Refusals wait for the sync as well: the state they were decided on must be durable. */
   private syncThenAnswer(committed: Unsynced[]): void {
     this.syncing = true;
-    this.sync().then(
+    // A sync that throws instead of rejecting (it could not even open the log) fails the same way.
+    new Promise<void>((resolve) => resolve(this.sync())).then(
       () => {
         this.syncing = false;
         for (const w of committed) w.answer();
