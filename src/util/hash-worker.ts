@@ -66,7 +66,8 @@ export function localHasher(algorithms: HashAlgorithm[]): Hasher {
 
 export class HashJob implements Hasher {
   private ended = false;
-  private batch = newBatch();
+  /** The batch being filled; taken when the first byte arrives, so an ended job holds none. */
+  private batch: Uint8Array | undefined;
   private batched = 0;
   constructor(
     private readonly pool: HashPool,
@@ -80,6 +81,7 @@ export class HashJob implements Hasher {
     let offset = 0;
     while (offset < chunk.length) {
       const n = Math.min(chunk.length - offset, batchBytes - this.batched);
+      this.batch ??= newBatch();
       this.batch.set(chunk.subarray(offset, offset + n), this.batched);
       this.batched += n;
       offset += n;
@@ -100,12 +102,13 @@ export class HashJob implements Hasher {
     });
   }
 
-  /** Hands the full batch to the worker (transferred, not copied) and starts a new one. */
+  /** Hands the batch to the worker (transferred, not copied). */
   private send(): void {
-    const chunk = this.batched === batchBytes ? this.batch : this.batch.subarray(0, this.batched);
+    const batch = this.batch!;
+    const chunk = this.batched === batchBytes ? batch : batch.subarray(0, this.batched);
     this.state.inFlightBytes += chunk.length;
-    this.pool.post(this.id, { t: "chunk", id: this.id, chunk }, [this.batch.buffer as ArrayBuffer]);
-    this.batch = newBatch();
+    this.pool.post(this.id, { t: "chunk", id: this.id, chunk }, [batch.buffer as ArrayBuffer]);
+    this.batch = undefined;
     this.batched = 0;
   }
 
