@@ -184,7 +184,11 @@ export class ReedSolomon {
   /** The elimination program when it needs fewer vector ops than the dense rows (see decode-program.ts). */
   private programFor(sources: number[], targets: number[], dense: Uint8Array): CoefficientProgram | undefined {
     if (this.dataShards + targets.length > programShardsMax) return undefined;
-    return this.cheaperProgram(decodeProgram(this.matrix, sources, targets), dense);
+    const plain = this.cheaperProgram(decodeProgram(this.matrix, sources, targets), dense);
+    if (this.parityShards !== 2) return plain;
+    const horner = this.cheaperProgram(decodeProgram(this.matrix, sources, targets, true), dense);
+    const cost = (p: CoefficientProgram) => programCost(p.data, p.rows, this.dataShards);
+    return !horner || (plain && cost(plain) <= cost(horner)) ? plain : horner;
   }
 
   /** `program` if it computes `dense` (outputs × K) in fewer vector ops than the matrix itself. */

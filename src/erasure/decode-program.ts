@@ -21,11 +21,20 @@ export const programShardsMax = 24;
 
 type Terms = Map<number, number>; // value id -> coefficient (nonzero)
 
+/** Parity row r is 2^(K-1-j) (Q of matrix.ts): its syndrome can be summed by Horner's rule. */
+function isHornerRow(encoding: Matrix, r: number): boolean {
+  const k = encoding.cols;
+  const row = encoding.data.subarray(r * k, (r + 1) * k);
+  return row[k - 1] === 1 && row.every((c, j) => j === k - 1 || c === gfMul(2, row[j + 1]));
+}
+
 /**
  * The program computing `targets` from `sources` (K shard indexes, ascending: every present data
- * shard, then the parity shards standing in for the lost ones). `encoding` is [I; P].
+ * shard, then the parity shards standing in for the lost ones). `encoding` is [I; P]. With
+ * `horner`, the syndrome of a Q-like parity row is summed by Horner's rule (multiplies by 2 only,
+ * one per data shard after the first present one) instead of one multiply per present shard.
  */
-export function decodeProgram(encoding: Matrix, sources: readonly number[], targets: readonly number[]): CoefficientProgram {
+export function decodeProgram(encoding: Matrix, sources: readonly number[], targets: readonly number[], horner = false): CoefficientProgram {
   const k = encoding.cols;
   assert(sources.length === k, "decode-program: need K sources");
   const inputOf = new Map(sources.map((s, i) => [s, i]));
@@ -43,8 +52,28 @@ export function decodeProgram(encoding: Matrix, sources: readonly number[], targ
   assert(parity.length === lost.length, "decode-program: one parity shard per lost data shard");
   const e = lost.length;
 
+  const hornerSyndrome = (r: number): number => {
+    let acc: number | undefined; // value id of sum over present j' <= j of 2^(j - j') d_j'
+    for (let j = 0; j < k; j++) {
+      const d = inputOf.get(j);
+      if (acc === undefined) {
+        acc = d;
+        continue;
+      }
+      const terms: Terms = new Map([[acc, 2]]);
+      if (d !== undefined) terms.set(d, 1);
+      if (j === k - 1) terms.set(inputOf.get(r) as number, 1);
+      acc = addRow(terms);
+    }
+    // acc is a row unless at most the last data shard is present (then the chain made no row)
+    return acc !== undefined && acc >= k ? acc : addRow(new Map([[inputOf.get(r) as number, 1], ...(acc === undefined ? [] : [[acc, 1] as [number, number]])]));
+  };
   // Syndromes, then P[R][L] x = s by elimination on a copy of P[R][L].
-  const value = parity.map((r) => addRow(new Map([[inputOf.get(r) as number, 1], ...present.map((j): [number, number] => [inputOf.get(j) as number, p(r, j)])])));
+  const value = parity.map((r) =>
+    horner && isHornerRow(encoding, r)
+      ? hornerSyndrome(r)
+      : addRow(new Map([[inputOf.get(r) as number, 1], ...present.map((j): [number, number] => [inputOf.get(j) as number, p(r, j)])])),
+  );
   const a = parity.map((r) => lost.map((l) => p(r, l)));
   for (let c = 0; c < e; c++) {
     const pivot = a.findIndex((row, i) => i >= c && row[c] !== 0);

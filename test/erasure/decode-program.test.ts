@@ -13,7 +13,7 @@ function sourcesFor(k: number, m: number, lost: number[]): number[] {
 
 describe("decode programs", () => {
   test("compute exactly the dense decode rows, for every loss of every small shape", () => {
-    for (const [k, m] of [[1, 1], [2, 1], [3, 2], [4, 2], [5, 3], [8, 4], [4, 4], [10, 4]]) {
+    for (const [k, m] of [[1, 1], [2, 1], [1, 2], [2, 2], [3, 2], [4, 2], [10, 2], [5, 3], [8, 4], [4, 4], [10, 4]]) {
       const enc = encodingMatrix(k, m);
       for (let e = 1; e <= m; e++) {
         for (const lost of combinations(k + m, e)) {
@@ -21,8 +21,10 @@ describe("decode programs", () => {
           for (const targets of [lost, lost.filter((t) => t < k)]) {
             if (targets.length === 0) continue;
             const dense = multiply(selectRows(enc, targets), invert(selectRows(enc, sources)));
-            const program = decodeProgram(enc, sources, targets);
-            if (Buffer.compare(programMatrix(program, k), dense.data) !== 0) throw new Error(`RS(${k},${m}) lost ${lost} targets ${targets}`);
+            for (const horner of [false, true]) {
+              const program = decodeProgram(enc, sources, targets, horner);
+              if (Buffer.compare(programMatrix(program, k), dense.data) !== 0) throw new Error(`RS(${k},${m}) lost ${lost} targets ${targets} horner ${horner}`);
+            }
           }
         }
       }
@@ -40,6 +42,14 @@ describe("decode programs", () => {
     asMatrix.set(dense.subarray(4, 8), 6);
     expect(programCost(program.data, program.rows, 4)).toBeLessThan(programCost(asMatrix, 2, 4));
   });
+});
+
+test("two parity shards, larger K: the Q syndrome by Horner's rule costs less than one multiply per present shard", () => {
+  const enc = encodingMatrix(10, 2);
+  const sources = [2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+  const plain = decodeProgram(enc, sources, [0, 1]);
+  const horner = decodeProgram(enc, sources, [0, 1], true);
+  expect(programCost(horner.data, horner.rows, 10)).toBeLessThan(programCost(plain.data, plain.rows, 10));
 });
 
 describe("encode programs", () => {
