@@ -3,6 +3,7 @@
  * Every write is: blob durable → metadata committed (group commit) → superseded blobs removed.
  */
 import type { Database } from "bun:sqlite";
+import { randomBytes } from "node:crypto";
 import { closeSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { tryLockExclusive } from "../../../ffi/libc.ts";
@@ -27,12 +28,14 @@ import type {
 } from "../backend.ts";
 import type { ByteRange } from "../../s3/range.ts";
 import { cursorPastPrefix, listEntries, utf8, type ListCursor } from "../listing.ts";
+import { atRestSetup } from "./at-rest.ts";
 import { BlobStore } from "./blobs.ts";
 import { Committer, NotDurableError } from "./committer.ts";
 import { SpaceGuard } from "./space.ts";
 import { keyBytes, objectMetaOf, openDatabase, segmentsOf, WalSync, type ObjectRow, type Segment } from "./db.ts";
 import { MultipartStore } from "./multipart.ts";
 import { segmentStream } from "./read.ts";
+import { sealIdBytes, type Sealing } from "./sealing.ts";
 
 /**
  * Objects up to this size live inside their metadata row: one group-committed WAL fsync makes
@@ -40,8 +43,16 @@ import { segmentStream } from "./read.ts";
  */
 export const inlineObjectBytesMax = 64 * 1024;
 
+export interface FsBackendOptions {
+  minFreeBytes?: number;
+  /** the 32-byte master key: object data is sealed at rest (sealing.ts, at-rest.ts) */
+  encryptionKey?: Uint8Array;
+}
+
 export class FsBackend implements Backend {
   private readonly db: Database;
+  /** present when the data dir is encrypted */
+  private readonly sealing: Sealing | undefined;
   private readonly blobs: BlobStore;
   private readonly wal: WalSync;
   private readonly committer: Committer;
@@ -53,7 +64,7 @@ export class FsBackend implements Backend {
 
   private readonly space: SpaceGuard;
 
-  constructor(dataDir: string, options: { minFreeBytes?: number } = {}) {
+  constructor(dataDir: string, options: FsBackendOptions = {}) {
     // One process per data dir: a second one would sweep the first one's in-flight blobs as
     // orphans. The kernel drops the lock when the holder dies, kill -9 included.
     this.lockFd = openSync(join(dataDir, "lock"), "a");
@@ -63,7 +74,14 @@ export class FsBackend implements Backend {
     }
     const dbPath = join(dataDir, "meta.sqlite");
     this.db = openDatabase(dbPath);
-    this.blobs = new BlobStore(join(dataDir, "blobs"));
+    try {
+      this.sealing = atRestSetup(this.db, dataDir, options.encryptionKey);
+    } catch (error) {
+      this.db.close();
+      closeSync(this.lockFd);
+      throw error;
+    }
+    this.blobs = new BlobStore(join(dataDir, "blobs"), this.sealing);
     this.space = new SpaceGuard(dataDir, options.minFreeBytes ?? 0);
     this.wal = new WalSync(dbPath);
     this.committer = new Committer(this.db, () => this.wal.sync());
@@ -159,7 +177,10 @@ export class FsBackend implements Backend {
     const small = body.declaredBytes !== undefined && body.declaredBytes <= inlineObjectBytesMax;
     let stored: { segments: Segment[]; inline?: Uint8Array; newBlobs: string[] };
     if (small) {
-      stored = { segments: [], inline: await readBounded(body.stream, inlineObjectBytesMax), newBlobs: [] };
+      const plain = await readBounded(body.stream, inlineObjectBytesMax);
+      // a fresh id per write: the inline object's own data key, its nonces used once
+      const inline = this.sealing ? this.sealing.sealInline(randomBytes(sealIdBytes), plain) : plain;
+      stored = { segments: [], inline, newBlobs: [] };
     } else {
       const blobId = this.blobs.newId();
       const sizeBytes = await this.blobs.write(blobId, body.stream);
@@ -227,14 +248,18 @@ export class FsBackend implements Backend {
       }
     };
     const meta = objectMetaOf(row);
+    const sealing = this.sealing;
+    // A sealed inline object that fails to open throws here, before any byte is answered.
+    const inlineBytes = (inline: Uint8Array, start: number, end: number) =>
+      sealing ? sealing.openInline(inline, meta.sizeBytes, start, end) : inline.subarray(start, end);
     const stream = (range?: ByteRange) => {
       const start = range?.start ?? 0;
       const end = range ? range.end + 1 : meta.sizeBytes;
       if (row.inline !== null) {
         close();
-        return new Blob([row.inline.subarray(start, end)]).stream();
+        return new Blob([inlineBytes(row.inline, start, end)]).stream();
       }
-      return segmentStream(segments.map(([id, size]) => [this.blobs.path(id), size]), start, end, close);
+      return segmentStream(segments, start, end, this.blobs.readSegment, close);
     };
     return {
       meta,
@@ -243,7 +268,8 @@ export class FsBackend implements Backend {
       bytes: async (range) => {
         if (row.inline === null) return new Uint8Array(await new Response(stream(range)).arrayBuffer());
         close();
-        return range ? row.inline.subarray(range.start, range.end + 1) : row.inline;
+        if (!sealing && !range) return row.inline;
+        return inlineBytes(row.inline, range?.start ?? 0, range ? range.end + 1 : meta.sizeBytes);
       },
     };
   }

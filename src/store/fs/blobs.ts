@@ -2,12 +2,16 @@
  * Content files ("blobs"), named by a random internal id in a 256-way fan-out tree, never by
  * key. A blob is durable (data and directory entry fsynced) before its metadata is committed;
  * a blob is removed only when no reader holds it, so an open reader never loses its bytes.
+ * With a master key, every blob is sealed in fragments as it streams in (sealing.ts).
  */
 import { randomBytes } from "node:crypto";
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, unlinkSync } from "node:fs";
 import { open, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { assert } from "../../util/assert.ts";
+import { plainSegmentReader, type SegmentReader } from "./read.ts";
+import { sealedSegmentReader } from "./sealed-read.ts";
+import type { Sealing } from "./sealing.ts";
 
 /** Chunks are written to the file in batches of at least this size. */
 const writeBufferBytes = 1024 * 1024;
@@ -19,10 +23,18 @@ export class BlobStore {
   private readers = new Map<string, number>();
   private removeWhenFree = new Set<string>();
 
-  constructor(readonly root: string) {
+  /** Reads plaintext ranges of blobs, opening sealed fragments when there is a key. */
+  readonly readSegment: SegmentReader;
+
+  constructor(
+    readonly root: string,
+    private readonly sealing?: Sealing,
+  ) {
     mkdirSync(root, { recursive: true });
     for (let i = 0; i < 256; i++) mkdirSync(join(root, fanOut(i)), { recursive: true });
     fsyncDirectory(root);
+    const pathOf = (id: string) => this.path(id);
+    this.readSegment = sealing ? sealedSegmentReader(sealing, pathOf) : plainSegmentReader(pathOf);
   }
 
   newId(): string {
@@ -35,12 +47,15 @@ export class BlobStore {
   }
 
   /**
-   * Streams `body` into a new blob and makes it durable. On any error (including the body
-   * stream failing verification) the partial file is removed and the error rethrown.
+   * Streams `body` into a new blob and makes it durable; returns its plaintext size. On any
+   * error (including the body stream failing verification) the partial file is removed and
+   * the error rethrown. Sealed blobs go through the same batching: the sealer hands back
+   * ciphertext and tag pieces that are gathered like plain chunks.
    */
   async write(id: string, body: ReadableStream<Uint8Array>): Promise<number> {
     const path = this.path(id);
     const file = await open(path, "wx", 0o600);
+    const sealer = this.sealing?.streamSealer(Buffer.from(id, "hex"));
     let sizeBytes = 0;
     try {
       // Chunks are gathered, not copied, and written together once a batch is large enough.
@@ -50,9 +65,16 @@ export class BlobStore {
       let earlyFlush: Promise<void> | undefined;
       let unflushedBytes = 0;
       for await (const chunk of body) {
-        batch.push(chunk);
-        batchedBytes += chunk.length;
         sizeBytes += chunk.length;
+        if (sealer === undefined) {
+          batch.push(chunk);
+          batchedBytes += chunk.length;
+        } else {
+          for (const piece of sealer.push(chunk)) {
+            batch.push(piece);
+            batchedBytes += piece.length;
+          }
+        }
         if (batchedBytes >= writeBufferBytes) {
           await writeAll(file, batch, batchedBytes);
           unflushedBytes += batchedBytes;
@@ -63,6 +85,10 @@ export class BlobStore {
             earlyFlush = file.datasync().finally(() => (earlyFlush = undefined));
           }
         }
+      }
+      for (const piece of sealer?.finish() ?? []) {
+        batch.push(piece);
+        batchedBytes += piece.length;
       }
       if (batchedBytes > 0) await writeAll(file, batch, batchedBytes);
       await earlyFlush;

@@ -12,6 +12,10 @@ import type { ObjectAttributes, ObjectMeta } from "../backend.ts";
 import { utf8 } from "../listing.ts";
 
 const schema = `
+CREATE TABLE IF NOT EXISTS settings (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS buckets (
   name TEXT PRIMARY KEY,
   created_ms INTEGER NOT NULL
@@ -74,7 +78,7 @@ export interface ObjectRow {
   segments: string;
   tags: string;
   checksum: string | null;
-  /** the bytes of a small object, kept in the row instead of a blob file */
+  /** the bytes of a small object, kept in the row instead of a blob file (sealed: id ‖ fragments) */
   inline: Uint8Array | null;
 }
 
