@@ -7,6 +7,7 @@ import { isIP } from "node:net";
 import { logLevels, type LogLevel } from "./log.ts";
 import { parseSizeBytes } from "./util/units.ts";
 import type { User } from "./s3/auth.ts";
+import { keyFileEnv } from "./shard/keys.ts";
 
 export interface Config {
   host: string;
@@ -19,6 +20,8 @@ export interface Config {
   logLevel: LogLevel;
   /** object data is refused (507) once the data dir's filesystem has less than this free */
   minFreeBytes: number;
+  /** the master key file: object data is encrypted at rest when set */
+  encryptionKeyFile: string | undefined;
   users: User[];
 }
 
@@ -36,6 +39,7 @@ export const defaults: Config = {
   tlsKey: undefined,
   logLevel: "info",
   minFreeBytes: 256 * 1024 ** 2,
+  encryptionKeyFile: undefined,
   users: [],
 };
 
@@ -52,6 +56,7 @@ const settings: Record<Setting, { flag: string; toml: string }> = {
   tlsKey: { flag: "--tls-key", toml: "tls_key" },
   logLevel: { flag: "--log-level", toml: "log_level" },
   minFreeBytes: { flag: "--min-free", toml: "min_free" },
+  encryptionKeyFile: { flag: "--encryption-key-file", toml: "encryption_key_file" },
 };
 
 export interface ParsedArgs {
@@ -135,8 +140,15 @@ function usersFrom(raw: unknown, file: string): User[] {
   });
 }
 
-/** Builds the configuration from defaults, the TOML file (if any) and flag overrides. */
-export function loadConfig(args: ParsedArgs, readFile: (path: string) => string = (p) => readFileSync(p, "utf8")): Config {
+/**
+ * Builds the configuration from defaults, the TOML file (if any), the environment (only
+ * S3D_ENCRYPTION_KEY_FILE: it names a file, it is not a secret) and flag overrides.
+ */
+export function loadConfig(
+  args: ParsedArgs,
+  readFile: (path: string) => string = (p) => readFileSync(p, "utf8"),
+  env: Readonly<Record<string, string | undefined>> = {},
+): Config {
   const config: Config = { ...defaults, users: [] };
   if (args.configFile !== undefined) {
     const file = args.configFile;
@@ -156,6 +168,8 @@ export function loadConfig(args: ParsedArgs, readFile: (path: string) => string 
       (config as Record<Setting, unknown>)[setting] = checkValue(setting, raw, `${file}: ${key}`);
     }
   }
+  const keyFileFromEnv = env[keyFileEnv];
+  if (keyFileFromEnv !== undefined && keyFileFromEnv !== "") config.encryptionKeyFile = keyFileFromEnv;
   for (const [setting, raw] of Object.entries(args.overrides) as [Setting, string][]) {
     (config as Record<Setting, unknown>)[setting] = checkValue(setting, raw, settings[setting].flag);
   }
@@ -196,6 +210,10 @@ Options:
   --log-level LEVEL  debug, info, warn or error (default info)
   --min-free SIZE    refuse new object data (507 InsufficientStorage) once the data dir's
                      filesystem has less than SIZE free (default 256MiB)
+  --encryption-key-file FILE
+                     encrypt object data at rest with this 32-byte master key (mode 0600;
+                     make one with s3d keygen); env S3D_ENCRYPTION_KEY_FILE. A data dir,
+                     once encrypted, starts only with the same key
   --version          print the version
   --help             print this help
 

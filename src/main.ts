@@ -6,6 +6,7 @@ import { ConfigError, isLoopback, loadConfig, parseArgs, usage } from "./config.
 import { rootCredentials } from "./credentials.ts";
 import { createLogger } from "./log.ts";
 import { startServer } from "./s3/server.ts";
+import { readMasterKeyFile, keyFingerprint } from "./shard/keys.ts";
 import { FsBackend } from "./store/fs/backend.ts";
 
 /** Subcommands: each takes the words after its name. */
@@ -46,14 +47,19 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`s3d ${pkg.version}\n`);
     return 0;
   }
-  const config = loadConfig(args);
+  const config = loadConfig(args, undefined, process.env);
   const logger = createLogger(config.logLevel);
   const dataDir = resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const root = rootCredentials(dataDir, process.env);
   const users = [root.user, ...config.users.filter((u) => u.accessKey !== root.user.accessKey)];
 
-  const backend = new FsBackend(dataDir, { minFreeBytes: config.minFreeBytes });
+  // The key file is refused when group or others can read it; only its fingerprint is shown.
+  const encryptionKey = config.encryptionKeyFile === undefined ? undefined : readMasterKeyFile(config.encryptionKeyFile);
+  const backend = new FsBackend(dataDir, { minFreeBytes: config.minFreeBytes, encryptionKey });
+  const fingerprint = encryptionKey === undefined ? undefined : keyFingerprint(encryptionKey);
+  encryptionKey?.fill(0); // the backend keeps its own copy
+  const encryption = fingerprint === undefined ? "off" : `on (AES-256-GCM, key fingerprint ${fingerprint})`;
   const orphans = backend.collectOrphans();
   if (orphans > 0) logger.info("removed orphan files left by an interrupted write", { count: orphans });
 
@@ -70,10 +76,17 @@ async function main(argv: string[]): Promise<number> {
     `s3d ${pkg.version} serving S3 at ${server.url}\n` +
       `  data dir:   ${dataDir}\n` +
       `  region:     ${config.region}\n` +
+      `  encryption: ${encryption}\n` +
       `  access key: ${root.user.accessKey}\n` +
       `  secret key: ${secretLine}\n`,
   );
-  logger.info("started", { url: server.url, dataDir, users: users.length });
+  logger.info("started", {
+    url: server.url,
+    dataDir,
+    users: users.length,
+    encryption: fingerprint === undefined ? "off" : "on",
+    ...(fingerprint === undefined ? {} : { keyFingerprint: fingerprint }),
+  });
 
   await new Promise<void>((done) => {
     const stop = () => done();

@@ -173,3 +173,68 @@ test("certs writes a development CA and node certificates that verify against it
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("--encryption-key-file: refused when group-readable, or when it does not fit the data dir; the key never printed", async () => {
+  const dir = tempDir();
+  const env = { S3D_ACCESS_KEY: "AK", S3D_SECRET_KEY: "SK" };
+  const serveOnce = async (args: string[], extraEnv: Record<string, string> = {}) => {
+    const port = await freePort();
+    const proc = Bun.spawn([binaryPath, "--port", String(port), "--log-level", "info", ...args], {
+      env: { PATH: process.env.PATH ?? "", ...env, ...extraEnv },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    await waitForHealth(`http://127.0.0.1:${port}`);
+    proc.kill();
+    await proc.exited;
+    return { stdout: await new Response(proc.stdout).text(), stderr: await new Response(proc.stderr).text() };
+  };
+  try {
+    const key = join(dir, "master.key");
+    const other = join(dir, "other.key");
+    const fingerprint = /fingerprint ([0-9a-f]{16})/.exec((await run(["keygen", key])).stdout)![1];
+    const otherFingerprint = /fingerprint ([0-9a-f]{16})/.exec((await run(["keygen", other])).stdout)![1];
+    const keyHex = readFileSync(key).toString("hex");
+
+    // an empty data dir given a key (here through the environment) becomes encrypted
+    const encrypted = join(dir, "enc");
+    const started = await serveOnce(["--data-dir", encrypted], { S3D_ENCRYPTION_KEY_FILE: key });
+    expect(started.stdout).toContain(`encryption: on (AES-256-GCM, key fingerprint ${fingerprint})`);
+    expect(started.stderr).toContain(`"keyFingerprint":"${fingerprint}"`);
+    for (const out of [started.stdout, started.stderr]) expect(out).not.toContain(keyHex);
+
+    const noKey = await run(["--data-dir", encrypted, "--port", "0"], env);
+    expect(noKey.code).toBe(2);
+    expect(noKey.stderr).toContain(`is encrypted (key fingerprint ${fingerprint})`);
+    const wrongKey = await run(["--data-dir", encrypted, "--port", "0", "--encryption-key-file", other], env);
+    expect(wrongKey.code).toBe(2);
+    expect(wrongKey.stderr).toContain(`encrypted with the key of fingerprint ${fingerprint}, but the key given has fingerprint ${otherFingerprint}`);
+    expect(wrongKey.stderr).not.toContain(keyHex);
+
+    chmodSync(key, 0o640);
+    const readable = await run(["--data-dir", encrypted, "--port", "0", "--encryption-key-file", key], env);
+    expect(readable.code).toBe(2);
+    expect(readable.stderr).toContain("mode 0640 lets group or others read it");
+    chmodSync(key, 0o600);
+    writeFileSync(join(dir, "short.key"), "too short", { mode: 0o600 });
+    const short = await run(["--data-dir", encrypted, "--port", "0", "--encryption-key-file", join(dir, "short.key")], env);
+    expect(short.code).toBe(2);
+    expect(short.stderr).toContain("exactly 32 raw bytes");
+
+    // a data dir that already holds unencrypted objects is never given a key
+    const plain = await startS3d({ dataDir: join(dir, "plain") });
+    try {
+      expect((await s3(plain.endpoint, { method: "PUT", path: "/bkt" })).status).toBe(200);
+      expect((await s3(plain.endpoint, { method: "PUT", path: "/bkt/k", body: "hello" })).status).toBe(200);
+    } finally {
+      plain.process.kill();
+      await plain.process.exited;
+    }
+    const keyOnPlain = await run(["--data-dir", join(dir, "plain"), "--port", "0", "--encryption-key-file", key], env);
+    expect(keyOnPlain.code).toBe(2);
+    expect(keyOnPlain.stderr).toContain(`holds unencrypted objects`);
+    expect(keyOnPlain.stderr).toContain(fingerprint);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -47,3 +47,17 @@ test("loopback addresses", () => {
   for (const h of ["127.0.0.1", "127.9.9.9", "localhost", "::1"]) expect(isLoopback(h)).toBe(true);
   for (const h of ["0.0.0.0", "10.0.0.1", "::", "example.com"]) expect(isLoopback(h)).toBe(false);
 });
+
+test("the encryption key file: flag, then S3D_ENCRYPTION_KEY_FILE, then the file's encryption_key_file", () => {
+  const loadEnv = (argv: string[], env: Record<string, string>, files: Record<string, string> = {}) =>
+    loadConfig(parseArgs(argv), (path) => files[path], env);
+  expect(load([]).encryptionKeyFile).toBeUndefined();
+  const file = { "c.toml": `encryption_key_file = "/from/toml"\n` };
+  expect(loadEnv(["--config", "c.toml"], {}, file).encryptionKeyFile).toBe("/from/toml");
+  expect(loadEnv(["--config", "c.toml"], { S3D_ENCRYPTION_KEY_FILE: "/from/env" }, file).encryptionKeyFile).toBe("/from/env");
+  expect(loadEnv(["--config", "c.toml", "--encryption-key-file", "/from/flag"], { S3D_ENCRYPTION_KEY_FILE: "/from/env" }, file).encryptionKeyFile).toBe("/from/flag");
+  expect(loadEnv(["--encryption-key-file=/k"], {}).encryptionKeyFile).toBe("/k");
+  expect(loadEnv([], { S3D_ENCRYPTION_KEY_FILE: "" }).encryptionKeyFile).toBeUndefined();
+  expect(() => load(["--encryption-key-file", ""])).toThrow(/--encryption-key-file/);
+  expect(() => load(["--config", "c.toml"], { "c.toml": "encryption_key_file = 7" })).toThrow(/c\.toml: encryption_key_file/);
+});

@@ -1,19 +1,23 @@
 /**
  * Durability (ARCHITECTURE §3): kill -9 the server during 32 concurrent PUTs, restart it, and
  * check that every acknowledged object reads back byte-identical and nothing half-written shows.
+ * Run twice: with plain object files, and with encryption at rest (sealed blobs and rows).
  */
 import { afterAll, expect, test } from "bun:test";
-import { createHash } from "node:crypto";
-import { readdirSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inlineObjectBytesMax } from "../src/store/fs/backend.ts";
 import { s3 } from "./support/client.ts";
 import { startS3d, type TestServer } from "./support/server.ts";
 import { mulberry32 } from "./sigv4/prng.ts";
 
-let server: TestServer | undefined;
+const servers: TestServer[] = [];
+const keyDir = mkdtempSync(join(tmpdir(), "s3d-crash-key-"));
 afterAll(async () => {
-  await server?.stop();
+  for (const s of servers) await s.stop();
+  rmSync(keyDir, { recursive: true, force: true });
 });
 
 const writers = 32;
@@ -34,68 +38,76 @@ function contentFor(key: string, sizeBytes: number): Uint8Array {
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
-test("kill -9 during 32 concurrent PUTs loses no acknowledged object and shows no partial one", async () => {
-  const s3d = await startS3d();
-  server = s3d;
-  const { endpoint } = s3d;
-  expect((await s3(endpoint, { method: "PUT", path: `/${bucket}` })).status).toBe(200);
+function encryptionArgs(): string[] {
+  const keyFile = join(keyDir, "master.key");
+  writeFileSync(keyFile, randomBytes(32), { mode: 0o600 });
+  return ["--encryption-key-file", keyFile];
+}
 
-  const attempted = new Map<string, string>(); // key → sha256 of what was sent
-  const acknowledged = new Map<string, string>();
-  const sizes = mulberry32(99);
-  let killed = false;
-  const writer = async (w: number) => {
-    for (let i = 0; !killed; i++) {
-      // overwrites of a shared key and fresh keys, small and large bodies
-      const key = i % 3 === 0 ? `shared-${w % 4}` : `w${w}/obj-${i}`;
-      const size = Math.floor(sizes() * (i % 5 === 0 ? 3_000_000 : 60_000));
-      const body = contentFor(`${key}#${w}#${i}`, size);
-      const digest = sha(body);
-      attempted.set(`${key}#${digest}`, digest);
-      try {
-        const res = await s3(endpoint, { method: "PUT", path: `/${bucket}/${key}`, body });
-        if (res.status === 200) acknowledged.set(key, digest);
-      } catch {
-        return; // the server died under us
+for (const mode of ["plain", "encrypted"] as const) {
+  test(`kill -9 during 32 concurrent PUTs loses no acknowledged object and shows no partial one (${mode})`, async () => {
+    const s3d = await startS3d({ args: mode === "encrypted" ? encryptionArgs() : [] });
+    servers.push(s3d);
+    const { endpoint } = s3d;
+    expect((await s3(endpoint, { method: "PUT", path: `/${bucket}` })).status).toBe(200);
+
+    const attempted = new Map<string, string>(); // key → sha256 of what was sent
+    const acknowledged = new Map<string, string>();
+    const sizes = mulberry32(99);
+    let killed = false;
+    const writer = async (w: number) => {
+      for (let i = 0; !killed; i++) {
+        // overwrites of a shared key and fresh keys, small and large bodies
+        const key = i % 3 === 0 ? `shared-${w % 4}` : `w${w}/obj-${i}`;
+        const size = Math.floor(sizes() * (i % 5 === 0 ? 3_000_000 : 60_000));
+        const body = contentFor(`${key}#${w}#${i}`, size);
+        const digest = sha(body);
+        attempted.set(`${key}#${digest}`, digest);
+        try {
+          const res = await s3(endpoint, { method: "PUT", path: `/${bucket}/${key}`, body });
+          if (res.status === 200) acknowledged.set(key, digest);
+        } catch {
+          return; // the server died under us
+        }
       }
-    }
-  };
-  const running = Array.from({ length: writers }, (_, w) => writer(w));
-  await Bun.sleep(1500);
-  killed = true;
-  await s3d.crash();
-  await Promise.all(running);
-  expect(acknowledged.size).toBeGreaterThan(writers);
+    };
+    const running = Array.from({ length: writers }, (_, w) => writer(w));
+    await Bun.sleep(1500);
+    killed = true;
+    await s3d.crash();
+    await Promise.all(running);
+    expect(acknowledged.size).toBeGreaterThan(writers);
 
-  await s3d.restart();
-  // Every acknowledged write survives byte for byte. A shared key may hold a newer write
-  // that was committed but whose acknowledgement was lost in the crash: it must be whole.
-  for (const [key, digest] of acknowledged) {
-    const res = await s3(endpoint, { method: "GET", path: `/${bucket}/${key}` });
-    expect(res.status).toBe(200);
-    const got = sha(new Uint8Array(await res.arrayBuffer()));
-    if (key.startsWith("shared-")) expect(attempted.has(`${key}#${got}`)).toBe(true);
-    else expect(got).toBe(digest);
-  }
-  // Every key that is listed reads back as one whole write that was attempted.
-  const listed: string[] = [];
-  let token: string | undefined;
-  do {
-    const query: [string, string][] = [["list-type", "2"]];
-    if (token) query.push(["continuation-token", token]);
-    const text = await (await s3(endpoint, { method: "GET", path: `/${bucket}`, query })).text();
-    listed.push(...[...text.matchAll(/<Key>([^<]+)<\/Key>/g)].map((m) => m[1]));
-    token = /<NextContinuationToken>([^<]+)</.exec(text)?.[1];
-  } while (token);
-  for (const key of listed) {
-    const got = sha(new Uint8Array(await (await s3(endpoint, { method: "GET", path: `/${bucket}/${key}` })).arrayBuffer()));
-    expect(attempted.has(`${key}#${got}`)).toBe(true);
-  }
-  // Orphans of interrupted writes were collected at start-up: what is left are the files of
-  // the listed objects that are too large to live in their metadata row.
-  const blobs = readdirSync(join(s3d.dataDir, "blobs")).flatMap((d) => readdirSync(join(s3d.dataDir, "blobs", d)));
-  const fileBacked = await Promise.all(
-    listed.map(async (key) => Number((await s3(endpoint, { method: "HEAD", path: `/${bucket}/${key}` })).headers.get("content-length")) > inlineObjectBytesMax),
-  );
-  expect(blobs.length).toBe(fileBacked.filter(Boolean).length);
-}, 60_000);
+    await s3d.restart();
+    // Every acknowledged write survives byte for byte. A shared key may hold a newer write
+    // that was committed but whose acknowledgement was lost in the crash: it must be whole.
+    for (const [key, digest] of acknowledged) {
+      const res = await s3(endpoint, { method: "GET", path: `/${bucket}/${key}` });
+      expect(res.status).toBe(200);
+      const got = sha(new Uint8Array(await res.arrayBuffer()));
+      if (key.startsWith("shared-")) expect(attempted.has(`${key}#${got}`)).toBe(true);
+      else expect(got).toBe(digest);
+    }
+    // Every key that is listed reads back as one whole write that was attempted.
+    const listed: string[] = [];
+    let token: string | undefined;
+    do {
+      const query: [string, string][] = [["list-type", "2"]];
+      if (token) query.push(["continuation-token", token]);
+      const text = await (await s3(endpoint, { method: "GET", path: `/${bucket}`, query })).text();
+      listed.push(...[...text.matchAll(/<Key>([^<]+)<\/Key>/g)].map((m) => m[1]));
+      token = /<NextContinuationToken>([^<]+)</.exec(text)?.[1];
+    } while (token);
+    for (const key of listed) {
+      const got = sha(new Uint8Array(await (await s3(endpoint, { method: "GET", path: `/${bucket}/${key}` })).arrayBuffer()));
+      expect(attempted.has(`${key}#${got}`)).toBe(true);
+    }
+    // Orphans of interrupted writes were collected at start-up: what is left are the files of
+    // the listed objects that are too large to live in their metadata row.
+    const blobs = readdirSync(join(s3d.dataDir, "blobs")).flatMap((d) => readdirSync(join(s3d.dataDir, "blobs", d)));
+    const fileBacked = await Promise.all(
+      listed.map(async (key) => Number((await s3(endpoint, { method: "HEAD", path: `/${bucket}/${key}` })).headers.get("content-length")) > inlineObjectBytesMax),
+    );
+    expect(blobs.length).toBe(fileBacked.filter(Boolean).length);
+  }, 60_000);
+}
