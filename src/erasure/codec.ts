@@ -4,7 +4,7 @@
  * engine has it, a table kernel otherwise).
  */
 import { assert } from "../util/assert.ts";
-import { decodeProgram, encodeProgram, matrixProgramData, programCost, programMatrix, programShardsMax } from "./decode-program.ts";
+import { decodeProgram, encodeProgram, matrixProgramData, programCost, programMatrix, programShardsMax } from "./programs.ts";
 import type { CoefficientProgram, Coefficients, Kernel, ShardArena } from "./kernel.ts";
 import { tsKernel } from "./kernel-ts.ts";
 import { createWasmKernel } from "./kernel-wasm.ts";
@@ -181,7 +181,7 @@ export class ReedSolomon {
     return plan;
   }
 
-  /** The elimination program when it needs fewer vector ops than the dense rows (see decode-program.ts). */
+  /** The elimination program when it needs fewer vector ops than the dense rows (see programs.ts). */
   private programFor(sources: number[], targets: number[], dense: Uint8Array): CoefficientProgram | undefined {
     if (this.dataShards + targets.length > programShardsMax) return undefined;
     const plain = this.cheaperProgram(decodeProgram(this.matrix, sources, targets), dense);

@@ -12,7 +12,7 @@
  *
  * Two parity shards (M = 2) use RAID-6's P and Q instead: P = d_0 + ... + d_{K-1} and
  * Q = sum of 2^(K-1-j) d_j, so Q is Horner's rule with a multiply by 2 per step, which the kernel
- * does with a shift and a conditional xor (decode-program.ts encodeProgram). MDS: a 2×2
+ * does with a shift and a conditional xor (programs.ts encodeProgram). MDS: a 2×2
  * submatrix [[1, 1], [2^a, 2^b]] has determinant 2^a + 2^b, nonzero for a != b < 255.
  */
 import { assert } from "../util/assert.ts";

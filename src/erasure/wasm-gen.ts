@@ -12,7 +12,7 @@
  *
  * Besides a plain matrix, the kernel runs a straight-line program: rows computed in order, each
  * the xor of multiples of inputs and of earlier rows, some of them stored as outputs. A decode
- * written as elimination steps (decode-program.ts) needs fewer multiplies than its dense matrix.
+ * written as elimination steps (programs.ts) needs fewer multiplies than its dense matrix.
  *
  * Calling contract: fn(tablesAddr, pointersAddr, lengthBytes), memory imported as env.memory.
  *   tablesAddr + 32 * t      nibble tables (lo[16] then hi[16]) of the t-th general coefficient,

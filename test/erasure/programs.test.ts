@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { decodeProgram, encodeProgram, programCost, programMatrix } from "../../src/erasure/decode-program.ts";
+import { decodeProgram, encodeProgram, programCost, programMatrix } from "../../src/erasure/programs.ts";
 import type { CoefficientProgram } from "../../src/erasure/kernel.ts";
 import { tsKernel } from "../../src/erasure/kernel-ts.ts";
 import { createWasmKernel, fusedInputsMax, fusedOutputsMax } from "../../src/erasure/kernel-wasm.ts";

@@ -1,8 +1,9 @@
 /**
- * Reconstruction as a straight-line program (kernel.ts CoefficientProgram) instead of the dense
- * decode matrix. Pure.
+ * Encoding and reconstruction as straight-line programs (kernel.ts CoefficientProgram) that need
+ * fewer multiplies than the equivalent dense matrix; the codec runs whichever is cheaper. Pure.
  *
- * The dense decode rows are arbitrary field elements: every one is a real multiply. Solving the
+ * Encoding with two parity shards is Horner's rule (encodeProgram). For reconstruction, the dense
+ * decode rows are arbitrary field elements: every one is a real multiply. Solving the
  * system step by step keeps the ones of the normalised parity matrix (matrix.ts): with lost data
  * shards L, present data shards D and the parity shards R read in their place,
  *   syndrome s_r = p_r + sum over j in D of P[r][j] d_j        (= sum over l in L of P[r][l] d_l)
@@ -36,7 +37,7 @@ function isHornerRow(encoding: Matrix, r: number): boolean {
  */
 export function decodeProgram(encoding: Matrix, sources: readonly number[], targets: readonly number[], horner = false): CoefficientProgram {
   const k = encoding.cols;
-  assert(sources.length === k, "decode-program: need K sources");
+  assert(sources.length === k, "programs: need K sources");
   const inputOf = new Map(sources.map((s, i) => [s, i]));
   const rows: Terms[] = [];
   const addRow = (terms: Terms): number => {
@@ -49,7 +50,7 @@ export function decodeProgram(encoding: Matrix, sources: readonly number[], targ
   const lost = Array.from({ length: k }, (_, j) => j).filter((j) => !inputOf.has(j));
   const present = Array.from({ length: k }, (_, j) => j).filter((j) => inputOf.has(j));
   const parity = sources.filter((s) => s >= k);
-  assert(parity.length === lost.length, "decode-program: one parity shard per lost data shard");
+  assert(parity.length === lost.length, "programs: one parity shard per lost data shard");
   const e = lost.length;
 
   const hornerSyndrome = (r: number): number => {
@@ -77,7 +78,7 @@ export function decodeProgram(encoding: Matrix, sources: readonly number[], targ
   const a = parity.map((r) => lost.map((l) => p(r, l)));
   for (let c = 0; c < e; c++) {
     const pivot = a.findIndex((row, i) => i >= c && row[c] !== 0);
-    assert(pivot >= 0, "decode-program: singular system (the code is not MDS)");
+    assert(pivot >= 0, "programs: singular system (the code is not MDS)");
     [a[c], a[pivot]] = [a[pivot], a[c]];
     [value[c], value[pivot]] = [value[pivot], value[c]];
     for (let i = c + 1; i < e; i++) {
