@@ -99,9 +99,9 @@ describe("RS codec limits and errors", () => {
     expect(() => codec.encode([new Uint8Array(4)])).toThrow("expected 3 shards");
   });
 
-  test("wide shapes beyond one fused kernel (RS(40,20), RS(200,55)) agree across kernels", () => {
+  test("wide shapes beyond one fused kernel (RS(40,20), RS(200,55), RS(253,2)) agree across kernels", () => {
     const next = rng(11);
-    for (const [k, m] of [[40, 20], [200, 55]] as const) {
+    for (const [k, m] of [[40, 20], [200, 55], [253, 2]] as const) {
       const data = Array.from({ length: k }, () => randomBytes(next, 100));
       const a = [...data, ...Array.from({ length: m }, () => new Uint8Array(100))];
       const b = a.map((s) => new Uint8Array(s));
