@@ -5,6 +5,7 @@
  */
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
+import { abortable } from "./body.ts";
 import { nextRetry } from "./backoff.ts";
 import { createH2Server } from "./h2-server.ts";
 import {
@@ -208,8 +209,7 @@ export class H2Transport implements Transport {
         done();
         return { header };
       }
-      const body = readFramed(s, this.idleMs, {
-        signal: ac.signal,
+      const body = abortable(readFramed(s, this.idleMs), ac.signal, {
         onCancel: () => abort("cancelled", "reply body cancelled"),
         onEnd: done,
       });

@@ -4,7 +4,7 @@
  * writing that waits for 'drain').
  */
 import http2 from "node:http2";
-import { type AbortableHooks, IdleWatch, pumpFramed } from "./body.ts";
+import { IdleWatch, pumpFramed } from "./body.ts";
 import { BodyVerifier } from "./framing.ts";
 import { TransportError } from "./transport.ts";
 
@@ -28,34 +28,22 @@ export const streamsPerConnectionMax = 4096;
 
 export const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = http2.constants;
 
-/**
- * Reads a framed body off an Http2Stream: verified, paused while the reader is slow, cut off when
- * idle, and (with `o.signal`) errored at once when the call is aborted. One stream layer, not two:
- * every chunk crossing a web stream costs promise hops, so abortable() is folded in here.
- */
-export function readFramed(s: http2.Http2Stream, idleMs: number, o: AbortableHooks & { signal?: AbortSignal } = {}): ReadableStream<Uint8Array> {
+/** Reads a framed body off an Http2Stream: verified, paused while the reader is slow, cut off when idle. */
+export function readFramed(s: http2.Http2Stream, idleMs: number): ReadableStream<Uint8Array> {
   const v = new BodyVerifier();
   let done = false;
   let ctrl!: ReadableStreamDefaultController<Uint8Array>;
-  const finish = (error?: unknown) => {
+  const fail = (e: TransportError) => {
+    if (done) return;
     done = true;
     watch.stop();
-    o.signal?.removeEventListener("abort", onAbort);
-    o.onEnd?.(error);
-  };
-  const fail = (e: unknown) => {
-    if (done) return;
-    finish(e);
     try { ctrl.error(e); } catch { /* closed */ }
     if (!s.destroyed) s.close(NGHTTP2_CANCEL);
   };
-  const onAbort = () => fail(o.signal!.reason);
   const watch = new IdleWatch(idleMs, () => fail(new TransportError("idle", `no body bytes for ${idleMs} ms`)));
   return new ReadableStream<Uint8Array>({
     start(c) {
       ctrl = c;
-      if (o.signal?.aborted) return onAbort();
-      o.signal?.addEventListener("abort", onAbort, { once: true });
       watch.resume();
       s.on("data", (chunk: Buffer) => {
         if (done) return;
@@ -75,7 +63,8 @@ export function readFramed(s: http2.Http2Stream, idleMs: number, o: AbortableHoo
         if (done) return;
         const why = v.end();
         if (why) return fail(new TransportError("corrupt", why));
-        finish();
+        done = true;
+        watch.stop();
         c.close();
       });
       s.on("error", (e: Error) => fail(new TransportError("reset", e.message)));
@@ -90,10 +79,10 @@ export function readFramed(s: http2.Http2Stream, idleMs: number, o: AbortableHoo
       watch.resume();
       s.resume();
     },
-    cancel(reason) {
+    cancel() {
       if (done) return;
-      o.onCancel?.(reason);
-      if (!done) finish(reason);
+      done = true;
+      watch.stop();
       if (!s.destroyed) s.close(NGHTTP2_CANCEL);
     },
   }, new ByteLengthQueuingStrategy({ highWaterMark: readBufferBytes }));
