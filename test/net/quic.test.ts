@@ -139,4 +139,24 @@ describe("quic-http3 specifics", () => {
     expect(decodeURIComponent(why)).toContain("clock skew");
     await b.close();
   });
+
+  test("with NODE_EXTRA_CA_CERTS at start and verifyServerCertificate, TLS checks the server too", async () => {
+    // Same secret everywhere; only the server certificate's CA differs.
+    const peers = new Map<string, PeerAddress>([["a", { host: "127.0.0.1", port: 1 }]]);
+    const good = await startNode("b", new Map(peers));
+    const foreign = await QuicTransport.start({
+      self: "b", peers, secret: creds(certDir, "b").secret, tls: creds(otherDir, "b").tls,
+      handlers: testService(), listen: { host: "127.0.0.1", port: 0 },
+    });
+    const run = async (port: number) => {
+      const p = Bun.spawn([process.execPath, join(import.meta.dir, "quic-verify-peer.ts"), credentialPaths(certDir, "a").secretPath, String(port)], {
+        stdout: "pipe", stderr: "ignore", env: { ...process.env, NODE_EXTRA_CA_CERTS: credentialPaths(certDir, "a").caCertPath },
+      });
+      return (await new Response(p.stdout).text()).trim();
+    };
+    expect(await run(good.address!.port)).toBe("ok a");
+    expect(await run(foreign.address!.port)).toBe("refused");
+    await good.close();
+    await foreign.close();
+  }, 15_000);
 });
