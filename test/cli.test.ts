@@ -35,7 +35,7 @@ test("--version and --help", async () => {
   expect(await run(["--version"])).toMatchObject({ code: 0, stdout: `s3d ${pkg.version}\n` });
   const help = await run(["--help"]);
   expect(help.code).toBe(0);
-  for (const flag of ["--config", "--host", "--port", "--data-dir", "--region", "--tls-cert", "--tls-key", "--log-level", "--version", "--help"]) {
+  for (const flag of ["--config", "--host", "--port", "--data-dir", "--region", "--tls-cert", "--tls-key", "--log-level", "--encryption-key-file", "--version", "--help"]) {
     expect(help.stdout).toContain(flag);
   }
 });
