@@ -12,8 +12,10 @@ import { freePort } from "../util/free-port.ts";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { DiskReport } from "./disk.ts";
+import { cpuOverWindow, headlineOf, isAhead, measuredWindow, memstoreBytesFor, procCpuTicks, verdictOf, verdictText, type CpuSample } from "./peers.ts";
+import { missingRgwBinaries, rgwInstallHint, startRgw } from "./rgw.ts";
 import type { RunReport } from "./run.ts";
-import { formatSize } from "../util/units.ts";
+import { formatSize, parseSizeBytes } from "../util/units.ts";
 
 const repo = resolve(import.meta.dir, "../..");
 const bun = process.execPath;
@@ -36,6 +38,13 @@ interface Target {
   accessKey: string;
   secretKey: string;
   pid: number | undefined;
+  /**
+   * A server of several processes (RGW: ceph-mon, ceph-osd, radosgw), pid by name: their CPU is
+   * sampled here over each cell's measured window, as the generator's --server-pid reads one.
+   */
+  processes?: Record<string, number>;
+  /** lines for the notes, read after the target's cells */
+  notes?: () => string[];
   /** cells this target runs (the Bun.serve null server runs a few) */
   only?: (cell: Cell) => boolean;
   stop(): Promise<void>;
@@ -172,6 +181,35 @@ async function startS3rver(script: string): Promise<Target> {
   };
 }
 
+async function startRgwTarget(cells: Cell[]): Promise<Target> {
+  const memstoreBytes = process.env.S3D_BENCH_RGW_MEMSTORE ? parseSizeBytes(process.env.S3D_BENCH_RGW_MEMSTORE) : memstoreBytesFor(cells);
+  if (memstoreBytes === undefined) throw new Error(`S3D_BENCH_RGW_MEMSTORE=${process.env.S3D_BENCH_RGW_MEMSTORE}: not a size`);
+  process.stderr.write(`rgw: starting a one-monitor, one-memstore-OSD (${formatSize(memstoreBytes)}) cluster and radosgw...\n`);
+  const cluster = await startRgw({ memstoreBytes, log: (line) => process.stderr.write(`${line}\n`) });
+  return {
+    name: "rgw",
+    endpoint: cluster.endpoint,
+    accessKey: cluster.accessKey,
+    secretKey: cluster.secretKey,
+    pid: cluster.pids.radosgw,
+    processes: cluster.pids,
+    notes: () => {
+      const rss = Object.entries(cluster.peakRss()).map(([n, b]) => `${n} ${formatSize(b)}`).join(", ");
+      return [
+        `rgw: Ceph ${cephVersion()} RGW (beast) on a one-monitor, one-OSD cluster, memstore OSD of ${formatSize(cluster.memstoreBytes)} (data in RAM: no disk cost), ` +
+          `pools of size 1 with 8 PGs, garbage collection after 5 s (default 2 h); started in ${(cluster.startupMs / 1000).toFixed(1)} s (src/bench/rgw.ts, not counted in the run's cells); ` +
+          `peak RSS ${rss}. Its CPU figures are all three processes, sampled every 50 ms by this script over each cell's measured window (end anchored on the generator's exit).`,
+      ];
+    },
+    stop: () => cluster.stop(),
+  };
+}
+
+function cephVersion(): string {
+  const out = spawnSync("ceph", ["--version"], { encoding: "utf8" }).stdout ?? "";
+  return /ceph version (\S+)/.exec(out)?.[1] ?? "?";
+}
+
 function cellsOf(quick: boolean): Cell[] {
   const d = quick ? 1500 : 5000;
   const concurrencies = quick ? [1, 32] : [1, 8, 32];
@@ -198,7 +236,12 @@ interface CellResult {
   cell: string;
   report?: RunReport;
   error?: string;
+  /** multi-process targets: CPU of all their processes over the measured window, % of one core */
+  serverCpu?: { total: number; byProcess: Record<string, number>; radosgwExact?: number; windowStartAfterSpawnMs: number; exitAfterSpawnMs: number; startupMs: number };
 }
+
+/** Per multi-process target: the generator's start-up (spawn to runBench) seen in its cells, ms. */
+const startupSeen = new Map<string, number[]>();
 
 async function runCell(target: Target, cell: Cell): Promise<CellResult> {
   const argv = [
@@ -207,6 +250,17 @@ async function runCell(target: Target, cell: Cell): Promise<CellResult> {
     "--concurrency", String(cell.concurrency), "--duration", `${cell.durationMs}ms`, "--json",
   ];
   if (target.pid !== undefined) argv.push("--server-pid", String(target.pid));
+  const samples: CpuSample[] = [];
+  const sample = () => {
+    const ticks: Record<string, number> = {};
+    for (const [name, pid] of Object.entries(target.processes ?? {})) {
+      const t = procCpuTicks(pid);
+      if (t !== undefined) ticks[name] = t;
+    }
+    samples.push({ atMs: performance.now(), ticks });
+  };
+  const sampler = target.processes && (sample(), setInterval(sample, 50));
+  const spawnedAtMs = performance.now();
   const child = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
   children.add(child);
   let stdout = "";
@@ -215,12 +269,27 @@ async function runCell(target: Target, cell: Cell): Promise<CellResult> {
   child.stderr!.on("data", (c: Buffer) => (stderr += c.toString()));
   const timer = setTimeout(() => child.kill("SIGKILL"), cell.durationMs + 180_000);
   await new Promise<void>((done) => child.once("exit", () => done()));
+  const exitedAtMs = performance.now();
+  if (sampler) {
+    await Bun.sleep(60);
+    sample();
+    clearInterval(sampler);
+  }
   clearTimeout(timer);
   children.delete(child);
   const name = cellName(cell);
   try {
     const report = JSON.parse(stdout.trim().split("\n").pop() ?? "") as RunReport;
-    return { target: target.name, cell: name, report };
+    const result: CellResult = { target: target.name, cell: name, report };
+    if (target.processes) {
+      const seen = startupSeen.get(target.name) ?? [];
+      const typical = seen.length > 0 ? [...seen].sort((a, b) => a - b)[Math.floor(seen.length / 2)] : 150;
+      const window = measuredWindow(cell.op, spawnedAtMs, exitedAtMs, report, typical);
+      if (window.startupMs !== undefined) startupSeen.set(target.name, [...seen, window.startupMs]);
+      const cpu = cpuOverWindow(samples, window.startMs, window.endMs);
+      if (cpu) result.serverCpu = { ...cpu, radosgwExact: report.serverCpuPercent, windowStartAfterSpawnMs: Math.round(window.startMs - spawnedAtMs), exitAfterSpawnMs: Math.round(exitedAtMs - spawnedAtMs), startupMs: Math.round(window.startupMs ?? typical) };
+    }
+    return result;
   } catch {
     return { target: target.name, cell: name, error: (stderr.trim().split("\n").pop() ?? "no output").slice(0, 300) };
   }
@@ -284,7 +353,16 @@ function gitCommit(): string {
 
 async function main(argv: string[]): Promise<number> {
   const quick = argv.includes("--quick");
+  // --targets s3d,rgw: run only these (names as in the tables; "null" covers both null servers).
+  const targetsArg = argv.indexOf("--targets");
+  const only = targetsArg >= 0 ? new Set((argv[targetsArg + 1] ?? "").split(",").map((t) => t.trim()).filter((t) => t !== "")) : undefined;
+  const unknownArgs = argv.filter((a, i) => a !== "--quick" && a !== "--targets" && !(targetsArg >= 0 && i === targetsArg + 1));
+  if (unknownArgs.length > 0 || (only !== undefined && only.size === 0)) {
+    process.stderr.write("usage: scripts/bench.sh [--quick] [--targets s3d,null,s3rver,rgw]\n");
+    return 2;
+  }
   const outPath = join(repo, "bench/RESULTS.md");
+  const command = ["scripts/bench.sh", ...argv].join(" ");
   const started = new Date();
   const cells = cellsOf(quick);
   const results: CellResult[] = [];
@@ -303,13 +381,17 @@ async function main(argv: string[]): Promise<number> {
   const s3rver = s3rverScript();
   if (s3rver) starters.push(["s3rver", () => startS3rver(s3rver)]);
   else notes.push("s3rver: not installed (`npm i --no-save s3rver@3.7.1`, or set S3RVER_DIR): skipped.");
-  if (spawnSync("sh", ["-c", "command -v radosgw"]).status !== 0) {
-    notes.push("Ceph RGW: `radosgw` is not installed on this machine: skipped (recipe in ../shared/CLIENTS.md).");
-  } else {
-    notes.push("Ceph RGW: `radosgw` is installed, but starting a memstore cluster is not automated yet: skipped.");
+  const cephMissing = missingRgwBinaries();
+  if (cephMissing.length === 0) starters.push(["rgw", () => startRgwTarget(cells)]);
+  else {
+    const what = cephMissing.includes("radosgw") ? "`radosgw` is not installed" : `\`${cephMissing.join("`, `")}\` not installed`;
+    notes.push(`Ceph RGW: ${what} on this machine: skipped (\`${rgwInstallHint}\` as root; recipe in ../shared/CLIENTS.md).`);
+    process.stderr.write(`Ceph RGW: ${what}: skipped. To compare with it: ${rgwInstallHint}\n`);
   }
 
+  if (only) notes.push(`only the targets ${[...only].join(", ")} (--targets): the other columns and the goals that need them are empty.`);
   for (const [name, start] of starters) {
+    if (only && !only.has(name) && !(name.startsWith("null") && only.has("null"))) continue;
     let target: Target;
     try {
       target = await start();
@@ -327,6 +409,7 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write(`${cellText(result, cell)}\n`);
       }
     } finally {
+      if (target.notes) notes.push(...target.notes());
       await target.stop();
     }
   }
@@ -336,7 +419,7 @@ async function main(argv: string[]): Promise<number> {
   const lines: string[] = [];
   lines.push(`## Run of ${started.toISOString().slice(0, 16).replace("T", " ")} UTC`, "");
   lines.push(`- commit: \`${gitCommit()}\``);
-  lines.push(`- command: \`scripts/bench.sh${quick ? " --quick" : ""}\` (${elapsedS} s)`);
+  lines.push(`- command: \`${command}\` (${elapsedS} s)`);
   lines.push(`- machine: ${navigator.hardwareConcurrency} cores, Bun ${Bun.version}, loopback (127.0.0.1), generator client fetch, signed payloads`);
   lines.push(`- each cell: one generator process; ${quick ? "1.5" : "5"} s measured after its objects are written; figures include verification of every GET`);
   for (const note of notes) lines.push(`- ${note}`);
@@ -376,20 +459,56 @@ async function main(argv: string[]): Promise<number> {
   lines.push(`| 4 KiB GET vs null server | ${fmt(get4)} vs ${fmt(get4null)} op/s | ${pct(get4, get4null)} | ≥ 50% |`);
   const put4 = rep("s3d", "put", 4 * KiB, 32)?.opsPerSec ?? 0;
   lines.push(`| 4 KiB PUT c=32 vs one fdatasync per request | ${fmt(put4)} vs ${fmt(disk?.smallSyncWritesPerSec)} op/s | ${disk ? `${(put4 / disk.smallSyncWritesPerSec).toFixed(2)}x` : "–"} | ≥ 2x |`);
+  // Ahead of the peers on every workload where they run: the cell's headline figure, s3d / peer.
+  const peers = ["rgw", "s3rver"].filter((p) => targetNames.includes(p));
+  const verdicts = new Map<string, ReturnType<typeof verdictOf>[]>();
+  for (const peer of peers) {
+    verdicts.set(peer, cells.map((cell) => {
+      const peerResult = find(peer, cell);
+      return verdictOf(cell, find("s3d", cell)?.report ?? null, peerResult === undefined ? undefined : (peerResult.report ?? null));
+    }));
+  }
+  const peerSummary = peers.map((peer) => {
+    const ran = verdicts.get(peer)!.filter((v) => v.kind !== "not-run");
+    return `${peer}: ${ran.filter(isAhead).length} of ${ran.length}`;
+  });
+  lines.push(`| ahead of RGW and s3rver on every workload where they run | ${peers.length > 0 ? `ahead on ${peerSummary.join("; ")}` : "no peer ran"} | | all |`);
   lines.push("");
+  if (peers.length > 0) {
+    lines.push("Against the peers, per workload (LIST: keys/s; 1 MiB and up: MiB/s; 4 KiB: op/s; ratio s3d / peer; a run with errors counts as failed):", "");
+    lines.push(`| workload | s3d | ${peers.map((p) => `${p} | ahead of ${p}`).join(" | ")} |`, `|---|---|${peers.map(() => "---|---").join("|")}|`);
+    const figure = (t: string, cell: Cell) => {
+      const r = find(t, cell);
+      if (r === undefined) return "";
+      if (r.report === undefined) return "failed";
+      const h = headlineOf(cell, r.report);
+      return `${fmt(h.value)} ${h.unit}`;
+    };
+    cells.forEach((cell, i) => {
+      lines.push(`| ${cellName(cell)} | ${figure("s3d", cell)} | ${peers.map((p) => `${figure(p, cell)} | ${verdictText(verdicts.get(p)![i])}`).join(" | ")} |`);
+    });
+    lines.push("");
+  }
 
-  lines.push("CPU used during the measured phase, % of one core (generator / server process); the machine has 200%:", "");
+  lines.push("CPU used during the measured phase, % of one core (generator / server process; rgw: the sum of its three processes); the machine has 200%:", "");
   lines.push(`| workload | ${targetNames.join(" | ")} |`, `|---|${targetNames.map(() => "---").join("|")}|`);
   for (const cell of cells) {
     const row = targetNames.map((t) => {
-      const r = find(t, cell)?.report;
-      return r ? `${r.clientCpuPercent} / ${r.serverCpuPercent ?? "?"}` : "";
+      const result = find(t, cell);
+      const r = result?.report;
+      if (!r) return "";
+      const multi = result?.serverCpu;
+      if (multi) {
+        const parts = Object.entries(multi.byProcess).map(([n, p]) => `${n.replace(/^ceph-/, "")} ${p}`).join(" + ");
+        return `${r.clientCpuPercent} / ${multi.total} (${parts})`;
+      }
+      return `${r.clientCpuPercent} / ${r.serverCpuPercent ?? "?"}`;
     });
     lines.push(`| ${cellName(cell)} | ${row.join(" | ")} |`);
   }
   lines.push("");
   lines.push("<details><summary>JSON</summary>", "", "```json");
-  lines.push(JSON.stringify({ date: started.toISOString(), commit: gitCommit(), command: `scripts/bench.sh${quick ? " --quick" : ""}`, disk, hashMibPerSec, notes, results }, null, 1));
+  lines.push(JSON.stringify({ date: started.toISOString(), commit: gitCommit(), command, disk, hashMibPerSec, notes, results }, null, 1));
   lines.push("```", "", "</details>", "");
 
   const previous = existsSync(outPath) ? readFileSync(outPath, "utf8") : "";
