@@ -134,7 +134,11 @@ export class QuicTransport implements Transport {
       from: hd.get(hFrom) ?? "", to: hd.get(hTo) ?? "", path: url.pathname, timeMs: Number(hd.get(hTime)), nonce,
       deadlineMs: Number(hd.get(hDeadline) ?? 0), header: hd.get(hHeader) ?? "", hasBody: hd.get(hBody) === "1",
     };
-    const refuse = (why: string) => this.reply(nonce, { status: 403, header: {}, errorCode: "refused", error: why });
+    // Refusals are not signed: the server would otherwise sign a reply for any nonce an outsider
+    // sends it. The caller treats an unsigned reply as "refused" and shows the reason as unverified.
+    const refuse = (why: string) => new Response(null, {
+      status: 403, headers: { [hErrorCode]: "refused", [hError]: encodeURIComponent(why), [hBody]: "0" },
+    });
     if (!nonce || !macEqual(hd.get(hSig), signRequest(this.key, head))) return refuse("request not signed with the cluster secret");
     if (head.to !== this.self) return refuse(`request meant for ${head.to}, this is ${this.self}`);
     if (head.from !== this.self && !this.o.peers.has(head.from)) return refuse(`${head.from} is not a cluster member`);
@@ -258,7 +262,7 @@ export class QuicTransport implements Transport {
     }
     await res.body?.cancel().catch(() => {});
     const want = signReply(this.key, { nonce, from: to, status: res.status, header: "", hasBody: false, errorCode: res.headers.get(hErrorCode) ?? "", error: res.headers.get(hError) ?? "" });
-    if (!macEqual(res.headers.get(hSig), want)) throw new TransportError("refused", `reply from ${to} not signed with the cluster secret`);
+    if (!macEqual(res.headers.get(hSig), want)) throw unsignedReply(res, to);
     if (res.status !== 204) throw new TransportError(res.headers.get(hErrorCode) === "refused" ? "refused" : "remote", decodeURIComponent(res.headers.get(hError) ?? `status ${res.status}`));
   }
 
@@ -354,7 +358,7 @@ export class QuicTransport implements Transport {
     const want = signReply(this.key, { nonce, from: to, status: res.status, header, hasBody, errorCode, error });
     if (!macEqual(hd.get(hSig), want)) {
       res.body?.cancel().catch(() => {});
-      throw new TransportError("refused", `reply from ${to} not signed with the cluster secret`);
+      throw unsignedReply(res, to);
     }
     if (res.status !== 200) {
       res.body?.cancel().catch(() => {});
@@ -418,6 +422,14 @@ export class QuicTransport implements Transport {
     this.pool.clear();
     await this.server?.stop(true);
   }
+}
+
+/** A reply that does not verify: "refused", with the peer's stated reason marked as unverified. */
+function unsignedReply(res: Response, to: NodeId): TransportError {
+  const why = res.status === 403 ? res.headers.get(hError) : null;
+  return new TransportError("refused", why
+    ? `${to} refused the call (unverified reason: ${decodeURIComponent(why)})`
+    : `reply from ${to} not signed with the cluster secret`);
 }
 
 /** Bun's fetch errors carry a code; connection-level ones mean the peer could not be reached. */
