@@ -45,6 +45,8 @@ interface Target {
   processes?: Record<string, number>;
   /** lines for the notes, read after the target's cells */
   notes?: () => string[];
+  /** why the target went down during its cells (then its cell in flight is stopped and the rest skipped) */
+  dead?: () => string | undefined;
   /** cells this target runs (the Bun.serve null server runs a few) */
   only?: (cell: Cell) => boolean;
   stop(): Promise<void>;
@@ -201,6 +203,7 @@ async function startRgwTarget(cells: Cell[]): Promise<Target> {
           `peak RSS ${rss}. Its CPU figures are all three processes, sampled every 50 ms by this script over each cell's measured window (end anchored on the generator's exit).`,
       ];
     },
+    dead: () => cluster.dead(),
     stop: () => cluster.stop(),
   };
 }
@@ -268,7 +271,9 @@ async function runCell(target: Target, cell: Cell): Promise<CellResult> {
   child.stdout!.on("data", (c: Buffer) => (stdout += c.toString()));
   child.stderr!.on("data", (c: Buffer) => (stderr += c.toString()));
   const timer = setTimeout(() => child.kill("SIGKILL"), cell.durationMs + 180_000);
+  const deathWatch = target.dead && setInterval(() => target.dead!() !== undefined && child.kill("SIGKILL"), 500);
   await new Promise<void>((done) => child.once("exit", () => done()));
+  if (deathWatch) clearInterval(deathWatch);
   const exitedAtMs = performance.now();
   if (sampler) {
     await Bun.sleep(60);
@@ -291,7 +296,8 @@ async function runCell(target: Target, cell: Cell): Promise<CellResult> {
     }
     return result;
   } catch {
-    return { target: target.name, cell: name, error: (stderr.trim().split("\n").pop() ?? "no output").slice(0, 300) };
+    const why = target.dead?.();
+    return { target: target.name, cell: name, error: why ? `${target.name} went down: ${why}` : (stderr.trim().split("\n").pop() ?? "no output").slice(0, 300) };
   }
 }
 
@@ -403,6 +409,11 @@ async function main(argv: string[]): Promise<number> {
     try {
       for (const cell of cells) {
         if (target.only && !target.only(cell)) continue;
+        const why = target.dead?.();
+        if (why) {
+          results.push({ target: target.name, cell: cellName(cell), error: `not run, ${target.name} went down earlier: ${why}` });
+          continue;
+        }
         process.stderr.write(`${target.name}: ${cellName(cell)} ... `);
         const result = await runCell(target, cell);
         results.push(result);

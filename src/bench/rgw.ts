@@ -8,7 +8,8 @@
  * removes the dir; the same happens on exit. Ceph is not a dependency of s3d: install it with
  *   apt-get install -y --no-install-recommends radosgw ceph-mon ceph-osd
  * Standalone: `bun src/bench/rgw.ts [--memstore 4GiB]` starts a cluster, prints its endpoint and
- * keys, and tears it down on Ctrl-C.
+ * keys, and tears it down on Ctrl-C. S3D_BENCH_RGW_KEEP_FAILED=1 copies the logs of a cluster that
+ * failed to start or lost a daemon to a temp dir before the teardown.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -104,6 +105,8 @@ export interface RgwCluster {
   startupMs: number;
   /** peak resident set of each daemon so far (VmHWM), bytes */
   peakRss(): Record<string, number>;
+  /** why the cluster is down (a daemon exited), or undefined while it runs */
+  dead(): string | undefined;
   stop(): Promise<void>;
 }
 
@@ -162,6 +165,9 @@ export async function startRgw(opts: { memstoreBytes: number; log?: (line: strin
   const daemons = new Map<string, ChildProcess>();
   const setpriv = setprivPath();
   let stopped = false;
+  let deadWhy: string | undefined;
+  let up = false;
+  const keepHint = "S3D_BENCH_RGW_KEEP_FAILED=1 keeps the logs of a failed cluster";
 
   /** On exit (no event loop left): kill, wait for the processes to be gone, remove the dir. */
   const killSync = () => {
@@ -176,9 +182,17 @@ export async function startRgw(opts: { memstoreBytes: number; log?: (line: strin
   const handle = { killSync };
   live.add(handle);
 
+  const keepLogs = () => {
+    if (!process.env.S3D_BENCH_RGW_KEEP_FAILED) return;
+    const kept = mkdtempSync(join(tmpdir(), "s3d-bench-rgw-failed-"));
+    spawnSync("cp", ["-r", join(dir, "log"), kept]);
+    log(`rgw: logs kept in ${kept}`);
+  };
+
   const stop = async () => {
     if (stopped) return;
     stopped = true;
+    if (deadWhy) keepLogs();
     const exits = [...children].map((child) =>
       child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise<void>((done) => child.once("exit", () => done())),
     );
@@ -210,6 +224,7 @@ export async function startRgw(opts: { memstoreBytes: number; log?: (line: strin
     return out;
   };
 
+  const logFiles: Record<string, string> = { "ceph-mon": "mon.a.log", "ceph-osd": "osd.0.log", radosgw: "client.rgw.a.log" };
   /** A daemon in the foreground; its stdout/stderr go to log/NAME.out. */
   const daemon = (name: string, argv: string[]) => {
     const fd = openSync(join(dir, "log", `${name}.out`), "a");
@@ -221,12 +236,14 @@ export async function startRgw(opts: { memstoreBytes: number; log?: (line: strin
     children.add(child);
     daemons.set(name, child);
     child.on("exit", (code, signal) => {
-      if (!stopped) log(`rgw: ${name} exited (${signal ?? `code ${code}`}); see ${dir}/log`);
+      if (stopped) return;
+      // During start-up the waits notice (and the OSD gets a second try); afterwards it is fatal.
+      if (up) deadWhy ??= `${name} exited (${signal ?? `code ${code}`})`;
+      log(`rgw: ${name} exited (${signal ?? `code ${code}`}; ${keepHint})`);
     });
     return child;
   };
 
-  const logFiles: Record<string, string> = { "ceph-mon": "mon.a.log", "ceph-osd": "osd.0.log", radosgw: "client.rgw.a.log" };
   const tailOf = (file: string) => {
     try {
       return readFileSync(join(dir, "log", file), "utf8").trim().split("\n").slice(-12).join("\n");
@@ -238,7 +255,7 @@ export async function startRgw(opts: { memstoreBytes: number; log?: (line: strin
     const child = daemons.get(name)!;
     if (child.exitCode !== null || child.signalCode !== null) {
       const tail = `${tailOf(`${name}.out`)}\n${tailOf(logFiles[name] ?? "")}`.trim().slice(-3000);
-      throw new Error(`${name} exited during start-up (${child.signalCode ?? `code ${child.exitCode}`}): ${tail}`);
+      throw new Error(`${name} exited during start-up (${child.signalCode ?? `code ${child.exitCode}`}; ${keepHint}): ${tail}`);
     }
   };
 
@@ -249,7 +266,7 @@ export async function startRgw(opts: { memstoreBytes: number; log?: (line: strin
       if (await check().catch(() => false)) return;
       await Bun.sleep(250);
     }
-    throw new Error(`${what}: not within ${timeoutMs / 1000} s (logs were in ${dir}/log)`);
+    throw new Error(`${what}: not within ${timeoutMs / 1000} s (${keepHint})`);
   };
 
   try {
@@ -307,6 +324,8 @@ export async function startRgw(opts: { memstoreBytes: number; log?: (line: strin
     ]);
     log(`rgw: warmed up after ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
+    for (const name of Object.keys(logFiles)) alive(name);
+    up = true;
     const pids: Record<string, number> = {};
     for (const [name, child] of daemons) pids[name] = child.pid!;
     return {
@@ -318,14 +337,11 @@ export async function startRgw(opts: { memstoreBytes: number; log?: (line: strin
       pids,
       startupMs: Math.round(performance.now() - t0),
       peakRss: () => Object.fromEntries(Object.entries(pids).map(([n, pid]) => [n, vmHwmBytes(pid)])),
+      dead: () => deadWhy,
       stop,
     };
   } catch (error) {
-    if (process.env.S3D_BENCH_RGW_KEEP_FAILED) {
-      const kept = mkdtempSync(join(tmpdir(), "s3d-bench-rgw-failed-"));
-      spawnSync("cp", ["-r", join(dir, "log"), kept]);
-      log(`rgw: logs of the failed start kept in ${kept}`);
-    }
+    keepLogs();
     await stop();
     throw error;
   }
