@@ -7,7 +7,7 @@ import http2 from "node:http2";
 import type { TLSSocket } from "node:tls";
 import { readAll } from "./body.ts";
 import {
-  callPathPrefix, hBody, hDeadline, hError, hErrorCode, hHeader, messagePathPrefix,
+  callPathPrefix, hCall, hError, hErrorCode, messagePathPrefix, packHead, unpackHead,
   NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, readFramed, streamsPerConnectionMax, streamWindowBytes, writeFramed,
 } from "./h2-wire.ts";
 import {
@@ -67,8 +67,10 @@ async function serveStream(o: H2ServerOptions, stream: http2.ServerHttp2Stream, 
   if ((!isMessage && !path.startsWith(callPathPrefix)) || !methodPattern.test(method)) {
     return refuse(stream, 404, "remote", `no such path ${path}`);
   }
-  const header = decodeHeader(headers[hHeader] as string | undefined);
-  const body = headers[hBody] === "1" ? readFramed(stream, o.bodyIdleTimeoutMs) : undefined;
+  const head = unpackHead(headers[hCall], true);
+  if (!head) return refuse(stream, 400, "remote", "request without a valid head");
+  const header = decodeHeader(head.header);
+  const body = head.hasBody ? readFramed(stream, o.bodyIdleTimeoutMs) : undefined;
 
   if (isMessage) {
     const payload = body ? await readAll(body, messageBytesMax) : undefined;
@@ -78,7 +80,7 @@ async function serveStream(o: H2ServerOptions, stream: http2.ServerHttp2Stream, 
   }
 
   const ac = new AbortController();
-  const deadlineMs = Math.min(Number(headers[hDeadline] ?? callDeadlineMs), callDeadlineMs * 100);
+  const deadlineMs = Math.min(head.deadlineMs > 0 ? head.deadlineMs : callDeadlineMs, callDeadlineMs * 100);
   const timer = setTimeout(() => ac.abort(new TransportError("deadline", "call deadline passed")), deadlineMs);
   const onGone = () => {
     clearTimeout(timer);
@@ -92,7 +94,7 @@ async function serveStream(o: H2ServerOptions, stream: http2.ServerHttp2Stream, 
       reply.body?.cancel().catch(() => {});
       return;
     }
-    const h = { ":status": 200, [hHeader]: encodeHeader(reply.header ?? {}), [hBody]: reply.body ? "1" : "0" };
+    const h = { ":status": 200, [hCall]: packHead(undefined, !!reply.body, encodeHeader(reply.header ?? {})) };
     if (!reply.body) {
       stream.respond(h, { endStream: true });
       return;

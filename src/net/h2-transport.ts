@@ -9,7 +9,7 @@ import { abortable } from "./body.ts";
 import { nextRetry } from "./backoff.ts";
 import { createH2Server } from "./h2-server.ts";
 import {
-  callPathPrefix, classifyConnectError, hBody, hDeadline, hError, hErrorCode, hHeader,
+  callPathPrefix, classifyConnectError, hCall, hError, hErrorCode, packHead, unpackHead,
   messagePathPrefix, NGHTTP2_CANCEL, readFramed, streamWindowBytes, writeFramed,
 } from "./h2-wire.ts";
 import {
@@ -178,9 +178,7 @@ export class H2Transport implements Transport {
       const s = session.request({
         ":method": "POST",
         ":path": callPathPrefix + method,
-        [hHeader]: encodeHeader(request.header ?? {}),
-        [hBody]: request.body ? "1" : "0",
-        [hDeadline]: String(Math.max(1, Math.round(deadlineAt - performance.now()))),
+        [hCall]: packHead(Math.max(1, Math.round(deadlineAt - performance.now())), !!request.body, encodeHeader(request.header ?? {})),
       }, { endStream: !request.body });
       s.on("error", () => {}); // surfaced through 'close' and the body adapters
       const onAbort = () => { if (!s.destroyed) s.close(NGHTTP2_CANCEL); };
@@ -204,8 +202,10 @@ export class H2Transport implements Transport {
         const code = (headers[hErrorCode] === "refused" ? "refused" : "remote") as TransportErrorCode;
         throw new TransportError(code, decodeURIComponent(String(headers[hError] ?? `status ${status}`)));
       }
-      const header = decodeHeader(headers[hHeader] as string | undefined);
-      if (headers[hBody] !== "1") {
+      const head = unpackHead(headers[hCall], false);
+      if (!head) throw new TransportError("corrupt", "reply without a valid head");
+      const header = decodeHeader(head.header);
+      if (!head.hasBody) {
         done();
         return { header };
       }
@@ -244,8 +244,7 @@ export class H2Transport implements Transport {
       const s = session.request({
         ":method": "POST",
         ":path": messagePathPrefix + method,
-        [hHeader]: encodeHeader(header),
-        [hBody]: payload ? "1" : "0",
+        [hCall]: packHead(0, !!payload, encodeHeader(header)),
       }, { endStream: !payload });
       if (payload) await writeFramed(s, new Blob([payload]).stream(), ac.signal, this.idleMs);
       await new Promise<void>((resolve, reject) => {

@@ -14,6 +14,12 @@ export const hHeader = "x-s3d-header";
 export const hBody = "x-s3d-body";
 export const hDeadline = "x-s3d-deadline-ms";
 export const hError = "x-s3d-error";
+/**
+ * HTTP/2 packs a call's head into one header: "<deadline ms> <body 0|1> <header JSON>" on a
+ * request, "<body 0|1> <header JSON>" on a reply. Each extra literal header cost ≈4 % of a small
+ * call in Bun's node:http2 (measured on bare node:http2: 3+2 headers, -10 to -15 % calls/s).
+ */
+export const hCall = "x-s3d-call";
 export const hErrorCode = "x-s3d-error-code";
 /** Per-stream receive window: big enough for ≈1 GiB/s on loopback, small enough × streams. */
 export const streamWindowBytes = 1 << 20;
@@ -25,6 +31,24 @@ export const streamWindowBytes = 1 << 20;
 export const readBufferBytes = 1 << 20;
 /** Concurrent streams a peer may open on one connection. */
 export const streamsPerConnectionMax = 4096;
+
+export function packHead(deadlineMs: number | undefined, hasBody: boolean, headerJson: string): string {
+  return deadlineMs === undefined ? `${hasBody ? 1 : 0} ${headerJson}` : `${deadlineMs} ${hasBody ? 1 : 0} ${headerJson}`;
+}
+
+/** Inverse of packHead; `withDeadline` says which form. Undefined if malformed. */
+export function unpackHead(v: unknown, withDeadline: boolean): { deadlineMs: number; hasBody: boolean; header: string } | undefined {
+  if (typeof v !== "string") return undefined;
+  let rest = v, deadlineMs = 0;
+  if (withDeadline) {
+    const sp = rest.indexOf(" ");
+    if (sp < 0) return undefined;
+    deadlineMs = Number(rest.slice(0, sp));
+    rest = rest.slice(sp + 1);
+  }
+  if (rest.length < 2 || rest[1] !== " " || (rest[0] !== "0" && rest[0] !== "1")) return undefined;
+  return { deadlineMs, hasBody: rest[0] === "1", header: rest.slice(2) };
+}
 
 export const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = http2.constants;
 
