@@ -1,9 +1,10 @@
 /**
  * The side-by-side run behind scripts/bench.sh: starts each target on loopback (s3d from
  * dist/s3d on a fresh data dir, the null server, s3rver when installed, Ceph RGW when
- * installed), runs the same cells against each (one generator process per cell), measures the
- * disk ceiling, and writes the tables and the JSON below the marker in bench/RESULTS.md.
- * Every process it starts is stopped and every temp dir removed, also on Ctrl-C.
+ * installed: src/bench/rgw.ts), runs the same cells against each (one generator process per
+ * cell), measures the disk ceiling, and writes the tables (including s3d against each peer) and
+ * the JSON below the marker in bench/RESULTS.md. Every process it starts is stopped and every
+ * temp dir removed, also on Ctrl-C. `--targets s3d,rgw` runs only some targets.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -198,7 +199,7 @@ async function startRgwTarget(cells: Cell[]): Promise<Target> {
     notes: () => {
       const rss = Object.entries(cluster.peakRss()).map(([n, b]) => `${n} ${formatSize(b)}`).join(", ");
       return [
-        `rgw: Ceph ${cephVersion()} RGW (beast) on a one-monitor, one-OSD cluster, memstore OSD of ${formatSize(cluster.memstoreBytes)} (data in RAM: no disk cost), ` +
+        `rgw: Ceph ${cephVersion()} RGW (beast, tcp_nodelay=1) on a one-monitor, one-OSD cluster, memstore OSD of ${formatSize(cluster.memstoreBytes)} (data in RAM: no disk cost), ` +
           `pools of size 1 with 8 PGs, garbage collection after 5 s (default 2 h); started in ${(cluster.startupMs / 1000).toFixed(1)} s (src/bench/rgw.ts, not counted in the run's cells); ` +
           `peak RSS ${rss}. Its CPU figures are all three processes, sampled every 50 ms by this script over each cell's measured window (end anchored on the generator's exit).`,
       ];
