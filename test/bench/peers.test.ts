@@ -106,8 +106,9 @@ describe("memstore size", () => {
     expect(memstoreBytesFor(quick)).toBe(4 * GiB);
   });
 
-  test("bounded to 2-6 GiB", () => {
-    expect(memstoreBytesFor([put4k])).toBe(2 * GiB);
+  test("small cells get the margin, large ones at most 6 GiB", () => {
+    expect(memstoreBytesFor([list])).toBe(2 * GiB);
+    expect(memstoreBytesFor([put4k])).toBe(3 * GiB);
     expect(memstoreBytesFor([{ op: "put", sizeBytes: 64 * MiB, concurrency: 8, objects: 8, durationMs: 60_000 }])).toBe(6 * GiB);
   });
 });
