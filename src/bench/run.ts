@@ -103,6 +103,13 @@ export async function runBench(opts: RunOptions, onProgress?: (p: Progress) => v
     const serverBefore = serverCpuTicks(opts.serverPid);
     measuredStartMs = performance.now();
     const endAtMs = measuredStartMs + opts.durationMs;
+    /** Ends the measured phase: its time and both processes' CPU are read at the same moment. */
+    const endMeasured = () => {
+      measuredMs = performance.now() - measuredStartMs;
+      cpu = process.cpuUsage(cpuBefore);
+      const serverAfter = serverCpuTicks(opts.serverPid);
+      if (serverBefore !== undefined && serverAfter !== undefined) serverCpuMs = (serverAfter - serverBefore) * 10;
+    };
     const timed = async (work: () => Promise<number>) => {
       const t0 = performance.now();
       try {
@@ -231,7 +238,7 @@ export async function runBench(opts: RunOptions, onProgress?: (p: Progress) => v
       }, true);
       extra.parts = parts;
       extra.partSizeBytes = opts.partSizeBytes;
-      measuredMs = performance.now() - measuredStartMs;
+      endMeasured();
       // Read the last upload back (outside the measured time): the parts must have been joined in order.
       if (lastDone >= 0) {
         try {
@@ -242,10 +249,7 @@ export async function runBench(opts: RunOptions, onProgress?: (p: Progress) => v
         }
       }
     }
-    if (measuredMs === 0) measuredMs = performance.now() - measuredStartMs;
-    cpu = process.cpuUsage(cpuBefore);
-    const serverAfter = serverCpuTicks(opts.serverPid);
-    if (serverBefore !== undefined && serverAfter !== undefined) serverCpuMs = (serverAfter - serverBefore) * 10;
+    if (measuredMs === 0) endMeasured();
     if (opts.op === "list") extra.keysPerSec = round(extra.keysListed / (measuredMs / 1000), 0);
   } finally {
     phase = "cleanup";
