@@ -30,7 +30,7 @@ const subcommands: Record<string, (args: string[]) => Promise<number>> = {
     if (dir === undefined || dir.startsWith("--") || nodes.length === 0) throw new ConfigError(usage);
     const { generateDevCerts } = await import("./net/certs.ts");
     await generateDevCerts(dir, nodes, list("--hosts"));
-    process.stdout.write(`wrote a development CA and certificates for ${nodes.join(", ")} to ${dir}\n`);
+    process.stdout.write(`wrote a development CA, certificates for ${nodes.join(", ")} and cluster.secret to ${dir}\n`);
     return 0;
   },
 };
