@@ -18,9 +18,13 @@ export function checksumDigestBytes(a: ChecksumAlgorithm): number {
   return digestBytesByAlgorithm[a];
 }
 
-/** Header name for an algorithm: "x-amz-checksum-crc32" etc. */
+const headerByAlgorithm = Object.fromEntries(checksumAlgorithms.map((a) => [a, `x-amz-checksum-${a.toLowerCase()}`])) as Readonly<
+  Record<ChecksumAlgorithm, string>
+>;
+
+/** Header name for an algorithm: "x-amz-checksum-crc32" etc. (looked up: every PUT asks for all five). */
 export function checksumHeader(a: ChecksumAlgorithm): string {
-  return `x-amz-checksum-${a.toLowerCase()}`;
+  return headerByAlgorithm[a];
 }
 
 /** Parses "crc32"/"CRC32" etc. (as in x-amz-checksum-algorithm / x-amz-sdk-checksum-algorithm); undefined if unknown. */
