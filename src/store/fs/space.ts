@@ -8,20 +8,36 @@
 import { statfsSync } from "node:fs";
 import { S3Error } from "../../errors.ts";
 
+/** How long a statfs reading is trusted: one per PUT was a tenth of a small PUT's cost. */
+const readingTtlMs = 250;
+
 export class SpaceGuard {
+  private reading = { atMs: -Infinity, availableBytes: 0 };
+
   constructor(
     private readonly dir: string,
     private readonly minFreeBytes: number,
   ) {}
 
+  /** Free bytes for unprivileged writers, as of at most `readingTtlMs` ago. */
   availableBytes(): number {
-    const fs = statfsSync(this.dir);
-    return fs.bavail * fs.bsize;
+    const nowMs = performance.now();
+    if (nowMs - this.reading.atMs > readingTtlMs) {
+      const fs = statfsSync(this.dir);
+      this.reading = { atMs: nowMs, availableBytes: fs.bavail * fs.bsize };
+    }
+    return this.reading.availableBytes;
   }
 
-  /** Runs `write` of up to `incomingBytes` (when known) if it fits above the floor. */
+  /**
+   * Runs `write` of up to `incomingBytes` (when known) if it fits above the floor. Writes
+   * admitted between two readings are counted against the last one, so a burst cannot overshoot
+   * the floor by more than what was already in flight.
+   */
   async admit<T>(incomingBytes: number | undefined, write: () => Promise<T>): Promise<T> {
-    if (this.availableBytes() - (incomingBytes ?? 0) < this.minFreeBytes) throw insufficientStorage();
+    const available = this.availableBytes();
+    if (available - (incomingBytes ?? 0) < this.minFreeBytes) throw insufficientStorage();
+    this.reading.availableBytes = available - (incomingBytes ?? 0);
     try {
       return await write();
     } catch (error) {
