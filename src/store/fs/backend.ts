@@ -32,7 +32,7 @@ import { atRestSetup } from "./at-rest.ts";
 import { BlobStore } from "./blobs.ts";
 import { Committer, NotDurableError } from "./committer.ts";
 import { SpaceGuard } from "./space.ts";
-import { keyBytes, objectMetaOf, openDatabase, segmentsOf, WalSync, type ObjectRow, type Segment } from "./db.ts";
+import { keyBytes, objectMetaColumns, objectMetaOf, openDatabase, segmentsOf, WalSync, type ObjectMetaRow, type ObjectRow, type Segment } from "./db.ts";
 import { MultipartStore } from "./multipart.ts";
 import { segmentStream } from "./read.ts";
 import { sealIdBytes, type Sealing } from "./sealing.ts";
@@ -208,7 +208,7 @@ export class FsBackend implements Backend {
     try {
       committed = await this.committer.commit(() => {
         this.requireBucket(bucket);
-        const current = this.objectRow(bucket, key);
+        const current = this.objectMetaRow(bucket, key);
         const { meta, segments, inline } = decide();
         precondition?.(current ? objectMetaOf(current) : undefined, meta);
         superseded = current ? segmentsOf(current).map(([id]) => id) : [];
@@ -296,8 +296,8 @@ export class FsBackend implements Backend {
     this.requireBucket(bucket);
     const prefixBytes = utf8(query.prefix);
     const prefixEnd = cursorPastPrefix(query.prefix).keyBytes;
-    const scan = this.db.query<ObjectRow, [string, Uint8Array, Uint8Array, Uint8Array, number]>(
-      `SELECT * FROM objects WHERE bucket = ? AND key > ? AND key >= ? AND key < ? ORDER BY key LIMIT ?`,
+    const scan = this.db.query<ObjectMetaRow, [string, Uint8Array, Uint8Array, Uint8Array, number]>(
+      `SELECT ${objectMetaColumns} FROM objects WHERE bucket = ? AND key > ? AND key >= ? AND key < ? ORDER BY key LIMIT ?`,
     );
     const result = listEntries(
       (after: ListCursor, limit) =>
@@ -367,8 +367,14 @@ export class FsBackend implements Backend {
     return this.db.query<ObjectRow, [string, Uint8Array]>("SELECT * FROM objects WHERE bucket = ? AND key = ?").get(bucket, keyBytes(key));
   }
 
+  private objectMetaRow(bucket: string, key: string): ObjectMetaRow | null {
+    return this.db
+      .query<ObjectMetaRow, [string, Uint8Array]>(`SELECT ${objectMetaColumns} FROM objects WHERE bucket = ? AND key = ?`)
+      .get(bucket, keyBytes(key));
+  }
+
   private segmentIdsOf(bucket: string, key: string): string[] {
-    const row = this.objectRow(bucket, key);
+    const row = this.objectMetaRow(bucket, key);
     return row ? segmentsOf(row).map(([id]) => id) : [];
   }
 }

@@ -164,7 +164,12 @@ function rebuildObjectsAsRowidTable(db: Database): void {
 export const keyText = (key: Uint8Array): string => Buffer.from(key).toString("utf8");
 export const keyBytes = utf8;
 
-export function objectMetaOf(row: ObjectRow): ObjectMeta {
+/** An object row without its inline bytes: what listings and commits read. */
+export type ObjectMetaRow = Omit<ObjectRow, "inline">;
+/** The columns of an ObjectMetaRow: selecting them leaves the inline bytes' pages unread. */
+export const objectMetaColumns = "key, size, etag, modified_ms, parts_count, headers, user_meta, segments, tags, checksum";
+
+export function objectMetaOf(row: ObjectMetaRow): ObjectMeta {
   return {
     key: keyText(row.key),
     sizeBytes: row.size,
