@@ -89,8 +89,10 @@ export function runConformance(f: HarnessFactory): void {
         const down = await h.client.call(h.peer, "source", { header: { bytes: largeBodyBytes } }, { deadlineMs: 60_000 });
         expect(await drain(down.body!)).toEqual({ bytes: largeBodyBytes, crc: patternCrc(largeBodyBytes) });
       });
-      // Both ends may live in this process; a whole body held anywhere would show as ≥ 64 MiB.
-      expect(growth).toBeLessThan(48 * mib);
+      // Both ends may live in this process; a body held whole anywhere would add ≥ 256 MiB. The
+      // bound leaves room for what the protocol stacks buffer in flight (Bun's HTTP/3 peaked at
+      // 58 MiB in one CI run, HTTP/2 stays under 48), and still fails a body kept even half.
+      expect(growth).toBeLessThan(largeBodyBytes / 2);
     }, 60_000);
 
     test("1,000 concurrent calls", async () => {
