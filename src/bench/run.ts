@@ -2,13 +2,13 @@
  * One load run: make the bucket and the objects the workload needs, run it for the duration with
  * C workers, verify what comes back, clean up, and summarise.
  */
-import { readFileSync } from "node:fs";
 import type { RunOptions } from "./args.ts";
 import { contentOffsetsMax, patternOf } from "./content.ts";
 import { createClient } from "./http.ts";
 import { OpError, S3Ops } from "./s3ops.ts";
 import { Recorder, round, type LatencySummary } from "./stats.ts";
 import { mibBytes } from "../util/units.ts";
+import { procCpuTicks } from "./peers.ts";
 
 export interface Progress {
   elapsedMs: number;
@@ -100,14 +100,15 @@ export async function runBench(opts: RunOptions, onProgress?: (p: Progress) => v
 
     phase = opts.op;
     const cpuBefore = process.cpuUsage();
-    const serverBefore = serverCpuTicks(opts.serverPid);
+    const serverTicks = () => (opts.serverPid === undefined ? undefined : procCpuTicks(opts.serverPid));
+    const serverBefore = serverTicks();
     measuredStartMs = performance.now();
     const endAtMs = measuredStartMs + opts.durationMs;
     /** Ends the measured phase: its time and both processes' CPU are read at the same moment. */
     const endMeasured = () => {
       measuredMs = performance.now() - measuredStartMs;
       cpu = process.cpuUsage(cpuBefore);
-      const serverAfter = serverCpuTicks(opts.serverPid);
+      const serverAfter = serverTicks();
       if (serverBefore !== undefined && serverAfter !== undefined) serverCpuMs = (serverAfter - serverBefore) * 10;
     };
     const timed = async (work: () => Promise<number>) => {
@@ -330,14 +331,3 @@ async function pool(width: number, n: number, task: (i: number) => Promise<unkno
   if (failed !== undefined) throw failed;
 }
 
-/** utime + stime of a process in clock ticks (USER_HZ = 100 on Linux), or undefined. */
-function serverCpuTicks(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return undefined;
-  }
-}
