@@ -13,9 +13,9 @@ import {
   messagePathPrefix, NGHTTP2_CANCEL, readFramed, streamWindowBytes, writeFramed,
 } from "./h2-wire.ts";
 import {
-  bodyIdleTimeoutMs, type CallOptions, type CallReply, type CallRequest, callDeadlineMs, checkMethod,
-  decodeHeader, encodeHeader, type Header, inFlightCallsMax, inFlightMessagesMax, messageBytesMax, type NodeId,
-  type Transport, TransportError, type TransportErrorCode, type TransportHandlers,
+  bodyIdleTimeoutMs, type CallOptions, type CallReply, type CallRequest, callDeadlineMs, checkMessage, checkMethod,
+  decodeHeader, encodeHeader, type Header, inFlightCallsMax, type NodeId,
+  sendBounded, type Transport, TransportError, type TransportErrorCode, type TransportHandlers,
 } from "./transport.ts";
 
 /** A pooled connection with no streams for this long is closed. */
@@ -227,16 +227,10 @@ export class H2Transport implements Transport {
 
   send(to: NodeId, method: string, header: Header = {}, payload?: Uint8Array): void {
     if (this.closed) return;
-    checkMethod(method);
-    if (payload && payload.length > messageBytesMax) throw new TransportError("overloaded", `message over ${messageBytesMax} bytes`);
-    const p = this.peer(to);
-    if (p.messages >= inFlightMessagesMax) {
+    checkMessage(method, payload);
+    sendBounded(this.peer(to), () => this.sendOne(to, method, header, payload), () => {
       this.messagesDropped++;
-      return;
-    }
-    p.messages++;
-    void this.sendOne(to, method, header, payload).catch(() => { this.messagesDropped++; })
-      .finally(() => { p.messages--; });
+    });
   }
 
   private async sendOne(to: NodeId, method: string, header: Header, payload?: Uint8Array): Promise<void> {

@@ -6,8 +6,8 @@
 import type { Prng } from "../raft/prng.ts";
 import { abortable, framingTransform, verifyingTransform } from "./body.ts";
 import {
-  type CallOptions, type CallReply, type CallRequest, callDeadlineMs, checkMethod, type Header,
-  inFlightCallsMax, inFlightMessagesMax, messageBytesMax, type NodeId, type Transport,
+  type CallOptions, type CallReply, type CallRequest, callDeadlineMs, checkMessage, checkMethod, type Header,
+  inFlightCallsMax, inFlightMessagesMax, type NodeId, type Transport,
   TransportError, type TransportHandlers,
 } from "./transport.ts";
 
@@ -147,8 +147,7 @@ export class MemoryNetwork {
 
   /** @internal */
   send(from: NodeId, key: string, to: NodeId, method: string, header: Header, payload?: Uint8Array): void {
-    checkMethod(method);
-    if (payload && payload.length > messageBytesMax) throw new TransportError("overloaded", `message over ${messageBytesMax} bytes`);
+    checkMessage(method, payload);
     const full = this.messagesInFlight >= inFlightMessagesMax;
     if (full || !this.reachable(from, to) || this.chance(this.faults?.dropRate)) {
       this.messagesDropped++;

@@ -15,9 +15,9 @@ import type { PeerAddress } from "./h2-transport.ts";
 import { macEqual, ReplayGuard, secretKey, signReply, signRequest, type SignedHead } from "./quic-auth.ts";
 import { hFrom, hNonce, hSig, hTime, hTo, sealedBody, verifiedBody } from "./quic-wire.ts";
 import {
-  bodyBytesMax, bodyIdleTimeoutMs, type CallOptions, type CallReply, type CallRequest, callDeadlineMs, checkMethod,
-  decodeHeader, encodeHeader, type Header, inFlightCallsMax, inFlightMessagesMax, messageBytesMax, methodPattern,
-  type NodeId, type Transport, TransportError, type TransportErrorCode, type TransportHandlers,
+  bodyBytesMax, bodyIdleTimeoutMs, type CallOptions, type CallReply, type CallRequest, callDeadlineMs, checkMessage, checkMethod,
+  decodeHeader, encodeHeader, type Header, inFlightCallsMax, messageBytesMax, methodPattern,
+  type NodeId, sendBounded, type Transport, TransportError, type TransportErrorCode, type TransportHandlers,
 } from "./transport.ts";
 
 export interface QuicTransportOptions {
@@ -380,16 +380,10 @@ export class QuicTransport implements Transport {
 
   send(to: NodeId, method: string, header: Header = {}, payload?: Uint8Array): void {
     if (this.closed) return;
-    checkMethod(method);
-    if (payload && payload.length > messageBytesMax) throw new TransportError("overloaded", `message over ${messageBytesMax} bytes`);
-    const p = this.peer(to);
-    if (p.messages >= inFlightMessagesMax) {
+    checkMessage(method, payload);
+    sendBounded(this.peer(to), () => this.sendOne(to, method, header, payload), () => {
       this.messagesDropped++;
-      return;
-    }
-    p.messages++;
-    void this.sendOne(to, method, header, payload).catch(() => { this.messagesDropped++; })
-      .finally(() => { p.messages--; });
+    });
   }
 
   private async sendOne(to: NodeId, method: string, header: Header, payload?: Uint8Array): Promise<void> {

@@ -114,3 +114,24 @@ export function decodeHeader(s: string | undefined): Header {
 export function checkMethod(method: string): void {
   if (!methodPattern.test(method)) throw new TransportError("remote", `bad method name ${JSON.stringify(method)}`);
 }
+
+/** Refuses a one-way message with a bad method name or a payload over messageBytesMax. */
+export function checkMessage(method: string, payload: Uint8Array | undefined): void {
+  checkMethod(method);
+  if (payload && payload.length > messageBytesMax) throw new TransportError("overloaded", `message over ${messageBytesMax} bytes`);
+}
+
+/**
+ * Starts one one-way delivery unless `peer` already has inFlightMessagesMax in flight; then the
+ * message is dropped, as a lossy network would drop it (Raft resends). `dropped` runs for a
+ * message refused here and for one whose delivery failed.
+ */
+export function sendBounded(peer: { messages: number }, deliver: () => Promise<void>, dropped: () => void): void {
+  if (peer.messages >= inFlightMessagesMax) return dropped();
+  peer.messages++;
+  void deliver()
+    .catch(dropped)
+    .finally(() => {
+      peer.messages--;
+    });
+}
