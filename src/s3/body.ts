@@ -85,6 +85,42 @@ export class SizeObserver implements BodyObserver {
   }
 }
 
+/**
+ * The buffered twin of `observed`: reads `source` whole while every observer sees each chunk,
+ * then finishes them. Small bodies skip the ReadableStream and its second iterator.
+ */
+async function observedBytes(source: AsyncIterable<Uint8Array>, observers: BodyObserver[], onAbandon: () => void): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  try {
+    for await (const chunk of source) {
+      for (const o of observers) {
+        const wait = o.update(chunk);
+        if (wait) await wait;
+      }
+      chunks.push(chunk);
+      total += chunk.length;
+    }
+    for (const o of observers) await o.finish();
+  } catch (error) {
+    onAbandon();
+    throw error;
+  }
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total);
+}
+
+/** A body read through `observed` or `observedBytes`, whichever its consumer asks for first. */
+function observedBody(source: AsyncIterable<Uint8Array>, observers: BodyObserver[], onAbandon: () => void, rest: Omit<IncomingBody, "stream" | "bytes">): IncomingBody {
+  let stream: ReadableStream<Uint8Array> | undefined;
+  return {
+    get stream() {
+      return (stream ??= observed(source, observers, onAbandon));
+    },
+    bytes: () => observedBytes(source, observers, onAbandon),
+    ...rest,
+  };
+}
+
 /** What a digest must equal, and the error when it does not. */
 interface ExpectedDigest {
   value: Buffer;
@@ -222,11 +258,10 @@ export function requestBody(
   }, expectedBytes);
   const observers: BodyObserver[] = [size, digests];
   if (checksum) observers.push(checksum);
-  return {
-    stream: observed(source, observers, () => digests.abort()),
+  return observedBody(source, observers, () => digests.abort(), {
     digest: (): BodyDigest => ({ sizeBytes: size.sizeBytes, md5Hex: digests.md5Hex(), checksum: checksum?.stored() }),
     declaredBytes: expectedBytes,
-  };
+  });
 }
 
 /** Computes an x-amz-checksum-* while the body streams and checks it against the client's value. */
@@ -288,8 +323,7 @@ function requestedChecksum(headers: Record<string, string>, announced: string[],
 export function trustedBody(source: AsyncIterable<Uint8Array>): IncomingBody {
   const size = new SizeObserver(undefined, Number.MAX_SAFE_INTEGER);
   const digests = new DigestObserver({}, undefined);
-  return {
-    stream: observed(source, [size, digests], () => digests.abort()),
+  return observedBody(source, [size, digests], () => digests.abort(), {
     digest: (): BodyDigest => ({ sizeBytes: size.sizeBytes, md5Hex: digests.md5Hex() }),
-  };
+  });
 }

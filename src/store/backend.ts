@@ -31,7 +31,10 @@ export interface StoredChecksum {
  * stream has ended cleanly.
  */
 export interface IncomingBody {
-  stream: ReadableStream<Uint8Array>;
+  /** The bytes as they arrive. A body is read once: through this or through bytes(). */
+  readonly stream: ReadableStream<Uint8Array>;
+  /** The whole body in one buffer, verified as the stream is: for bodies declared small. */
+  bytes(): Promise<Uint8Array>;
   digest(): BodyDigest;
   /** the length the client declared, when it did: a body that differs fails its stream */
   declaredBytes?: number;

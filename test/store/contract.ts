@@ -20,24 +20,26 @@ export function bodyOf(bytes: Uint8Array, chunkBytes = 64 * 1024, failAfterBytes
   let offset = 0;
   const md5 = createHash("md5");
   let done = false;
+  const stream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (failAfterBytes !== undefined && offset >= failAfterBytes) {
+        controller.error(new S3Error("BadDigest", "verification failed"));
+        return;
+      }
+      if (offset >= bytes.length) {
+        done = true;
+        controller.close();
+        return;
+      }
+      const chunk = bytes.subarray(offset, Math.min(bytes.length, offset + chunkBytes));
+      offset += chunk.length;
+      md5.update(chunk);
+      controller.enqueue(chunk);
+    },
+  });
   return {
-    stream: new ReadableStream<Uint8Array>({
-      pull(controller) {
-        if (failAfterBytes !== undefined && offset >= failAfterBytes) {
-          controller.error(new S3Error("BadDigest", "verification failed"));
-          return;
-        }
-        if (offset >= bytes.length) {
-          done = true;
-          controller.close();
-          return;
-        }
-        const chunk = bytes.subarray(offset, Math.min(bytes.length, offset + chunkBytes));
-        offset += chunk.length;
-        md5.update(chunk);
-        controller.enqueue(chunk);
-      },
-    }),
+    stream,
+    bytes: async () => new Uint8Array(await new Response(stream).arrayBuffer()),
     digest: () => {
       if (!done) throw new Error("digest before end");
       return { sizeBytes: bytes.length, md5Hex: md5.copy().digest("hex") };

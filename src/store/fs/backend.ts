@@ -177,7 +177,8 @@ export class FsBackend implements Backend {
     const small = body.declaredBytes !== undefined && body.declaredBytes <= inlineObjectBytesMax;
     let stored: { segments: Segment[]; inline?: Uint8Array; newBlobs: string[] };
     if (small) {
-      const plain = await readBounded(body.stream, inlineObjectBytesMax);
+      const plain = await body.bytes();
+      assert(plain.length <= inlineObjectBytesMax, "an inline object grew past its declared size");
       // a fresh id per write: the inline object's own data key, its nonces used once
       const inline = this.sealing ? this.sealing.sealInline(randomBytes(sealIdBytes), plain) : plain;
       stored = { segments: [], inline, newBlobs: [] };
@@ -379,14 +380,3 @@ export class FsBackend implements Backend {
   }
 }
 
-/** Reads a whole stream that must not exceed `limitBytes` (a small object). */
-async function readBounded(stream: ReadableStream<Uint8Array>, limitBytes: number): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for await (const chunk of stream) {
-    total += chunk.length;
-    assert(total <= limitBytes, "an inline object grew past its declared size");
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, total);
-}
