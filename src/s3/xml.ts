@@ -16,8 +16,11 @@ export class Xml {
 
 type Child = Xml | string | number | bigint | boolean | null | undefined | Child[];
 
+const needsEscape = /[&<>"'\r]/;
+
 export function escapeXml(s: string): string {
-  return s.replace(/[&<>"'\r]/g, (c) => `&#${c.charCodeAt(0)};`);
+  // Most names and values have nothing to escape: test once instead of replacing.
+  return needsEscape.test(s) ? s.replace(/[&<>"'\r]/g, (c) => `&#${c.charCodeAt(0)};`) : s;
 }
 
 function render(child: Child, out: string[]): void {
@@ -33,6 +36,10 @@ export function x(name: string, attrs: Record<string, string>, ...children: Chil
 export function x(name: string, ...rest: unknown[]): Xml {
   let attrs = "";
   const first = rest[0];
+  // The common leaf: one text or number child (a listing builds six of these per key).
+  if (rest.length === 1 && (typeof first === "string" || typeof first === "number")) {
+    return new Xml(`<${name}>${escapeXml(String(first))}</${name}>`);
+  }
   if (first !== null && typeof first === "object" && !(first instanceof Xml) && !Array.isArray(first)) {
     for (const [k, v] of Object.entries(first as Record<string, string>)) attrs += ` ${k}="${escapeXml(v)}"`;
     rest = rest.slice(1);
