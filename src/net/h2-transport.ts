@@ -14,7 +14,7 @@ import {
 } from "./h2-wire.ts";
 import {
   bodyIdleTimeoutMs, type CallOptions, type CallReply, type CallRequest, callDeadlineMs, checkMessage, checkMethod,
-  decodeHeader, encodeHeader, type Header, inFlightCallsMax, type NodeId,
+  decodeHeader, encodeHeader, guardCall, type Header, type NodeId,
   sendBounded, type Transport, TransportError, type TransportErrorCode, type TransportHandlers,
 } from "./transport.ts";
 
@@ -153,25 +153,9 @@ export class H2Transport implements Transport {
   async call(to: NodeId, method: string, request: CallRequest = {}, options: CallOptions = {}): Promise<CallReply> {
     if (this.closed) throw new TransportError("closed", `${this.self} is closed`);
     checkMethod(method);
-    const p = this.peer(to);
-    if (p.calls >= inFlightCallsMax) throw new TransportError("overloaded", `${inFlightCallsMax} calls in flight to ${to}`);
-    p.calls++;
-    const deadlineMs = options.deadlineMs ?? callDeadlineMs;
-    const deadlineAt = performance.now() + deadlineMs;
-    const ac = new AbortController();
-    const abort = (code: TransportErrorCode, why: string) => { if (!ac.signal.aborted) ac.abort(new TransportError(code, why)); };
-    const timer = setTimeout(() => abort("deadline", `call ${method} to ${to} over ${deadlineMs} ms`), deadlineMs);
-    const onCallerAbort = () => abort("cancelled", `call ${method} cancelled`);
-    if (options.signal?.aborted) onCallerAbort();
-    options.signal?.addEventListener("abort", onCallerAbort, { once: true });
-    let finished = false;
-    const done = () => {
-      if (finished) return;
-      finished = true;
-      p.calls--;
-      clearTimeout(timer);
-      options.signal?.removeEventListener("abort", onCallerAbort);
-    };
+    const guard = guardCall(this.peer(to), to, method, options);
+    const { ac, abort, deadlineAt } = guard;
+    const done = () => void guard.release();
     try {
       const session = await this.session(to, deadlineAt, ac.signal);
       if (ac.signal.aborted) throw ac.signal.reason;

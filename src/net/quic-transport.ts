@@ -16,7 +16,7 @@ import { macEqual, ReplayGuard, secretKey, signReply, signRequest, type SignedHe
 import { hFrom, hNonce, hSig, hTime, hTo, sealedBody, verifiedBody } from "./quic-wire.ts";
 import {
   bodyBytesMax, bodyIdleTimeoutMs, type CallOptions, type CallReply, type CallRequest, callDeadlineMs, checkMessage, checkMethod,
-  decodeHeader, encodeHeader, type Header, inFlightCallsMax, messageBytesMax, methodPattern,
+  decodeHeader, encodeHeader, guardCall, type Header, messageBytesMax, methodPattern,
   type NodeId, sendBounded, type Transport, TransportError, type TransportErrorCode, type TransportHandlers,
 } from "./transport.ts";
 
@@ -302,26 +302,13 @@ export class QuicTransport implements Transport {
     if (this.closed) throw new TransportError("closed", `${this.self} is closed`);
     checkMethod(method);
     const p = this.peer(to);
-    if (p.calls >= inFlightCallsMax) throw new TransportError("overloaded", `${inFlightCallsMax} calls in flight to ${to}`);
-    p.calls++;
-    const deadlineMs = options.deadlineMs ?? callDeadlineMs;
-    const deadlineAt = performance.now() + deadlineMs;
-    const ac = new AbortController();
+    const guard = guardCall(p, to, method, options);
+    const { ac, abort, deadlineAt } = guard;
     this.live.add(ac);
-    const abort = (code: TransportErrorCode, why: string) => { if (!ac.signal.aborted) ac.abort(new TransportError(code, why)); };
-    const timer = setTimeout(() => abort("deadline", `call ${method} to ${to} over ${deadlineMs} ms`), deadlineMs);
-    const onCallerAbort = () => abort("cancelled", `call ${method} cancelled`);
-    if (options.signal?.aborted) onCallerAbort();
-    options.signal?.addEventListener("abort", onCallerAbort, { once: true });
-    let finished = false;
     let session: Bun.FetchSession | undefined;
     const done = (error?: unknown) => {
-      if (finished) return;
-      finished = true;
-      p.calls--;
-      clearTimeout(timer);
+      if (!guard.release()) return;
       this.live.delete(ac);
-      options.signal?.removeEventListener("abort", onCallerAbort);
       const code = error instanceof TransportError ? error.code : error ? "reset" : undefined;
       if (session && (code === "reset" || code === "idle" || code === "corrupt")) this.suspect(p, session);
     };

@@ -115,6 +115,49 @@ export function checkMethod(method: string): void {
   if (!methodPattern.test(method)) throw new TransportError("remote", `bad method name ${JSON.stringify(method)}`);
 }
 
+/** One call's guard rails: a slot under the per-peer bound, the deadline, the caller's cancellation. */
+export interface CallGuard {
+  readonly ac: AbortController;
+  readonly deadlineAt: number;
+  /** Aborts the call with `code` unless it is already aborted. */
+  abort(code: TransportErrorCode, why: string): void;
+  /** Frees the slot, the timer and the caller's listener; true the first time, false after. */
+  release(): boolean;
+}
+
+/**
+ * Takes a call slot from `peer` (refused past inFlightCallsMax) and arms the call's deadline and
+ * the caller's signal: what the network transports set up for every call.
+ */
+export function guardCall(peer: { calls: number }, to: NodeId, method: string, options: CallOptions): CallGuard {
+  if (peer.calls >= inFlightCallsMax) throw new TransportError("overloaded", `${inFlightCallsMax} calls in flight to ${to}`);
+  peer.calls++;
+  const deadlineMs = options.deadlineMs ?? callDeadlineMs;
+  const deadlineAt = performance.now() + deadlineMs;
+  const ac = new AbortController();
+  const abort = (code: TransportErrorCode, why: string) => {
+    if (!ac.signal.aborted) ac.abort(new TransportError(code, why));
+  };
+  const timer = setTimeout(() => abort("deadline", `call ${method} to ${to} over ${deadlineMs} ms`), deadlineMs);
+  const onCallerAbort = () => abort("cancelled", `call ${method} cancelled`);
+  if (options.signal?.aborted) onCallerAbort();
+  options.signal?.addEventListener("abort", onCallerAbort, { once: true });
+  let released = false;
+  return {
+    ac,
+    deadlineAt,
+    abort,
+    release: () => {
+      if (released) return false;
+      released = true;
+      peer.calls--;
+      clearTimeout(timer);
+      options.signal?.removeEventListener("abort", onCallerAbort);
+      return true;
+    },
+  };
+}
+
 /** Refuses a one-way message with a bad method name or a payload over messageBytesMax. */
 export function checkMessage(method: string, payload: Uint8Array | undefined): void {
   checkMethod(method);
