@@ -253,9 +253,10 @@ export class FsBackend implements Backend {
     // A sealed inline object that fails to open throws here, before any byte is answered.
     const inlineBytes = (inline: Uint8Array, start: number, end: number) =>
       sealing ? sealing.openInline(inline, meta.sizeBytes, start, end) : inline.subarray(start, end);
+    /** [start, end) of a range, or of the whole object. */
+    const bounds = (range?: ByteRange) => [range?.start ?? 0, range ? range.end + 1 : meta.sizeBytes] as const;
     const stream = (range?: ByteRange) => {
-      const start = range?.start ?? 0;
-      const end = range ? range.end + 1 : meta.sizeBytes;
+      const [start, end] = bounds(range);
       if (row.inline !== null) {
         close();
         return new Blob([inlineBytes(row.inline, start, end)]).stream();
@@ -269,8 +270,7 @@ export class FsBackend implements Backend {
       bytes: async (range) => {
         if (row.inline === null) return new Uint8Array(await new Response(stream(range)).arrayBuffer());
         close();
-        if (!sealing && !range) return row.inline;
-        return inlineBytes(row.inline, range?.start ?? 0, range ? range.end + 1 : meta.sizeBytes);
+        return inlineBytes(row.inline, ...bounds(range));
       },
     };
   }
