@@ -60,31 +60,6 @@ export function observed(source: AsyncIterable<Uint8Array>, observers: BodyObser
   });
 }
 
-/** Counts bytes; errors when the body is longer than `limitBytes` or ends short of `expectedBytes`. */
-export class SizeObserver implements BodyObserver {
-  sizeBytes = 0;
-  constructor(
-    private readonly expectedBytes: number | undefined,
-    private readonly limitBytes: number,
-  ) {}
-  update(chunk: Uint8Array): void {
-    this.sizeBytes += chunk.length;
-    if (this.expectedBytes !== undefined && this.sizeBytes > this.expectedBytes) {
-      throw new S3Error("InvalidRequest", "The request body is longer than its declared length.");
-    }
-    if (this.sizeBytes > this.limitBytes) {
-      throw new S3Error("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size", {
-        MaxSizeAllowed: String(this.limitBytes),
-      });
-    }
-  }
-  finish(): void {
-    if (this.expectedBytes !== undefined && this.sizeBytes !== this.expectedBytes) {
-      throw new S3Error("IncompleteBody", "You did not provide the number of bytes specified by the Content-Length HTTP header.");
-    }
-  }
-}
-
 /**
  * The buffered twin of `observed`: reads `source` whole while every observer sees each chunk,
  * then finishes them. Small bodies skip the ReadableStream and its second iterator.
@@ -119,6 +94,31 @@ function observedBody(source: AsyncIterable<Uint8Array>, observers: BodyObserver
     bytes: () => observedBytes(source, observers, onAbandon),
     ...rest,
   };
+}
+
+/** Counts bytes; errors when the body is longer than `limitBytes` or ends short of `expectedBytes`. */
+export class SizeObserver implements BodyObserver {
+  sizeBytes = 0;
+  constructor(
+    private readonly expectedBytes: number | undefined,
+    private readonly limitBytes: number,
+  ) {}
+  update(chunk: Uint8Array): void {
+    this.sizeBytes += chunk.length;
+    if (this.expectedBytes !== undefined && this.sizeBytes > this.expectedBytes) {
+      throw new S3Error("InvalidRequest", "The request body is longer than its declared length.");
+    }
+    if (this.sizeBytes > this.limitBytes) {
+      throw new S3Error("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size", {
+        MaxSizeAllowed: String(this.limitBytes),
+      });
+    }
+  }
+  finish(): void {
+    if (this.expectedBytes !== undefined && this.sizeBytes !== this.expectedBytes) {
+      throw new S3Error("IncompleteBody", "You did not provide the number of bytes specified by the Content-Length HTTP header.");
+    }
+  }
 }
 
 /** What a digest must equal, and the error when it does not. */
