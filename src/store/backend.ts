@@ -87,8 +87,11 @@ export interface ListQuery {
   maxKeys: number;
 }
 
+/** What a listing tells of each object. */
+export type ListedObject = Pick<ObjectMeta, "key" | "sizeBytes" | "etag" | "lastModifiedMs">;
+
 export interface ListPage {
-  objects: ObjectMeta[];
+  objects: ListedObject[];
   commonPrefixes: string[];
   isTruncated: boolean;
   /** the last key or common prefix of the page: where the next page starts after */

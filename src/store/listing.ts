@@ -63,6 +63,9 @@ export function listEntries<T extends ListedRow>(
   while (true) {
     const rows = scan(cursor, scanBatchRows);
     let reseek = false;
+    // The cursor moves past the batch's last listed row once, after the loop: encoding every
+    // key of a page to bytes on the way was a tenth of a listing's time.
+    let lastRow: T | undefined;
     for (const row of rows) {
       assert(row.key.startsWith(prefix), "scan returned a row outside the prefix");
       const rolledUp = delimiter === "" ? -1 : row.key.indexOf(delimiter, prefix.length);
@@ -78,8 +81,9 @@ export function listEntries<T extends ListedRow>(
       }
       if (entries.length === maxEntries) return { entries, isTruncated: true };
       entries.push({ row });
-      cursor = { keyBytes: utf8(row.key), sub: row.sub };
+      lastRow = row;
     }
     if (!reseek && rows.length < scanBatchRows) return { entries, isTruncated: false };
+    if (!reseek) cursor = { keyBytes: utf8(lastRow!.key), sub: lastRow!.sub };
   }
 }

@@ -254,6 +254,41 @@ describe("listing over HTTP", () => {
     await expectError(await s3(server.endpoint, { method: "GET", path: `/${lb}`, query: [["list-type", "2"], ["continuation-token", "!!"]] }), 400, "InvalidArgument");
     await expectError(await s3(server.endpoint, { method: "GET", path: `/${lb}`, query: [["max-keys", "-1"]] }), 400, "InvalidArgument");
   });
+
+  test("each Contents element: escaped key, time, quoted ETag, size, owner only where S3 gives it", async () => {
+    const lb = "contents-tests";
+    await s3(server.endpoint, { method: "PUT", path: `/${lb}` });
+    const key = `x&<'">`;
+    const body = "contents body";
+    const putRes = await s3(server.endpoint, { method: "PUT", path: `/${lb}/${key}`, body });
+    const etag = createHash("md5").update(body).digest("hex");
+    expect(putRes.headers.get("etag")).toBe(`"${etag}"`);
+    const lastModified = new Date(putRes.headers.get("date")!).getTime();
+    const listed = async (query: [string, string][]) => {
+      const text = await (await s3(server.endpoint, { method: "GET", path: `/${lb}`, query })).text();
+      const contents = [...text.matchAll(/<Contents>(.*?)<\/Contents>/g)].map((m) => m[1]);
+      expect(contents).toHaveLength(1);
+      return contents[0];
+    };
+    const shape = (withOwner: boolean) =>
+      new RegExp(
+        `^<Key>x&#38;&#60;&#39;&#34;&#62;</Key><LastModified>(\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z)</LastModified>` +
+          `<ETag>&#34;${etag}&#34;</ETag><Size>${body.length}</Size>` +
+          (withOwner ? `<Owner><ID>[^<]+</ID><DisplayName>[^<]+</DisplayName></Owner>` : "") +
+          `<StorageClass>STANDARD</StorageClass>$`,
+      );
+    for (const [query, withOwner] of [
+      [[["list-type", "2"]], false],
+      [[["list-type", "2"], ["fetch-owner", "true"]], true],
+      [[], true],
+    ] as [[string, string][], boolean][]) {
+      const element = await listed(query);
+      const match = shape(withOwner).exec(element);
+      expect(match).not.toBeNull();
+      // within the second of the PUT's Date header (which has no milliseconds)
+      expect(Math.abs(Date.parse(match![1]) - lastModified)).toBeLessThan(2000);
+    }
+  });
 });
 
 describe("operations s3d does not serve", () => {

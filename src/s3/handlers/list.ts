@@ -2,8 +2,8 @@
 import { S3Error } from "../../errors.ts";
 import { listKeysMax, type ListPage } from "../../store/backend.ts";
 import { uriEncode } from "../../sigv4/index.ts";
-import { isoTime, quoteEtag, xmlResponse } from "../respond.ts";
-import { s3Xmlns, x } from "../xml.ts";
+import { isoTime, xmlResponse } from "../respond.ts";
+import { escapeXml, s3Xmlns, x, Xml } from "../xml.ts";
 import { ownerOf, type S3Context } from "./context.ts";
 
 /** Parses max-keys / max-uploads / max-parts: a whole number, capped at `cap`. */
@@ -46,19 +46,21 @@ export function decodeToken(token: string): string {
   return after;
 }
 
-function contents(ctx: S3Context, page: ListPage, enc: (s: string) => string, withOwner: boolean) {
-  const owner = ownerOf(ctx);
-  return page.objects.map((o) =>
-    x(
-      "Contents",
-      x("Key", enc(o.key)),
-      x("LastModified", isoTime(o.lastModifiedMs)),
-      x("ETag", quoteEtag(o.etag)),
-      x("Size", o.sizeBytes),
-      withOwner ? x("Owner", x("ID", owner.id), x("DisplayName", owner.displayName)) : null,
-      x("StorageClass", "STANDARD"),
-    ),
-  );
+/**
+ * The Contents elements of a page, written out directly: a page holds up to 1000 of them, and
+ * through the element builder they were a third of a listing's time. Only the key can need
+ * escaping; an ETag is hex (and "-N"), so its quotes are written already escaped.
+ */
+function contents(ctx: S3Context, page: ListPage, enc: (s: string) => string, withOwner: boolean): Xml {
+  const owner = withOwner ? ownerOf(ctx) : undefined;
+  const ownerXml = owner ? x("Owner", x("ID", owner.id), x("DisplayName", owner.displayName)).text : "";
+  let out = "";
+  for (const o of page.objects) {
+    out +=
+      `<Contents><Key>${escapeXml(enc(o.key))}</Key><LastModified>${isoTime(o.lastModifiedMs)}</LastModified>` +
+      `<ETag>&#34;${o.etag}&#34;</ETag><Size>${o.sizeBytes}</Size>${ownerXml}<StorageClass>STANDARD</StorageClass></Contents>`;
+  }
+  return new Xml(out);
 }
 
 const commonPrefixes = (page: ListPage, enc: (s: string) => string) =>

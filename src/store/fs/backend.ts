@@ -14,6 +14,7 @@ import type {
   BucketInfo,
   CompletedPart,
   IncomingBody,
+  ListedObject,
   ListPage,
   ListPartsPage,
   ListQuery,
@@ -297,15 +298,20 @@ export class FsBackend implements Backend {
     this.requireBucket(bucket);
     const prefixBytes = utf8(query.prefix);
     const prefixEnd = cursorPastPrefix(query.prefix).keyBytes;
-    const scan = this.db.query<ObjectMetaRow, [string, Uint8Array, Uint8Array, Uint8Array, number]>(
-      `SELECT ${objectMetaColumns} FROM objects WHERE bucket = ? AND key > ? AND key >= ? AND key < ? ORDER BY key LIMIT ?`,
+    // Only the columns a listing shows, and the key decoded by sqlite (a cast of the UTF-8 bytes):
+    // a page no longer parses every row's JSON attributes or builds a Buffer per key. The order is
+    // the column's, `objects.key`: the bare name would sort by the cast alias, off the index.
+    const scan = this.db.query<ListedObject & { sub: "" }, [string, Uint8Array, Uint8Array, Uint8Array, number]>(
+      `SELECT CAST(key AS TEXT) AS key, size AS sizeBytes, etag, modified_ms AS lastModifiedMs, '' AS sub
+       FROM objects WHERE bucket = ? AND key > ? AND key >= ? AND key < ? ORDER BY objects.key LIMIT ?`,
     );
-    const result = listEntries(
-      (after: ListCursor, limit) =>
-        scan.all(bucket, after.keyBytes, prefixBytes, prefixEnd, limit).map((row) => ({ ...objectMetaOf(row), sub: "" })),
-      { prefix: query.prefix, delimiter: query.delimiter, start: { keyBytes: utf8(query.after), sub: "" }, maxEntries: query.maxKeys },
-    );
-    const objects: ObjectMeta[] = [];
+    const result = listEntries((after: ListCursor, limit) => scan.all(bucket, after.keyBytes, prefixBytes, prefixEnd, limit), {
+      prefix: query.prefix,
+      delimiter: query.delimiter,
+      start: { keyBytes: utf8(query.after), sub: "" },
+      maxEntries: query.maxKeys,
+    });
+    const objects: ListedObject[] = [];
     const commonPrefixes: string[] = [];
     for (const e of result.entries) {
       if (e.prefix !== undefined) commonPrefixes.push(e.prefix);
