@@ -56,3 +56,16 @@ export function section(id: number, body: number[]): number[] {
 export function vec(items: number[][]): number[] {
   return [...uleb(items.length), ...items.flat()];
 }
+
+/** Further scalar opcodes (the MD5 kernel's): stores, or, sub, rotate, comparisons, if. */
+export const opMore = {
+  if: 0x04, else: 0x05, i32Store: 0x36, i32Eqz: 0x45, i32Ne: 0x47, i32LtU: 0x49,
+  i32Sub: 0x6b, i32Or: 0x72, i32Rotl: 0x77,
+} as const;
+
+/** SIMD128 opcodes (after the 0xfd prefix, LEB128-encoded), by their text-format names. */
+export const simdOp = {
+  v128Load: 0x00, v128Store: 0x0b, i8x16Shuffle: 0x0d, i32x4Splat: 0x11,
+  v128Not: 0x4d, v128And: 0x4e, v128Andnot: 0x4f, v128Or: 0x50, v128Xor: 0x51, v128Bitselect: 0x52,
+  v128Load32Lane: 0x56, i32x4Shl: 0xab, i32x4ShrU: 0xad, i32x4Add: 0xae, i32x4Sub: 0xb1,
+} as const;
