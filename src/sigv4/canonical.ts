@@ -21,9 +21,19 @@ export interface SignableRequest {
  */
 const absentHeaderValues: ReadonlyMap<string, string> = new Map([["expect", "100-continue"]]);
 
+/**
+ * The canonical form of frozen lists seen before: the parser hands out one frozen list per
+ * client scope, and a frozen list cannot change under its remembered form.
+ */
+const canonicalNamesOf = new WeakMap<readonly string[], readonly string[]>();
+
 /** Signed header names as the canonical form wants them: lowercase, sorted, once each. */
-export function canonicalSignedHeaders(signedHeaders: readonly string[]): string[] {
-  return [...new Set(signedHeaders.map((name) => name.trim().toLowerCase()))].sort();
+export function canonicalSignedHeaders(signedHeaders: readonly string[]): readonly string[] {
+  const remembered = canonicalNamesOf.get(signedHeaders);
+  if (remembered !== undefined) return remembered;
+  const names = Object.freeze([...new Set(signedHeaders.map((name) => name.trim().toLowerCase()))].sort());
+  if (Object.isFrozen(signedHeaders)) canonicalNamesOf.set(signedHeaders, names);
+  return names;
 }
 
 /**

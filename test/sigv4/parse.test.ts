@@ -75,6 +75,32 @@ describe("parseAuthorizationHeader", () => {
     expect(e.message).toBe("The authorization header is malformed; " + message);
   });
 
+  test("a scope seen before (only the signature new) parses as a first sight of it does", () => {
+    const rng = mulberry32(seedFromEnv(0x5c0));
+    const outcome = (value: string) => {
+      try {
+        return parseAuthorizationHeader(value, dated);
+      } catch (e) {
+        return isS3Error(e) ? `${e.code}: ${e.message}` : `not an S3Error: ${e}`;
+      }
+    };
+    const keys = ["AKIDEXAMPLE", "other", "a=b"];
+    const headerLists = ["host;x-amz-date", "Host;X-Amz-Date", "host", "host;;date", ""];
+    const tails = ["", ", Extra=1", `, Signature=${signature}`, " ", ","];
+    for (let i = 0; i < 3000; i++) {
+      const sep = pick(rng, [", ", ","]);
+      const scope = `Credential=${pick(rng, keys)}/${pick(rng, ["20130524", "2013-05-24"])}/us-east-1/s3/aws4_request${sep}SignedHeaders=${pick(rng, headerLists)}`;
+      const value = `AWS4-HMAC-SHA256 ${scope}${sep}Signature=${text(rng, 4) || "0"}${pick(rng, tails)}`;
+      outcome(`AWS4-HMAC-SHA256 ${scope}${sep}Signature=${signature}`); // the scope seen, another signature
+      const asSeen = outcome(value);
+      // a header of another scope, parsed in full, makes the next parse of `value` a first sight
+      outcome(`AWS4-HMAC-SHA256 Credential=reset${i}/20130524/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=${signature}`);
+      expect(asSeen).toEqual(outcome(value));
+    }
+    const shared = parseAuthorizationHeader(`AWS4-HMAC-SHA256 Credential=${credential}, SignedHeaders=host;x-amz-date, Signature=${signature}`, dated);
+    expect(Object.isFrozen(shared.signedHeaders) && Object.isFrozen(shared.credential)).toBe(true);
+  });
+
   test("fuzz: only ever an S3Error, never a TypeError", () => {
     const seed = seedFromEnv(0xa17);
     const rng = mulberry32(seed);
