@@ -18,6 +18,7 @@ import {
 import type { BodyDigest, IncomingBody, StoredChecksum } from "../store/backend.ts";
 import { hashPool, localHasher, offloadBytesMin, type HashAlgorithm, type Hasher } from "../util/hash-worker.ts";
 import { decodeAwsChunked } from "./chunked.ts";
+import { Readable } from "node:stream";
 
 /**
  * Watches the bytes of a body as they pass; `finish` throws an S3Error if they are wrong.
@@ -65,6 +66,7 @@ export function observed(source: AsyncIterable<Uint8Array>, observers: BodyObser
  * then finishes them. Small bodies skip the ReadableStream and its second iterator.
  */
 async function observedBytes(source: AsyncIterable<Uint8Array>, observers: BodyObserver[], onAbandon: () => void): Promise<Uint8Array> {
+  if (source instanceof Readable && !source.readableEnded && !source.destroyed) return observedReadableBytes(source, observers, onAbandon);
   const chunks: Uint8Array[] = [];
   let total = 0;
   try {
@@ -82,6 +84,74 @@ async function observedBytes(source: AsyncIterable<Uint8Array>, observers: BodyO
     throw error;
   }
   return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total);
+}
+
+/**
+ * `observedBytes` of a node stream (the request itself, when no aws-chunked decoding sits in
+ * between), read through its events: for a small body the async iterator's set-up and its
+ * promise per chunk cost more than hashing the bytes. The stream pauses while an observer's
+ * promise is pending, as the iterator would.
+ */
+function observedReadableBytes(source: Readable, observers: BodyObserver[], onAbandon: () => void): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    let settled = false;
+    /** The observation of a chunk that paused the stream; the end waits for it. */
+    let pending: Promise<void> = Promise.resolve();
+    const stop = () => {
+      source.off("data", onData);
+      source.off("end", onEnd);
+      source.off("error", fail);
+      source.off("close", onClose);
+    };
+    function fail(error: unknown) {
+      if (settled) return;
+      settled = true;
+      stop();
+      onAbandon();
+      reject(error);
+    }
+    async function observeFrom(first: number, chunk: Uint8Array) {
+      for (let i = first; i < observers.length; i++) await observers[i].update(chunk);
+    }
+    function onData(chunk: Uint8Array) {
+      chunks.push(chunk);
+      total += chunk.length;
+      try {
+        for (let i = 0; i < observers.length; i++) {
+          const wait = observers[i].update(chunk);
+          if (wait) {
+            source.pause();
+            pending = wait.then(() => observeFrom(i + 1, chunk));
+            pending.then(() => settled || source.resume(), fail);
+            return;
+          }
+        }
+      } catch (error) {
+        fail(error);
+      }
+    }
+    function onEnd() {
+      stop();
+      pending
+        .then(async () => {
+          for (const o of observers) await o.finish();
+        })
+        .then(() => {
+          if (settled) return;
+          settled = true;
+          resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total));
+        }, fail);
+    }
+    function onClose() {
+      fail(new Error("the request body was cut off (connection closed)"));
+    }
+    source.on("data", onData);
+    source.once("end", onEnd);
+    source.once("error", fail);
+    source.once("close", onClose);
+  });
 }
 
 /** A body read through `observed` or `observedBytes`, whichever its consumer asks for first. */
