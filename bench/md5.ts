@@ -11,7 +11,7 @@
  *   bun bench/md5.ts [--seconds S] [--rounds R]
  */
 import { createHash } from "node:crypto";
-import { Md5Lanes } from "../src/checksum/md5-lanes.ts";
+import { createMd5Lanes } from "../src/checksum/md5-lanes.ts";
 import { type Gather, generateMd5Module, md5KTable, md5Layout } from "../src/checksum/md5-wasm-gen.ts";
 
 const args = process.argv.slice(2);
@@ -68,7 +68,7 @@ for (const gather of ["shuffle", "lane"] as Gather[]) {
 
 for (const streams of [1, 2, 4, 8]) {
   cases[`lanes ${streams} streams`] = () => {
-    const m = new Md5Lanes({ lanes: 8 });
+    const m = createMd5Lanes({ lanes: 8 });
     const ids = Array.from({ length: streams }, () => m.open());
     return () => {
       for (const id of ids) m.push(id, source);

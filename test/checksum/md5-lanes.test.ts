@@ -1,7 +1,7 @@
 /** The multi-lane MD5 kernels and their driver, against node:crypto and RFC 1321. */
 import { expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { type KernelPolicy, Md5Lanes } from "../../src/checksum/md5-lanes.ts";
+import { createMd5Lanes, type KernelPolicy, type Md5Lanes, md5LanesModule, md5LanesWorkerSource, Md5Lanes as Md5LanesClass } from "../../src/checksum/md5-lanes.ts";
 import type { Gather } from "../../src/checksum/md5-wasm-gen.ts";
 import { int, mulberry32, type Rng } from "../sigv4/prng.ts";
 
@@ -30,7 +30,7 @@ const rfc1321: [string, string][] = [
 
 for (const [label, options] of setups) {
   test(`RFC 1321 test suite, all vectors in lanes at once (${label})`, () => {
-    const m = new Md5Lanes(options);
+    const m = new Md5LanesClass(md5LanesModule(options.gather), options);
     const vectors = rfc1321.slice(0, options.lanes);
     const ids = vectors.map(([text]) => {
       const id = m.open();
@@ -81,14 +81,14 @@ function randomSchedule(rng: Rng, m: Md5Lanes, steps: number): number {
 for (const [label, options] of setups) {
   test(`streams of unequal lengths, starting and ending at different times, equal node:crypto (${label})`, () => {
     const rng = mulberry32(1321 + label.length);
-    const checked = randomSchedule(rng, new Md5Lanes(options), 1500);
+    const checked = randomSchedule(rng, new Md5LanesClass(md5LanesModule(options.gather), options), 1500);
     expect(checked).toBeGreaterThan(40);
   });
 }
 
 test("lengths 0..200 and around block and padding edges, one lane and several", () => {
   for (const policy of [() => "x1", () => "x8"] as KernelPolicy[]) {
-    const m = new Md5Lanes({ policy });
+    const m = createMd5Lanes({ policy });
     for (let base = 0; base <= 200; base += 8) {
       const bodies = Array.from({ length: 8 }, (_, i) => new Uint8Array(base + i).map((_, j) => (j * 7 + i) & 255));
       const ids = bodies.map((b) => {
@@ -103,7 +103,7 @@ test("lengths 0..200 and around block and padding edges, one lane and several", 
 });
 
 test("a chunk is released once all its bytes are hashed or set aside, or when its stream closes", () => {
-  const m = new Md5Lanes();
+  const m = createMd5Lanes();
   const a = m.open();
   const b = m.open();
   const released: string[] = [];
@@ -123,7 +123,7 @@ test("a chunk is released once all its bytes are hashed or set aside, or when it
 });
 
 test("a budgeted run hashes a slice and leaves the rest queued", () => {
-  const m = new Md5Lanes();
+  const m = createMd5Lanes();
   const ids = [m.open(), m.open(), m.open()];
   const body = new Uint8Array(256 * 1024).map((_, i) => i & 255);
   for (const id of ids) m.push(id, body);
@@ -135,7 +135,7 @@ test("a budgeted run hashes a slice and leaves the rest queued", () => {
 });
 
 test("eight busy streams run in the 8-lane kernel; one alone runs scalar", () => {
-  const m = new Md5Lanes();
+  const m = createMd5Lanes();
   const ids = Array.from({ length: 8 }, () => m.open());
   for (const id of ids) m.push(id, new Uint8Array(64 * 1024));
   m.run();
@@ -147,8 +147,27 @@ test("eight busy streams run in the 8-lane kernel; one alone runs scalar", () =>
 });
 
 test("no ninth lane", () => {
-  const m = new Md5Lanes();
+  const m = createMd5Lanes();
   for (let i = 0; i < 8; i++) m.open();
   expect(m.free).toBe(0);
   expect(() => m.open()).toThrow();
+});
+
+test("the worker source defines the same class, standing alone", async () => {
+  const source = `${md5LanesWorkerSource()}
+self.onmessage = (e) => {
+  const m = new Md5Lanes(e.data.module, {});
+  const ids = e.data.bodies.map((b) => { const id = m.open(); m.push(id, b); return id; });
+  m.run();
+  postMessage(ids.map((id) => m.digest(id)));
+};`;
+  const worker = new Worker(URL.createObjectURL(new Blob([source], { type: "application/javascript" })));
+  const bodies = [0, 1, 63, 64, 65, 1000, 100_000].map((n) => new Uint8Array(n).map((_, i) => (i * 13) & 255));
+  const digests = await new Promise<Uint8Array[]>((resolve, reject) => {
+    worker.onmessage = (e) => resolve(e.data);
+    worker.onerror = (e) => reject(e);
+    worker.postMessage({ module: md5LanesModule(), bodies });
+  });
+  worker.terminate();
+  expect(digests.map(hex)).toEqual(bodies.map(md5));
 });

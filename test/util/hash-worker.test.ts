@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { HashPool, inFlightBytesMax, localHasher } from "../../src/util/hash-worker.ts";
+import { type Hasher, HashPool, inFlightBytesMax, localHasher } from "../../src/util/hash-worker.ts";
 import { mulberry32 } from "../sigv4/prng.ts";
 
 test("the worker's MD5 and SHA-256 equal node:crypto's for bodies of any size and chunking", async () => {
@@ -68,4 +68,104 @@ test("small bodies hash on the calling thread with the same results", async () =
   const [md5, sha] = await h.digests();
   expect(md5.toString("hex")).toBe(createHash("md5").update(new Uint8Array([9])).digest("hex"));
   expect(sha.toString("hex")).toBe(createHash("sha256").update(new Uint8Array([9])).digest("hex"));
+});
+
+/** Feeds `bodies` to `jobs` round-robin in chunks of random size, honouring each job's waits. */
+async function feedTogether(jobs: Hasher[], bodies: Uint8Array[], rand: () => number): Promise<void> {
+  const offsets = bodies.map(() => 0);
+  const waits: (Promise<void> | undefined)[] = jobs.map(() => undefined);
+  while (offsets.some((o, i) => o < bodies[i].length)) {
+    for (let i = 0; i < jobs.length; i++) {
+      if (offsets[i] >= bodies[i].length) continue;
+      if (waits[i]) {
+        await waits[i];
+        waits[i] = undefined;
+      }
+      const n = 1 + Math.floor(rand() * 300_000);
+      waits[i] = jobs[i].update(bodies[i].subarray(offsets[i], offsets[i] + n));
+      offsets[i] += n;
+    }
+  }
+  await Promise.all(waits);
+}
+
+const randomBody = (size: number, rand: () => number) => new Uint8Array(size).map(() => (rand() * 256) | 0);
+
+test("concurrent jobs of unequal lengths share MD5 lanes on one worker and digest as node:crypto does", async () => {
+  const pool = new HashPool(1, 1);
+  const rand = mulberry32(64);
+  const sizes = [0, 5, 1024 * 1024, 3 * 1024 * 1024 + 17, 9 * 1024 * 1024 + 63, 2 * 1024 * 1024 - 1, 4 * 1024 * 1024, 6 * 1024 * 1024 + 1, 65, 7 * 1024 * 1024 + 30];
+  const bodies = sizes.map((n) => randomBody(n, rand));
+  const jobs = bodies.map(() => pool.begin(["md5", "sha256"]));
+  await feedTogether(jobs, bodies, rand);
+  const digests = await Promise.all(jobs.map((j) => j.digests()));
+  digests.forEach(([md5, sha256], i) => {
+    expect(md5.toString("hex")).toBe(createHash("md5").update(bodies[i]).digest("hex"));
+    expect(sha256.toString("hex")).toBe(createHash("sha256").update(bodies[i]).digest("hex"));
+  });
+  expect(pool.threads).toBe(1);
+  const stats = await pool.laneStats();
+  // all ten in lanes (two groups: eight lanes, then two); most blocks ran several at once
+  expect(stats.x4 + stats.x8).toBeGreaterThan(stats.x1);
+});
+
+test("the first jobs on a worker hash MD5 natively: with one or two busy jobs lanes would be slower", async () => {
+  const pool = new HashPool(1);
+  const a = pool.begin(["md5"]);
+  const b = pool.begin(["md5"]);
+  a.update(new Uint8Array(2 * 1024 * 1024));
+  b.update(new Uint8Array(2 * 1024 * 1024));
+  await Promise.all([a.digests(), b.digests()]);
+  expect(await pool.laneStats()).toEqual({ x1: 0, x4: 0, x8: 0 });
+});
+
+test("a lanes job with data while the others have none finishes without waiting for them", async () => {
+  const pool = new HashPool(1, 1);
+  const idle = [pool.begin(["md5"]), pool.begin(["md5"])];
+  const busy = pool.begin(["md5", "sha256"]);
+  const body = randomBody(3 * 1024 * 1024 + 3, mulberry32(7));
+  await busy.update(body);
+  const [md5] = await busy.digests();
+  expect(md5.toString("hex")).toBe(createHash("md5").update(body).digest("hex"));
+  expect((await pool.laneStats()).x1).toBe(Math.floor(body.length / 64));
+  for (const j of idle) j.abort();
+});
+
+test("a lanes job aborted mid-stream leaves the others' digests intact and frees its lane", async () => {
+  const pool = new HashPool(1, 1);
+  const rand = mulberry32(99);
+  const bodies = [randomBody(5 * 1024 * 1024, rand), randomBody(4 * 1024 * 1024 + 9, rand)];
+  const kept = bodies.map(() => pool.begin(["md5"]));
+  const dropped = Array.from({ length: 6 }, () => pool.begin(["md5"]));
+  const junk = randomBody(3 * 1024 * 1024, rand);
+  for (const j of dropped) j.update(junk);
+  await feedTogether(kept.slice(0, 1), bodies.slice(0, 1), rand);
+  for (const j of dropped) j.abort();
+  await feedTogether(kept.slice(1), bodies.slice(1), rand);
+  const digests = await Promise.all(kept.map((j) => j.digests()));
+  digests.forEach(([md5], i) => expect(md5.toString("hex")).toBe(createHash("md5").update(bodies[i]).digest("hex")));
+  // the six lanes are free again: eight new jobs fit in the first group, all correct
+  const more = Array.from({ length: 8 }, () => pool.begin(["md5"]));
+  const small = randomBody(100_000, rand);
+  for (const j of more) j.update(small);
+  for (const [md5] of await Promise.all(more.map((j) => j.digests()))) expect(md5.toString("hex")).toBe(createHash("md5").update(small).digest("hex"));
+});
+
+test("a lanes producer that outruns the worker is asked to wait", async () => {
+  const pool = new HashPool(1, 1);
+  const job = pool.begin(["md5"]);
+  const chunk = new Uint8Array(1024 * 1024).fill(7);
+  let waited = 0;
+  for (let i = 0; i < 3 * (inFlightBytesMax / chunk.length); i++) {
+    const wait = job.update(chunk);
+    if (wait) {
+      waited++;
+      await wait;
+    }
+  }
+  expect(waited).toBeGreaterThan(0);
+  const [md5] = await job.digests();
+  const want = createHash("md5");
+  for (let i = 0; i < 3 * (inFlightBytesMax / chunk.length); i++) want.update(chunk);
+  expect(md5.toString("hex")).toBe(want.digest("hex"));
 });
