@@ -14,14 +14,14 @@ import {
 } from "./h2-wire.ts";
 import {
   bodyIdleTimeoutMs, type CallOptions, type CallReply, type CallRequest, callDeadlineMs, checkMessage, checkMethod,
-  decodeHeader, encodeHeader, guardCall, type Header, type NodeId,
+  decodeHeader, encodeHeader, guardCall, type Header, type NodeId, type PeerAddress,
   sendBounded, type Transport, TransportError, type TransportErrorCode, type TransportHandlers,
 } from "./transport.ts";
 
 /** A pooled connection with no streams for this long is closed. */
 export const connectionIdleTimeoutMs = 60_000;
 
-export interface PeerAddress { host: string; port: number }
+export type { PeerAddress } from "./transport.ts";
 
 export interface H2TransportOptions {
   self: NodeId;

@@ -10,6 +10,9 @@
 
 export type NodeId = string;
 
+/** Where a node listens (for "quic" the port is UDP). */
+export interface PeerAddress { host: string; port: number }
+
 /** A small typed header: flat JSON values only. Serialized size is bounded by headerBytesMax. */
 export type Header = Record<string, string | number | boolean | null>;
 

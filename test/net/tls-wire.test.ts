@@ -1,0 +1,70 @@
+import { expect, test } from "bun:test";
+import {
+  controlFrameBytesMax, dataFrameBytesMax, decodeCall, decodeCredit, decodeReason, decodeReply, encodeCall, encodeCredit,
+  encodeReply, Frame, frame, frameHead, FrameParser,
+} from "../../src/net/tls-wire.ts";
+
+type Seen = [string, number, number, string];
+
+/** Feeds `bytes` to a parser in pieces of the given sizes; returns what came out (DATA pieces joined per stream). */
+function parse(bytes: Uint8Array, cuts: number[]): { seen: Seen[]; data: Map<number, number[]>; violations: string[] } {
+  const seen: Seen[] = [];
+  const data = new Map<number, number[]>();
+  const violations: string[] = [];
+  const p = new FrameParser({
+    control: (type, flags, stream, payload) => seen.push([String(type), flags, stream, new TextDecoder().decode(payload)]),
+    data: (stream, piece) => data.set(stream, [...(data.get(stream) ?? []), ...piece]),
+    violation: (why) => violations.push(why),
+  });
+  let off = 0;
+  for (const n of cuts) { p.push(bytes.subarray(off, off + n)); off += n; }
+  p.push(bytes.subarray(off));
+  return { seen, data, violations };
+}
+
+test("frames survive any split of the byte stream", () => {
+  const body = Uint8Array.from({ length: 3000 }, (_, i) => i % 251);
+  const wire = Buffer.concat([
+    frame(Frame.Hello, 0, '{"v":1,"id":"a"}'),
+    frame(Frame.Call, 1, "head", 1),
+    frameHead(Frame.Data, 1, body.length), body,
+    frame(Frame.End, 1),
+    frame(Frame.Data, 3, new Uint8Array(0)),
+    frame(Frame.Reset, 3, "cancelled:gone"),
+  ]);
+  const whole = parse(wire, []);
+  expect(whole.violations).toEqual([]);
+  expect(whole.seen).toEqual([
+    [String(Frame.Hello), 0, 0, '{"v":1,"id":"a"}'],
+    [String(Frame.Call), 1, 1, "head"],
+    [String(Frame.End), 0, 1, ""],
+    [String(Frame.Reset), 0, 3, "cancelled:gone"],
+  ]);
+  expect(whole.data.get(1)).toEqual([...body]);
+  expect(whole.data.has(3)).toBe(false);
+  for (const step of [1, 5, 11, 12, 13, 777]) {
+    const cuts = Array.from({ length: Math.ceil(wire.length / step) }, () => step);
+    const r = parse(wire, cuts);
+    expect(r.seen).toEqual(whole.seen);
+    expect(r.data.get(1)).toEqual([...body]);
+  }
+});
+
+test("an oversized frame is a violation, and nothing after it is parsed", () => {
+  const r = parse(Buffer.concat([frameHead(Frame.Data, 1, dataFrameBytesMax + 1), frame(Frame.End, 1)]), []);
+  expect(r.violations.length).toBe(1);
+  expect(r.seen).toEqual([]);
+  const c = parse(frameHead(Frame.Call, 1, controlFrameBytesMax + 1), []);
+  expect(c.violations.length).toBe(1);
+});
+
+test("call, reply, credit and reason payloads round-trip", () => {
+  const call = encodeCall({ deadlineMs: 1234.6, flags: 3, method: "shard.put", headerJson: '{"k":"é"}' });
+  expect(decodeCall(call)).toEqual({ deadlineMs: 1235, flags: 3, method: "shard.put", headerJson: '{"k":"é"}' });
+  expect(decodeCall(call.subarray(0, 8))).toBeUndefined(); // method cut short
+  expect(decodeReply(encodeReply(1, 0, "boom"))).toEqual({ status: 1, flags: 0, text: "boom" });
+  expect(decodeReply(new Uint8Array(1))).toBeUndefined();
+  expect(decodeCredit(encodeCredit(2 ** 31 + 5))).toBe(2 ** 31 + 5);
+  expect(decodeCredit(new Uint8Array(3))).toBeUndefined();
+  expect(decodeReason(new TextEncoder().encode("refused:a:b"))).toEqual({ code: "refused", message: "a:b" });
+});
