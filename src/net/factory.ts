@@ -1,18 +1,21 @@
 /**
- * Picks a transport by name, as the cluster config names it: "h2" (HTTP/2 over mutual TLS, the
- * default), "quic" (Bun's HTTP/3, experimental, authenticated by the cluster secret) or
- * "memory" (the in-process twin, for tests and single-process simulations).
+ * Picks a transport by name, as the cluster config names it: "tls" (s3d's own multiplexing over
+ * pooled mutual-TLS connections, the default), "h2" (HTTP/2 over mutual TLS), "quic" (Bun's
+ * HTTP/3, experimental, authenticated by the cluster secret) or "memory" (the in-process twin, for
+ * tests and single-process simulations).
  */
 import { readFile } from "node:fs/promises";
 import { credentialPaths } from "./certs.ts";
 import { H2Transport, type PeerAddress } from "./h2-transport.ts";
 import { MemoryNetwork } from "./memory.ts";
 import { QuicTransport } from "./quic-transport.ts";
+import { TlsTransport } from "./tls-transport.ts";
 import type { NodeId, Transport, TransportHandlers } from "./transport.ts";
 
-export const transportKinds = ["h2", "quic", "memory"] as const;
+export const transportKinds = ["tls", "h2", "quic", "memory"] as const;
 export type TransportKind = (typeof transportKinds)[number];
-export const defaultTransportKind: TransportKind = "h2";
+/** "tls": at 16 streams 2-3x the calls/s and bodies of "h2" here (bench/RESULTS.md, Transport). */
+export const defaultTransportKind: TransportKind = "tls";
 
 export interface TransportConfig {
   kind: TransportKind;
@@ -43,6 +46,7 @@ export async function createTransport(c: TransportConfig): Promise<Transport> {
   const p = credentialPaths(c.credentialsDir, c.self);
   const [ca, cert, key] = await Promise.all([readFile(p.caCertPath), readFile(p.certPath), readFile(p.keyPath)]);
   const common = { self: c.self, peers: c.peers, handlers: c.handlers, listen: c.listen, bodyIdleTimeoutMs: c.bodyIdleTimeoutMs };
+  if (c.kind === "tls") return TlsTransport.start({ ...common, tls: { ca, cert, key } });
   if (c.kind === "h2") return H2Transport.start({ ...common, tls: { ca, cert, key } });
   if (c.kind === "quic") {
     const secret = await readFile(p.secretPath, "utf8");

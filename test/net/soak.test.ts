@@ -1,5 +1,6 @@
 /**
- * Soak: a 5-node loopback HTTP/2+mTLS mesh (in-process peers, 127.0.0.1 ports) keeps ~200 calls in
+ * Soak: a 5-node loopback mesh of the default transport (SOAK_TRANSPORT=h2|quic|tls picks another;
+ * in-process peers, 127.0.0.1 ports) keeps ~200 calls in
  * flight, thousands overall, with bodies of varying sizes both ways (echo up+down, sink up, source
  * down), while peers are restarted mid-run (n3 twice, n5 once) (closed, then started again on the same port with
  * their certificate). Every reply byte is checked against what was sent (exact compare for echo,
@@ -14,13 +15,13 @@
  * (the other end's idle cut-off): under 200 streams in one process a body can go >2 s without bytes.
  */
 import { afterAll, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
-import { credentialPaths, generateDevCerts } from "../../src/net/certs.ts";
-import { H2Transport, type PeerAddress } from "../../src/net/h2-transport.ts";
-import { bodyIdleTimeoutMs, TransportError } from "../../src/net/transport.ts";
+import { generateDevCerts } from "../../src/net/certs.ts";
+import { createTransport, defaultTransportKind, isTransportKind } from "../../src/net/factory.ts";
+import { bodyIdleTimeoutMs, type PeerAddress, type Transport, TransportError } from "../../src/net/transport.ts";
 import { Prng } from "../../src/raft/prng.ts";
 import { drain, patternCrc, testService } from "./service.ts";
 
@@ -37,10 +38,8 @@ const downMs = 150;
 const dir = mkdtempSync(join(tmpdir(), "s3d-soak-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function creds(id: string) {
-  const p = credentialPaths(dir, id);
-  return { ca: readFileSync(p.caCertPath), cert: readFileSync(p.certPath), key: readFileSync(p.keyPath) };
-}
+const kind = process.env.SOAK_TRANSPORT ?? defaultTransportKind;
+if (!isTransportKind(kind) || kind === "memory") throw new Error(`SOAK_TRANSPORT: not a network transport: ${kind}`);
 
 /** Seeded random bytes that request bodies are cut from. */
 const poolBytes = 2 << 20;
@@ -91,16 +90,17 @@ async function compare(body: ReadableStream<Uint8Array> | undefined, expected: U
   return bad;
 }
 
-test("soak: 5-node HTTP/2+mTLS mesh, ~200 calls in flight, peers restarted, every byte checked", async () => {
+test(`soak: 5-node ${kind} mesh, ~200 calls in flight, peers restarted, every byte checked`, async () => {
   const started = performance.now();
   await generateDevCerts(dir, ids);
   const peers = new Map<string, PeerAddress>();
-  const nodes = new Map<string, H2Transport>();
+  const nodes = new Map<string, Transport>();
   const start = async (id: string, port: number) => {
-    const t = await H2Transport.start({
-      self: id, peers, tls: creds(id), handlers: testService(), listen: { host: "127.0.0.1", port }, bodyIdleTimeoutMs: Number(process.env.SOAK_IDLE_MS ?? bodyIdleTimeoutMs),
+    const t = await createTransport({
+      kind, self: id, peers, credentialsDir: dir, handlers: testService(), listen: { host: "127.0.0.1", port },
+      bodyIdleTimeoutMs: Number(process.env.SOAK_IDLE_MS ?? bodyIdleTimeoutMs),
     });
-    peers.set(id, { host: "127.0.0.1", port: t.address!.port });
+    peers.set(id, { host: "127.0.0.1", port: (t as Transport & { address: PeerAddress }).address.port });
     nodes.set(id, t);
     return t;
   };
