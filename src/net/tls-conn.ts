@@ -16,6 +16,9 @@ import {
 } from "./tls-wire.ts";
 import { TransportError, type TransportErrorCode } from "./transport.ts";
 
+/** Frames under this size are joined with their neighbours into one socket write. */
+const joinBytesMax = 16 * 1024;
+
 const errorCodes = new Set<string>(["unreachable", "refused", "deadline", "cancelled", "reset", "idle", "corrupt", "overloaded", "remote", "closed"]);
 
 /** A TransportError from a "<code>:<message>" reason; unknown codes become "reset". */
@@ -95,12 +98,22 @@ export class Conn {
 
   private flush = (): void => {
     this.flushScheduled = false;
-    if (this.isClosed || this.unwritten || this.queue.length === 0) return;
-    // One socket write per batch: the frames are joined (a copy, cheap next to TLS).
-    const batch = this.queue.length === 1 ? this.queue[0]! : Buffer.concat(this.queue, this.queuedBytes);
-    this.queue = [];
-    this.queuedBytes = 0;
-    this.write(batch);
+    let i = 0;
+    while (!this.isClosed && !this.unwritten && i < this.queue.length) {
+      // Small frames are joined into one write (one TLS record and syscall, not one per frame);
+      // a big DATA payload goes alone, as it is: joining it would copy every body byte once more
+      // (that copy was 14 % of an upload's CPU).
+      let j = i + 1;
+      let bytes = this.queue[i]!.length;
+      if (bytes < joinBytesMax) {
+        while (j < this.queue.length && this.queue[j]!.length < joinBytesMax && bytes < joinBytesMax) bytes += this.queue[j++]!.length;
+      }
+      const batch = j === i + 1 ? this.queue[i]! : Buffer.concat(this.queue.slice(i, j), bytes);
+      i = j;
+      this.queuedBytes -= bytes;
+      this.write(batch);
+    }
+    this.queue = i === this.queue.length ? [] : this.queue.slice(i);
   };
 
   private write(bytes: Uint8Array): void {
