@@ -8,15 +8,17 @@
  *  - MiB/s for 1 MiB bodies at 1 and 16 concurrent streams, and one 64 MiB body, up (caller → peer,
  *    "sink") and down (peer → caller, "source");
  *  - small-call rate (calls/s, no body) at 1, 16 and 128 concurrent streams.
- * Implementations: the in-memory twin (framing cost only), HTTP/2 over mutual TLS (the default), QUIC
- * (Bun's HTTP/3, secret-signed, experimental), and two ceilings with the same sink/source/call shape,
+ * Implementations: the in-memory twin (framing cost only), "tls" (s3d's own multiplexing over pooled
+ * mutual-TLS connections on Bun's sockets: tls-mux, the default), HTTP/2 over mutual TLS (http2-mtls),
+ * QUIC (Bun's HTTP/3, secret-signed, experimental), and ceilings with the same sink/source/call shape,
  * one connection per concurrent stream (no multiplexing cost): plain TCP (node:net, no TLS, framing or
- * checksums) and TLS-only (the same over node:tls with the cluster's certificates, mutual), so the gap
- * to plain TCP splits into what TLS costs and what HTTP/2 + framing cost; and h2-raw, bare node:http2 over
- * the same mutual TLS (one session, bytes counted, no framing, CRC, web streams or deadlines), which splits
- * the rest into what Bun's HTTP/2 costs and what s3d's transport adds.
- * Goal ratio: HTTP/2-mTLS at 16 streams / plain TCP at 16 streams (goal ≥ 50 %), for small calls and
- * for 1 MiB bodies. BENCH_ONLY=http2-mtls,tcp-plain runs a subset.
+ * checksums), TLS-only (the same over node:tls with the cluster's certificates, mutual) and
+ * bun-tls-only (the same again over Bun.listen/Bun.connect, the sockets "tls" uses), so the gap to plain
+ * TCP splits into what TLS costs and what the transport adds; and h2-raw, bare node:http2 over the same
+ * mutual TLS (one session, bytes counted, no framing, CRC, web streams or deadlines), which splits h2's
+ * share into what Bun's HTTP/2 costs and what s3d adds.
+ * Goal ratio: the default transport at 16 streams / plain TCP at 16 streams (goal ≥ 50 %), for small
+ * calls and for 1 MiB bodies. BENCH_ONLY=tls-mux,tcp-plain runs a subset.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import http2 from "node:http2";
@@ -27,7 +29,9 @@ import { join } from "node:path";
 import { credentialPaths, generateDevCerts } from "../src/net/certs.ts";
 import { H2Transport, type PeerAddress } from "../src/net/h2-transport.ts";
 import { MemoryNetwork } from "../src/net/memory.ts";
+import { defaultTransportKind } from "../src/net/factory.ts";
 import { QuicTransport } from "../src/net/quic-transport.ts";
+import { TlsTransport } from "../src/net/tls-transport.ts";
 import type { Transport, TransportHandlers } from "../src/net/transport.ts";
 import { patternStream, testService } from "../test/net/service.ts";
 
@@ -245,6 +249,97 @@ async function tcpTarget(serverCreds?: Creds, clientCreds?: Creds): Promise<Targ
   };
 }
 
+// ---- the TLS ceiling again on Bun's native sockets (Bun.listen / Bun.connect), as "tls" uses ----
+/** Writes `bytes` to a Bun socket in 256 KiB pieces, waiting for 'drain' when it takes less. */
+async function bunWrite(s: BunConn, bytes: Uint8Array | number): Promise<void> {
+  let left = typeof bytes === "number" ? bytes : 0;
+  let pending: Uint8Array | undefined = typeof bytes === "number" ? undefined : bytes;
+  for (;;) {
+    if (!pending) {
+      if (left === 0) return;
+      const n = Math.min(block.length, left);
+      left -= n;
+      pending = block.subarray(0, n);
+    }
+    const w = s.socket.write(pending);
+    pending = w >= pending.length ? undefined : pending.subarray(Math.max(0, w));
+    if (pending) await new Promise<void>((r) => { s.drained = r; });
+  }
+}
+
+interface BunConn {
+  socket: import("bun").Socket<BunConn>;
+  drained?: () => void;
+  /** Client: bytes still expected and who waits for them. Server: the sink in progress. */
+  want: number;
+  resolve?: () => void;
+  pending: Buffer;
+  sinkLeft: number;
+  sinkTotal: number;
+  busy: Promise<void>;
+}
+
+function bunServeData(c: BunConn, d: Buffer): void {
+  let buf = c.pending.length ? Buffer.concat([c.pending, d]) : d;
+  while (buf.length) {
+    if (c.sinkLeft > 0) {
+      const n = Math.min(c.sinkLeft, buf.length);
+      c.sinkLeft -= n;
+      buf = buf.subarray(n);
+      if (c.sinkLeft === 0) c.socket.write(head(opSink, c.sinkTotal));
+      continue;
+    }
+    if (buf.length < 9) break;
+    const op = buf[0]!;
+    const n = buf.readUInt32BE(1) * 2 ** 32 + buf.readUInt32BE(5);
+    buf = buf.subarray(9);
+    if (op === opCall) c.socket.write(head(opCall, 0));
+    else if (op === opSink) { c.sinkLeft = c.sinkTotal = n; if (n === 0) c.socket.write(head(opSink, 0)); }
+    else c.busy = c.busy.then(() => bunWrite(c, n));
+  }
+  c.pending = Buffer.from(buf);
+}
+
+async function bunTlsTarget(server: Creds, client: Creds): Promise<Target> {
+  const fresh = (socket: import("bun").Socket<BunConn>): BunConn =>
+    ({ socket, want: 0, pending: Buffer.alloc(0), sinkLeft: 0, sinkTotal: 0, busy: Promise.resolve() });
+  const srv = Bun.listen<BunConn>({
+    hostname: "127.0.0.1", port: 0,
+    tls: { ...server, requestCert: true, rejectUnauthorized: true },
+    socket: {
+      open(s) { s.data = fresh(s); },
+      data: (s, d) => bunServeData(s.data, d),
+      drain(s) { const r = s.data.drained; s.data.drained = undefined; r?.(); },
+    },
+  });
+  const conns = await Promise.all(Array.from({ length: Math.max(...streamCounts) }, () => new Promise<BunConn>((resolve, reject) => {
+    void Bun.connect<BunConn>({
+      hostname: "127.0.0.1", port: srv.port, tls: { ...client, rejectUnauthorized: false },
+      socket: {
+        open(s) { s.data = fresh(s); },
+        handshake(s) { resolve(s.data); },
+        data(s, d) {
+          const c = s.data;
+          c.want -= d.length;
+          if (c.want <= 0 && c.resolve) { const r = c.resolve; c.resolve = undefined; r(); }
+        },
+        drain(s) { const r = s.data.drained; s.data.drained = undefined; r?.(); },
+        connectError: (_s, e) => reject(e),
+      },
+    }).catch(reject);
+  })));
+  const expect = (c: BunConn, bytes: number) => { c.want = bytes; return new Promise<void>((r) => { c.resolve = r; }); };
+  return {
+    async call(w) { const c = conns[w]!; const p = expect(c, 9); await bunWrite(c, head(opCall, 0)); await p; },
+    async sink(bytes, w) { const c = conns[w]!; const p = expect(c, 9); await bunWrite(c, head(opSink, bytes)); await bunWrite(c, bytes); await p; },
+    async source(bytes, w) { const c = conns[w]!; const p = expect(c, bytes); await bunWrite(c, head(opSource, bytes)); await p; },
+    async close() {
+      for (const c of conns) c.socket.end();
+      srv.stop(true);
+    },
+  };
+}
+
 // ---- raw HTTP/2 ceiling: node:http2 over mutual TLS, one session, no framing, CRC or web streams ----
 async function h2RawTarget(server: Creds, client: Creds): Promise<Target> {
   const srv = http2.createSecureServer({ ...server, requestCert: true, rejectUnauthorized: true, settings: { initialWindowSize: 1 << 20 } });
@@ -324,6 +419,13 @@ try {
     const a = await H2Transport.start({ self: "a", peers, tls: creds("a") });
     targets["http2-mtls"] = transportTarget(a, "b", async () => { await a.close(); await b.close(); });
   }
+  if (want("tls-mux")) {
+    const peers = new Map<string, PeerAddress>([["a", { host: "127.0.0.1", port: 1 }]]);
+    const b = await TlsTransport.start({ self: "b", peers, tls: creds("b"), handlers: benchService(), listen: { host: "127.0.0.1", port: 0 } });
+    peers.set("b", { host: "127.0.0.1", port: b.address!.port });
+    const a = await TlsTransport.start({ self: "a", peers, tls: creds("a") });
+    targets["tls-mux"] = transportTarget(a, "b", async () => { await a.close(); await b.close(); });
+  }
   if (want("quic-http3")) {
     const peers = new Map<string, PeerAddress>([["a", { host: "127.0.0.1", port: 1 }]]);
     const b = await QuicTransport.start({ self: "b", peers, secret, tls: creds("b"), handlers: benchService(), listen: { host: "127.0.0.1", port: 0 } });
@@ -333,6 +435,7 @@ try {
   }
   if (want("h2-raw")) targets["h2-raw"] = await h2RawTarget(creds("b"), creds("a"));
   if (want("tls-only")) targets["tls-only"] = await tcpTarget(creds("b"), creds("a"));
+  if (want("bun-tls-only")) targets["bun-tls-only"] = await bunTlsTarget(creds("b"), creds("a"));
   if (want("tcp-plain")) targets["tcp-plain"] = await tcpTarget();
   results = await measureAll(targets);
 } finally {
@@ -347,17 +450,25 @@ const at16 = (name: string, base: string) => {
     ? { callsPct: pct(x.calls_c16, y.calls_c16), up1MiBPct: pct(x.up1MiB_c16, y.up1MiB_c16), down1MiBPct: pct(x.down1MiB_c16, y.down1MiB_c16) }
     : undefined;
 };
+/** The row of each transport kind (factory.ts names), for the goal of the default one. */
+const rowOfKind: Record<string, string> = { tls: "tls-mux", h2: "http2-mtls", quic: "quic-http3", memory: "memory" };
+const defaultRow = rowOfKind[defaultTransportKind]!;
 const goal = {
-  note: "HTTP/2-mTLS at 16 concurrent streams as % of the plain-TCP ceiling at 16 (goal >= 50%)",
-  ...at16("http2-mtls", "tcp-plain"),
+  note: `the default transport (${defaultTransportKind}: ${defaultRow}) at 16 concurrent streams as % of the plain-TCP ceiling at 16 (goal >= 50%)`,
+  ...at16(defaultRow, "tcp-plain"),
 };
 const split = {
   note: "at 16 streams: TLS-only as % of plain TCP (the cost of TLS), raw node:http2 as % of TLS-only (the cost of Bun's HTTP/2), " +
-    "the transport as % of raw node:http2 (the cost of s3d's framing, CRC, web streams, deadlines)",
+    "the h2 transport as % of raw node:http2 (the cost of s3d's framing, CRC, web streams, deadlines), " +
+    "tls-mux as % of the same TLS on Bun's sockets (the cost of s3d's multiplexing, framing, CRC, web streams)",
   tlsOfTcp: at16("tls-only", "tcp-plain"),
   h2RawOfTls: at16("h2-raw", "tls-only"),
   h2OfH2Raw: at16("http2-mtls", "h2-raw"),
   h2OfTls: at16("http2-mtls", "tls-only"),
+  bunTlsOfTls: at16("bun-tls-only", "tls-only"),
+  tlsMuxOfBunTls: at16("tls-mux", "bun-tls-only"),
+  tlsMuxOfTcp: at16("tls-mux", "tcp-plain"),
+  h2OfTcp: at16("http2-mtls", "tcp-plain"),
   quicOfTcp: at16("quic-http3", "tcp-plain"),
 };
 
@@ -369,7 +480,7 @@ const lines = [
   `|---|${cols.map(() => "---").join("|")}|`,
   ...Object.entries(results).map(([name, r]) => `| ${name} | ${cols.map((c) => r[c]!.toLocaleString("en")).join(" | ")} |`),
   "",
-  `goal (HTTP/2-mTLS / plain TCP at 16 streams): calls ${goal.callsPct}%, 1 MiB up ${goal.up1MiBPct}%, 1 MiB down ${goal.down1MiBPct}%`,
-  `split at 16 streams: ${JSON.stringify({ tlsOfTcp: split.tlsOfTcp, h2RawOfTls: split.h2RawOfTls, h2OfH2Raw: split.h2OfH2Raw, quicOfTcp: split.quicOfTcp })}`,
+  `goal (default ${defaultRow} / plain TCP at 16 streams): calls ${goal.callsPct}%, 1 MiB up ${goal.up1MiBPct}%, 1 MiB down ${goal.down1MiBPct}%`,
+  `split at 16 streams: ${JSON.stringify(split, (k, v) => (k === "note" ? undefined : v))}`,
 ];
 console.error(lines.join("\n"));
