@@ -1,8 +1,8 @@
 /**
- * Transport benchmark: one process, both ends on loopback, every implementation measured in the
- * same run. JSON on stdout (with or without --json); a markdown table on stderr.
+ * Transport benchmark: both ends on loopback, in one process (default) or with the serving end in a
+ * child process (--two-process), every implementation measured in the same run. JSON on stdout (with or without --json); a markdown table on stderr.
  *
- *   bun bench/transport.ts [--json] [--seconds 1] [--rounds 3]
+ *   bun bench/transport.ts [--json] [--seconds 1] [--rounds 3] [--two-process]
  *
  * Figures (best of --rounds, the implementations interleaved within each round of each figure):
  *  - MiB/s for 1 MiB bodies at 1 and 16 concurrent streams, and one 64 MiB body, up (caller → peer,
@@ -230,13 +230,22 @@ class TcpConn {
   }
 }
 
-/** The ceilings: plain TCP, or the same over mutual TLS (node:tls, same certificates as h2). */
-async function tcpTarget(serverCreds?: Creds, clientCreds?: Creds): Promise<Target> {
+/** A serving end, in this process or a child (--two-process). */
+interface Served { port: number; close(): Promise<void> }
+
+/** The ceilings' server: plain TCP, or the same over mutual TLS (node:tls, same certificates as h2). */
+async function tcpServe(serverCreds?: Creds): Promise<Served> {
   const server = serverCreds
     ? tls.createServer({ ...serverCreds, requestCert: true, rejectUnauthorized: true }, serveConn)
     : net.createServer(serveConn);
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  const port = (server.address() as net.AddressInfo).port;
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+async function tcpConnect(port: number, clientCreds?: Creds): Promise<Target> {
   const conns = await Promise.all(Array.from({ length: Math.max(...streamCounts) }, () => TcpConn.open(port, clientCreds)));
   return {
     call: (w) => conns[w]!.call(),
@@ -244,7 +253,6 @@ async function tcpTarget(serverCreds?: Creds, clientCreds?: Creds): Promise<Targ
     source: (bytes, w) => conns[w]!.source(bytes),
     async close() {
       for (const c of conns) c.s.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
     },
   };
 }
@@ -300,9 +308,11 @@ function bunServeData(c: BunConn, d: Buffer): void {
   c.pending = Buffer.from(buf);
 }
 
-async function bunTlsTarget(server: Creds, client: Creds): Promise<Target> {
-  const fresh = (socket: import("bun").Socket<BunConn>): BunConn =>
-    ({ socket, want: 0, pending: Buffer.alloc(0), sinkLeft: 0, sinkTotal: 0, busy: Promise.resolve() });
+const freshBunConn = (socket: import("bun").Socket<BunConn>): BunConn =>
+  ({ socket, want: 0, pending: Buffer.alloc(0), sinkLeft: 0, sinkTotal: 0, busy: Promise.resolve() });
+
+function bunTlsServe(server: Creds): Served {
+  const fresh = freshBunConn;
   const srv = Bun.listen<BunConn>({
     hostname: "127.0.0.1", port: 0,
     tls: { ...server, requestCert: true, rejectUnauthorized: true },
@@ -312,9 +322,14 @@ async function bunTlsTarget(server: Creds, client: Creds): Promise<Target> {
       drain(s) { const r = s.data.drained; s.data.drained = undefined; r?.(); },
     },
   });
+  return { port: srv.port, close: async () => srv.stop(true) };
+}
+
+async function bunTlsConnect(port: number, client: Creds): Promise<Target> {
+  const fresh = freshBunConn;
   const conns = await Promise.all(Array.from({ length: Math.max(...streamCounts) }, () => new Promise<BunConn>((resolve, reject) => {
     void Bun.connect<BunConn>({
-      hostname: "127.0.0.1", port: srv.port, tls: { ...client, rejectUnauthorized: false },
+      hostname: "127.0.0.1", port, tls: { ...client, rejectUnauthorized: false },
       socket: {
         open(s) { s.data = fresh(s); },
         handshake(s) { resolve(s.data); },
@@ -335,13 +350,12 @@ async function bunTlsTarget(server: Creds, client: Creds): Promise<Target> {
     async source(bytes, w) { const c = conns[w]!; const p = expect(c, bytes); await bunWrite(c, head(opSource, bytes)); await p; },
     async close() {
       for (const c of conns) c.socket.end();
-      srv.stop(true);
     },
   };
 }
 
 // ---- raw HTTP/2 ceiling: node:http2 over mutual TLS, one session, no framing, CRC or web streams ----
-async function h2RawTarget(server: Creds, client: Creds): Promise<Target> {
+async function h2RawServe(server: Creds): Promise<Served> {
   const srv = http2.createSecureServer({ ...server, requestCert: true, rejectUnauthorized: true, settings: { initialWindowSize: 1 << 20 } });
   srv.on("stream", (s, h) => {
     s.on("error", () => {});
@@ -364,7 +378,13 @@ async function h2RawTarget(server: Creds, client: Creds): Promise<Target> {
     })();
   });
   await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
-  const port = (srv.address() as net.AddressInfo).port;
+  return {
+    port: (srv.address() as net.AddressInfo).port,
+    close: () => new Promise<void>((r) => srv.close(() => r())),
+  };
+}
+
+async function h2RawConnect(port: number, client: Creds): Promise<Target> {
   const c = http2.connect(`https://127.0.0.1:${port}`, { ...client, checkServerIdentity: () => undefined, settings: { initialWindowSize: 1 << 20 } } as http2.SecureClientSessionOptions);
   await new Promise((r) => c.once("connect", r));
   const done = (s: http2.ClientHttp2Stream) => new Promise<void>((resolve, reject) => {
@@ -388,58 +408,115 @@ async function h2RawTarget(server: Creds, client: Creds): Promise<Target> {
     source: (bytes) => done(c.request({ ":path": "/source", "x-bytes": String(bytes) }, { endStream: true })),
     async close() {
       c.destroy();
-      await new Promise<void>((r) => srv.close(() => r()));
     },
   };
 }
 
+// ---- serving and connecting by name ------------------------------------------------------------
+interface Kit { creds(id: string): Creds; secret: string }
+
+function kit(dir: string): Kit {
+  const creds = (id: string) => {
+    const p = credentialPaths(dir, id);
+    return { ca: readFileSync(p.caCertPath), cert: readFileSync(p.certPath), key: readFileSync(p.keyPath) };
+  };
+  return { creds, secret: readFileSync(credentialPaths(dir, "a").secretPath, "utf8") };
+}
+
+/** Node "b" of a transport, serving the bench service; "a" is the member that calls. */
+async function serveTransport(name: string, k: Kit): Promise<Served> {
+  const peers = new Map<string, PeerAddress>([["a", { host: "127.0.0.1", port: 1 }]]);
+  const o = { self: "b", peers, tls: k.creds("b"), handlers: benchService(), listen: { host: "127.0.0.1", port: 0 } };
+  const t = name === "tls-mux" ? await TlsTransport.start(o)
+    : name === "http2-mtls" ? await H2Transport.start(o)
+    : await QuicTransport.start({ ...o, secret: k.secret });
+  return { port: t.address!.port, close: () => t.close() };
+}
+
+async function connectTransport(name: string, port: number, k: Kit): Promise<Target> {
+  const peers = new Map<string, PeerAddress>([["b", { host: "127.0.0.1", port }]]);
+  const o = { self: "a", peers, tls: k.creds("a") };
+  const a = name === "tls-mux" ? await TlsTransport.start(o)
+    : name === "http2-mtls" ? await H2Transport.start(o)
+    : await QuicTransport.start({ self: "a", peers, secret: k.secret });
+  return transportTarget(a, "b", () => a.close());
+}
+
+const networked = ["tls-mux", "http2-mtls", "quic-http3", "h2-raw", "tls-only", "bun-tls-only", "tcp-plain"];
+
+function serveByName(name: string, k: Kit): Promise<Served> | Served {
+  switch (name) {
+    case "h2-raw": return h2RawServe(k.creds("b"));
+    case "tls-only": return tcpServe(k.creds("b"));
+    case "bun-tls-only": return bunTlsServe(k.creds("b"));
+    case "tcp-plain": return tcpServe();
+    default: return serveTransport(name, k);
+  }
+}
+
+function connectByName(name: string, port: number, k: Kit): Promise<Target> {
+  switch (name) {
+    case "h2-raw": return h2RawConnect(port, k.creds("a"));
+    case "tls-only": return tcpConnect(port, k.creds("a"));
+    case "bun-tls-only": return bunTlsConnect(port, k.creds("a"));
+    case "tcp-plain": return tcpConnect(port);
+    default: return connectTransport(name, port, k);
+  }
+}
+
+/** --two-process: the serving end of `name` in a child process (its own event loop and core). */
+async function serveInChild(name: string, dir: string): Promise<Served> {
+  const proc = Bun.spawn([process.execPath, import.meta.path, "--serve", name, dir], { stdout: "pipe", stderr: "inherit" });
+  const reader = proc.stdout.getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const r = await reader.read();
+    if (r.done) throw new Error(`bench server ${name} exited before ready`);
+    text += new TextDecoder().decode(r.value);
+  }
+  reader.releaseLock();
+  return { port: Number(/port (\d+)/.exec(text)![1]), close: async () => { proc.kill(); await proc.exited; } };
+}
+
 // ---- run ---------------------------------------------------------------------------------------
+const serveIndex = args.indexOf("--serve");
+if (serveIndex >= 0) {
+  // Child of --two-process: serve one implementation until killed.
+  const served = await serveByName(args[serveIndex + 1]!, kit(args[serveIndex + 2]!));
+  console.log(`port ${served.port}`);
+  await new Promise(() => {});
+}
+/**
+ * One process (the default): both ends share one event loop, so every byte's encryption and
+ * decryption, both ends' framing and both ends' syscalls take turns on one core, as a node talking
+ * to itself would. --two-process puts the serving end in a child: each end gets its own loop and,
+ * on this 2-core machine, its own core, as two nodes on two machines would.
+ */
+const twoProcess = args.includes("--two-process");
 const only = process.env.BENCH_ONLY?.split(",");
 const want = (name: string) => !only || only.includes(name);
 const targets: Record<string, Target> = {};
+const servers: Served[] = [];
 const dir = mkdtempSync(join(tmpdir(), "s3d-bench-net-"));
 let results: Record<string, Record<string, number>>;
 try {
-  if (want("memory")) {
+  if (want("memory") && !twoProcess) {
     const mem = new MemoryNetwork();
     const a = mem.node("a", benchService());
     const b = mem.node("b", benchService());
     targets.memory = transportTarget(a, "b", async () => { await a.close(); await b.close(); });
   }
   await generateDevCerts(dir, ["a", "b"]);
-  const creds = (id: string) => {
-    const p = credentialPaths(dir, id);
-    return { ca: readFileSync(p.caCertPath), cert: readFileSync(p.certPath), key: readFileSync(p.keyPath) };
-  };
-  const secret = readFileSync(credentialPaths(dir, "a").secretPath, "utf8");
-  if (want("http2-mtls")) {
-    const peers = new Map<string, PeerAddress>([["a", { host: "127.0.0.1", port: 1 }]]);
-    const b = await H2Transport.start({ self: "b", peers, tls: creds("b"), handlers: benchService(), listen: { host: "127.0.0.1", port: 0 } });
-    peers.set("b", { host: "127.0.0.1", port: b.address!.port });
-    const a = await H2Transport.start({ self: "a", peers, tls: creds("a") });
-    targets["http2-mtls"] = transportTarget(a, "b", async () => { await a.close(); await b.close(); });
+  const k = kit(dir);
+  for (const name of networked.filter(want)) {
+    const served = twoProcess ? await serveInChild(name, dir) : await serveByName(name, k);
+    servers.push(served);
+    targets[name] = await connectByName(name, served.port, k);
   }
-  if (want("tls-mux")) {
-    const peers = new Map<string, PeerAddress>([["a", { host: "127.0.0.1", port: 1 }]]);
-    const b = await TlsTransport.start({ self: "b", peers, tls: creds("b"), handlers: benchService(), listen: { host: "127.0.0.1", port: 0 } });
-    peers.set("b", { host: "127.0.0.1", port: b.address!.port });
-    const a = await TlsTransport.start({ self: "a", peers, tls: creds("a") });
-    targets["tls-mux"] = transportTarget(a, "b", async () => { await a.close(); await b.close(); });
-  }
-  if (want("quic-http3")) {
-    const peers = new Map<string, PeerAddress>([["a", { host: "127.0.0.1", port: 1 }]]);
-    const b = await QuicTransport.start({ self: "b", peers, secret, tls: creds("b"), handlers: benchService(), listen: { host: "127.0.0.1", port: 0 } });
-    peers.set("b", { host: "127.0.0.1", port: b.address!.port });
-    const a = await QuicTransport.start({ self: "a", peers, secret });
-    targets["quic-http3"] = transportTarget(a, "b", async () => { await a.close(); await b.close(); });
-  }
-  if (want("h2-raw")) targets["h2-raw"] = await h2RawTarget(creds("b"), creds("a"));
-  if (want("tls-only")) targets["tls-only"] = await tcpTarget(creds("b"), creds("a"));
-  if (want("bun-tls-only")) targets["bun-tls-only"] = await bunTlsTarget(creds("b"), creds("a"));
-  if (want("tcp-plain")) targets["tcp-plain"] = await tcpTarget();
   results = await measureAll(targets);
 } finally {
   for (const t of Object.values(targets)) await t.close();
+  for (const s of servers) await s.close();
   rmSync(dir, { recursive: true, force: true });
 }
 
@@ -472,7 +549,7 @@ const split = {
   quicOfTcp: at16("quic-http3", "tcp-plain"),
 };
 
-console.log(JSON.stringify({ date: new Date().toISOString(), seconds, rounds, results, goal, split }, null, 2));
+console.log(JSON.stringify({ date: new Date().toISOString(), mode: twoProcess ? "two-process" : "one-process", seconds, rounds, results, goal, split }, null, 2));
 
 const cols = Object.keys(Object.values(results)[0] ?? {});
 const lines = [
