@@ -61,7 +61,7 @@ const modules = new Map<Gather, WebAssembly.Module>();
 /**
  * The compiled kernels, one per way of gathering. "lane" is the default: it measured faster than
  * the shuffle transpose (JSC lowers a two-input i8x16.shuffle to two PSHUFBs and an OR): md5x8
- * ≈ 1,800 against ≈ 1,350 MiB/s.
+ * ≈ 2,000 against ≈ 1,430 MiB/s.
  */
 export function md5LanesModule(gather: Gather = "lane"): WebAssembly.Module {
   let m = modules.get(gather);
@@ -84,10 +84,10 @@ export function defineMd5Lanes({ layout, kTable, stageBytes }: Md5LanesConstants
   const initialState = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476];
   const stageAddr = (slot: number) => layout.dataAddr + slot * stageBytes;
   /**
-   * Measured (bench/md5.ts, MiB/s of all lanes together, one core): md5x1 ≈ 565, md5x4 ≈ 1,010,
-   * md5x8 ≈ 1,765 (native MD5 ≈ 760). An idle lane costs as much as a busy one, so k active lanes
+   * Measured (bench/md5.ts, MiB/s of all lanes together, one core): md5x1 ≈ 660, md5x4 ≈ 1,160,
+   * md5x8 ≈ 2,000 (native MD5 ≈ 765). An idle lane costs as much as a busy one, so k active lanes
    * get k/4 or k/8 of a SIMD kernel's figure: two lanes go faster one after the other in md5x1
-   * (565 against 505 in md5x4), three or four in md5x4, five to eight in md5x8.
+   * (660 against 580 in md5x4), three or four in md5x4, five to eight in md5x8.
    */
   const defaultPolicy = (k: number): KernelChoice => (k <= 2 ? "x1" : k <= 4 ? "x4" : "x8");
   function assert(condition: unknown, message: string): asserts condition {

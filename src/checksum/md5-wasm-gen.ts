@@ -141,13 +141,23 @@ function simdStep(b: Body, s: number, L: SetLocals, i: number): void {
   b.get(A);
   b.i32(0); b.vload(md5Layout.kAddr + 16 * i); b.simd(simdOp.i32x4Add);
   b.i32(0); b.vload(scratch + 16 * wordOf(i)); b.simd(simdOp.i32x4Add);
-  // F = (b & c) | (~b & d) and G = (d & b) | (~d & c) are bitselects, but JSC lowers
-  // v128.bitselect to four instructions on x86; the xor-and-xor form is three, same latency from b.
-  if (i < 16) { b.get(C); b.get(D); b.simd(simdOp.v128Xor); b.get(B); b.simd(simdOp.v128And); b.get(D); b.simd(simdOp.v128Xor); }
-  else if (i < 32) { b.get(B); b.get(C); b.simd(simdOp.v128Xor); b.get(D); b.simd(simdOp.v128And); b.get(C); b.simd(simdOp.v128Xor); }
-  else if (i < 48) { b.get(B); b.get(C); b.simd(simdOp.v128Xor); b.get(D); b.simd(simdOp.v128Xor); }
-  else { b.get(C); b.get(D); b.get(B); b.simd(simdOp.v128Andnot); b.simd(simdOp.v128Xor); }
-  b.simd(i < 48 ? simdOp.i32x4Add : simdOp.i32x4Sub);
+  // Each step waits on the previous one's b, so every function is written with the fewest
+  // operations after b: terms of c and d alone come first (their inputs are older).
+  if (i < 16) {
+    // F = (b & c) | (~b & d) = ((c ^ d) & b) ^ d: a bitselect, but JSC lowers that to four instructions
+    b.get(C); b.get(D); b.simd(simdOp.v128Xor); b.get(B); b.simd(simdOp.v128And); b.get(D); b.simd(simdOp.v128Xor);
+    b.simd(simdOp.i32x4Add);
+  } else if (i < 32) {
+    // G = (d & b) | (~d & c): the two terms share no bits, so | is +, and only d & b waits on b
+    b.get(C); b.get(D); b.simd(simdOp.v128Andnot); b.simd(simdOp.i32x4Add);
+    b.get(B); b.get(D); b.simd(simdOp.v128And); b.simd(simdOp.i32x4Add);
+  } else if (i < 48) {
+    b.get(C); b.get(D); b.simd(simdOp.v128Xor); b.get(B); b.simd(simdOp.v128Xor); // H = (c ^ d) ^ b
+    b.simd(simdOp.i32x4Add);
+  } else {
+    b.get(C); b.get(D); b.get(B); b.simd(simdOp.v128Andnot); b.simd(simdOp.v128Xor); // ~I, see the file comment
+    b.simd(simdOp.i32x4Sub);
+  }
   b.tee(L.t);
   const r = shiftOf(i);
   b.i32(r); b.simd(simdOp.i32x4Shl);
@@ -219,11 +229,11 @@ function scalarBody(): number[] {
     const [A, B, C, D] = [role(0), role(1), role(2), role(3)];
     b.get(A); b.i32(md5K[i]); b.emit(op.i32Add);
     b.get(ptr); b.mem(op.i32Load, 0, 4 * wordOf(i)); b.emit(op.i32Add);
-    if (i < 16) { b.get(C); b.get(D); b.emit(op.i32Xor); b.get(B); b.emit(op.i32And); b.get(D); b.emit(op.i32Xor); }
-    else if (i < 32) { b.get(B); b.get(C); b.emit(op.i32Xor); b.get(D); b.emit(op.i32And); b.get(C); b.emit(op.i32Xor); }
-    else if (i < 48) { b.get(B); b.get(C); b.emit(op.i32Xor); b.get(D); b.emit(op.i32Xor); }
-    else { b.get(C); b.get(B); b.get(D); b.i32(-1); b.emit(op.i32Xor, opMore.i32Or, op.i32Xor); }
-    b.emit(op.i32Add);
+    // as in simdStep: the terms of c and d alone first, the fewest operations after b
+    if (i < 16) { b.get(C); b.get(D); b.emit(op.i32Xor); b.get(B); b.emit(op.i32And); b.get(D); b.emit(op.i32Xor, op.i32Add); }
+    else if (i < 32) { b.get(D); b.i32(-1); b.emit(op.i32Xor); b.get(C); b.emit(op.i32And, op.i32Add); b.get(B); b.get(D); b.emit(op.i32And, op.i32Add); }
+    else if (i < 48) { b.get(C); b.get(D); b.emit(op.i32Xor); b.get(B); b.emit(op.i32Xor, op.i32Add); }
+    else { b.get(C); b.get(B); b.get(D); b.i32(-1); b.emit(op.i32Xor, opMore.i32Or, op.i32Xor, op.i32Add); }
     b.i32(shiftOf(i)); b.emit(opMore.i32Rotl);
     b.get(B); b.emit(op.i32Add);
     b.set(A);

@@ -5,7 +5,7 @@
  * `inFlightBytesMax` of copied chunks before `update` asks its caller to wait.
  *
  * Concurrent bodies on one worker share MD5 lanes (src/checksum/md5-lanes.ts): the worker's
- * queued batches of up to eight jobs are hashed in lockstep by a WASM SIMD kernel, ≈2.3× native
+ * queued batches of up to eight jobs are hashed in lockstep by a WASM SIMD kernel, ≈2.5× native
  * MD5 a core when eight have data. The worker hashes in slices and yields between them, so the
  * batches of every job arrive while it works and the next slice finds the lanes full; a job with
  * data while the others have none is hashed alone (never held back for them). SHA-256 stays
@@ -25,7 +25,7 @@ export const batchBytes = 1024 * 1024;
 /**
  * A job hashes its MD5 in lanes when it begins with at least this many jobs on its worker
  * (itself included); fewer, and native MD5 is faster: lanes beat it from three busy streams on
- * (md5x4 ≈ 1,010 MiB/s for four, md5x1 ≈ 565 for one or two, native ≈ 760). The choice is for
+ * (md5x4 ≈ 1,160 MiB/s for four, md5x1 ≈ 660 for one or two, native ≈ 765). The choice is for
  * the job's life: an MD5 state cannot move between node:crypto and the lanes.
  */
 export const lanesJobsMin = 3;
