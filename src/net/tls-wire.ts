@@ -39,8 +39,12 @@ export const flagMessage = 2;
 export const statusOk = 0;
 export const statusRemote = 1;
 
-/** Initial send window of each stream direction (measured: see docs/transport.md). */
-export const streamWindowBytes = 1 << 20;
+/**
+ * Send window of each stream direction: 1 MiB and one DATA frame more, so that a 1 MiB body and its
+ * 16-byte trailer go without waiting for a credit round trip (measured against exactly 1 MiB:
+ * 1 MiB up +5 to +17 %, down 0 to +32 %; against 2 MiB: no worse, at 5/8 of the memory).
+ */
+export const streamWindowBytes = (1 << 20) + 256 * 1024;
 /** DATA payload at most: big frames mean few heads and few TLS writes per MiB. */
 export const dataFrameBytesMax = 256 * 1024;
 /** Any other frame's payload at most (a call head: 8 KiB header + method). */
