@@ -23,14 +23,16 @@ export const inFlightBytesMax = 8 * 1024 * 1024;
 /** Chunks are gathered into batches of this size: one message (and one copy) per batch. */
 export const batchBytes = 1024 * 1024;
 /**
- * A job hashes its MD5 in lanes when it begins with at least this many jobs on its worker
- * (itself included); fewer, and native MD5 is faster: lanes beat it from three busy streams on
+ * A body hashes its MD5 in lanes when it begins with at least this many bodies hashing MD5 in
+ * the pool (itself included); fewer, and native MD5 is faster: lanes beat it from three busy streams on
  * (md5x4 ≈ 1,160 MiB/s for four, md5x1 ≈ 660 for one or two, native ≈ 765). The choice is for
  * the job's life: an MD5 state cannot move between node:crypto and the lanes.
  */
 export const lanesJobsMin = 3;
 /** Bytes a worker hashes in lanes before it yields to take in the batches that arrived meanwhile. */
 export const laneSliceBytes = 1024 * 1024;
+/** Lanes of one Md5Lanes group (a worker starts another group when its groups are full). */
+const lanesPerGroup = 8;
 
 const workerSource = `
 const { createHash } = require("node:crypto");
@@ -213,25 +215,26 @@ function newBatch(): Uint8Array {
 interface PoolWorker {
   thread: Worker;
   activeJobs: number;
+  /** Jobs on this thread hashing MD5 in lanes. */
+  laneJobs: number;
   /** Callers of laneStats() waiting for this thread's answer, in order. */
   statsWaiters: ((stats: LaneStats) => void)[];
 }
 
-/**
- * Hashing threads: one fewer than the cores (the main thread's network, copy and file work
- * needs a core of its own, and a hashing thread beyond the cores only takes turns with the
- * others), at least one, at most four. Fewer threads also put more concurrent jobs on each, which
- * is what fills MD5 lanes: on 2 cores, eight uploads share one thread's eight lanes.
- */
-export const defaultWorkersMax = Math.max(1, Math.min(4, availableParallelism() - 1));
+/** Hashing threads: one a core, at least one, at most four. */
+export const defaultWorkersMax = Math.max(1, Math.min(4, availableParallelism()));
 
 /**
  * Hashing threads, started as concurrent bodies need them, up to `workersMax`. A job stays on
- * the thread it began on (its hash state lives there); a new job goes to the least busy thread.
+ * the thread it began on (its hash state lives there). A job below the lanes threshold goes to
+ * the least busy thread (one or two uploads hash on separate cores, natively). A lanes job goes
+ * to the thread already holding the most lane jobs in a group not yet full, so lanes fill: on
+ * 2 cores, eight uploads share one thread's eight lanes (2.6× native MD5 on that core) and the
+ * main thread keeps the other core.
  */
 export class HashPool {
   private readonly workers: PoolWorker[] = [];
-  private readonly jobs = new Map<number, JobState & { worker: PoolWorker }>();
+  private readonly jobs = new Map<number, JobState & { worker: PoolWorker; lanes: boolean; md5: boolean }>();
   private nextId = 1;
 
   constructor(
@@ -240,6 +243,9 @@ export class HashPool {
     private readonly lanesFrom = lanesJobsMin,
   ) {}
 
+  /** Jobs hashing MD5 now, in lanes or not: whether a new one takes a lane. */
+  private md5Jobs = 0;
+
   /** Threads started so far. */
   get threads(): number {
     return this.workers.length;
@@ -247,11 +253,15 @@ export class HashPool {
 
   begin(algorithms: HashAlgorithm[]): HashJob {
     const id = this.nextId++;
-    const worker = this.leastBusy();
+    const md5 = algorithms.includes("md5");
+    const lanes = md5 && this.md5Jobs + 1 >= this.lanesFrom;
+    const worker = lanes ? this.lanesWorker() : this.leastBusy();
     worker.activeJobs++;
-    const state = { inFlightBytes: 0, worker };
+    if (lanes) worker.laneJobs++;
+    if (md5) this.md5Jobs++;
+    const state = { inFlightBytes: 0, worker, lanes, md5 };
     this.jobs.set(id, state);
-    this.post(id, { t: "begin", id, algorithms, lanes: worker.activeJobs >= this.lanesFrom });
+    this.post(id, { t: "begin", id, algorithms, lanes });
     return new HashJob(this, id, state);
   }
 
@@ -268,6 +278,8 @@ export class HashPool {
     const job = this.jobs.get(id);
     if (!job) return;
     job.worker.activeJobs--;
+    if (job.lanes) job.worker.laneJobs--;
+    if (job.md5) this.md5Jobs--;
     this.jobs.delete(id);
   }
 
@@ -284,9 +296,16 @@ export class HashPool {
     const idle = this.workers.reduce<PoolWorker | undefined>((best, w) => (best === undefined || w.activeJobs < best.activeJobs ? w : best), undefined);
     if (idle !== undefined && (idle.activeJobs === 0 || this.workers.length === this.workersMax)) return idle;
     const statsWaiters: PoolWorker["statsWaiters"] = [];
-    const worker = { thread: this.startThread(statsWaiters), activeJobs: 0, statsWaiters };
+    const worker = { thread: this.startThread(statsWaiters), activeJobs: 0, laneJobs: 0, statsWaiters };
     this.workers.push(worker);
     return worker;
+  }
+
+  /** The thread with the most lane jobs short of a full group; else the least busy. */
+  private lanesWorker(): PoolWorker {
+    const filling = this.workers.filter((w) => w.laneJobs % lanesPerGroup !== 0);
+    if (filling.length === 0) return this.leastBusy();
+    return filling.reduce((best, w) => (w.laneJobs > best.laneJobs ? w : best));
   }
 
   private startThread(statsWaiters: PoolWorker["statsWaiters"]): Worker {

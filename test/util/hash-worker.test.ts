@@ -169,3 +169,21 @@ test("a lanes producer that outruns the worker is asked to wait", async () => {
   for (let i = 0; i < 3 * (inFlightBytesMax / chunk.length); i++) want.update(chunk);
   expect(md5.toString("hex")).toBe(want.digest("hex"));
 });
+
+test("lanes jobs gather on one thread while the first two bodies spread over two", async () => {
+  const pool = new HashPool(2);
+  const rand = mulberry32(8);
+  const bodies = Array.from({ length: 8 }, (_, i) => randomBody(2 * 1024 * 1024 + i * 4099, rand));
+  const jobs = bodies.map(() => pool.begin(["md5", "sha256"]));
+  expect(pool.threads).toBe(2);
+  await feedTogether(jobs, bodies, rand);
+  const digests = await Promise.all(jobs.map((j) => j.digests()));
+  digests.forEach(([md5, sha256], i) => {
+    expect(md5.toString("hex")).toBe(createHash("md5").update(bodies[i]).digest("hex"));
+    expect(sha256.toString("hex")).toBe(createHash("sha256").update(bodies[i]).digest("hex"));
+  });
+  // md5x8 runs only when five or more lanes of one thread have data: the six lanes jobs were not split 3 + 3
+  const stats = await pool.laneStats();
+  expect(stats.x8).toBeGreaterThan(0);
+  expect(stats.x1 + stats.x4 + stats.x8).toBe(bodies.slice(2).reduce((n, b) => n + Math.floor(b.length / 64), 0));
+});
