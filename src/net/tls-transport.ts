@@ -242,9 +242,9 @@ export class TlsTransport implements Transport {
    * the reply body handed to the caller. Calls and one-way messages both travel this way.
    */
   private async exchange(
-    slots: { calls: number }, to: NodeId, method: string, request: CallRequest, options: CallOptions, flags: number,
+    inFlight: { calls: number }, to: NodeId, method: string, request: CallRequest, options: CallOptions, flags: number,
   ): Promise<CallReply> {
-    const guard = guardCall(slots, to, method, options);
+    const guard = guardCall(inFlight, to, method, options);
     const { ac, abort, deadlineAt } = guard;
     let onAbort: (() => void) | undefined;
     const done = () => {
@@ -312,10 +312,10 @@ export class TlsTransport implements Transport {
     checkMessage(method, payload);
     const p = this.peer(to);
     // Messages have their own bound (sendBounded), so they take no call slots.
-    const slots = { calls: 0 };
+    const inFlight = { calls: 0 };
     sendBounded(p, async () => {
       const body = payload ? new Blob([payload]).stream() : undefined;
-      await this.exchange(slots, to, method, { header, body }, { deadlineMs: callDeadlineMs }, flagMessage);
+      await this.exchange(inFlight, to, method, { header, body }, { deadlineMs: callDeadlineMs }, flagMessage);
     }, () => {
       this.messagesDropped++;
     });
