@@ -24,8 +24,10 @@ import {
 export type { PeerAddress } from "./transport.ts";
 
 /**
- * Connections per peer; streams are spread over them round-robin. One by default: in one event
- * loop a second connection only splits the write batches (measured: -15 to -25 % at 16 streams).
+ * Connections per peer; calls are spread over them round-robin (uploads stay on the first). One
+ * by default: with two, small calls gain 36-64 % when the peer is another process (the two ends
+ * no longer wait on each other's batches) but lose 21 % in one process, and downloads lose 2-24 %
+ * (measured: docs/transport.md). Settling it needs a quieter machine than the one measured on.
  */
 export const connectionsPerPeer = 1;
 /** A pooled connection with no streams for this long is closed. */
@@ -199,10 +201,15 @@ export class TlsTransport implements Transport {
     });
   }
 
-  /** A live connection to `to` (the next pool slot), dialling with bounded retries if it has none. */
-  private connection(to: NodeId, deadlineAt: number, signal: AbortSignal): Conn | Promise<Conn> {
+  /**
+   * A live connection to `to`, dialling with bounded retries if it has none: the next slot of the
+   * pool, or the first one for a call that uploads a body (spreading uploads over two connections
+   * halves their write batches: -13 to -17 % in two processes, where small calls gain from a
+   * second connection).
+   */
+  private connection(to: NodeId, deadlineAt: number, signal: AbortSignal, uploads: boolean): Conn | Promise<Conn> {
     const p = this.peer(to);
-    const slot = (p.slots[p.next++ % this.poolSize] ??= {});
+    const slot = (p.slots[uploads ? 0 : p.next++ % this.poolSize] ??= {});
     if (slot.conn && !slot.conn.isClosed) return slot.conn;
     return this.redial(to, slot, deadlineAt, signal);
   }
@@ -252,7 +259,7 @@ export class TlsTransport implements Transport {
       guard.release();
     };
     try {
-      const c = this.connection(to, deadlineAt, ac.signal);
+      const c = this.connection(to, deadlineAt, ac.signal, !!request.body);
       const conn = c instanceof Conn ? c : await c;
       if (ac.signal.aborted) throw ac.signal.reason;
       if (conn.isClosed) throw new TransportError("reset", `connection to ${to} closed`);
