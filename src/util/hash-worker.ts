@@ -21,7 +21,7 @@ export type HashAlgorithm = "md5" | "sha256";
 /** Bytes posted to the worker and not yet hashed, per job, before the producer must wait. */
 export const inFlightBytesMax = 8 * 1024 * 1024;
 /** Chunks are gathered into batches of this size: one message (and one copy) per batch. */
-export const batchBytes = 1024 * 1024;
+export const batchBytes = 256 * 1024;
 /**
  * A body hashes its MD5 in lanes when it begins with at least this many bodies hashing MD5 in
  * the pool (itself included); fewer, and native MD5 is faster: lanes beat it from three busy streams on

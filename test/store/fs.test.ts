@@ -86,3 +86,33 @@ test("fs: small objects live in their metadata row, large ones in blob files", a
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("fs blobs: the flush begun at the declared length covers the body, whatever arrives after it", async () => {
+  const { BlobStore } = await import("../../src/store/fs/blobs.ts");
+  const dir = mkdtempSync(join(tmpdir(), "s3d-blobs-"));
+  try {
+    const blobs = new BlobStore(join(dir, "blobs"));
+    const bytes = randomBytesSeeded(3 * 1024 * 1024 + 17, 9);
+    const streamOf = (pieces: Uint8Array[], failAtEnd = false) =>
+      new ReadableStream<Uint8Array>({
+        pull(controller) {
+          const next = pieces.shift();
+          if (next) controller.enqueue(next);
+          else if (failAtEnd) controller.error(new Error("verification failed at the end"));
+          else controller.close();
+        },
+      });
+    const pieces = () => [bytes.subarray(0, 1_000_000), bytes.subarray(1_000_000, 2_500_000), bytes.subarray(2_500_000)];
+    for (const declared of [bytes.length, 2_500_000, undefined]) {
+      const id = blobs.newId();
+      expect(await blobs.write(id, streamOf(pieces()), declared)).toBe(bytes.length);
+      expect(Buffer.from(await Bun.file(blobs.path(id)).arrayBuffer()).equals(bytes)).toBe(true);
+    }
+    // the body fails after its declared length arrived (a hash mismatch found at its end): no file is left
+    const failing = blobs.newId();
+    await expect(blobs.write(failing, streamOf(pieces(), true), bytes.length)).rejects.toThrow("verification failed");
+    expect(await Bun.file(blobs.path(failing)).exists()).toBe(false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

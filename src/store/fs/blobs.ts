@@ -13,6 +13,15 @@ import { plainSegmentReader, type SegmentReader } from "./read.ts";
 import { sealedSegmentReader } from "./sealed-read.ts";
 import type { Sealing } from "./sealing.ts";
 
+/**
+ * `promise`, marked as handled: a flush started ahead is awaited only if the write gets that far,
+ * and its failure must not become an unhandled rejection when the write fails first.
+ */
+function settledLater<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  return promise;
+}
+
 /** Chunks are written to the file in batches of at least this size. */
 const writeBufferBytes = 1024 * 1024;
 /** While a large body arrives, its file is flushed in the background every this many bytes. */
@@ -52,9 +61,11 @@ export class BlobStore {
    * the error rethrown. Sealed blobs go through the same batching: the sealer hands back
    * ciphertext and tag pieces that are gathered like plain chunks.
    */
-  async write(id: string, body: ReadableStream<Uint8Array>): Promise<number> {
+  async write(id: string, body: ReadableStream<Uint8Array>, declaredBytes?: number): Promise<number> {
     const path = this.path(id);
     const file = await open(path, "wx", 0o600);
+    // The new directory entry is flushed while the body arrives: it need only be durable by the commit.
+    const directoryFlush = settledLater(fsyncDirectoryAsync(join(this.root, id.slice(0, 2))));
     const sealer = this.sealing?.streamSealer(Buffer.from(id, "hex"));
     let sizeBytes = 0;
     try {
@@ -64,6 +75,9 @@ export class BlobStore {
       // Dirty pages are flushed while the body still arrives, so the last flush is short.
       let earlyFlush: Promise<void> | undefined;
       let unflushedBytes = 0;
+      // Once the declared length is written, the last flush starts: the body's end waits for its
+      // hashes to be checked, and the flush runs meanwhile instead of after.
+      let finalFlush: { atBytes: number; done: Promise<void> } | undefined;
       for await (const chunk of body) {
         sizeBytes += chunk.length;
         if (sealer === undefined) {
@@ -75,12 +89,16 @@ export class BlobStore {
             batchedBytes += piece.length;
           }
         }
-        if (batchedBytes >= writeBufferBytes) {
+        const complete = sealer === undefined && sizeBytes === declaredBytes;
+        if (batchedBytes >= writeBufferBytes || complete) {
           await writeAll(file, batch, batchedBytes);
           unflushedBytes += batchedBytes;
           batch = [];
           batchedBytes = 0;
-          if (unflushedBytes >= earlyFlushBytes && earlyFlush === undefined) {
+          if (complete) {
+            await earlyFlush;
+            finalFlush = { atBytes: sizeBytes, done: settledLater(file.datasync()) };
+          } else if (unflushedBytes >= earlyFlushBytes && earlyFlush === undefined) {
             unflushedBytes = 0;
             earlyFlush = file.datasync().finally(() => (earlyFlush = undefined));
           }
@@ -92,9 +110,9 @@ export class BlobStore {
       }
       if (batchedBytes > 0) await writeAll(file, batch, batchedBytes);
       await earlyFlush;
-      // The file's data and its directory entry are flushed side by side: both must be on
-      // disk before the commit, in either order, and the disk can take them together.
-      await Promise.all([file.datasync(), fsyncDirectoryAsync(join(this.root, id.slice(0, 2)))]);
+      await finalFlush?.done;
+      // The file's data and its directory entry: both on disk before the commit, in either order.
+      await Promise.all([finalFlush?.atBytes === sizeBytes ? undefined : file.datasync(), directoryFlush]);
     } catch (error) {
       await file.close().catch(() => {});
       await unlink(path).catch(() => {});
