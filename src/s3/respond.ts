@@ -28,14 +28,14 @@ export function errorResponse(error: S3Error, resource: string, requestId: strin
   return withBody ? xmlResponse(root, error.httpStatus) : emptyResponse(error.httpStatus);
 }
 
-/** S3's timestamp format in XML: ISO 8601 with milliseconds. */
 /** The second isoTime formatted last, and its text up to the seconds. */
 let isoSecond = Number.NaN;
 let isoSecondText = "";
 
 /**
- * `new Date(ms).toISOString()`, formatting the date and time once per second: a listing page
- * writes a thousand of these, mostly of objects written within the same few seconds.
+ * S3's timestamp format in XML, ISO 8601 with milliseconds: `new Date(ms).toISOString()`, with the
+ * date and time formatted once per second (a listing page writes a thousand of these, mostly of
+ * objects written within the same few seconds).
  */
 export function isoTime(ms: number): string {
   ms = Math.trunc(ms); // as Date does

@@ -14,7 +14,7 @@ export interface Credential {
 export interface ParsedAuth {
   credential: Credential;
   /** lowercase, as listed */
-  signedHeaders: string[];
+  signedHeaders: readonly string[];
   signature: string;
   /** yyyyMMdd'T'HHmmss'Z' */
   amzDate: string;
@@ -79,7 +79,7 @@ const usualAuthorization = /^AWS4-HMAC-SHA256 (Credential=[^\s,]+, ?SignedHeader
  * them on every request of a day (only the Signature changes), and parsing them was a quarter
  * of verifying a small request. Frozen: every request that matches shares them.
  */
-let lastScope: { text: string; credential: Credential; signedHeaders: string[] } | undefined;
+let lastScope: { text: string; credential: Credential; signedHeaders: readonly string[] } | undefined;
 
 export function parseAuthorizationWith(value: string, headers: HeaderMap): ParsedAuth {
   const usual = usualAuthorization.exec(value);
@@ -89,7 +89,7 @@ export function parseAuthorizationWith(value: string, headers: HeaderMap): Parse
   }
   const parsed = parseAuthorizationInFull(value, headers);
   if (usual !== null) {
-    lastScope = { text: usual[1], credential: Object.freeze(parsed.credential), signedHeaders: Object.freeze(parsed.signedHeaders) as string[] };
+    lastScope = { text: usual[1], credential: Object.freeze(parsed.credential), signedHeaders: Object.freeze(parsed.signedHeaders) };
   }
   return parsed;
 }
