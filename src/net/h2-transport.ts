@@ -1,5 +1,5 @@
 /**
- * The default transport: HTTP/2 over mutual TLS. One pooled connection per peer (many streams
+ * HTTP/2 over mutual TLS ("h2"; the default is "tls", tls-transport.ts). One pooled connection per peer (many streams
  * each), the server's certificate must name the node we meant to reach, connections are made
  * again on demand with bounded retries and backoff, and idle ones are closed.
  */
@@ -14,28 +14,13 @@ import {
 } from "./h2-wire.ts";
 import {
   bodyIdleTimeoutMs, type CallOptions, type CallReply, type CallRequest, callDeadlineMs, checkMessage, checkMethod,
-  decodeHeader, encodeHeader, guardCall, type Header, type NodeId, type PeerAddress,
-  sendBounded, type Transport, TransportError, type TransportErrorCode, type TransportHandlers,
+  connectionIdleTimeoutMs, decodeHeader, encodeHeader, guardCall, type Header, type MtlsTransportOptions, type NodeId,
+  type PeerAddress, sendBounded, type Transport, TransportError, type TransportErrorCode,
 } from "./transport.ts";
-
-/** A pooled connection with no streams for this long is closed. */
-export const connectionIdleTimeoutMs = 60_000;
 
 export type { PeerAddress } from "./transport.ts";
 
-export interface H2TransportOptions {
-  self: NodeId;
-  /** The address book: looked up on every connect, so it may change (a restarted peer). */
-  peers: Map<NodeId, PeerAddress>;
-  /** PEM. cert/key may be absent only for a client that must be refused (tests). */
-  tls: { ca: string | Buffer; cert?: string | Buffer; key?: string | Buffer };
-  handlers?: TransportHandlers;
-  listen?: PeerAddress;
-  bodyIdleTimeoutMs?: number;
-  connectionIdleTimeoutMs?: number;
-  /** Randomness for backoff jitter, in [0, 1). */
-  random?: () => number;
-}
+export type H2TransportOptions = MtlsTransportOptions;
 
 interface Peer { session?: Promise<http2.ClientHttp2Session>; calls: number; messages: number }
 

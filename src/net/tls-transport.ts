@@ -17,8 +17,8 @@ import { listenTls } from "./tls-server.ts";
 import { decodeReason, decodeReply, encodeCall, flagBody, flagMessage, Frame, frame, statusOk } from "./tls-wire.ts";
 import {
   bodyIdleTimeoutMs, type CallOptions, type CallReply, type CallRequest, callDeadlineMs, checkMessage, checkMethod,
-  decodeHeader, encodeHeader, guardCall, type Header, type NodeId, type PeerAddress, sendBounded, type Transport, TransportError,
-  type TransportHandlers,
+  connectionIdleTimeoutMs, decodeHeader, encodeHeader, guardCall, type Header, type MtlsTransportOptions, type NodeId,
+  type PeerAddress, sendBounded, type Transport, TransportError,
 } from "./transport.ts";
 
 export type { PeerAddress } from "./transport.ts";
@@ -30,22 +30,8 @@ export type { PeerAddress } from "./transport.ts";
  * (measured: docs/transport.md). Settling it needs a quieter machine than the one measured on.
  */
 export const connectionsPerPeer = 1;
-/** A pooled connection with no streams for this long is closed. */
-export const connectionIdleTimeoutMs = 60_000;
-
-export interface TlsTransportOptions {
-  self: NodeId;
-  /** The address book: looked up on every connect, so it may change (a restarted peer). */
-  peers: Map<NodeId, PeerAddress>;
-  /** PEM. cert/key may be absent only for a client that must be refused (tests). */
-  tls: { ca: string | Buffer; cert?: string | Buffer; key?: string | Buffer };
-  handlers?: TransportHandlers;
-  listen?: PeerAddress;
-  bodyIdleTimeoutMs?: number;
-  connectionIdleTimeoutMs?: number;
+export interface TlsTransportOptions extends MtlsTransportOptions {
   connectionsPerPeer?: number;
-  /** Randomness for backoff jitter, in [0, 1). */
-  random?: () => number;
 }
 
 interface Slot { conn?: Conn; pending?: Promise<Conn> }

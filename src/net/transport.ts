@@ -32,6 +32,8 @@ export const bodyBytesMax = 64 * 2 ** 30;
 export const messageBytesMax = 64 * 2 ** 20;
 /** Method names: short ASCII tokens (they travel in a URL path). */
 export const methodPattern = /^[A-Za-z0-9._-]{1,64}$/;
+/** A pooled connection with no streams for this long is closed. */
+export const connectionIdleTimeoutMs = 60_000;
 
 export type TransportErrorCode =
   | "unreachable" // no connection could be made (refused, partitioned, retries exhausted)
@@ -84,6 +86,21 @@ export interface IncomingMessage {
   method: string;
   header: Header;
   payload?: Uint8Array;
+}
+
+/** How a node on a mutual-TLS transport ("tls", "h2") starts. */
+export interface MtlsTransportOptions {
+  self: NodeId;
+  /** The address book: looked up on every connect, so it may change (a restarted peer). */
+  peers: Map<NodeId, PeerAddress>;
+  /** PEM. cert/key may be absent only for a client that must be refused (tests). */
+  tls: { ca: string | Buffer; cert?: string | Buffer; key?: string | Buffer };
+  handlers?: TransportHandlers;
+  listen?: PeerAddress;
+  bodyIdleTimeoutMs?: number;
+  connectionIdleTimeoutMs?: number;
+  /** Randomness for backoff jitter, in [0, 1). */
+  random?: () => number;
 }
 
 export interface TransportHandlers {
