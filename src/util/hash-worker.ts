@@ -197,8 +197,8 @@ export class HashJob implements Hasher {
   }
 }
 
-/** Batch buffers the worker has handed back, kept for reuse up to this many. */
-const spareBatchesMax = 32;
+/** Batch buffers the worker has handed back, kept for reuse: up to 64 MiB, eight uploads' in-flight batches. */
+const spareBatchesMax = (64 * 1024 * 1024) / batchBytes;
 const spareBatches: ArrayBuffer[] = [];
 
 /**
