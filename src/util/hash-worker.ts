@@ -21,7 +21,13 @@ export type HashAlgorithm = "md5" | "sha256";
 /** Bytes posted to the worker and not yet hashed, per job, before the producer must wait. */
 export const inFlightBytesMax = 8 * 1024 * 1024;
 /** Chunks are gathered into batches of this size: one message (and one copy) per batch. */
-export const batchBytes = 256 * 1024;
+export const batchBytes = 1024 * 1024;
+/**
+ * The first MiB of a body goes in smaller batches, so that hashing starts while the rest of a
+ * small body still arrives (1 MiB PUTs one at a time gained ≈3%); after it, full batches keep
+ * the messages few (at 256 KiB, posting them was 9% of the main thread in 64 MiB uploads).
+ */
+export const firstBatchesBytes = 256 * 1024;
 /**
  * A body hashes its MD5 in lanes when it begins with at least this many bodies hashing MD5 in
  * the pool (itself included); fewer, and native MD5 is faster: lanes beat it from three busy streams on
@@ -147,6 +153,7 @@ export class HashJob implements Hasher {
   /** The batch being filled; taken when the first byte arrives, so an ended job holds none. */
   private batch: Uint8Array | undefined;
   private batched = 0;
+  private sentBytes = 0;
   constructor(
     private readonly pool: HashPool,
     readonly id: number,
@@ -158,12 +165,13 @@ export class HashJob implements Hasher {
     assert(!this.ended, "hash job updated after its end");
     let offset = 0;
     while (offset < chunk.length) {
-      const n = Math.min(chunk.length - offset, batchBytes - this.batched);
+      const limit = this.sentBytes < batchBytes ? firstBatchesBytes : batchBytes;
+      const n = Math.min(chunk.length - offset, limit - this.batched);
       this.batch ??= newBatch();
       this.batch.set(chunk.subarray(offset, offset + n), this.batched);
       this.batched += n;
       offset += n;
-      if (this.batched === batchBytes) this.send();
+      if (this.batched === limit) this.send();
     }
     if (this.state.inFlightBytes <= inFlightBytesMax) return undefined;
     return new Promise((resolve) => (this.state.drained = resolve));
@@ -184,6 +192,7 @@ export class HashJob implements Hasher {
   private send(): void {
     const batch = this.batch!;
     const chunk = this.batched === batchBytes ? batch : batch.subarray(0, this.batched);
+    this.sentBytes += chunk.length;
     this.state.inFlightBytes += chunk.length;
     this.pool.post(this.id, { t: "chunk", id: this.id, chunk }, [batch.buffer as ArrayBuffer]);
     this.batch = undefined;
