@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { generateDevCerts } from "../../src/net/certs.ts";
 import type { PeerAddress } from "../../src/net/transport.ts";
 import { expectCode, type Harness, runConformance } from "./conformance.ts";
+import { peerHarness } from "./peer-harness.ts";
 import { credentialsOf, idleMs, type MtlsKind, type MtlsNode, type MtlsOptions } from "./mtls-nodes.ts";
 import { testService } from "./service.ts";
 
@@ -31,48 +32,12 @@ export async function mtlsFixture<T extends MtlsNode>(kind: MtlsKind, start: (o:
     return t;
   }
 
-  async function spawnPeer(id: string, port: number, peers: Map<string, PeerAddress>) {
-    const script = join(import.meta.dir, "mtls-peer.ts");
-    const proc = Bun.spawn([process.execPath, script, kind, certDir, id, String(port), JSON.stringify(Object.fromEntries(peers))], { stdout: "pipe", stderr: "inherit" });
-    const reader = proc.stdout.getReader();
-    let text = "";
-    while (!text.includes("\n")) {
-      const r = await reader.read();
-      if (r.done) throw new Error(`peer ${id} exited before ready`);
-      text += new TextDecoder().decode(r.value);
-    }
-    reader.releaseLock();
-    const m = /ready (\d+)/.exec(text);
-    if (!m) throw new Error(`peer ${id}: ${text}`);
-    return { proc, port: Number(m[1]) };
-  }
-
   /** a calls b; b lives in this process, or in a child one that can be killed -9. */
-  async function harness(child: boolean): Promise<Harness> {
-    const peers = new Map<string, PeerAddress>();
-    if (!child) {
-      let b = await startNode("b", peers);
-      const port = peers.get("b")!.port;
-      const a = await startNode("a", peers);
-      return {
-        client: a, peer: "b",
-        async killPeer() { await b.close(); },
-        async restartPeer() { b = await startNode("b", peers, port); },
-        async close() { await a.close(); await b.close(); },
-      };
-    }
-    peers.set("a", { host: "127.0.0.1", port: 1 }); // a only dials; b must know it as a member
-    let p = await spawnPeer("b", 0, peers);
-    const port = p.port;
-    peers.set("b", { host: "127.0.0.1", port });
-    const a = await startNode("a", peers);
-    return {
-      client: a, peer: "b",
-      async killPeer() { p.proc.kill(9); await p.proc.exited; },
-      async restartPeer() { p = await spawnPeer("b", port, peers); },
-      async close() { await a.close(); p.proc.kill(9); await p.proc.exited; },
-    };
-  }
+  const harness = (child: boolean): Promise<Harness> =>
+    peerHarness(child, startNode, {
+      script: join(import.meta.dir, "mtls-peer.ts"),
+      argsOf: (id, port, peers) => [kind, certDir, id, String(port), JSON.stringify(Object.fromEntries(peers))],
+    });
 
   return { certDir, otherDir, creds, startNode, harness };
 }

@@ -8,6 +8,7 @@ import { clockSkewMs, secretKey, signRequest } from "../../src/net/quic-auth.ts"
 import { QuicTransport } from "../../src/net/quic-transport.ts";
 import { TransportError } from "../../src/net/transport.ts";
 import { expectCode, type Harness, runConformance } from "./conformance.ts";
+import { peerHarness } from "./peer-harness.ts";
 import { testService } from "./service.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "s3d-quic-"));
@@ -31,47 +32,11 @@ async function startNode(id: string, peers: Map<string, PeerAddress>, port = 0, 
   return t;
 }
 
-async function spawnPeer(id: string, port: number, peers: Map<string, PeerAddress>) {
-  const proc = Bun.spawn([process.execPath, join(import.meta.dir, "quic-peer.ts"), certDir, id, String(port), JSON.stringify(Object.fromEntries(peers))], { stdout: "pipe", stderr: "inherit" });
-  const reader = proc.stdout.getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const r = await reader.read();
-    if (r.done) throw new Error(`peer ${id} exited before ready`);
-    text += new TextDecoder().decode(r.value);
-  }
-  reader.releaseLock();
-  const m = /ready (\d+)/.exec(text);
-  if (!m) throw new Error(`peer ${id}: ${text}`);
-  return { proc, port: Number(m[1]) };
-}
-
-async function quicHarness(child: boolean): Promise<Harness> {
-  const peers = new Map<string, PeerAddress>();
-  if (!child) {
-    let b = await startNode("b", peers);
-    const port = peers.get("b")!.port;
-    const a = await startNode("a", peers, 0, false);
-    peers.set("a", { host: "127.0.0.1", port: 1 });
-    return {
-      client: a, peer: "b",
-      async killPeer() { await b.close(); },
-      async restartPeer() { b = await startNode("b", peers, port); },
-      async close() { await a.close(); await b.close(); },
-    };
-  }
-  peers.set("a", { host: "127.0.0.1", port: 1 }); // a only dials; b must know it as a member
-  let p = await spawnPeer("b", 0, peers);
-  const port = p.port;
-  peers.set("b", { host: "127.0.0.1", port });
-  const a = await startNode("a", peers, 0, false);
-  return {
-    client: a, peer: "b",
-    async killPeer() { p.proc.kill(9); await p.proc.exited; },
-    async restartPeer() { p = await spawnPeer("b", port, peers); },
-    async close() { await a.close(); p.proc.kill(9); await p.proc.exited; },
-  };
-}
+const quicHarness = (child: boolean): Promise<Harness> =>
+  peerHarness(child, startNode, {
+    script: join(import.meta.dir, "quic-peer.ts"),
+    argsOf: (id, port, peers) => [certDir, id, String(port), JSON.stringify(Object.fromEntries(peers))],
+  });
 
 /** A caller with no secret: a plain HTTP/3 request with no signature. */
 async function unsignedCall(port: number): Promise<never> {
