@@ -14,7 +14,7 @@
  * Slicing tables must be written by the caller at the layout's table addresses.
  */
 import { assert } from "../util/assert.ts";
-import { name, op, section, sleb, uleb, valueType, vec } from "../util/wasm-encode.ts";
+import { FunctionBody, name, op, section, sleb, uleb, valueType, vec } from "../util/wasm-encode.ts";
 
 export interface CrcKernelLayout {
   /** Bytes folded per loop step: a power of two, at least 4 for CRC-32C and 8 for CRC-64 (the step count is len & -slices). */
@@ -28,16 +28,8 @@ export interface CrcKernelLayout {
 const I32 = valueType.i32;
 const I64 = valueType.i64;
 
-/** A tiny emitter over one function body. */
-class Body {
-  readonly c: number[] = [];
-  get(l: number) { this.c.push(op.localGet, ...uleb(l)); }
-  set(l: number) { this.c.push(op.localSet, ...uleb(l)); }
-  tee(l: number) { this.c.push(op.localTee, ...uleb(l)); }
-  i32(n: number) { this.c.push(op.i32Const, ...sleb(n | 0)); }
-  emit(...codes: number[]) { this.c.push(...codes); }
-  /** memarg: alignment exponent, then constant offset */
-  mem(code: number, alignLog2: number, offset: number) { this.c.push(code, ...uleb(alignLog2), ...uleb(offset)); }
+/** The function-body emitter with the CRC kernels' balanced xor trees. */
+class Body extends FunctionBody {
   /** Xor-reduce `count` values produced by `leaf(i)` as a balanced tree, for instruction-level parallelism. */
   xorTree(count: number, leaf: (i: number) => void, xorOp: number) {
     const rec = (from: number, to: number) => {
@@ -48,10 +40,6 @@ class Body {
       this.emit(xorOp);
     };
     rec(0, count);
-  }
-  encode(localGroups: [count: number, type: number][]): number[] {
-    const body = [...vec(localGroups.filter(([n]) => n > 0).map(([n, t]) => [...uleb(n), t])), ...this.c, op.end];
-    return [...uleb(body.length), ...body];
   }
 }
 

@@ -18,7 +18,7 @@
  * subtracts c ^ andnot(d, b) and its K table holds K - 1 for those steps (no vector NOT on x86).
  */
 import { assert } from "../util/assert.ts";
-import { name, op, opMore, section, sleb, simdOp, uleb, valueType, vec } from "../util/wasm-encode.ts";
+import { FunctionBody, name, op, opMore, section, simdOp, uleb, valueType, vec } from "../util/wasm-encode.ts";
 
 /** Memory layout shared by the kernels and their driver (md5-lanes.ts). Addresses in bytes. */
 export const md5Layout = {
@@ -64,27 +64,14 @@ export function md5KTable(): Uint32Array {
 const I32 = valueType.i32;
 const V128 = valueType.v128;
 
-/** A tiny emitter over one function body. */
-class Body {
-  readonly c: number[] = [];
-  get(l: number) { this.c.push(op.localGet, ...uleb(l)); }
-  set(l: number) { this.c.push(op.localSet, ...uleb(l)); }
-  tee(l: number) { this.c.push(op.localTee, ...uleb(l)); }
-  i32(n: number) { this.c.push(op.i32Const, ...sleb(n | 0)); }
-  emit(...codes: number[]) { this.c.push(...codes); }
-  simd(code: number) { this.c.push(op.simd, ...uleb(code)); }
-  /** memarg: alignment exponent, then constant offset */
-  mem(code: number, alignLog2: number, offset: number) { this.c.push(code, ...uleb(alignLog2), ...uleb(offset)); }
+/** The function-body emitter with the SIMD kernel's vector loads, stores and lane shuffles. */
+class Body extends FunctionBody {
   vload(offset: number) { this.simd(simdOp.v128Load); this.c.push(...uleb(4), ...uleb(offset)); }
   vstore(offset: number) { this.simd(simdOp.v128Store); this.c.push(...uleb(4), ...uleb(offset)); }
   /** i8x16.shuffle selecting 32-bit lanes: 0..3 from the first operand, 4..7 from the second. */
   shuffle32(lanes: [number, number, number, number]) {
     this.simd(simdOp.i8x16Shuffle);
     for (const l of lanes) for (let b = 0; b < 4; b++) this.c.push(4 * l + b);
-  }
-  encode(localGroups: [count: number, type: number][]): number[] {
-    const body = [...vec(localGroups.filter(([n]) => n > 0).map(([n, t]) => [...uleb(n), t])), ...this.c, op.end];
-    return [...uleb(body.length), ...body];
   }
 }
 

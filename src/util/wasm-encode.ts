@@ -69,3 +69,24 @@ export const simdOp = {
   v128Not: 0x4d, v128And: 0x4e, v128Andnot: 0x4f, v128Or: 0x50, v128Xor: 0x51, v128Bitselect: 0x52,
   v128Load32Lane: 0x56, i32x4Shl: 0xab, i32x4ShrU: 0xad, i32x4Add: 0xae, i32x4Sub: 0xb1,
 } as const;
+
+/**
+ * An emitter over one function body: locals, constants, raw opcodes, memory access and SIMD,
+ * and the body's encoding with its local declarations. Kernel generators extend it with their
+ * own compound instructions.
+ */
+export class FunctionBody {
+  readonly c: number[] = [];
+  get(l: number) { this.c.push(op.localGet, ...uleb(l)); }
+  set(l: number) { this.c.push(op.localSet, ...uleb(l)); }
+  tee(l: number) { this.c.push(op.localTee, ...uleb(l)); }
+  i32(n: number) { this.c.push(op.i32Const, ...sleb(n | 0)); }
+  emit(...codes: number[]) { this.c.push(...codes); }
+  simd(code: number) { this.c.push(op.simd, ...uleb(code)); }
+  /** memarg: alignment exponent, then constant offset */
+  mem(code: number, alignLog2: number, offset: number) { this.c.push(code, ...uleb(alignLog2), ...uleb(offset)); }
+  encode(localGroups: [count: number, type: number][]): number[] {
+    const body = [...vec(localGroups.filter(([n]) => n > 0).map(([n, t]) => [...uleb(n), t])), ...this.c, op.end];
+    return [...uleb(body.length), ...body];
+  }
+}
