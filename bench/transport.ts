@@ -18,7 +18,8 @@
  * mutual TLS (one session, bytes counted, no framing, CRC, web streams or deadlines), which splits h2's
  * share into what Bun's HTTP/2 costs and what s3d adds.
  * Goal ratio: the default transport at 16 streams / plain TCP at 16 streams (goal ≥ 50 %), for small
- * calls and for 1 MiB bodies. BENCH_ONLY=tls-mux,tcp-plain runs a subset.
+ * calls and for 1 MiB bodies. BENCH_ONLY=tls-mux,tcp-plain runs a subset; BENCH_TLS_CONNECTIONS=n
+ * gives tls-mux n connections per peer.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import http2 from "node:http2";
@@ -423,11 +424,14 @@ function kit(dir: string): Kit {
   return { creds, secret: readFileSync(credentialPaths(dir, "a").secretPath, "utf8") };
 }
 
+/** BENCH_TLS_CONNECTIONS=n: tls-mux with n connections per peer (default: the transport's). */
+const tlsConnections = process.env.BENCH_TLS_CONNECTIONS ? Number(process.env.BENCH_TLS_CONNECTIONS) : undefined;
+
 /** Node "b" of a transport, serving the bench service; "a" is the member that calls. */
 async function serveTransport(name: string, k: Kit): Promise<Served> {
   const peers = new Map<string, PeerAddress>([["a", { host: "127.0.0.1", port: 1 }]]);
   const o = { self: "b", peers, tls: k.creds("b"), handlers: benchService(), listen: { host: "127.0.0.1", port: 0 } };
-  const t = name === "tls-mux" ? await TlsTransport.start(o)
+  const t = name === "tls-mux" ? await TlsTransport.start({ ...o, connectionsPerPeer: tlsConnections })
     : name === "http2-mtls" ? await H2Transport.start(o)
     : await QuicTransport.start({ ...o, secret: k.secret });
   return { port: t.address!.port, close: () => t.close() };
@@ -436,7 +440,7 @@ async function serveTransport(name: string, k: Kit): Promise<Served> {
 async function connectTransport(name: string, port: number, k: Kit): Promise<Target> {
   const peers = new Map<string, PeerAddress>([["b", { host: "127.0.0.1", port }]]);
   const o = { self: "a", peers, tls: k.creds("a") };
-  const a = name === "tls-mux" ? await TlsTransport.start(o)
+  const a = name === "tls-mux" ? await TlsTransport.start({ ...o, connectionsPerPeer: tlsConnections })
     : name === "http2-mtls" ? await H2Transport.start(o)
     : await QuicTransport.start({ self: "a", peers, secret: k.secret });
   return transportTarget(a, "b", () => a.close());

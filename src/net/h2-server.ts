@@ -13,6 +13,7 @@ import {
 import {
   callDeadlineMs, decodeHeader, encodeHeader, messageBytesMax, methodPattern, type NodeId,
   TransportError, type TransportHandlers,
+  failureCode,
 } from "./transport.ts";
 
 export interface H2ServerOptions {
@@ -106,7 +107,7 @@ async function serveStream(o: H2ServerOptions, stream: http2.ServerHttp2Stream, 
       // Mid-body: reset, so the caller sees an error and never a short body.
       if (!stream.destroyed) stream.close(ac.signal.aborted ? NGHTTP2_CANCEL : NGHTTP2_INTERNAL_ERROR);
     } else {
-      refuse(stream, 500, "remote", e instanceof Error ? e.message : String(e));
+      refuse(stream, 500, failureCode(ac.signal), e instanceof Error ? e.message : String(e));
     }
   } finally {
     clearTimeout(timer);

@@ -15,7 +15,8 @@ import {
 import {
   bodyIdleTimeoutMs, type CallOptions, type CallReply, type CallRequest, callDeadlineMs, checkMessage, checkMethod,
   connectionIdleTimeoutMs, decodeHeader, encodeHeader, guardCall, type Header, type MtlsTransportOptions, type NodeId,
-  type PeerAddress, sendBounded, type Transport, TransportError, type TransportErrorCode,
+  type PeerAddress, sendBounded, type Transport, TransportError,
+  replyErrorCode,
 } from "./transport.ts";
 
 export type { PeerAddress } from "./transport.ts";
@@ -172,7 +173,7 @@ export class H2Transport implements Transport {
       });
       const status = Number(headers[":status"]);
       if (status !== 200) {
-        const code = (headers[hErrorCode] === "refused" ? "refused" : "remote") as TransportErrorCode;
+        const code = replyErrorCode(headers[hErrorCode] as string | undefined);
         throw new TransportError(code, decodeURIComponent(String(headers[hError] ?? `status ${status}`)));
       }
       const head = unpackHead(headers[hCall], false);

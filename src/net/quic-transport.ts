@@ -18,6 +18,7 @@ import {
   bodyBytesMax, bodyIdleTimeoutMs, type CallOptions, type CallReply, type CallRequest, callDeadlineMs, checkMessage, checkMethod,
   decodeHeader, encodeHeader, guardCall, type Header, messageBytesMax, methodPattern,
   type NodeId, sendBounded, type Transport, TransportError, type TransportErrorCode, type TransportHandlers,
+  failureCode, replyErrorCode,
 } from "./transport.ts";
 
 export interface QuicTransportOptions {
@@ -196,7 +197,7 @@ export class QuicTransport implements Transport {
       return this.reply(nonce, { status: 200, header: r.header ?? {}, body: out });
     } catch (e) {
       end();
-      return this.reply(nonce, { status: 500, header: {}, errorCode: "remote", error: e instanceof Error ? e.message : String(e) });
+      return this.reply(nonce, { status: 500, header: {}, errorCode: failureCode(ac.signal), error: e instanceof Error ? e.message : String(e) });
     }
   }
 
@@ -263,7 +264,7 @@ export class QuicTransport implements Transport {
     await res.body?.cancel().catch(() => {});
     const want = signReply(this.key, { nonce, from: to, status: res.status, header: "", hasBody: false, errorCode: res.headers.get(hErrorCode) ?? "", error: res.headers.get(hError) ?? "" });
     if (!macEqual(res.headers.get(hSig), want)) throw unsignedReply(res, to);
-    if (res.status !== 204) throw new TransportError(res.headers.get(hErrorCode) === "refused" ? "refused" : "remote", decodeURIComponent(res.headers.get(hError) ?? `status ${res.status}`));
+    if (res.status !== 204) throw new TransportError(replyErrorCode(res.headers.get(hErrorCode)), decodeURIComponent(res.headers.get(hError) ?? `status ${res.status}`));
   }
 
   /** One signed HTTP/3 request on `session`. */
@@ -349,8 +350,7 @@ export class QuicTransport implements Transport {
     }
     if (res.status !== 200) {
       res.body?.cancel().catch(() => {});
-      const code: TransportErrorCode = errorCode === "refused" || errorCode === "overloaded" || errorCode === "cancelled" ? errorCode : "remote";
-      throw new TransportError(code, decodeURIComponent(error) || `status ${res.status}`);
+      throw new TransportError(replyErrorCode(errorCode), decodeURIComponent(error) || `status ${res.status}`);
     }
     const h = decodeHeader(header);
     if (!hasBody || !res.body) {

@@ -6,9 +6,10 @@
 import type { Socket, TCPSocketListener } from "bun";
 import { readAll } from "./body.ts";
 import { Conn, type ConnOwner } from "./tls-conn.ts";
+import { armDeadline, disarmDeadline } from "./deadlines.ts";
 import { decodeCall, encodeReply, flagBody, flagMessage, Frame, frame, statusOk, statusRemote } from "./tls-wire.ts";
 import {
-  callDeadlineMs, decodeHeader, encodeHeader, messageBytesMax, methodPattern, type NodeId, TransportError,
+  callDeadlineMs, decodeHeader, encodeHeader, LazyAbort, messageBytesMax, methodPattern, type NodeId, TransportError,
   type TransportHandlers,
 } from "./transport.ts";
 
@@ -89,14 +90,14 @@ function serveCall(o: TlsServerOptions, conn: Conn, id: number, payload: Uint8Ar
     s.fail(new TransportError("remote", (e as Error).message));
     return;
   }
-  const ac = new AbortController();
+  const call = new LazyAbort();
   const deadlineMs = Math.min(head.deadlineMs > 0 ? head.deadlineMs : callDeadlineMs, callDeadlineMs * 100);
-  const timer = setTimeout(() => s.fail(new TransportError("deadline", "call deadline passed")), deadlineMs);
+  const deadline = armDeadline(deadlineMs, () => s.fail(new TransportError("deadline", "call deadline passed")));
   s.onFail = (e) => {
-    clearTimeout(timer);
-    if (!ac.signal.aborted) ac.abort(e.code === "deadline" || e.code === "idle" ? e : new TransportError("cancelled", `caller: ${e.message}`));
+    disarmDeadline(deadline);
+    call.abortWith(e.code === "deadline" || e.code === "idle" ? e : new TransportError("cancelled", `caller: ${e.message}`));
   };
-  const body = head.flags & flagBody ? s.receiveBody(o.bodyIdleTimeoutMs, ac.signal).stream : undefined;
+  const body = head.flags & flagBody ? s.receiveBody(o.bodyIdleTimeoutMs, call.signal).stream : undefined;
   if (!body) s.done("remote");
   const from = conn.peerId!;
   const method = head.method;
@@ -112,14 +113,14 @@ function serveCall(o: TlsServerOptions, conn: Conn, id: number, payload: Uint8Ar
         o.handlers.message?.({ from, method, header, payload });
         return;
       }
-      const r = await o.handlers.call({ from, method, header, body, signal: ac.signal });
+      const r = await o.handlers.call({ from, method, header, body, get signal() { return call.signal; } });
       if (s.failed) {
         r.body?.cancel().catch(() => {});
         return;
       }
       reply(statusOk, r.body ? flagBody : 0, encodeHeader(r.header ?? {}));
       replied = true;
-      if (r.body) await s.sendBody(r.body, ac.signal, o.bodyIdleTimeoutMs);
+      if (r.body) await s.sendBody(r.body, call.signal, o.bodyIdleTimeoutMs);
       s.done("local");
       // A request body the handler never finished reading: tell the caller to stop sending it.
       if (conn.streams.has(id)) s.fail(new TransportError("cancelled", "reply complete; request body not read"));
@@ -134,7 +135,7 @@ function serveCall(o: TlsServerOptions, conn: Conn, id: number, payload: Uint8Ar
         if (conn.streams.has(id)) s.fail(new TransportError("cancelled", "call failed; request body not read"));
       }
     } finally {
-      clearTimeout(timer);
+      disarmDeadline(deadline);
     }
   })();
 }

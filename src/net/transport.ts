@@ -8,6 +8,8 @@
  * body cut short is an error on the reading side, never a short success.
  */
 
+import { armDeadline, type Deadline, disarmDeadline } from "./deadlines.ts";
+
 export type NodeId = string;
 
 /** Where a node listens (for "quic" the port is UDP). */
@@ -77,8 +79,11 @@ export interface IncomingCall {
   method: string;
   header: Header;
   body?: ReadableStream<Uint8Array>;
-  /** Aborted when the caller cancels, its deadline passes or the connection dies. */
-  signal: AbortSignal;
+  /**
+   * Aborted when the caller cancels, its deadline passes or the connection dies. A transport may
+   * make it on first access, so read it where it is needed, not by habit.
+   */
+  readonly signal: AbortSignal;
 }
 
 export interface IncomingMessage {
@@ -135,47 +140,96 @@ export function checkMethod(method: string): void {
   if (!methodPattern.test(method)) throw new TransportError("remote", `bad method name ${JSON.stringify(method)}`);
 }
 
+/**
+ * An abort reason, with an AbortController made only when someone asks for its signal (to hand it
+ * to a body, a dial or a handler that reads it). A small call on a live connection needs none and
+ * hears of an abort through onAbort: a controller and a listener per call on each end were 20 % of
+ * a small call's CPU on "tls".
+ */
+export class LazyAbort {
+  /** Why it was aborted, once it is. */
+  reason: TransportError | undefined;
+  /** Runs once on abort, before the signal's listeners. */
+  onAbort: ((why: TransportError) => void) | undefined;
+  private controller: AbortController | undefined;
+
+  /** The controller behind `signal`, made now if it was not yet. */
+  get ac(): AbortController {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.reason) this.controller.abort(this.reason);
+    }
+    return this.controller;
+  }
+
+  get signal(): AbortSignal {
+    return this.ac.signal;
+  }
+
+  /** Aborts with `why` unless already aborted (here or through the controller). */
+  abortWith(why: TransportError): void {
+    if (this.reason || this.controller?.signal.aborted) return;
+    this.reason = why;
+    this.onAbort?.(why);
+    this.controller?.abort(why);
+  }
+}
+
 /** One call's guard rails: a slot under the per-peer bound, the deadline, the caller's cancellation. */
-export interface CallGuard {
-  readonly ac: AbortController;
+export class CallGuard extends LazyAbort {
   readonly deadlineAt: number;
+  private readonly deadline: Deadline;
+  private readonly onCallerAbort: (() => void) | undefined;
+  private released = false;
+
+  constructor(private readonly peer: { calls: number }, to: NodeId, method: string, private readonly options: CallOptions) {
+    super();
+    if (peer.calls >= inFlightCallsMax) throw new TransportError("overloaded", `${inFlightCallsMax} calls in flight to ${to}`);
+    peer.calls++;
+    const deadlineMs = options.deadlineMs ?? callDeadlineMs;
+    this.deadlineAt = performance.now() + deadlineMs;
+    this.deadline = armDeadline(deadlineMs, () => this.abort("deadline", `call ${method} to ${to} over ${deadlineMs} ms`));
+    const callerSignal = options.signal;
+    if (callerSignal) {
+      this.onCallerAbort = () => this.abort("cancelled", `call ${method} cancelled`);
+      if (callerSignal.aborted) this.onCallerAbort();
+      else callerSignal.addEventListener("abort", this.onCallerAbort, { once: true });
+    }
+  }
+
   /** Aborts the call with `code` unless it is already aborted. */
-  abort(code: TransportErrorCode, why: string): void;
-  /** Frees the slot, the timer and the caller's listener; true the first time, false after. */
-  release(): boolean;
+  readonly abort = (code: TransportErrorCode, why: string): void => this.abortWith(new TransportError(code, why));
+
+  /** Frees the slot, the deadline and the caller's listener; true the first time, false after. */
+  release(): boolean {
+    if (this.released) return false;
+    this.released = true;
+    this.peer.calls--;
+    disarmDeadline(this.deadline);
+    if (this.onCallerAbort) this.options.signal?.removeEventListener("abort", this.onCallerAbort);
+    return true;
+  }
+}
+
+/** Takes a call slot from `peer` (refused past inFlightCallsMax) and arms the call's deadline and the caller's signal. */
+export function guardCall(peer: { calls: number }, to: NodeId, method: string, options: CallOptions): CallGuard {
+  return new CallGuard(peer, to, method, options);
+}
+
+/** Error codes a server may report in a reply; any other reported code reads as "remote". */
+const replyCodes = new Set<string>(["refused", "overloaded", "cancelled", "deadline"]);
+
+/** The code a caller raises for an error reply that names `code`. */
+export function replyErrorCode(code: string | null | undefined): TransportErrorCode {
+  return code && replyCodes.has(code) ? (code as TransportErrorCode) : "remote";
 }
 
 /**
- * Takes a call slot from `peer` (refused past inFlightCallsMax) and arms the call's deadline and
- * the caller's signal: what the network transports set up for every call.
+ * The code a server reports for a handler that failed: the call's own abort (its deadline passed,
+ * its caller went away) if it was aborted, so the caller sees why; "remote" for the handler's errors.
  */
-export function guardCall(peer: { calls: number }, to: NodeId, method: string, options: CallOptions): CallGuard {
-  if (peer.calls >= inFlightCallsMax) throw new TransportError("overloaded", `${inFlightCallsMax} calls in flight to ${to}`);
-  peer.calls++;
-  const deadlineMs = options.deadlineMs ?? callDeadlineMs;
-  const deadlineAt = performance.now() + deadlineMs;
-  const ac = new AbortController();
-  const abort = (code: TransportErrorCode, why: string) => {
-    if (!ac.signal.aborted) ac.abort(new TransportError(code, why));
-  };
-  const timer = setTimeout(() => abort("deadline", `call ${method} to ${to} over ${deadlineMs} ms`), deadlineMs);
-  const onCallerAbort = () => abort("cancelled", `call ${method} cancelled`);
-  if (options.signal?.aborted) onCallerAbort();
-  options.signal?.addEventListener("abort", onCallerAbort, { once: true });
-  let released = false;
-  return {
-    ac,
-    deadlineAt,
-    abort,
-    release: () => {
-      if (released) return false;
-      released = true;
-      peer.calls--;
-      clearTimeout(timer);
-      options.signal?.removeEventListener("abort", onCallerAbort);
-      return true;
-    },
-  };
+export function failureCode(signal: AbortSignal): TransportErrorCode {
+  return signal.aborted && signal.reason instanceof TransportError ? signal.reason.code : "remote";
 }
 
 /** Refuses a one-way message with a bad method name or a payload over messageBytesMax. */

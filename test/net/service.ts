@@ -67,14 +67,16 @@ export function testService(state: ServiceState = { messages: 0, messageBytes: 0
       }, { once: true });
     });
   return {
-    async call({ from, method, header, body, signal }): Promise<CallReply> {
+    // `c.signal` is read only where it is used: on "tls" it is made on first access.
+    async call(c): Promise<CallReply> {
+      const { from, method, header, body } = c;
       switch (method) {
         case "whoami": return { header: { from } };
         case "echo": return { header, body };
         case "sink": return { header: body ? await drain(body) : { bytes: -1, crc: 0 } };
         case "source": return { header: { bytes: Number(header.bytes) }, body: patternStream(Number(header.bytes)) };
         case "stall": return { header: {}, body: patternStream(Number(header.bytes), true) };
-        case "hang": return await aborted(signal);
+        case "hang": return await aborted(c.signal);
         case "sleep": await new Promise((r) => setTimeout(r, Number(header.ms))); return { header: { slept: Number(header.ms) } };
         case "fail": throw new Error("boom");
         case "stats": return { header: { ...state } };
