@@ -35,14 +35,16 @@ export function verifyingTransform(): TransformStream<Uint8Array, Uint8Array> {
 
 /**
  * Reads `src` to the end, passing body chunks then the trailer to `write` (which should resolve
- * when the sink has room: that is the backpressure). Errors if a chunk takes longer than
- * `idleMs` to arrive from `src`.
+ * when the sink has room: that is the backpressure), or the trailer to `trailer` if given (a
+ * protocol that carries it apart from the body). Errors if a chunk takes longer than `idleMs` to
+ * arrive from `src`.
  */
 export async function pumpFramed(
   src: ReadableStream<Uint8Array>,
   write: (chunk: Uint8Array) => Promise<void> | void,
   signal?: AbortSignal,
   idleMs = bodyIdleTimeoutMs,
+  trailer?: (t: Uint8Array) => void,
 ): Promise<void> {
   const f = new BodyFramer();
   const reader: BodyReader = src.getReader();
@@ -64,8 +66,12 @@ export async function pumpFramed(
       const w = write(r.value);
       if (w) await w;
     }
-    const w = write(f.trailer());
-    if (w) await w;
+    if (trailer) {
+      trailer(f.trailer());
+    } else {
+      const w = write(f.trailer());
+      if (w) await w;
+    }
   } catch (e) {
     reader.cancel(e).catch(() => {});
     throw e;

@@ -15,12 +15,11 @@ const trailerMagic = 0x53334454; // "S3DT"
 
 export function encodeTrailer(lengthBytes: number, crc: number): Uint8Array {
   assert(Number.isSafeInteger(lengthBytes) && lengthBytes >= 0, "trailer: bad length");
-  const out = new Uint8Array(trailerBytes);
-  const v = new DataView(out.buffer);
-  v.setUint32(0, trailerMagic);
-  v.setUint32(4, Math.floor(lengthBytes / 2 ** 32));
-  v.setUint32(8, lengthBytes >>> 0);
-  v.setUint32(12, crc >>> 0);
+  const out = Buffer.alloc(trailerBytes);
+  out.writeUInt32BE(trailerMagic, 0);
+  out.writeUInt32BE(Math.floor(lengthBytes / 2 ** 32), 4);
+  out.writeUInt32BE(lengthBytes >>> 0, 8);
+  out.writeUInt32BE(crc >>> 0, 12);
   return out;
 }
 
@@ -76,9 +75,19 @@ export class BodyVerifier {
     return out.filter((b) => b.length > 0);
   }
 
-  /** At end of stream: undefined if the body is whole, else why not. */
-  end(): string | undefined {
-    const t = decodeTrailer(this.tail);
+  /**
+   * Counts a chunk known to be all body, for a protocol that carries the trailer apart (so no
+   * bytes are held back, and the reader gets the chunks as they came).
+   */
+  pushBody(chunk: Uint8Array): void {
+    this.lengthBytes += chunk.length;
+    if (this.lengthBytes > bodyBytesMax) throw new RangeError(`body over ${bodyBytesMax} bytes`);
+    this.crc = zlibCrc32(chunk, this.crc);
+  }
+
+  /** At end of stream: undefined if the body is whole, else why not. `trailer`: the one carried apart. */
+  end(trailer: Uint8Array = this.tail): string | undefined {
+    const t = decodeTrailer(trailer);
     if (!t) return `body truncated after ${this.lengthBytes + this.tail.length} bytes (no trailer)`;
     if (t.lengthBytes !== this.lengthBytes) return `body length ${this.lengthBytes}, trailer says ${t.lengthBytes}`;
     if (t.crc !== this.crc) return `body CRC32C mismatch at length ${this.lengthBytes}`;

@@ -62,7 +62,7 @@ export class Conn {
 
   private control(type: number, flags: number, id: number, payload: Uint8Array): void {
     const s = id === 0 ? undefined : this.streams.get(id);
-    if (s && type === Frame.End) return s.body?.end();
+    if (s && type === Frame.End) return s.body?.end(payload);
     if (s && type === Frame.Credit) return s.addCredit(decodeCredit(payload) ?? 0);
     if (s && type === Frame.Reset) {
       const r = decodeReason(payload);
@@ -174,9 +174,9 @@ export class Stream {
 
   constructor(readonly conn: Conn, readonly id: number) {}
 
-  /** Expects a body from the peer; `signal` errors it at once when aborted. */
-  receiveBody(idleMs: number, signal: AbortSignal, hooks: InBodyHooks = {}): InBody {
-    this.body = new InBody(this, idleMs, signal, hooks);
+  /** Expects a body from the peer (an abort reaches it through fail()). */
+  receiveBody(idleMs: number, hooks: InBodyHooks = {}): InBody {
+    this.body = new InBody(this, idleMs, hooks);
     return this.body;
   }
 
@@ -189,11 +189,16 @@ export class Stream {
     }
   }
 
-  /** Sends `src` framed (length+CRC trailer), in DATA frames within credit, then End. */
-  async sendBody(src: ReadableStream<Uint8Array>, signal: AbortSignal, idleMs: number): Promise<void> {
-    await pumpFramed(src, (chunk) => this.sendChunk(chunk), signal, idleMs);
+  /**
+   * Sends `src` in DATA frames within credit, then End carrying the body's length+CRC trailer
+   * (apart from the body, so the reader need not hold back its last bytes). An abort stops it
+   * through fail(): the next frame finds the stream failed.
+   */
+  async sendBody(src: ReadableStream<Uint8Array>, idleMs: number): Promise<void> {
+    let trailer: Uint8Array | undefined;
+    await pumpFramed(src, (chunk) => this.sendChunk(chunk), undefined, idleMs, (t) => { trailer = t; });
     if (this.failed) throw this.failed;
-    this.conn.send(frame(Frame.End, this.id));
+    this.conn.send(frame(Frame.End, this.id, trailer));
   }
 
   private async sendChunk(chunk: Uint8Array): Promise<void> {
@@ -250,9 +255,10 @@ export interface InBodyHooks {
 }
 
 /**
- * A body arriving on a stream, as a web stream: verified against its trailer, credit returned as
- * the reader takes bytes (so at most one window is ever queued here), cut off when no bytes come
- * for `idleMs` while the reader waits, errored at once when `signal` aborts.
+ * A body arriving on a stream, as a web stream: verified against the trailer its End frame
+ * carries, credit returned as the reader takes bytes (so at most one window is ever queued here),
+ * cut off when no bytes come for `idleMs` while the reader waits, errored at once when the stream
+ * fails (a reset, the call's deadline or cancellation, the connection lost).
  */
 export class InBody {
   readonly stream: ReadableStream<Uint8Array>;
@@ -267,11 +273,8 @@ export class InBody {
   private wake: (() => void) | undefined;
   private readonly watch: IdleWatch;
 
-  constructor(private readonly s: Stream, idleMs: number, private readonly signal: AbortSignal, private readonly hooks: InBodyHooks) {
+  constructor(private readonly s: Stream, idleMs: number, private readonly hooks: InBodyHooks) {
     this.watch = new IdleWatch(idleMs, () => s.fail(new TransportError("idle", `no body bytes for ${idleMs} ms`)));
-    const onAbort = () => s.fail(signal.reason instanceof TransportError ? signal.reason : new TransportError("cancelled", "aborted"));
-    if (signal.aborted) queueMicrotask(onAbort);
-    else signal.addEventListener("abort", onAbort, { once: true });
     this.stream = new ReadableStream<Uint8Array>({
       pull: (c) => this.pull(c),
       cancel: (reason) => {
@@ -289,19 +292,19 @@ export class InBody {
       return this.s.fail(new TransportError("corrupt", `peer sent ${this.outstanding} bytes over a ${streamWindowBytes}-byte window`));
     }
     this.watch.touch();
-    let parts: Uint8Array[];
     try {
-      parts = this.verifier.push(piece);
+      this.verifier.pushBody(piece);
     } catch (e) {
       return this.s.fail(new TransportError("corrupt", (e as Error).message));
     }
-    for (const p of parts) this.queue.push(p);
+    this.queue.push(piece);
     this.wakeUp();
   }
 
-  end(): void {
+  /** The End frame arrived, with the body's trailer. */
+  end(trailer: Uint8Array): void {
     if (this.finished || this.ended) return;
-    const why = this.verifier.end();
+    const why = this.verifier.end(trailer);
     if (why) return this.s.fail(new TransportError("corrupt", why));
     this.ended = true;
     this.s.done("remote");

@@ -97,7 +97,7 @@ function serveCall(o: TlsServerOptions, conn: Conn, id: number, payload: Uint8Ar
     disarmDeadline(deadline);
     call.abortWith(e.code === "deadline" || e.code === "idle" ? e : new TransportError("cancelled", `caller: ${e.message}`));
   };
-  const body = head.flags & flagBody ? s.receiveBody(o.bodyIdleTimeoutMs, call.signal).stream : undefined;
+  const body = head.flags & flagBody ? s.receiveBody(o.bodyIdleTimeoutMs).stream : undefined;
   if (!body) s.done("remote");
   const from = conn.peerId!;
   const method = head.method;
@@ -120,7 +120,7 @@ function serveCall(o: TlsServerOptions, conn: Conn, id: number, payload: Uint8Ar
       }
       reply(statusOk, r.body ? flagBody : 0, encodeHeader(r.header ?? {}));
       replied = true;
-      if (r.body) await s.sendBody(r.body, call.signal, o.bodyIdleTimeoutMs);
+      if (r.body) await s.sendBody(r.body, o.bodyIdleTimeoutMs);
       s.done("local");
       // A request body the handler never finished reading: tell the caller to stop sending it.
       if (conn.streams.has(id)) s.fail(new TransportError("cancelled", "reply complete; request body not read"));

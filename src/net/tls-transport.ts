@@ -268,7 +268,7 @@ export class TlsTransport implements Transport {
               done();
               return resolve({ header });
             }
-            const body = s.receiveBody(this.idleMs, guard.signal, {
+            const body = s.receiveBody(this.idleMs, {
               onCancel: () => abort("cancelled", "reply body cancelled"),
               onEnd: done,
             });
@@ -281,7 +281,7 @@ export class TlsTransport implements Transport {
       });
       guard.onAbort = (why) => s.fail(why);
       if (request.body) {
-        s.sendBody(request.body, guard.signal, this.idleMs).then(() => s.done("local"), (e: unknown) => {
+        s.sendBody(request.body, this.idleMs).then(() => s.done("local"), (e: unknown) => {
           abort(e instanceof TransportError ? e.code : "reset", e instanceof Error ? e.message : String(e));
         });
       } else {

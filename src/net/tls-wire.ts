@@ -20,9 +20,9 @@ export const Frame = {
   Call: 3,
   /** Server → caller: [status u8][flags u8][header JSON, or the error message when status ≠ 0]. */
   Reply: 4,
-  /** Body bytes (a framed body: the length+CRC trailer travels as its last 16 bytes). */
+  /** Body bytes. */
   Data: 5,
-  /** This side's body is complete. */
+  /** This side's body is complete: [the body's 16-byte length+CRC trailer] (framing.ts). */
   End: 6,
   /** Abandons the stream: "<error code>:<message>". */
   Reset: 7,

@@ -68,3 +68,33 @@ test("call, reply, credit and reason payloads round-trip", () => {
   expect(decodeCredit(new Uint8Array(3))).toBeUndefined();
   expect(decodeReason(new TextEncoder().encode("refused:a:b"))).toEqual({ code: "refused", message: "a:b" });
 });
+
+test("a body is whole only when the End frame's trailer matches what arrived", async () => {
+  const { Conn } = await import("../../src/net/tls-conn.ts");
+  const { BodyFramer } = await import("../../src/net/framing.ts");
+  const body = new Uint8Array(300_000).map((_, i) => i * 31);
+  const good = new BodyFramer();
+  good.push(body);
+  const short = new BodyFramer();
+  short.push(body.subarray(1));
+  const cases: [string, Uint8Array | undefined, string | undefined][] = [
+    ["matching trailer", good.trailer(), undefined],
+    ["trailer of another length", short.trailer(), "body length"],
+    ["no trailer", undefined, "no trailer"],
+  ];
+  for (const [name, trailer, error] of cases) {
+    // A socket that takes every write: only the receiving path is under test here.
+    const socket = { write: (b: Uint8Array) => b.length, end() {} } as unknown as ConstructorParameters<typeof Conn>[0];
+    const conn = new Conn(socket, { control() {}, closed() {} });
+    const s = conn.open(1);
+    const got = s.receiveBody(5_000).stream;
+    for (let off = 0; off < body.length; off += dataFrameBytesMax) {
+      const piece = body.subarray(off, off + dataFrameBytesMax);
+      conn.onData(Buffer.concat([frameHead(Frame.Data, 1, piece.length), piece]));
+    }
+    conn.onData(frame(Frame.End, 1, trailer));
+    const read = new Response(got).bytes();
+    if (error === undefined) expect(await read, name).toEqual(body);
+    else await expect(read, name).rejects.toThrow(error);
+  }
+});
