@@ -25,9 +25,9 @@ export type { PeerAddress } from "./transport.ts";
 
 /**
  * Connections per peer; calls are spread over them round-robin (uploads stay on the first). One
- * by default: with two, small calls gain 36-64 % when the peer is another process (the two ends
- * no longer wait on each other's batches) but lose 21 % in one process, and downloads lose 2-24 %
- * (measured: docs/transport.md). Settling it needs a quieter machine than the one measured on.
+ * by default: with two, small calls gain 21-50 % when the peer is another process (the two ends
+ * no longer wait on each other's batches) but 1 MiB bodies lose up to 30 % (measured:
+ * docs/transport.md), and shard traffic is bodies.
  */
 export const connectionsPerPeer = 1;
 export interface TlsTransportOptions extends MtlsTransportOptions {
