@@ -103,6 +103,9 @@ export interface PartRow {
   checksum: string | null;
 }
 
+/** The metadata database's page cache, at most. */
+export const metadataCacheKiB = 64 * 1024;
+
 export function openDatabase(path: string): Database {
   const db = new Database(path, { create: true, strict: true });
   // One process owns the data dir (flock), so the WAL index lives in the heap, not in a shared
@@ -112,6 +115,11 @@ export function openDatabase(path: string): Database {
   // Checkpoints still sync the log before copying it into the database and the database after.
   db.run("PRAGMA synchronous = NORMAL");
   db.run("PRAGMA busy_timeout = 5000");
+  // sqlite's default page cache is 2 MB: a 4 KiB object's row, its index entry and its inline
+  // page did not stay in it past a few hundred objects, so a GET read a page from the kernel (1.1
+  // pread a GET, 1.9 a PUT, 500 objects; with 64 MiB: none a GET, 0.9 a PUT, the checkpoint's).
+  // The cache grows only as pages are used.
+  db.run(`PRAGMA cache_size = -${metadataCacheKiB}`);
   db.run(schema);
   rebuildObjectsAsRowidTable(db);
   return db;
