@@ -269,6 +269,8 @@ export class InBody {
   private consumed = 0;
   private ended = false;
   private finished = false;
+  /** hooks.onEnd has run: the call is over for its owner (slot and deadline released). */
+  private released = false;
   private error: unknown;
   private wake: (() => void) | undefined;
   private readonly watch: IdleWatch;
@@ -281,6 +283,7 @@ export class InBody {
         if (this.finished) return;
         hooks.onCancel?.(reason);
         s.fail(new TransportError("cancelled", "body cancelled by its reader"));
+        this.settle();
       },
     }, { highWaterMark: 0 });
   }
@@ -312,12 +315,14 @@ export class InBody {
   }
 
   fail(e: unknown): void {
+    if (this.finished) return;
     // A body whose trailer already matched is whole: a reset after it (the server stopping a
-    // request body nobody reads, a deadline while the reader drains) takes nothing from it.
-    if (this.finished || this.ended) return;
+    // request body nobody reads, a deadline while the reader drains) takes nothing from it. But
+    // the call is over: released now, or a reader that never finishes would hold it for good.
+    if (this.ended) return this.release();
     this.error = e;
     this.wakeUp();
-    if (!this.wake) this.settle(); // nobody reading: report the end now
+    this.settle(); // a reader gets the error on its next read
   }
 
   private wakeUp(): void {
@@ -329,6 +334,12 @@ export class InBody {
   private settle(): void {
     if (this.finished) return;
     this.finished = true;
+    this.release();
+  }
+
+  private release(): void {
+    if (this.released) return;
+    this.released = true;
     this.watch.stop();
     this.hooks.onEnd?.(this.error);
   }

@@ -7,7 +7,7 @@ import type { Socket, TCPSocketListener } from "bun";
 import { readAll } from "./body.ts";
 import { Conn, type ConnOwner } from "./tls-conn.ts";
 import { armDeadline, disarmDeadline } from "./deadlines.ts";
-import { decodeCall, encodeReply, flagBody, flagMessage, Frame, frame, statusOk, statusRemote } from "./tls-wire.ts";
+import { decodeCall, decodeHello, encodeHello, encodeReply, flagBody, flagMessage, Frame, frame, statusOk, statusRemote } from "./tls-wire.ts";
 import {
   callDeadlineMs, decodeHeader, encodeHeader, LazyAbort, messageBytesMax, methodPattern, type NodeId, TransportError,
   type TransportHandlers,
@@ -66,15 +66,13 @@ export function listenTls(o: TlsServerOptions, conns: Set<Conn>): TCPSocketListe
 
 function hello(o: TlsServerOptions, conn: Conn, payload: Uint8Array): void {
   const cn = certIds.get(conn);
-  let claimed: unknown;
-  try {
-    claimed = (JSON.parse(new TextDecoder().decode(payload)) as { id?: unknown }).id;
-  } catch { /* refused below */ }
+  const claimed = decodeHello(payload);
   if (cn === undefined) return conn.goAway(new TransportError("refused", "no verified client certificate"));
-  if (claimed !== cn) return conn.goAway(new TransportError("refused", `certificate names ${cn}, caller claims ${String(claimed)}`));
+  if ("refused" in claimed) return conn.goAway(new TransportError("refused", claimed.refused));
+  if (claimed.id !== cn) return conn.goAway(new TransportError("refused", `certificate names ${cn}, caller claims ${claimed.id}`));
   if (!o.isMember(cn)) return conn.goAway(new TransportError("refused", `${cn} is not a cluster member`));
   conn.peerId = cn;
-  conn.send(frame(Frame.Hello, 0, JSON.stringify({ v: 1, id: o.self })));
+  conn.send(frame(Frame.Hello, 0, encodeHello(o.self)));
 }
 
 /** Serves one call (or one-way message). Synchronous up to the handler, so that DATA right behind the Call finds its stream. */

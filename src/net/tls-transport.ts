@@ -14,7 +14,7 @@ import { nextRetry } from "./backoff.ts";
 import { classifyConnectError } from "./h2-wire.ts";
 import { Conn, type ConnOwner, reasonError } from "./tls-conn.ts";
 import { listenTls } from "./tls-server.ts";
-import { decodeReason, decodeReply, encodeCall, flagBody, flagMessage, Frame, frame, statusOk } from "./tls-wire.ts";
+import { decodeHello, decodeReason, decodeReply, encodeCall, encodeHello, flagBody, flagMessage, Frame, frame, statusOk } from "./tls-wire.ts";
 import {
   bodyIdleTimeoutMs, type CallOptions, type CallReply, type CallRequest, callDeadlineMs, checkMessage, checkMethod,
   type CallGuard, connectionIdleTimeoutMs, decodeHeader, encodeHeader, guardCall, type Header, type MtlsTransportOptions, type NodeId,
@@ -88,6 +88,9 @@ export class TlsTransport implements Transport {
       if (type === Frame.Reply) return conn.streams.get(stream)?.onReply?.(payload);
       const dial = this.dials.get(conn);
       if (type === Frame.Hello && dial) {
+        const hello = decodeHello(payload);
+        // The server checked the certificate's CN; what is left to check is that it speaks this format.
+        if ("refused" in hello) return conn.fail((dial.error = new TransportError("refused", `server ${dial.to}: ${hello.refused}`)));
         conn.peerId = dial.to;
         this.dials.delete(conn);
         return dial.resolve(conn);
@@ -167,7 +170,7 @@ export class TlsTransport implements Transport {
               dial.error = new TransportError("refused", `certificate names ${cn}, expected node ${to}`);
               return conn.fail(dial.error);
             }
-            conn.send(frame(Frame.Hello, 0, JSON.stringify({ v: 1, id: self })));
+            conn.send(frame(Frame.Hello, 0, encodeHello(self)));
           },
           data: (socket, chunk) => socket.data.onData(chunk),
           drain: (socket) => socket.data.onDrain(),

@@ -11,8 +11,30 @@
 
 export const frameHeadBytes = 12;
 
+/**
+ * The version of this format, exchanged in Hello; a peer speaking another is refused rather than
+ * misread. 2: a body's trailer travels in its End frame (1 had it as the body's last 16 bytes).
+ */
+export const wireVersion = 2;
+
+export function encodeHello(id: string): string {
+  return JSON.stringify({ v: wireVersion, id });
+}
+
+/** The id a Hello claims, or why it is refused. */
+export function decodeHello(payload: Uint8Array): { id: string } | { refused: string } {
+  let hello: { v?: unknown; id?: unknown };
+  try {
+    hello = JSON.parse(fromUtf8.decode(payload)) as { v?: unknown; id?: unknown };
+  } catch {
+    return { refused: "a Hello that is not JSON" };
+  }
+  if (hello.v !== wireVersion) return { refused: `wire version ${String(hello.v)}, this node speaks ${wireVersion}` };
+  return typeof hello.id === "string" ? { id: hello.id } : { refused: "a Hello without an id" };
+}
+
 export const Frame = {
-  /** Dialler → server, first frame: {"v":1,"id":"<my node id>"}; the server answers with its own. */
+  /** Dialler → server, first frame: {"v":<wireVersion>,"id":"<my node id>"}; the server answers with its own. */
   Hello: 1,
   /** Either side, then close: "<error code>:<message>" (e.g. "refused:not a member"). */
   GoAway: 2,

@@ -25,3 +25,29 @@ test("many deadlines due in the same tick share it, and a disarmed one leaves th
   await Bun.sleep(10 + 3 * deadlineTickMs);
   expect(fired).toBe(500);
 });
+
+test("a deadline disarmed by another of its tick as that one fires does not fire; one that throws does not stop the rest", async () => {
+  const fired: string[] = [];
+  let b: ReturnType<typeof armDeadline> | undefined;
+  const originalError = console.error;
+  armDeadline(5, () => {
+    fired.push("a");
+    disarmDeadline(b!);
+  });
+  b = armDeadline(5, () => fired.push("b"));
+  armDeadline(5, () => {
+    fired.push("c");
+    throw new Error("a deadline's own failure");
+  });
+  armDeadline(5, () => fired.push("d"));
+  const reported: unknown[][] = [];
+  console.error = (...args: unknown[]) => void reported.push(args);
+  try {
+    await Bun.sleep(5 + 3 * deadlineTickMs);
+  } finally {
+    console.error = originalError;
+  }
+  expect(fired).toEqual(["a", "c", "d"]);
+  expect(reported.length).toBe(1);
+  expect(String(reported[0]![1])).toContain("a deadline's own failure");
+});

@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import {
-  controlFrameBytesMax, dataFrameBytesMax, decodeCall, decodeCredit, decodeReason, decodeReply, encodeCall, encodeCredit,
-  encodeReply, Frame, frame, frameHead, FrameParser,
+  controlFrameBytesMax, dataFrameBytesMax, decodeCall, decodeCredit, decodeHello, decodeReason, decodeReply, encodeCall, encodeCredit,
+  encodeHello, encodeReply, Frame, frame, frameHead, FrameParser, wireVersion,
 } from "../../src/net/tls-wire.ts";
 
 type Seen = [string, number, number, string];
@@ -77,9 +77,13 @@ test("a body is whole only when the End frame's trailer matches what arrived", a
   good.push(body);
   const short = new BodyFramer();
   short.push(body.subarray(1));
+  const flipped = Uint8Array.from(good.trailer());
+  flipped[15]! ^= 1;
   const cases: [string, Uint8Array | undefined, string | undefined][] = [
     ["matching trailer", good.trailer(), undefined],
     ["trailer of another length", short.trailer(), "body length"],
+    ["trailer of another CRC", flipped, "CRC"],
+    ["End payload of the wrong size", good.trailer().subarray(0, 15), "no trailer"],
     ["no trailer", undefined, "no trailer"],
   ];
   for (const [name, trailer, error] of cases) {
@@ -97,4 +101,13 @@ test("a body is whole only when the End frame's trailer matches what arrived", a
     if (error === undefined) expect(await read, name).toEqual(body);
     else await expect(read, name).rejects.toThrow(error);
   }
+});
+
+test("a Hello names the node and the wire version; another version, no id or no JSON is refused", () => {
+  const enc = (v: unknown) => new TextEncoder().encode(typeof v === "string" ? v : JSON.stringify(v));
+  expect(decodeHello(enc(encodeHello("n3")))).toEqual({ id: "n3" });
+  expect(decodeHello(enc({ v: wireVersion - 1, id: "n3" }))).toEqual({ refused: `wire version ${wireVersion - 1}, this node speaks ${wireVersion}` });
+  expect(decodeHello(enc({ id: "n3" }))).toHaveProperty("refused");
+  expect(decodeHello(enc({ v: wireVersion }))).toEqual({ refused: "a Hello without an id" });
+  expect(decodeHello(enc("{not json"))).toEqual({ refused: "a Hello that is not JSON" });
 });

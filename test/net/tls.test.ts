@@ -80,4 +80,21 @@ describe("tls-mux specifics", () => {
     await client.close();
     await server.close();
   });
+
+  test("a reply body dropped after it arrived whole frees its call: cancelled at once, abandoned at the deadline", async () => {
+    const calls = () => (a as unknown as { pool: Map<string, { calls: number }> }).pool.get("b")!.calls;
+    for (let i = 0; i < 20; i++) {
+      const r = await a.call("b", "source", { header: { bytes: 100 } });
+      await Bun.sleep(1); // the Reply, DATA and End of 100 bytes are all in
+      await r.body!.cancel();
+    }
+    expect(calls()).toBe(0);
+    // Never read, never cancelled: the call's deadline covers its body, and frees the call.
+    const r = await a.call("b", "source", { header: { bytes: 100 } }, { deadlineMs: 50 });
+    expect(calls()).toBe(1);
+    await Bun.sleep(100);
+    expect(calls()).toBe(0);
+    // Whole is whole: what arrived before the deadline can still be read after it.
+    expect(await new Response(r.body!).bytes()).toHaveLength(100);
+  });
 });
