@@ -90,7 +90,7 @@ export class BodyVerifier {
     const t = decodeTrailer(trailer);
     if (!t) return `body truncated after ${this.lengthBytes + this.tail.length} bytes (no trailer)`;
     if (t.lengthBytes !== this.lengthBytes) return `body length ${this.lengthBytes}, trailer says ${t.lengthBytes}`;
-    if (t.crc !== this.crc) return `body CRC32C mismatch at length ${this.lengthBytes}`;
+    if (t.crc !== this.crc) return `body CRC-32 mismatch at length ${this.lengthBytes}`;
     return undefined;
   }
 }

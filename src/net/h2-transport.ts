@@ -14,7 +14,7 @@ import {
 } from "./h2-wire.ts";
 import {
   bodyIdleTimeoutMs, type CallOptions, type CallReply, type CallRequest, callDeadlineMs, checkMessage, checkMethod,
-  connectionIdleTimeoutMs, decodeHeader, encodeHeader, guardCall, type Header, type MtlsTransportOptions, type NodeId,
+  connectionIdleTimeoutMs, decodeHeader, encodeHeader, CallGuard, type Header, type MtlsTransportOptions, type NodeId,
   type PeerAddress, sendBounded, type Transport, TransportError,
   replyErrorCode,
 } from "./transport.ts";
@@ -139,7 +139,7 @@ export class H2Transport implements Transport {
   async call(to: NodeId, method: string, request: CallRequest = {}, options: CallOptions = {}): Promise<CallReply> {
     if (this.closed) throw new TransportError("closed", `${this.self} is closed`);
     checkMethod(method);
-    const guard = guardCall(this.peer(to), to, method, options);
+    const guard = new CallGuard(this.peer(to), to, method, options);
     const { ac, abort, deadlineAt } = guard;
     const done = () => void guard.release();
     try {

@@ -16,7 +16,7 @@ import { macEqual, ReplayGuard, secretKey, signReply, signRequest, type SignedHe
 import { hFrom, hNonce, hSig, hTime, hTo, sealedBody, verifiedBody } from "./quic-wire.ts";
 import {
   bodyBytesMax, bodyIdleTimeoutMs, type CallOptions, type CallReply, type CallRequest, callDeadlineMs, checkMessage, checkMethod,
-  decodeHeader, encodeHeader, guardCall, type Header, messageBytesMax, methodPattern,
+  decodeHeader, encodeHeader, CallGuard, type Header, messageBytesMax, methodPattern,
   type NodeId, sendBounded, type Transport, TransportError, type TransportErrorCode, type TransportHandlers,
   failureCode, replyErrorCode,
 } from "./transport.ts";
@@ -303,7 +303,7 @@ export class QuicTransport implements Transport {
     if (this.closed) throw new TransportError("closed", `${this.self} is closed`);
     checkMethod(method);
     const p = this.peer(to);
-    const guard = guardCall(p, to, method, options);
+    const guard = new CallGuard(p, to, method, options);
     const { ac, abort, deadlineAt } = guard;
     this.live.add(ac);
     let session: Bun.FetchSession | undefined;

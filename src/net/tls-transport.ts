@@ -17,7 +17,7 @@ import { listenTls } from "./tls-server.ts";
 import { decodeHello, decodeReason, decodeReply, encodeCall, encodeHello, flagBody, flagMessage, Frame, frame, statusOk } from "./tls-wire.ts";
 import {
   bodyIdleTimeoutMs, type CallOptions, type CallReply, type CallRequest, callDeadlineMs, checkMessage, checkMethod,
-  type CallGuard, connectionIdleTimeoutMs, decodeHeader, encodeHeader, guardCall, type Header, type MtlsTransportOptions, type NodeId,
+  CallGuard, connectionIdleTimeoutMs, decodeHeader, encodeHeader, type Header, type MtlsTransportOptions, type NodeId,
   type PeerAddress, sendBounded, type Transport, TransportError,
 } from "./transport.ts";
 
@@ -240,7 +240,7 @@ export class TlsTransport implements Transport {
   private async exchange(
     inFlight: { calls: number }, to: NodeId, method: string, request: CallRequest, options: CallOptions, flags: number,
   ): Promise<CallReply> {
-    const guard = guardCall(inFlight, to, method, options);
+    const guard = new CallGuard(inFlight, to, method, options);
     const { abort, deadlineAt } = guard;
     const done = () => void guard.release();
     try {

@@ -175,7 +175,10 @@ export class LazyAbort {
   }
 }
 
-/** One call's guard rails: a slot under the per-peer bound, the deadline, the caller's cancellation. */
+/**
+ * One call's guard rails: a slot taken from `peer` (refused past inFlightCallsMax), the call's
+ * deadline, the caller's cancellation. What the network transports set up for every call.
+ */
 export class CallGuard extends LazyAbort {
   readonly deadlineAt: number;
   private readonly deadline: Deadline;
@@ -209,11 +212,6 @@ export class CallGuard extends LazyAbort {
     if (this.onCallerAbort) this.options.signal?.removeEventListener("abort", this.onCallerAbort);
     return true;
   }
-}
-
-/** Takes a call slot from `peer` (refused past inFlightCallsMax) and arms the call's deadline and the caller's signal. */
-export function guardCall(peer: { calls: number }, to: NodeId, method: string, options: CallOptions): CallGuard {
-  return new CallGuard(peer, to, method, options);
 }
 
 /** Error codes a server may report in a reply; any other reported code reads as "remote". */
