@@ -21,7 +21,7 @@ test("a lazy abort: the hook runs once with the first reason, and a signal made 
 test("a call guard: deadline, the caller's signal, release, and the bound on calls in flight", async () => {
   const peer = { calls: 0 };
   const late = new CallGuard(peer, "b", "m", { deadlineMs: 20 });
-  await Bun.sleep(60);
+  await Bun.sleep(250);
   expect(late.reason?.code).toBe("deadline");
   expect(late.release()).toBe(true);
   expect(late.release()).toBe(false);
@@ -34,7 +34,7 @@ test("a call guard: deadline, the caller's signal, release, and the bound on cal
 
   const released = new CallGuard(peer, "b", "m", { deadlineMs: 20 });
   released.release();
-  await Bun.sleep(60);
+  await Bun.sleep(250);
   expect(released.reason).toBeUndefined(); // its deadline went with it
   expect(peer.calls).toBe(0);
 
