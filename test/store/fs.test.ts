@@ -87,6 +87,34 @@ test("fs: small objects live in their metadata row, large ones in blob files", a
   }
 });
 
+test("fs: an overwrite (rewritten in place) replaces every field, inline and file-backed alike, and keeps one entry", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "s3d-fs-"));
+  try {
+    const backend = new FsBackend(dir);
+    await backend.createBucket("bkt", 0);
+    const read = async (key: string) => new Uint8Array(await new Response((await backend.openObject("bkt", key)).stream()).arrayBuffer());
+    const first = randomBytesSeeded(4096, 3);
+    await backend.putObject("bkt", "k", bodyOf(first), { headers: { "content-type": "a/b" }, userMeta: { m: "1" }, tags: { t: "1" } }, 1000);
+    await backend.putObject("bkt", "other", bodyOf(first), { headers: {}, userMeta: {}, tags: {} }, 1000);
+    const versions = [randomBytesSeeded(100, 4), randomBytesSeeded(inlineObjectBytesMax + 5, 5), randomBytesSeeded(7, 6)];
+    for (const [i, bytes] of versions.entries()) {
+      const meta = await backend.putObject("bkt", "k", bodyOf(bytes), { headers: {}, userMeta: { v: String(i) }, tags: {} }, 2000 + i);
+      const reader = await backend.openObject("bkt", "k");
+      reader.close();
+      expect(reader.meta).toMatchObject({ key: "k", sizeBytes: bytes.length, etag: meta.etag, lastModifiedMs: 2000 + i, headers: {}, userMeta: { v: String(i) }, tags: {} });
+      expect(Buffer.compare(await read("k"), bytes)).toBe(0);
+      const listed = await backend.listObjects("bkt", { prefix: "", delimiter: "", after: "", maxKeys: 1000 });
+      expect(listed.objects.map((o) => [o.key, o.sizeBytes])).toEqual([["k", bytes.length], ["other", 4096]]);
+    }
+    await Bun.sleep(20);
+    expect(blobFiles(dir)).toEqual([]); // the file-backed version's blob went with the next overwrite
+    expect(Buffer.compare(await read("other"), first)).toBe(0);
+    await backend.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("fs blobs: the flush begun at the declared length covers the body, whatever arrives after it", async () => {
   const { BlobStore } = await import("../../src/store/fs/blobs.ts");
   const dir = mkdtempSync(join(tmpdir(), "s3d-blobs-"));

@@ -210,18 +210,26 @@ export class FsBackend implements Backend {
     try {
       committed = await this.committer.commit(() => {
         this.requireBucket(bucket);
-        const current = this.objectMetaRow(bucket, key);
+        const current = this.db
+          .query<ObjectMetaRow & { row: number }, [string, Uint8Array]>(`SELECT rowid AS row, ${objectMetaColumns} FROM objects WHERE bucket = ? AND key = ?`)
+          .get(bucket, keyBytes(key));
         const { meta, segments, inline } = decide();
         precondition?.(current ? objectMetaOf(current) : undefined, meta);
         superseded = current ? segmentsOf(current).map(([id]) => id) : [];
-        this.db
-          .query(
-            `INSERT OR REPLACE INTO objects (bucket, key, size, etag, modified_ms, parts_count, headers, user_meta, segments, tags, checksum, inline)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          )
-          .run(bucket, keyBytes(key), meta.sizeBytes, meta.etag, meta.lastModifiedMs, meta.partsCount,
-            JSON.stringify(meta.headers), JSON.stringify(meta.userMeta), JSON.stringify(segments),
-            JSON.stringify(meta.tags), meta.checksum === undefined ? null : JSON.stringify(meta.checksum), inline ?? null);
+        const columns = [meta.sizeBytes, meta.etag, meta.lastModifiedMs, meta.partsCount,
+          JSON.stringify(meta.headers), JSON.stringify(meta.userMeta), JSON.stringify(segments),
+          JSON.stringify(meta.tags), meta.checksum === undefined ? null : JSON.stringify(meta.checksum), inline ?? null] as const;
+        // An overwrite rewrites its row in place: the same pages, no index change, no freed and
+        // reallocated overflow page (a 4 KiB overwrite: 6.3 µs instead of 24 with INSERT OR REPLACE).
+        if (current) {
+          this.db
+            .query(`UPDATE objects SET size = ?, etag = ?, modified_ms = ?, parts_count = ?, headers = ?, user_meta = ?, segments = ?, tags = ?, checksum = ?, inline = ? WHERE rowid = ?`)
+            .run(...columns, current.row);
+        } else {
+          this.db
+            .query(`INSERT INTO objects (size, etag, modified_ms, parts_count, headers, user_meta, segments, tags, checksum, inline, bucket, key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+            .run(...columns, bucket, keyBytes(key));
+        }
         return meta;
       });
     } catch (error) {
