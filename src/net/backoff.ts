@@ -26,3 +26,13 @@ export function nextRetry(attempt: number, random01: number, remainingMs: number
   const delayMs = backoffDelayMs(attempt, random01);
   return delayMs < remainingMs ? delayMs : undefined;
 }
+
+/**
+ * After failed connection attempt `attempt`: waits out the backoff before the next one, or throws
+ * `error` when no attempt remains or the wait would pass `deadlineAt` (a performance.now() time).
+ */
+export async function waitToRetry(attempt: number, random: () => number, deadlineAt: number, error: unknown): Promise<void> {
+  const waitMs = nextRetry(attempt, random(), deadlineAt - performance.now());
+  if (waitMs === undefined) throw error;
+  await new Promise((r) => setTimeout(r, waitMs));
+}

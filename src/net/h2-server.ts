@@ -11,9 +11,8 @@ import {
   NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, readFramed, streamsPerConnectionMax, streamWindowBytes, writeFramed,
 } from "./h2-wire.ts";
 import {
-  callDeadlineMs, decodeHeader, encodeHeader, messageBytesMax, methodPattern, type NodeId,
+  callDeadlineMs, decodeHeader, encodeHeader, failureCode, messageBytesMax, methodPattern, type NodeId,
   TransportError, type TransportHandlers,
-  failureCode,
 } from "./transport.ts";
 
 export interface H2ServerOptions {

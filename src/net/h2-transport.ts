@@ -6,17 +6,16 @@
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { abortable } from "./body.ts";
-import { nextRetry } from "./backoff.ts";
+import { waitToRetry } from "./backoff.ts";
 import { createH2Server } from "./h2-server.ts";
 import {
   callPathPrefix, classifyConnectError, hCall, hError, hErrorCode, packHead, unpackHead,
   messagePathPrefix, NGHTTP2_CANCEL, readFramed, streamWindowBytes, writeFramed,
 } from "./h2-wire.ts";
 import {
-  bodyIdleTimeoutMs, type CallOptions, type CallReply, type CallRequest, callDeadlineMs, checkMessage, checkMethod,
-  connectionIdleTimeoutMs, decodeHeader, encodeHeader, CallGuard, type Header, type MtlsTransportOptions, type NodeId,
-  type PeerAddress, sendBounded, type Transport, TransportError,
-  replyErrorCode,
+  bodyIdleTimeoutMs, CallGuard, type CallOptions, type CallReply, type CallRequest, callDeadlineMs, checkMessage, checkMethod,
+  connectionIdleTimeoutMs, decodeHeader, encodeHeader, type Header, type MtlsTransportOptions, type NodeId,
+  type PeerAddress, replyErrorCode, sendBounded, type Transport, TransportError,
 } from "./transport.ts";
 
 export type { PeerAddress } from "./transport.ts";
@@ -129,9 +128,7 @@ export class H2Transport implements Transport {
       } catch (e) {
         const err = e instanceof TransportError ? e : classifyConnectError(e as Error);
         if (err.code === "refused") throw err;
-        const waitMs = nextRetry(attempt, (this.o.random ?? Math.random)(), deadlineAt - performance.now());
-        if (waitMs === undefined) throw err;
-        await new Promise((r) => setTimeout(r, waitMs));
+        await waitToRetry(attempt, this.o.random ?? Math.random, deadlineAt, err);
       }
     }
   }

@@ -9,16 +9,15 @@
  */
 import { randomUUID } from "node:crypto";
 import { abortable, readAll } from "./body.ts";
-import { nextRetry } from "./backoff.ts";
+import { waitToRetry } from "./backoff.ts";
 import { callPathPrefix, hBody, hDeadline, hError, hErrorCode, hHeader, messagePathPrefix } from "./h2-wire.ts";
 import type { PeerAddress } from "./h2-transport.ts";
 import { macEqual, ReplayGuard, secretKey, signReply, signRequest, type SignedHead } from "./quic-auth.ts";
 import { hFrom, hNonce, hSig, hTime, hTo, sealedBody, verifiedBody } from "./quic-wire.ts";
 import {
-  bodyBytesMax, bodyIdleTimeoutMs, type CallOptions, type CallReply, type CallRequest, callDeadlineMs, checkMessage, checkMethod,
-  decodeHeader, encodeHeader, CallGuard, type Header, messageBytesMax, methodPattern,
-  type NodeId, sendBounded, type Transport, TransportError, type TransportErrorCode, type TransportHandlers,
-  failureCode, replyErrorCode,
+  bodyBytesMax, bodyIdleTimeoutMs, CallGuard, type CallOptions, type CallReply, type CallRequest, callDeadlineMs, checkMessage,
+  checkMethod, decodeHeader, encodeHeader, failureCode, type Header, messageBytesMax, methodPattern, type NodeId,
+  replyErrorCode, sendBounded, type Transport, TransportError, type TransportErrorCode, type TransportHandlers,
 } from "./transport.ts";
 
 export interface QuicTransportOptions {
@@ -245,9 +244,7 @@ export class QuicTransport implements Transport {
         if (signal.aborted) throw signal.reason;
         const err = classifyFetchError(e);
         if (err.code !== "unreachable" || (e as { timedOut?: boolean }).timedOut) throw err;
-        const waitMs = nextRetry(attempt, (this.o.random ?? Math.random)(), deadlineAt - performance.now());
-        if (waitMs === undefined) throw err;
-        await new Promise((r) => setTimeout(r, waitMs));
+        await waitToRetry(attempt, this.o.random ?? Math.random, deadlineAt, err);
       }
     }
   }

@@ -21,6 +21,11 @@ const joinBytesMax = 16 * 1024;
 
 const errorCodes = new Set<string>(["unreachable", "refused", "deadline", "cancelled", "reset", "idle", "corrupt", "overloaded", "remote", "closed"]);
 
+/** The "<code>:<message>" reason that GoAway and Reset carry for `why`. */
+function reasonOf(why: TransportError): string {
+  return `${why.code}:${why.message.replace(/^\w+: /, "")}`;
+}
+
 /** A TransportError from a "<code>:<message>" reason; unknown codes become "reset". */
 export function reasonError(code: string, message: string): TransportError {
   return new TransportError(errorCodes.has(code) ? (code as TransportErrorCode) : "reset", message);
@@ -137,7 +142,7 @@ export class Conn {
 
   /** Sends GoAway with `why`, then closes. */
   goAway(why: TransportError): void {
-    this.send(frame(Frame.GoAway, 0, `${why.code}:${why.message.replace(/^\w+: /, "")}`));
+    this.send(frame(Frame.GoAway, 0, reasonOf(why)));
     this.flush();
     this.socket.end();
     this.fail(why);
@@ -234,7 +239,7 @@ export class Stream {
     if (this.failed) return;
     this.failed = why;
     this.conn.streams.delete(this.id);
-    if (tell) this.conn.send(frame(Frame.Reset, this.id, `${why.code}:${why.message.replace(/^\w+: /, "")}`));
+    if (tell) this.conn.send(frame(Frame.Reset, this.id, reasonOf(why)));
     this.creditWaiter?.reject(why);
     this.creditWaiter = undefined;
     this.body?.fail(why);

@@ -10,7 +10,7 @@
  */
 import type { Socket, TCPSocketListener } from "bun";
 import { X509Certificate } from "node:crypto";
-import { nextRetry } from "./backoff.ts";
+import { waitToRetry } from "./backoff.ts";
 import { classifyConnectError } from "./h2-wire.ts";
 import { Conn, type ConnOwner, reasonError } from "./tls-conn.ts";
 import { listenTls } from "./tls-server.ts";
@@ -220,9 +220,7 @@ export class TlsTransport implements Transport {
       } catch (e) {
         const err = e instanceof TransportError ? e : classifyConnectError(e as Error);
         if (err.code === "refused" || err.code === "closed") throw err;
-        const waitMs = nextRetry(attempt, (this.o.random ?? Math.random)(), deadlineAt - performance.now());
-        if (waitMs === undefined) throw err;
-        await new Promise((r) => setTimeout(r, waitMs));
+        await waitToRetry(attempt, this.o.random ?? Math.random, deadlineAt, err);
       }
     }
   }

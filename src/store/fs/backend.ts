@@ -210,9 +210,7 @@ export class FsBackend implements Backend {
     try {
       committed = await this.committer.commit(() => {
         this.requireBucket(bucket);
-        const current = this.db
-          .query<ObjectMetaRow & { row: number }, [string, Uint8Array]>(`SELECT rowid AS row, ${objectMetaColumns} FROM objects WHERE bucket = ? AND key = ?`)
-          .get(bucket, keyBytes(key));
+        const current = this.objectMetaRow(bucket, key);
         const { meta, segments, inline } = decide();
         precondition?.(current ? objectMetaOf(current) : undefined, meta);
         superseded = current ? segmentsOf(current).map(([id]) => id) : [];
@@ -382,9 +380,10 @@ export class FsBackend implements Backend {
     return this.db.query<ObjectRow, [string, Uint8Array]>("SELECT * FROM objects WHERE bucket = ? AND key = ?").get(bucket, keyBytes(key));
   }
 
-  private objectMetaRow(bucket: string, key: string): ObjectMetaRow | null {
+  /** The metadata of `key`'s row and its rowid (`row`: an overwrite updates the row in place). */
+  private objectMetaRow(bucket: string, key: string): (ObjectMetaRow & { row: number }) | null {
     return this.db
-      .query<ObjectMetaRow, [string, Uint8Array]>(`SELECT ${objectMetaColumns} FROM objects WHERE bucket = ? AND key = ?`)
+      .query<ObjectMetaRow & { row: number }, [string, Uint8Array]>(`SELECT rowid AS row, ${objectMetaColumns} FROM objects WHERE bucket = ? AND key = ?`)
       .get(bucket, keyBytes(key));
   }
 
