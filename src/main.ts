@@ -85,6 +85,7 @@ async function main(argv: string[]): Promise<number> {
     dataDir,
     users: users.length,
     encryption: fingerprint === undefined ? "off" : "on",
+    directWrites: backend.directWrites,
     ...(fingerprint === undefined ? {} : { keyFingerprint: fingerprint }),
   });
 

@@ -24,7 +24,8 @@ export async function benchMain(argv: string[]): Promise<number> {
     else {
       process.stdout.write(
         `disk ${report.dir}: sequential ${formatSize(report.fileSizeBytes)} in ${formatSize(report.blockBytes)} writes + fsync: ` +
-          `${report.seqWriteFsyncMibPerSec} MiB/s (best ${report.seqWriteFsyncMibPerSecMax}, ${report.files} files); ` +
+          `${report.seqWriteFsyncMibPerSec} MiB/s (best ${report.seqWriteFsyncMibPerSecMax}), ` +
+          `with O_DIRECT ${report.seqWriteDirectMibPerSec === undefined ? "refused here" : `${report.seqWriteDirectMibPerSec} MiB/s (best ${report.seqWriteDirectMibPerSecMax})`}, ${report.files} files; ` +
           `4KiB write + fdatasync: ${report.smallSyncWritesPerSec}/s\n`,
       );
     }

@@ -482,9 +482,11 @@ async function main(argv: string[]): Promise<number> {
     lines.push(
       `Disk ceiling (${disk.dir.startsWith(tmpdir()) ? "temp dir, same filesystem as the s3d data dir" : disk.dir}): ` +
         `sequential ${formatSize(disk.fileSizeBytes)} files in 1 MiB writes + fsync **${fmt(disk.seqWriteFsyncMibPerSec)} MiB/s** ` +
-        `(best file ${fmt(disk.seqWriteFsyncMibPerSecMax)}); 4 KiB write + fdatasync **${fmt(disk.smallSyncWritesPerSec)}/s**` +
-        ` at the start of the run; right before the 64 MiB PUT cells ${fmt(nearDisk.get("64MiB")?.seqWriteFsyncMibPerSec)} MiB/s` +
-        ` and before the 4 KiB PUT c=32 cell ${fmt(nearDisk.get("4KiB")?.smallSyncWritesPerSec)}/s (the goals below use these).`,
+        `through the page cache (best file ${fmt(disk.seqWriteFsyncMibPerSecMax)}) and **${fmt(disk.seqWriteDirectMibPerSec)} MiB/s** with O_DIRECT ` +
+        `(best file ${fmt(disk.seqWriteDirectMibPerSecMax)}; files taking turns); 4 KiB write + fdatasync **${fmt(disk.smallSyncWritesPerSec)}/s**` +
+        ` at the start of the run; right before the 64 MiB PUT cells ${fmt(nearDisk.get("64MiB")?.seqWriteFsyncMibPerSec)} (page cache) and ` +
+        `${fmt(nearDisk.get("64MiB")?.seqWriteDirectMibPerSec)} MiB/s (O_DIRECT)` +
+        ` and before the 4 KiB PUT c=32 cell ${fmt(nearDisk.get("4KiB")?.smallSyncWritesPerSec)}/s (the goals below use these, and the better of the two ways for the disk's bandwidth).`,
       "",
     );
   }
@@ -507,7 +509,7 @@ async function main(argv: string[]): Promise<number> {
   const disk64 = nearDisk.get("64MiB") ?? disk;
   const disk4 = nearDisk.get("4KiB") ?? disk;
   const put64 = best("s3d", "put", 64 * MiB, "mibPerSec");
-  lines.push(`| 64 MiB PUT vs disk fsync bandwidth | ${fmt(put64)} vs ${fmt(disk64?.seqWriteFsyncMibPerSec)} MiB/s | ${pct(put64, disk64?.seqWriteFsyncMibPerSec)} | ≥ 80% |`);
+  lines.push(`| 64 MiB PUT vs disk fsync bandwidth (the better of page cache and O_DIRECT) | ${fmt(put64)} vs ${fmt(disk64?.seqWriteBestMibPerSec)} MiB/s | ${pct(put64, disk64?.seqWriteBestMibPerSec)} | ≥ 80% |`);
   lines.push(`| (64 MiB PUT vs MD5 + SHA-256 on every core) | ${fmt(put64)} vs ${fmt(2 * hashMibPerSec)} MiB/s | ${pct(put64, 2 * hashMibPerSec)} | (what bounds it) |`);
   const get64 = best("s3d", "get", 64 * MiB, "mibPerSec");
   const get64null = best("null", "get", 64 * MiB, "mibPerSec");

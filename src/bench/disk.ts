@@ -1,10 +1,13 @@
 /**
  * The durable-disk ceiling: what the disk under a directory gives to a writer that fsyncs, with
- * the block size s3d writes (1 MiB), and the rate of small synchronous writes (4 KiB + fdatasync)
- * that bounds a PUT path committing one write at a time.
+ * the block size s3d writes (1 MiB), through the page cache and around it (O_DIRECT, as s3d
+ * writes large blobs), and the rate of small synchronous writes (4 KiB + fdatasync) that bounds a
+ * PUT path committing one write at a time.
  */
-import { closeSync, fdatasyncSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
+import { closeSync, constants, fdatasyncSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { alignedBytes } from "../../ffi/aligned.ts";
+import { directAlignmentBytes, directWritesWork } from "../store/fs/blob-sinks.ts";
 import { round } from "./stats.ts";
 import { mibBytes } from "../util/units.ts";
 
@@ -17,6 +20,11 @@ export interface DiskReport {
   seqWriteFsyncMibPerSec: number;
   /** best single file */
   seqWriteFsyncMibPerSecMax: number;
+  /** the same with O_DIRECT writes, in files taking turns with the others; undefined where the filesystem refuses O_DIRECT */
+  seqWriteDirectMibPerSec?: number;
+  seqWriteDirectMibPerSecMax?: number;
+  /** the better of the two averages: the disk's durable sequential write bandwidth */
+  seqWriteBestMibPerSec: number;
   /** 4 KiB write + fdatasync, one after another */
   smallSyncWritesPerSec: number;
 }
@@ -27,32 +35,19 @@ const smallBytes = 4096;
 export function measureDisk(dir: string, fileSizeBytes: number, durationMs: number): DiskReport {
   const work = mkdtempSync(join(dir, "s3d-disk-ceiling-"));
   try {
-    const block = new Uint8Array(blockBytes);
+    const block = alignedBytes(blockBytes, directAlignmentBytes);
     for (let i = 0; i < block.length; i++) block[i] = (i * 2654435761) >>> 24;
-    const rates: number[] = [];
+    const ways = fileSizeBytes % directAlignmentBytes === 0 && directWritesWork(work) ? [false, true] : [false];
+    const rates = new Map(ways.map((direct) => [direct, [] as number[]]));
     const seqDeadline = performance.now() + durationMs;
-    let totalBytes = 0;
-    let totalMs = 0;
-    for (let f = 0; f < 2 || (performance.now() < seqDeadline && f < 50); f++) {
-      const path = join(work, `seq-${f}`);
-      const t0 = performance.now();
-      const fd = openSync(path, "w");
-      for (let written = 0; written < fileSizeBytes; ) {
-        const n = Math.min(blockBytes, fileSizeBytes - written);
-        writeSync(fd, block, 0, n);
-        written += n;
-      }
-      fsyncSync(fd);
-      closeSync(fd);
-      const dirFd = openSync(work, "r");
-      fsyncSync(dirFd);
-      closeSync(dirFd);
-      const ms = performance.now() - t0;
-      rates.push(fileSizeBytes / mibBytes / (ms / 1000));
-      totalBytes += fileSizeBytes;
-      totalMs += ms;
-      rmSync(path);
+    // files take turns between the ways, so that both see the same disk even when its speed drifts
+    for (let f = 0; f < 2 * ways.length || (performance.now() < seqDeadline && f < 100); f++) {
+      const direct = ways[f % ways.length];
+      const ms = writeFileDurably(join(work, `seq-${f}`), block, fileSizeBytes, direct);
+      rates.get(direct)!.push(fileSizeBytes / mibBytes / (ms / 1000));
     }
+    const mean = (r: number[] | undefined) => (r === undefined ? undefined : round(r.length / r.reduce((sum, x) => sum + 1 / x, 0), 1));
+    const best = (r: number[] | undefined) => (r === undefined ? undefined : round(Math.max(...r), 1));
     const small = block.subarray(0, smallBytes);
     const fd = openSync(join(work, "small"), "w");
     let count = 0;
@@ -65,16 +60,40 @@ export function measureDisk(dir: string, fileSizeBytes: number, durationMs: numb
     }
     const smallMs = performance.now() - t0;
     closeSync(fd);
+    const buffered = mean(rates.get(false))!;
+    const direct = mean(rates.get(true));
     return {
       dir,
       fileSizeBytes,
       blockBytes,
-      files: rates.length,
-      seqWriteFsyncMibPerSec: round(totalBytes / mibBytes / (totalMs / 1000), 1),
-      seqWriteFsyncMibPerSecMax: round(Math.max(...rates), 1),
+      files: [...rates.values()].reduce((n, r) => n + r.length, 0),
+      seqWriteFsyncMibPerSec: buffered,
+      seqWriteFsyncMibPerSecMax: best(rates.get(false))!,
+      seqWriteDirectMibPerSec: direct,
+      seqWriteDirectMibPerSecMax: best(rates.get(true)),
+      seqWriteBestMibPerSec: Math.max(buffered, direct ?? 0),
       smallSyncWritesPerSec: round(count / (smallMs / 1000), 0),
     };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** Writes a file of `fileSizeBytes` in `block`s, then fsyncs it and its directory; returns the milliseconds taken. */
+function writeFileDurably(path: string, block: Uint8Array, fileSizeBytes: number, direct: boolean): number {
+  const t0 = performance.now();
+  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | (direct ? constants.O_DIRECT : 0), 0o600);
+  for (let written = 0; written < fileSizeBytes; ) {
+    const n = Math.min(block.length, fileSizeBytes - written);
+    writeSync(fd, block, 0, n);
+    written += n;
+  }
+  fsyncSync(fd);
+  closeSync(fd);
+  const dirFd = openSync(join(path, ".."), "r");
+  fsyncSync(dirFd);
+  closeSync(dirFd);
+  const ms = performance.now() - t0;
+  rmSync(path);
+  return ms;
 }

@@ -155,3 +155,29 @@ describe("arguments", () => {
     expect(parseDurationMs("2m")).toBe(120_000);
   });
 });
+
+describe("disk ceiling", () => {
+  test("measures page-cache and O_DIRECT writes in turns and reports the better one as the disk's bandwidth", async () => {
+    const { measureDisk } = await import("../../src/bench/disk.ts");
+    const { directWritesWork } = await import("../../src/store/fs/blob-sinks.ts");
+    const { mkdtempSync, readdirSync, rmSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const dir = mkdtempSync(join(tmpdir(), "s3d-disk-test-"));
+    try {
+      const report = measureDisk(dir, 4 * 1024 * 1024, 100);
+      expect(report.seqWriteFsyncMibPerSec).toBeGreaterThan(0);
+      expect(report.smallSyncWritesPerSec).toBeGreaterThan(0);
+      if (directWritesWork(dir)) {
+        expect(report.seqWriteDirectMibPerSec).toBeGreaterThan(0);
+        expect(report.files).toBeGreaterThanOrEqual(4);
+      } else expect(report.seqWriteDirectMibPerSec).toBeUndefined();
+      expect(report.seqWriteBestMibPerSec).toBe(Math.max(report.seqWriteFsyncMibPerSec, report.seqWriteDirectMibPerSec ?? 0));
+      // an unaligned file size cannot be written directly: only the page-cache way is measured
+      expect(measureDisk(dir, 1_000_000, 50).seqWriteDirectMibPerSec).toBeUndefined();
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

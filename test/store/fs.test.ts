@@ -115,32 +115,76 @@ test("fs: an overwrite (rewritten in place) replaces every field, inline and fil
   }
 });
 
-test("fs blobs: the flush begun at the declared length covers the body, whatever arrives after it", async () => {
-  const { BlobStore } = await import("../../src/store/fs/blobs.ts");
-  const dir = mkdtempSync(join(tmpdir(), "s3d-blobs-"));
-  try {
-    const blobs = new BlobStore(join(dir, "blobs"));
-    const bytes = randomBytesSeeded(3 * 1024 * 1024 + 17, 9);
-    const streamOf = (pieces: Uint8Array[], failAtEnd = false) =>
-      new ReadableStream<Uint8Array>({
-        pull(controller) {
-          const next = pieces.shift();
-          if (next) controller.enqueue(next);
-          else if (failAtEnd) controller.error(new Error("verification failed at the end"));
-          else controller.close();
-        },
-      });
-    const pieces = () => [bytes.subarray(0, 1_000_000), bytes.subarray(1_000_000, 2_500_000), bytes.subarray(2_500_000)];
-    for (const declared of [bytes.length, 2_500_000, undefined]) {
-      const id = blobs.newId();
-      expect(await blobs.write(id, streamOf(pieces()), declared)).toBe(bytes.length);
-      expect(Buffer.from(await Bun.file(blobs.path(id)).arrayBuffer()).equals(bytes)).toBe(true);
-    }
-    // the body fails after its declared length arrived (a hash mismatch found at its end): no file is left
-    const failing = blobs.newId();
-    await expect(blobs.write(failing, streamOf(pieces(), true), bytes.length)).rejects.toThrow("verification failed");
-    expect(await Bun.file(blobs.path(failing)).exists()).toBe(false);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+const streamOf = (pieces: Uint8Array[], failAtEnd = false) =>
+  new ReadableStream<Uint8Array>({
+    pull(controller) {
+      const next = pieces.shift();
+      if (next) controller.enqueue(next);
+      else if (failAtEnd) controller.error(new Error("verification failed at the end"));
+      else controller.close();
+    },
+  });
+
+/** `bytes` cut into pieces of the given sizes, the last piece taking the rest. */
+function cut(bytes: Uint8Array, sizes: number[]): Uint8Array[] {
+  const pieces: Uint8Array[] = [];
+  let at = 0;
+  for (const n of sizes) {
+    if (at >= bytes.length) break;
+    pieces.push(bytes.subarray(at, Math.min(at + n, bytes.length)));
+    at += n;
   }
-});
+  if (at < bytes.length) pieces.push(bytes.subarray(at));
+  return pieces;
+}
+
+for (const directWrites of [true, false]) {
+  const how = directWrites ? "direct writes" : "page cache";
+  test(`fs blobs (${how}): every length around the block and alignment edges is stored exactly, declared or not`, async () => {
+    const { BlobStore } = await import("../../src/store/fs/blobs.ts");
+    const { directBlockBytes, directWritesWork } = await import("../../src/store/fs/blob-sinks.ts");
+    const dir = mkdtempSync(join(tmpdir(), "s3d-blobs-"));
+    try {
+      const blobs = new BlobStore(join(dir, "blobs"), undefined, directWrites);
+      expect(blobs.directWrites).toBe(directWrites && directWritesWork(dir));
+      // CI runs on ext4, which takes O_DIRECT: the direct path must be the one tested there
+      if (directWrites && process.env.CI) expect(blobs.directWrites).toBe(true);
+      const block = directBlockBytes;
+      const lengths = [block - 1, block, block + 1, block + 4095, block + 4096, 2 * block, 3 * block + 17, 5 * block + 4097];
+      for (const [i, length] of lengths.entries()) {
+        const bytes = randomBytesSeeded(length, 100 + i);
+        for (const declared of [length, undefined]) {
+          for (const sizes of [[length], [1, 4095, 70_000, block, 3], [65_536, 65_536, 65_536]]) {
+            const id = blobs.newId();
+            expect(await blobs.write(id, streamOf(cut(bytes, sizes)), declared)).toBe(length);
+            expect(Buffer.from(await Bun.file(blobs.path(id)).arrayBuffer()).equals(bytes)).toBe(true);
+          }
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test(`fs blobs (${how}): a body that runs past its declared length, or fails after it arrived, leaves no file`, async () => {
+    const { BlobStore } = await import("../../src/store/fs/blobs.ts");
+    const dir = mkdtempSync(join(tmpdir(), "s3d-blobs-"));
+    try {
+      const blobs = new BlobStore(join(dir, "blobs"), undefined, directWrites);
+      const bytes = randomBytesSeeded(3 * 1024 * 1024 + 17, 9);
+      const pieces = () => cut(bytes, [1_000_000, 1_500_000]);
+      const longer = blobs.newId();
+      await expect(blobs.write(longer, streamOf(pieces()), 2_500_000)).rejects.toThrow("longer than its declared length");
+      expect(await Bun.file(blobs.path(longer)).exists()).toBe(false);
+      // the flush begun at the declared length is awaited before the file goes
+      const failing = blobs.newId();
+      await expect(blobs.write(failing, streamOf(pieces(), true), bytes.length)).rejects.toThrow("verification failed");
+      expect(await Bun.file(blobs.path(failing)).exists()).toBe(false);
+      const fine = blobs.newId();
+      expect(await blobs.write(fine, streamOf(pieces()), bytes.length)).toBe(bytes.length);
+      expect(Buffer.from(await Bun.file(blobs.path(fine)).arrayBuffer()).equals(bytes)).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}

@@ -90,6 +90,11 @@ export class FsBackend implements Backend {
     this.loadBuckets();
   }
 
+  /** Whether large objects and parts bypass the page cache (O_DIRECT); false where the filesystem refuses it. */
+  get directWrites(): boolean {
+    return this.blobs.directWrites;
+  }
+
   /** Start-up recovery: removes blobs that no committed metadata points at. */
   collectOrphans(): number {
     const referenced = new Set<string>();

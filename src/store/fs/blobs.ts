@@ -2,30 +2,19 @@
  * Content files ("blobs"), named by a random internal id in a 256-way fan-out tree, never by
  * key. A blob is durable (data and directory entry fsynced) before its metadata is committed;
  * a blob is removed only when no reader holds it, so an open reader never loses its bytes.
- * With a master key, every blob is sealed in fragments as it streams in (sealing.ts).
+ * With a master key, every blob is sealed in fragments as it streams in (sealing.ts). Large
+ * blobs bypass the page cache (blob-sinks.ts).
  */
 import { randomBytes } from "node:crypto";
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, unlinkSync } from "node:fs";
 import { open, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { assert } from "../../util/assert.ts";
+import { type BlobSink, DirectSink, directBlobBytesMin, directCreateFlags, directWritesWork, PageCacheSink, settledLater } from "./blob-sinks.ts";
 import { plainSegmentReader, type SegmentReader } from "./read.ts";
 import { sealedSegmentReader } from "./sealed-read.ts";
 import type { Sealing } from "./sealing.ts";
 
-/**
- * `promise`, marked as handled: a flush started ahead is awaited only if the write gets that far,
- * and its failure must not become an unhandled rejection when the write fails first.
- */
-function settledLater<T>(promise: Promise<T>): Promise<T> {
-  promise.catch(() => {});
-  return promise;
-}
-
-/** Chunks are written to the file in batches of at least this size. */
-const writeBufferBytes = 1024 * 1024;
-/** While a large body arrives, its file is flushed in the background every this many bytes. */
-const earlyFlushBytes = 8 * 1024 * 1024;
 const blobIdPattern = /^[0-9a-f]{32}$/;
 
 export class BlobStore {
@@ -35,13 +24,18 @@ export class BlobStore {
   /** Reads plaintext ranges of blobs, opening sealed fragments when there is a key. */
   readonly readSegment: SegmentReader;
 
+  /** Whether large blobs are written with O_DIRECT (blob-sinks.ts); false where the filesystem refuses it. */
+  readonly directWrites: boolean;
+
   constructor(
     readonly root: string,
     private readonly sealing?: Sealing,
+    directWrites = true,
   ) {
     mkdirSync(root, { recursive: true });
     for (let i = 0; i < 256; i++) mkdirSync(join(root, fanOut(i)), { recursive: true });
     fsyncDirectory(root);
+    this.directWrites = directWrites && directWritesWork(root);
     const pathOf = (id: string) => this.path(id);
     this.readSegment = sealing ? sealedSegmentReader(sealing, pathOf) : plainSegmentReader(pathOf);
   }
@@ -57,63 +51,35 @@ export class BlobStore {
 
   /**
    * Streams `body` into a new blob and makes it durable; returns its plaintext size. On any
-   * error (including the body stream failing verification) the partial file is removed and
-   * the error rethrown. Sealed blobs go through the same batching: the sealer hands back
-   * ciphertext and tag pieces that are gathered like plain chunks.
+   * error (including the body stream failing verification, or running past `declaredBytes`)
+   * the partial file is removed and the error rethrown. Sealed blobs go through the same sinks:
+   * the sealer hands back ciphertext and tag pieces that are written like plain chunks.
    */
   async write(id: string, body: ReadableStream<Uint8Array>, declaredBytes?: number): Promise<number> {
     const path = this.path(id);
-    const file = await open(path, "wx", 0o600);
+    const direct = this.directWrites && declaredBytes !== undefined && declaredBytes >= directBlobBytesMin;
+    const file = await open(path, direct ? directCreateFlags : "wx", 0o600);
     // The new directory entry is flushed while the body arrives: it need only be durable by the commit.
     const directoryFlush = settledLater(fsyncDirectoryAsync(join(this.root, id.slice(0, 2))));
+    const sink: BlobSink = direct ? new DirectSink(file) : new PageCacheSink(file);
     const sealer = this.sealing?.streamSealer(Buffer.from(id, "hex"));
     let sizeBytes = 0;
+    let durable: Promise<void> | undefined;
     try {
-      // Chunks are gathered, not copied, and written together once a batch is large enough.
-      let batch: Uint8Array[] = [];
-      let batchedBytes = 0;
-      // Dirty pages are flushed while the body still arrives, so the last flush is short.
-      let earlyFlush: Promise<void> | undefined;
-      let unflushedBytes = 0;
-      // Once the declared length is written, the last flush starts: the body's end waits for its
-      // hashes to be checked, and the flush runs meanwhile instead of after.
-      let finalFlush: { atBytes: number; done: Promise<void> } | undefined;
       for await (const chunk of body) {
+        if (chunk.length === 0) continue;
         sizeBytes += chunk.length;
-        if (sealer === undefined) {
-          batch.push(chunk);
-          batchedBytes += chunk.length;
-        } else {
-          for (const piece of sealer.push(chunk)) {
-            batch.push(piece);
-            batchedBytes += piece.length;
-          }
-        }
-        const complete = sealer === undefined && sizeBytes === declaredBytes;
-        if (batchedBytes >= writeBufferBytes || complete) {
-          await writeAll(file, batch, batchedBytes);
-          unflushedBytes += batchedBytes;
-          batch = [];
-          batchedBytes = 0;
-          if (complete) {
-            await earlyFlush;
-            finalFlush = { atBytes: sizeBytes, done: settledLater(file.datasync()) };
-          } else if (unflushedBytes >= earlyFlushBytes && earlyFlush === undefined) {
-            unflushedBytes = 0;
-            earlyFlush = file.datasync().finally(() => (earlyFlush = undefined));
-          }
-        }
+        if (sizeBytes > (declaredBytes ?? Infinity)) throw new Error("the body is longer than its declared length");
+        if (sealer === undefined) await sink.add(chunk);
+        else for (const piece of sealer.push(chunk)) await sink.add(piece);
+        // The body's end waits for its hashes to be checked: the last write and flush run meanwhile.
+        if (sealer === undefined && sizeBytes === declaredBytes) durable = settledLater(sink.finish());
       }
-      for (const piece of sealer?.finish() ?? []) {
-        batch.push(piece);
-        batchedBytes += piece.length;
-      }
-      if (batchedBytes > 0) await writeAll(file, batch, batchedBytes);
-      await earlyFlush;
-      await finalFlush?.done;
+      for (const piece of sealer?.finish() ?? []) await sink.add(piece);
       // The file's data and its directory entry: both on disk before the commit, in either order.
-      await Promise.all([finalFlush?.atBytes === sizeBytes ? undefined : file.datasync(), directoryFlush]);
+      await Promise.all([durable ?? sink.finish(), directoryFlush]);
     } catch (error) {
+      await Promise.allSettled([durable, sink.abandon()]);
       await file.close().catch(() => {});
       await unlink(path).catch(() => {});
       throw error;
@@ -170,25 +136,6 @@ export class BlobStore {
 
 function fanOut(i: number): string {
   return i.toString(16).padStart(2, "0");
-}
-
-/** Writes every chunk, in order, with as few system calls as the kernel allows. */
-async function writeAll(file: import("node:fs/promises").FileHandle, chunks: Uint8Array[], totalBytes: number) {
-  let { bytesWritten } = await file.writev(chunks);
-  while (bytesWritten < totalBytes) {
-    // a short write: continue from where the kernel stopped
-    let skip = bytesWritten;
-    const rest: Uint8Array[] = [];
-    for (const c of chunks) {
-      if (skip >= c.length) skip -= c.length;
-      else {
-        rest.push(skip > 0 ? c.subarray(skip) : c);
-        skip = 0;
-      }
-    }
-    chunks = rest;
-    bytesWritten += (await file.writev(chunks)).bytesWritten;
-  }
 }
 
 export function fsyncDirectory(path: string): void {

@@ -1,0 +1,191 @@
+/**
+ * How a blob's bytes reach its file. Large blobs go straight to the device (O_DIRECT) from
+ * aligned blocks that s3d fills: on this project's machines the page cache's copy and writeback
+ * cost the kernel several times what the bytes cost s3d (see bench/RESULTS.md). Smaller blobs,
+ * and filesystems that refuse O_DIRECT, are written through the page cache in batches.
+ * Either way nothing is acknowledged before `finish` has made the data durable (fdatasync).
+ */
+import { closeSync, constants, openSync, rmSync, writeSync } from "node:fs";
+import type { FileHandle } from "node:fs/promises";
+import { join } from "node:path";
+import { alignedBytes } from "../../../ffi/aligned.ts";
+
+export interface BlobSink {
+  /** Takes `chunk` and may keep it until written: the caller must not change it afterwards. */
+  add(chunk: Uint8Array): Promise<void>;
+  /** Every byte is in: writes what is left and makes the file's data durable. */
+  finish(): Promise<void>;
+  /** Waits for the writes in flight, so that the file can be closed and removed. */
+  abandon(): Promise<void>;
+}
+
+/**
+ * `promise`, marked as handled: work started ahead is awaited only if the write gets that far,
+ * and its failure must not become an unhandled rejection when the write fails first.
+ */
+export function settledLater<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  return promise;
+}
+
+/** Chunks are written to the page cache in batches of at least this size. */
+const writeBufferBytes = 1024 * 1024;
+/** While a large body arrives, its dirty pages are flushed in the background every this many bytes. */
+const earlyFlushBytes = 8 * 1024 * 1024;
+
+/** Gathers chunks (without copying them) and writes each batch with one writev. */
+export class PageCacheSink implements BlobSink {
+  private batch: Uint8Array[] = [];
+  private batchedBytes = 0;
+  private unflushedBytes = 0;
+  /** Dirty pages are flushed while the body still arrives, so the last flush is short. */
+  private earlyFlush: Promise<void> | undefined;
+
+  constructor(private readonly file: FileHandle) {}
+
+  async add(chunk: Uint8Array): Promise<void> {
+    this.batch.push(chunk);
+    this.batchedBytes += chunk.length;
+    if (this.batchedBytes >= writeBufferBytes) await this.writeBatch();
+  }
+
+  async finish(): Promise<void> {
+    if (this.batchedBytes > 0) await this.writeBatch();
+    await this.earlyFlush;
+    await this.file.datasync();
+  }
+
+  async abandon(): Promise<void> {
+    await this.earlyFlush?.catch(() => {});
+  }
+
+  private async writeBatch(): Promise<void> {
+    const { batch, batchedBytes } = this;
+    this.batch = [];
+    this.batchedBytes = 0;
+    await writeAll(this.file, batch, batchedBytes);
+    this.unflushedBytes += batchedBytes;
+    if (this.unflushedBytes >= earlyFlushBytes && this.earlyFlush === undefined) {
+      this.unflushedBytes = 0;
+      this.earlyFlush = settledLater(this.file.datasync().finally(() => (this.earlyFlush = undefined)));
+    }
+  }
+}
+
+/** Writes every chunk, in order, with as few system calls as the kernel allows. */
+async function writeAll(file: FileHandle, chunks: Uint8Array[], totalBytes: number): Promise<void> {
+  let { bytesWritten } = await file.writev(chunks);
+  while (bytesWritten < totalBytes) {
+    // a short write: continue from where the kernel stopped
+    let skip = bytesWritten;
+    const rest: Uint8Array[] = [];
+    for (const c of chunks) {
+      if (skip >= c.length) skip -= c.length;
+      else {
+        rest.push(skip > 0 ? c.subarray(skip) : c);
+        skip = 0;
+      }
+    }
+    chunks = rest;
+    bytesWritten += (await file.writev(chunks)).bytesWritten;
+  }
+}
+
+/**
+ * The alignment O_DIRECT asks of buffer addresses, file offsets and lengths: a multiple of every
+ * logical block size in use (512 or 4096 bytes).
+ */
+export const directAlignmentBytes = 4096;
+/** Direct writes go in blocks of this size. */
+export const directBlockBytes = 1024 * 1024;
+/** Blobs declared at least this long are written directly; shorter ones go through the page cache. */
+export const directBlobBytesMin = directBlockBytes;
+/** Open flags of a new blob written directly (O_DIRECT is undefined where the platform has none). */
+export const directCreateFlags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_DIRECT ?? 0);
+
+/** Aligned blocks whose writes have finished, kept for reuse (fresh memory costs a page fault every 4 KiB). */
+const spareBlocksMax = 32;
+const spareBlocks: Uint8Array[] = [];
+const takeBlock = () => spareBlocks.pop() ?? alignedBytes(directBlockBytes, directAlignmentBytes);
+const giveBack = (block: Uint8Array) => {
+  if (spareBlocks.length < spareBlocksMax) spareBlocks.push(block);
+};
+
+/**
+ * Copies chunks into aligned blocks and writes each full block with O_DIRECT, one write in flight
+ * while the next block fills. The last block is written padded with zeros to the alignment and the
+ * file then truncated to its real length; fdatasync makes data and length durable together.
+ */
+export class DirectSink implements BlobSink {
+  private block = takeBlock();
+  private filledBytes = 0;
+  private offsetBytes = 0;
+  private writing: Promise<void> | undefined;
+
+  constructor(private readonly file: FileHandle) {}
+
+  async add(chunk: Uint8Array): Promise<void> {
+    for (let at = 0; at < chunk.length; ) {
+      const n = Math.min(chunk.length - at, directBlockBytes - this.filledBytes);
+      this.block.set(chunk.subarray(at, at + n), this.filledBytes);
+      this.filledBytes += n;
+      at += n;
+      if (this.filledBytes === directBlockBytes) await this.writeBlock();
+    }
+  }
+
+  async finish(): Promise<void> {
+    await this.writing;
+    const lengthBytes = this.offsetBytes + this.filledBytes;
+    const paddedBytes = Math.ceil(this.filledBytes / directAlignmentBytes) * directAlignmentBytes;
+    if (paddedBytes > 0) {
+      this.block.fill(0, this.filledBytes, paddedBytes);
+      await writeFully(this.file, this.block.subarray(0, paddedBytes), this.offsetBytes);
+      if (paddedBytes > this.filledBytes) await this.file.truncate(lengthBytes);
+    }
+    giveBack(this.block);
+    await this.file.datasync();
+  }
+
+  async abandon(): Promise<void> {
+    await this.writing?.catch(() => {});
+  }
+
+  /** Starts writing the full block once the write before it is done. */
+  private async writeBlock(): Promise<void> {
+    await this.writing;
+    const block = this.block;
+    this.writing = settledLater(writeFully(this.file, block, this.offsetBytes).then(() => giveBack(block)));
+    this.block = takeBlock();
+    this.offsetBytes += directBlockBytes;
+    this.filledBytes = 0;
+  }
+}
+
+/** Writes all of `bytes` at `positionBytes`; a short direct write ends on a block boundary, so the rest stays aligned. */
+async function writeFully(file: FileHandle, bytes: Uint8Array, positionBytes: number): Promise<void> {
+  for (let done = 0; done < bytes.length; ) {
+    const { bytesWritten } = await file.write(bytes, done, bytes.length - done, positionBytes + done);
+    if (bytesWritten === 0) throw new Error("the disk accepted no bytes");
+    done += bytesWritten;
+  }
+}
+
+/**
+ * Whether files under `dir` can be written with O_DIRECT (tmpfs before Linux 6.6, some network
+ * and FUSE filesystems, and non-Linux hosts cannot): one aligned block is written to a probe file.
+ */
+export function directWritesWork(dir: string): boolean {
+  if (constants.O_DIRECT === undefined) return false;
+  const path = join(dir, ".direct-write-probe");
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_DIRECT, 0o600);
+    return writeSync(fd, alignedBytes(directAlignmentBytes, directAlignmentBytes), 0, directAlignmentBytes, 0) === directAlignmentBytes;
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+    rmSync(path, { force: true });
+  }
+}
