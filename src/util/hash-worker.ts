@@ -9,7 +9,8 @@
  * MD5 a core when eight have data. The worker hashes in slices and yields between them, so the
  * batches of every job arrive while it works and the next slice finds the lanes full; a job with
  * data while the others have none is hashed alone (never held back for them). SHA-256 stays
- * native (SHA-NI: 1,800 MiB/s), per job, as each batch arrives.
+ * native (SHA-NI: 1,800 MiB/s), per job, as each batch arrives, on another thread than the
+ * job's MD5 when the pool has two: both read the same batch, in memory shared with the threads.
  */
 import { createHash } from "node:crypto";
 import { availableParallelism } from "node:os";
@@ -18,7 +19,7 @@ import { assert } from "./assert.ts";
 
 export type HashAlgorithm = "md5" | "sha256";
 
-/** Bytes posted to the worker and not yet hashed, per job, before the producer must wait. */
+/** Bytes posted to the workers and not yet hashed by all of them, per job, before the producer must wait. */
 export const inFlightBytesMax = 8 * 1024 * 1024;
 /** Chunks are gathered into batches of this size: one message (and one copy) per batch. */
 export const batchBytes = 1024 * 1024;
@@ -49,8 +50,8 @@ const groups = [];
 const jobs = new Map();
 let pumpScheduled = false;
 
-// The batch buffer goes back to the main thread for reuse (fresh memory costs page faults).
-const hashed = (id, chunk) => postMessage({ t: "hashed", id, bytes: chunk.length, buffer: chunk.buffer }, [chunk.buffer]);
+// Batches are shared memory: the main thread reuses one once every thread hashing it said so.
+const hashed = (id) => postMessage({ t: "hashed", id });
 
 function begin(m) {
   const laned = m.lanes && m.algorithms.includes("md5");
@@ -96,10 +97,10 @@ self.onmessage = (event) => {
   else if (m.t === "begin") begin(m);
   else if (m.t === "chunk") {
     const job = jobs.get(m.id);
-    if (!job) return hashed(m.id, m.chunk);
+    if (!job) return hashed(m.id);
     for (const h of job.native.values()) h.update(m.chunk);
-    if (!job.group) return hashed(m.id, m.chunk);
-    job.group.push(job.lane, m.chunk, () => hashed(m.id, m.chunk));
+    if (!job.group) return hashed(m.id);
+    job.group.push(job.lane, m.chunk, () => hashed(m.id));
     schedulePump();
   } else if (m.t === "end") {
     const job = jobs.get(m.id);
@@ -117,10 +118,32 @@ self.onmessage = (event) => {
   }
 };`;
 
+/** One batch of a body, in shared memory: reusable once every part hashing it is done with it. */
+interface Batch {
+  buffer: SharedArrayBuffer;
+  bytes: number;
+  /** Parts that have not hashed it yet. */
+  remaining: number;
+}
+
+/** The algorithms of a job that one thread computes. */
+interface Part {
+  worker: PoolWorker;
+  algorithms: HashAlgorithm[];
+  lanes: boolean;
+  /** Its share of the worker's load (`loadOf`). */
+  load: number;
+  /** Batches sent to it and not hashed yet, oldest first (a thread hashes a job's batches in order). */
+  queue: Batch[];
+  digests?: Uint8Array[];
+}
+
 interface JobState {
+  algorithms: HashAlgorithm[];
+  parts: Part[];
   inFlightBytes: number;
   drained?: () => void;
-  digests?: (digests: Uint8Array[]) => void;
+  done?: (digests: Buffer[]) => void;
 }
 
 /** Hashes of one body, in the order of the algorithms it began with. */
@@ -183,18 +206,22 @@ export class HashJob implements Hasher {
     this.ended = true;
     if (this.batched > 0) this.send();
     return new Promise((resolve) => {
-      this.state.digests = (d) => resolve(d.map((x) => Buffer.from(x)));
-      this.pool.post(this.id, { t: "end", id: this.id });
+      this.state.done = resolve;
+      for (const part of this.state.parts) part.worker.thread.postMessage({ t: "end", id: this.id });
     });
   }
 
-  /** Hands the batch to the worker (transferred, not copied). */
+  /** Hands the batch to every part's thread (shared, not copied). */
   private send(): void {
-    const batch = this.batch!;
-    const chunk = this.batched === batchBytes ? batch : batch.subarray(0, this.batched);
-    this.sentBytes += chunk.length;
-    this.state.inFlightBytes += chunk.length;
-    this.pool.post(this.id, { t: "chunk", id: this.id, chunk }, [batch.buffer as ArrayBuffer]);
+    const view = this.batch!;
+    const batch: Batch = { buffer: view.buffer as SharedArrayBuffer, bytes: this.batched, remaining: this.state.parts.length };
+    const chunk = this.batched === batchBytes ? view : view.subarray(0, this.batched);
+    this.sentBytes += batch.bytes;
+    this.state.inFlightBytes += batch.bytes;
+    for (const part of this.state.parts) {
+      part.queue.push(batch);
+      part.worker.thread.postMessage({ t: "chunk", id: this.id, chunk });
+    }
     this.batch = undefined;
     this.batched = 0;
   }
@@ -206,49 +233,59 @@ export class HashJob implements Hasher {
   }
 }
 
-/** Batch buffers the worker has handed back, kept for reuse: up to 64 MiB, eight uploads' in-flight batches. */
+/** Batch buffers every part has hashed, kept for reuse: up to 64 MiB, eight uploads' in-flight batches. */
 const spareBatchesMax = (64 * 1024 * 1024) / batchBytes;
-const spareBatches: ArrayBuffer[] = [];
+const spareBatches: SharedArrayBuffer[] = [];
 
 /**
- * A batch buffer of its own (transferable), not zero-filled: every byte sent is written first.
- * Reused when one is spare: writing into fresh memory costs a page fault every 4 KiB, which made
- * this copy half of a large upload's main-thread time.
+ * A batch buffer (shared with the hashing threads), not zero-filled: every byte sent is written
+ * first. Reused when one is spare: writing into fresh memory costs a page fault every 4 KiB,
+ * which made this copy half of a large upload's main-thread time.
  */
 function newBatch(): Uint8Array {
-  const buffer = spareBatches.pop() ?? Buffer.allocUnsafeSlow(batchBytes).buffer;
-  return new Uint8Array(buffer as ArrayBuffer, 0, batchBytes);
+  return new Uint8Array(spareBatches.pop() ?? new SharedArrayBuffer(batchBytes));
 }
 
 /** One hashing thread and the jobs it holds. */
 interface PoolWorker {
   thread: Worker;
-  activeJobs: number;
+  /** The summed `load` of the parts on it. */
+  load: number;
   /** Jobs on this thread hashing MD5 in lanes. */
   laneJobs: number;
   /** Callers of laneStats() waiting for this thread's answer, in order. */
   statsWaiters: ((stats: LaneStats) => void)[];
 }
 
+/**
+ * What a part costs its thread, in nanoseconds a byte on this project's machines: native MD5
+ * ≈1.26, MD5 in full lanes ≈0.5, SHA-256 (SHA-NI) ≈0.56. Parts go to the least loaded thread.
+ */
+function loadOf(algorithms: HashAlgorithm[], lanes: boolean): number {
+  return algorithms.reduce((sum, a) => sum + (a === "sha256" ? 0.56 : lanes ? 0.5 : 1.26), 0);
+}
+
 /** Hashing threads: one a core, at least one, at most four. */
 export const defaultWorkersMax = Math.max(1, Math.min(4, availableParallelism()));
 
 /**
- * Hashing threads, started as concurrent bodies need them, up to `workersMax`. A job stays on
- * the thread it began on (its hash state lives there). A job below the lanes threshold goes to
- * the least busy thread (one or two uploads hash on separate cores, natively). A lanes job goes
- * to the thread already holding the most lane jobs in a group not yet full, so lanes fill: on
- * 2 cores, eight uploads share one thread's eight lanes (2.6× native MD5 on that core) and the
- * main thread keeps the other core.
+ * Hashing threads, started as concurrent bodies need them, up to `workersMax`. A body's MD5 and
+ * SHA-256 are parts that run on two threads when there are two, each hashing the same shared
+ * batches, so one upload is bounded by its slower hash rather than by their sum. A part stays on
+ * the thread it began on (its hash state lives there). An MD5 part below the lanes threshold, and
+ * every SHA-256 part, goes to the least loaded thread (a SHA-256 part to one other than its MD5's).
+ * A lanes part goes to the thread already holding the most lane jobs in a group not yet full, so
+ * lanes fill: on 2 cores, eight uploads' MD5 share one thread's eight lanes (2.6× native MD5 on
+ * that core) while their SHA-256 runs on the other.
  */
 export class HashPool {
   private readonly workers: PoolWorker[] = [];
-  private readonly jobs = new Map<number, JobState & { worker: PoolWorker; lanes: boolean; md5: boolean }>();
+  private readonly jobs = new Map<number, JobState>();
   private nextId = 1;
 
   constructor(
     private readonly workersMax = defaultWorkersMax,
-    /** Jobs on a worker (the new one included) from which a new job's MD5 goes in lanes. */
+    /** Jobs hashing MD5 (the new one included) from which a new job's MD5 goes in lanes. */
     private readonly lanesFrom = lanesJobsMin,
   ) {}
 
@@ -263,32 +300,40 @@ export class HashPool {
   begin(algorithms: HashAlgorithm[]): HashJob {
     const id = this.nextId++;
     const md5 = algorithms.includes("md5");
+    const sha256 = algorithms.includes("sha256");
     const lanes = md5 && this.md5Jobs + 1 >= this.lanesFrom;
-    const worker = lanes ? this.lanesWorker() : this.leastBusy();
-    worker.activeJobs++;
-    if (lanes) worker.laneJobs++;
+    const split = md5 && sha256 && this.workersMax > 1;
+    const parts: Part[] = [];
+    if (md5) parts.push(this.place(id, sha256 && !split ? ["md5", "sha256"] : ["md5"], lanes ? this.lanesWorker() : this.leastBusy(), lanes));
+    if (sha256 && (split || !md5)) parts.push(this.place(id, ["sha256"], this.leastBusy(parts[0]?.worker), false));
     if (md5) this.md5Jobs++;
-    const state = { inFlightBytes: 0, worker, lanes, md5 };
+    const state: JobState = { algorithms, parts, inFlightBytes: 0 };
     this.jobs.set(id, state);
-    this.post(id, { t: "begin", id, algorithms, lanes });
     return new HashJob(this, id, state);
   }
 
-  post(id: number, message: unknown, transfer: ArrayBuffer[] = []): void {
-    this.jobs.get(id)?.worker.thread.postMessage(message, transfer);
+  private place(id: number, algorithms: HashAlgorithm[], worker: PoolWorker, lanes: boolean): Part {
+    const part: Part = { worker, algorithms, lanes, load: loadOf(algorithms, lanes), queue: [] };
+    worker.load += part.load;
+    if (lanes) worker.laneJobs++;
+    worker.thread.postMessage({ t: "begin", id, algorithms, lanes });
+    return part;
   }
 
+  /** Drops a job: its threads let go of its state; batches still on their way are not reused. */
   forget(id: number): void {
-    this.post(id, { t: "abort", id });
+    for (const part of this.jobs.get(id)?.parts ?? []) part.worker.thread.postMessage({ t: "abort", id });
     this.finish(id);
   }
 
   private finish(id: number): void {
     const job = this.jobs.get(id);
     if (!job) return;
-    job.worker.activeJobs--;
-    if (job.lanes) job.worker.laneJobs--;
-    if (job.md5) this.md5Jobs--;
+    for (const part of job.parts) {
+      part.worker.load -= part.load;
+      if (part.lanes) part.worker.laneJobs--;
+    }
+    if (job.algorithms.includes("md5")) this.md5Jobs--;
     this.jobs.delete(id);
   }
 
@@ -301,11 +346,13 @@ export class HashPool {
     return all.reduce((sum, s) => ({ x1: sum.x1 + s.x1, x4: sum.x4 + s.x4, x8: sum.x8 + s.x8 }), { x1: 0, x4: 0, x8: 0 });
   }
 
-  private leastBusy(): PoolWorker {
-    const idle = this.workers.reduce<PoolWorker | undefined>((best, w) => (best === undefined || w.activeJobs < best.activeJobs ? w : best), undefined);
-    if (idle !== undefined && (idle.activeJobs === 0 || this.workers.length === this.workersMax)) return idle;
+  /** The least loaded thread other than `besides`; a new one while an idle one is missing and the pool may grow. */
+  private leastBusy(besides?: PoolWorker): PoolWorker {
+    const best = this.workers.reduce<PoolWorker | undefined>((b, w) => (w !== besides && (b === undefined || w.load < b.load) ? w : b), undefined);
+    if (best !== undefined && (best.load === 0 || this.workers.length === this.workersMax)) return best;
     const statsWaiters: PoolWorker["statsWaiters"] = [];
-    const worker = { thread: this.startThread(statsWaiters), activeJobs: 0, laneJobs: 0, statsWaiters };
+    const worker: PoolWorker = { thread: undefined!, load: 0, laneJobs: 0, statsWaiters };
+    worker.thread = this.startThread(worker);
     this.workers.push(worker);
     return worker;
   }
@@ -317,29 +364,40 @@ export class HashPool {
     return filling.reduce((best, w) => (w.laneJobs > best.laneJobs ? w : best));
   }
 
-  private startThread(statsWaiters: PoolWorker["statsWaiters"]): Worker {
+  private startThread(worker: PoolWorker): Worker {
     const thread = new Worker(URL.createObjectURL(new Blob([workerSource], { type: "application/javascript" })));
     thread.unref();
     thread.postMessage({ t: "init", module: md5LanesModule() });
     thread.onmessage = (event: MessageEvent) => {
-      const m = event.data as { t: string; id: number; bytes?: number; buffer?: ArrayBuffer; digests?: Uint8Array[]; stats?: LaneStats };
-      if (m.buffer?.byteLength === batchBytes && spareBatches.length < spareBatchesMax) spareBatches.push(m.buffer);
-      if (m.t === "stats") return statsWaiters.shift()?.(m.stats!);
+      const m = event.data as { t: string; id: number; digests?: Uint8Array[]; stats?: LaneStats };
+      if (m.t === "stats") return worker.statsWaiters.shift()?.(m.stats!);
       const job = this.jobs.get(m.id);
-      if (!job) return;
-      if (m.t === "hashed") {
-        job.inFlightBytes -= m.bytes!;
-        if (job.drained && job.inFlightBytes <= inFlightBytesMax / 2) {
-          const resume = job.drained;
-          job.drained = undefined;
-          resume();
-        }
-      } else if (m.t === "digests") {
+      const part = job?.parts.find((p) => p.worker === worker);
+      if (!job || !part) return;
+      if (m.t === "hashed") this.hashed(job, part.queue.shift()!);
+      else if (m.t === "digests") {
+        part.digests = m.digests;
+        if (job.parts.some((p) => p.digests === undefined)) return;
         this.finish(m.id);
-        job.digests?.(m.digests!);
+        job.done?.(job.algorithms.map((a) => {
+          const from = job.parts.find((p) => p.algorithms.includes(a))!;
+          return Buffer.from(from.digests![from.algorithms.indexOf(a)]);
+        }));
       }
     };
     return thread;
+  }
+
+  /** One part is done with `batch`; once all are, its memory is reused and its bytes leave the job's in-flight count. */
+  private hashed(job: JobState, batch: Batch): void {
+    if (--batch.remaining > 0) return;
+    if (spareBatches.length < spareBatchesMax) spareBatches.push(batch.buffer);
+    job.inFlightBytes -= batch.bytes;
+    if (job.drained && job.inFlightBytes <= inFlightBytesMax / 2) {
+      const resume = job.drained;
+      job.drained = undefined;
+      resume();
+    }
   }
 }
 

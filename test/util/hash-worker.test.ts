@@ -62,6 +62,25 @@ test("concurrent jobs spread over the pool's threads; a job that ends frees its 
   expect(pool.threads).toBe(2);
 });
 
+test("a body's MD5 and SHA-256 run on two threads when the pool has two, on one when it has one", async () => {
+  const rand = mulberry32(5);
+  const body = randomBody(5 * 1024 * 1024 + 11, rand);
+  for (const threads of [2, 1]) {
+    const pool = new HashPool(threads);
+    const job = pool.begin(["md5", "sha256"]);
+    expect(pool.threads).toBe(threads);
+    await feedTogether([job], [body], rand);
+    const [md5, sha256] = await job.digests();
+    expect(md5.toString("hex")).toBe(createHash("md5").update(body).digest("hex"));
+    expect(sha256.toString("hex")).toBe(createHash("sha256").update(body).digest("hex"));
+    // a SHA-256-only body goes to the least loaded thread: no new one
+    const alone = pool.begin(["sha256"]);
+    alone.update(body.subarray(0, 1000));
+    expect((await alone.digests())[0].toString("hex")).toBe(createHash("sha256").update(body.subarray(0, 1000)).digest("hex"));
+    expect(pool.threads).toBe(threads);
+  }
+});
+
 test("small bodies hash on the calling thread with the same results", async () => {
   const h = localHasher(["md5", "sha256"]);
   expect(h.update(new Uint8Array([9]))).toBeUndefined();
