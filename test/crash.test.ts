@@ -9,6 +9,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inlineObjectBytesMax } from "../src/store/fs/backend.ts";
+import { directBlobBytesMin } from "../src/store/fs/blob-sinks.ts";
 import { s3 } from "./support/client.ts";
 import { startS3d, type TestServer } from "./support/server.ts";
 import { mulberry32 } from "./sigv4/prng.ts";
@@ -53,19 +54,24 @@ for (const mode of ["plain", "encrypted"] as const) {
 
     const attempted = new Map<string, string>(); // key → sha256 of what was sent
     const acknowledged = new Map<string, string>();
+    let acknowledgedDirect = 0;
     const sizes = mulberry32(99);
     let killed = false;
     const writer = async (w: number) => {
       for (let i = 0; !killed; i++) {
         // overwrites of a shared key and fresh keys, small and large bodies
         const key = i % 3 === 0 ? `shared-${w % 4}` : `w${w}/obj-${i}`;
-        const size = Math.floor(sizes() * (i % 5 === 0 ? 3_000_000 : 60_000));
+        // every tenth write is large enough to bypass the page cache (O_DIRECT)
+        const size = i % 10 === 5 ? directBlobBytesMin + Math.floor(sizes() * 4_000_000) : Math.floor(sizes() * (i % 5 === 0 ? 3_000_000 : 60_000));
         const body = contentFor(`${key}#${w}#${i}`, size);
         const digest = sha(body);
         attempted.set(`${key}#${digest}`, digest);
         try {
           const res = await s3(endpoint, { method: "PUT", path: `/${bucket}/${key}`, body });
-          if (res.status === 200) acknowledged.set(key, digest);
+          if (res.status === 200) {
+            acknowledged.set(key, digest);
+            if (size >= directBlobBytesMin) acknowledgedDirect++;
+          }
         } catch {
           return; // the server died under us
         }
@@ -77,6 +83,7 @@ for (const mode of ["plain", "encrypted"] as const) {
     await s3d.crash();
     await Promise.all(running);
     expect(acknowledged.size).toBeGreaterThan(writers);
+    expect(acknowledgedDirect).toBeGreaterThan(0);
 
     await s3d.restart();
     // Every acknowledged write survives byte for byte. A shared key may hold a newer write
