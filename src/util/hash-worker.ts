@@ -49,6 +49,8 @@ let md5Module;
 const groups = [];
 const jobs = new Map();
 let pumpScheduled = false;
+/** Batch buffers by number: each arrives once with its memory, later batches name it by number. */
+const buffers = new Map();
 
 // Batches are shared memory: the main thread reuses one once every thread hashing it said so.
 const hashed = (id) => postMessage({ t: "hashed", id });
@@ -96,13 +98,15 @@ self.onmessage = (event) => {
   if (m.t === "init") md5Module = m.module;
   else if (m.t === "begin") begin(m);
   else if (m.t === "chunk") {
+    if (m.memory) buffers.set(m.buffer, new Uint8Array(m.memory));
     const job = jobs.get(m.id);
     if (!job) return hashed(m.id);
-    for (const h of job.native.values()) h.update(m.chunk);
+    const chunk = buffers.get(m.buffer).subarray(0, m.bytes);
+    for (const h of job.native.values()) h.update(chunk);
     if (!job.group) return hashed(m.id);
-    job.group.push(job.lane, m.chunk, () => hashed(m.id));
+    job.group.push(job.lane, chunk, () => hashed(m.id));
     schedulePump();
-  } else if (m.t === "end") {
+  } else if (m.t === "forget") buffers.delete(m.buffer); else if (m.t === "end") {
     const job = jobs.get(m.id);
     if (!job.group) return finish(m.id, job);
     job.ending = true;
@@ -114,13 +118,27 @@ self.onmessage = (event) => {
   } else if (m.t === "stats") {
     const stats = { x1: 0, x4: 0, x8: 0 };
     for (const g of groups) for (const k in stats) stats[k] += g.stats[k];
-    postMessage({ t: "stats", id: 0, stats });
+    postMessage({ t: "stats", id: 0, stats: { lanes: stats, heldBuffers: buffers.size } });
   }
 };`;
 
-/** One batch of a body, in shared memory: reusable once every part hashing it is done with it. */
+/**
+ * Memory for batches, shared with the hashing threads. A thread is sent the memory once and keeps
+ * it under its number; later batches in it name only the number. (Bun counts every received
+ * SharedArrayBuffer as a fresh allocation of its whole size: sent with each batch, they cost the
+ * receiving thread ≈40-80 µs a message in garbage collection.)
+ */
+interface BatchBuffer {
+  readonly id: number;
+  readonly memory: SharedArrayBuffer;
+  readonly bytes: Uint8Array;
+  /** Threads that hold it under its number. */
+  readonly sentTo: Set<PoolWorker>;
+}
+
+/** One batch of a body: reusable once every part hashing it is done with it. */
 interface Batch {
-  buffer: SharedArrayBuffer;
+  buffer: BatchBuffer;
   bytes: number;
   /** Parts that have not hashed it yet. */
   remaining: number;
@@ -174,7 +192,7 @@ export function localHasher(algorithms: HashAlgorithm[]): Hasher {
 export class HashJob implements Hasher {
   private ended = false;
   /** The batch being filled; taken when the first byte arrives, so an ended job holds none. */
-  private batch: Uint8Array | undefined;
+  private batch: BatchBuffer | undefined;
   private batched = 0;
   private sentBytes = 0;
   constructor(
@@ -190,8 +208,8 @@ export class HashJob implements Hasher {
     while (offset < chunk.length) {
       const limit = this.sentBytes < batchBytes ? firstBatchesBytes : batchBytes;
       const n = Math.min(chunk.length - offset, limit - this.batched);
-      this.batch ??= newBatch();
-      this.batch.set(chunk.subarray(offset, offset + n), this.batched);
+      this.batch ??= takeBatchBuffer();
+      this.batch.bytes.set(chunk.subarray(offset, offset + n), this.batched);
       this.batched += n;
       offset += n;
       if (this.batched === limit) this.send();
@@ -213,14 +231,15 @@ export class HashJob implements Hasher {
 
   /** Hands the batch to every part's thread (shared, not copied). */
   private send(): void {
-    const view = this.batch!;
-    const batch: Batch = { buffer: view.buffer as SharedArrayBuffer, bytes: this.batched, remaining: this.state.parts.length };
-    const chunk = this.batched === batchBytes ? view : view.subarray(0, this.batched);
+    const buffer = this.batch!;
+    const batch: Batch = { buffer, bytes: this.batched, remaining: this.state.parts.length };
     this.sentBytes += batch.bytes;
     this.state.inFlightBytes += batch.bytes;
     for (const part of this.state.parts) {
       part.queue.push(batch);
-      part.worker.thread.postMessage({ t: "chunk", id: this.id, chunk });
+      const known = buffer.sentTo.has(part.worker);
+      buffer.sentTo.add(part.worker);
+      part.worker.thread.postMessage({ t: "chunk", id: this.id, buffer: buffer.id, bytes: batch.bytes, memory: known ? undefined : buffer.memory });
     }
     this.batch = undefined;
     this.batched = 0;
@@ -229,21 +248,41 @@ export class HashJob implements Hasher {
   abort(): void {
     if (this.ended) return;
     this.ended = true;
+    if (this.batch) giveBackBatchBuffer(this.batch);
+    this.batch = undefined;
     this.pool.forget(this.id);
   }
 }
 
 /** Batch buffers every part has hashed, kept for reuse: up to 64 MiB, eight uploads' in-flight batches. */
-const spareBatchesMax = (64 * 1024 * 1024) / batchBytes;
-const spareBatches: SharedArrayBuffer[] = [];
+export const spareBatchesMax = (64 * 1024 * 1024) / batchBytes;
+const spareBatches: BatchBuffer[] = [];
+let lastBatchBufferId = 0;
 
 /**
- * A batch buffer (shared with the hashing threads), not zero-filled: every byte sent is written
- * first. Reused when one is spare: writing into fresh memory costs a page fault every 4 KiB,
- * which made this copy half of a large upload's main-thread time.
+ * A batch buffer, not zero-filled: every byte sent is written first. Reused when one is spare:
+ * writing into fresh memory costs a page fault every 4 KiB, which made this copy half of a large
+ * upload's main-thread time.
  */
-function newBatch(): Uint8Array {
-  return new Uint8Array(spareBatches.pop() ?? new SharedArrayBuffer(batchBytes));
+function takeBatchBuffer(): BatchBuffer {
+  const spare = spareBatches.pop();
+  if (spare) return spare;
+  const memory = new SharedArrayBuffer(batchBytes);
+  return { id: ++lastBatchBufferId, memory, bytes: new Uint8Array(memory), sentTo: new Set() };
+}
+
+/** Keeps a buffer no batch uses for reuse, or lets it go: the threads that hold it are told to drop it. */
+function giveBackBatchBuffer(buffer: BatchBuffer): void {
+  if (spareBatches.length < spareBatchesMax) return void spareBatches.push(buffer);
+  for (const worker of buffer.sentTo) worker.thread.postMessage({ t: "forget", buffer: buffer.id });
+}
+
+/** What the pool's threads report (`HashPool.stats`). */
+export interface ThreadStats {
+  /** Lane-blocks hashed by each MD5 kernel so far: how well lanes filled. */
+  lanes: LaneStats;
+  /** Batch buffers the threads hold. */
+  heldBuffers: number;
 }
 
 /** One hashing thread and the jobs it holds. */
@@ -254,7 +293,7 @@ interface PoolWorker {
   /** Jobs on this thread hashing MD5 in lanes. */
   laneJobs: number;
   /** Callers of laneStats() waiting for this thread's answer, in order. */
-  statsWaiters: ((stats: LaneStats) => void)[];
+  statsWaiters: ((stats: ThreadStats) => void)[];
 }
 
 /**
@@ -320,9 +359,12 @@ export class HashPool {
     return part;
   }
 
-  /** Drops a job: its threads let go of its state; batches still on their way are not reused. */
+  /** Drops a job: its threads let go of its state and of the batches still on their way (not reused). */
   forget(id: number): void {
-    for (const part of this.jobs.get(id)?.parts ?? []) part.worker.thread.postMessage({ t: "abort", id });
+    const parts = this.jobs.get(id)?.parts ?? [];
+    const inFlight = new Set(parts.flatMap((part) => part.queue.map((batch) => batch.buffer)));
+    for (const part of parts) part.worker.thread.postMessage({ t: "abort", id });
+    for (const buffer of inFlight) for (const worker of buffer.sentTo) worker.thread.postMessage({ t: "forget", buffer: buffer.id });
     this.finish(id);
   }
 
@@ -337,13 +379,19 @@ export class HashPool {
     this.jobs.delete(id);
   }
 
-  /** Lane-blocks hashed by each MD5 kernel on all threads so far: how well lanes filled. */
-  async laneStats(): Promise<LaneStats> {
-    const all = await Promise.all(this.workers.map((w) => new Promise<LaneStats>((resolve) => {
+  /** The threads' figures, summed: answered after every message sent to them before. */
+  async stats(): Promise<ThreadStats> {
+    const all = await Promise.all(this.workers.map((w) => new Promise<ThreadStats>((resolve) => {
       w.statsWaiters.push(resolve);
       w.thread.postMessage({ t: "stats" });
     })));
-    return all.reduce((sum, s) => ({ x1: sum.x1 + s.x1, x4: sum.x4 + s.x4, x8: sum.x8 + s.x8 }), { x1: 0, x4: 0, x8: 0 });
+    return all.reduce(
+      (sum, { lanes, heldBuffers }) => ({
+        lanes: { x1: sum.lanes.x1 + lanes.x1, x4: sum.lanes.x4 + lanes.x4, x8: sum.lanes.x8 + lanes.x8 },
+        heldBuffers: sum.heldBuffers + heldBuffers,
+      }),
+      { lanes: { x1: 0, x4: 0, x8: 0 }, heldBuffers: 0 },
+    );
   }
 
   /** The least loaded thread other than `besides`; a new one while an idle one is missing and the pool may grow. */
@@ -369,7 +417,7 @@ export class HashPool {
     thread.unref();
     thread.postMessage({ t: "init", module: md5LanesModule() });
     thread.onmessage = (event: MessageEvent) => {
-      const m = event.data as { t: string; id: number; digests?: Uint8Array[]; stats?: LaneStats };
+      const m = event.data as { t: string; id: number; digests?: Uint8Array[]; stats?: ThreadStats };
       if (m.t === "stats") return worker.statsWaiters.shift()?.(m.stats!);
       const job = this.jobs.get(m.id);
       const part = job?.parts.find((p) => p.worker === worker);
@@ -391,7 +439,7 @@ export class HashPool {
   /** One part is done with `batch`; once all are, its memory is reused and its bytes leave the job's in-flight count. */
   private hashed(job: JobState, batch: Batch): void {
     if (--batch.remaining > 0) return;
-    if (spareBatches.length < spareBatchesMax) spareBatches.push(batch.buffer);
+    giveBackBatchBuffer(batch.buffer);
     job.inFlightBytes -= batch.bytes;
     if (job.drained && job.inFlightBytes <= inFlightBytesMax / 2) {
       const resume = job.drained;

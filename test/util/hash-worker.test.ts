@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { type Hasher, HashPool, inFlightBytesMax, localHasher } from "../../src/util/hash-worker.ts";
+import { type Hasher, HashPool, inFlightBytesMax, localHasher, spareBatchesMax } from "../../src/util/hash-worker.ts";
 import { mulberry32 } from "../sigv4/prng.ts";
 
 test("the worker's MD5 and SHA-256 equal node:crypto's for bodies of any size and chunking", async () => {
@@ -123,7 +123,7 @@ test("concurrent jobs of unequal lengths share MD5 lanes on one worker and diges
     expect(sha256.toString("hex")).toBe(createHash("sha256").update(bodies[i]).digest("hex"));
   });
   expect(pool.threads).toBe(1);
-  const stats = await pool.laneStats();
+  const stats = (await pool.stats()).lanes;
   // all ten in lanes (two groups: eight lanes, then two); most blocks ran several at once
   expect(stats.x4 + stats.x8).toBeGreaterThan(stats.x1);
 });
@@ -135,7 +135,7 @@ test("the first jobs on a worker hash MD5 natively: with one or two busy jobs la
   a.update(new Uint8Array(2 * 1024 * 1024));
   b.update(new Uint8Array(2 * 1024 * 1024));
   await Promise.all([a.digests(), b.digests()]);
-  expect(await pool.laneStats()).toEqual({ x1: 0, x4: 0, x8: 0 });
+  expect((await pool.stats()).lanes).toEqual({ x1: 0, x4: 0, x8: 0 });
 });
 
 test("a lanes job with data while the others have none finishes without waiting for them", async () => {
@@ -146,7 +146,7 @@ test("a lanes job with data while the others have none finishes without waiting 
   await busy.update(body);
   const [md5] = await busy.digests();
   expect(md5.toString("hex")).toBe(createHash("md5").update(body).digest("hex"));
-  expect((await pool.laneStats()).x1).toBe(Math.floor(body.length / 64));
+  expect((await pool.stats()).lanes.x1).toBe(Math.floor(body.length / 64));
   for (const j of idle) j.abort();
 });
 
@@ -202,7 +202,26 @@ test("lanes jobs gather on one thread while the first two bodies spread over two
     expect(sha256.toString("hex")).toBe(createHash("sha256").update(bodies[i]).digest("hex"));
   });
   // md5x8 runs only when five or more lanes of one thread have data: the six lanes jobs were not split 3 + 3
-  const stats = await pool.laneStats();
+  const stats = (await pool.stats()).lanes;
   expect(stats.x8).toBeGreaterThan(0);
   expect(stats.x1 + stats.x4 + stats.x8).toBe(bodies.slice(2).reduce((n, b) => n + Math.floor(b.length / 64), 0));
+});
+
+test("threads let go of the batch buffers the pool drops: more in flight than are kept spare, and aborted bodies", async () => {
+  const pool = new HashPool(2);
+  const body = randomBody(1024 * 1024 + 1, mulberry32(7)); // five batches: four of 256 KiB, then one byte
+  const expected = createHash("md5").update(body).digest("hex");
+  // 24 bodies at once hold 120 buffers, more than the 64 kept spare; 4 more are dropped halfway
+  const jobs = Array.from({ length: 24 }, () => pool.begin(["md5", "sha256"]));
+  const dropped = Array.from({ length: 4 }, () => pool.begin(["md5", "sha256"]));
+  for (const job of dropped) job.update(body.subarray(0, 600 * 1024));
+  for (const job of jobs) job.update(body);
+  for (const job of dropped) job.abort();
+  const digests = await Promise.all(jobs.map((job) => job.digests()));
+  for (const [md5] of digests) expect(md5.toString("hex")).toBe(expected);
+  // each thread holds at most the spare buffers, each once; holding on, both would hold all 128
+  const { heldBuffers } = await pool.stats();
+  expect(pool.threads).toBe(2);
+  expect(heldBuffers).toBeLessThanOrEqual(2 * spareBatchesMax);
+  expect(heldBuffers).toBeGreaterThan(0);
 });
