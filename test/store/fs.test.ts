@@ -214,3 +214,38 @@ test("fs blobs: sealed blobs go through direct writes and read back exactly", as
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("fs blob sinks: a large blob is flushed while it is written, not only at the end", async () => {
+  const { open } = await import("node:fs/promises");
+  const { DirectSink, PageCacheSink, directCreateFlags, directWritesWork } = await import("../../src/store/fs/blob-sinks.ts");
+  const dir = mkdtempSync(join(tmpdir(), "s3d-sinks-"));
+  try {
+    const kinds = directWritesWork(dir) ? (["direct", "page cache"] as const) : (["page cache"] as const);
+    for (const kind of kinds) {
+      const path = join(dir, kind);
+      const file = await open(path, kind === "direct" ? directCreateFlags : "wx", 0o600);
+      const flushedAt: number[] = [];
+      let addedBytes = 0;
+      const datasync = file.datasync.bind(file);
+      file.datasync = () => {
+        flushedAt.push(addedBytes);
+        return datasync();
+      };
+      const sink = kind === "direct" ? new DirectSink(file) : new PageCacheSink(file);
+      const bytes = randomBytesSeeded(24 * 1024 * 1024 + 5, 31);
+      for (const piece of cut(bytes, [1024 * 1024])) {
+        await sink.add(piece);
+        addedBytes += piece.length;
+      }
+      await sink.finish();
+      await file.close();
+      // at least one flush began before the last byte was added, and the last one after it
+      expect(flushedAt.length).toBeGreaterThanOrEqual(2);
+      expect(flushedAt[0]).toBeLessThan(bytes.length);
+      expect(flushedAt.at(-1)).toBe(bytes.length);
+      expect(Buffer.from(await Bun.file(path).arrayBuffer()).equals(bytes)).toBe(true);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

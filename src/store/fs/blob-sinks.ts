@@ -28,20 +28,54 @@ export function settledLater<T>(promise: Promise<T>): Promise<T> {
   return promise;
 }
 
+/** While a large body arrives, what is written of it is flushed in the background every this many bytes. */
+const earlyFlushBytes = 8 * 1024 * 1024;
+
+/**
+ * Flushes a file while it is still being written, so that the flush before the acknowledgement
+ * has little left to do. Through the page cache that is the dirty pages' writeback; written
+ * directly, the bytes have reached the device, but a device with a volatile write cache (this
+ * project's VM disks) still has to empty it on the flush: 47 ms after 64 MiB of direct writes,
+ * against 5 ms with a flush every 8 MiB. While a body arrives more slowly than the disk writes,
+ * that time is hidden.
+ */
+class EarlyFlush {
+  private unflushedBytes = 0;
+  private flushing: Promise<void> | undefined;
+
+  constructor(private readonly file: FileHandle) {}
+
+  /** `bytes` more are written: starts a flush once enough are, unless one is still running. */
+  written(bytes: number): void {
+    this.unflushedBytes += bytes;
+    if (this.unflushedBytes < earlyFlushBytes || this.flushing !== undefined) return;
+    this.unflushedBytes = 0;
+    this.flushing = settledLater(this.file.datasync().finally(() => (this.flushing = undefined)));
+  }
+
+  /** Waits for the flush in flight; rejects if it failed. */
+  async done(): Promise<void> {
+    await this.flushing;
+  }
+
+  /** Waits for the flush in flight, whatever its outcome. */
+  async settled(): Promise<void> {
+    await this.flushing?.catch(() => {});
+  }
+}
+
 /** Chunks are written to the page cache in batches of at least this size. */
 const writeBufferBytes = 1024 * 1024;
-/** While a large body arrives, its dirty pages are flushed in the background every this many bytes. */
-const earlyFlushBytes = 8 * 1024 * 1024;
 
 /** Gathers chunks (without copying them) and writes each batch with one writev. */
 export class PageCacheSink implements BlobSink {
   private batch: Uint8Array[] = [];
   private batchedBytes = 0;
-  private unflushedBytes = 0;
-  /** Dirty pages are flushed while the body still arrives, so the last flush is short. */
-  private earlyFlush: Promise<void> | undefined;
+  private readonly earlyFlush: EarlyFlush;
 
-  constructor(private readonly file: FileHandle) {}
+  constructor(private readonly file: FileHandle) {
+    this.earlyFlush = new EarlyFlush(file);
+  }
 
   async add(chunk: Uint8Array): Promise<void> {
     this.batch.push(chunk);
@@ -51,12 +85,12 @@ export class PageCacheSink implements BlobSink {
 
   async finish(): Promise<void> {
     if (this.batchedBytes > 0) await this.writeBatch();
-    await this.earlyFlush;
+    await this.earlyFlush.done();
     await this.file.datasync();
   }
 
   async abandon(): Promise<void> {
-    await this.earlyFlush?.catch(() => {});
+    await this.earlyFlush.settled();
   }
 
   private async writeBatch(): Promise<void> {
@@ -64,11 +98,7 @@ export class PageCacheSink implements BlobSink {
     this.batch = [];
     this.batchedBytes = 0;
     await writeAll(this.file, batch, batchedBytes);
-    this.unflushedBytes += batchedBytes;
-    if (this.unflushedBytes >= earlyFlushBytes && this.earlyFlush === undefined) {
-      this.unflushedBytes = 0;
-      this.earlyFlush = settledLater(this.file.datasync().finally(() => (this.earlyFlush = undefined)));
-    }
+    this.earlyFlush.written(batchedBytes);
   }
 }
 
@@ -125,8 +155,11 @@ export class DirectSink implements BlobSink {
   private filledBytes = 0;
   private offsetBytes = 0;
   private writing: Promise<void> | undefined;
+  private readonly earlyFlush: EarlyFlush;
 
-  constructor(private readonly file: FileHandle) {}
+  constructor(private readonly file: FileHandle) {
+    this.earlyFlush = new EarlyFlush(file);
+  }
 
   async add(chunk: Uint8Array): Promise<void> {
     for (let at = 0; at < chunk.length; ) {
@@ -148,18 +181,25 @@ export class DirectSink implements BlobSink {
       if (paddedBytes > this.filledBytes) await this.file.truncate(lengthBytes);
     }
     giveBack(this.block);
+    await this.earlyFlush.done();
     await this.file.datasync();
   }
 
   async abandon(): Promise<void> {
     await this.writing?.catch(() => {});
+    await this.earlyFlush.settled();
   }
 
   /** Starts writing the full block once the write before it is done. */
   private async writeBlock(): Promise<void> {
     await this.writing;
     const block = this.block;
-    this.writing = settledLater(writeFully(this.file, block, this.offsetBytes).then(() => giveBack(block)));
+    this.writing = settledLater(
+      writeFully(this.file, block, this.offsetBytes).then(() => {
+        giveBack(block);
+        this.earlyFlush.written(directBlockBytes);
+      }),
+    );
     this.block = takeBlock();
     this.offsetBytes += directBlockBytes;
     this.filledBytes = 0;
