@@ -143,6 +143,22 @@ test("a second process on the same data dir refuses to start", async () => {
   }
 });
 
+test("s3d restarts itself once, in the same process and with the same arguments, with its allocator setting; a setting of the user's own is kept", async () => {
+  const environOf = (pid: number) => readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+  const server = await startS3d();
+  const own = await startS3d({ env: { MIMALLOC_PURGE_DELAY: "0" } });
+  try {
+    expect(environOf(server.process.pid)).toContain("MIMALLOC_PURGE_DELAY=1000"); // src/allocator.ts
+    expect(environOf(own.process.pid)).toContain("MIMALLOC_PURGE_DELAY=0");
+    const cmdline = readFileSync(`/proc/${server.process.pid}/cmdline`, "utf8").split("\0");
+    expect(cmdline.slice(1, 5)).toEqual(["--data-dir", server.dataDir, "--port", String(server.port)]);
+    for (const s of [server, own]) expect((await fetch(`${s.endpoint}/_s3d/health`)).status).toBe(200);
+  } finally {
+    await server.stop();
+    await own.stop();
+  }
+});
+
 test("keygen writes a 32-byte key with mode 0600 and refuses to overwrite it", async () => {
   const dir = tempDir();
   try {
