@@ -21,14 +21,15 @@ export type HashAlgorithm = "md5" | "sha256";
 
 /** Bytes posted to the workers and not yet hashed by all of them, per job, before the producer must wait. */
 export const inFlightBytesMax = 8 * 1024 * 1024;
-/** Chunks are gathered into batches of this size: one message (and one copy) per batch. */
-export const batchBytes = 1024 * 1024;
 /**
- * The first MiB of a body goes in smaller batches, so that hashing starts while the rest of a
- * small body still arrives (1 MiB PUTs one at a time gained ≈3%); after it, full batches keep
- * the messages few (at 256 KiB, posting them was 9% of the main thread in 64 MiB uploads).
+ * Chunks are gathered into batches of this size: one message (and one copy) per batch. Small
+ * enough that hashing starts while the rest of a 1 MiB body still arrives, and that a body's
+ * buffers hold no more than its bytes (1 MiB buffers with 256 KiB first batches took 4 MiB for
+ * a 1 MiB body: at c=32 the spare buffers ran out and fresh ones, a page fault every 4 KiB,
+ * doubled the main thread's time a PUT). Since a buffer's memory is sent to a thread only once,
+ * a batch costs a message of a few µs.
  */
-export const firstBatchesBytes = 256 * 1024;
+export const batchBytes = 256 * 1024;
 /**
  * A body hashes its MD5 in lanes when it begins with at least this many bodies hashing MD5 in
  * the pool (itself included); fewer, and native MD5 is faster: lanes beat it from three busy streams on
@@ -194,7 +195,6 @@ export class HashJob implements Hasher {
   /** The batch being filled; taken when the first byte arrives, so an ended job holds none. */
   private batch: BatchBuffer | undefined;
   private batched = 0;
-  private sentBytes = 0;
   constructor(
     private readonly pool: HashPool,
     readonly id: number,
@@ -206,13 +206,12 @@ export class HashJob implements Hasher {
     assert(!this.ended, "hash job updated after its end");
     let offset = 0;
     while (offset < chunk.length) {
-      const limit = this.sentBytes < batchBytes ? firstBatchesBytes : batchBytes;
-      const n = Math.min(chunk.length - offset, limit - this.batched);
+      const n = Math.min(chunk.length - offset, batchBytes - this.batched);
       this.batch ??= takeBatchBuffer();
       this.batch.bytes.set(chunk.subarray(offset, offset + n), this.batched);
       this.batched += n;
       offset += n;
-      if (this.batched === limit) this.send();
+      if (this.batched === batchBytes) this.send();
     }
     if (this.state.inFlightBytes <= inFlightBytesMax) return undefined;
     return new Promise((resolve) => (this.state.drained = resolve));
@@ -233,7 +232,6 @@ export class HashJob implements Hasher {
   private send(): void {
     const buffer = this.batch!;
     const batch: Batch = { buffer, bytes: this.batched, remaining: this.state.parts.length };
-    this.sentBytes += batch.bytes;
     this.state.inFlightBytes += batch.bytes;
     for (const part of this.state.parts) {
       part.queue.push(batch);

@@ -211,15 +211,15 @@ test("threads let go of the batch buffers the pool drops: more in flight than ar
   const pool = new HashPool(2);
   const body = randomBody(1024 * 1024 + 1, mulberry32(7)); // five batches: four of 256 KiB, then one byte
   const expected = createHash("md5").update(body).digest("hex");
-  // 24 bodies at once hold 120 buffers, more than the 64 kept spare; 4 more are dropped halfway
-  const jobs = Array.from({ length: 24 }, () => pool.begin(["md5", "sha256"]));
+  // 60 bodies at once hold 300 buffers, more than are kept spare; 4 more are dropped halfway
+  const jobs = Array.from({ length: 60 }, () => pool.begin(["md5", "sha256"]));
   const dropped = Array.from({ length: 4 }, () => pool.begin(["md5", "sha256"]));
   for (const job of dropped) job.update(body.subarray(0, 600 * 1024));
   for (const job of jobs) job.update(body);
   for (const job of dropped) job.abort();
   const digests = await Promise.all(jobs.map((job) => job.digests()));
   for (const [md5] of digests) expect(md5.toString("hex")).toBe(expected);
-  // each thread holds at most the spare buffers, each once; holding on, both would hold all 128
+  // each thread holds at most the spare buffers, each once; holding on, both would hold all 308
   const { heldBuffers } = await pool.stats();
   expect(pool.threads).toBe(2);
   expect(heldBuffers).toBeLessThanOrEqual(2 * spareBatchesMax);
