@@ -107,7 +107,9 @@ self.onmessage = (event) => {
     if (!job.group) return hashed(m.id);
     job.group.push(job.lane, chunk, () => hashed(m.id));
     schedulePump();
-  } else if (m.t === "forget") buffers.delete(m.buffer); else if (m.t === "end") {
+  } else if (m.t === "forget") {
+    buffers.delete(m.buffer);
+  } else if (m.t === "end") {
     const job = jobs.get(m.id);
     if (!job.group) return finish(m.id, job);
     job.ending = true;
@@ -269,9 +271,14 @@ function takeBatchBuffer(): BatchBuffer {
   return { id: ++lastBatchBufferId, memory, bytes: new Uint8Array(memory), sentTo: new Set() };
 }
 
-/** Keeps a buffer no batch uses for reuse, or lets it go: the threads that hold it are told to drop it. */
+/** Keeps a buffer no batch uses for reuse, or lets it go. */
 function giveBackBatchBuffer(buffer: BatchBuffer): void {
-  if (spareBatches.length < spareBatchesMax) return void spareBatches.push(buffer);
+  if (spareBatches.length < spareBatchesMax) spareBatches.push(buffer);
+  else dropBatchBuffer(buffer);
+}
+
+/** Lets a buffer go: the threads that hold it are told to drop it (after the batches sent before). */
+function dropBatchBuffer(buffer: BatchBuffer): void {
   for (const worker of buffer.sentTo) worker.thread.postMessage({ t: "forget", buffer: buffer.id });
 }
 
@@ -290,7 +297,7 @@ interface PoolWorker {
   load: number;
   /** Jobs on this thread hashing MD5 in lanes. */
   laneJobs: number;
-  /** Callers of laneStats() waiting for this thread's answer, in order. */
+  /** Callers of stats() waiting for this thread's answer, in order. */
   statsWaiters: ((stats: ThreadStats) => void)[];
 }
 
@@ -362,7 +369,7 @@ export class HashPool {
     const parts = this.jobs.get(id)?.parts ?? [];
     const inFlight = new Set(parts.flatMap((part) => part.queue.map((batch) => batch.buffer)));
     for (const part of parts) part.worker.thread.postMessage({ t: "abort", id });
-    for (const buffer of inFlight) for (const worker of buffer.sentTo) worker.thread.postMessage({ t: "forget", buffer: buffer.id });
+    for (const buffer of inFlight) dropBatchBuffer(buffer);
     this.finish(id);
   }
 
