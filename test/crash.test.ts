@@ -78,7 +78,10 @@ for (const mode of ["plain", "encrypted"] as const) {
       }
     };
     const running = Array.from({ length: writers }, (_, w) => writer(w));
+    // the kill comes after 1.5 s of writes and once a direct write has been acknowledged (a slow
+    // machine, encrypting, may need longer for the first of those)
     await Bun.sleep(1500);
+    for (const deadline = Date.now() + 20_000; acknowledgedDirect === 0 && Date.now() < deadline; ) await Bun.sleep(50);
     killed = true;
     await s3d.crash();
     await Promise.all(running);
