@@ -15,7 +15,7 @@
  * A MIMALLOC_PURGE_DELAY already in the environment is left as it is (and so the restart
  * happens at most once).
  */
-export const allocatorPurgeDelayMs = 1000;
+const allocatorPurgeDelayMs = 1000;
 
 function restartWithAllocatorSettings(): void {
   if (process.env.MIMALLOC_PURGE_DELAY !== undefined || typeof process.execve !== "function") return;

@@ -47,7 +47,7 @@ export class RowCache {
 
   set(bucket: string, key: string, entry: CachedObject): void {
     this.drop(bucket, key);
-    const bytes = entry.row.inline?.length ?? 0;
+    const bytes = inlineBytesOf(entry);
     if (bytes > this.inlineBytesMax) return;
     deepFreeze(entry.meta);
     this.entries.set(entryId(bucket, key), entry);
@@ -55,7 +55,7 @@ export class RowCache {
     while (this.entries.size > this.entriesMax || this.inlineBytes > this.inlineBytesMax) {
       const [oldest, evicted] = this.entries.entries().next().value!;
       this.entries.delete(oldest);
-      this.inlineBytes -= evicted.row.inline?.length ?? 0;
+      this.inlineBytes -= inlineBytesOf(evicted);
     }
   }
 
@@ -65,11 +65,12 @@ export class RowCache {
     const entry = this.entries.get(id);
     if (entry === undefined) return;
     this.entries.delete(id);
-    this.inlineBytes -= entry.row.inline?.length ?? 0;
+    this.inlineBytes -= inlineBytesOf(entry);
   }
 }
 
 const entryId = (bucket: string, key: string) => `${bucket}\u0000${key}`;
+const inlineBytesOf = (entry: CachedObject) => entry.row.inline?.length ?? 0;
 
 /** A cached meta is handed to every reader of the key: one that tried to change it would throw. */
 function deepFreeze(value: object): void {
