@@ -38,6 +38,11 @@ export interface IncomingBody {
   digest(): BodyDigest;
   /** the length the client declared, when it did: a body that differs fails its stream */
   declaredBytes?: number;
+  /**
+   * Every chunk read from `stream` is its reader's alone (a request's own receive buffers): a reader
+   * done with one may hand its memory back at once (blob-sinks.ts `releaseChunk`).
+   */
+  chunksOwned?: boolean;
 }
 
 /** What a client sets on an object besides its bytes. */

@@ -249,3 +249,48 @@ test("fs blob sinks: a large blob is flushed while it is written, not only at th
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+for (const directWrites of [true, false]) {
+  const how = directWrites ? "direct writes" : "page cache";
+  test(`fs blobs (${how}): owned chunks are released once written, views of a larger buffer never, and the blob is exact`, async () => {
+    const { BlobStore } = await import("../../src/store/fs/blobs.ts");
+    const { directBlobBytesMin } = await import("../../src/store/fs/blob-sinks.ts");
+    const dir = mkdtempSync(join(tmpdir(), "s3d-blobs-"));
+    try {
+      const blobs = new BlobStore(join(dir, "blobs"), undefined, directWrites);
+      const bytes = randomBytesSeeded(directBlobBytesMin + 3 * 1024 * 1024 + 17, 41);
+      for (const owned of [true, false]) {
+        // even pieces are each the whole of a buffer of their own (a copy), odd ones views of `shared`
+        const shared = Uint8Array.from(bytes);
+        const pieces = cut(shared, [300_000, 524_288, 1]).map((view, i) => (i % 2 === 0 ? Uint8Array.from(view) : view));
+        const id = blobs.newId();
+        expect(await blobs.write(id, streamOf([...pieces]), bytes.length, owned)).toBe(bytes.length);
+        expect(Buffer.from(await Bun.file(blobs.path(id)).arrayBuffer()).equals(bytes)).toBe(true);
+        for (const [i, piece] of pieces.entries()) expect((piece.buffer as ArrayBuffer).detached).toBe(owned && i % 2 === 0);
+        expect(Buffer.from(shared).equals(bytes)).toBe(true);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+test("fs blobs: with a master key, owned chunks are not released (the sealer keeps views of them)", async () => {
+  const { BlobStore } = await import("../../src/store/fs/blobs.ts");
+  const { Sealing } = await import("../../src/store/fs/sealing.ts");
+  const { directBlobBytesMin } = await import("../../src/store/fs/blob-sinks.ts");
+  const dir = mkdtempSync(join(tmpdir(), "s3d-blobs-"));
+  try {
+    const blobs = new BlobStore(join(dir, "blobs"), new Sealing(new Uint8Array(32).fill(6)), true);
+    const bytes = randomBytesSeeded(directBlobBytesMin + 5_000, 43);
+    const pieces = cut(bytes, [100_001]).map((view) => Uint8Array.from(view));
+    const id = blobs.newId();
+    expect(await blobs.write(id, streamOf([...pieces]), bytes.length, true)).toBe(bytes.length);
+    expect(pieces.every((p) => !(p.buffer as ArrayBuffer).detached)).toBe(true);
+    const read: Uint8Array[] = [];
+    for await (const chunk of blobs.readSegment(id, bytes.length, 0, bytes.length)) read.push(chunk);
+    expect(Buffer.concat(read).equals(bytes)).toBe(true);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -193,7 +193,7 @@ export class FsBackend implements Backend {
       stored = { segments: [], inline, newBlobs: [] };
     } else {
       const blobId = this.blobs.newId();
-      const sizeBytes = await this.blobs.write(blobId, body.stream, body.declaredBytes);
+      const sizeBytes = await this.blobs.write(blobId, body.stream, body.declaredBytes, body.chunksOwned);
       stored = { segments: [[blobId, sizeBytes]], newBlobs: [blobId] };
     }
     const { sizeBytes, md5Hex, checksum } = body.digest();

@@ -11,7 +11,10 @@ import { join } from "node:path";
 import { alignedBytes } from "../../../ffi/aligned.ts";
 
 export interface BlobSink {
-  /** Takes `chunk` and may keep it until written: the caller must not change it afterwards. */
+  /**
+   * Takes `chunk` and may keep it until written: the caller must not change it afterwards. A sink
+   * made to release chunks detaches it once written or copied (`releaseChunk`).
+   */
   add(chunk: Uint8Array): Promise<void>;
   /** Every byte is in: writes what is left and makes the file's data durable. */
   finish(): Promise<void>;
@@ -26,6 +29,20 @@ export interface BlobSink {
 export function settledLater<T>(promise: Promise<T>): Promise<T> {
   promise.catch(() => {});
   return promise;
+}
+
+/**
+ * Hands a chunk's memory back to the allocator now rather than at the next garbage collection, by
+ * detaching its ArrayBuffer (every view of it reads as empty afterwards), when the chunk is the
+ * whole of that buffer; otherwise does nothing. Only for chunks nothing else holds. A request body
+ * arrives in fresh buffers of up to 512 KiB; left to the collector, the next ones come from memory
+ * the process has not touched lately, which on this project's VMs costs a page fault every 4 KiB
+ * (bench/RESULTS.md). Released at once, the next chunk reuses warm memory: a 64 MiB PUT at c=8
+ * took 2.5-3x fewer page faults and ran 26-33 % faster.
+ */
+export function releaseChunk(chunk: Uint8Array): void {
+  const { buffer } = chunk;
+  if (buffer instanceof ArrayBuffer && chunk.byteOffset === 0 && chunk.byteLength === buffer.byteLength) buffer.transfer(0);
 }
 
 /** While a large body arrives, what is written of it is flushed in the background every this many bytes. */
@@ -73,7 +90,10 @@ export class PageCacheSink implements BlobSink {
   private batchedBytes = 0;
   private readonly earlyFlush: EarlyFlush;
 
-  constructor(private readonly file: FileHandle) {
+  constructor(
+    private readonly file: FileHandle,
+    private readonly releaseChunks = false,
+  ) {
     this.earlyFlush = new EarlyFlush(file);
   }
 
@@ -98,6 +118,7 @@ export class PageCacheSink implements BlobSink {
     this.batch = [];
     this.batchedBytes = 0;
     await writeAll(this.file, batch, batchedBytes);
+    if (this.releaseChunks) for (const chunk of batch) releaseChunk(chunk);
     this.earlyFlush.written(batchedBytes);
   }
 }
@@ -157,7 +178,10 @@ export class DirectSink implements BlobSink {
   private writing: Promise<void> | undefined;
   private readonly earlyFlush: EarlyFlush;
 
-  constructor(private readonly file: FileHandle) {
+  constructor(
+    private readonly file: FileHandle,
+    private readonly releaseChunks = false,
+  ) {
     this.earlyFlush = new EarlyFlush(file);
   }
 
@@ -169,6 +193,7 @@ export class DirectSink implements BlobSink {
       at += n;
       if (this.filledBytes === directBlockBytes) await this.writeBlock();
     }
+    if (this.releaseChunks) releaseChunk(chunk);
   }
 
   async finish(): Promise<void> {

@@ -54,15 +54,20 @@ export class BlobStore {
    * error (including the body stream failing verification, or running past `declaredBytes`)
    * the partial file is removed and the error rethrown. Sealed blobs go through the same sinks:
    * the sealer hands back ciphertext and tag pieces that are written like plain chunks.
+   * `chunksOwned`: the body's chunks are this writer's alone (IncomingBody.chunksOwned), so the
+   * sink hands each back to the allocator once it is written or copied.
    */
-  async write(id: string, body: ReadableStream<Uint8Array>, declaredBytes?: number): Promise<number> {
+  async write(id: string, body: ReadableStream<Uint8Array>, declaredBytes?: number, chunksOwned = false): Promise<number> {
     const path = this.path(id);
     const direct = this.directWrites && declaredBytes !== undefined && declaredBytes >= directBlobBytesMin;
     const file = await open(path, direct ? directCreateFlags : "wx", 0o600);
     // The new directory entry is flushed while the body arrives: it need only be durable by the commit.
     const directoryFlush = settledLater(fsyncDirectoryAsync(join(this.root, id.slice(0, 2))));
-    const sink: BlobSink = direct ? new DirectSink(file) : new PageCacheSink(file);
     const sealer = this.sealing?.streamSealer(Buffer.from(id, "hex"));
+    // Sealed, the sink writes the sealer's ciphertext; the body's chunks, of which the sealer keeps
+    // views between fragments, are left to the collector.
+    const releaseChunks = chunksOwned && sealer === undefined;
+    const sink: BlobSink = direct ? new DirectSink(file, releaseChunks) : new PageCacheSink(file, releaseChunks);
     let sizeBytes = 0;
     let durable: Promise<void> | undefined;
     try {

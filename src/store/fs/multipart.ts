@@ -62,7 +62,7 @@ export class MultipartStore {
   async uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: IncomingBody, nowMs: number): Promise<PartInfo> {
     this.requireUpload(bucket, key, uploadId);
     const blobId = this.blobs.newId();
-    await this.blobs.write(blobId, body.stream, body.declaredBytes);
+    await this.blobs.write(blobId, body.stream, body.declaredBytes, body.chunksOwned);
     const { sizeBytes, md5Hex, checksum } = body.digest();
     let superseded: string[] = [];
     try {
