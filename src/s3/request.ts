@@ -56,7 +56,7 @@ export function parseTarget(target: string, hostBucket?: string): ParsedTarget {
   const rawPath = q < 0 ? target : target.slice(0, q);
   const rawQuery = q < 0 ? "" : target.slice(q + 1);
   if (!rawPath.startsWith("/")) throw new S3Error("InvalidURI", "Couldn't parse the specified URI.");
-  const decodedPath = rawPath.split("/").map((segment) => decode(segment, false)).join("/");
+  const decodedPath = decode(rawPath, false);
   const slash = decodedPath.indexOf("/", 1);
   const bucket = hostBucket ?? (slash < 0 ? decodedPath.slice(1) : decodedPath.slice(1, slash));
   const key = hostBucket !== undefined ? decodedPath.slice(1) : slash < 0 ? "" : decodedPath.slice(slash + 1);
