@@ -275,22 +275,45 @@ for (const directWrites of [true, false]) {
   });
 }
 
-test("fs blobs: with a master key, owned chunks are not released (the sealer keeps views of them)", async () => {
+test("fs blobs: with a master key, owned chunks are released once sealed, views of a larger buffer never, and the blob reads back exactly", async () => {
   const { BlobStore } = await import("../../src/store/fs/blobs.ts");
   const { Sealing } = await import("../../src/store/fs/sealing.ts");
   const { directBlobBytesMin } = await import("../../src/store/fs/blob-sinks.ts");
   const dir = mkdtempSync(join(tmpdir(), "s3d-blobs-"));
   try {
-    const blobs = new BlobStore(join(dir, "blobs"), new Sealing(new Uint8Array(32).fill(6)), true);
-    const bytes = randomBytesSeeded(directBlobBytesMin + 5_000, 43);
-    const pieces = cut(bytes, [100_001]).map((view) => Uint8Array.from(view));
-    const id = blobs.newId();
-    expect(await blobs.write(id, streamOf([...pieces]), bytes.length, true)).toBe(bytes.length);
-    expect(pieces.every((p) => !(p.buffer as ArrayBuffer).detached)).toBe(true);
-    const read: Uint8Array[] = [];
-    for await (const chunk of blobs.readSegment(id, bytes.length, 0, bytes.length)) read.push(chunk);
-    expect(Buffer.concat(read).equals(bytes)).toBe(true);
+    for (const directWrites of [true, false]) {
+      const blobs = new BlobStore(join(dir, `blobs-${directWrites}`), new Sealing(new Uint8Array(32).fill(6)), directWrites);
+      const bytes = randomBytesSeeded(directBlobBytesMin + 5_000, 43);
+      for (const owned of [true, false]) {
+        const shared = Uint8Array.from(bytes);
+        const pieces = cut(shared, [100_001, 8_191, 3]).map((view, i) => (i % 2 === 0 ? Uint8Array.from(view) : view));
+        const id = blobs.newId();
+        expect(await blobs.write(id, streamOf([...pieces]), bytes.length, owned)).toBe(bytes.length);
+        for (const [i, piece] of pieces.entries()) expect((piece.buffer as ArrayBuffer).detached).toBe(owned && i % 2 === 0);
+        expect(Buffer.from(shared).equals(bytes)).toBe(true);
+        const read: Uint8Array[] = [];
+        for await (const chunk of blobs.readSegment(id, bytes.length, 0, bytes.length)) read.push(chunk);
+        expect(Buffer.concat(read).equals(bytes)).toBe(true);
+      }
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("sealer: a pushed chunk is released only once every byte of it is sealed", async () => {
+  const { Sealing, fragmentPlainBytes } = await import("../../src/store/fs/sealing.ts");
+  const sealer = new Sealing(new Uint8Array(32).fill(7)).streamSealer(new Uint8Array(16).fill(1), true);
+  const detached = (c: Uint8Array) => (c.buffer as ArrayBuffer).detached;
+  const a = new Uint8Array(fragmentPlainBytes + 2_000).fill(1);
+  const b = new Uint8Array(fragmentPlainBytes - 1_000).fill(2);
+  const c = new Uint8Array(10).fill(3);
+  sealer.push(a); // one fragment sealed, 2,000 bytes of `a` still pending
+  expect(detached(a)).toBe(false);
+  sealer.push(b); // the second fragment takes the rest of `a` and most of `b`
+  expect([detached(a), detached(b)]).toEqual([true, false]);
+  sealer.push(c);
+  expect([detached(b), detached(c)]).toEqual([false, false]);
+  sealer.finish();
+  expect([detached(b), detached(c)]).toEqual([true, true]);
 });

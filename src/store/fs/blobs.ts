@@ -63,9 +63,9 @@ export class BlobStore {
     const file = await open(path, direct ? directCreateFlags : "wx", 0o600);
     // The new directory entry is flushed while the body arrives: it need only be durable by the commit.
     const directoryFlush = settledLater(fsyncDirectoryAsync(join(this.root, id.slice(0, 2))));
-    const sealer = this.sealing?.streamSealer(Buffer.from(id, "hex"));
-    // Sealed, the sink writes the sealer's ciphertext; the body's chunks, of which the sealer keeps
-    // views between fragments, are left to the collector.
+    // Sealed, the sealer releases the body's chunks once it has sealed them, and the sink writes the
+    // sealer's ciphertext pieces, which are left to the collector (releasing them too gained nothing).
+    const sealer = this.sealing?.streamSealer(Buffer.from(id, "hex"), chunksOwned);
     const releaseChunks = chunksOwned && sealer === undefined;
     const sink: BlobSink = direct ? new DirectSink(file, releaseChunks) : new PageCacheSink(file, releaseChunks);
     let sizeBytes = 0;

@@ -24,6 +24,7 @@
  */
 import { createCipheriv, createDecipheriv, createSecretKey, hkdfSync, type KeyObject } from "node:crypto";
 import { assert } from "../../util/assert.ts";
+import { releaseChunk } from "./blob-sinks.ts";
 
 export const fragmentPlainBytes = 8192;
 export const tagBytes = 16;
@@ -82,9 +83,12 @@ export class Sealing {
     return createSecretKey(new Uint8Array(hkdfSync("sha256", this.master, id, keyInfo, masterKeyBytes)));
   }
 
-  /** A sealer for one blob's bytes as they stream in. */
-  streamSealer(id: Uint8Array): StreamSealer {
-    return new StreamSealer(this.dataKey(id), id);
+  /**
+   * A sealer for one blob's bytes as they stream in. `releaseChunks`: the chunks pushed are the
+   * sealer's alone, and each is released (blob-sinks.ts `releaseChunk`) once all its bytes are sealed.
+   */
+  streamSealer(id: Uint8Array, releaseChunks = false): StreamSealer {
+    return new StreamSealer(this.dataKey(id), id, releaseChunks);
   }
 
   /** Seals a whole small object: id ‖ fragments (what the `inline` column holds). */
@@ -133,14 +137,21 @@ export function clip(plain: Uint8Array, n: number, start: number, end: number): 
  * one is part of its AAD. Returns the sealed pieces (ciphertext and tags) in order.
  */
 export class StreamSealer {
+  /** Plaintext not sealed yet: views of the pushed chunks, the first one possibly cut. */
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
   private next = 0;
   private finished = false;
+  /** With `releaseChunks`: the pushed chunks not sealed to their last byte yet, whole, oldest first. */
+  private unreleased: Uint8Array[] = [];
+  /** Plaintext bytes pushed before the first of `unreleased`. */
+  private unreleasedStart = 0;
+  private pushedBytes = 0;
 
   constructor(
     private readonly key: KeyObject,
     private readonly id: Uint8Array,
+    private readonly releaseChunks = false,
   ) {}
 
   push(chunk: Uint8Array): Uint8Array[] {
@@ -148,8 +159,11 @@ export class StreamSealer {
     if (chunk.length === 0) return [];
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
+    this.pushedBytes += chunk.length;
+    if (this.releaseChunks) this.unreleased.push(chunk);
     const out: Uint8Array[] = [];
     while (this.pendingBytes > fragmentPlainBytes) this.seal(fragmentPlainBytes, false, out);
+    this.releaseSealed();
     return out;
   }
 
@@ -158,7 +172,18 @@ export class StreamSealer {
     this.finished = true;
     const out: Uint8Array[] = [];
     this.seal(this.pendingBytes, true, out);
+    this.releaseSealed();
     return out;
+  }
+
+  /** Releases the chunks whose every byte has been sealed: `pending` holds no view of them any more. */
+  private releaseSealed(): void {
+    const sealedBytes = this.pushedBytes - this.pendingBytes;
+    while (this.unreleased.length > 0 && this.unreleasedStart + this.unreleased[0].length <= sealedBytes) {
+      const chunk = this.unreleased.shift()!;
+      this.unreleasedStart += chunk.length;
+      releaseChunk(chunk);
+    }
   }
 
   private seal(plainBytes: number, last: boolean, out: Uint8Array[]): void {
