@@ -191,30 +191,6 @@ for (const directWrites of [true, false]) {
   });
 }
 
-test("fs blobs: sealed blobs go through direct writes and read back exactly", async () => {
-  const { BlobStore } = await import("../../src/store/fs/blobs.ts");
-  const { Sealing } = await import("../../src/store/fs/sealing.ts");
-  const { directBlobBytesMin } = await import("../../src/store/fs/blob-sinks.ts");
-  const dir = mkdtempSync(join(tmpdir(), "s3d-blobs-"));
-  try {
-    for (const directWrites of [true, false]) {
-      const blobs = new BlobStore(join(dir, `blobs-${directWrites}`), new Sealing(new Uint8Array(32).fill(5)), directWrites);
-      const bytes = randomBytesSeeded(directBlobBytesMin + 12_345, 77);
-      const id = blobs.newId();
-      expect(await blobs.write(id, streamOf(cut(bytes, [65_536, 1, 300_000])), bytes.length)).toBe(bytes.length);
-      const read: Uint8Array[] = [];
-      for await (const chunk of blobs.readSegment(id, bytes.length, 0, bytes.length)) read.push(chunk);
-      expect(Buffer.concat(read).equals(bytes)).toBe(true);
-      // on disk: ciphertext, a tag per fragment, nothing of the plaintext's first bytes
-      const onDisk = Buffer.from(await Bun.file(blobs.path(id)).arrayBuffer());
-      expect(onDisk.length).toBeGreaterThan(bytes.length);
-      expect(onDisk.subarray(0, 64).equals(bytes.subarray(0, 64))).toBe(false);
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
-
 test("fs blob sinks: a large blob is flushed while it is written, not only at the end", async () => {
   const { open } = await import("node:fs/promises");
   const { DirectSink, PageCacheSink, directCreateFlags, directWritesWork } = await import("../../src/store/fs/blob-sinks.ts");
@@ -250,6 +226,14 @@ test("fs blob sinks: a large blob is flushed while it is written, not only at th
   }
 });
 
+/** `bytes` cut as by `cut`: even pieces copied into buffers of their own, odd ones views of `shared`, a copy of `bytes`. */
+function ownedAndViewPieces(bytes: Uint8Array, sizes: number[]): { shared: Uint8Array; pieces: Uint8Array[] } {
+  const shared = Uint8Array.from(bytes);
+  return { shared, pieces: cut(shared, sizes).map((view, i) => (i % 2 === 0 ? Uint8Array.from(view) : view)) };
+}
+
+const detached = (chunk: Uint8Array) => (chunk.buffer as ArrayBuffer).detached;
+
 for (const directWrites of [true, false]) {
   const how = directWrites ? "direct writes" : "page cache";
   test(`fs blobs (${how}): owned chunks are released once written, views of a larger buffer never, and the blob is exact`, async () => {
@@ -260,13 +244,11 @@ for (const directWrites of [true, false]) {
       const blobs = new BlobStore(join(dir, "blobs"), undefined, directWrites);
       const bytes = randomBytesSeeded(directBlobBytesMin + 3 * 1024 * 1024 + 17, 41);
       for (const owned of [true, false]) {
-        // even pieces are each the whole of a buffer of their own (a copy), odd ones views of `shared`
-        const shared = Uint8Array.from(bytes);
-        const pieces = cut(shared, [300_000, 524_288, 1]).map((view, i) => (i % 2 === 0 ? Uint8Array.from(view) : view));
+        const { shared, pieces } = ownedAndViewPieces(bytes, [300_000, 524_288, 1]);
         const id = blobs.newId();
         expect(await blobs.write(id, streamOf([...pieces]), bytes.length, owned)).toBe(bytes.length);
         expect(Buffer.from(await Bun.file(blobs.path(id)).arrayBuffer()).equals(bytes)).toBe(true);
-        for (const [i, piece] of pieces.entries()) expect((piece.buffer as ArrayBuffer).detached).toBe(owned && i % 2 === 0);
+        for (const [i, piece] of pieces.entries()) expect(detached(piece)).toBe(owned && i % 2 === 0);
         expect(Buffer.from(shared).equals(bytes)).toBe(true);
       }
     } finally {
@@ -275,7 +257,7 @@ for (const directWrites of [true, false]) {
   });
 }
 
-test("fs blobs: with a master key, owned chunks are released once sealed, views of a larger buffer never, and the blob reads back exactly", async () => {
+test("fs blobs: sealed blobs, written directly or not, read back exactly; owned chunks are released once sealed, views never", async () => {
   const { BlobStore } = await import("../../src/store/fs/blobs.ts");
   const { Sealing } = await import("../../src/store/fs/sealing.ts");
   const { directBlobBytesMin } = await import("../../src/store/fs/blob-sinks.ts");
@@ -285,15 +267,18 @@ test("fs blobs: with a master key, owned chunks are released once sealed, views 
       const blobs = new BlobStore(join(dir, `blobs-${directWrites}`), new Sealing(new Uint8Array(32).fill(6)), directWrites);
       const bytes = randomBytesSeeded(directBlobBytesMin + 5_000, 43);
       for (const owned of [true, false]) {
-        const shared = Uint8Array.from(bytes);
-        const pieces = cut(shared, [100_001, 8_191, 3]).map((view, i) => (i % 2 === 0 ? Uint8Array.from(view) : view));
+        const { shared, pieces } = ownedAndViewPieces(bytes, [100_001, 8_191, 3]);
         const id = blobs.newId();
         expect(await blobs.write(id, streamOf([...pieces]), bytes.length, owned)).toBe(bytes.length);
-        for (const [i, piece] of pieces.entries()) expect((piece.buffer as ArrayBuffer).detached).toBe(owned && i % 2 === 0);
+        for (const [i, piece] of pieces.entries()) expect(detached(piece)).toBe(owned && i % 2 === 0);
         expect(Buffer.from(shared).equals(bytes)).toBe(true);
         const read: Uint8Array[] = [];
         for await (const chunk of blobs.readSegment(id, bytes.length, 0, bytes.length)) read.push(chunk);
         expect(Buffer.concat(read).equals(bytes)).toBe(true);
+        // on disk: ciphertext, a tag per fragment, nothing of the plaintext's first bytes
+        const onDisk = Buffer.from(await Bun.file(blobs.path(id)).arrayBuffer());
+        expect(onDisk.length).toBeGreaterThan(bytes.length);
+        expect(onDisk.subarray(0, 64).equals(bytes.subarray(0, 64))).toBe(false);
       }
     }
   } finally {
@@ -304,7 +289,6 @@ test("fs blobs: with a master key, owned chunks are released once sealed, views 
 test("sealer: a pushed chunk is released only once every byte of it is sealed", async () => {
   const { Sealing, fragmentPlainBytes } = await import("../../src/store/fs/sealing.ts");
   const sealer = new Sealing(new Uint8Array(32).fill(7)).streamSealer(new Uint8Array(16).fill(1), true);
-  const detached = (c: Uint8Array) => (c.buffer as ArrayBuffer).detached;
   const a = new Uint8Array(fragmentPlainBytes + 2_000).fill(1);
   const b = new Uint8Array(fragmentPlainBytes - 1_000).fill(2);
   const c = new Uint8Array(10).fill(3);

@@ -38,7 +38,7 @@ export function settledLater<T>(promise: Promise<T>): Promise<T> {
  * arrives in fresh buffers of up to 512 KiB; left to the collector, the next ones come from memory
  * the process has not touched lately, which on this project's VMs costs a page fault every 4 KiB
  * (bench/RESULTS.md). Released at once, the next chunk reuses warm memory: a 64 MiB PUT at c=8
- * took 2.5-3x fewer page faults and ran 26-33 % faster.
+ * took a third of the page faults and ran 15-30 % faster in four of five alternating pairs.
  */
 export function releaseChunk(chunk: Uint8Array): void {
   const { buffer } = chunk;

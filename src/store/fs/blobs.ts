@@ -54,8 +54,8 @@ export class BlobStore {
    * error (including the body stream failing verification, or running past `declaredBytes`)
    * the partial file is removed and the error rethrown. Sealed blobs go through the same sinks:
    * the sealer hands back ciphertext and tag pieces that are written like plain chunks.
-   * `chunksOwned`: the body's chunks are this writer's alone (IncomingBody.chunksOwned), so the
-   * sink hands each back to the allocator once it is written or copied.
+   * `chunksOwned`: the body's chunks are this writer's alone (IncomingBody.chunksOwned), so each
+   * is handed back to the allocator once written or copied (by the sink) or sealed (by the sealer).
    */
   async write(id: string, body: ReadableStream<Uint8Array>, declaredBytes?: number, chunksOwned = false): Promise<number> {
     const path = this.path(id);
