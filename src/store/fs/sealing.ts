@@ -144,9 +144,7 @@ export class StreamSealer {
   private finished = false;
   /** With `releaseChunks`: the pushed chunks not sealed to their last byte yet, whole, oldest first. */
   private unreleased: Uint8Array[] = [];
-  /** Plaintext bytes pushed before the first of `unreleased`. */
-  private unreleasedStart = 0;
-  private pushedBytes = 0;
+  private unreleasedBytes = 0;
 
   constructor(
     private readonly key: KeyObject,
@@ -159,8 +157,10 @@ export class StreamSealer {
     if (chunk.length === 0) return [];
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
-    this.pushedBytes += chunk.length;
-    if (this.releaseChunks) this.unreleased.push(chunk);
+    if (this.releaseChunks) {
+      this.unreleased.push(chunk);
+      this.unreleasedBytes += chunk.length;
+    }
     const out: Uint8Array[] = [];
     while (this.pendingBytes > fragmentPlainBytes) this.seal(fragmentPlainBytes, false, out);
     this.releaseSealed();
@@ -176,12 +176,15 @@ export class StreamSealer {
     return out;
   }
 
-  /** Releases the chunks whose every byte has been sealed: `pending` holds no view of them any more. */
+  /**
+   * Releases the chunks whose every byte has been sealed: `pending` holds no view of them any more.
+   * The pending bytes are the last ones pushed, so the oldest unreleased chunk is sealed once the
+   * chunks after it hold at least as many bytes.
+   */
   private releaseSealed(): void {
-    const sealedBytes = this.pushedBytes - this.pendingBytes;
-    while (this.unreleased.length > 0 && this.unreleasedStart + this.unreleased[0].length <= sealedBytes) {
+    while (this.unreleased.length > 0 && this.unreleasedBytes - this.unreleased[0].length >= this.pendingBytes) {
       const chunk = this.unreleased.shift()!;
-      this.unreleasedStart += chunk.length;
+      this.unreleasedBytes -= chunk.length;
       releaseChunk(chunk);
     }
   }
