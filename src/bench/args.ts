@@ -66,7 +66,7 @@ load options:
   --region R                                 signing region (default us-east-1)
   --payload signed|unsigned                  PUT payload hash (default signed: SHA-256 once per distinct body)
   --part-size 16MiB                          multipart part size (default 16MiB)
-  --client fetch|node                        HTTP client (default fetch)
+  --client socket|node|fetch                 HTTP client (default socket: s3d's own over Bun's TCP sockets)
   --key-prefix P                             object key prefix (default bench/)
   --server-pid PID                           also report this process's CPU use (Linux)
   --no-cleanup                               keep the objects
@@ -147,8 +147,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   if (bucket !== undefined && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new UsageError(`--bucket "${bucket}" is not a valid bucket name`);
   const payload = values.get("--payload") ?? "signed";
   if (payload !== "signed" && payload !== "unsigned") throw new UsageError(`--payload must be signed or unsigned, not "${payload}"`);
-  const client = values.get("--client") ?? "fetch";
-  if (!(clientKinds as readonly string[]).includes(client)) throw new UsageError(`--client must be ${clientKinds.join(" or ")}, not "${client}"`);
+  const client = values.get("--client") ?? "socket";
+  if (!(clientKinds as readonly string[]).includes(client)) throw new UsageError(`--client must be one of ${clientKinds.join(", ")}, not "${client}"`);
   const concurrency = integer(values, "--concurrency", 8, 1, 4096);
   const sizeBytes = size(values, "--size", 4096, 0);
   const partSizeBytes = size(values, "--part-size", 16 * 1024 * 1024, 5 * 1024 * 1024);

@@ -473,7 +473,7 @@ async function main(argv: string[]): Promise<number> {
   lines.push(`## Run of ${started.toISOString().slice(0, 16).replace("T", " ")} UTC`, "");
   lines.push(`- commit: \`${gitCommit()}\``);
   lines.push(`- command: \`${command}\` (${elapsedS} s)`);
-  lines.push(`- machine: ${navigator.hardwareConcurrency} cores, Bun ${Bun.version}, loopback (127.0.0.1), generator client fetch, signed payloads`);
+  lines.push(`- machine: ${navigator.hardwareConcurrency} cores, Bun ${Bun.version}, loopback (127.0.0.1), generator client socket (s3d's own HTTP/1.1 over Bun's TCP sockets), signed payloads`);
   lines.push(`- each cell: one generator process (\`dist/s3d bench\`, as users run it); ${quick ? "1.5" : "5"} s measured after its objects are written; figures include verification of every GET`);
   lines.push("- s3d and the null servers take turns cell by cell (their ratios are measured seconds apart); s3rver and RGW run after them, one at a time");
   for (const note of notes) lines.push(`- ${note}`);

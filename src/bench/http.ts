@@ -1,13 +1,16 @@
 /**
- * Two HTTP/1.1 clients behind one small interface, so the generator can use whichever is faster
- * under Bun (measured: see bench/RESULTS.md): node:http with a keep-alive Agent, or fetch.
+ * Three HTTP/1.1 clients behind one small interface, so the generator can use whichever is
+ * cheapest under Bun (measured: see bench/RESULTS.md): s3d's own over Bun's TCP sockets,
+ * node:http with a keep-alive Agent, or fetch.
  * Request bodies are passed as given (subarrays of the content pattern, never copied here);
  * response bodies go chunk by chunk to a sink, so a 64 MiB GET is never held whole.
  */
 import http from "node:http";
+import type { Socket } from "bun";
+import { ResponseParser, type ResponseHead } from "./http-response.ts";
 
-export type ClientKind = "node" | "fetch";
-export const clientKinds: readonly ClientKind[] = ["node", "fetch"];
+export type ClientKind = "socket" | "node" | "fetch";
+export const clientKinds: readonly ClientKind[] = ["socket", "node", "fetch"];
 
 export interface HttpRequest {
   method: string;
@@ -37,7 +40,224 @@ export interface HttpClient {
 const collectedBodyBytesMax = 16 * 1024 * 1024;
 
 export function createClient(kind: ClientKind, endpoint: URL, connections: number): HttpClient {
+  if (kind === "socket") return new SocketClient(endpoint, connections);
   return kind === "node" ? new NodeClient(endpoint, connections) : new FetchClient(endpoint);
+}
+
+/**
+ * Keep-alive connections over Bun's TCP sockets, one request at a time on each: the request head
+ * is one string, a body up to `coalescedBodyBytesMax` goes out in the same write, a larger one is
+ * written from the caller's buffer as the socket takes it. Responses go through ResponseParser.
+ */
+class SocketClient implements HttpClient {
+  readonly kind = "socket" as const;
+  private readonly idle: Connection[] = [];
+  /** requests waiting for a connection: woken one at a time as connections come back */
+  private readonly waiting: (() => void)[] = [];
+  private open = 0;
+  private closed = false;
+
+  constructor(private readonly endpoint: URL, private readonly connections: number) {}
+
+  async request(req: HttpRequest): Promise<HttpResponse> {
+    const connection = await this.acquire();
+    try {
+      return await connection.exchange(req);
+    } finally {
+      this.release(connection);
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const connection of this.idle.splice(0)) connection.destroy();
+    for (const wake of this.waiting.splice(0)) wake();
+  }
+
+  private async acquire(): Promise<Connection> {
+    for (;;) {
+      if (this.closed) throw new Error("client closed");
+      for (let idle = this.idle.pop(); idle !== undefined; idle = this.idle.pop()) {
+        if (idle.reusable) return idle;
+        // The server closed it while it was idle (its keep-alive timeout).
+        idle.destroy();
+        this.open--;
+      }
+      if (this.open < this.connections) {
+        this.open++;
+        try {
+          return await Connection.open(this.endpoint);
+        } catch (error) {
+          this.open--;
+          throw error;
+        }
+      }
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
+  }
+
+  private release(connection: Connection): void {
+    if (connection.reusable && !this.closed) {
+      this.idle.push(connection);
+    } else {
+      connection.destroy();
+      this.open--;
+    }
+    this.waiting.shift()?.();
+  }
+}
+
+/** Bodies up to this size are sent in the same write as the request head. */
+const coalescedBodyBytesMax = 64 * 1024;
+
+class Connection {
+  private readonly parser: ResponseParser;
+  private head: ResponseHead | undefined;
+  private sink: ((chunk: Uint8Array) => void) | undefined;
+  private parts: Uint8Array[] = [];
+  private bodyBytes = 0;
+  private settle: { resolve: (res: HttpResponse) => void; reject: (error: Error) => void } | undefined;
+  /** bytes of the request the socket has not taken yet, in order: they go out as it drains */
+  private unsent: Uint8Array[] = [];
+  private broken = false;
+
+  private constructor(private readonly socket: Socket<Connection | undefined>, private readonly host: string) {
+    this.parser = new ResponseParser(
+      (head) => {
+        this.head = head;
+      },
+      (chunk) => this.onBody(chunk),
+      () => this.onEnd(),
+    );
+  }
+
+  static async open(endpoint: URL): Promise<Connection> {
+    const socket = await Bun.connect<Connection | undefined>({
+      hostname: endpoint.hostname,
+      port: Number(endpoint.port || 80),
+      data: undefined,
+      socket: {
+        data: (s, bytes) => s.data?.onData(bytes),
+        drain: (s) => s.data?.onDrain(),
+        end: (s) => s.data?.onClose(undefined),
+        close: (s, error) => s.data?.onClose(error),
+        error: (s, error) => s.data?.onClose(error),
+      },
+    });
+    socket.setNoDelay(true);
+    const connection = new Connection(socket, endpoint.host);
+    socket.data = connection;
+    return connection;
+  }
+
+  get reusable(): boolean {
+    return !this.broken && this.parser.idle && this.head?.closes !== true;
+  }
+
+  exchange(req: HttpRequest): Promise<HttpResponse> {
+    if (this.broken) return Promise.reject(new Error("connection closed"));
+    this.head = undefined;
+    this.sink = req.sink;
+    this.parts = [];
+    this.bodyBytes = 0;
+    this.parser.expect(req.method === "HEAD");
+    const body = req.body ?? new Uint8Array(0);
+    let text = `${req.method} ${req.target} HTTP/1.1\r\nhost: ${this.host}\r\ncontent-length: ${body.length}\r\n`;
+    for (const name in req.headers) text += `${name}: ${req.headers[name]}\r\n`;
+    text += "\r\n";
+    const promise = new Promise<HttpResponse>((resolve, reject) => {
+      this.settle = { resolve, reject };
+    });
+    const headBytes = Buffer.from(text, "latin1");
+    if (body.length <= coalescedBodyBytesMax) {
+      const whole = new Uint8Array(headBytes.length + body.length);
+      whole.set(headBytes);
+      whole.set(body, headBytes.length);
+      this.unsent = [whole];
+    } else {
+      this.unsent = [headBytes, body];
+    }
+    this.flush();
+    return promise;
+  }
+
+  destroy(): void {
+    this.broken = true;
+    this.socket.data = undefined;
+    this.socket.terminate();
+  }
+
+  /** Writes as much of the request as the socket takes now; `onDrain` calls again for the rest. */
+  private flush(): void {
+    while (this.unsent.length > 0) {
+      const bytes = this.unsent[0];
+      const written = this.socket.write(bytes);
+      if (written < 0) return this.fail(Object.assign(new Error("connection closed while writing"), { code: "ECONNRESET" }));
+      if (written < bytes.length) {
+        this.unsent[0] = bytes.subarray(written);
+        return;
+      }
+      this.unsent.shift();
+    }
+  }
+
+  onDrain(): void {
+    this.flush();
+  }
+
+  onData(bytes: Uint8Array): void {
+    if (this.settle === undefined) {
+      // Bytes with no request in flight: the server is not speaking HTTP/1.1 as expected.
+      this.broken = true;
+      return;
+    }
+    try {
+      this.parser.push(bytes);
+    } catch (error) {
+      this.fail(error as Error);
+    }
+  }
+
+  onClose(error: Error | undefined): void {
+    const wasBroken = this.broken;
+    this.broken = true;
+    if (this.settle === undefined || wasBroken) return;
+    try {
+      this.parser.close();
+    } catch (cut) {
+      this.fail(Object.assign(error ?? (cut as Error), { code: (error as { code?: string } | undefined)?.code ?? "ECONNRESET" }));
+    }
+  }
+
+  private onBody(chunk: Uint8Array): void {
+    this.bodyBytes += chunk.length;
+    const status = this.head!.status;
+    if (this.sink !== undefined && status >= 200 && status < 300) this.sink(chunk);
+    else if (this.bodyBytes <= collectedBodyBytesMax) this.parts.push(chunk.slice());
+  }
+
+  private onEnd(): void {
+    const head = this.head!;
+    const settle = this.settle!;
+    this.settle = undefined;
+    // An answer before the whole body was sent (an early error): the rest cannot follow on this connection.
+    if (this.unsent.length > 0) this.broken = true;
+    this.unsent = [];
+    const stream = this.sink !== undefined && head.status >= 200 && head.status < 300;
+    const text = stream ? "" : Buffer.concat(this.parts).toString("utf8");
+    this.parts = [];
+    settle.resolve({ status: head.status, header: (name) => head.headers.get(name), text, bodyBytes: this.bodyBytes });
+  }
+
+  private fail(error: Error): void {
+    this.broken = true;
+    const settle = this.settle;
+    this.settle = undefined;
+    this.unsent = [];
+    this.socket.terminate();
+    settle?.reject(error);
+  }
+
 }
 
 class NodeClient implements HttpClient {

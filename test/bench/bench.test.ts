@@ -51,9 +51,12 @@ describe("against the null server", () => {
     });
   }
 
-  test("the fetch and node:http clients both work", async () => {
-    await expectClean(server.url, { op: "get", client: "node" });
-    await expectClean(server.url, { op: "put", client: "node", payload: "unsigned" });
+  test("the node:http and fetch clients work too (the workloads above use the default, socket)", async () => {
+    expect(options(server.url, {}).client).toBe("socket");
+    for (const client of ["node", "fetch"] as const) {
+      await expectClean(server.url, { op: "get", client });
+      await expectClean(server.url, { op: "put", client, payload: "unsigned" });
+    }
   });
 });
 
@@ -130,6 +133,7 @@ describe("arguments", () => {
     [[...base, "--frobnicate"], "unknown option --frobnicate"],
     [[...base, "--op"], "--op needs a value"],
     [[...base, "--payload", "maybe"], "--payload must be signed or unsigned"],
+    [[...base, "--client", "curl"], "--client must be one of socket, node, fetch"],
     [["--disk-ceiling"], "--disk-ceiling needs --dir"],
     [["--null-server", "--op", "get"], "--op does not apply to --null-server"],
     [[...base, "--corrupt"], "--corrupt only applies to --null-server"],
