@@ -226,6 +226,66 @@ test("fs blob sinks: a large blob is flushed while it is written, not only at th
   }
 });
 
+test("fs direct sink: several block writes in flight, all done before the last flush; a failed one fails the blob and abandon waits for the rest", async () => {
+  const { open } = await import("node:fs/promises");
+  const { DirectSink, directCreateFlags, directWritesWork, directBlockBytes } = await import("../../src/store/fs/blob-sinks.ts");
+  const dir = mkdtempSync(join(tmpdir(), "s3d-sinks-"));
+  try {
+    if (!directWritesWork(dir)) {
+      // CI runs on ext4, which takes O_DIRECT: this test must run there
+      expect(process.env.CI).toBeUndefined();
+      return;
+    }
+    /** A direct file whose writes are counted, slowed (so they overlap) and made to fail from write `failAt` on. */
+    const watched = async (name: string, failAt = Infinity) => {
+      const file = await open(join(dir, name), directCreateFlags, 0o600);
+      const seen = { inFlight: 0, most: 0, writes: 0, inFlightAtSync: [] as number[] };
+      const write = file.write.bind(file) as (...args: unknown[]) => Promise<unknown>;
+      (file as { write: unknown }).write = async (...args: unknown[]) => {
+        const n = ++seen.writes;
+        seen.most = Math.max(seen.most, ++seen.inFlight);
+        try {
+          await Bun.sleep(5);
+          if (n >= failAt) throw new Error(`write ${n} failed`);
+          return await write(...args);
+        } finally {
+          seen.inFlight--;
+        }
+      };
+      const datasync = file.datasync.bind(file);
+      file.datasync = () => {
+        seen.inFlightAtSync.push(seen.inFlight);
+        return datasync();
+      };
+      return { file, seen };
+    };
+
+    const bytes = randomBytesSeeded(12 * directBlockBytes + 7, 53);
+    const { file, seen } = await watched("whole");
+    const sink = new DirectSink(file);
+    for (const piece of cut(bytes, [300_000])) await sink.add(piece);
+    await sink.finish();
+    await file.close();
+    expect(seen.most).toBeGreaterThan(1);
+    expect(seen.most).toBeLessThanOrEqual(4);
+    expect(seen.inFlightAtSync.at(-1)).toBe(0);
+    expect(Buffer.from(await Bun.file(join(dir, "whole")).arrayBuffer()).equals(bytes)).toBe(true);
+
+    const failing = await watched("failing", 3);
+    const doomed = new DirectSink(failing.file);
+    const error = await (async () => {
+      for (const piece of cut(bytes, [300_000])) await doomed.add(piece);
+      await doomed.finish();
+    })().catch((e: Error) => e);
+    expect(String(error)).toContain("write 3 failed");
+    await doomed.abandon();
+    expect(failing.seen.inFlight).toBe(0);
+    await failing.file.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 /** `bytes` cut as by `cut`: even pieces copied into buffers of their own, odd ones views of `shared`, a copy of `bytes`. */
 function ownedAndViewPieces(bytes: Uint8Array, sizes: number[]): { shared: Uint8Array; pieces: Uint8Array[] } {
   const shared = Uint8Array.from(bytes);

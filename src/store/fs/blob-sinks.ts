@@ -167,15 +167,24 @@ const giveBack = (block: Uint8Array) => {
 };
 
 /**
- * Copies chunks into aligned blocks and writes each full block with O_DIRECT, one write in flight
- * while the next block fills. The last block is written padded with zeros to the alignment and the
+ * Direct writes of one blob in flight at once. One at a time, a 64 MiB PUT at c=1 spent 75-85 % of
+ * its time waiting for the write before (a 1 MiB direct write took ≈2.7 ms, against the ≈1.4 of
+ * the disk ceiling's back-to-back writes); with four, c=1 went from 294-400 to 435-448 MiB/s in
+ * alternating runs and the wait moved to MD5. c=8, bound by the CPU, was the same either way.
+ */
+const directWritesInFlightMax = 4;
+
+/**
+ * Copies chunks into aligned blocks and writes each full block with O_DIRECT, up to
+ * `directWritesInFlightMax` writes in flight while the next block fills. The last block is written padded with zeros to the alignment and the
  * file then truncated to its real length; fdatasync makes data and length durable together.
  */
 export class DirectSink implements BlobSink {
   private block = takeBlock();
   private filledBytes = 0;
   private offsetBytes = 0;
-  private writing: Promise<void> | undefined;
+  /** the writes in flight, oldest first */
+  private writes: Promise<void>[] = [];
   private readonly earlyFlush: EarlyFlush;
 
   constructor(
@@ -197,7 +206,7 @@ export class DirectSink implements BlobSink {
   }
 
   async finish(): Promise<void> {
-    await this.writing;
+    await Promise.all(this.writes);
     const lengthBytes = this.offsetBytes + this.filledBytes;
     const paddedBytes = Math.ceil(this.filledBytes / directAlignmentBytes) * directAlignmentBytes;
     if (paddedBytes > 0) {
@@ -211,20 +220,20 @@ export class DirectSink implements BlobSink {
   }
 
   async abandon(): Promise<void> {
-    await this.writing?.catch(() => {});
+    await Promise.allSettled(this.writes);
     await this.earlyFlush.settled();
   }
 
-  /** Starts writing the full block once the write before it is done. */
+  /** Starts writing the full block, once fewer than the most writes are in flight. */
   private async writeBlock(): Promise<void> {
-    await this.writing;
+    // The oldest write is awaited first; a failed one fails the blob here or in `finish`.
+    while (this.writes.length >= directWritesInFlightMax) await this.writes.shift();
     const block = this.block;
-    this.writing = settledLater(
-      writeFully(this.file, block, this.offsetBytes).then(() => {
-        giveBack(block);
-        this.earlyFlush.written(directBlockBytes);
-      }),
-    );
+    const written = writeFully(this.file, block, this.offsetBytes).then(() => {
+      giveBack(block);
+      this.earlyFlush.written(directBlockBytes);
+    });
+    this.writes.push(settledLater(written));
     this.block = takeBlock();
     this.offsetBytes += directBlockBytes;
     this.filledBytes = 0;
