@@ -257,7 +257,6 @@ class Connection {
     this.socket.terminate();
     settle?.reject(error);
   }
-
 }
 
 class NodeClient implements HttpClient {

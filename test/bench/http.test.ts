@@ -60,6 +60,18 @@ function startRawServer(reply: (n: number) => { bytes: string; close: boolean })
   });
 }
 
+/** Runs `body` with a socket client of one connection to a raw server answering with `reply`; stops both after. */
+async function withRawServer(reply: Parameters<typeof startRawServer>[0], body: (client: ReturnType<typeof createClient>) => Promise<void>) {
+  const server = startRawServer(reply);
+  const client = createClient("socket", new URL(`http://127.0.0.1:${server.port}`), 1);
+  try {
+    await body(client);
+  } finally {
+    client.close();
+    server.stop(true);
+  }
+}
+
 describe("the socket client", () => {
   let server: Awaited<ReturnType<typeof startHashServer>>;
   beforeAll(async () => {
@@ -157,45 +169,30 @@ describe("the socket client when the server misbehaves", () => {
   });
 
   test("a response cut short rejects with ECONNRESET; the client recovers", async () => {
-    const server = startRawServer((n) =>
-      n === 1 ? { bytes: "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b", close: true } : { bytes: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", close: false },
-    );
-    const client = createClient("socket", new URL(`http://127.0.0.1:${server.port}`), 1);
-    try {
+    const reply = (n: number) =>
+      n === 1 ? { bytes: "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b", close: true } : { bytes: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", close: false };
+    await withRawServer(reply, async (client) => {
       const cut = await client.request({ method: "GET", target: "/a", headers: {} }).catch((e) => e);
       expect(cut).toBeInstanceOf(Error);
       expect((cut as { code?: string }).code).toBe("ECONNRESET");
       expect((await client.request({ method: "GET", target: "/b", headers: {} })).text).toBe("ok");
-    } finally {
-      client.close();
-      server.stop(true);
-    }
+    });
   });
 
   test("a connection the server closed while idle is not used again", async () => {
-    const server = startRawServer(() => ({ bytes: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", close: true }));
-    const client = createClient("socket", new URL(`http://127.0.0.1:${server.port}`), 1);
-    try {
+    await withRawServer(() => ({ bytes: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", close: true }), async (client) => {
       for (let i = 0; i < 3; i++) {
         expect((await client.request({ method: "GET", target: `/${i}`, headers: {} })).text).toBe("ok");
         await Bun.sleep(20); // the server's FIN arrives while the connection is idle
       }
-    } finally {
-      client.close();
-      server.stop(true);
-    }
+    });
   });
 
   test("a response that is not HTTP rejects with HTTPProtocol", async () => {
-    const server = startRawServer(() => ({ bytes: "SSH-2.0-OpenSSH\r\n\r\n", close: false }));
-    const client = createClient("socket", new URL(`http://127.0.0.1:${server.port}`), 1);
-    try {
+    await withRawServer(() => ({ bytes: "SSH-2.0-OpenSSH\r\n\r\n", close: false }), async (client) => {
       const error = await client.request({ method: "GET", target: "/", headers: {} }).catch((e) => e);
       expect((error as { code?: string }).code).toBe("HTTPProtocol");
-    } finally {
-      client.close();
-      server.stop(true);
-    }
+    });
   });
 
   test("a refused connection rejects with the socket's error code", async () => {

@@ -176,8 +176,9 @@ const directWritesInFlightMax = 4;
 
 /**
  * Copies chunks into aligned blocks and writes each full block with O_DIRECT, up to
- * `directWritesInFlightMax` writes in flight while the next block fills. The last block is written padded with zeros to the alignment and the
- * file then truncated to its real length; fdatasync makes data and length durable together.
+ * `directWritesInFlightMax` writes in flight while the next block fills. The last block is
+ * written padded with zeros to the alignment and the file then truncated to its real length;
+ * fdatasync makes data and length durable together.
  */
 export class DirectSink implements BlobSink {
   private block = takeBlock();
