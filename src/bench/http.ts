@@ -132,18 +132,34 @@ class Connection {
   }
 
   static async open(endpoint: URL): Promise<Connection> {
+    const tls = endpoint.protocol === "https:";
+    // Bun.connect resolves before a TLS handshake ends; a request waits for it, and a refused
+    // certificate rejects with its own code (DEPTH_ZERO_SELF_SIGNED_CERT, ...).
+    let handshake: { resolve: () => void; reject: (error: Error) => void } | undefined;
+    const shaken = new Promise<void>((resolve, reject) => (handshake = { resolve, reject }));
+    shaken.catch(() => {}); // awaited only for TLS; a plain socket that closes early must not leave it unhandled
+    const unshaken = (error: Error | undefined) => handshake?.reject(error ?? Object.assign(new Error("connection closed during the TLS handshake"), { code: "ECONNRESET" }));
     const socket = await Bun.connect<Connection | undefined>({
       hostname: endpoint.hostname,
-      port: Number(endpoint.port || 80),
+      port: Number(endpoint.port || (tls ? 443 : 80)),
+      // Certificates are checked as fetch checks them (system CAs, NODE_EXTRA_CA_CERTS).
+      tls,
       data: undefined,
       socket: {
+        handshake: (_, success, error) => (success ? handshake?.resolve() : unshaken(error ?? undefined)),
         data: (s, bytes) => s.data?.onData(bytes),
         drain: (s) => s.data?.onDrain(),
         end: (s) => s.data?.onClose(undefined),
-        close: (s, error) => s.data?.onClose(error),
-        error: (s, error) => s.data?.onClose(error),
+        close: (s, error) => (s.data ? s.data.onClose(error) : unshaken(error)),
+        error: (s, error) => (s.data ? s.data.onClose(error) : unshaken(error)),
       },
     });
+    if (tls) {
+      await shaken.catch((error: Error) => {
+        socket.terminate();
+        throw error;
+      });
+    }
     socket.setNoDelay(true);
     const connection = new Connection(socket, endpoint.host);
     socket.data = connection;
