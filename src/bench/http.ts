@@ -107,6 +107,12 @@ class SocketClient implements HttpClient {
   }
 }
 
+/** Where a socket for `endpoint` connects: an IPv6 literal without its URL brackets, the scheme's port by default. */
+export function socketAddressOf(endpoint: URL): { hostname: string; port: number; tls: boolean } {
+  const tls = endpoint.protocol === "https:";
+  return { hostname: endpoint.hostname.replace(/^\[(.*)\]$/, "$1"), port: Number(endpoint.port || (tls ? 443 : 80)), tls };
+}
+
 /** Bodies up to this size are sent in the same write as the request head. */
 const coalescedBodyBytesMax = 64 * 1024;
 
@@ -132,7 +138,7 @@ class Connection {
   }
 
   static async open(endpoint: URL): Promise<Connection> {
-    const tls = endpoint.protocol === "https:";
+    const { hostname, port, tls } = socketAddressOf(endpoint);
     // Bun.connect resolves before a TLS handshake ends; a request waits for it, and a refused
     // certificate rejects with its own code (DEPTH_ZERO_SELF_SIGNED_CERT, ...).
     let handshake: { resolve: () => void; reject: (error: Error) => void } | undefined;
@@ -140,8 +146,8 @@ class Connection {
     shaken.catch(() => {}); // awaited only for TLS; a plain socket that closes early must not leave it unhandled
     const unshaken = (error: Error | undefined) => handshake?.reject(error ?? Object.assign(new Error("connection closed during the TLS handshake"), { code: "ECONNRESET" }));
     const socket = await Bun.connect<Connection | undefined>({
-      hostname: endpoint.hostname,
-      port: Number(endpoint.port || (tls ? 443 : 80)),
+      hostname,
+      port,
       // Certificates are checked as fetch checks them (system CAs, NODE_EXTRA_CA_CERTS).
       tls,
       data: undefined,

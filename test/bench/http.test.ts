@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { clientKinds, createClient } from "../../src/bench/http.ts";
+import { clientKinds, createClient, socketAddressOf } from "../../src/bench/http.ts";
 
 /** A node:http server: PUT answers with the SHA-256 of what it received, GET /stream?bytes=N streams N bytes chunked. */
 function startHashServer(): Promise<{ url: URL; connections: () => number; close: () => void }> {
@@ -219,4 +219,11 @@ test("every client kind sends the same request and reads the same answer", async
   } finally {
     server.close();
   }
+});
+
+test("the socket client's address: IPv6 literals lose their brackets, the scheme gives the default port", () => {
+  expect(socketAddressOf(new URL("http://127.0.0.1:9000"))).toEqual({ hostname: "127.0.0.1", port: 9000, tls: false });
+  expect(socketAddressOf(new URL("http://[::1]:9000/"))).toEqual({ hostname: "::1", port: 9000, tls: false });
+  expect(socketAddressOf(new URL("https://s3.example.com"))).toEqual({ hostname: "s3.example.com", port: 443, tls: true });
+  expect(socketAddressOf(new URL("http://localhost"))).toEqual({ hostname: "localhost", port: 80, tls: false });
 });
