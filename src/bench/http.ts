@@ -39,6 +39,32 @@ export interface HttpClient {
 /** Collected (non-streamed) bodies are XML documents: errors, listings, upload ids. */
 const collectedBodyBytesMax = 16 * 1024 * 1024;
 
+/**
+ * A response body as every client receives it: a 2xx body of a request with a sink goes to the
+ * sink chunk by chunk; any other is collected, its first `collectedBodyBytesMax` bytes, as text.
+ */
+class ResponseBody {
+  bytes = 0;
+  private readonly streamed: boolean;
+  private readonly parts: Uint8Array[] = [];
+
+  constructor(private readonly sink: ((chunk: Uint8Array) => void) | undefined, status: number) {
+    this.streamed = sink !== undefined && status >= 200 && status < 300;
+  }
+
+  /** A collected chunk is copied: the caller may reuse its memory. */
+  add(chunk: Uint8Array): void {
+    if (this.streamed) this.sink!(chunk);
+    else if (this.bytes < collectedBodyBytesMax) this.parts.push(new Uint8Array(chunk.subarray(0, collectedBodyBytesMax - this.bytes)));
+    this.bytes += chunk.length;
+  }
+
+  /** The collected body ("" for a streamed one). */
+  text(): string {
+    return Buffer.concat(this.parts).toString("utf8");
+  }
+}
+
 export function createClient(kind: ClientKind, endpoint: URL, connections: number): HttpClient {
   if (kind === "socket") return new SocketClient(endpoint, connections);
   return kind === "node" ? new NodeClient(endpoint, connections) : new FetchClient(endpoint);
@@ -120,8 +146,7 @@ class Connection {
   private readonly parser: ResponseParser;
   private head: ResponseHead | undefined;
   private sink: ((chunk: Uint8Array) => void) | undefined;
-  private parts: Uint8Array[] = [];
-  private bodyBytes = 0;
+  private body: ResponseBody | undefined;
   private settle: { resolve: (res: HttpResponse) => void; reject: (error: Error) => void } | undefined;
   /** bytes of the request the socket has not taken yet, in order: they go out as it drains */
   private unsent: Uint8Array[] = [];
@@ -131,8 +156,9 @@ class Connection {
     this.parser = new ResponseParser(
       (head) => {
         this.head = head;
+        this.body = new ResponseBody(this.sink, head.status);
       },
-      (chunk) => this.onBody(chunk),
+      (chunk) => this.body!.add(chunk),
       () => this.onEnd(),
     );
   }
@@ -179,9 +205,8 @@ class Connection {
   exchange(req: HttpRequest): Promise<HttpResponse> {
     if (this.broken) return Promise.reject(new Error("connection closed"));
     this.head = undefined;
+    this.body = undefined;
     this.sink = req.sink;
-    this.parts = [];
-    this.bodyBytes = 0;
     this.parser.expect(req.method === "HEAD");
     const body = req.body ?? new Uint8Array(0);
     let text = `${req.method} ${req.target} HTTP/1.1\r\nhost: ${this.host}\r\ncontent-length: ${body.length}\r\n`;
@@ -251,24 +276,16 @@ class Connection {
     }
   }
 
-  private onBody(chunk: Uint8Array): void {
-    this.bodyBytes += chunk.length;
-    const status = this.head!.status;
-    if (this.sink !== undefined && status >= 200 && status < 300) this.sink(chunk);
-    else if (this.bodyBytes <= collectedBodyBytesMax) this.parts.push(chunk.slice());
-  }
-
   private onEnd(): void {
     const head = this.head!;
+    const body = this.body!;
     const settle = this.settle!;
     this.settle = undefined;
     // An answer before the whole body was sent (an early error): the rest cannot follow on this connection.
     if (this.unsent.length > 0) this.broken = true;
     this.unsent = [];
-    const stream = this.sink !== undefined && head.status >= 200 && head.status < 300;
-    const text = stream ? "" : Buffer.concat(this.parts).toString("utf8");
-    this.parts = [];
-    settle.resolve({ status: head.status, header: (name) => head.headers.get(name), text, bodyBytes: this.bodyBytes });
+    this.body = undefined;
+    settle.resolve({ status: head.status, header: (name) => head.headers.get(name), text: body.text(), bodyBytes: body.bytes });
   }
 
   private fail(error: Error): void {
@@ -302,14 +319,8 @@ class NodeClient implements HttpClient {
         },
         (res) => {
           const status = res.statusCode ?? 0;
-          const stream = req.sink !== undefined && status >= 200 && status < 300;
-          const parts: Buffer[] = [];
-          let bodyBytes = 0;
-          res.on("data", (chunk: Buffer) => {
-            bodyBytes += chunk.length;
-            if (stream) req.sink!(chunk);
-            else if (bodyBytes <= collectedBodyBytesMax) parts.push(chunk);
-          });
+          const body = new ResponseBody(req.sink, status);
+          res.on("data", (chunk: Buffer) => body.add(chunk));
           res.on("end", () => {
             resolve({
               status,
@@ -317,8 +328,8 @@ class NodeClient implements HttpClient {
                 const value = res.headers[name];
                 return Array.isArray(value) ? value.join(",") : value;
               },
-              text: stream ? "" : Buffer.concat(parts).toString("utf8"),
-              bodyBytes,
+              text: body.text(),
+              bodyBytes: body.bytes,
             });
           });
           res.on("error", reject);
@@ -350,23 +361,9 @@ class FetchClient implements HttpClient {
       redirect: "manual",
       decompress: false,
     } as RequestInit);
-    const status = res.status;
-    const stream = req.sink !== undefined && status >= 200 && status < 300;
-    let bodyBytes = 0;
-    let text = "";
-    if (res.body !== null) {
-      if (stream) {
-        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-          bodyBytes += chunk.length;
-          req.sink!(chunk);
-        }
-      } else {
-        const bytes = new Uint8Array(await res.arrayBuffer());
-        bodyBytes = bytes.length;
-        text = new TextDecoder().decode(bytes.subarray(0, collectedBodyBytesMax));
-      }
-    }
-    return { status, header: (name) => res.headers.get(name) ?? undefined, text, bodyBytes };
+    const body = new ResponseBody(req.sink, res.status);
+    if (res.body !== null) for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) body.add(chunk);
+    return { status: res.status, header: (name) => res.headers.get(name) ?? undefined, text: body.text(), bodyBytes: body.bytes };
   }
 
   close(): void {}
