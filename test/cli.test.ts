@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pkg from "../package.json" with { type: "json" };
 import { s3 } from "./support/client.ts";
-import { binaryPath, freePort, startS3d, waitForHealth } from "./support/server.ts";
+import { binaryPath, freePort, selfSignedCert, startS3d, waitForHealth } from "./support/server.ts";
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), "s3d-cli-"));
@@ -104,23 +104,15 @@ test("users from the config file can sign requests; secrets never reach the log"
 test("HTTPS with --tls-cert and --tls-key", async () => {
   const dir = tempDir();
   try {
-    const openssl = Bun.spawnSync(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-      "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")], { stderr: "pipe" });
-    expect(openssl.exitCode).toBe(0);
+    const { cert, key, ca } = selfSignedCert(dir);
     const port = await freePort();
-    const proc = Bun.spawn([binaryPath, "--data-dir", join(dir, "data"), "--port", String(port), "--tls-cert", join(dir, "cert.pem"), "--tls-key", join(dir, "key.pem")], {
+    const proc = Bun.spawn([binaryPath, "--data-dir", join(dir, "data"), "--port", String(port), "--tls-cert", cert, "--tls-key", key], {
       env: { PATH: process.env.PATH ?? "", S3D_ACCESS_KEY: "AK", S3D_SECRET_KEY: "SK" },
       stdout: "pipe",
       stderr: "pipe",
     });
     try {
-      const ca = readFileSync(join(dir, "cert.pem"), "utf8");
-      let res: Response | undefined;
-      for (let i = 0; i < 200 && !res; i++) {
-        res = await fetch(`https://127.0.0.1:${port}/_s3d/health`, { tls: { ca } }).catch(() => undefined);
-        if (!res) await Bun.sleep(25);
-      }
-      expect(res?.status).toBe(200);
+      await waitForHealth(`https://127.0.0.1:${port}`, 5000, { ca });
       await expect(fetch(`http://127.0.0.1:${port}/_s3d/health`)).rejects.toThrow();
     } finally {
       proc.kill();

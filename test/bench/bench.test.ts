@@ -5,10 +5,10 @@ import { objectBody } from "../../src/bench/content.ts";
 import { startNullServer, type NullServer } from "../../src/bench/null-server.ts";
 import { runBench } from "../../src/bench/run.ts";
 import { parseDurationMs, parseSizeBytes } from "../../src/util/units.ts";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { accessKey, binaryPath, freePort, secretKey, startS3d, type TestServer } from "../support/server.ts";
+import { accessKey, binaryPath, freePort, secretKey, selfSignedCert, startS3d, waitForHealth, type TestServer } from "../support/server.ts";
 
 function options(endpoint: string, overrides: Partial<RunOptions>): RunOptions {
   const parsed = parseBenchArgs(["--endpoint", endpoint, "--access-key", accessKey, "--secret-key", secretKey, "--duration", "300ms"]);
@@ -126,30 +126,22 @@ describe("against dist/s3d", () => {
 test("over HTTPS the socket client checks the server's certificate: refused by its code, trusted with NODE_EXTRA_CA_CERTS", async () => {
   const dir = mkdtempSync(join(tmpdir(), "s3d-bench-tls-"));
   try {
-    const openssl = Bun.spawnSync(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-      "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")], { stderr: "pipe" });
-    expect(openssl.exitCode).toBe(0);
+    const { cert, key, ca } = selfSignedCert(dir);
     const port = await freePort();
-    const server = Bun.spawn([binaryPath, "--data-dir", join(dir, "data"), "--port", String(port), "--log-level", "warn", "--tls-cert", join(dir, "cert.pem"), "--tls-key", join(dir, "key.pem")], {
+    const server = Bun.spawn([binaryPath, "--data-dir", join(dir, "data"), "--port", String(port), "--log-level", "warn", "--tls-cert", cert, "--tls-key", key], {
       env: { ...process.env, S3D_ACCESS_KEY: accessKey, S3D_SECRET_KEY: secretKey },
       stdout: "ignore",
       stderr: "ignore",
     });
     try {
-      const ca = readFileSync(join(dir, "cert.pem"), "utf8");
-      let healthy = false;
-      for (let i = 0; i < 200 && !healthy; i++) {
-        healthy = (await fetch(`https://127.0.0.1:${port}/_s3d/health`, { tls: { ca } }).catch(() => undefined))?.status === 200;
-        if (!healthy) await Bun.sleep(25);
-      }
-      expect(healthy).toBe(true);
+      await waitForHealth(`https://127.0.0.1:${port}`, 5000, { ca });
       const bench = (env: Record<string, string>) =>
         Bun.spawnSync([binaryPath, "bench", "--endpoint", `https://127.0.0.1:${port}`, "--access-key", accessKey, "--secret-key", secretKey,
           "--op", "get", "--size", "100KiB", "--objects", "4", "--concurrency", "2", "--duration", "300ms", "--json"], { env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
       const refused = bench({});
       expect(refused.exitCode).not.toBe(0);
       expect(refused.stderr.toString()).toContain("DEPTH_ZERO_SELF_SIGNED_CERT");
-      const trusted = bench({ NODE_EXTRA_CA_CERTS: join(dir, "cert.pem") });
+      const trusted = bench({ NODE_EXTRA_CA_CERTS: cert });
       expect(trusted.stderr.toString()).toBe("");
       const report = JSON.parse(trusted.stdout.toString());
       expect([report.client, report.errors, report.verified]).toEqual(["socket", 0, true]);

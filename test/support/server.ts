@@ -2,7 +2,7 @@
  * Starts the built binary (dist/s3d) for a test: a free port on 127.0.0.1, a fresh temp data
  * dir, fixed credentials. stop() kills the process and removes the data dir.
  */
-import { mkdtempSync, rmSync, existsSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { freePort } from "../../src/util/free-port.ts";
@@ -29,11 +29,12 @@ export interface TestServer {
 
 export { freePort };
 
-export async function waitForHealth(endpoint: string, timeoutMs = 10_000): Promise<void> {
+/** Waits until `endpoint` answers its health check; `tls.ca` trusts a self-signed certificate. */
+export async function waitForHealth(endpoint: string, timeoutMs = 10_000, tls?: { ca: string }): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     try {
-      const res = await fetch(`${endpoint}/_s3d/health`);
+      const res = await fetch(`${endpoint}/_s3d/health`, tls && { tls });
       if (res.status === 200) return;
     } catch {
       // not listening yet
@@ -41,6 +42,16 @@ export async function waitForHealth(endpoint: string, timeoutMs = 10_000): Promi
     await Bun.sleep(25);
   }
   throw new Error(`s3d at ${endpoint} did not become healthy within ${timeoutMs} ms`);
+}
+
+/** A self-signed certificate for 127.0.0.1, made by openssl as dir/cert.pem and dir/key.pem; `ca` is its text. */
+export function selfSignedCert(dir: string): { cert: string; key: string; ca: string } {
+  const cert = join(dir, "cert.pem");
+  const key = join(dir, "key.pem");
+  const openssl = Bun.spawnSync(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert], { stderr: "pipe" });
+  if (openssl.exitCode !== 0) throw new Error(`openssl could not make a certificate: ${openssl.stderr.toString()}`);
+  return { cert, key, ca: readFileSync(cert, "utf8") };
 }
 
 export async function startS3d(options: { dataDir?: string; args?: string[]; env?: Record<string, string> } = {}): Promise<TestServer> {
