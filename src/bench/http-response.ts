@@ -37,7 +37,6 @@ const lf = 10;
 
 export class ResponseParser {
   private state = State.Done;
-  private head: ResponseHead | undefined;
   /** bytes of the head or of the current line, kept across pushes until its end arrives */
   private pending: Uint8Array = new Uint8Array(0);
   /** body bytes still to come: of the whole body (Fixed) or of the current chunk (ChunkData) */
@@ -59,7 +58,6 @@ export class ResponseParser {
   expect(headRequest: boolean): void {
     if (this.state !== State.Done) throw new Error("ResponseParser.expect: the previous response is not complete");
     this.state = State.Head;
-    this.head = undefined;
     this.pending = new Uint8Array(0);
     this.headRequest = headRequest;
   }
@@ -121,7 +119,6 @@ export class ResponseParser {
     this.pending = new Uint8Array(0);
     const head = parseHead(latin1(joined.subarray(0, end)));
     if (head.status >= 100 && head.status < 200) return at + consumed; // 100 Continue and the like: the real head follows
-    this.head = head;
     this.onHead(head);
     this.startBody(head);
     return at + consumed;
