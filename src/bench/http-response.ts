@@ -112,7 +112,8 @@ export class ResponseParser {
     const end = indexOfBlankLine(joined, Math.max(0, this.pending.length - 3));
     if (end < 0) {
       if (joined.length > headBytesMax) throw new HttpProtocolError(`response head longer than ${headBytesMax} bytes`);
-      this.pending = joined.slice();
+      // a copy: the pushed bytes may be a Buffer, whose slice() is a view of memory the socket reuses
+      this.pending = new Uint8Array(joined);
       return bytes.length;
     }
     const consumed = end + 4 - this.pending.length;

@@ -15,14 +15,14 @@ function parse(wire: Uint8Array, opts: { rand?: () => number; maxPiece?: number;
   const parser = new ResponseParser(
     (head) => out.heads.push(head),
     // Views are only valid during the call: copy, and scribble over the source afterwards (below).
-    (chunk) => pieces.push(chunk.slice()),
+    (chunk) => pieces.push(new Uint8Array(chunk)),
     () => out.ends++,
   );
   parser.expect(opts.head ?? false);
   const rand = opts.rand ?? Math.random;
   for (let at = 0; at < wire.length; ) {
     const n = Math.min(wire.length - at, 1 + Math.floor(rand() * (opts.maxPiece ?? 64)));
-    const piece = wire.slice(at, at + n);
+    const piece = Buffer.from(wire.subarray(at, at + n)); // a Buffer, as Bun's sockets deliver
     parser.push(piece);
     piece.fill(0xee);
     at += n;

@@ -107,7 +107,7 @@ describe("the socket client", () => {
     const client = createClient("socket", server.url, 1);
     try {
       const pieces: Uint8Array[] = [];
-      const res = await client.request({ method: "GET", target: "/stream?bytes=5000000", headers: {}, sink: (c) => pieces.push(c.slice()) });
+      const res = await client.request({ method: "GET", target: "/stream?bytes=5000000", headers: {}, sink: (c) => pieces.push(new Uint8Array(c)) });
       expect(res.status).toBe(200);
       expect(res.bodyBytes).toBe(5_000_000);
       expect(res.text).toBe("");
