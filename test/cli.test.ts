@@ -1,6 +1,6 @@
 /** The built binary as a user runs it: flags, config, credentials, TLS. */
 import { expect, test } from "bun:test";
-import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pkg from "../package.json" with { type: "json" };
@@ -135,16 +135,23 @@ test("a second process on the same data dir refuses to start", async () => {
   }
 });
 
-test("s3d restarts itself once, in the same process and with the same arguments, with its allocator setting; a setting of the user's own is kept", async () => {
+test("s3d restarts itself once, in the same process and with the same arguments, with its runtime settings; a setting of the user's own is kept", async () => {
   const environOf = (pid: number) => readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+  const threadsOf = (pid: number) => readdirSync(`/proc/${pid}/task`).map((tid) => readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim());
   const server = await startS3d();
-  const own = await startS3d({ env: { MIMALLOC_PURGE_DELAY: "0" } });
+  const own = await startS3d({ env: { MIMALLOC_PURGE_DELAY: "0", BUN_JSC_useWarmUpMarkedBlocks: "true" } });
   try {
-    expect(environOf(server.process.pid)).toContain("MIMALLOC_PURGE_DELAY=1000"); // src/allocator.ts
-    expect(environOf(own.process.pid)).toContain("MIMALLOC_PURGE_DELAY=0");
+    // src/allocator.ts
+    expect(environOf(server.process.pid)).toEqual(expect.arrayContaining(["MIMALLOC_PURGE_DELAY=1000", "BUN_JSC_useWarmUpMarkedBlocks=false"]));
+    expect(environOf(own.process.pid)).toEqual(expect.arrayContaining(["MIMALLOC_PURGE_DELAY=0", "BUN_JSC_useWarmUpMarkedBlocks=true"]));
     const cmdline = readFileSync(`/proc/${server.process.pid}/cmdline`, "utf8").split("\0");
     expect(cmdline.slice(1, 5)).toEqual(["--data-dir", server.dataDir, "--port", String(server.port)]);
-    for (const s of [server, own]) expect((await fetch(`${s.endpoint}/_s3d/health`)).status).toBe(200);
+    // the setting takes effect: the heap's warm-up thread starts with enough allocation, unless turned off
+    for (const s of [server, own]) {
+      for (let i = 0; i < 300; i++) expect((await fetch(`${s.endpoint}/_s3d/health`)).status).toBe(200);
+    }
+    expect(threadsOf(own.process.pid)).toContain("JSCWarmUp");
+    expect(threadsOf(server.process.pid)).not.toContain("JSCWarmUp");
   } finally {
     await server.stop();
     await own.stop();
