@@ -29,7 +29,8 @@ export function attributesFromHeaders(headers: Record<string, string>): ObjectAt
     if (codings.length > 0) stored["content-encoding"] = codings.join(",");
     else delete stored["content-encoding"];
   }
-  const userMeta: Record<string, string> = {};
+  // without a prototype: a name such as "__proto__" is a name like any other
+  const userMeta: Record<string, string> = Object.create(null);
   let metaBytes = 0;
   for (const [name, value] of Object.entries(headers)) {
     if (!name.startsWith(userMetaPrefix)) continue;

@@ -58,11 +58,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     let resource = incoming.url ?? "/";
     let response: S3Response;
     let corsBucket = "";
+    const { headers, headerBytes } = headersOf(incoming);
     try {
-      if (headerBytes(incoming) > requestHeaderBytesMax) {
+      if (headerBytes > requestHeaderBytesMax) {
         throw new S3Error("RequestHeaderSectionTooLarge", `Your request header section exceeds the maximum allowed size of ${requestHeaderBytesMax} bytes.`);
       }
-      const target = parseTarget(incoming.url ?? "/", bucketFromHost(incoming.headers.host, options.domain));
+      const target = parseTarget(incoming.url ?? "/", bucketFromHost(headers.host, options.domain));
       resource = target.decodedPath;
       if (target.rawPath === healthPath && (method === "GET" || method === "HEAD")) {
         operation = "Health";
@@ -72,7 +73,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           ...target,
           method,
           params: firstValues(target.query),
-          headers: flatHeaders(incoming),
+          headers,
           body: incoming,
           requestId,
           nowMs: nowMs(),
@@ -90,12 +91,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       }
       response = failure(error, resource, requestId, method !== "HEAD", logger, operation);
     }
-    const origin = incoming.headers.origin;
+    const origin = headers.origin;
     if (origin !== undefined && corsBucket !== "" && operation !== "PreflightRequest") {
       Object.assign(response.headers, await corsResponseHeaders(backend, corsBucket, origin, method));
     }
     // A body left unread (the request failed early) is not drained: the connection closes instead.
-    if (!incoming.complete && hasBody(incoming)) response.headers.connection = "close";
+    if (!incoming.complete && hasBody(headers)) response.headers.connection = "close";
     const bytesSent = await send(outgoing, response, requestId);
     logger.info("request", {
       requestId,
@@ -104,7 +105,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       resource,
       status: response.status,
       // the declared body length: the socket's counter spans every request of a keep-alive connection
-      bytesIn: Number(incoming.headers["content-length"] ?? incoming.headers["x-amz-decoded-content-length"] ?? 0),
+      bytesIn: Number(headers["content-length"] ?? headers["x-amz-decoded-content-length"] ?? 0),
       bytesOut: bytesSent,
       durationMs: Math.round((performance.now() - startedMs) * 100) / 100,
     });
@@ -160,26 +161,28 @@ function failure(error: unknown, resource: string, requestId: string, withBody: 
   return errorResponse(new S3Error("InternalError", "We encountered an internal error. Please try again."), resource, requestId, withBody);
 }
 
-function hasBody(incoming: IncomingMessage): boolean {
-  const length = incoming.headers["content-length"];
-  return (length !== undefined && length !== "0") || incoming.headers["transfer-encoding"] !== undefined;
+function hasBody(headers: Record<string, string>): boolean {
+  const length = headers["content-length"];
+  return (length !== undefined && length !== "0") || headers["transfer-encoding"] !== undefined;
 }
 
-function headerBytes(incoming: IncomingMessage): number {
-  let total = 0;
+/**
+ * The request's headers with lowercase names, a repeated header's values joined by ",", in an
+ * object without a prototype (a header named "constructor" or "__proto__" is just a header), and
+ * the size of the header section. Read from the raw list once: node's own `headers` object is
+ * never built.
+ */
+function headersOf(incoming: IncomingMessage): { headers: Record<string, string>; headerBytes: number } {
+  const headers: Record<string, string> = Object.create(null);
   const raw = incoming.rawHeaders;
-  for (let i = 0; i < raw.length; i++) total += raw[i].length + 2;
-  return total;
-}
-
-function flatHeaders(incoming: IncomingMessage): Record<string, string> {
-  const out: Record<string, string> = {};
-  const raw = incoming.rawHeaders;
+  let headerBytes = 0;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i].toLowerCase();
-    out[name] = out[name] === undefined ? raw[i + 1] : `${out[name]},${raw[i + 1]}`;
+    const value = raw[i + 1];
+    headerBytes += name.length + value.length + 4;
+    headers[name] = headers[name] === undefined ? value : `${headers[name]},${value}`;
   }
-  return out;
+  return { headers, headerBytes };
 }
 
 /** Writes the response, streaming a body with backpressure; returns the body bytes sent. */

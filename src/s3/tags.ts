@@ -10,7 +10,7 @@ const invalidTag = (message: string) => new S3Error("InvalidTag", message);
 
 function checkTags(pairs: Array<[string, string]>): Record<string, string> {
   if (pairs.length > tagsPerObjectMax) throw invalidTag(`Object tags cannot be greater than ${tagsPerObjectMax}`);
-  const tags: Record<string, string> = {};
+  const tags: Record<string, string> = Object.create(null); // a key such as "__proto__" is a key like any other
   for (const [key, value] of pairs) {
     const keyChars = [...key].length;
     if (keyChars === 0 || keyChars > tagKeyCharsMax) throw invalidTag(`The TagKey you have provided is invalid: it must be 1 to ${tagKeyCharsMax} characters`);

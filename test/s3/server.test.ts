@@ -63,6 +63,19 @@ describe("health and authentication", () => {
     const tooLong = sign(Date.now(), 60).replace("X-Amz-Expires=60", "X-Amz-Expires=604801");
     expect((await fetch(`${server.endpoint}/${bucket}/presigned?${tooLong}`)).status).toBe(400);
   });
+
+  test("headers named like an object's built-in properties are headers like any other", async () => {
+    // request headers are kept in a record by name: "constructor" must not find Object's own
+    const odd = JSON.parse('{"constructor": "c", "__proto__": "p", "toString": "t", "x-amz-meta-constructor": "m", "x-amz-meta-__proto__": "mp"}');
+    const res = await put("odd-headers", "odd", { ...odd, "x-amz-tagging": "__proto__=tp&constructor=tc" });
+    expect(res.status).toBe(200);
+    const got = await s3(server.endpoint, { method: "GET", path: `/${bucket}/odd-headers`, headers: odd });
+    expect([got.status, got.headers.get("x-amz-meta-constructor"), got.headers.get("x-amz-meta-__proto__"), got.headers.get("x-amz-tagging-count"), await got.text()])
+      .toEqual([200, "m", "mp", "2", "odd"]);
+    const tagging = await (await s3(server.endpoint, { method: "GET", path: `/${bucket}/odd-headers`, query: [["tagging", ""]] })).text();
+    expect(tagging).toContain("<Tag><Key>__proto__</Key><Value>tp</Value></Tag>");
+    expect(tagging).toContain("<Tag><Key>constructor</Key><Value>tc</Value></Tag>");
+  });
 });
 
 describe("objects over HTTP", () => {
