@@ -8,6 +8,7 @@ import {
   presignQuery,
   sha256Hex,
   signHeaders,
+  signaturesEqual,
   signingKey,
   stringToSign,
   verifyRequest,
@@ -330,5 +331,32 @@ describe("presigned URLs", () => {
     const hash = sha256Hex("body");
     const input = presigned({ method: "PUT", query: [["X-Amz-Content-Sha256", hash]] });
     expect(verifyRequest(input, lookup).payloadHash).toBe(hash);
+  });
+});
+
+describe("signaturesEqual", () => {
+  test("equal exactly when the strings are equal: same length, every code unit the same", () => {
+    const sig = hmacHex(Buffer.from("k"), "data");
+    expect(signaturesEqual(sig, `${sig}`)).toBe(true);
+    expect(signaturesEqual("", "")).toBe(true);
+    expect(signaturesEqual(sig, sig.slice(0, -1))).toBe(false);
+    expect(signaturesEqual(sig, `${sig}0`)).toBe(false);
+    for (const at of [0, 31, 63]) {
+      const flipped = sig.slice(0, at) + (sig[at] === "0" ? "1" : "0") + sig.slice(at + 1);
+      expect(signaturesEqual(sig, flipped)).toBe(false);
+    }
+    // the same UTF-8 length, different characters; and a character against its look-alike
+    expect(signaturesEqual("é", "\u00c3")).toBe(false);
+    expect(signaturesEqual("\u00e9", "e\u0301")).toBe(false);
+  });
+
+  test("property: agrees with === on random pairs, near misses included", () => {
+    const seed = seedFromEnv(0x5eed);
+    const rng = mulberry32(seed);
+    for (let i = 0; i < 2000; i++) {
+      const a = text(rng, 8);
+      const b = int(rng, 3) === 0 ? a : int(rng, 2) === 0 ? text(rng, 8) : a.slice(0, -1) + text(rng, 1);
+      expect([seed, a, b, signaturesEqual(a, b)]).toEqual([seed, a, b, a === b]);
+    }
   });
 });
