@@ -14,8 +14,8 @@
  * BUN_JSC_useWarmUpMarkedBlocks=false: by default a JavaScriptCore helper thread ("JSCWarmUp")
  * keeps 32 blocks of the garbage-collected heap resident ahead of need, faulting their pages in
  * and handing idle ones back. After large uploads it took 12-17 % of a core during 4 KiB GETs at
- * c=32 and faulted three times the pages the main thread then faulted without it (44k against 16k
- * in 6 s): on a small machine the main thread lost more CPU to it than it saved. Without it those
+ * c=32, and the server took 1.7-2.4 times the page faults it takes without the thread: on a small
+ * machine the main thread lost more CPU to it than it saved. Without it those
  * GETs ran 17 % faster (median of seven alternating pairs, -1 % to +41 %); 4 KiB PUTs and the
  * 64 MiB cells did not change beyond the noise.
  *
