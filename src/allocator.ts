@@ -15,9 +15,9 @@
  * keeps 32 blocks of the garbage-collected heap resident ahead of need, faulting their pages in
  * and handing idle ones back. After large uploads it took 12-17 % of a core during 4 KiB GETs at
  * c=32, and the server took 1.7-2.4 times the page faults it takes without the thread: on a small
- * machine the main thread lost more CPU to it than it saved. Without it those
- * GETs ran 17 % faster (median of seven alternating pairs, -1 % to +41 %); 4 KiB PUTs and the
- * 64 MiB cells did not change beyond the noise.
+ * machine the main thread lost more CPU to it than it saved. Without it those GETs ran 17 % faster
+ * (median of seven alternating pairs, -1 % to +41 %); 4 KiB PUTs and the 64 MiB cells did not
+ * change beyond the noise.
  *
  * A setting already in the environment is left as it is (and so the restart happens at most once).
  */
