@@ -104,19 +104,13 @@ test("users from the config file can sign requests; secrets never reach the log"
 test("HTTPS with --tls-cert and --tls-key", async () => {
   const dir = tempDir();
   try {
-    const { cert, key, ca } = selfSignedCert(dir);
-    const port = await freePort();
-    const proc = Bun.spawn([binaryPath, "--data-dir", join(dir, "data"), "--port", String(port), "--tls-cert", cert, "--tls-key", key], {
-      env: { PATH: process.env.PATH ?? "", S3D_ACCESS_KEY: "AK", S3D_SECRET_KEY: "SK" },
-      stdout: "pipe",
-      stderr: "pipe",
-    });
+    // startS3d waits for the health check over HTTPS, trusting the certificate
+    const server = await startS3d({ tls: selfSignedCert(dir) });
     try {
-      await waitForHealth(`https://127.0.0.1:${port}`, 5000, { ca });
-      await expect(fetch(`http://127.0.0.1:${port}/_s3d/health`)).rejects.toThrow();
+      expect(server.endpoint).toBe(`https://127.0.0.1:${server.port}`);
+      await expect(fetch(`http://127.0.0.1:${server.port}/_s3d/health`)).rejects.toThrow();
     } finally {
-      proc.kill();
-      await proc.exited;
+      await server.stop();
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

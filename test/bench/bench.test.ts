@@ -8,7 +8,7 @@ import { parseDurationMs, parseSizeBytes } from "../../src/util/units.ts";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { accessKey, binaryPath, freePort, secretKey, selfSignedCert, startS3d, waitForHealth, type TestServer } from "../support/server.ts";
+import { accessKey, binaryPath, secretKey, selfSignedCert, startS3d, type TestServer } from "../support/server.ts";
 
 function options(endpoint: string, overrides: Partial<RunOptions>): RunOptions {
   const parsed = parseBenchArgs(["--endpoint", endpoint, "--access-key", accessKey, "--secret-key", secretKey, "--duration", "300ms"]);
@@ -126,29 +126,22 @@ describe("against dist/s3d", () => {
 test("over HTTPS the socket client checks the server's certificate: refused by its code, trusted with NODE_EXTRA_CA_CERTS", async () => {
   const dir = mkdtempSync(join(tmpdir(), "s3d-bench-tls-"));
   try {
-    const { cert, key, ca } = selfSignedCert(dir);
-    const port = await freePort();
-    const server = Bun.spawn([binaryPath, "--data-dir", join(dir, "data"), "--port", String(port), "--log-level", "warn", "--tls-cert", cert, "--tls-key", key], {
-      env: { ...process.env, S3D_ACCESS_KEY: accessKey, S3D_SECRET_KEY: secretKey },
-      stdout: "ignore",
-      stderr: "ignore",
-    });
+    const tls = selfSignedCert(dir);
+    const server = await startS3d({ tls });
     try {
-      await waitForHealth(`https://127.0.0.1:${port}`, 5000, { ca });
       const bench = (env: Record<string, string>) =>
-        Bun.spawnSync([binaryPath, "bench", "--endpoint", `https://127.0.0.1:${port}`, "--access-key", accessKey, "--secret-key", secretKey,
+        Bun.spawnSync([binaryPath, "bench", "--endpoint", server.endpoint, "--access-key", accessKey, "--secret-key", secretKey,
           "--op", "get", "--size", "100KiB", "--objects", "4", "--concurrency", "2", "--duration", "300ms", "--json"], { env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
       const refused = bench({});
       expect(refused.exitCode).not.toBe(0);
       expect(refused.stderr.toString()).toContain("DEPTH_ZERO_SELF_SIGNED_CERT");
-      const trusted = bench({ NODE_EXTRA_CA_CERTS: cert });
+      const trusted = bench({ NODE_EXTRA_CA_CERTS: tls.cert });
       expect(trusted.stderr.toString()).toBe("");
       const report = JSON.parse(trusted.stdout.toString());
       expect([report.client, report.errors, report.verified]).toEqual(["socket", 0, true]);
       expect(report.ops).toBeGreaterThan(0);
     } finally {
-      server.kill();
-      await server.exited;
+      await server.stop();
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -54,15 +54,20 @@ export function selfSignedCert(dir: string): { cert: string; key: string; ca: st
   return { cert, key, ca: readFileSync(cert, "utf8") };
 }
 
-export async function startS3d(options: { dataDir?: string; args?: string[]; env?: Record<string, string> } = {}): Promise<TestServer> {
+/** `tls`: serve HTTPS with this certificate (selfSignedCert); the endpoint is then https:// and trusted by its `ca`. */
+export async function startS3d(
+  options: { dataDir?: string; args?: string[]; env?: Record<string, string>; tls?: { cert: string; key: string; ca: string } } = {},
+): Promise<TestServer> {
   if (!existsSync(binaryPath)) throw new Error(`${binaryPath} is missing: run "npm run build" first`);
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "s3d-test-"));
   const port = await freePort();
-  const endpoint = `http://127.0.0.1:${port}`;
+  const { tls } = options;
+  const endpoint = `${tls ? "https" : "http"}://127.0.0.1:${port}`;
+  const tlsArgs = tls ? ["--tls-cert", tls.cert, "--tls-key", tls.key] : [];
   let stderr = "";
   let proc: Subprocess;
   const spawn = async () => {
-    proc = Bun.spawn([binaryPath, "--data-dir", dataDir, "--port", String(port), "--log-level", "warn", ...(options.args ?? [])], {
+    proc = Bun.spawn([binaryPath, "--data-dir", dataDir, "--port", String(port), "--log-level", "warn", ...tlsArgs, ...(options.args ?? [])], {
       env: { ...process.env, S3D_ACCESS_KEY: accessKey, S3D_SECRET_KEY: secretKey, ...options.env },
       stdout: "ignore",
       stderr: "pipe",
@@ -70,7 +75,7 @@ export async function startS3d(options: { dataDir?: string; args?: string[]; env
     void (async () => {
       for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) stderr += new TextDecoder().decode(chunk);
     })();
-    await waitForHealth(endpoint);
+    await waitForHealth(endpoint, undefined, tls && { ca: tls.ca });
   };
   await spawn();
   const server: TestServer = {
