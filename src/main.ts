@@ -1,5 +1,5 @@
 /** s3d's entry point: parse settings, open the store, serve S3. */
-import "./allocator.ts"; // first: it may restart the process before anything else loads
+import "./runtime-settings.ts"; // first: it may restart the process before anything else loads
 import { mkdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import pkg from "../package.json" with { type: "json" };

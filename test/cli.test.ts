@@ -133,11 +133,11 @@ test("s3d restarts itself once, in the same process and with the same arguments,
   const environOf = (pid: number) => readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
   const threadsOf = (pid: number) => readdirSync(`/proc/${pid}/task`).map((tid) => readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim());
   const server = await startS3d();
-  const own = await startS3d({ env: { MIMALLOC_PURGE_DELAY: "0", BUN_JSC_useWarmUpMarkedBlocks: "true" } });
+  const own = await startS3d({ env: { MIMALLOC_PURGE_DELAY: "0", BUN_JSC_useWarmUpMarkedBlocks: "true", UV_THREADPOOL_SIZE: "2" } });
   try {
-    // src/allocator.ts
-    expect(environOf(server.process.pid)).toEqual(expect.arrayContaining(["MIMALLOC_PURGE_DELAY=1000", "BUN_JSC_useWarmUpMarkedBlocks=false"]));
-    expect(environOf(own.process.pid)).toEqual(expect.arrayContaining(["MIMALLOC_PURGE_DELAY=0", "BUN_JSC_useWarmUpMarkedBlocks=true"]));
+    // src/runtime-settings.ts
+    expect(environOf(server.process.pid)).toEqual(expect.arrayContaining(["MIMALLOC_PURGE_DELAY=1000", "BUN_JSC_useWarmUpMarkedBlocks=false", "UV_THREADPOOL_SIZE=8"]));
+    expect(environOf(own.process.pid)).toEqual(expect.arrayContaining(["MIMALLOC_PURGE_DELAY=0", "BUN_JSC_useWarmUpMarkedBlocks=true", "UV_THREADPOOL_SIZE=2"]));
     const cmdline = readFileSync(`/proc/${server.process.pid}/cmdline`, "utf8").split("\0");
     expect(cmdline.slice(1, 5)).toEqual(["--data-dir", server.dataDir, "--port", String(server.port)]);
     // the setting takes effect: the heap's warm-up thread starts with enough allocation, unless turned off
@@ -146,6 +146,16 @@ test("s3d restarts itself once, in the same process and with the same arguments,
     }
     expect(threadsOf(own.process.pid)).toContain("JSCWarmUp");
     expect(threadsOf(server.process.pid)).not.toContain("JSCWarmUp");
+    // and the file pool grows past two threads when large uploads keep more writes in flight
+    const body = new Uint8Array(16 * 1024 * 1024).fill(7);
+    for (const s of [server, own]) {
+      expect((await s3(s.endpoint, { method: "PUT", path: "/pool" })).status).toBe(200);
+      const puts = [1, 2, 3, 4].map((i) => s3(s.endpoint, { method: "PUT", path: `/pool/k${i}`, body }));
+      for (const res of await Promise.all(puts)) expect(res.status).toBe(200);
+    }
+    const poolThreads = (pid: number) => threadsOf(pid).filter((name) => name.startsWith("Bun Pool")).length;
+    expect(poolThreads(server.process.pid)).toBeGreaterThan(2);
+    expect(poolThreads(own.process.pid)).toBeLessThanOrEqual(2);
   } finally {
     await server.stop();
     await own.stop();

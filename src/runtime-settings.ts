@@ -1,6 +1,6 @@
 /**
  * Imported first by the entry point: before anything else loads, s3d restarts itself once
- * (execve: same process id, same arguments) with memory settings that Bun reads only at start.
+ * (execve: same process id, same arguments) with settings that Bun reads only at start.
  *
  * MIMALLOC_PURGE_DELAY=1000: Bun allocates with mimalloc, which by default returns freed memory to
  * the kernel 10 ms after it is freed. A server that frees and allocates body buffers all the time
@@ -19,11 +19,21 @@
  * (median of seven alternating pairs, -1 % to +41 %); 4 KiB PUTs and the 64 MiB cells did not
  * change beyond the noise.
  *
+ * UV_THREADPOOL_SIZE=8: Bun runs node:fs calls on a pool of as many threads as cores (two here),
+ * and on a large upload those threads mostly wait on the disk: direct writes, the early flushes,
+ * and the unlink of a superseded blob (28-32 ms for 64 MiB on this project's VMs, whose
+ * filesystems discard freed blocks). With two, eight 64 MiB PUTs at once kept them busy 85 % of
+ * the time while the CPU had room to spare: with eight the disk gets more calls in flight, and
+ * those PUTs ran +1 to +20 % faster in five alternating pairs with unsigned payloads and -4 to +9 %
+ * (median +6) in six with signed ones, which use up nearly all the CPU too. 1 MiB PUTs at c=32
+ * +4 and +7 %; small PUTs and GETs did not change beyond the noise.
+ *
  * A setting already in the environment is left as it is (and so the restart happens at most once).
  */
 const runtimeSettings: Readonly<Record<string, string>> = {
   MIMALLOC_PURGE_DELAY: "1000",
   BUN_JSC_useWarmUpMarkedBlocks: "false",
+  UV_THREADPOOL_SIZE: "8",
 };
 
 function restartWithRuntimeSettings(): void {
