@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FsBackend, inlineObjectBytesMax } from "../../src/store/fs/backend.ts";
@@ -42,6 +42,37 @@ test("fs: start-up removes blob files no metadata points at, and keeps the rest"
     const reader = await second.openObject("bkt", "kept");
     expect((await new Response(reader.stream()).arrayBuffer()).byteLength).toBe(100_000);
     await second.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("fs: large objects overwritten and written anew reuse the superseded blobs, read back exactly, and leave only their own blobs at close", async () => {
+  const { directBlobBytesMin } = await import("../../src/store/fs/blob-sinks.ts");
+  const dir = mkdtempSync(join(tmpdir(), "s3d-fs-"));
+  try {
+    const backend = new FsBackend(dir);
+    await backend.createBucket("bkt", 0);
+    const meta = { headers: {}, userMeta: {}, tags: {} };
+    const versions = [61, 62, 63, 64].map((seed, i) => randomBytesSeeded(directBlobBytesMin + i * 1_000_003, seed));
+    const readBack = async (key: string) => {
+      const reader = await backend.openObject("bkt", key);
+      return Buffer.from(await new Response(reader.stream()).arrayBuffer());
+    };
+    await backend.putObject("bkt", "k", bodyOf(versions[0]!), meta, 0);
+    await backend.putObject("bkt", "k", bodyOf(versions[1]!), meta, 0);
+    await Bun.sleep(50); // the superseded blob becomes a spare
+    expect(blobFiles(dir).length).toBe(2);
+    await backend.putObject("bkt", "j", bodyOf(versions[2]!), meta, 0);
+    expect(blobFiles(dir).length).toBe(2); // written over the spare, not into a third file
+    await backend.putObject("bkt", "k", bodyOf(versions[3]!), meta, 0);
+    expect((await readBack("j")).equals(versions[2]!)).toBe(true);
+    expect((await readBack("k")).equals(versions[3]!)).toBe(true);
+    await backend.close();
+    expect(blobFiles(dir).length).toBe(2);
+    const reopened = new FsBackend(dir);
+    expect(reopened.collectOrphans()).toBe(0);
+    await reopened.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -340,6 +371,127 @@ test("fs blobs: sealed blobs, written directly or not, read back exactly; owned 
         expect(onDisk.length).toBeGreaterThan(bytes.length);
         expect(onDisk.subarray(0, 64).equals(bytes.subarray(0, 64))).toBe(false);
       }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** Polls `condition` every 10 ms for up to 5 s. */
+async function until(condition: () => boolean): Promise<void> {
+  for (let waited = 0; !condition(); waited += 10) {
+    if (waited > 5_000) throw new Error("condition not met within 5 s");
+    await Bun.sleep(10);
+  }
+}
+
+test("fs blobs: a large blob no object needs is kept as a spare and the next large blob is written over it in place, cut to its length", async () => {
+  const { BlobStore } = await import("../../src/store/fs/blobs.ts");
+  const { Sealing } = await import("../../src/store/fs/sealing.ts");
+  const { directBlobBytesMin } = await import("../../src/store/fs/blob-sinks.ts");
+  const dir = mkdtempSync(join(tmpdir(), "s3d-blobs-"));
+  const inode = (path: string) => statSync(path).ino;
+  const content = async (path: string) => Buffer.from(await Bun.file(path).arrayBuffer());
+  try {
+    for (const sealing of [undefined, new Sealing(new Uint8Array(32).fill(8))]) {
+      const blobs = new BlobStore(join(dir, sealing ? "sealed" : "plain"), sealing);
+      // CI runs on ext4, which takes O_DIRECT: spares are for directly written blobs
+      if (process.env.CI) expect(blobs.directWrites).toBe(true);
+      if (!blobs.directWrites) continue;
+      const readBack = async (id: string, length: number) => {
+        const read: Uint8Array[] = [];
+        for await (const chunk of blobs.readSegment(id, length, 0, length)) read.push(chunk);
+        return Buffer.concat(read);
+      };
+      const write = async (bytes: Uint8Array) => {
+        const id = blobs.newId();
+        expect(await blobs.write(id, streamOf(cut(bytes, [700_001, 1_048_576, 3])), bytes.length)).toBe(bytes.length);
+        expect((await readBack(id, bytes.length)).equals(bytes)).toBe(true);
+        return id;
+      };
+      const first = await write(randomBytesSeeded(directBlobBytesMin + 2 * 1024 * 1024 + 5, 50));
+      const firstInode = inode(blobs.path(first));
+      const small = await write(randomBytesSeeded(100_000, 51));
+      blobs.remove([first, small]);
+      await until(() => blobs.spareCount === 1 && !existsSync(blobs.path(small)));
+      // shorter than the spare: written over it under its own name, the spare's tail cut off
+      const shorterBytes = randomBytesSeeded(directBlobBytesMin + 3, 52);
+      const shorter = await write(shorterBytes);
+      expect(inode(blobs.path(shorter))).toBe(firstInode);
+      expect(existsSync(blobs.path(first))).toBe(false);
+      expect(blobs.spareCount).toBe(0);
+      if (!sealing) expect((await content(blobs.path(shorter))).equals(shorterBytes)).toBe(true);
+      // longer than every spare: the largest grows
+      blobs.remove([shorter]);
+      await until(() => blobs.spareCount === 1);
+      const longer = await write(randomBytesSeeded(directBlobBytesMin + 5 * 1024 * 1024 + 1, 53));
+      expect(inode(blobs.path(longer))).toBe(firstInode);
+      // of two spares, the smallest that holds the blob
+      const larger = await write(randomBytesSeeded(directBlobBytesMin + 9 * 1024 * 1024, 54));
+      const largerInode = inode(blobs.path(larger));
+      blobs.remove([longer, larger]);
+      await until(() => blobs.spareCount === 2);
+      expect(inode(blobs.path(await write(randomBytesSeeded(directBlobBytesMin + 4 * 1024 * 1024, 55))))).toBe(firstInode);
+      // a length that needs no padding is cut to as well
+      const alignedBytes = randomBytesSeeded(directBlobBytesMin, 56);
+      const aligned = await write(alignedBytes);
+      expect(inode(blobs.path(aligned))).toBe(largerInode);
+      if (!sealing) expect((await content(blobs.path(aligned))).equals(alignedBytes)).toBe(true);
+      // a blob still being read becomes a spare only when its reader is done
+      const read = await write(randomBytesSeeded(directBlobBytesMin + 1, 57));
+      blobs.acquire([read]);
+      blobs.remove([read]);
+      await Bun.sleep(50);
+      expect(blobs.spareCount).toBe(0);
+      blobs.release([read]);
+      await until(() => blobs.spareCount === 1);
+      // spares gone behind the store's back: the blobs go into new files
+      const gone = [await write(randomBytesSeeded(directBlobBytesMin + 2, 58)), await write(randomBytesSeeded(directBlobBytesMin + 3, 58))];
+      blobs.remove(gone);
+      await until(() => blobs.spareCount === 2);
+      for (const id of gone) rmSync(blobs.path(id));
+      await write(randomBytesSeeded(directBlobBytesMin + 1, 59));
+      expect(blobs.spareCount).toBe(1);
+      const replacement = await write(randomBytesSeeded(directBlobBytesMin + 1, 59));
+      expect(blobs.spareCount).toBe(0);
+      const spareAgain = await write(randomBytesSeeded(directBlobBytesMin + 1, 59));
+      blobs.remove([spareAgain]);
+      await until(() => blobs.spareCount === 1);
+      expect(existsSync(blobs.path(replacement))).toBe(true);
+      // a store about to close unlinks its spares
+      await blobs.close();
+      expect(blobs.spareCount).toBe(0);
+      expect(existsSync(blobs.path(spareAgain))).toBe(false);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("fs blobs: spares unused for a few seconds are unlinked; a store writing through the page cache keeps none", async () => {
+  const { BlobStore, spareIdleMs } = await import("../../src/store/fs/blobs.ts");
+  const { directBlobBytesMin } = await import("../../src/store/fs/blob-sinks.ts");
+  const dir = mkdtempSync(join(tmpdir(), "s3d-blobs-"));
+  try {
+    for (const directWrites of [true, false]) {
+      const blobs = new BlobStore(join(dir, `blobs-${directWrites}`), undefined, directWrites);
+      if (directWrites && process.env.CI) expect(blobs.directWrites).toBe(true);
+      const bytes = randomBytesSeeded(directBlobBytesMin + 1, 60);
+      const id = blobs.newId();
+      await blobs.write(id, streamOf([bytes]), bytes.length);
+      const removedAt = performance.now();
+      blobs.remove([id]);
+      if (!blobs.directWrites) {
+        await until(() => !existsSync(blobs.path(id)));
+        expect(blobs.spareCount).toBe(0);
+        continue;
+      }
+      await until(() => blobs.spareCount === 1);
+      await Bun.sleep(spareIdleMs - (performance.now() - removedAt) - 500);
+      expect(existsSync(blobs.path(id))).toBe(true);
+      await until(() => !existsSync(blobs.path(id)));
+      expect(performance.now() - removedAt).toBeGreaterThanOrEqual(spareIdleMs);
+      expect(blobs.spareCount).toBe(0);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

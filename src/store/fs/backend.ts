@@ -373,6 +373,7 @@ export class FsBackend implements Backend {
 
   async close(): Promise<void> {
     await this.committer.settled();
+    await this.blobs.close();
     this.wal.close();
     this.db.close();
     closeSync(this.lockFd);

@@ -177,8 +177,9 @@ const directWritesInFlightMax = 4;
 /**
  * Copies chunks into aligned blocks and writes each full block with O_DIRECT, up to
  * `directWritesInFlightMax` writes in flight while the next block fills. The last block is
- * written padded with zeros to the alignment and the file then truncated to its real length;
- * fdatasync makes data and length durable together.
+ * written padded with zeros to the alignment and the file then truncated to its real length (as
+ * is a file written over, `overwriting`, which may have been longer); fdatasync makes data and
+ * length durable together.
  */
 export class DirectSink implements BlobSink {
   private block = takeBlock();
@@ -191,6 +192,7 @@ export class DirectSink implements BlobSink {
   constructor(
     private readonly file: FileHandle,
     private readonly releaseChunks = false,
+    private readonly overwriting = false,
   ) {
     this.earlyFlush = new EarlyFlush(file);
   }
@@ -213,8 +215,8 @@ export class DirectSink implements BlobSink {
     if (paddedBytes > 0) {
       this.block.fill(0, this.filledBytes, paddedBytes);
       await writeFully(this.file, this.block.subarray(0, paddedBytes), this.offsetBytes);
-      if (paddedBytes > this.filledBytes) await this.file.truncate(lengthBytes);
     }
+    if (paddedBytes > this.filledBytes || this.overwriting) await this.file.truncate(lengthBytes);
     giveBack(this.block);
     await this.earlyFlush.done();
     await this.file.datasync();

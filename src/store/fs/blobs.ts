@@ -4,10 +4,18 @@
  * a blob is removed only when no reader holds it, so an open reader never loses its bytes.
  * With a master key, every blob is sealed in fragments as it streams in (sealing.ts). Large
  * blobs bypass the page cache (blob-sinks.ts).
+ *
+ * A large blob no object needs any more is kept for a while as a spare, and the next large blob
+ * is written over it in place instead of into a new file. A new file's blocks are allocated as
+ * it is written, and an unlinked one's freed; on this project's VMs (ext4 mounted with
+ * `discard`) unlinking a written 64 MiB file takes 28-32 ms of the disk's time, and eight 64 MiB
+ * PUTs at once that overwrite their keys ran 10-23 % faster writing over spares (bench/RESULTS.md).
+ * A spare is unreferenced like any orphan: it is unlinked once spares go unused for a few seconds,
+ * when the store closes, or by the orphan sweep at start after a crash.
  */
 import { randomBytes } from "node:crypto";
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, unlinkSync } from "node:fs";
-import { open, unlink } from "node:fs/promises";
+import { closeSync, constants, fsyncSync, mkdirSync, openSync, readdirSync, unlinkSync } from "node:fs";
+import { open, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { assert } from "../../util/assert.ts";
 import { type BlobSink, DirectSink, directBlobBytesMin, directCreateFlags, directWritesWork, PageCacheSink, settledLater } from "./blob-sinks.ts";
@@ -17,9 +25,28 @@ import type { Sealing } from "./sealing.ts";
 
 const blobIdPattern = /^[0-9a-f]{32}$/;
 
+/** A blob no object needs any more, kept for a new large blob to be written over. */
+interface SpareBlob {
+  id: string;
+  sizeBytes: number;
+}
+
+/** At most this many spares, of at most this many bytes together; a blob past either is unlinked. */
+export const spareBlobsMax = 16;
+export const spareBytesMax = 1024 * 1024 * 1024;
+/** Spares unused this long are unlinked, so that deleting objects frees their space soon. */
+export const spareIdleMs = 5_000;
+/** Opens a spare for writing over: no O_CREAT, and no O_TRUNC, which would free its blocks. */
+const spareOpenFlags = directCreateFlags & ~constants.O_CREAT & ~constants.O_EXCL;
+
 export class BlobStore {
   private readers = new Map<string, number>();
   private removeWhenFree = new Set<string>();
+  private spares: SpareBlob[] = [];
+  private spareBytes = 0;
+  private sparesExpiry: ReturnType<typeof setTimeout> | undefined;
+  /** Blobs being kept as spares or unlinked. */
+  private retiring = new Set<Promise<void>>();
 
   /** Reads plaintext ranges of blobs, opening sealed fragments when there is a key. */
   readonly readSegment: SegmentReader;
@@ -60,14 +87,15 @@ export class BlobStore {
   async write(id: string, body: ReadableStream<Uint8Array>, declaredBytes?: number, chunksOwned = false): Promise<number> {
     const path = this.path(id);
     const direct = this.directWrites && declaredBytes !== undefined && declaredBytes >= directBlobBytesMin;
-    const file = await open(path, direct ? directCreateFlags : "wx", 0o600);
+    const overwriting = direct && (await this.renameSpare(declaredBytes, path));
+    const file = await open(path, overwriting ? spareOpenFlags : direct ? directCreateFlags : "wx", 0o600);
     // The new directory entry is flushed while the body arrives: it need only be durable by the commit.
     const directoryFlush = settledLater(fsyncDirectoryAsync(join(this.root, id.slice(0, 2))));
     // Sealed, the sealer releases the body's chunks once it has sealed them, and the sink writes the
     // sealer's ciphertext pieces, which are left to the collector (releasing them too gained nothing).
     const sealer = this.sealing?.streamSealer(Buffer.from(id, "hex"), chunksOwned);
     const releaseChunks = chunksOwned && sealer === undefined;
-    const sink: BlobSink = direct ? new DirectSink(file, releaseChunks) : new PageCacheSink(file, releaseChunks);
+    const sink: BlobSink = direct ? new DirectSink(file, releaseChunks, overwriting) : new PageCacheSink(file, releaseChunks);
     let sizeBytes = 0;
     let durable: Promise<void> | undefined;
     try {
@@ -107,7 +135,7 @@ export class BlobStore {
         continue;
       }
       this.readers.delete(id);
-      if (this.removeWhenFree.delete(id)) void this.unlinkQuietly(id);
+      if (this.removeWhenFree.delete(id)) this.retireLater(id);
     }
   }
 
@@ -115,8 +143,83 @@ export class BlobStore {
   remove(ids: readonly string[]): void {
     for (const id of ids) {
       if (this.readers.has(id)) this.removeWhenFree.add(id);
-      else void this.unlinkQuietly(id);
+      else this.retireLater(id);
     }
+  }
+
+  /** Spares kept now. */
+  get spareCount(): number {
+    return this.spares.length;
+  }
+
+  /** For a store about to close: waits for the blobs being removed and unlinks the spares. */
+  async close(): Promise<void> {
+    await Promise.all(this.retiring);
+    await this.dropSpares();
+  }
+
+  private async dropSpares(): Promise<void> {
+    clearTimeout(this.sparesExpiry);
+    const spares = this.spares.splice(0);
+    this.spareBytes = 0;
+    await Promise.all(spares.map((spare) => this.unlinkQuietly(spare.id)));
+  }
+
+  private retireLater(id: string): void {
+    const retired = this.retire(id);
+    this.retiring.add(retired);
+    void retired.finally(() => this.retiring.delete(retired));
+  }
+
+  /** Keeps an unreferenced blob as a spare when it is large and there is room, else unlinks it. */
+  private async retire(id: string): Promise<void> {
+    if (!this.directWrites) return this.unlinkQuietly(id);
+    const sizeBytes = await stat(this.path(id)).then((s) => s.size, () => 0);
+    const room = this.spares.length < spareBlobsMax && this.spareBytes + sizeBytes <= spareBytesMax;
+    if (sizeBytes < directBlobBytesMin || !room) return this.unlinkQuietly(id);
+    this.spares.push({ id, sizeBytes });
+    this.spareBytes += sizeBytes;
+    this.expireSparesLater();
+  }
+
+  /**
+   * Renames a spare to `path` for a blob of `sizeBytes` to be written over it; false when there is
+   * none (or it could not be renamed: then it is unlinked, and the blob goes into a new file).
+   */
+  private async renameSpare(sizeBytes: number, path: string): Promise<boolean> {
+    const spare = this.takeSpare(sizeBytes);
+    if (spare === undefined) return false;
+    return rename(this.path(spare.id), path).then(
+      () => true,
+      () => this.unlinkQuietly(spare.id).then(() => false),
+    );
+  }
+
+  /**
+   * The spare to write `sizeBytes` over: the smallest that holds them (its tail is cut off at the
+   * end), else the largest (the file grows). Taken out of the spares.
+   */
+  private takeSpare(sizeBytes: number): SpareBlob | undefined {
+    let smallestFitting: SpareBlob | undefined;
+    let largest: SpareBlob | undefined;
+    for (const spare of this.spares) {
+      if (spare.sizeBytes >= sizeBytes && !(smallestFitting && smallestFitting.sizeBytes <= spare.sizeBytes)) smallestFitting = spare;
+      if (!(largest && largest.sizeBytes >= spare.sizeBytes)) largest = spare;
+    }
+    const best = smallestFitting ?? largest;
+    if (best === undefined) return undefined;
+    this.spares.splice(this.spares.indexOf(best), 1);
+    this.spareBytes -= best.sizeBytes;
+    this.expireSparesLater();
+    return best;
+  }
+
+  /** Unlinks every spare once none has been kept or taken for `spareIdleMs`. */
+  private expireSparesLater(): void {
+    clearTimeout(this.sparesExpiry);
+    if (this.spares.length === 0) return;
+    this.sparesExpiry = setTimeout(() => void this.dropSpares(), spareIdleMs);
+    this.sparesExpiry.unref();
   }
 
   /** Deletes every blob not in `referenced` (start-up garbage collection); returns the count. */
