@@ -421,22 +421,32 @@ test("fs blobs: a large blob no object needs is kept as a spare and the next lar
       expect(existsSync(blobs.path(first))).toBe(false);
       expect(blobs.spareCount).toBe(0);
       if (!sealing) expect((await content(blobs.path(shorter))).equals(shorterBytes)).toBe(true);
-      // longer than every spare: the largest grows
+      // longer than the spare: the spare grows
       blobs.remove([shorter]);
       await until(() => blobs.spareCount === 1);
       const longer = await write(randomBytesSeeded(directBlobBytesMin + 5 * 1024 * 1024 + 1, 53));
       expect(inode(blobs.path(longer))).toBe(firstInode);
-      // of two spares, the smallest that holds the blob
-      const larger = await write(randomBytesSeeded(directBlobBytesMin + 9 * 1024 * 1024, 54));
+      // of several spares, the one closest in size; a length that needs no padding is cut to as well
+      const larger = await write(randomBytesSeeded(directBlobBytesMin + 9 * 1024 * 1024, 54)); // 17 MiB
       const largerInode = inode(blobs.path(larger));
       blobs.remove([longer, larger]);
       await until(() => blobs.spareCount === 2);
-      expect(inode(blobs.path(await write(randomBytesSeeded(directBlobBytesMin + 4 * 1024 * 1024, 55))))).toBe(firstInode);
-      // a length that needs no padding is cut to as well
-      const alignedBytes = randomBytesSeeded(directBlobBytesMin, 56);
+      const alignedBytes = randomBytesSeeded(directBlobBytesMin + 8 * 1024 * 1024, 55); // 16 MiB
       const aligned = await write(alignedBytes);
       expect(inode(blobs.path(aligned))).toBe(largerInode);
       if (!sealing) expect((await content(blobs.path(aligned))).equals(alignedBytes)).toBe(true);
+      blobs.remove([aligned]);
+      await until(() => blobs.spareCount === 2);
+      expect(inode(blobs.path(await write(randomBytesSeeded(directBlobBytesMin + 4 * 1024 * 1024, 56))))).toBe(firstInode); // 12 MiB: 13 beats 16
+      // a spare more than spareSlackBytes longer than the blob is left for a longer one
+      const twenty = await write(randomBytesSeeded(directBlobBytesMin + 12 * 1024 * 1024, 57)); // 20 MiB, over the 16 MiB spare
+      expect(inode(blobs.path(twenty))).toBe(largerInode);
+      blobs.remove([twenty]);
+      await until(() => blobs.spareCount === 1);
+      expect(inode(blobs.path(await write(randomBytesSeeded(directBlobBytesMin, 58))))).not.toBe(largerInode);
+      expect(blobs.spareCount).toBe(1);
+      expect(inode(blobs.path(await write(randomBytesSeeded(directBlobBytesMin + 11 * 1024 * 1024, 59))))).toBe(largerInode);
+      expect(blobs.spareCount).toBe(0);
       // a blob still being read becomes a spare only when its reader is done
       const read = await write(randomBytesSeeded(directBlobBytesMin + 1, 57));
       blobs.acquire([read]);

@@ -34,6 +34,8 @@ interface SpareBlob {
 /** At most this many spares, of at most this many bytes together; a blob past either is unlinked. */
 export const spareBlobsMax = 16;
 export const spareBytesMax = 1024 * 1024 * 1024;
+/** How much longer than a new blob a spare written over it may be (the tail cut off at its end). */
+export const spareSlackBytes = 8 * 1024 * 1024;
 /** Spares unused this long are unlinked, so that deleting objects frees their space soon. */
 export const spareIdleMs = 5_000;
 /** Opens a spare for writing over: no O_CREAT, and no O_TRUNC, which would free its blocks. */
@@ -196,17 +198,16 @@ export class BlobStore {
   }
 
   /**
-   * The spare to write `sizeBytes` over: the smallest that holds them (its tail is cut off at the
-   * end), else the largest (the file grows). Taken out of the spares.
+   * The spare to write `sizeBytes` over, taken out of the spares: the one closest in size, of those
+   * at most `spareSlackBytes` longer. A shorter one grows; a longer one's tail is cut off before
+   * the blob is acknowledged, and freeing a long tail would cost that request what an unlink costs.
    */
   private takeSpare(sizeBytes: number): SpareBlob | undefined {
-    let smallestFitting: SpareBlob | undefined;
-    let largest: SpareBlob | undefined;
+    const distance = (spare: SpareBlob) => Math.abs(spare.sizeBytes - sizeBytes);
+    let best: SpareBlob | undefined;
     for (const spare of this.spares) {
-      if (spare.sizeBytes >= sizeBytes && !(smallestFitting && smallestFitting.sizeBytes <= spare.sizeBytes)) smallestFitting = spare;
-      if (!(largest && largest.sizeBytes >= spare.sizeBytes)) largest = spare;
+      if (spare.sizeBytes <= sizeBytes + spareSlackBytes && !(best && distance(best) <= distance(spare))) best = spare;
     }
-    const best = smallestFitting ?? largest;
     if (best === undefined) return undefined;
     this.spares.splice(this.spares.indexOf(best), 1);
     this.spareBytes -= best.sizeBytes;
