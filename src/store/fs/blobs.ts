@@ -32,10 +32,10 @@ interface SpareBlob {
 }
 
 /** At most this many spares, of at most this many bytes together; a blob past either is unlinked. */
-export const spareBlobsMax = 16;
-export const spareBytesMax = 1024 * 1024 * 1024;
+const spareBlobsMax = 16;
+const spareBytesMax = 1024 * 1024 * 1024;
 /** How much longer than a new blob a spare written over it may be (the tail cut off at its end). */
-export const spareSlackBytes = 8 * 1024 * 1024;
+const spareSlackBytes = 8 * 1024 * 1024;
 /** Spares unused this long are unlinked, so that deleting objects frees their space soon. */
 export const spareIdleMs = 5_000;
 /** Opens a spare for writing over: no O_CREAT, and no O_TRUNC, which would free its blocks. */
