@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statfsSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FsBackend, inlineObjectBytesMax } from "../../src/store/fs/backend.ts";
@@ -73,6 +73,41 @@ test("fs: large objects overwritten and written anew reuse the superseded blobs,
     const reopened = new FsBackend(dir);
     expect(reopened.collectOrphans()).toBe(0);
     await reopened.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("fs space: below the floor, space held for reuse is handed back before a write is refused, and after a disk-full error", async () => {
+  const { SpaceGuard } = await import("../../src/store/fs/space.ts");
+  const dir = mkdtempSync(join(tmpdir(), "s3d-space-"));
+  const MiB = 1024 * 1024;
+  try {
+    const hog = join(dir, "held-for-reuse");
+    writeFileSync(hog, new Uint8Array(64 * MiB).fill(1));
+    const reclaims: number[] = [];
+    const reclaim = async () => {
+      const freed = existsSync(hog) ? 64 * MiB : 0;
+      rmSync(hog, { force: true });
+      reclaims.push(freed);
+      return freed;
+    };
+    const { bavail, bsize } = statfsSync(dir);
+    const available = bavail * bsize;
+    // 48 MiB would leave 16 MiB less than the floor, and the held 64 MiB more than make up for it
+    const guard = new SpaceGuard(dir, available - 32 * MiB, reclaim);
+    expect(await guard.admit(48 * MiB, async () => "stored")).toBe("stored");
+    expect(reclaims).toEqual([64 * MiB]);
+    expect(existsSync(hog)).toBe(false);
+    // nothing left to hand back: refused
+    const full = new SpaceGuard(dir, available + 1024 * 1024 * MiB, reclaim);
+    await expect(full.admit(1, async () => "stored")).rejects.toMatchObject({ code: "InsufficientStorage" });
+    expect(reclaims).toEqual([64 * MiB, 0]);
+    // a disk that fills anyway: the write's ENOSPC becomes InsufficientStorage, and the space is handed back
+    const roomy = new SpaceGuard(dir, 0, reclaim);
+    const enospc = Object.assign(new Error("no space left on device"), { code: "ENOSPC" });
+    await expect(roomy.admit(1, async () => Promise.reject(enospc))).rejects.toMatchObject({ code: "InsufficientStorage" });
+    expect(reclaims).toEqual([64 * MiB, 0, 0]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -468,10 +503,12 @@ test("fs blobs: a large blob no object needs is kept as a spare and the next lar
       blobs.remove([spareAgain]);
       await until(() => blobs.spareCount === 1);
       expect(existsSync(blobs.path(replacement))).toBe(true);
-      // a store about to close unlinks its spares
-      await blobs.close();
+      // dropped (for their space, or unused), spares are unlinked and their bytes counted
+      const spareBytes = statSync(blobs.path(spareAgain)).size;
+      expect(await blobs.dropSpares()).toBe(spareBytes);
       expect(blobs.spareCount).toBe(0);
       expect(existsSync(blobs.path(spareAgain))).toBe(false);
+      await blobs.close();
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -86,7 +86,7 @@ export class FsBackend implements Backend {
       throw error;
     }
     this.blobs = new BlobStore(join(dataDir, "blobs"), this.sealing);
-    this.space = new SpaceGuard(dataDir, options.minFreeBytes ?? 0);
+    this.space = new SpaceGuard(dataDir, options.minFreeBytes ?? 0, () => this.blobs.dropSpares());
     this.wal = new WalSync(dbPath);
     this.committer = new Committer(this.db, () => this.wal.sync());
     this.multipart = new MultipartStore(this.db, this.blobs, this.committer, (b) => this.requireBucket(b));

@@ -11,7 +11,8 @@
  * `discard`) unlinking a written 64 MiB file takes 28-32 ms of the disk's time, and eight 64 MiB
  * PUTs at once that overwrite their keys ran 10-23 % faster writing over spares (bench/RESULTS.md).
  * A spare is unreferenced like any orphan: it is unlinked once spares go unused for a few seconds,
- * when the store closes, or by the orphan sweep at start after a crash.
+ * when space runs short (space.ts), when the store closes, or by the orphan sweep at start after a
+ * crash.
  */
 import { randomBytes } from "node:crypto";
 import { closeSync, constants, fsyncSync, mkdirSync, openSync, readdirSync, unlinkSync } from "node:fs";
@@ -160,11 +161,14 @@ export class BlobStore {
     await this.dropSpares();
   }
 
-  private async dropSpares(): Promise<void> {
+  /** Unlinks the spares (to free their space, or when they go unused); resolves to their bytes. */
+  async dropSpares(): Promise<number> {
     clearTimeout(this.sparesExpiry);
     const spares = this.spares.splice(0);
+    const freedBytes = this.spareBytes;
     this.spareBytes = 0;
     await Promise.all(spares.map((spare) => this.unlinkQuietly(spare.id)));
+    return freedBytes;
   }
 
   private retireLater(id: string): void {

@@ -3,7 +3,8 @@
  * InsufficientStorage once the data dir's filesystem would drop below `minFreeBytes`, so a full
  * disk refuses uploads cleanly instead of failing them halfway, and deletes (which free space)
  * keep working. A disk that fills anyway (ENOSPC from a write, SQLITE_FULL from a commit) gives
- * the same answer.
+ * the same answer. Space the store holds only for reuse (spare blobs, blobs.ts) is handed back
+ * before a write is refused.
  */
 import { statfsSync } from "node:fs";
 import { S3Error } from "../../errors.ts";
@@ -17,12 +18,14 @@ export class SpaceGuard {
   constructor(
     private readonly dir: string,
     private readonly minFreeBytes: number,
+    /** Frees space held for reuse; resolves to the bytes it freed. */
+    private readonly reclaim: () => Promise<number> = async () => 0,
   ) {}
 
-  /** Free bytes for unprivileged writers, as of at most `readingTtlMs` ago. */
-  availableBytes(): number {
+  /** Free bytes for unprivileged writers, as of at most `readingTtlMs` ago (`fresh`: now). */
+  availableBytes(fresh = false): number {
     const nowMs = performance.now();
-    if (nowMs - this.reading.atMs > readingTtlMs) {
+    if (fresh || nowMs - this.reading.atMs > readingTtlMs) {
       const fs = statfsSync(this.dir);
       this.reading = { atMs: nowMs, availableBytes: fs.bavail * fs.bsize };
     }
@@ -35,13 +38,17 @@ export class SpaceGuard {
    * the floor by more than what was already in flight.
    */
   async admit<T>(incomingBytes: number | undefined, write: () => Promise<T>): Promise<T> {
-    const available = this.availableBytes();
-    if (available - (incomingBytes ?? 0) < this.minFreeBytes) throw insufficientStorage();
+    const fits = (available: number) => available - (incomingBytes ?? 0) >= this.minFreeBytes;
+    let available = this.availableBytes();
+    if (!fits(available) && (await this.reclaim()) > 0) available = this.availableBytes(true);
+    if (!fits(available)) throw insufficientStorage();
     this.reading.availableBytes = available - (incomingBytes ?? 0);
     try {
       return await write();
     } catch (error) {
-      throw isDiskFull(error) ? insufficientStorage() : error;
+      if (!isDiskFull(error)) throw error;
+      await this.reclaim();
+      throw insufficientStorage();
     }
   }
 }
