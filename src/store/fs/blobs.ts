@@ -46,7 +46,6 @@ export class BlobStore {
   private readers = new Map<string, number>();
   private removeWhenFree = new Set<string>();
   private spares: SpareBlob[] = [];
-  private spareBytes = 0;
   private sparesExpiry: ReturnType<typeof setTimeout> | undefined;
   /** Blobs being kept as spares or unlinked. */
   private retiring = new Set<Promise<void>>();
@@ -165,10 +164,8 @@ export class BlobStore {
   async dropSpares(): Promise<number> {
     clearTimeout(this.sparesExpiry);
     const spares = this.spares.splice(0);
-    const freedBytes = this.spareBytes;
-    this.spareBytes = 0;
     await Promise.all(spares.map((spare) => this.unlinkQuietly(spare.id)));
-    return freedBytes;
+    return bytesOf(spares);
   }
 
   private retireLater(id: string): void {
@@ -181,10 +178,9 @@ export class BlobStore {
   private async retire(id: string): Promise<void> {
     if (!this.directWrites) return this.unlinkQuietly(id);
     const sizeBytes = await stat(this.path(id)).then((s) => s.size, () => 0);
-    const room = this.spares.length < spareBlobsMax && this.spareBytes + sizeBytes <= spareBytesMax;
+    const room = this.spares.length < spareBlobsMax && bytesOf(this.spares) + sizeBytes <= spareBytesMax;
     if (sizeBytes < directBlobBytesMin || !room) return this.unlinkQuietly(id);
     this.spares.push({ id, sizeBytes });
-    this.spareBytes += sizeBytes;
     this.expireSparesLater();
   }
 
@@ -214,7 +210,6 @@ export class BlobStore {
     }
     if (best === undefined) return undefined;
     this.spares.splice(this.spares.indexOf(best), 1);
-    this.spareBytes -= best.sizeBytes;
     this.expireSparesLater();
     return best;
   }
@@ -245,6 +240,10 @@ export class BlobStore {
     // A blob that fails to go away is an orphan: the next start-up sweep collects it.
     await unlink(this.path(id)).catch(() => {});
   }
+}
+
+function bytesOf(spares: readonly SpareBlob[]): number {
+  return spares.reduce((sum, spare) => sum + spare.sizeBytes, 0);
 }
 
 function fanOut(i: number): string {
