@@ -2,8 +2,9 @@
  * Several MD5 streams hashed together by the generated multi-lane kernels (md5-wasm-gen.ts).
  * Each stream owns a lane: its state lives in the kernel's memory, and bytes pushed to it wait in
  * a queue (references, not copies) until `run()` hashes every lane's queued bytes, as many lanes
- * per kernel call as have data. A lane with data never waits for the others: when it alone has
- * data it is hashed alone. One instance per thread (a Worker builds its own).
+ * per kernel call as have data. Unless the caller asks lanes to wait for one another (`run`'s
+ * `holdBytes`), a lane with data does not wait: when it alone has data it is hashed alone. One
+ * instance per thread (a Worker builds its own).
  *
  * Each call copies up to `stageBytes` of every active lane into that lane's staging area in the
  * kernel's memory (the copy runs at memcpy speed, several times the hash's) and hashes the
@@ -154,11 +155,15 @@ export function defineMd5Lanes({ layout, kTable, stageBytes }: Md5LanesConstants
      * Hashes whole blocks queued on the lanes, all of them or (with `budgetBytes`) until about
      * that many bytes are hashed, so a caller can stop to take in more data between slices. Once
      * everything is hashed each lane holds under one block.
+     *
+     * With `holdBytes`, lanes wait to be filled together: nothing is hashed while an open lane has
+     * less than a block queued, unless some lane has `holdBytes` or more (that far ahead, it is not
+     * held back further) or an `urgent` lane (one whose stream has ended) still has a block.
      */
-    run(budgetBytes = Infinity): void {
+    run(budgetBytes = Infinity, holdBytes = 0, urgent: readonly LaneId[] = []): void {
       let hashed = 0;
       while (hashed < budgetBytes) {
-        const active = this.slots.filter((s): s is Stream => s !== undefined && s.carried + s.queuedBytes >= blockBytes);
+        const active = this.hashableLanes(holdBytes, urgent);
         if (active.length === 0) break;
         const choice = this.policy(active.length);
         if (choice === "x1") {
@@ -185,6 +190,19 @@ export function defineMd5Lanes({ layout, kTable, stageBytes }: Md5LanesConstants
         for (const s of active) this.keepCarry(s);
       }
       for (const s of this.streams.values()) this.keepCarry(s);
+    }
+
+    /** Whether `run` with the same `holdBytes` and `urgent` would hash anything now. */
+    hashable(holdBytes = 0, urgent: readonly LaneId[] = []): boolean {
+      return this.hashableLanes(holdBytes, urgent).length > 0;
+    }
+
+    /** The lanes `run` hashes next: those with a block or more, or none while they are held. */
+    private hashableLanes(holdBytes: number, urgent: readonly LaneId[]): Stream[] {
+      const active = this.slots.filter((s): s is Stream => s !== undefined && s.carried + s.queuedBytes >= blockBytes);
+      if (holdBytes === 0 || active.length === this.streams.size) return active;
+      if (urgent.some((id) => this.pending(id) >= blockBytes)) return active;
+      return active.some((s) => s.carried + s.queuedBytes >= holdBytes) ? active : [];
     }
 
     /** Hashes what is left and the padding; the lane is free again. */
