@@ -84,20 +84,26 @@ class EarlyFlush {
 /** Chunks are written to the page cache in batches of at least this size. */
 const writeBufferBytes = 1024 * 1024;
 
-/** Gathers chunks (without copying them) and writes each batch with one writev. */
+/**
+ * Gathers chunks (without copying them) and writes each batch with one writev. A file written
+ * over (`overwriting`, a spare that may have been longer) is cut to its new length at the end.
+ */
 export class PageCacheSink implements BlobSink {
   private batch: Uint8Array[] = [];
   private batchedBytes = 0;
+  private lengthBytes = 0;
   private readonly earlyFlush: EarlyFlush;
 
   constructor(
     private readonly file: FileHandle,
     private readonly releaseChunks = false,
+    private readonly overwriting = false,
   ) {
     this.earlyFlush = new EarlyFlush(file);
   }
 
   async add(chunk: Uint8Array): Promise<void> {
+    this.lengthBytes += chunk.length;
     this.batch.push(chunk);
     this.batchedBytes += chunk.length;
     if (this.batchedBytes >= writeBufferBytes) await this.writeBatch();
@@ -105,6 +111,7 @@ export class PageCacheSink implements BlobSink {
 
   async finish(): Promise<void> {
     if (this.batchedBytes > 0) await this.writeBatch();
+    if (this.overwriting) await this.file.truncate(this.lengthBytes);
     await this.earlyFlush.done();
     await this.file.datasync();
   }

@@ -5,11 +5,12 @@
  * With a master key, every blob is sealed in fragments as it streams in (sealing.ts). Large
  * blobs bypass the page cache (blob-sinks.ts).
  *
- * A large blob no object needs any more is kept for a while as a spare, and the next large blob
- * is written over it in place instead of into a new file. A new file's blocks are allocated as
- * it is written, and an unlinked one's freed; on this project's VMs (ext4 mounted with
- * `discard`) unlinking a written 64 MiB file takes 28-32 ms of the disk's time, and eight 64 MiB
- * PUTs at once that overwrite their keys ran 10-23 % faster writing over spares (bench/RESULTS.md).
+ * A blob of 1 MiB or more that no object needs any more is kept for a while as a spare, and the
+ * next such blob is written over it in place instead of into a new file. A new file's blocks are
+ * allocated as it is written, and an unlinked one's freed; on this project's VMs (ext4 mounted
+ * with `discard`) unlinking a written 64 MiB file takes 28-32 ms of the disk's time, and eight
+ * 64 MiB PUTs at once that overwrite their keys ran 10-23 % faster writing over spares; through
+ * the page cache, a 1 MiB blob's write and fdatasync took 15-20 % less time (bench/RESULTS.md).
  * A spare is unreferenced like any orphan: it is unlinked once spares go unused for a few seconds,
  * when space runs short (space.ts), when the store closes, or by the orphan sweep at start after a
  * crash.
@@ -32,15 +33,21 @@ interface SpareBlob {
   sizeBytes: number;
 }
 
+/** Blobs from this size on are kept as spares. */
+const spareBlobBytesMin = 1024 * 1024;
 /** At most this many spares, of at most this many bytes together; a blob past either is unlinked. */
 const spareBlobsMax = 16;
 const spareBytesMax = 1024 * 1024 * 1024;
-/** How much longer than a new blob a spare written over it may be (the tail cut off at its end). */
+/**
+ * How much longer than a new blob a spare written over it may be (the tail cut off at its end):
+ * this much, or the blob's own size if that is less.
+ */
 const spareSlackBytes = 8 * 1024 * 1024;
 /** Spares unused this long are unlinked, so that deleting objects frees their space soon. */
 export const spareIdleMs = 5_000;
-/** Opens a spare for writing over: no O_CREAT, and no O_TRUNC, which would free its blocks. */
-const spareOpenFlags = directCreateFlags & ~constants.O_CREAT & ~constants.O_EXCL;
+/** Open a spare for writing over: no O_CREAT, and no O_TRUNC, which would free its blocks. */
+const spareDirectFlags = directCreateFlags & ~constants.O_CREAT & ~constants.O_EXCL;
+const sparePageCacheFlags = "r+";
 
 export class BlobStore {
   private readers = new Map<string, number>();
@@ -89,15 +96,16 @@ export class BlobStore {
   async write(id: string, body: ReadableStream<Uint8Array>, declaredBytes?: number, chunksOwned = false): Promise<number> {
     const path = this.path(id);
     const direct = this.directWrites && declaredBytes !== undefined && declaredBytes >= directBlobBytesMin;
-    const overwriting = direct && (await this.renameSpare(declaredBytes, path));
-    const file = await open(path, overwriting ? spareOpenFlags : direct ? directCreateFlags : "wx", 0o600);
+    const overwriting = declaredBytes !== undefined && declaredBytes >= spareBlobBytesMin && (await this.renameSpare(declaredBytes, path));
+    const flags = overwriting ? (direct ? spareDirectFlags : sparePageCacheFlags) : direct ? directCreateFlags : "wx";
+    const file = await open(path, flags, 0o600);
     // The new directory entry is flushed while the body arrives: it need only be durable by the commit.
     const directoryFlush = settledLater(fsyncDirectoryAsync(join(this.root, id.slice(0, 2))));
     // Sealed, the sealer releases the body's chunks once it has sealed them, and the sink writes the
     // sealer's ciphertext pieces, which are left to the collector (releasing them too gained nothing).
     const sealer = this.sealing?.streamSealer(Buffer.from(id, "hex"), chunksOwned);
     const releaseChunks = chunksOwned && sealer === undefined;
-    const sink: BlobSink = direct ? new DirectSink(file, releaseChunks, overwriting) : new PageCacheSink(file, releaseChunks);
+    const sink: BlobSink = direct ? new DirectSink(file, releaseChunks, overwriting) : new PageCacheSink(file, releaseChunks, overwriting);
     let sizeBytes = 0;
     let durable: Promise<void> | undefined;
     try {
@@ -174,12 +182,11 @@ export class BlobStore {
     void retired.finally(() => this.retiring.delete(retired));
   }
 
-  /** Keeps an unreferenced blob as a spare when it is large and there is room, else unlinks it. */
+  /** Keeps an unreferenced blob as a spare when it is large enough and there is room, else unlinks it. */
   private async retire(id: string): Promise<void> {
-    if (!this.directWrites) return this.unlinkQuietly(id);
     const sizeBytes = await stat(this.path(id)).then((s) => s.size, () => 0);
     const room = this.spares.length < spareBlobsMax && bytesOf(this.spares) + sizeBytes <= spareBytesMax;
-    if (sizeBytes < directBlobBytesMin || !room) return this.unlinkQuietly(id);
+    if (sizeBytes < spareBlobBytesMin || !room) return this.unlinkQuietly(id);
     this.spares.push({ id, sizeBytes });
     this.expireSparesLater();
   }
@@ -199,14 +206,16 @@ export class BlobStore {
 
   /**
    * The spare to write `sizeBytes` over, taken out of the spares: the one closest in size, of those
-   * at most `spareSlackBytes` longer. A shorter one grows; a longer one's tail is cut off before
-   * the blob is acknowledged, and freeing a long tail would cost that request what an unlink costs.
+   * at most `spareSlackBytes` (or `sizeBytes`) longer. A shorter one grows; a longer one's tail is
+   * cut off before the blob is acknowledged, and freeing a long tail would cost that request what
+   * an unlink costs.
    */
   private takeSpare(sizeBytes: number): SpareBlob | undefined {
     const distance = (spare: SpareBlob) => Math.abs(spare.sizeBytes - sizeBytes);
+    const longestBytes = sizeBytes + Math.min(spareSlackBytes, sizeBytes);
     let best: SpareBlob | undefined;
     for (const spare of this.spares) {
-      if (spare.sizeBytes <= sizeBytes + spareSlackBytes && !(best && distance(best) <= distance(spare))) best = spare;
+      if (spare.sizeBytes <= longestBytes && !(best && distance(best) <= distance(spare))) best = spare;
     }
     if (best === undefined) return undefined;
     this.spares.splice(this.spares.indexOf(best), 1);
