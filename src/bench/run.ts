@@ -46,6 +46,12 @@ export interface RunReport {
 }
 
 const listPageKeys = 1000;
+/**
+ * A worker whose request failed short of an HTTP answer (refused, reset, cut off) waits this long
+ * before its next one: a server that went away is not hammered (without the pause, 26k refused
+ * connections a second at 85 % of a core), and the error counts stay readable.
+ */
+export const networkFailurePauseMs = 50;
 
 export async function runBench(opts: RunOptions, onProgress?: (p: Progress) => void): Promise<RunReport> {
   const client = createClient(opts.client, opts.endpoint, opts.concurrency);
@@ -119,6 +125,7 @@ export async function runBench(opts: RunOptions, onProgress?: (p: Progress) => v
       } catch (error) {
         if (!(error instanceof OpError)) throw error;
         rec.failure(error.code, error.message);
+        if (error.code.startsWith("Network:")) await Bun.sleep(networkFailurePauseMs);
       }
     };
 

@@ -103,6 +103,20 @@ describe("a server that returns wrong bytes fails the run", () => {
   });
 });
 
+test("a server that goes away mid-run is counted, not hammered: each failed connection pauses its worker", async () => {
+  const { networkFailurePauseMs } = await import("../../src/bench/run.ts");
+  const server = await startNullServer({ host: "127.0.0.1", port: 0, engine: "node", corrupt: false });
+  const gone = Bun.sleep(300).then(() => server.close());
+  const durationMs = 1500;
+  const report = await runBench(options(server.url, { op: "put", sizeBytes: 4096, concurrency: 4, durationMs }));
+  await gone;
+  expect(report.ops).toBeGreaterThan(0); // before it went away
+  const refused = Object.entries(report.errorsByCode).filter(([code]) => code.startsWith("Network:")).reduce((n, [, k]) => n + k, 0);
+  expect(refused).toBeGreaterThan(0);
+  // at most one failure a pause per worker for the rest of the run (without the pause: tens of thousands)
+  expect(refused).toBeLessThanOrEqual(4 * Math.ceil(durationMs / networkFailurePauseMs) + 8);
+});
+
 describe("against dist/s3d", () => {
   let s3d: TestServer;
   beforeAll(async () => {
