@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, statfsSync, statSync, wri
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FsBackend, inlineObjectBytesMax } from "../../src/store/fs/backend.ts";
+import type { BlobStore } from "../../src/store/fs/blobs.ts";
 import { backendContract, bodyOf, randomBytesSeeded } from "./contract.ts";
 
 backendContract("fs", async () => {
@@ -398,9 +399,7 @@ test("fs blobs: sealed blobs, written directly or not, read back exactly; owned 
         expect(await blobs.write(id, streamOf([...pieces]), bytes.length, owned)).toBe(bytes.length);
         for (const [i, piece] of pieces.entries()) expect(detached(piece)).toBe(owned && i % 2 === 0);
         expect(Buffer.from(shared).equals(bytes)).toBe(true);
-        const read: Uint8Array[] = [];
-        for await (const chunk of blobs.readSegment(id, bytes.length, 0, bytes.length)) read.push(chunk);
-        expect(Buffer.concat(read).equals(bytes)).toBe(true);
+        expect((await readBlob(blobs, id, bytes.length)).equals(bytes)).toBe(true);
         // on disk: ciphertext, a tag per fragment, nothing of the plaintext's first bytes
         const onDisk = Buffer.from(await Bun.file(blobs.path(id)).arrayBuffer());
         expect(onDisk.length).toBeGreaterThan(bytes.length);
@@ -411,6 +410,21 @@ test("fs blobs: sealed blobs, written directly or not, read back exactly; owned 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** A blob's plaintext, read whole. */
+async function readBlob(blobs: BlobStore, id: string, lengthBytes: number): Promise<Buffer> {
+  const read: Uint8Array[] = [];
+  for await (const chunk of blobs.readSegment(id, lengthBytes, 0, lengthBytes)) read.push(chunk);
+  return Buffer.concat(read);
+}
+
+/** Writes `bytes` as a new blob in pieces cut at `sizes`; checks the length it reports and the bytes read back. */
+async function writeChecked(blobs: BlobStore, bytes: Uint8Array, sizes: number[]): Promise<string> {
+  const id = blobs.newId();
+  expect(await blobs.write(id, streamOf(cut(bytes, sizes)), bytes.length)).toBe(bytes.length);
+  expect((await readBlob(blobs, id, bytes.length)).equals(bytes)).toBe(true);
+  return id;
+}
 
 /** Polls `condition` every 10 ms for up to 5 s. */
 async function until(condition: () => boolean): Promise<void> {
@@ -433,17 +447,7 @@ test("fs blobs: a large blob no object needs is kept as a spare and the next lar
       // CI runs on ext4, which takes O_DIRECT: spares are for directly written blobs
       if (process.env.CI) expect(blobs.directWrites).toBe(true);
       if (!blobs.directWrites) continue;
-      const readBack = async (id: string, length: number) => {
-        const read: Uint8Array[] = [];
-        for await (const chunk of blobs.readSegment(id, length, 0, length)) read.push(chunk);
-        return Buffer.concat(read);
-      };
-      const write = async (bytes: Uint8Array) => {
-        const id = blobs.newId();
-        expect(await blobs.write(id, streamOf(cut(bytes, [700_001, 1_048_576, 3])), bytes.length)).toBe(bytes.length);
-        expect((await readBack(id, bytes.length)).equals(bytes)).toBe(true);
-        return id;
-      };
+      const write = (bytes: Uint8Array) => writeChecked(blobs, bytes, [700_001, 1_048_576, 3]);
       const first = await write(randomBytesSeeded(directBlobBytesMin + 2 * 1024 * 1024 + 5, 50));
       const firstInode = inode(blobs.path(first));
       const small = await write(randomBytesSeeded(100_000, 51));
@@ -526,11 +530,7 @@ test("fs blobs: through the page cache, blobs of 1 MiB or more are written over 
       const blobs = new BlobStore(join(dir, sealing ? "sealed" : "plain"), sealing, false);
       expect(blobs.directWrites).toBe(false);
       const write = async (bytes: Uint8Array) => {
-        const id = blobs.newId();
-        expect(await blobs.write(id, streamOf(cut(bytes, [300_001, 65_536, 3])), bytes.length)).toBe(bytes.length);
-        const read: Uint8Array[] = [];
-        for await (const chunk of blobs.readSegment(id, bytes.length, 0, bytes.length)) read.push(chunk);
-        expect(Buffer.concat(read).equals(bytes)).toBe(true);
+        const id = await writeChecked(blobs, bytes, [300_001, 65_536, 3]);
         if (!sealing) expect(statSync(blobs.path(id)).size).toBe(bytes.length);
         return id;
       };
