@@ -27,7 +27,7 @@ import type { Sealing } from "./sealing.ts";
 
 const blobIdPattern = /^[0-9a-f]{32}$/;
 
-/** A blob no object needs any more, kept for a new large blob to be written over. */
+/** A blob no object needs any more, kept for a new blob of 1 MiB or more to be written over. */
 interface SpareBlob {
   id: string;
   sizeBytes: number;
