@@ -363,6 +363,18 @@ function cellText(r: CellResult | undefined, cell: Cell): string {
   return `${main}, p50 ${fmt(rep.latency.p50Ms, 1)} / p99 ${fmt(rep.latency.p99Ms, 1)} ms${bad}${unverified}`;
 }
 
+/**
+ * The kernel's TCP congestion control, for the report: BBR paces every socket with timers of its
+ * own, which on loopback moves large transfers' figures (bench/RESULTS.md, "what the machine adds").
+ */
+function tcpCongestionControl(): string {
+  try {
+    return `, TCP congestion control ${readFileSync("/proc/sys/net/ipv4/tcp_congestion_control", "utf8").trim()}`;
+  } catch {
+    return "";
+  }
+}
+
 function gitCommit(): string {
   const rev = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: repo, encoding: "utf8" }).stdout.trim();
   const dirty = spawnSync("git", ["status", "--porcelain", "--untracked-files=no"], { cwd: repo, encoding: "utf8" }).stdout.trim();
@@ -473,7 +485,7 @@ async function main(argv: string[]): Promise<number> {
   lines.push(`## Run of ${started.toISOString().slice(0, 16).replace("T", " ")} UTC`, "");
   lines.push(`- commit: \`${gitCommit()}\``);
   lines.push(`- command: \`${command}\` (${elapsedS} s)`);
-  lines.push(`- machine: ${navigator.hardwareConcurrency} cores, Bun ${Bun.version}, loopback (127.0.0.1), generator client socket (s3d's own HTTP/1.1 over Bun's TCP sockets), signed payloads`);
+  lines.push(`- machine: ${navigator.hardwareConcurrency} cores, Bun ${Bun.version}, loopback (127.0.0.1)${tcpCongestionControl()}, generator client socket (s3d's own HTTP/1.1 over Bun's TCP sockets), signed payloads`);
   lines.push(`- each cell: one generator process (\`dist/s3d bench\`, as users run it); ${quick ? "1.5" : "5"} s measured after its objects are written; figures include verification of every GET`);
   lines.push("- s3d and the null servers take turns cell by cell (their ratios are measured seconds apart); s3rver and RGW run after them, one at a time");
   for (const note of notes) lines.push(`- ${note}`);
