@@ -30,14 +30,18 @@ function render(child: Child, out: string[]): void {
   else out.push(escapeXml(String(child)));
 }
 
-/** x("Key", "a&b") → <Key>a&amp;b</Key>; attributes as a leading plain object. */
+/**
+ * x("Key", "a&b") → <Key>a&amp;b</Key>; attributes as a leading plain object. A lone value child
+ * (text, number or boolean) is the element's text, `false` included; among other children `false`,
+ * null and undefined are left out, for children that are there only on a condition.
+ */
 export function x(name: string, ...children: Child[]): Xml;
 export function x(name: string, attrs: Record<string, string>, ...children: Child[]): Xml;
 export function x(name: string, ...rest: unknown[]): Xml {
   let attrs = "";
   const first = rest[0];
   // The common leaf: one text or number child (a listing builds six of these per key).
-  if (rest.length === 1 && (typeof first === "string" || typeof first === "number")) {
+  if (rest.length === 1 && (typeof first === "string" || typeof first === "number" || typeof first === "boolean")) {
     return new Xml(`<${name}>${escapeXml(String(first))}</${name}>`);
   }
   if (first !== null && typeof first === "object" && !(first instanceof Xml) && !Array.isArray(first)) {
@@ -58,6 +62,7 @@ const parser = new XMLParser({
   parseTagValue: false,
   trimValues: false,
   processEntities: true,
+  // decodes numeric character references; named ones beyond XML's five never get here (charactersWellFormed)
   htmlEntities: true,
   ignoreDeclaration: true,
   removeNSPrefix: true,
@@ -70,13 +75,48 @@ export function malformedXml(): S3Error {
 
 export type XmlNode = string | { [name: string]: XmlNode | XmlNode[] };
 
-/** Parses a request body; anything that is not well-formed, too large or uses a DTD is MalformedXML. */
+/** Characters XML 1.0 allows nowhere in a document, not even written as a character reference. */
+const illegalChar = /[\x00-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+/** Sections where "&" is plain text: CDATA, comments and processing instructions. */
+const literalSections = /<!\[CDATA\[[\s\S]*?\]\]>|<!--[\s\S]*?-->|<\?[\s\S]*?\?>/g;
+/** Every "&" outside those sections, with the reference it starts if it is one XML 1.0 defines. */
+const ampersand = /&(?:#([0-9]+);|#x([0-9a-fA-F]+);|(?:amp|lt|gt|quot|apos);)?/g;
+
+/** Whether a character reference names a character XML 1.0 allows (so `&#0;` and `&#xD800;` do not). */
+function isXmlChar(codePoint: number): boolean {
+  if (codePoint < 0x20) return codePoint === 0x9 || codePoint === 0xa || codePoint === 0xd;
+  return codePoint <= 0xd7ff || (codePoint >= 0xe000 && codePoint <= 0xfffd) || (codePoint >= 0x10000 && codePoint <= 0x10ffff);
+}
+
+/**
+ * Whether the body's characters and references are those of well-formed XML 1.0: no control
+ * characters, and no "&" but the five predefined entities and references to allowed characters.
+ * The parser alone is lenient there: it dropped `&#0;`, so `<Key>a&#0;b</Key>` named the key "ab".
+ */
+function charactersWellFormed(text: string): boolean {
+  if (illegalChar.test(text)) return false;
+  for (const m of text.replace(literalSections, "").matchAll(ampersand)) {
+    if (m[0] === "&") return false;
+    const digits = m[1] ?? m[2];
+    if (digits !== undefined && !isXmlChar(Number.parseInt(digits, m[1] !== undefined ? 10 : 16))) return false;
+  }
+  return true;
+}
+
+/**
+ * Parses a request body; anything that is not well-formed, too large or uses a DTD is MalformedXML,
+ * and so is what the parser itself refuses (an element named `__proto__`, nesting too deep).
+ */
 export function parseXmlBody(text: string): Record<string, XmlNode> {
   if (Buffer.byteLength(text) > xmlBodyBytesMax) {
     throw new S3Error("MalformedXML", "The XML you provided was larger than the maximum allowed size.");
   }
-  if (/<!DOCTYPE|<!ENTITY/i.test(text) || text.trim() === "" || XMLValidator.validate(text) !== true) throw malformedXml();
-  return parser.parse(text) as Record<string, XmlNode>;
+  if (/<!DOCTYPE|<!ENTITY/i.test(text) || text.trim() === "" || !charactersWellFormed(text) || XMLValidator.validate(text) !== true) throw malformedXml();
+  try {
+    return parser.parse(text) as Record<string, XmlNode>;
+  } catch {
+    throw malformedXml();
+  }
 }
 
 /** Children named `name` of an element, as an array whatever their count. */

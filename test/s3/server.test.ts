@@ -276,6 +276,8 @@ describe("listing over HTTP", () => {
       const text = await (await s3(server.endpoint, { method: "GET", path: `/${lb}`, query: q })).text();
       seen.push(...[...text.matchAll(/<(?:Key|Prefix)>([^<]+)<\/(?:Key|Prefix)>/g)].map((m) => decodeURIComponent(m[1])));
       token = /<NextContinuationToken>([^<]+)</.exec(text)?.[1];
+      // the last page says false in words (an empty element fails SDKs that parse it as a boolean)
+      expect(text).toContain(`<IsTruncated>${token !== undefined}</IsTruncated>`);
       if (token) {
         expect(tokens.has(token)).toBe(false);
         tokens.add(token);
