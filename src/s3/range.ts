@@ -20,17 +20,18 @@ export function resolveRange(header: string | null, sizeBytes: number): ByteRang
   if (!m) return undefined;
   const [, first, last] = m;
   if (first === "" && last === "") return undefined;
+  // Positions of any length are compared exactly: one past every object is past this one's end.
+  const size = BigInt(sizeBytes);
   if (first === "") {
-    const suffix = Number(last);
-    if (suffix === 0 || sizeBytes === 0) throw unsatisfiable(header, sizeBytes);
-    return { start: Math.max(0, sizeBytes - suffix), end: sizeBytes - 1 };
+    const suffix = BigInt(last);
+    if (suffix === 0n || sizeBytes === 0) throw unsatisfiable(header, sizeBytes);
+    return { start: suffix >= size ? 0 : Number(size - suffix), end: sizeBytes - 1 };
   }
-  const start = Number(first);
-  const end = last === "" ? sizeBytes - 1 : Number(last);
-  if (!Number.isSafeInteger(start) || (last !== "" && !Number.isSafeInteger(Number(last)))) return undefined;
-  if (last !== "" && end < start) return undefined;
-  if (start >= sizeBytes) throw unsatisfiable(header, sizeBytes);
-  return { start, end: Math.min(end, sizeBytes - 1) };
+  const start = BigInt(first);
+  const end = last === "" ? undefined : BigInt(last);
+  if (end !== undefined && end < start) return undefined;
+  if (start >= size) throw unsatisfiable(header, sizeBytes);
+  return { start: Number(start), end: end === undefined || end >= size ? sizeBytes - 1 : Number(end) };
 }
 
 function unsatisfiable(header: string, sizeBytes: number): S3Error {

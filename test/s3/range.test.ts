@@ -10,17 +10,20 @@ test("the three forms of a byte range", () => {
   expect(resolveRange("bytes=-1000", 100)).toEqual({ start: 0, end: 99 });
   expect(resolveRange("bytes=50-1000", 100)).toEqual({ start: 50, end: 99 });
   expect(resolveRange("bytes=99-99", 100)).toEqual({ start: 99, end: 99 });
+  // positions past any safe integer still compare exactly
+  expect(resolveRange("bytes=0-99999999999999999999", 100)).toEqual({ start: 0, end: 99 });
+  expect(resolveRange("bytes=-99999999999999999999", 100)).toEqual({ start: 0, end: 99 });
   expect(contentRange({ start: 90, end: 99 }, 100)).toBe("bytes 90-99/100");
 });
 
 test("headers S3 ignores: absent, other units, malformed, several ranges, backwards", () => {
-  for (const h of [null, "", "bytes=", "bytes=-", "items=0-1", "bytes=a-b", "bytes=0-1,3-4", "bytes=5-1", "bytes 0-1"]) {
+  for (const h of [null, "", "bytes=", "bytes=-", "items=0-1", "bytes=a-b", "bytes=0-1,3-4", "bytes=5-1", "bytes 0-1", "bytes=99999999999999999999-99999999999999999998"]) {
     expect(resolveRange(h, 100)).toBeUndefined();
   }
 });
 
 test("unsatisfiable ranges are InvalidRange (416)", () => {
-  for (const [h, size] of [["bytes=100-", 100], ["bytes=100-200", 100], ["bytes=-0", 100], ["bytes=0-0", 0], ["bytes=-5", 0]] as const) {
+  for (const [h, size] of [["bytes=100-", 100], ["bytes=100-200", 100], ["bytes=-0", 100], ["bytes=0-0", 0], ["bytes=-5", 0], ["bytes=99999999999999999999-", 100], ["bytes=99999999999999999999-99999999999999999999", 100]] as const) {
     try {
       resolveRange(h, size);
       throw new Error(`${h} on ${size} bytes was accepted`);
