@@ -26,6 +26,7 @@ const statusByCode = {
   InvalidPart: 400,
   InvalidPartOrder: 400,
   InvalidRange: 416,
+  InvalidPartNumber: 416,
   InvalidTag: 400,
   InvalidRequest: 400,
   InvalidURI: 400,

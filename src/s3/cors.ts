@@ -1,5 +1,6 @@
 /** Bucket CORS: the configuration document, its limits, and matching a browser's request. Pure. */
 import { S3Error } from "../errors.ts";
+import { isHeaderValue } from "./respond.ts";
 import { childList, childText, parseXmlBody, s3Xmlns, x, type Xml, type XmlNode } from "./xml.ts";
 
 export interface CorsRule {
@@ -13,6 +14,9 @@ export interface CorsRule {
 
 export const corsRulesMax = 100;
 const corsMethods = ["GET", "PUT", "POST", "DELETE", "HEAD"];
+
+/** An HTTP field name (RFC 9110 §5.1, token characters); "*" is a token character too. */
+const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 const malformed = (why: string) => new S3Error("MalformedXML", `The CORS configuration is not valid: ${why}.`);
 
@@ -49,6 +53,13 @@ export function corsFromXml(text: string): CorsRule[] {
     }
     for (const o of [...rule.allowedOrigins, ...rule.allowedHeaders]) {
       if ((o.match(/\*/g) ?? []).length > 1) throw new S3Error("InvalidRequest", `AllowedOrigin/AllowedHeader "${o}" can not have more than one wildcard.`);
+    }
+    // Expose headers go out in a response header, and allowed headers match request header names.
+    for (const h of [...rule.allowedHeaders, ...rule.exposeHeaders]) {
+      if (!headerName.test(h)) throw new S3Error("InvalidRequest", `AllowedHeader/ExposeHeader "${h}" is not a valid header name.`);
+    }
+    for (const o of rule.allowedOrigins) {
+      if (!isHeaderValue(o)) throw new S3Error("InvalidRequest", `AllowedOrigin "${o}" is not a valid origin.`);
     }
     return rule;
   });

@@ -1,5 +1,6 @@
-/** Validation of bucket names and object keys, by AWS's rules. Pure. */
+/** Validation of bucket names, object keys and part numbers, by AWS's rules. Pure. */
 import { S3Error } from "../errors.ts";
+import { partsMax } from "../store/backend.ts";
 
 export const keyBytesMax = 1024;
 const bucketNameBytesMin = 3;
@@ -35,4 +36,16 @@ export function checkKey(key: string): void {
   if (Buffer.byteLength(key) > keyBytesMax) {
     throw new S3Error("KeyTooLongError", "Your key is too long", { MaxSizeAllowed: String(keyBytesMax) });
   }
+}
+
+/** A part number parameter (`partNumber`, or `argument`), checked: a whole number from 1 to 10,000. */
+export function partNumberOf(raw: string | undefined, argument = "partNumber"): number {
+  const n = raw !== undefined && /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
+  if (!(n >= 1 && n <= partsMax)) {
+    throw new S3Error("InvalidArgument", `Part number must be an integer between 1 and ${partsMax}, inclusive`, {
+      ArgumentName: argument,
+      ArgumentValue: raw ?? "",
+    });
+  }
+  return n;
 }

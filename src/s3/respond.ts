@@ -8,6 +8,14 @@ export interface S3Response {
   body?: string | Uint8Array | ReadableStream<Uint8Array>;
 }
 
+/**
+ * Whether `value` can be sent as a header's value: HTTP/1.1 field text is tab, visible ASCII and
+ * ISO-8859-1 (RFC 9110 §5.5). Node's writeHead throws on anything else.
+ */
+export function isHeaderValue(value: string): boolean {
+  return !/[^\t\x20-\x7e\x80-\xff]/.test(value);
+}
+
 export function xmlResponse(root: Xml, status = 200, headers: Record<string, string> = {}): S3Response {
   return { status, headers: { "content-type": "application/xml", ...headers }, body: xmlDocument(root) };
 }

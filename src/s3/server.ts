@@ -13,7 +13,7 @@ import { Authenticator, type Authenticated, type User } from "./auth.ts";
 import { corsHeaders, matchCors } from "./cors.ts";
 import { corsRulesOf } from "./handlers/cors.ts";
 import { bucketFromHost, firstValues, parseTarget, type S3Request } from "./request.ts";
-import { errorResponse, type S3Response } from "./respond.ts";
+import { errorResponse, isHeaderValue, type S3Response } from "./respond.ts";
 import { routeOf } from "./router.ts";
 
 export const healthPath = "/_s3d/health";
@@ -50,7 +50,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const auth = new Authenticator(options.users, region);
   const nowMs = options.nowMs ?? Date.now;
 
-  const handle = async (incoming: IncomingMessage, outgoing: ServerResponse) => {
+  const serve = async (incoming: IncomingMessage, outgoing: ServerResponse) => {
     const startedMs = performance.now();
     const requestId = nextRequestId();
     const method = incoming.method ?? "GET";
@@ -95,6 +95,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (origin !== undefined && corsBucket !== "" && operation !== "PreflightRequest") {
       Object.assign(response.headers, await corsResponseHeaders(backend, corsBucket, origin, method));
     }
+    const unsendable = Object.keys(response.headers).find((name) => !isHeaderValue(response.headers[name]));
+    if (unsendable !== undefined) {
+      // No path should get here (values from requests are checked where they are taken); answered as
+      // an internal error rather than thrown by writeHead, which would end the process.
+      if (response.body instanceof ReadableStream) await response.body.cancel().catch(() => {});
+      response = failure(new Error(`response header ${unsendable} holds characters HTTP cannot carry`), resource, requestId, method !== "HEAD", logger, operation);
+    }
     // A body left unread (the request failed early) is not drained: the connection closes instead.
     if (!incoming.complete && hasBody(headers)) response.headers.connection = "close";
     const bytesSent = await send(outgoing, response, requestId);
@@ -108,6 +115,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       bytesIn: Number(headers["content-length"] ?? headers["x-amz-decoded-content-length"] ?? 0),
       bytesOut: bytesSent,
       durationMs: Math.round((performance.now() - startedMs) * 100) / 100,
+    });
+  };
+
+  // What escapes `serve` (a response that cannot be written) costs this request its connection,
+  // not the process: an unhandled rejection would end it.
+  const handle = (incoming: IncomingMessage, outgoing: ServerResponse) => {
+    serve(incoming, outgoing).catch((error: unknown) => {
+      logger.error("internal error", { error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+      outgoing.destroy();
     });
   };
 

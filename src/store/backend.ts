@@ -80,6 +80,12 @@ export interface ObjectReader {
   stream(range?: ByteRange): ReadableStream<Uint8Array>;
   /** The same bytes in one buffer, for small bodies; releases the reader. */
   bytes(range?: ByteRange): Promise<Uint8Array>;
+  /**
+   * The bytes of part `partNumber` (from 1, in the order the upload was completed with) of a
+   * multipart object; a simple object is one part. Undefined past the last part. A part of no
+   * bytes is a range whose end is before its start.
+   */
+  partRange(partNumber: number): ByteRange | undefined;
   /** Releases the reader without reading. Idempotent. */
   close(): void;
 }

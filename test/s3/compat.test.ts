@@ -1,7 +1,9 @@
 /** S3 compatibility breadth over HTTP: conditionals, overrides, tagging, copy. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
 import { createHash } from "node:crypto";
-import { errorCode, s3 } from "../support/client.ts";
+import { join } from "node:path";
+import { errorCode, md5Base64, s3 } from "../support/client.ts";
 import { startS3d, type TestServer } from "../support/server.ts";
 
 let server: TestServer;
@@ -64,6 +66,21 @@ test("response-* overrides set the download headers", async () => {
   expect(res.headers.get("cache-control")).toBe("max-age=5");
   expect(res.headers.get("expires")).toBe("Thu, 01 Dec 2039 16:00:00 GMT");
   expect(res.headers.get("content-language")).toBe("de");
+});
+
+test("response-* overrides that HTTP cannot carry are InvalidArgument, and the server keeps serving", async () => {
+  await put("dl-bad", "data");
+  for (const [param, value] of [["response-content-type", "a\r\nb"], ["response-content-disposition", 'attachment; filename="✓.txt"'], ["response-cache-control", "\u0000"], ["response-expires", "x\ny"]]) {
+    const res = await req({ method: "GET", path: `/${bucket}/dl-bad`, query: [[param, value]] });
+    expect(res.status).toBe(400);
+    const text = await res.text();
+    expect(text).toContain("<Code>InvalidArgument</Code>");
+    expect(text).toContain(`<ArgumentName>${param}</ArgumentName>`);
+  }
+  // Latin-1 is what a header can carry: sent as it is
+  const latin = await req({ method: "GET", path: `/${bucket}/dl-bad`, query: [["response-content-language", "fr-ç"]] });
+  expect(latin.status).toBe(200);
+  expect(await latin.text()).toBe("data");
 });
 
 describe("tagging", () => {
@@ -151,6 +168,46 @@ describe("copy", () => {
   });
 });
 
+test("GET and HEAD of one part (partNumber): 206 with its range and the part count; past the last part 416", async () => {
+  const partBytes = 5 * 1024 * 1024;
+  const parts = ["a", "b"].map((c) => c.repeat(partBytes)).concat(["the last part"]);
+  const init = await (await req({ method: "POST", path: `/${bucket}/in-parts`, query: [["uploads", ""]] })).text();
+  const uploadId = /<UploadId>([^<]+)</.exec(init)![1];
+  let complete = "<CompleteMultipartUpload>";
+  for (const [i, body] of parts.entries()) {
+    const res = await req({ method: "PUT", path: `/${bucket}/in-parts`, query: [["partNumber", String(i + 1)], ["uploadId", uploadId]], body });
+    complete += `<Part><PartNumber>${i + 1}</PartNumber><ETag>${res.headers.get("etag")}</ETag></Part>`;
+  }
+  expect((await req({ method: "POST", path: `/${bucket}/in-parts`, query: [["uploadId", uploadId]], body: `${complete}</CompleteMultipartUpload>` })).status).toBe(200);
+  const total = parts.join("").length;
+  const part = (n: string, method = "GET", headers: Record<string, string> = {}) => req({ method, path: `/${bucket}/in-parts`, query: [["partNumber", n]], headers });
+
+  for (const [i, body] of parts.entries()) {
+    const res = await part(String(i + 1));
+    expect(res.status).toBe(206);
+    const start = i * partBytes;
+    expect(res.headers.get("content-range")).toBe(`bytes ${start}-${start + body.length - 1}/${total}`);
+    expect(res.headers.get("x-amz-mp-parts-count")).toBe("3");
+    expect(res.headers.get("etag")).toMatch(/-3"$/);
+    expect(await res.text()).toBe(body);
+  }
+  const head = await part("2", "HEAD");
+  expect([head.status, head.headers.get("content-length"), head.headers.get("x-amz-mp-parts-count")]).toEqual([206, String(partBytes), "3"]);
+  const past = await part("4");
+  expect([past.status, await errorCode(past)]).toEqual([416, "InvalidPartNumber"]);
+  for (const bad of ["0", "10001", "abc"]) expect(await errorCode(await part(bad))).toBe("InvalidArgument");
+  expect(await errorCode(await part("1", "GET", { range: "bytes=0-1" }))).toBe("InvalidRequest");
+  // without partNumber the whole object, and no part count
+  const whole = await req({ method: "GET", path: `/${bucket}/in-parts` });
+  expect([whole.status, whole.headers.get("x-amz-mp-parts-count")]).toEqual([200, null]);
+
+  // a simple object is one part
+  await put("one-part", "simple body");
+  const one = await req({ method: "GET", path: `/${bucket}/one-part`, query: [["partNumber", "1"]] });
+  expect([one.status, one.headers.get("content-range"), one.headers.get("x-amz-mp-parts-count"), await one.text()]).toEqual([206, "bytes 0-10/11", null, "simple body"]);
+  expect(await errorCode(await req({ method: "GET", path: `/${bucket}/one-part`, query: [["partNumber", "2"]] }))).toBe("InvalidPartNumber");
+});
+
 describe("virtual-host-style addressing", () => {
   test("BUCKET.domain routes to the bucket, signatures verify, path style keeps working", async () => {
     const vhost = await startS3d({ args: ["--domain", "s3.example.test"] });
@@ -186,7 +243,7 @@ describe("CORS", () => {
     expect(await errorCode(await req({ method: "GET", path: `/${cb}`, query: [["cors", ""]] }))).toBe("NoSuchCORSConfiguration");
     const config = `<CORSConfiguration><CORSRule><AllowedOrigin>https://app.example.test</AllowedOrigin><AllowedOrigin>http://*.dev.test</AllowedOrigin>
       <AllowedMethod>PUT</AllowedMethod><AllowedMethod>GET</AllowedMethod><AllowedHeader>*</AllowedHeader><ExposeHeader>ETag</ExposeHeader><MaxAgeSeconds>600</MaxAgeSeconds></CORSRule></CORSConfiguration>`;
-    expect((await req({ method: "PUT", path: `/${cb}`, query: [["cors", ""]], body: config, headers: { "content-md5": (await import("../support/client.ts")).md5Base64(config) } })).status).toBe(200);
+    expect((await req({ method: "PUT", path: `/${cb}`, query: [["cors", ""]], body: config, headers: { "content-md5": md5Base64(config) } })).status).toBe(200);
     expect(await (await req({ method: "GET", path: `/${cb}`, query: [["cors", ""]] })).text()).toContain("<AllowedOrigin>http://*.dev.test</AllowedOrigin>");
     const bad = `<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>PATCH</AllowedMethod></CORSRule></CORSConfiguration>`;
     expect(await errorCode(await req({ method: "PUT", path: `/${cb}`, query: [["cors", ""]], body: bad }))).toBe("InvalidRequest");
@@ -216,4 +273,40 @@ describe("CORS", () => {
     expect((await req({ method: "DELETE", path: `/${cb}`, query: [["cors", ""]] })).status).toBe(204);
     expect((await preflight("https://app.example.test", "PUT")).status).toBe(403);
   });
+
+  test("header names and origins a response could not carry are refused in the configuration", async () => {
+    const cb = "cors-names";
+    await req({ method: "PUT", path: `/${cb}` });
+    const rule = (inner: string) => `<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod>${inner}</CORSRule></CORSConfiguration>`;
+    for (const inner of ["<ExposeHeader>x-✓</ExposeHeader>", "<ExposeHeader>x&#13;&#10;Set-Cookie: a=b</ExposeHeader>", "<AllowedHeader>a b</AllowedHeader>", "<AllowedOrigin>http://✓.test</AllowedOrigin>"]) {
+      const body = rule(inner);
+      expect(`${inner}: ${await errorCode(await req({ method: "PUT", path: `/${cb}`, query: [["cors", ""]], body, headers: { "content-md5": md5Base64(body) } }))}`).toBe(`${inner}: InvalidRequest`);
+    }
+    const good = rule("<AllowedHeader>x-amz-*</AllowedHeader><ExposeHeader>x-amz-version-id</ExposeHeader>");
+    expect((await req({ method: "PUT", path: `/${cb}`, query: [["cors", ""]], body: good, headers: { "content-md5": md5Base64(good) } })).status).toBe(200);
+  });
+});
+
+test("a stored value no header can carry (a rule from before the check) gives InternalError, not a dead server", async () => {
+  const own = await startS3d();
+  try {
+    const cb = "cors-stored";
+    await s3(own.endpoint, { method: "PUT", path: `/${cb}` });
+    await s3(own.endpoint, { method: "PUT", path: `/${cb}/obj`, body: "kept" });
+    await own.crash();
+    const db = new Database(join(own.dataDir, "meta.sqlite"));
+    const rules = [{ allowedOrigins: ["*"], allowedMethods: ["GET"], allowedHeaders: [], exposeHeaders: ["x-✓"] }];
+    db.query("INSERT OR REPLACE INTO bucket_configs (bucket, name, value) VALUES (?, ?, ?)").run(cb, "cors", JSON.stringify(rules));
+    db.close();
+    await own.restart();
+    const withOrigin = await s3(own.endpoint, { method: "GET", path: `/${cb}/obj`, headers: { origin: "https://a.test" } });
+    expect(withOrigin.status).toBe(500);
+    expect(await errorCode(withOrigin)).toBe("InternalError");
+    const preflight = await fetch(`${own.endpoint}/${cb}/obj`, { method: "OPTIONS", headers: { origin: "https://a.test", "access-control-request-method": "GET" } });
+    expect(preflight.status).toBe(500);
+    expect(await (await s3(own.endpoint, { method: "GET", path: `/${cb}/obj` })).text()).toBe("kept");
+    expect(own.logs()).toContain("response header access-control-expose-headers holds characters HTTP cannot carry");
+  } finally {
+    await own.stop();
+  }
 });

@@ -4,12 +4,12 @@ import { objectBytesMax, type ObjectAttributes, type ObjectReader } from "../../
 import { attributesFromHeaders } from "../attributes.ts";
 import { trustedBody } from "../body.ts";
 import { checkCopySource } from "../conditions.ts";
-import { checkBucketName, checkKey } from "../names.ts";
+import { checkBucketName, checkKey, partNumberOf } from "../names.ts";
 import { isoTime, quoteEtag, xmlResponse } from "../respond.ts";
 import { tagsFromHeader } from "../tags.ts";
 import { s3Xmlns, x } from "../xml.ts";
 import type { S3Context } from "./context.ts";
-import { partNumberOf, uploadIdOf } from "./multipart.ts";
+import { uploadIdOf } from "./multipart.ts";
 import { preconditionFrom } from "./objects.ts";
 
 /** Parses x-amz-copy-source: "[/]bucket/key[?versionId=null]", URL-encoded. */

@@ -1,9 +1,9 @@
 /** Multipart uploads: Create, UploadPart, Complete, Abort, ListParts, ListMultipartUploads. */
 import { S3Error } from "../../errors.ts";
 import { checksumAlgorithms, checksumHeader, isCrcAlgorithm, parseChecksumAlgorithm, type ChecksumAlgorithm } from "../../checksum/index.ts";
-import { partBytesMax, partsMax, type CompletedPart, type Precondition, type UploadChecksum } from "../../store/backend.ts";
+import { partBytesMax, type CompletedPart, type Precondition, type UploadChecksum } from "../../store/backend.ts";
 import { attributesFromHeaders } from "../attributes.ts";
-import { checkKey } from "../names.ts";
+import { checkKey, partNumberOf } from "../names.ts";
 import { emptyResponse, isoTime, quoteEtag, unquoteEtag, xmlResponse } from "../respond.ts";
 import { childList, childText, parseXmlBody, s3Xmlns, x, malformedXml } from "../xml.ts";
 import { ownerOf, type S3Context } from "./context.ts";
@@ -16,17 +16,6 @@ const listUploadsMax = 1000;
 
 export function uploadIdOf(ctx: S3Context): string {
   return ctx.req.params.get("uploadId") ?? "";
-}
-
-export function partNumberOf(raw: string | undefined, argument = "partNumber"): number {
-  const n = raw !== undefined && /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
-  if (!(n >= 1 && n <= partsMax)) {
-    throw new S3Error("InvalidArgument", `Part number must be an integer between 1 and ${partsMax}, inclusive`, {
-      ArgumentName: argument,
-      ArgumentValue: raw ?? "",
-    });
-  }
-  return n;
 }
 
 /** x-amz-checksum-algorithm and x-amz-checksum-type of CreateMultipartUpload, checked. */

@@ -1,14 +1,14 @@
 /** Object operations: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects. */
 import { S3Error } from "../../errors.ts";
-import { listKeysMax, objectBytesMax, type IncomingBody, type Precondition } from "../../store/backend.ts";
+import { listKeysMax, objectBytesMax, type IncomingBody, type ObjectReader, type Precondition } from "../../store/backend.ts";
 import { checksumAlgorithms, checksumHeader, type ChecksumAlgorithm } from "../../checksum/index.ts";
 import { attributesFromHeaders, checksumHeaders, objectHeaders } from "../attributes.ts";
 import { requestBody } from "../body.ts";
 import { checkWrite, evaluateRead, readConditionsFrom, writeConditionFrom } from "../conditions.ts";
-import { checkKey } from "../names.ts";
+import { checkKey, partNumberOf } from "../names.ts";
 import { tagsFromXml, tagsXml } from "../tags.ts";
-import { contentRange, resolveRange } from "../range.ts";
-import { emptyResponse, httpTime, quoteEtag, xmlResponse, type S3Response } from "../respond.ts";
+import { contentRange, resolveRange, type ByteRange } from "../range.ts";
+import { emptyResponse, httpTime, isHeaderValue, quoteEtag, xmlResponse, type S3Response } from "../respond.ts";
 import { childList, childText, parseXmlBody, s3Xmlns, x, malformedXml } from "../xml.ts";
 import type { S3Context } from "./context.ts";
 import { readSmallBody } from "./small-body.ts";
@@ -60,13 +60,18 @@ export async function getObject(ctx: S3Context, withBody = true): Promise<S3Resp
     }
     for (const [param, header] of Object.entries(responseOverrides)) {
       const value = params.get(param);
-      if (value !== undefined) headers[header] = value;
+      if (value === undefined) continue;
+      if (!isHeaderValue(value)) {
+        throw new S3Error("InvalidArgument", "Header value cannot be represented using ISO-8859-1.", { ArgumentName: param, ArgumentValue: value });
+      }
+      headers[header] = value;
     }
-    const range = resolveRange(ctx.req.headers.range ?? null, meta.sizeBytes);
+    const range = readRange(ctx, reader, headers);
     const status = range ? 206 : 200;
     // A checksum covers the whole object: S3 returns it only when the whole object is read.
     if (!range && ctx.req.headers["x-amz-checksum-mode"]?.toUpperCase() === "ENABLED") Object.assign(headers, checksumHeaders(meta.checksum));
-    if (range) headers["content-range"] = contentRange(range, meta.sizeBytes);
+    // (a part of no bytes has no range to name)
+    if (range && range.end >= range.start) headers["content-range"] = contentRange(range, meta.sizeBytes);
     headers["content-length"] = String(range ? range.end - range.start + 1 : meta.sizeBytes);
     if (!withBody) {
       reader.close();
@@ -80,6 +85,23 @@ export async function getObject(ctx: S3Context, withBody = true): Promise<S3Resp
     reader.close();
     throw error;
   }
+}
+
+/**
+ * What a GET or HEAD reads: a Range header's bytes, or one part of the object (`partNumber`, whose
+ * answer also gives the object's part count), or the whole object (undefined).
+ */
+function readRange(ctx: S3Context, reader: ObjectReader, headers: Record<string, string>): ByteRange | undefined {
+  const { meta } = reader;
+  const partParam = ctx.req.params.get("partNumber");
+  if (partParam === undefined) return resolveRange(ctx.req.headers.range ?? null, meta.sizeBytes);
+  if (ctx.req.headers.range !== undefined) throw new S3Error("InvalidRequest", "Cannot specify both Range header and partNumber query parameter.");
+  const range = reader.partRange(partNumberOf(partParam));
+  if (range === undefined) {
+    throw new S3Error("InvalidPartNumber", "The requested partnumber is not satisfiable", { PartNumberRequested: partParam, ActualPartCount: String(Math.max(1, meta.partsCount)) });
+  }
+  if (meta.partsCount > 0) headers["x-amz-mp-parts-count"] = String(meta.partsCount);
+  return range;
 }
 
 export function headObject(ctx: S3Context) {

@@ -280,6 +280,13 @@ export class FsBackend implements Backend {
       meta,
       close,
       stream,
+      partRange: (partNumber) => {
+        // a completed upload's object has one segment a part, in order
+        const sizes = meta.partsCount > 0 ? segments.map(([, size]) => size) : [meta.sizeBytes];
+        if (partNumber < 1 || partNumber > sizes.length) return undefined;
+        const start = sizes.slice(0, partNumber - 1).reduce((sum, size) => sum + size, 0);
+        return { start, end: start + sizes[partNumber - 1] - 1 };
+      },
       bytes: async (range) => {
         if (row.inline === null) return new Uint8Array(await new Response(stream(range)).arrayBuffer());
         close();
