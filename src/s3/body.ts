@@ -292,13 +292,19 @@ export function requestBody(
   raw: AsyncIterable<Uint8Array>,
   headers: Record<string, string>,
   payload: PayloadClaim,
-  limits: { limitBytes: number; lengthRequired: boolean; defaultChecksum?: ChecksumAlgorithm },
+  limits: {
+    limitBytes: number;
+    lengthRequired: boolean;
+    defaultChecksum?: ChecksumAlgorithm;
+    /** x-amz-checksum-* headers are the checksum of the object the request makes, not of this body (CompleteMultipartUpload). */
+    objectChecksumHeaders?: boolean;
+  },
 ): IncomingBody {
   const expectedBytes = declaredLength(headers, payload, limits.limitBytes, limits.lengthRequired);
   let trailers = new Map<string, string>();
   const announced = payload.kind === "chunked" && payload.trailer ? announcedTrailers(headers) : [];
   const checksum =
-    requestedChecksum(headers, announced, () => trailers) ??
+    requestedChecksum(limits.objectChecksumHeaders ? {} : headers, announced, () => trailers) ??
     (limits.defaultChecksum && new ChecksumObserver(limits.defaultChecksum, () => undefined));
   const source =
     payload.kind === "chunked"

@@ -68,6 +68,13 @@ src = workdir + "/big.bin"
 s3.upload_file(src, bucket, "big", Config=TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024))
 s3.download_file(bucket, "big", workdir + "/big.back")
 out["big_etag"] = s3.head_object(Bucket=bucket, Key="big")["ETag"]
+# the whole file's CRC32 given to a multipart transfer: boto3 sends it with the completion
+import base64, zlib
+data = open(src, "rb").read()
+whole = base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+out["full_object_upload"] = code(lambda: s3.upload_file(src, bucket, "big-crc", ExtraArgs={"ChecksumCRC32": whole},
+                                                    Config=TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024)))
+out["full_object_crc32"] = s3.head_object(Bucket=bucket, Key="big-crc", ChecksumMode="ENABLED").get("ChecksumCRC32") == whole
 print(json.dumps(out))
 `;
 
@@ -97,6 +104,8 @@ test("boto3 1.43 (python3 on the image): checksums, tagging, conditionals, copy,
     copy_type: "text/x-copied",
     copy_meta: { k: "v" },
     copy_equal: true,
+    full_object_upload: "ok",
+    full_object_crc32: true,
   });
   expect(out.big_etag).toMatch(/^"[0-9a-f]{32}-3"$/);
   expect(await sha256File(join(tmp.path, "big.back"))).toBe(bigSha);

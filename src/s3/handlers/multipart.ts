@@ -70,7 +70,7 @@ export async function uploadPart(ctx: S3Context) {
 
 export async function completeMultipartUpload(ctx: S3Context) {
   const { bucket, key, nowMs } = ctx.req;
-  const doc = parseXmlBody(await readSmallBody(ctx));
+  const doc = parseXmlBody(await readSmallBody(ctx, true));
   const root = doc.CompleteMultipartUpload;
   if (root === undefined) throw malformedXml();
   const parts: CompletedPart[] = childList(root, "Part").map((p) => {
@@ -81,10 +81,14 @@ export async function completeMultipartUpload(ctx: S3Context) {
   });
   const conditional = preconditionFrom(ctx);
   const claimed = checksumAlgorithms.find((a) => ctx.req.headers[checksumHeader(a)] !== undefined);
-  // A whole-object checksum sent with the completion must match the one the parts make.
+  // A whole-object checksum sent with the completion must match the one the parts make (a
+  // composite one with or without its "-<parts>" suffix).
   const precondition: Precondition = (current, next) => {
     conditional?.(current, next);
-    if (claimed !== undefined && (next.checksum?.algorithm !== claimed || next.checksum.value !== ctx.req.headers[checksumHeader(claimed)])) {
+    if (claimed === undefined) return;
+    const sent = ctx.req.headers[checksumHeader(claimed)].trim();
+    const made = next.checksum?.algorithm === claimed ? next.checksum.value : undefined;
+    if (made === undefined || (sent !== made && sent !== made.replace(/-\d+$/, ""))) {
       throw new S3Error("BadDigest", `The ${claimed} you specified did not match the calculated checksum.`);
     }
   };
