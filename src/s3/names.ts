@@ -1,4 +1,4 @@
-/** Validation of bucket names, object keys and part numbers, by AWS's rules. Pure. */
+/** Validation of bucket names, object keys, part numbers and version ids, by AWS's rules. Pure. */
 import { S3Error } from "../errors.ts";
 import { partsMax } from "../store/backend.ts";
 
@@ -48,4 +48,14 @@ export function partNumberOf(raw: string | undefined, argument = "partNumber"): 
     });
   }
   return n;
+}
+
+/**
+ * A version id a request names, checked: s3d keeps no versions, so every object is the "null"
+ * version and any other id is NotImplemented, never answered from (or deleting) the current object.
+ */
+export function checkVersionId(versionId: string | undefined): void {
+  if (versionId !== undefined && versionId !== "null") {
+    throw new S3Error("NotImplemented", "s3d does not keep object versions: only versionId=null names an object.", { VersionId: versionId });
+  }
 }

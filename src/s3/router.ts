@@ -7,6 +7,7 @@ import type { Handler } from "./handlers/context.ts";
 import * as list from "./handlers/list.ts";
 import * as multipart from "./handlers/multipart.ts";
 import * as objects from "./handlers/objects.ts";
+import { checkVersionId } from "./names.ts";
 
 export interface Route {
   operation: string;
@@ -41,6 +42,7 @@ export function routeOf(method: string, bucket: string, key: string, params: Map
     if (params.has(sub)) throw new S3Error("NotImplemented", `The ${sub} sub-resource is not implemented by s3d.`);
   }
   if (params.has("tagging") && !objectTagging) throw new S3Error("NotImplemented", "Bucket tagging is not implemented by s3d.");
+  checkVersionId(params.get("versionId"));
   if (bucket === "") {
     if (method === "GET") return route("ListBuckets", buckets.listBuckets);
   } else if (key === "") {

@@ -208,6 +208,28 @@ test("GET and HEAD of one part (partNumber): 206 with its range and the part cou
   expect(await errorCode(await req({ method: "GET", path: `/${bucket}/one-part`, query: [["partNumber", "2"]] }))).toBe("InvalidPartNumber");
 });
 
+test("versionId: s3d keeps no versions, so only null names an object; any other id is NotImplemented and changes nothing", async () => {
+  await put("versioned", "current");
+  const at = (method: string, versionId: string, extra: [string, string][] = []) => req({ method, path: `/${bucket}/versioned`, query: [["versionId", versionId], ...extra] });
+  for (const [method, extra] of [["GET", []], ["HEAD", []], ["DELETE", []], ["GET", [["tagging", ""]]], ["DELETE", [["tagging", ""]]]] as [string, [string, string][]][]) {
+    const res = await at(method, "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY", extra);
+    expect(`${method} ${extra.length ? "tagging" : ""}: ${res.status}`).toBe(`${method} ${extra.length ? "tagging" : ""}: 501`);
+  }
+  expect(await (await at("GET", "null")).text()).toBe("current");
+  const copyFrom = (source: string) => req({ method: "PUT", path: `/${bucket}/versioned-copy`, headers: { "x-amz-copy-source": source } });
+  expect(await errorCode(await copyFrom(`/${bucket}/versioned?versionId=abc`))).toBe("NotImplemented");
+  expect((await copyFrom(`/${bucket}/versioned?versionId=null`)).status).toBe(200);
+
+  const body = `<Delete><Object><Key>versioned</Key><VersionId>abc</VersionId></Object><Object><Key>versioned-copy</Key><VersionId>null</VersionId></Object></Delete>`;
+  const text = await (await req({ method: "POST", path: `/${bucket}`, query: [["delete", ""]], body, headers: { "content-md5": md5Base64(body) } })).text();
+  expect(text).toContain("<Error><Key>versioned</Key><VersionId>abc</VersionId><Code>NotImplemented</Code>");
+  expect(text).toContain("<Deleted><Key>versioned-copy</Key><VersionId>null</VersionId></Deleted>");
+  expect(await (await req({ method: "GET", path: `/${bucket}/versioned` })).text()).toBe("current");
+  expect((await req({ method: "GET", path: `/${bucket}/versioned-copy` })).status).toBe(404);
+  expect((await at("DELETE", "null")).status).toBe(204);
+  expect((await req({ method: "GET", path: `/${bucket}/versioned` })).status).toBe(404);
+});
+
 describe("virtual-host-style addressing", () => {
   test("BUCKET.domain routes to the bucket, signatures verify, path style keeps working", async () => {
     const vhost = await startS3d({ args: ["--domain", "s3.example.test"] });

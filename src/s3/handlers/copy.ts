@@ -4,7 +4,7 @@ import { objectBytesMax, type ObjectAttributes, type ObjectReader } from "../../
 import { attributesFromHeaders } from "../attributes.ts";
 import { trustedBody } from "../body.ts";
 import { checkCopySource } from "../conditions.ts";
-import { checkBucketName, checkKey, partNumberOf } from "../names.ts";
+import { checkBucketName, checkKey, checkVersionId, partNumberOf } from "../names.ts";
 import { isoTime, quoteEtag, xmlResponse } from "../respond.ts";
 import { tagsFromHeader } from "../tags.ts";
 import { s3Xmlns, x } from "../xml.ts";
@@ -26,8 +26,9 @@ export function parseCopySource(header: string): { bucket: string; key: string }
   if (slash <= 0 || slash === trimmed.length - 1) {
     throw new S3Error("InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey", { ArgumentName: "x-amz-copy-source" });
   }
-  if (query !== undefined && query !== "" && query !== "versionId=null") {
-    throw new S3Error("NotImplemented", "s3d does not keep object versions: only versionId=null can be copied.");
+  if (query !== undefined && query !== "") {
+    if (!query.startsWith("versionId=")) throw new S3Error("InvalidArgument", "Invalid copy source: only versionId may follow the key", { ArgumentName: "x-amz-copy-source" });
+    checkVersionId(decodeURIComponent(query.slice("versionId=".length)));
   }
   const bucket = trimmed.slice(0, slash);
   const key = trimmed.slice(slash + 1);

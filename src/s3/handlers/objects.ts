@@ -5,7 +5,7 @@ import { checksumAlgorithms, checksumHeader, type ChecksumAlgorithm } from "../.
 import { attributesFromHeaders, checksumHeaders, objectHeaders } from "../attributes.ts";
 import { requestBody } from "../body.ts";
 import { checkWrite, evaluateRead, readConditionsFrom, writeConditionFrom } from "../conditions.ts";
-import { checkKey, partNumberOf } from "../names.ts";
+import { checkKey, checkVersionId, partNumberOf } from "../names.ts";
 import { tagsFromXml, tagsXml } from "../tags.ts";
 import { contentRange, resolveRange, type ByteRange } from "../range.ts";
 import { emptyResponse, httpTime, isHeaderValue, quoteEtag, xmlResponse, type S3Response } from "../respond.ts";
@@ -170,20 +170,23 @@ export async function deleteObjects(ctx: S3Context) {
   const del = doc.Delete;
   if (del === undefined) throw malformedXml();
   const quiet = (childText(del, "Quiet") ?? "false").trim() === "true";
-  const keys = childList(del, "Object").map((o) => childText(o, "Key"));
-  if (keys.length === 0 || keys.length > listKeysMax || keys.some((k) => k === undefined)) {
-    throw malformedXml();
-  }
+  const objects = childList(del, "Object").map((o) => {
+    const key = childText(o, "Key");
+    if (key === undefined) throw malformedXml();
+    return { key, versionId: childText(o, "VersionId")?.trim() };
+  });
+  if (objects.length === 0 || objects.length > listKeysMax) throw malformedXml();
   // Deleted concurrently, so the group committer folds them into few transactions.
   const outcomes = await Promise.all(
-    (keys as string[]).map(async (key) => {
+    objects.map(async ({ key, versionId }) => {
       try {
         checkKey(key);
+        checkVersionId(versionId);
         await ctx.backend.deleteObject(bucket, key);
-        return { key };
+        return { key, versionId };
       } catch (error) {
         if (!(error instanceof S3Error)) throw error;
-        return { key, error };
+        return { key, versionId, error };
       }
     }),
   );
@@ -191,13 +194,11 @@ export async function deleteObjects(ctx: S3Context) {
     x(
       "DeleteResult",
       { xmlns: s3Xmlns },
-      outcomes.map((o) =>
-        o.error
-          ? x("Error", x("Key", o.key), x("Code", o.error.code), x("Message", o.error.message))
-          : quiet
-            ? null
-            : x("Deleted", x("Key", o.key)),
-      ),
+      outcomes.map((o) => {
+        const named = [x("Key", o.key), o.versionId !== undefined ? x("VersionId", o.versionId) : null];
+        if (o.error) return x("Error", named, x("Code", o.error.code), x("Message", o.error.message));
+        return quiet ? null : x("Deleted", named);
+      }),
     ),
   );
 }
