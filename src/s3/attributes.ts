@@ -20,6 +20,38 @@ export const userMetaPrefix = "x-amz-meta-";
 export const userMetaBytesMax = 2 * 1024;
 export const defaultContentType = "binary/octet-stream";
 
+/** Storage classes of AWS S3. s3d stores every object the same way: STANDARD. */
+const awsStorageClasses = ["STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER", "DEEP_ARCHIVE", "OUTPOSTS", "GLACIER_IR", "SNOW", "EXPRESS_ONEZONE"];
+/** Canned ACLs that ask for nothing beyond what an object has without ACLs (S3's BucketOwnerEnforced accepts these). */
+const ownerOnlyAcls = ["private", "bucket-owner-full-control"];
+const objectLockHeaders = ["x-amz-object-lock-mode", "x-amz-object-lock-retain-until-date", "x-amz-object-lock-legal-hold"];
+
+/**
+ * Refuses what a write (PutObject, CopyObject, CreateMultipartUpload) asks for that s3d would not
+ * do, instead of storing the object without it: SSE-S3 on a server that stores data unencrypted,
+ * SSE-KMS, a storage class other than STANDARD, ACLs that grant anything, object lock.
+ */
+export function checkWriteHeaders(headers: Record<string, string>, encryptedAtRest: boolean): void {
+  const sse = headers["x-amz-server-side-encryption"];
+  if (sse === "aws:kms" || sse === "aws:kms:dsse") throw new S3Error("NotImplemented", "Server-side encryption with KMS keys is not implemented by s3d.");
+  if (sse !== undefined && sse !== "AES256") {
+    throw new S3Error("InvalidArgument", "The encryption method specified is not supported", { ArgumentName: "x-amz-server-side-encryption", ArgumentValue: sse });
+  }
+  if (sse === "AES256" && !encryptedAtRest) {
+    throw new S3Error("NotImplemented", "This server stores objects unencrypted: server-side encryption (AES256) needs s3d started with an encryption key.");
+  }
+  const storageClass = headers["x-amz-storage-class"];
+  if (storageClass !== undefined && storageClass !== "STANDARD") {
+    if (awsStorageClasses.includes(storageClass)) throw new S3Error("NotImplemented", `Storage class ${storageClass} is not implemented by s3d: every object is STANDARD.`);
+    throw new S3Error("InvalidStorageClass", "The storage class you specified is not valid", { StorageClassRequested: storageClass });
+  }
+  const acl = headers["x-amz-acl"];
+  if ((acl !== undefined && !ownerOnlyAcls.includes(acl)) || Object.keys(headers).some((name) => name.startsWith("x-amz-grant-"))) {
+    throw new S3Error("AccessControlListNotSupported", "The bucket does not allow ACLs");
+  }
+  if (objectLockHeaders.some((name) => headers[name] !== undefined)) throw new S3Error("InvalidRequest", "Bucket is missing Object Lock Configuration");
+}
+
 export function attributesFromHeaders(headers: Record<string, string>): ObjectAttributes {
   const stored: Record<string, string> = {};
   for (const name of storedContentHeaders) if (headers[name] !== undefined) stored[name] = headers[name];

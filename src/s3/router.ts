@@ -24,6 +24,9 @@ const unservedSubresources = [
   "select", "torrent", "versioning", "versions", "website",
 ];
 
+/** SSE-C: a request that sends its own key expects it used, so s3d refuses rather than ignore it. */
+const customerKeyHeader = /^x-amz-(copy-source-)?server-side-encryption-customer-/;
+
 function route(operation: string, handler: Handler): Route {
   return { operation, handler };
 }
@@ -43,6 +46,9 @@ export function routeOf(method: string, bucket: string, key: string, params: Map
   }
   if (params.has("tagging") && !objectTagging) throw new S3Error("NotImplemented", "Bucket tagging is not implemented by s3d.");
   checkVersionId(params.get("versionId"));
+  if (Object.keys(headers).some((name) => customerKeyHeader.test(name))) {
+    throw new S3Error("NotImplemented", "Server-side encryption with customer-provided keys (SSE-C) is not implemented by s3d.");
+  }
   if (bucket === "") {
     if (method === "GET") return route("ListBuckets", buckets.listBuckets);
   } else if (key === "") {

@@ -162,6 +162,8 @@ export interface CompletedPart {
 }
 
 export interface Backend {
+  /** Whether object data is encrypted at rest with a key the server holds (what SSE-S3 promises). */
+  readonly encryptedAtRest: boolean;
   createBucket(name: string, nowMs: number): Promise<void>;
   headBucket(name: string): Promise<BucketInfo>;
   /** BucketNotEmpty while it holds objects or open multipart uploads. */

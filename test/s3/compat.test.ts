@@ -230,6 +230,41 @@ test("versionId: s3d keeps no versions, so only null names an object; any other 
   expect((await req({ method: "GET", path: `/${bucket}/versioned` })).status).toBe(404);
 });
 
+test("writes asking for what s3d does not do are refused and store nothing: storage classes, ACL grants, object lock, SSE-C, SSE-KMS, SSE-S3 unencrypted", async () => {
+  const refusals: [Record<string, string>, number, string][] = [
+    [{ "x-amz-storage-class": "GLACIER" }, 501, "NotImplemented"],
+    [{ "x-amz-storage-class": "BOGUS" }, 400, "InvalidStorageClass"],
+    [{ "x-amz-acl": "public-read" }, 400, "AccessControlListNotSupported"],
+    [{ "x-amz-grant-read": 'uri="http://acs.amazonaws.com/groups/global/AllUsers"' }, 400, "AccessControlListNotSupported"],
+    [{ "x-amz-object-lock-mode": "GOVERNANCE", "x-amz-object-lock-retain-until-date": "2030-01-01T00:00:00Z" }, 400, "InvalidRequest"],
+    [{ "x-amz-object-lock-legal-hold": "ON" }, 400, "InvalidRequest"],
+    [{ "x-amz-server-side-encryption-customer-algorithm": "AES256", "x-amz-server-side-encryption-customer-key": "a2V5", "x-amz-server-side-encryption-customer-key-md5": "bWQ1" }, 501, "NotImplemented"],
+    [{ "x-amz-server-side-encryption": "aws:kms" }, 501, "NotImplemented"],
+    [{ "x-amz-server-side-encryption": "AES256" }, 501, "NotImplemented"],
+    [{ "x-amz-server-side-encryption": "rot13" }, 400, "InvalidArgument"],
+  ];
+  await put("refusal-source", "source");
+  for (const [headers, status, code] of refusals) {
+    const what = JSON.stringify(headers);
+    for (const res of [
+      await put("refused", "body", headers),
+      await req({ method: "POST", path: `/${bucket}/refused`, query: [["uploads", ""]], headers }),
+      await req({ method: "PUT", path: `/${bucket}/refused`, headers: { ...headers, "x-amz-copy-source": `/${bucket}/refusal-source` } }),
+    ]) {
+      expect(`${what}: ${res.status} ${await errorCode(res)}`).toBe(`${what}: ${status} ${code}`);
+    }
+  }
+  expect((await req({ method: "GET", path: `/${bucket}/refused` })).status).toBe(404);
+  const uploads = await (await req({ method: "GET", path: `/${bucket}`, query: [["uploads", ""]] })).text();
+  expect(uploads).not.toContain("<Key>refused</Key>");
+  // reading with a customer key is refused too: s3d never encrypted with it
+  expect(await errorCode(await req({ method: "GET", path: `/${bucket}/refusal-source`, headers: { "x-amz-server-side-encryption-customer-algorithm": "AES256" } }))).toBe("NotImplemented");
+  // what asks for nothing s3d lacks is accepted
+  for (const headers of [{ "x-amz-storage-class": "STANDARD" }, { "x-amz-acl": "private" }, { "x-amz-acl": "bucket-owner-full-control" }]) {
+    expect((await put("accepted", "body", headers)).status).toBe(200);
+  }
+});
+
 describe("virtual-host-style addressing", () => {
   test("BUCKET.domain routes to the bucket, signatures verify, path style keeps working", async () => {
     const vhost = await startS3d({ args: ["--domain", "s3.example.test"] });

@@ -85,6 +85,12 @@ describe("an encrypted data dir through the S3 API", () => {
     expect(list).toContain(`<Size>${small.length}</Size>`);
   });
 
+  test("SSE-S3 (x-amz-server-side-encryption: AES256) is what this server does anyway: accepted", async () => {
+    const put = await req({ method: "PUT", path: `/${bucket}/sse-s3`, body: small, headers: { "x-amz-server-side-encryption": "AES256" } });
+    expect(put.status).toBe(200);
+    expect(Buffer.compare((await get("sse-s3")).body, small)).toBe(0);
+  });
+
   test("ranges across fragment boundaries", async () => {
     for (const [key, body] of [["small", small], ["large", large]] as const) {
       const n = body.length;

@@ -1,7 +1,7 @@
 /** CopyObject and UploadPartCopy: the source streams from the store into a new object or part. */
 import { S3Error } from "../../errors.ts";
 import { objectBytesMax, type ObjectAttributes, type ObjectReader } from "../../store/backend.ts";
-import { attributesFromHeaders } from "../attributes.ts";
+import { attributesFromHeaders, checkWriteHeaders } from "../attributes.ts";
 import { trustedBody } from "../body.ts";
 import { checkCopySource } from "../conditions.ts";
 import { checkBucketName, checkKey, checkVersionId, partNumberOf } from "../names.ts";
@@ -62,6 +62,7 @@ export async function copyObject(ctx: S3Context) {
   checkKey(key);
   const metadataDirective = directive(ctx, "x-amz-metadata-directive");
   const taggingDirective = directive(ctx, "x-amz-tagging-directive");
+  checkWriteHeaders(headers, ctx.backend.encryptedAtRest);
   const requested = attributesFromHeaders(headers);
   const precondition = preconditionFrom(ctx);
   const reader = await openSource(ctx);

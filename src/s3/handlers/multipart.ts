@@ -2,7 +2,7 @@
 import { S3Error } from "../../errors.ts";
 import { checksumAlgorithms, checksumHeader, isCrcAlgorithm, parseChecksumAlgorithm, type ChecksumAlgorithm } from "../../checksum/index.ts";
 import { partBytesMax, type CompletedPart, type Precondition, type UploadChecksum } from "../../store/backend.ts";
-import { attributesFromHeaders } from "../attributes.ts";
+import { attributesFromHeaders, checkWriteHeaders } from "../attributes.ts";
 import { checkKey, partNumberOf } from "../names.ts";
 import { emptyResponse, isoTime, quoteEtag, unquoteEtag, xmlResponse } from "../respond.ts";
 import { childList, childText, parseXmlBody, s3Xmlns, x, malformedXml } from "../xml.ts";
@@ -47,6 +47,7 @@ function checksumElements(checksum: { algorithm: string; value?: string; type?: 
 export async function createMultipartUpload(ctx: S3Context) {
   const { bucket, key, nowMs } = ctx.req;
   checkKey(key);
+  checkWriteHeaders(ctx.req.headers, ctx.backend.encryptedAtRest);
   const checksum = uploadChecksumFrom(ctx.req.headers);
   const uploadId = await ctx.backend.createMultipartUpload(bucket, key, attributesFromHeaders(ctx.req.headers), nowMs, checksum);
   const headers: Record<string, string> = checksum ? { "x-amz-checksum-algorithm": checksum.algorithm, "x-amz-checksum-type": checksum.type } : {};

@@ -2,7 +2,7 @@
 import { S3Error } from "../../errors.ts";
 import { listKeysMax, objectBytesMax, type IncomingBody, type ObjectReader, type Precondition } from "../../store/backend.ts";
 import { checksumAlgorithms, checksumHeader, type ChecksumAlgorithm } from "../../checksum/index.ts";
-import { attributesFromHeaders, checksumHeaders, objectHeaders } from "../attributes.ts";
+import { attributesFromHeaders, checksumHeaders, checkWriteHeaders, objectHeaders } from "../attributes.ts";
 import { requestBody } from "../body.ts";
 import { checkWrite, evaluateRead, readConditionsFrom, writeConditionFrom } from "../conditions.ts";
 import { checkKey, checkVersionId, partNumberOf } from "../names.ts";
@@ -27,6 +27,7 @@ export function preconditionFrom(ctx: S3Context): Precondition | undefined {
 export async function putObject(ctx: S3Context) {
   const { bucket, key, nowMs } = ctx.req;
   checkKey(key);
+  checkWriteHeaders(ctx.req.headers, ctx.backend.encryptedAtRest);
   const attrs = attributesFromHeaders(ctx.req.headers);
   const precondition = preconditionFrom(ctx);
   const body = uploadBody(ctx, objectBytesMax);

@@ -55,6 +55,10 @@ export class FsBackend implements Backend {
   private readonly db: Database;
   /** present when the data dir is encrypted */
   private readonly sealing: Sealing | undefined;
+
+  get encryptedAtRest(): boolean {
+    return this.sealing !== undefined;
+  }
   private readonly blobs: BlobStore;
   private readonly wal: WalSync;
   private readonly committer: Committer;
