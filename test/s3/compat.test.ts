@@ -260,7 +260,7 @@ test("writes asking for what s3d does not do are refused and store nothing: stor
   // reading with a customer key is refused too: s3d never encrypted with it
   expect(await errorCode(await req({ method: "GET", path: `/${bucket}/refusal-source`, headers: { "x-amz-server-side-encryption-customer-algorithm": "AES256" } }))).toBe("NotImplemented");
   // what asks for nothing s3d lacks is accepted
-  for (const headers of [{ "x-amz-storage-class": "STANDARD" }, { "x-amz-acl": "private" }, { "x-amz-acl": "bucket-owner-full-control" }]) {
+  for (const headers of [{ "x-amz-storage-class": "STANDARD" }, { "x-amz-acl": "private" }, { "x-amz-acl": "bucket-owner-full-control" }] as Record<string, string>[]) {
     expect((await put("accepted", "body", headers)).status).toBe(200);
   }
 });
