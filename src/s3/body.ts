@@ -394,16 +394,25 @@ function requestedChecksum(headers: Record<string, string>, announced: string[],
   if (fromTrailer) return new ChecksumObserver(fromTrailer, () => trailers().get(checksumHeader(fromTrailer)));
   const named = headers["x-amz-sdk-checksum-algorithm"] ?? headers["x-amz-checksum-algorithm"];
   if (named === undefined) return undefined;
-  const algorithm = parseChecksumAlgorithm(named);
-  if (!algorithm) throw new S3Error("InvalidRequest", `Checksum algorithm ${named} is not supported.`);
-  return new ChecksumObserver(algorithm, () => undefined);
+  return new ChecksumObserver(checksumAlgorithmNamed(named), () => undefined);
 }
 
-/** A body that needs no verification (bytes s3d already stores, e.g. a copy source). */
-export function trustedBody(source: AsyncIterable<Uint8Array>): IncomingBody {
+/** The checksum algorithm a request names (x-amz-checksum-algorithm and the like); InvalidRequest if none of S3's. */
+export function checksumAlgorithmNamed(named: string): ChecksumAlgorithm {
+  const algorithm = parseChecksumAlgorithm(named);
+  if (!algorithm) throw new S3Error("InvalidRequest", `Checksum algorithm ${named} is not supported.`);
+  return algorithm;
+}
+
+/**
+ * A body that needs no verification (bytes s3d already stores, e.g. a copy source); with
+ * `checksum`, that checksum of it is computed for the copy to keep.
+ */
+export function trustedBody(source: AsyncIterable<Uint8Array>, checksum?: ChecksumAlgorithm): IncomingBody {
   const size = new SizeObserver(undefined, Number.MAX_SAFE_INTEGER);
   const digests = new DigestObserver({}, undefined);
-  return observedBody(source, [size, digests], () => digests.abort(), {
-    digest: (): BodyDigest => ({ sizeBytes: size.sizeBytes, md5Hex: digests.md5Hex() }),
+  const summed = checksum && new ChecksumObserver(checksum, () => undefined);
+  return observedBody(source, summed ? [size, digests, summed] : [size, digests], () => digests.abort(), {
+    digest: (): BodyDigest => ({ sizeBytes: size.sizeBytes, md5Hex: digests.md5Hex(), checksum: summed?.stored() }),
   });
 }

@@ -199,6 +199,32 @@ describe("multipart checksums", () => {
     });
   }
 
+  test("copies keep checksums: the source's algorithm or the one asked for, and UploadPartCopy into an upload that needs one", async () => {
+    const { CopyObjectCommand, HeadObjectCommand, CreateMultipartUploadCommand, UploadPartCopyCommand, CompleteMultipartUploadCommand } = await import("@aws-sdk/client-s3");
+    const body = Buffer.from("copied with its checksum ".repeat(300));
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: "ck-src", Body: body, ChecksumAlgorithm: "CRC32C" }));
+    await s3(server.endpoint, { method: "PUT", path: `/${bucket}/plain-src`, body });
+    const head = (key: string) => client.send(new HeadObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: "ENABLED" }));
+
+    const kept = await client.send(new CopyObjectCommand({ Bucket: bucket, Key: "ck-kept", CopySource: `${bucket}/ck-src` }));
+    expect(kept.CopyObjectResult?.ChecksumCRC32C).toBe(checksumBase64("CRC32C", body));
+    expect((await head("ck-kept")).ChecksumCRC32C).toBe(checksumBase64("CRC32C", body));
+    const asked = await client.send(new CopyObjectCommand({ Bucket: bucket, Key: "ck-sha", CopySource: `${bucket}/plain-src`, ChecksumAlgorithm: "SHA256" }));
+    expect(asked.CopyObjectResult?.ChecksumSHA256).toBe(checksumBase64("SHA256", body));
+    expect((await head("ck-sha")).ChecksumSHA256).toBe(checksumBase64("SHA256", body));
+    await client.send(new CopyObjectCommand({ Bucket: bucket, Key: "ck-none", CopySource: `${bucket}/plain-src` }));
+    const none = await head("ck-none");
+    expect([none.ChecksumCRC32, none.ChecksumCRC32C, none.ChecksumSHA256]).toEqual([undefined, undefined, undefined]);
+
+    const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: "ck-parts", ChecksumAlgorithm: "CRC32" }));
+    const copied = await client.send(new UploadPartCopyCommand({ Bucket: bucket, Key: "ck-parts", UploadId, PartNumber: 1, CopySource: `${bucket}/plain-src`, CopySourceRange: "bytes=0-99" }));
+    expect(copied.CopyPartResult?.ChecksumCRC32).toBe(checksumBase64("CRC32", body.subarray(0, 100)));
+    const done = await client.send(
+      new CompleteMultipartUploadCommand({ Bucket: bucket, Key: "ck-parts", UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: copied.CopyPartResult?.ETag, ChecksumCRC32: copied.CopyPartResult?.ChecksumCRC32 }] } }),
+    );
+    expect(done.ChecksumCRC32).toMatch(/-1$/);
+  });
+
   test("a part whose listed checksum differs is InvalidPart; an impossible checksum type is refused", async () => {
     const { CreateMultipartUploadCommand, UploadPartCommand, CompleteMultipartUploadCommand } = await import("@aws-sdk/client-s3");
     const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: "mp-bad", ChecksumAlgorithm: "CRC32" }));

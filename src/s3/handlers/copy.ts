@@ -1,15 +1,16 @@
 /** CopyObject and UploadPartCopy: the source streams from the store into a new object or part. */
+import type { ChecksumAlgorithm } from "../../checksum/index.ts";
 import { S3Error } from "../../errors.ts";
 import { objectBytesMax, type ObjectAttributes, type ObjectReader } from "../../store/backend.ts";
 import { attributesFromHeaders, checkWriteHeaders } from "../attributes.ts";
-import { trustedBody } from "../body.ts";
+import { checksumAlgorithmNamed, trustedBody } from "../body.ts";
 import { checkCopySource } from "../conditions.ts";
 import { checkBucketName, checkKey, checkVersionId, partNumberOf } from "../names.ts";
 import { isoTime, quoteEtag, xmlResponse } from "../respond.ts";
 import { tagsFromHeader } from "../tags.ts";
 import { s3Xmlns, x } from "../xml.ts";
 import type { S3Context } from "./context.ts";
-import { uploadIdOf } from "./multipart.ts";
+import { checksumElements, uploadIdOf } from "./multipart.ts";
 import { preconditionFrom } from "./objects.ts";
 
 /** Parses x-amz-copy-source: "[/]bucket/key[?versionId=null]", URL-encoded. */
@@ -75,7 +76,11 @@ export async function copyObject(ctx: S3Context) {
     if (reader.meta.sizeBytes > objectBytesMax) {
       throw new S3Error("InvalidRequest", `The specified copy source is larger than the maximum allowable size for a copy source: ${objectBytesMax}`);
     }
-    body = trustedBody(reader.stream());
+    // The copy keeps a checksum: the one asked for, or else the source's algorithm (computed
+    // again over the bytes: a multipart source's composite checksum is not the copy's).
+    const named = headers["x-amz-checksum-algorithm"];
+    const checksum = named !== undefined ? checksumAlgorithmNamed(named) : (reader.meta.checksum?.algorithm as ChecksumAlgorithm | undefined);
+    body = trustedBody(reader.stream(), checksum);
   } catch (error) {
     reader.close();
     throw error;
@@ -86,7 +91,7 @@ export async function copyObject(ctx: S3Context) {
     tags: taggingDirective === "REPLACE" ? tagsFromHeader(headers["x-amz-tagging"]) : reader.meta.tags,
   };
   const meta = await ctx.backend.putObject(bucket, key, body, attrs, nowMs, precondition);
-  return xmlResponse(x("CopyObjectResult", { xmlns: s3Xmlns }, x("LastModified", isoTime(meta.lastModifiedMs)), x("ETag", quoteEtag(meta.etag))));
+  return xmlResponse(x("CopyObjectResult", { xmlns: s3Xmlns }, x("LastModified", isoTime(meta.lastModifiedMs)), x("ETag", quoteEtag(meta.etag)), checksumElements(meta.checksum)));
 }
 
 /** x-amz-copy-source-range: "bytes=first-last", both given, within the source. */
@@ -107,14 +112,19 @@ function copyRange(header: string | undefined, sizeBytes: number): { start: numb
 export async function uploadPartCopy(ctx: S3Context) {
   const { bucket, key, params, headers, nowMs } = ctx.req;
   const partNumber = partNumberOf(params.get("partNumber"));
+  // an upload created with a checksum needs it of every part, copied ones too
+  const uploadChecksum = await ctx.backend.uploadChecksum(bucket, key, uploadIdOf(ctx));
   const reader = await openSource(ctx);
   let body;
   try {
-    body = trustedBody(reader.stream(copyRange(headers["x-amz-copy-source-range"], reader.meta.sizeBytes)));
+    body = trustedBody(reader.stream(copyRange(headers["x-amz-copy-source-range"], reader.meta.sizeBytes)), uploadChecksum?.algorithm as ChecksumAlgorithm | undefined);
   } catch (error) {
     reader.close();
     throw error;
   }
   const part = await ctx.backend.uploadPart(bucket, key, uploadIdOf(ctx), partNumber, body, nowMs);
-  return xmlResponse(x("CopyPartResult", { xmlns: s3Xmlns }, x("LastModified", isoTime(part.lastModifiedMs)), x("ETag", quoteEtag(part.etag))));
+  const checksum = body.digest().checksum;
+  return xmlResponse(
+    x("CopyPartResult", { xmlns: s3Xmlns }, x("LastModified", isoTime(part.lastModifiedMs)), x("ETag", quoteEtag(part.etag)), checksumElements(checksum && { algorithm: checksum.algorithm, value: checksum.value })),
+  );
 }

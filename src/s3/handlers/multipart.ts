@@ -36,7 +36,7 @@ function uploadChecksumFrom(headers: Record<string, string>): UploadChecksum | u
 }
 
 /** ChecksumCRC32 etc. for a checksum value, and its type when given. */
-function checksumElements(checksum: { algorithm: string; value?: string; type?: string } | undefined) {
+export function checksumElements(checksum: { algorithm: string; value?: string; type?: string } | undefined) {
   if (!checksum) return null;
   return [
     checksum.value !== undefined ? x(`Checksum${checksum.algorithm}`, checksum.value) : null,
