@@ -265,6 +265,36 @@ test("writes asking for what s3d does not do are refused and store nothing: stor
   }
 });
 
+test("ListBuckets pages (max-buckets, continuation-token) and filters (prefix, bucket-region); an owned bucket created again: 200 in us-east-1, 409 elsewhere", async () => {
+  const own = await startS3d({ args: ["--region", "eu-central-1"] });
+  try {
+    const list = (query: [string, string][]) => s3(own.endpoint, { method: "GET", path: "/", query, region: "eu-central-1" });
+    for (const b of ["pages-a", "pages-b", "pages-c", "other-d"]) expect((await s3(own.endpoint, { method: "PUT", path: `/${b}`, region: "eu-central-1" })).status).toBe(200);
+    const again = await s3(own.endpoint, { method: "PUT", path: "/pages-a", region: "eu-central-1" });
+    expect([again.status, await errorCode(again)]).toEqual([409, "BucketAlreadyOwnedByYou"]);
+    const names: string[] = [];
+    let token: string | undefined;
+    let pages = 0;
+    do {
+      const text = await (await list([["prefix", "pages-"], ["max-buckets", "2"], ...(token ? [["continuation-token", token] as [string, string]] : [])])).text();
+      expect(text).toContain("<Prefix>pages-</Prefix>");
+      names.push(...[...text.matchAll(/<Name>([^<]+)<\/Name>/g)].map((m) => m[1]));
+      token = /<ContinuationToken>([^<]+)</.exec(text)?.[1];
+      pages++;
+    } while (token);
+    expect([names, pages]).toEqual([["pages-a", "pages-b", "pages-c"], 2]);
+    expect(await (await list([["bucket-region", "us-west-2"]])).text()).not.toContain("<Bucket>");
+    expect(await (await list([["bucket-region", "eu-central-1"]])).text()).toContain("<Name>other-d</Name>");
+    for (const bad of [["max-buckets", "0"], ["max-buckets", "10001"], ["continuation-token", "!!"]] as [string, string][]) {
+      expect(await errorCode(await list([bad]))).toBe("InvalidArgument");
+    }
+  } finally {
+    await own.stop();
+  }
+  // this file's server runs in us-east-1
+  expect((await req({ method: "PUT", path: `/${bucket}` })).status).toBe(200);
+});
+
 describe("virtual-host-style addressing", () => {
   test("BUCKET.domain routes to the bucket, signatures verify, path style keeps working", async () => {
     const vhost = await startS3d({ args: ["--domain", "s3.example.test"] });

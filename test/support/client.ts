@@ -18,6 +18,8 @@ export interface SignedRequest {
   secret?: string;
   accessKeyId?: string;
   nowMs?: number;
+  /** the region the signature is scoped to (default: the test servers' us-east-1) */
+  region?: string;
 }
 
 export function encodePath(decodedPath: string): string {
@@ -36,7 +38,7 @@ export async function s3(endpoint: string, r: SignedRequest): Promise<Response> 
     headers,
     accessKeyId: r.accessKeyId ?? accessKey,
     secretKey: r.secret ?? secretKey,
-    region,
+    region: r.region ?? region,
     nowMs: r.nowMs ?? Date.now(),
     payloadHash,
   });
