@@ -61,11 +61,14 @@ export class S3Error extends Error {
   readonly code: S3ErrorCode;
   /** Extra elements for the XML error body (e.g. ArgumentName), in order. */
   readonly details: Record<string, string>;
+  /** Headers the error response carries besides the usual ones (a 416's Content-Range). */
+  readonly headers: Record<string, string>;
 
-  constructor(code: S3ErrorCode, message: string, details: Record<string, string> = {}) {
+  constructor(code: S3ErrorCode, message: string, details: Record<string, string> = {}, headers: Record<string, string> = {}) {
     super(message);
     this.code = code;
     this.details = details;
+    this.headers = headers;
   }
 
   get httpStatus(): number {

@@ -34,11 +34,9 @@ export function resolveRange(header: string | null, sizeBytes: number): ByteRang
   return { start: Number(start), end: end === undefined || end >= size ? sizeBytes - 1 : Number(end) };
 }
 
+/** InvalidRange, with the Content-Range that tells the client the object's size (RFC 9110 §15.5.17). */
 function unsatisfiable(header: string, sizeBytes: number): S3Error {
-  return new S3Error("InvalidRange", "The requested range is not satisfiable", {
-    RangeRequested: header,
-    ActualObjectSize: String(sizeBytes),
-  });
+  return new S3Error("InvalidRange", "The requested range is not satisfiable", { RangeRequested: header, ActualObjectSize: String(sizeBytes) }, { "content-range": `bytes */${sizeBytes}` });
 }
 
 export function contentRange(range: ByteRange, sizeBytes: number): string {

@@ -33,7 +33,7 @@ export function errorResponse(error: S3Error, resource: string, requestId: strin
     x("Resource", resource),
     x("RequestId", requestId),
   );
-  return withBody ? xmlResponse(root, error.httpStatus) : emptyResponse(error.httpStatus);
+  return withBody ? xmlResponse(root, error.httpStatus, error.headers) : emptyResponse(error.httpStatus, { ...error.headers });
 }
 
 /** The second isoTime formatted last, and its text up to the seconds. */

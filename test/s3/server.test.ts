@@ -116,7 +116,11 @@ describe("objects over HTTP", () => {
       const res = await s3(server.endpoint, { method: "GET", path: `/${bucket}/range`, headers: { range } });
       expect({ range, status: res.status, body: await res.text(), cr: res.headers.get("content-range") }).toEqual({ range, status, body, cr: contentRange });
     }
-    await expectError(await s3(server.endpoint, { method: "GET", path: `/${bucket}/range`, headers: { range: "bytes=10-" } }), 416, "InvalidRange");
+    const unsatisfiable = await s3(server.endpoint, { method: "GET", path: `/${bucket}/range`, headers: { range: "bytes=10-" } });
+    expect(unsatisfiable.headers.get("content-range")).toBe("bytes */10");
+    await expectError(unsatisfiable, 416, "InvalidRange");
+    const head = await s3(server.endpoint, { method: "HEAD", path: `/${bucket}/range`, headers: { range: "bytes=10-" } });
+    expect([head.status, head.headers.get("content-range")]).toEqual([416, "bytes */10"]);
   });
 
   test("missing things: NoSuchKey, NoSuchBucket, DELETE of a missing key is 204", async () => {
