@@ -52,6 +52,10 @@ export function bucketFromHost(host: string | undefined, domain: string | undefi
  * or virtual-host style when the Host header named the bucket (then the whole path is the key).
  */
 export function parseTarget(target: string, hostBucket?: string): ParsedTarget {
+  // absolute form ("http://host/bucket/key", as sent through a proxy): the path is what follows
+  // the authority (RFC 9112 §3.2.2)
+  const authority = /^https?:\/\/[^/?]*/i.exec(target);
+  if (authority) target = target.slice(authority[0].length).replace(/^(?!\/)/, "/");
   const q = target.indexOf("?");
   const rawPath = q < 0 ? target : target.slice(0, q);
   const rawQuery = q < 0 ? "" : target.slice(q + 1);

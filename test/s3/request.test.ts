@@ -16,6 +16,14 @@ test("path-style targets split into bucket, key and query", () => {
   expect(parseTarget("/bkt//a//b")).toMatchObject({ bucket: "bkt", key: "/a//b" });
 });
 
+test("absolute-form targets (through a proxy) are their path", () => {
+  expect(parseTarget("http://127.0.0.1:9000/bkt/a%20b?tagging")).toMatchObject({ rawPath: "/bkt/a%20b", bucket: "bkt", key: "a b", query: [["tagging", ""]] });
+  expect(parseTarget("HTTPS://s3.example.test")).toMatchObject({ rawPath: "/", bucket: "", key: "" });
+  expect(parseTarget("http://h?list-type=2")).toMatchObject({ rawPath: "/", query: [["list-type", "2"]] });
+  // only a scheme and authority are taken off: a key that looks like a URL stays the key
+  expect(parseTarget("/bkt/http://x/y")).toMatchObject({ bucket: "bkt", key: "http://x/y" });
+});
+
 test("bad percent-encoding is InvalidURI", () => {
   for (const t of ["/bkt/%zz", "/bkt/%", "/bkt?x=%E0%A4%A"]) {
     expect(() => parseTarget(t)).toThrow(S3Error);
