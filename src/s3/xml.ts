@@ -16,11 +16,16 @@ export class Xml {
 
 type Child = Xml | string | number | bigint | boolean | null | undefined | Child[];
 
-const needsEscape = /[&<>"'\r]/;
+const needsEscape = /[&<>"'\r\x00-\x08\x0B\x0C\x0E-\x1F]/;
 
+/**
+ * Text for an element or attribute. Control characters go out as character references, as S3
+ * writes them: XML 1.0 has no way to carry them, and a raw one breaks the whole document, where a
+ * reference fails only strict parsers (encoding-type=url is the way for such keys).
+ */
 export function escapeXml(s: string): string {
   // Most names and values have nothing to escape: test once instead of replacing.
-  return needsEscape.test(s) ? s.replace(/[&<>"'\r]/g, (c) => `&#${c.charCodeAt(0)};`) : s;
+  return needsEscape.test(s) ? s.replace(/[&<>"'\r\x00-\x08\x0B\x0C\x0E-\x1F]/g, (c) => `&#${c.charCodeAt(0)};`) : s;
 }
 
 function render(child: Child, out: string[]): void {

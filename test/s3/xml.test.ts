@@ -8,6 +8,10 @@ test("the builder escapes text and attributes and nests fragments", () => {
   expect(doc).toBe(`<?xml version="1.0" encoding="UTF-8"?>\n<Root xmlns="a&#38;b"><Key>&#60;a&#62; &#38; &#39;b&#39; &#34;c&#34;</Key><N>1</N><T>true</T></Root>`);
 });
 
+test("control characters are written as character references, as S3 writes them", () => {
+  expect(x("Key", "a\u0001b\u001fc\td\ne").text).toBe("<Key>a&#1;b&#31;c\td\ne</Key>");
+});
+
 test("built XML parses back to the same text (round trip of awkward keys)", () => {
   for (const key of ["a&b", "<tag>", "x\ry", "  spaced  ", "0123", "ü/✓", "]]>"]) {
     const parsed = parseXmlBody(xmlDocument(x("Delete", x("Object", x("Key", key)))));
