@@ -50,7 +50,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const auth = new Authenticator(options.users, region);
   const nowMs = options.nowMs ?? Date.now;
 
-  const serve = async (incoming: IncomingMessage, outgoing: ServerResponse) => {
+  /** `expectsContinue`: the client waits for "100 Continue" before it sends the body (Expect: 100-continue). */
+  const serve = async (incoming: IncomingMessage, outgoing: ServerResponse, expectsContinue: boolean) => {
     const startedMs = performance.now();
     const requestId = nextRequestId();
     const method = incoming.method ?? "GET";
@@ -82,6 +83,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         operation = route.operation;
         corsBucket = req.bucket;
         const who: Authenticated = route.anonymous ? { accessKeyId: "", payload: { kind: "unsigned" } } : auth.authenticate(req);
+        // the body is asked for only once the request is known to be allowed, as S3 does
+        if (expectsContinue) outgoing.writeContinue();
         response = await route.handler({ req, backend, region, ...who });
       }
     } catch (error) {
@@ -120,8 +123,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   // What escapes `serve` (a response that cannot be written) costs this request its connection,
   // not the process: an unhandled rejection would end it.
-  const handle = (incoming: IncomingMessage, outgoing: ServerResponse) => {
-    serve(incoming, outgoing).catch((error: unknown) => {
+  const handle = (incoming: IncomingMessage, outgoing: ServerResponse, expectsContinue = false) => {
+    serve(incoming, outgoing, expectsContinue).catch((error: unknown) => {
       logger.error("internal error", { error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
       outgoing.destroy();
     });
@@ -131,6 +134,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const server = options.tls
     ? https.createServer({ ...serverOptions, cert: options.tls.cert, key: options.tls.key }, handle)
     : http.createServer(serverOptions, handle);
+  // Expect: 100-continue is answered by `serve` after authentication, not by the HTTP layer first.
+  server.on("checkContinue", (incoming: IncomingMessage, outgoing: ServerResponse) => handle(incoming, outgoing, true));
   server.requestTimeout = 0;
   server.setTimeout(socketIdleTimeoutMs);
   server.headersTimeout = headersTimeoutMs;

@@ -64,6 +64,36 @@ describe("health and authentication", () => {
     expect((await fetch(`${server.endpoint}/${bucket}/presigned?${tooLong}`)).status).toBe(400);
   });
 
+  test("Expect: 100-continue: the body is asked for only after the signature checks out", async () => {
+    const url = new URL(server.endpoint);
+    const { signHeaders } = await import("../../src/sigv4/index.ts");
+    const body = "continued body";
+    /** Sends the head, then the body once "100 Continue" arrives; returns everything the server said. */
+    const exchange = (secret: string) =>
+      new Promise<string>((done) => {
+        const headers = { host: url.host, "content-length": String(body.length), expect: "100-continue" };
+        const signed = signHeaders({ method: "PUT", decodedPath: `/${bucket}/continued`, query: [], headers, accessKeyId: accessKey, secretKey: secret, region, nowMs: Date.now(), payloadHash: "UNSIGNED-PAYLOAD" });
+        const head = Object.entries({ ...headers, ...signed }).map(([k, v]) => `${k}: ${v}`).join("\r\n");
+        let said = "";
+        const sock = connect(server.port, "127.0.0.1", () => sock.write(`PUT /${bucket}/continued HTTP/1.1\r\n${head}\r\n\r\n`));
+        sock.on("data", (d) => {
+          said += d.toString();
+          if (said.startsWith("HTTP/1.1 100") && !said.includes("\r\n\r\nHTTP/1.1 ") && said.endsWith("\r\n\r\n")) sock.write(body);
+          if (/HTTP\/1\.1 [2-5]\d\d[\s\S]*\r\n\r\n/.test(said)) setTimeout(() => sock.destroy(), 50);
+        });
+        sock.on("close", () => done(said));
+        sock.on("error", () => {});
+      });
+    const refused = await exchange("wrong-secret");
+    expect(refused).toStartWith("HTTP/1.1 403");
+    expect(refused).not.toContain("100 Continue");
+    expect(refused.toLowerCase()).toContain("connection: close");
+    const allowed = await exchange(secretKey);
+    expect(allowed).toStartWith("HTTP/1.1 100 Continue");
+    expect(allowed).toContain("HTTP/1.1 200");
+    expect(await (await s3(server.endpoint, { method: "GET", path: `/${bucket}/continued` })).text()).toBe(body);
+  });
+
   test("headers named like an object's built-in properties are headers like any other", async () => {
     // request headers are kept in a record by name: "constructor" must not find Object's own
     const odd = JSON.parse('{"constructor": "c", "__proto__": "p", "toString": "t", "x-amz-meta-constructor": "m", "x-amz-meta-__proto__": "mp"}');
