@@ -29,6 +29,7 @@ const statusByCode = {
   InvalidRange: 416,
   InvalidPartNumber: 416,
   InvalidTag: 400,
+  InvalidToken: 400,
   InvalidRequest: 400,
   InvalidStorageClass: 400,
   InvalidURI: 400,

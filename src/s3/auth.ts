@@ -34,6 +34,10 @@ export class Authenticator {
     if (req.params.has("AWSAccessKeyId") && req.params.has("Signature")) {
       throw new S3Error("InvalidRequest", "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.");
     }
+    // s3d issues no temporary credentials: a session token is one it cannot honour, never ignored
+    if (req.headers["x-amz-security-token"] !== undefined || req.params.has("X-Amz-Security-Token")) {
+      throw new S3Error("InvalidToken", "The provided token is malformed or otherwise invalid.");
+    }
     const verified = verifyRequest(
       { method: req.method, decodedPath: req.decodedPath, query: req.query, headers: req.headers, nowMs: req.nowMs, region: this.region },
       (accessKeyId) => this.secrets.get(accessKeyId),

@@ -47,6 +47,9 @@ describe("health and authentication", () => {
     await expectError(await s3(server.endpoint, { method: "GET", path: `/${bucket}`, secret: "wrong-secret" }), 403, "SignatureDoesNotMatch");
     await expectError(await s3(server.endpoint, { method: "GET", path: `/${bucket}`, accessKeyId: "NOSUCHKEY" }), 403, "InvalidAccessKeyId");
     await expectError(await s3(server.endpoint, { method: "GET", path: `/${bucket}`, nowMs: Date.now() - 16 * 60_000 }), 403, "RequestTimeTooSkewed");
+    // a session token s3d never issued, signed in or added: refused, not ignored
+    await expectError(await s3(server.endpoint, { method: "GET", path: `/${bucket}`, headers: { "x-amz-security-token": "FQoGZXIvYXdzEXAMPLE" } }), 400, "InvalidToken");
+    await expectError(await s3(server.endpoint, { method: "GET", path: `/${bucket}`, query: [["X-Amz-Security-Token", "FQoGZXIvYXdzEXAMPLE"]] }), 400, "InvalidToken");
   });
 
   test("presigned URLs: valid, expired, tampered, too long-lived", async () => {
@@ -287,6 +290,25 @@ describe("XML requests", () => {
     const q = await s3(server.endpoint, { method: "POST", path: `/${bucket}`, query: [["delete", ""]], body: quiet, headers: { "x-amz-checksum-crc32": "AAAAAA==" } });
     expect(await q.text()).not.toContain("<Deleted>");
   });
+});
+
+test("ListParts markers and page sizes: 0 to 2^31-1 as S3 reads them; max-parts=0 is an empty page, not a truncated one", async () => {
+  const init = await (await s3(server.endpoint, { method: "POST", path: `/${bucket}/marked`, query: [["uploads", ""]] })).text();
+  const uploadId = /<UploadId>([^<]+)</.exec(init)![1];
+  for (const n of ["1", "2"]) await s3(server.endpoint, { method: "PUT", path: `/${bucket}/marked`, query: [["partNumber", n], ["uploadId", uploadId]], body: `part ${n}` });
+  const parts = (query: [string, string][]) => s3(server.endpoint, { method: "GET", path: `/${bucket}/marked`, query: [["uploadId", uploadId], ...query] });
+  const fromZero = await (await parts([["part-number-marker", "0"]])).text();
+  expect([...fromZero.matchAll(/<PartNumber>(\d+)</g)].map((m) => m[1])).toEqual(["1", "2"]);
+  expect(await (await parts([["part-number-marker", "2147483647"]])).text()).not.toContain("<Part>");
+  await expectError(await parts([["part-number-marker", "2147483648"]]), 400, "InvalidArgument");
+  const none = await (await parts([["max-parts", "0"]])).text();
+  expect(none).toContain("<IsTruncated>false</IsTruncated>");
+  expect(none).not.toContain("NextPartNumberMarker");
+  const list = (maxKeys: string) => s3(server.endpoint, { method: "GET", path: `/${bucket}`, query: [["list-type", "2"], ["max-keys", maxKeys]] });
+  expect((await list("2147483647")).status).toBe(200);
+  await expectError(await list("2147483648"), 400, "InvalidArgument");
+  await expectError(await list("99999999999999999999"), 400, "InvalidArgument");
+  await s3(server.endpoint, { method: "DELETE", path: `/${bucket}/marked`, query: [["uploadId", uploadId]] });
 });
 
 describe("listing over HTTP", () => {

@@ -6,17 +6,21 @@ import { isoTime, xmlResponse } from "../respond.ts";
 import { escapeXml, s3Xmlns, x, Xml } from "../xml.ts";
 import { ownerOf, type S3Context } from "./context.ts";
 
-/** Parses max-keys / max-uploads / max-parts: a whole number, capped at `cap`. */
-export function maxParam(params: Map<string, string>, name: string, cap: number): number {
-  const raw = params.get(name);
-  if (raw === undefined) return cap;
-  if (!/^\d+$/.test(raw)) {
+/** A whole-number parameter, in the 32-bit range S3 reads such parameters into. */
+export function int32Param(raw: string, name: string): number {
+  if (!/^\d{1,10}$/.test(raw) || Number(raw) > 2_147_483_647) {
     throw new S3Error("InvalidArgument", `Provided ${name} not an integer or within integer range`, {
       ArgumentName: name,
       ArgumentValue: raw,
     });
   }
-  return Math.min(Number(raw), cap);
+  return Number(raw);
+}
+
+/** Parses max-keys / max-uploads / max-parts: a whole number, capped at `cap`. */
+export function maxParam(params: Map<string, string>, name: string, cap: number): number {
+  const raw = params.get(name);
+  return raw === undefined ? cap : Math.min(int32Param(raw, name), cap);
 }
 
 export function encodingOf(params: Map<string, string>): (s: string) => string {

@@ -155,7 +155,8 @@ export class MultipartStore {
   listParts(bucket: string, key: string, uploadId: string, partNumberMarker: number, maxParts: number): ListPartsPage {
     const upload = this.requireUpload(bucket, key, uploadId);
     const rows = this.partRows(uploadId, partNumberMarker, maxParts + 1);
-    const isTruncated = rows.length > maxParts;
+    // max-parts=0 asks for an empty page, as max-keys=0 does of a listing: not a truncated one
+    const isTruncated = maxParts > 0 && rows.length > maxParts;
     const parts = rows.slice(0, maxParts).map((r) => ({
       partNumber: r.part_number,
       etag: r.etag,
