@@ -292,5 +292,14 @@ export function backendContract(name: string, make: () => Promise<BackendUnderTe
       expect(rolled.commonPrefixes).toEqual(["a/"]);
       expect(rolled.uploads.map((u) => u.key)).toEqual(["b", "b", "c"]);
     });
+
+    test("uploads of one key list in the order they began (S3: by initiation time within a key)", async () => {
+      await b.createBucket("bkt", t0);
+      const begun: string[] = [];
+      for (let i = 0; i < 12; i++) begun.push(await b.createMultipartUpload("bkt", "same", noAttrs, t0 + i * 1000));
+      const page = await b.listMultipartUploads("bkt", { prefix: "", delimiter: "", keyMarker: "", uploadIdMarker: "", maxUploads: 100 });
+      expect(page.uploads.map((u) => u.uploadId)).toEqual(begun);
+      expect(page.uploads.map((u) => u.initiatedMs)).toEqual(begun.map((_, i) => t0 + i * 1000));
+    });
   });
 }

@@ -25,7 +25,7 @@ import type { BlobStore } from "./blobs.ts";
 import { NotDurableError, type Committer } from "./committer.ts";
 import { attributesOf, keyBytes, keyText, type PartRow, type Segment, type UploadRow } from "./db.ts";
 
-/** Sorts after every upload id (base64url), so a bare key marker skips all uploads of that key. */
+/** Sorts after every upload id (hex time, then base64url), so a bare key marker skips all uploads of that key. */
 const afterEveryUploadId = "~";
 
 export interface CompletionPlan {
@@ -44,7 +44,9 @@ export class MultipartStore {
   ) {}
 
   async create(bucket: string, key: string, attrs: ObjectAttributes, nowMs: number, checksum: UploadChecksum | undefined): Promise<string> {
-    const uploadId = randomBytes(24).toString("base64url");
+    // The start time leads (12 hex digits of milliseconds), so that uploads of one key sort by
+    // when they began, as S3 lists them, and upload-id-marker still means "the ids after this one".
+    const uploadId = nowMs.toString(16).padStart(12, "0") + randomBytes(18).toString("base64url");
     await this.committer.commit(() => {
       this.requireBucket(bucket);
       this.db
