@@ -17,6 +17,7 @@ export class Xml {
 type Child = Xml | string | number | bigint | boolean | null | undefined | Child[];
 
 const needsEscape = /[&<>"'\r\x00-\x08\x0B\x0C\x0E-\x1F]/;
+const escapeEach = new RegExp(needsEscape.source, "g");
 
 /**
  * Text for an element or attribute. Control characters go out as character references, as S3
@@ -25,7 +26,7 @@ const needsEscape = /[&<>"'\r\x00-\x08\x0B\x0C\x0E-\x1F]/;
  */
 export function escapeXml(s: string): string {
   // Most names and values have nothing to escape: test once instead of replacing.
-  return needsEscape.test(s) ? s.replace(/[&<>"'\r\x00-\x08\x0B\x0C\x0E-\x1F]/g, (c) => `&#${c.charCodeAt(0)};`) : s;
+  return needsEscape.test(s) ? s.replace(escapeEach, (c) => `&#${c.charCodeAt(0)};`) : s;
 }
 
 function render(child: Child, out: string[]): void {
@@ -45,7 +46,7 @@ export function x(name: string, attrs: Record<string, string>, ...children: Chil
 export function x(name: string, ...rest: unknown[]): Xml {
   let attrs = "";
   const first = rest[0];
-  // The common leaf: one text or number child (a listing builds six of these per key).
+  // The common leaf: one text, number or boolean child (a listing builds six of these per key).
   if (rest.length === 1 && (typeof first === "string" || typeof first === "number" || typeof first === "boolean")) {
     return new Xml(`<${name}>${escapeXml(String(first))}</${name}>`);
   }

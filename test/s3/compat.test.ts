@@ -218,6 +218,7 @@ test("versionId: s3d keeps no versions, so only null names an object; any other 
   expect(await (await at("GET", "null")).text()).toBe("current");
   const copyFrom = (source: string) => req({ method: "PUT", path: `/${bucket}/versioned-copy`, headers: { "x-amz-copy-source": source } });
   expect(await errorCode(await copyFrom(`/${bucket}/versioned?versionId=abc`))).toBe("NotImplemented");
+  expect(await errorCode(await copyFrom(`/${bucket}/versioned?versionId=%E0%A4%A`))).toBe("InvalidArgument");
   expect((await copyFrom(`/${bucket}/versioned?versionId=null`)).status).toBe(200);
 
   const body = `<Delete><Object><Key>versioned</Key><VersionId>abc</VersionId></Object><Object><Key>versioned-copy</Key><VersionId>null</VersionId></Object></Delete>`;

@@ -16,12 +16,14 @@ import { preconditionFrom } from "./objects.ts";
 /** Parses x-amz-copy-source: "[/]bucket/key[?versionId=null]", URL-encoded. */
 export function parseCopySource(header: string): { bucket: string; key: string } {
   const [path, query] = header.split("?", 2);
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(path);
-  } catch {
-    throw new S3Error("InvalidArgument", "Invalid copy source encoding", { ArgumentName: "x-amz-copy-source" });
-  }
+  const decode = (s: string) => {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      throw new S3Error("InvalidArgument", "Invalid copy source encoding", { ArgumentName: "x-amz-copy-source" });
+    }
+  };
+  const decoded = decode(path);
   const trimmed = decoded.startsWith("/") ? decoded.slice(1) : decoded;
   const slash = trimmed.indexOf("/");
   if (slash <= 0 || slash === trimmed.length - 1) {
@@ -29,7 +31,7 @@ export function parseCopySource(header: string): { bucket: string; key: string }
   }
   if (query !== undefined && query !== "") {
     if (!query.startsWith("versionId=")) throw new S3Error("InvalidArgument", "Invalid copy source: only versionId may follow the key", { ArgumentName: "x-amz-copy-source" });
-    checkVersionId(decodeURIComponent(query.slice("versionId=".length)));
+    checkVersionId(decode(query.slice("versionId=".length)));
   }
   const bucket = trimmed.slice(0, slash);
   const key = trimmed.slice(slash + 1);
@@ -123,6 +125,7 @@ export async function uploadPartCopy(ctx: S3Context) {
     throw error;
   }
   const part = await ctx.backend.uploadPart(bucket, key, uploadIdOf(ctx), partNumber, body, nowMs);
+  // the part's own checksum, without a type (as UploadPart answers it)
   const checksum = body.digest().checksum;
   return xmlResponse(
     x("CopyPartResult", { xmlns: s3Xmlns }, x("LastModified", isoTime(part.lastModifiedMs)), x("ETag", quoteEtag(part.etag)), checksumElements(checksum && { algorithm: checksum.algorithm, value: checksum.value })),
