@@ -148,6 +148,34 @@ describe("an encrypted data dir through the S3 API", () => {
   });
 });
 
+test("copies that fail before reading their source (no such bucket, no such upload) leave no file open and hold no blob", async () => {
+  // Left unread, the source's stream kept its file open until garbage collection, which ended
+  // the process (Bun refuses to close a FileHandle in the collector), and its blob held until restart.
+  const blobFiles = () => readdirSync(join(server.dataDir, "blobs")).flatMap((d) => readdirSync(join(server.dataDir, "blobs", d)));
+  const before = blobFiles().length;
+  const source = marked(200 * 1024, 9);
+  expect((await req({ method: "PUT", path: `/${bucket}/copy-source`, body: source })).status).toBe(200);
+  for (let i = 0; i < 3; i++) {
+    const copied = await req({ method: "PUT", path: "/no-such-bucket-for-copies/x", headers: { "x-amz-copy-source": `/${bucket}/copy-source` } });
+    expect(await errorCode(copied)).toBe("NoSuchBucket");
+    const part = await req({ method: "PUT", path: `/${bucket}/x`, query: [["partNumber", "1"], ["uploadId", "no-such-upload"]], headers: { "x-amz-copy-source": `/${bucket}/copy-source` } });
+    expect(await errorCode(part)).toBe("NoSuchUpload");
+  }
+  // load that makes the collector run
+  for (let i = 0; i < 150; i++) {
+    await req({ method: "PUT", path: `/${bucket}/churn`, body: marked(70 * 1024, i) });
+    expect((await get("churn")).status).toBe(200);
+  }
+  Bun.gc(true);
+  await Bun.sleep(500);
+  expect((await req({ method: "DELETE", path: `/${bucket}/copy-source` })).status).toBe(204);
+  await Bun.sleep(300);
+  expect((await fetch(`${server.endpoint}/_s3d/health`)).status).toBe(200);
+  expect(server.logs()).not.toContain("FileHandle");
+  // the source's file went with it: only the churn object's is left of what this test wrote
+  expect(blobFiles().length).toBe(before + 1);
+});
+
 describe("tampered data through the S3 API", () => {
   test("a flipped byte: a small object answers 500 InternalError, a large one never completes", async () => {
     const tampered = await startS3d({ args: ["--encryption-key-file", keyFile] });

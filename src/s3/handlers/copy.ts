@@ -60,6 +60,25 @@ async function openSource(ctx: S3Context): Promise<ObjectReader> {
   }
 }
 
+/**
+ * A copy source's bytes (all, or a range), its file opened only when the write first reads them:
+ * a write refused before it reads (no such bucket or upload, no space) leaves no file open. An
+ * open FileHandle left to the garbage collector ends the process (Bun refuses to close it there).
+ */
+function sourceBytes(reader: ObjectReader, range?: { start: number; end: number }): AsyncIterable<Uint8Array> {
+  return { [Symbol.asyncIterator]: () => reader.stream(range)[Symbol.asyncIterator]() };
+}
+
+/** Runs a copy's write; if it fails, the source's blobs are released (a stream read to its end or cancelled releases them itself). */
+async function releasingOnFailure<T>(reader: ObjectReader, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    reader.close();
+    throw error;
+  }
+}
+
 export async function copyObject(ctx: S3Context) {
   const { bucket, key, headers, nowMs } = ctx.req;
   checkKey(key);
@@ -82,7 +101,7 @@ export async function copyObject(ctx: S3Context) {
     // again over the bytes: a multipart source's composite checksum is not the copy's).
     const named = headers["x-amz-checksum-algorithm"];
     const checksum = named !== undefined ? checksumAlgorithmNamed(named) : (reader.meta.checksum?.algorithm as ChecksumAlgorithm | undefined);
-    body = trustedBody(reader.stream(), checksum);
+    body = trustedBody(sourceBytes(reader), checksum);
   } catch (error) {
     reader.close();
     throw error;
@@ -92,7 +111,7 @@ export async function copyObject(ctx: S3Context) {
     userMeta: metadataDirective === "REPLACE" ? requested.userMeta : reader.meta.userMeta,
     tags: taggingDirective === "REPLACE" ? tagsFromHeader(headers["x-amz-tagging"]) : reader.meta.tags,
   };
-  const meta = await ctx.backend.putObject(bucket, key, body, attrs, nowMs, precondition);
+  const meta = await releasingOnFailure(reader, () => ctx.backend.putObject(bucket, key, body, attrs, nowMs, precondition));
   return xmlResponse(x("CopyObjectResult", { xmlns: s3Xmlns }, x("LastModified", isoTime(meta.lastModifiedMs)), x("ETag", quoteEtag(meta.etag)), checksumElements(meta.checksum)));
 }
 
@@ -119,12 +138,12 @@ export async function uploadPartCopy(ctx: S3Context) {
   const reader = await openSource(ctx);
   let body;
   try {
-    body = trustedBody(reader.stream(copyRange(headers["x-amz-copy-source-range"], reader.meta.sizeBytes)), uploadChecksum?.algorithm as ChecksumAlgorithm | undefined);
+    body = trustedBody(sourceBytes(reader, copyRange(headers["x-amz-copy-source-range"], reader.meta.sizeBytes)), uploadChecksum?.algorithm as ChecksumAlgorithm | undefined);
   } catch (error) {
     reader.close();
     throw error;
   }
-  const part = await ctx.backend.uploadPart(bucket, key, uploadIdOf(ctx), partNumber, body, nowMs);
+  const part = await releasingOnFailure(reader, () => ctx.backend.uploadPart(bucket, key, uploadIdOf(ctx), partNumber, body, nowMs));
   // the part's own checksum, without a type (as UploadPart answers it)
   const checksum = body.digest().checksum;
   return xmlResponse(
