@@ -22,6 +22,8 @@ export interface Config {
   minFreeBytes: number;
   /** the master key file: object data is encrypted at rest when set */
   encryptionKeyFile: string | undefined;
+  /** a connection with no traffic either way for this long is closed */
+  idleTimeoutSeconds: number;
   users: User[];
 }
 
@@ -40,6 +42,7 @@ export const defaults: Config = {
   logLevel: "info",
   minFreeBytes: 256 * 1024 ** 2,
   encryptionKeyFile: undefined,
+  idleTimeoutSeconds: 120,
   users: [],
 };
 
@@ -57,6 +60,7 @@ const settings: Record<Setting, { flag: string; toml: string }> = {
   logLevel: { flag: "--log-level", toml: "log_level" },
   minFreeBytes: { flag: "--min-free", toml: "min_free" },
   encryptionKeyFile: { flag: "--encryption-key-file", toml: "encryption_key_file" },
+  idleTimeoutSeconds: { flag: "--idle-timeout", toml: "idle_timeout" },
 };
 
 export interface ParsedArgs {
@@ -114,6 +118,11 @@ function checkValue(setting: Setting, raw: unknown, where: string): Config[Setti
     case "region":
       if (typeof raw !== "string" || !/^[a-z0-9-]{1,32}$/.test(raw)) throw bad(`region must be lowercase letters, digits and hyphens, not ${JSON.stringify(raw)}`);
       return raw;
+    case "idleTimeoutSeconds": {
+      const n = typeof raw === "number" ? raw : typeof raw === "string" && /^\d+$/.test(raw) ? Number(raw) : NaN;
+      if (!Number.isInteger(n) || n < 1 || n > 86_400) throw bad(`idle timeout must be whole seconds from 1 to 86400, not ${JSON.stringify(raw)}`);
+      return n;
+    }
     default:
       if (typeof raw !== "string" || raw === "") throw bad(`must be a non-empty string, not ${JSON.stringify(raw)}`);
       return raw;
@@ -208,6 +217,9 @@ Options:
   --tls-cert FILE    serve HTTPS with this certificate (PEM) ...
   --tls-key FILE     ... and this private key (PEM)
   --log-level LEVEL  debug, info, warn or error (default info)
+  --idle-timeout SECONDS
+                     close a connection with no traffic either way for this long
+                     (a stalled upload or download, an idle keep-alive; default 120)
   --min-free SIZE    refuse new object data (507 InsufficientStorage) once the data dir's
                      filesystem has less than SIZE free (default 256MiB)
   --encryption-key-file FILE

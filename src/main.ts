@@ -70,7 +70,17 @@ async function main(argv: string[]): Promise<number> {
   const tls = config.tlsCert !== undefined && config.tlsKey !== undefined
     ? { cert: readFileSync(config.tlsCert, "utf8"), key: readFileSync(config.tlsKey, "utf8") }
     : undefined;
-  const server = await startServer({ host: config.host, port: config.port, region: config.region, domain: config.domain, users, backend, logger, tls });
+  const server = await startServer({
+    host: config.host,
+    port: config.port,
+    region: config.region,
+    domain: config.domain,
+    users,
+    backend,
+    logger,
+    tls,
+    idleTimeoutMs: config.idleTimeoutSeconds * 1000,
+  });
 
   const secretLine = root.source === "environment" ? "(from S3D_SECRET_KEY)" : `${root.user.secretKey}   (kept in ${root.file})`;
   process.stdout.write(

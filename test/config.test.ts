@@ -18,6 +18,7 @@ test("flags override the file; users come from [[users]]", () => {
   expect(c).toMatchObject({ host: "127.0.0.2", port: 9600, dataDir: "/d", region: "eu-west-1", logLevel: "debug", minFreeBytes: 2 * 1024 ** 3 });
   expect(load(["--min-free", "0"]).minFreeBytes).toBe(0);
   expect(load(["--min-free=512MiB"]).minFreeBytes).toBe(512 * 1024 ** 2);
+  expect([defaults.idleTimeoutSeconds, load(["--idle-timeout", "600"]).idleTimeoutSeconds, load(["--config", "t.toml"], { "t.toml": "idle_timeout = 30" }).idleTimeoutSeconds]).toEqual([120, 600, 30]);
   expect(c.users).toEqual([{ name: "alice", accessKey: "ALICEKEY", secretKey: "alice-secret" }]);
 });
 
@@ -28,6 +29,8 @@ test("unknown settings and bad values stop start-up with a message that names th
     [["--port"], {}, /--port needs a value/],
     [["--log-level", "loud"], {}, /--log-level.*loud/],
     [["--min-free", "lots"], {}, /--min-free.*lots/],
+    [["--idle-timeout", "0"], {}, /--idle-timeout.*0/],
+    [["--idle-timeout", "1.5"], {}, /--idle-timeout.*1\.5/],
     [["--config", "c.toml"], { "c.toml": "min_free = -1" }, /c\.toml: min_free/],
     [["--tls-cert", "c.pem"], {}, /--tls-key/],
     [["--config", "c.toml"], { "c.toml": "colour = 1" }, /c\.toml: unknown setting colour/],

@@ -20,7 +20,10 @@ export const healthPath = "/_s3d/health";
 /** S3 refuses request headers larger than 8 KiB; the parser's own limit sits above ours. */
 export const requestHeaderBytesMax = 8 * 1024;
 const parserHeaderBytesMax = 64 * 1024;
-/** A connection that sends nothing for this long (a stalled upload, an idle keep-alive) is closed. */
+/**
+ * A connection with no traffic either way for this long (a stalled upload or download, an idle
+ * keep-alive) is closed, unless the server is given another (`idleTimeoutMs`).
+ */
 export const socketIdleTimeoutMs = 120_000;
 /** A client must finish sending its request headers within this time (slow-loris guard). */
 export const headersTimeoutMs = 60_000;
@@ -37,6 +40,8 @@ export interface ServerOptions {
   tls?: { cert: string; key: string };
   /** the clock; injectable for tests */
   nowMs?: () => number;
+  /** closes a connection with no traffic either way for this long (default socketIdleTimeoutMs) */
+  idleTimeoutMs?: number;
 }
 
 export interface RunningServer {
@@ -49,6 +54,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const { backend, logger, region } = options;
   const auth = new Authenticator(options.users, region);
   const nowMs = options.nowMs ?? Date.now;
+  const idleTimeoutMs = options.idleTimeoutMs ?? socketIdleTimeoutMs;
 
   /** `expectsContinue`: the client waits for "100 Continue" before it sends the body (Expect: 100-continue). */
   const serve = async (incoming: IncomingMessage, outgoing: ServerResponse, expectsContinue: boolean) => {
@@ -107,7 +113,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
     // A body left unread (the request failed early) is not drained: the connection closes instead.
     if (!incoming.complete && hasBody(headers)) response.headers.connection = "close";
-    const bytesSent = await send(outgoing, response, requestId);
+    const bytesSent = await send(outgoing, response, requestId, idleTimeoutMs);
     logger.info("request", {
       requestId,
       operation,
@@ -137,7 +143,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // Expect: 100-continue is answered by `serve` after authentication, not by the HTTP layer first.
   server.on("checkContinue", (incoming: IncomingMessage, outgoing: ServerResponse) => handle(incoming, outgoing, true));
   server.requestTimeout = 0;
-  server.setTimeout(socketIdleTimeoutMs);
+  server.setTimeout(idleTimeoutMs);
   server.headersTimeout = headersTimeoutMs;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -206,8 +212,12 @@ function headersOf(incoming: IncomingMessage): { headers: Record<string, string>
   return { headers, headerBytes };
 }
 
-/** Writes the response, streaming a body with backpressure; returns the body bytes sent. */
-async function send(outgoing: ServerResponse, response: S3Response, requestId: string): Promise<number> {
+/**
+ * Writes the response, streaming a body with backpressure; returns the body bytes sent. Each piece
+ * the socket takes re-arms its idle timer, which Bun's sockets arm from incoming bytes only: a
+ * download still flowing after `idleTimeoutMs` was cut, and one the client stopped reading still is.
+ */
+async function send(outgoing: ServerResponse, response: S3Response, requestId: string, idleTimeoutMs: number): Promise<number> {
   const headers: Record<string, string> = { ...response.headers, "x-amz-request-id": requestId, "x-amz-id-2": requestId, server: "s3d" };
   const { body } = response;
   if (body === undefined || typeof body === "string" || body instanceof Uint8Array) {
@@ -226,6 +236,7 @@ async function send(outgoing: ServerResponse, response: S3Response, requestId: s
       if (done) break;
       sent += value.length;
       if (!outgoing.write(value)) await drained(outgoing);
+      outgoing.socket?.setTimeout(idleTimeoutMs);
     }
     outgoing.end();
   } catch {

@@ -67,6 +67,60 @@ describe("health and authentication", () => {
     expect((await fetch(`${server.endpoint}/${bucket}/presigned?${tooLong}`)).status).toBe(400);
   });
 
+  test("the idle timeout counts traffic both ways: a download still flowing outlasts it, one nobody reads does not", async () => {
+    const own = await startS3d({ args: ["--idle-timeout", "1"] });
+    try {
+      const bigBytes = 24 * 1024 * 1024;
+      expect((await s3(own.endpoint, { method: "PUT", path: "/idle-bucket" })).status).toBe(200);
+      expect((await s3(own.endpoint, { method: "PUT", path: "/idle-bucket/big", body: Buffer.alloc(bigBytes, 7) })).status).toBe(200);
+      const url = new URL(own.endpoint);
+      const { signHeaders } = await import("../../src/sigv4/index.ts");
+      // A plain socket in Python, whose reads are what the server's writes wait for (Bun's paused
+      // sockets keep reading underneath): after its first bytes it stops reading for `stall` s,
+      // then reads to the end, sleeping `pause` s after each MiB.
+      const reader = String.raw`
+import socket, sys, time
+port, head, stall, pause = int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
+s = socket.create_connection(("127.0.0.1", port))
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+s.sendall(head.encode())
+s.settimeout(20)
+got, step, started = 0, 0, time.time()
+while True:
+    chunk = s.recv(1 << 20)
+    if not chunk:
+        break
+    if got == 0:
+        time.sleep(stall)
+    got += len(chunk)
+    step += len(chunk)
+    if step >= 1 << 20:
+        step = 0
+        time.sleep(pause)
+print(got, round(time.time() - started, 1))
+`;
+      const get = async (stallS: number, pauseS: number) => {
+        const headers = { host: url.host, connection: "close" };
+        const signed = signHeaders({ method: "GET", decodedPath: "/idle-bucket/big", query: [], headers, accessKeyId: accessKey, secretKey, region, nowMs: Date.now(), payloadHash: "UNSIGNED-PAYLOAD" });
+        const head = `GET /idle-bucket/big HTTP/1.1\r\n${Object.entries({ ...headers, ...signed }).map(([k, v]) => `${k}: ${v}`).join("\r\n")}\r\n\r\n`;
+        const run = Bun.spawn(["python3", "-c", reader, String(own.port), head, String(stallS), String(pauseS)], { stdout: "pipe", stderr: "pipe" });
+        const [out, err] = await Promise.all([new Response(run.stdout).text(), new Response(run.stderr).text(), run.exited]);
+        expect(err).toBe("");
+        const [bytes, seconds] = out.trim().split(" ").map(Number);
+        return { bytes, seconds };
+      };
+      // a download read steadily for a few seconds, every pause shorter than the timeout: whole
+      const slow = await get(0, 0.15);
+      expect(slow.bytes).toBeGreaterThan(bigBytes);
+      expect(slow.seconds).toBeGreaterThan(2);
+      // a reader that stops taking bytes for longer than the timeout: cut
+      const stalled = await get(3, 0);
+      expect(stalled.bytes).toBeLessThan(bigBytes);
+    } finally {
+      await own.stop();
+    }
+  });
+
   test("Expect: 100-continue: the body is asked for only after the signature checks out", async () => {
     const url = new URL(server.endpoint);
     const { signHeaders } = await import("../../src/sigv4/index.ts");
