@@ -94,11 +94,16 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   return parsed;
 }
 
+/** A TOML number, or a flag's digits, as a number; NaN for anything else. */
+function wholeNumber(raw: unknown): number {
+  return typeof raw === "number" ? raw : typeof raw === "string" && /^\d+$/.test(raw) ? Number(raw) : NaN;
+}
+
 function checkValue(setting: Setting, raw: unknown, where: string): Config[Setting] {
   const bad = (why: string) => new ConfigError(`${where}: ${why}`);
   switch (setting) {
     case "port": {
-      const n = typeof raw === "number" ? raw : typeof raw === "string" && /^\d+$/.test(raw) ? Number(raw) : NaN;
+      const n = wholeNumber(raw);
       if (!Number.isInteger(n) || n < 0 || n > 65535) throw bad(`port must be a whole number from 0 to 65535, not ${JSON.stringify(raw)}`);
       return n;
     }
@@ -119,7 +124,7 @@ function checkValue(setting: Setting, raw: unknown, where: string): Config[Setti
       if (typeof raw !== "string" || !/^[a-z0-9-]{1,32}$/.test(raw)) throw bad(`region must be lowercase letters, digits and hyphens, not ${JSON.stringify(raw)}`);
       return raw;
     case "idleTimeoutSeconds": {
-      const n = typeof raw === "number" ? raw : typeof raw === "string" && /^\d+$/.test(raw) ? Number(raw) : NaN;
+      const n = wholeNumber(raw);
       if (!Number.isInteger(n) || n < 1 || n > 86_400) throw bad(`idle timeout must be whole seconds from 1 to 86400, not ${JSON.stringify(raw)}`);
       return n;
     }

@@ -5,6 +5,7 @@ import { objectBytesMax, type ObjectAttributes, type ObjectReader } from "../../
 import { attributesFromHeaders, checkWriteHeaders } from "../attributes.ts";
 import { checksumAlgorithmNamed, trustedBody } from "../body.ts";
 import { checkCopySource } from "../conditions.ts";
+import type { ByteRange } from "../range.ts";
 import { checkBucketName, checkKey, checkVersionId, partNumberOf } from "../names.ts";
 import { isoTime, quoteEtag, xmlResponse } from "../respond.ts";
 import { tagsFromHeader } from "../tags.ts";
@@ -65,7 +66,7 @@ async function openSource(ctx: S3Context): Promise<ObjectReader> {
  * a write refused before it reads (no such bucket or upload, no space) leaves no file open. An
  * open FileHandle left to the garbage collector ends the process (Bun refuses to close it there).
  */
-function sourceBytes(reader: ObjectReader, range?: { start: number; end: number }): AsyncIterable<Uint8Array> {
+function sourceBytes(reader: ObjectReader, range?: ByteRange): AsyncIterable<Uint8Array> {
   return { [Symbol.asyncIterator]: () => reader.stream(range)[Symbol.asyncIterator]() };
 }
 
@@ -116,7 +117,7 @@ export async function copyObject(ctx: S3Context) {
 }
 
 /** x-amz-copy-source-range: "bytes=first-last", both given, within the source. */
-function copyRange(header: string | undefined, sizeBytes: number): { start: number; end: number } | undefined {
+function copyRange(header: string | undefined, sizeBytes: number): ByteRange | undefined {
   if (header === undefined) return undefined;
   const m = /^bytes=(\d+)-(\d+)$/.exec(header.trim());
   const start = m ? Number(m[1]) : NaN;

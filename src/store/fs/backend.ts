@@ -56,9 +56,6 @@ export class FsBackend implements Backend {
   /** present when the data dir is encrypted */
   private readonly sealing: Sealing | undefined;
 
-  get encryptedAtRest(): boolean {
-    return this.sealing !== undefined;
-  }
   private readonly blobs: BlobStore;
   private readonly wal: WalSync;
   private readonly committer: Committer;
@@ -95,6 +92,10 @@ export class FsBackend implements Backend {
     this.committer = new Committer(this.db, () => this.wal.sync());
     this.multipart = new MultipartStore(this.db, this.blobs, this.committer, (b) => this.requireBucket(b));
     this.loadBuckets();
+  }
+
+  get encryptedAtRest(): boolean {
+    return this.sealing !== undefined;
   }
 
   /** Whether large objects and parts bypass the page cache (O_DIRECT); false where the filesystem refuses it. */
