@@ -37,6 +37,8 @@ export interface NullServerOptions {
   engine: "node" | "bun";
   /** test flag: GET bodies come back with one byte flipped */
   corrupt: boolean;
+  /** uploads are hashed as s3d hashes them (MD5 ETag, SHA-256 of a signed payload checked) */
+  hash: boolean;
 }
 
 export interface DiskOptions {
@@ -53,7 +55,9 @@ export class UsageError extends Error {}
 
 export const usage = `usage:
   s3d bench --endpoint URL --access-key K --secret-key S [options]   load an S3 endpoint
-  s3d bench --null-server [--port P] [--host H] [--engine node|bun]  an in-memory S3-shaped target
+  s3d bench --null-server [--port P] [--host H] [--engine node|bun] [--hash]
+                                                                     an in-memory S3-shaped target
+                                                                     (--hash: uploads hashed as s3d does)
   s3d bench --disk-ceiling --dir D [--size 64MiB] [--duration 3s]    durable write bandwidth of a disk
 
 load options:
@@ -73,7 +77,7 @@ load options:
   --json                                     one JSON document on stdout
 `;
 
-const flags = new Set(["--json", "--null-server", "--disk-ceiling", "--corrupt", "--no-cleanup", "--help", "-h"]);
+const flags = new Set(["--json", "--null-server", "--disk-ceiling", "--corrupt", "--hash", "--no-cleanup", "--help", "-h"]);
 
 export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   const values = new Map<string, string>();
@@ -101,15 +105,18 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     only(values, ["--port", "--host", "--engine"], "--null-server");
     const engine = values.get("--engine") ?? "node";
     if (engine !== "node" && engine !== "bun") throw new UsageError(`--engine must be node or bun, not "${engine}"`);
+    if (seen.has("--hash") && engine !== "node") throw new UsageError("--hash runs on --engine node, s3d's own HTTP stack");
     return {
       mode: "null-server",
       host: values.get("--host") ?? "127.0.0.1",
       port: integer(values, "--port", 0, 0, 65535),
       engine,
       corrupt: seen.has("--corrupt"),
+      hash: seen.has("--hash"),
     };
   }
   if (seen.has("--corrupt")) throw new UsageError("--corrupt only applies to --null-server");
+  if (seen.has("--hash")) throw new UsageError("--hash only applies to --null-server");
 
   if (seen.has("--disk-ceiling")) {
     only(values, ["--dir", "--size", "--duration"], "--disk-ceiling");

@@ -34,7 +34,7 @@ export async function benchMain(argv: string[]): Promise<number> {
   if (options.mode === "null-server") {
     const server = await startNullServer(options);
     // The bench script reads this line to learn the port.
-    process.stdout.write(`null server (${options.engine}) listening on ${server.url}\n`);
+    process.stdout.write(`null server (${options.engine}${options.hash ? ", hashing uploads" : ""}) listening on ${server.url}\n`);
     await new Promise<void>((done) => {
       process.once("SIGINT", done);
       process.once("SIGTERM", done);

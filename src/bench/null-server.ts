@@ -4,8 +4,13 @@
  * so a run against it verifies like any other. No auth, no durability: its figures are the
  * ceiling of the generator and Bun's HTTP stack on this machine.
  * Served by node:http like s3d; `--engine bun` serves the same answers through Bun.serve.
+ * `--hash` adds what no S3 server can skip for an upload: the body's MD5 (its ETag) and, when the
+ * signature names the payload's SHA-256, that digest, checked; computed as s3d computes them (on
+ * its hash pool from 1 MiB, on the main thread below). Its upload figures are the most a server
+ * can take on this machine while hashing as S3 requires, before it stores anything.
  */
-import http from "node:http";
+import http, { type IncomingMessage } from "node:http";
+import { hashPool, localHasher, offloadBytesMin, type HashAlgorithm } from "../util/hash-worker.ts";
 import { indexOfKey, objectBody } from "./content.ts";
 
 interface Answer {
@@ -130,6 +135,27 @@ export class NullStore {
   }
 }
 
+/** Reads an upload's body, hashing it as s3d does: MD5, and SHA-256 when the request names it. */
+async function hashedBody(req: IncomingMessage): Promise<{ bodyBytes: number; md5: Buffer; sha256Matches: boolean }> {
+  const claimed = req.headers["x-amz-content-sha256"];
+  const sha256Claim = typeof claimed === "string" && /^[0-9a-f]{64}$/.test(claimed) ? claimed : undefined;
+  const algorithms: HashAlgorithm[] = sha256Claim ? ["md5", "sha256"] : ["md5"];
+  const hasher = Number(req.headers["content-length"]) >= offloadBytesMin ? hashPool.begin(algorithms) : localHasher(algorithms);
+  let bodyBytes = 0;
+  try {
+    for await (const chunk of req as AsyncIterable<Uint8Array>) {
+      bodyBytes += chunk.length;
+      const tooMuchInFlight = hasher.update(chunk);
+      if (tooMuchInFlight) await tooMuchInFlight;
+    }
+  } catch (e) {
+    hasher.abort();
+    throw e;
+  }
+  const [md5, sha256] = await hasher.digests();
+  return { bodyBytes, md5, sha256Matches: sha256Claim === undefined || sha256.toString("hex") === sha256Claim };
+}
+
 function xml(status: number, body: string): Answer {
   return { status, headers: { "content-type": "application/xml" }, body };
 }
@@ -144,7 +170,7 @@ export interface NullServer {
   close(): Promise<void>;
 }
 
-export async function startNullServer(options: { host: string; port: number; engine: "node" | "bun"; corrupt: boolean }): Promise<NullServer> {
+export async function startNullServer(options: { host: string; port: number; engine: "node" | "bun"; corrupt: boolean; hash?: boolean }): Promise<NullServer> {
   const store = new NullStore(options.corrupt);
   if (options.engine === "bun") {
     const server = Bun.serve({
@@ -162,17 +188,29 @@ export async function startNullServer(options: { host: string; port: number; eng
     return { port: server.port!, url: `http://${options.host}:${server.port}`, close: async () => void server.stop(true) };
   }
   const server = http.createServer((req, res) => {
-    let bodyBytes = 0;
-    req.on("data", (chunk: Buffer) => {
-      bodyBytes += chunk.length;
-    });
-    req.on("end", () => {
-      const a = store.answer(req.method ?? "GET", req.url ?? "/", bodyBytes);
+    const reply = (a: Answer) => {
       const body = typeof a.body === "string" ? Buffer.from(a.body) : a.body;
       if (a.headers["content-length"] === undefined) a.headers["content-length"] = String(body?.length ?? 0);
       res.writeHead(a.status, a.headers);
       res.end(req.method === "HEAD" ? undefined : body);
+    };
+    if (options.hash && req.method === "PUT") {
+      hashedBody(req).then(
+        ({ bodyBytes, md5, sha256Matches }) => {
+          if (!sha256Matches) return reply(error(400, "XAmzContentSHA256Mismatch"));
+          const a = store.answer("PUT", req.url ?? "/", bodyBytes);
+          if (a.headers.etag === nullEtag) a.headers.etag = `"${md5.toString("hex")}"`;
+          reply(a);
+        },
+        () => res.destroy(),
+      );
+      return;
+    }
+    let bodyBytes = 0;
+    req.on("data", (chunk: Buffer) => {
+      bodyBytes += chunk.length;
     });
+    req.on("end", () => reply(store.answer(req.method ?? "GET", req.url ?? "/", bodyBytes)));
   });
   server.requestTimeout = 0;
   server.keepAliveTimeout = 60_000;

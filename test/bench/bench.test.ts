@@ -103,6 +103,38 @@ describe("a server that returns wrong bytes fails the run", () => {
   });
 });
 
+describe("the null server with --hash", () => {
+  let server: NullServer;
+  beforeAll(async () => {
+    server = await startNullServer({ host: "127.0.0.1", port: 0, engine: "node", corrupt: false, hash: true });
+    expect((await fetch(`${server.url}/hb`, { method: "PUT" })).status).toBe(200);
+  });
+  afterAll(() => server.close());
+
+  // below and above the size from which bodies go to the hash pool, as in s3d
+  for (const size of [1000, 3 * 1024 * 1024 + 5]) {
+    test(`a ${size}-byte upload: ETag is its MD5, a SHA-256 claim is checked`, async () => {
+      const body = objectBody(7, size);
+      const sha256 = new Bun.CryptoHasher("sha256").update(body).digest("hex");
+      const md5 = new Bun.CryptoHasher("md5").update(body).digest("hex");
+      const put = (claim?: string) => fetch(`${server.url}/hb/k${size}`, { method: "PUT", body, headers: claim ? { "x-amz-content-sha256": claim } : {} });
+      for (const claim of [sha256, undefined, "UNSIGNED-PAYLOAD"]) {
+        const ok = await put(claim);
+        expect(ok.status).toBe(200);
+        expect(ok.headers.get("etag")).toBe(`"${md5}"`);
+      }
+      const wrong = await put(sha256.replace(/^./, (c) => (c === "0" ? "1" : "0")));
+      expect(wrong.status).toBe(400);
+      expect(await wrong.text()).toContain("<Code>XAmzContentSHA256Mismatch</Code>");
+    });
+  }
+
+  test("a signed PUT run against it verifies", async () => {
+    const report = await expectClean(server.url, { op: "put", sizeBytes: 2 * 1024 * 1024, objects: 4, concurrency: 2 });
+    expect(report.errorsByCode).toEqual({});
+  });
+});
+
 test("a server that goes away mid-run is counted, not hammered: each failed connection pauses its worker", async () => {
   const { networkFailurePauseMs } = await import("../../src/bench/run.ts");
   const server = await startNullServer({ host: "127.0.0.1", port: 0, engine: "node", corrupt: false });
@@ -179,6 +211,8 @@ describe("arguments", () => {
     [["--disk-ceiling"], "--disk-ceiling needs --dir"],
     [["--null-server", "--op", "get"], "--op does not apply to --null-server"],
     [[...base, "--corrupt"], "--corrupt only applies to --null-server"],
+    [[...base, "--hash"], "--hash only applies to --null-server"],
+    [["--null-server", "--hash", "--engine", "bun"], "--hash runs on --engine node"],
   ];
   for (const [argv, message] of cases) {
     test(`${argv.slice(-2).join(" ")} → ${message}`, () => {
