@@ -28,11 +28,38 @@ export function etagListMatches(list: string, etag: string): boolean {
   });
 }
 
-/** An HTTP date in seconds, or undefined when absent or unparseable (then it is ignored). */
-function httpDateSeconds(value: string | undefined): number | undefined {
+const months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const monthNames = months.join("|");
+/** IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT" */
+const imfFixdate = new RegExp(`^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\\d{2}) (${monthNames}) (\\d{4}) (\\d{2}):(\\d{2}):(\\d{2}) GMT$`);
+/** obsolete RFC 850 form, "Sunday, 06-Nov-94 08:49:37 GMT" */
+const rfc850Date = new RegExp(`^(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), (\\d{2})-(${monthNames})-(\\d{2}) (\\d{2}):(\\d{2}):(\\d{2}) GMT$`);
+/** obsolete asctime form, "Sun Nov  6 08:49:37 1994" */
+const asctimeDate = new RegExp(`^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (${monthNames}) ([ \\d]\\d) (\\d{2}):(\\d{2}):(\\d{2}) (\\d{4})$`);
+
+/**
+ * An HTTP-date (RFC 9110 §5.6.7: IMF-fixdate or one of the two obsolete forms) in seconds, or
+ * undefined when absent or anything else: a recipient must ignore a date it cannot parse, and
+ * `Date.parse` takes almost anything ("0", "2001"). A two-digit year more than 50 years ahead of
+ * `nowMs` is the century before.
+ */
+export function httpDateSeconds(value: string | undefined, nowMs: number): number | undefined {
   if (value === undefined) return undefined;
-  const ms = Date.parse(value);
-  return Number.isNaN(ms) ? undefined : Math.floor(ms / 1000);
+  let parts: [year: number, month: string, day: string, h: string, m: string, s: string] | undefined;
+  let match = imfFixdate.exec(value);
+  if (match) parts = [Number(match[3]), match[2], match[1], match[4], match[5], match[6]];
+  else if ((match = rfc850Date.exec(value))) {
+    const nowYear = new Date(nowMs).getUTCFullYear();
+    const year = 2000 + Number(match[3]);
+    parts = [year > nowYear + 50 ? year - 100 : year, match[2], match[1], match[4], match[5], match[6]];
+  } else if ((match = asctimeDate.exec(value))) parts = [Number(match[6]), match[1], match[2].trim(), match[3], match[4], match[5]];
+  if (parts === undefined) return undefined;
+  const [year, month, day, h, m, sec] = parts;
+  const ms = Date.UTC(year, months.indexOf(month), Number(day), Number(h), Number(m), Number(sec));
+  const date = new Date(ms);
+  // out-of-range fields ("31 Feb", "25:00:00") would roll over into another date: refused
+  if (date.getUTCDate() !== Number(day) || date.getUTCHours() !== Number(h) || date.getUTCMinutes() !== Number(m) || date.getUTCSeconds() !== Number(sec)) return undefined;
+  return Math.floor(ms / 1000);
 }
 
 function preconditionFailed(condition: string): S3Error {
@@ -42,21 +69,22 @@ function preconditionFailed(condition: string): S3Error {
 /**
  * GET/HEAD: If-Match (else If-Unmodified-Since) failing is 412; then If-None-Match (else
  * If-Modified-Since) failing is 304. When If-Match holds, If-Unmodified-Since is not consulted,
- * and when If-None-Match is present, If-Modified-Since is not: S3's documented precedence.
+ * and when If-None-Match is present, If-Modified-Since is not: S3's documented precedence. An
+ * If-Modified-Since later than `nowMs` is not a valid date for it (RFC 2616 §14.25) and is ignored.
  */
-export function evaluateRead(c: ReadConditions, v: Validators): ReadVerdict {
+export function evaluateRead(c: ReadConditions, v: Validators, nowMs: number, headerPrefix = ""): ReadVerdict {
   const modifiedSeconds = Math.floor(v.lastModifiedMs / 1000);
   if (c.ifMatch !== undefined) {
-    if (!etagListMatches(c.ifMatch, v.etag)) throw preconditionFailed("If-Match");
+    if (!etagListMatches(c.ifMatch, v.etag)) throw preconditionFailed(`${headerPrefix}If-Match`);
   } else {
-    const since = httpDateSeconds(c.ifUnmodifiedSince);
-    if (since !== undefined && modifiedSeconds > since) throw preconditionFailed("If-Unmodified-Since");
+    const since = httpDateSeconds(c.ifUnmodifiedSince, nowMs);
+    if (since !== undefined && modifiedSeconds > since) throw preconditionFailed(`${headerPrefix}If-Unmodified-Since`);
   }
   if (c.ifNoneMatch !== undefined) {
     if (etagListMatches(c.ifNoneMatch, v.etag)) return "not-modified";
   } else {
-    const since = httpDateSeconds(c.ifModifiedSince);
-    if (since !== undefined && modifiedSeconds <= since) return "not-modified";
+    const since = httpDateSeconds(c.ifModifiedSince, nowMs);
+    if (since !== undefined && since <= nowMs / 1000 && modifiedSeconds <= since) return "not-modified";
   }
   return "ok";
 }
@@ -71,10 +99,11 @@ export function readConditionsFrom(headers: Record<string, string>, prefix = "")
 }
 
 /** CopyObject's x-amz-copy-source-if-*: every failure is 412, none is 304. */
-export function checkCopySource(headers: Record<string, string>, v: Validators): void {
-  const c = readConditionsFrom(headers, "x-amz-copy-source-");
-  if (evaluateRead(c, v) === "not-modified") {
-    throw preconditionFailed(c.ifNoneMatch !== undefined ? "x-amz-copy-source-If-None-Match" : "x-amz-copy-source-If-Modified-Since");
+export function checkCopySource(headers: Record<string, string>, v: Validators, nowMs: number): void {
+  const prefix = "x-amz-copy-source-";
+  const c = readConditionsFrom(headers, prefix);
+  if (evaluateRead(c, v, nowMs, prefix) === "not-modified") {
+    throw preconditionFailed(`${prefix}${c.ifNoneMatch !== undefined ? "If-None-Match" : "If-Modified-Since"}`);
   }
 }
 

@@ -18,6 +18,8 @@ export interface S3Request {
   body: AsyncIterable<Uint8Array>;
   requestId: string;
   nowMs: number;
+  /** "https" when the request came over TLS */
+  scheme: "http" | "https";
 }
 
 export interface ParsedTarget {

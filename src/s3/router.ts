@@ -50,6 +50,8 @@ export function routeOf(method: string, bucket: string, key: string, params: Map
     throw new S3Error("NotImplemented", "Server-side encryption with customer-provided keys (SSE-C) is not implemented by s3d.");
   }
   if (bucket === "") {
+    // "//key": a key with no bucket
+    if (key !== "") throw new S3Error("InvalidBucketName", "The specified bucket is not valid.", { BucketName: "" });
     if (method === "GET") return route("ListBuckets", buckets.listBuckets);
   } else if (key === "") {
     switch (method) {

@@ -14,7 +14,7 @@ import { corsHeaders, matchCors } from "./cors.ts";
 import { corsRulesOf } from "./handlers/cors.ts";
 import { bucketFromHost, firstValues, parseTarget, type S3Request } from "./request.ts";
 import { errorResponse, isHeaderValue, type S3Response } from "./respond.ts";
-import { routeOf } from "./router.ts";
+import { routeOf, type Route } from "./router.ts";
 
 export const healthPath = "/_s3d/health";
 /** S3 refuses request headers larger than 8 KiB; the parser's own limit sits above ours. */
@@ -84,8 +84,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           body: incoming,
           requestId,
           nowMs: nowMs(),
+          scheme: options.tls ? "https" : "http",
         };
-        const route = routeOf(method, req.bucket, req.key, req.params, req.headers);
+        let route: Route;
+        try {
+          route = routeOf(method, req.bucket, req.key, req.params, req.headers);
+        } catch (error) {
+          // A request for nothing s3d serves is refused only once its signature holds: an
+          // unsigned caller learns nothing of what is implemented (S3 answers it AccessDenied).
+          auth.authenticate(req);
+          throw error;
+        }
         operation = route.operation;
         corsBucket = req.bucket;
         const who: Authenticated = route.anonymous ? { accessKeyId: "", payload: { kind: "unsigned" } } : auth.authenticate(req);

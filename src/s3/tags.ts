@@ -8,13 +8,21 @@ export const tagValueCharsMax = 256;
 
 const invalidTag = (message: string) => new S3Error("InvalidTag", message);
 
+/** What AWS allows in tags: letters, digits and spaces of any script, and + - = . _ : / @ */
+const tagText = /^[\p{L}\p{M}\p{N}\p{Zs}+\-=._:/@]*$/u;
+
+/**
+ * AWS's limits. Lengths count UTF-16 code units, as S3 stores tags: a character outside the
+ * Basic Multilingual Plane (an emoji) takes two of the 128 or 256.
+ */
 function checkTags(pairs: Array<[string, string]>): Record<string, string> {
   if (pairs.length > tagsPerObjectMax) throw invalidTag(`Object tags cannot be greater than ${tagsPerObjectMax}`);
   const tags: Record<string, string> = Object.create(null); // a key such as "__proto__" is a key like any other
   for (const [key, value] of pairs) {
-    const keyChars = [...key].length;
-    if (keyChars === 0 || keyChars > tagKeyCharsMax) throw invalidTag(`The TagKey you have provided is invalid: it must be 1 to ${tagKeyCharsMax} characters`);
-    if ([...value].length > tagValueCharsMax) throw invalidTag(`The TagValue you have provided is too long: at most ${tagValueCharsMax} characters`);
+    if (key.length === 0 || key.length > tagKeyCharsMax) throw invalidTag(`The TagKey you have provided is invalid: it must be 1 to ${tagKeyCharsMax} characters`);
+    if (value.length > tagValueCharsMax) throw invalidTag(`The TagValue you have provided is too long: at most ${tagValueCharsMax} characters`);
+    if (!tagText.test(key)) throw invalidTag("The TagKey you have provided is invalid: letters, digits, spaces and + - = . _ : / @ only");
+    if (!tagText.test(value)) throw invalidTag("The TagValue you have provided is invalid: letters, digits, spaces and + - = . _ : / @ only");
     if (key.toLowerCase().startsWith("aws:")) throw invalidTag("Your TagKey cannot be prefixed with aws:");
     if (Object.hasOwn(tags, key)) throw invalidTag("Cannot provide multiple Tags with the same key");
     tags[key] = value;

@@ -23,6 +23,8 @@ export interface StoredChecksum {
   algorithm: string;
   value: string;
   type: "FULL_OBJECT" | "COMPOSITE";
+  /** a multipart object's: each part's checksum (base64), in order */
+  parts?: string[];
 }
 
 /**
@@ -113,6 +115,8 @@ export interface UploadInfo {
   key: string;
   uploadId: string;
   initiatedMs: number;
+  /** the additional checksum it was created with */
+  checksum?: UploadChecksum;
 }
 
 /** The additional checksum a multipart upload was created with. */
@@ -178,8 +182,11 @@ export interface Backend {
   openObject(bucket: string, key: string): Promise<ObjectReader>;
   /** Replaces the tags of the current version. */
   setObjectTags(bucket: string, key: string, tags: Record<string, string>): Promise<void>;
-  /** Succeeds when the key does not exist (S3 answers 204 either way). */
-  deleteObject(bucket: string, key: string): Promise<void>;
+  /**
+   * Succeeds when the key does not exist (S3 answers 204 either way). `precondition` is checked
+   * inside the commit against the current version, and can refuse the delete.
+   */
+  deleteObject(bucket: string, key: string, precondition?: (current: ObjectMeta | undefined) => void): Promise<void>;
   listObjects(bucket: string, query: ListQuery): Promise<ListPage>;
 
   createMultipartUpload(bucket: string, key: string, attrs: ObjectAttributes, nowMs: number, checksum?: UploadChecksum): Promise<string>;

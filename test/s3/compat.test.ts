@@ -34,7 +34,8 @@ describe("conditional requests", () => {
     const failed = await get({ "if-match": '"other"' });
     expect(failed.status).toBe(412);
     expect(await errorCode(failed)).toBe("PreconditionFailed");
-    expect((await get({ "if-modified-since": new Date(Date.now() + 60_000).toUTCString() })).status).toBe(304);
+    const lastModified = (await get({})).headers.get("last-modified")!;
+    expect((await get({ "if-modified-since": lastModified })).status).toBe(304);
     expect((await get({ "if-unmodified-since": "Mon, 01 Jan 2001 00:00:00 GMT" })).status).toBe(412);
     expect((await get({ "if-none-match": etag }, "HEAD")).status).toBe(304);
   });
@@ -50,6 +51,52 @@ describe("conditional requests", () => {
     const racers = await Promise.all(Array.from({ length: 12 }, (_, i) => put("race", `racer ${i}`, { "if-none-match": "*" })));
     expect(racers.filter((r) => r.status === 200).length).toBe(1);
     expect(racers.filter((r) => r.status === 412).length).toBe(11);
+  });
+
+  test("dates that are not HTTP-dates, and an If-Modified-Since in the future, are ignored", async () => {
+    await put("dates", "dated");
+    const get = (headers: Record<string, string>) => req({ method: "GET", path: `/${bucket}/dates`, headers });
+    for (const notADate of ["0", "2001", "Dec 2000"]) {
+      expect((await get({ "if-unmodified-since": notADate })).status).toBe(200);
+      expect((await get({ "if-modified-since": notADate })).status).toBe(200);
+    }
+    expect((await get({ "if-modified-since": "Fri, 01 Jan 2100 00:00:00 GMT" })).status).toBe(200);
+    expect((await get({ "if-modified-since": (await get({})).headers.get("last-modified")! })).status).toBe(304);
+  });
+
+  test("conditional deletes: If-Match on DeleteObject, an ETag in DeleteObjects", async () => {
+    await put("cd", "keep me");
+    const del = (key: string, ifMatch: string) => req({ method: "DELETE", path: `/${bucket}/${key}`, headers: { "if-match": ifMatch } });
+    const mismatch = await del("cd", '"00000000000000000000000000000000"');
+    expect(mismatch.status).toBe(412);
+    expect(await errorCode(mismatch)).toBe("PreconditionFailed");
+    expect(await (await req({ method: "GET", path: `/${bucket}/cd` })).text()).toBe("keep me");
+    expect(await errorCode(await del("cd-missing", "*"))).toBe("NoSuchKey");
+    expect((await del("cd", `"${md5("keep me")}"`)).status).toBe(204);
+    expect((await req({ method: "GET", path: `/${bucket}/cd` })).status).toBe(404);
+    await put("cd-any", "x");
+    expect((await del("cd-any", "*")).status).toBe(204);
+
+    await put("cd1", "one");
+    await put("cd2", "two");
+    const body = `<Delete><Object><Key>cd1</Key><ETag>"${md5("other")}"</ETag></Object><Object><Key>cd2</Key><ETag>"${md5("two")}"</ETag></Object><Object><Key>cd3</Key><ETag>"${md5("three")}"</ETag></Object></Delete>`;
+    const multi = await req({ method: "POST", path: `/${bucket}`, query: [["delete", ""]], body, headers: { "content-md5": md5Base64(body) } });
+    const xml = await multi.text();
+    expect(xml).toContain("<Error><Key>cd1</Key><Code>PreconditionFailed</Code>");
+    expect(xml).toContain("<Deleted><Key>cd2</Key></Deleted>");
+    expect(xml).toContain("<Error><Key>cd3</Key><Code>NoSuchKey</Code>");
+    expect(await (await req({ method: "GET", path: `/${bucket}/cd1` })).text()).toBe("one");
+    expect((await req({ method: "GET", path: `/${bucket}/cd2` })).status).toBe(404);
+  });
+
+  test("a failed copy-source condition names the x-amz-copy-source- header", async () => {
+    await put("cs", "source");
+    const copy = (headers: Record<string, string>) => req({ method: "PUT", path: `/${bucket}/cs-copy`, headers: { "x-amz-copy-source": `/${bucket}/cs`, ...headers } });
+    for (const [header, value] of [["If-Match", '"nope"'], ["If-Unmodified-Since", "Mon, 01 Jan 2001 00:00:00 GMT"], ["If-None-Match", `"${md5("source")}"`]]) {
+      const failed = await copy({ [`x-amz-copy-source-${header.toLowerCase()}`]: value });
+      expect(failed.status).toBe(412);
+      expect(await failed.text()).toContain(`<Condition>x-amz-copy-source-${header}</Condition>`);
+    }
   });
 });
 
@@ -90,9 +137,9 @@ describe("tagging", () => {
     expect(got.headers.get("x-amz-tagging-count")).toBe("2");
     const tags = await (await req({ method: "GET", path: `/${bucket}/tagged`, query: [["tagging", ""]] })).text();
     expect(tags).toContain("<Tag><Key>project</Key><Value>blue sky</Value></Tag>");
-    const body = `<Tagging><TagSet><Tag><Key>k&amp;1</Key><Value>v</Value></Tag></TagSet></Tagging>`;
+    const body = `<Tagging><TagSet><Tag><Key>k:1</Key><Value>v</Value></Tag></TagSet></Tagging>`;
     expect((await req({ method: "PUT", path: `/${bucket}/tagged`, query: [["tagging", ""]], body })).status).toBe(200);
-    expect(await (await req({ method: "GET", path: `/${bucket}/tagged`, query: [["tagging", ""]] })).text()).toContain("<Key>k&#38;1</Key>");
+    expect(await (await req({ method: "GET", path: `/${bucket}/tagged`, query: [["tagging", ""]] })).text()).toContain("<Key>k:1</Key>");
     expect((await req({ method: "DELETE", path: `/${bucket}/tagged`, query: [["tagging", ""]] })).status).toBe(204);
     expect((await req({ method: "GET", path: `/${bucket}/tagged` })).headers.get("x-amz-tagging-count")).toBeNull();
     const eleven = Array.from({ length: 11 }, (_, i) => `k${i}=v`).join("&");
@@ -100,6 +147,16 @@ describe("tagging", () => {
     expect(await errorCode(tooMany)).toBe("InvalidTag");
     expect(await errorCode(await put("tagged", "t", { "x-amz-tagging": "aws:x=1" }))).toBe("InvalidTag");
     expect(await errorCode(await put("tagged", "t", { "x-amz-tagging": `${"k".repeat(129)}=1` }))).toBe("InvalidTag");
+    // lengths count UTF-16 units, as S3 stores tags: a letter outside the BMP (U+20000) takes two of the 128
+    const tagging = (k: string, v: string) => ({ "x-amz-tagging": `${encodeURIComponent(k)}=${encodeURIComponent(v)}` });
+    expect(await errorCode(await put("tagged", "t", tagging("𠀀".repeat(65), "v")))).toBe("InvalidTag");
+    expect(await errorCode(await put("tagged", "t", tagging("k", "𠀀".repeat(129))))).toBe("InvalidTag");
+    expect((await put("tagged", "t", tagging("𠀀".repeat(64), "é".repeat(256)))).status).toBe(200);
+    // letters, digits and spaces of any script, and + - = . _ : / @; nothing else
+    expect((await put("tagged", "t", tagging("Straße 1+2-3=6._:/@", "ünïcode ツ ١٢٣ हिन्दी"))).status).toBe(200);
+    for (const [k, v] of [["a,b", "v"], ["k", "(x)"], ["k", "a*b"], ["k", "line\nbreak"], ["k&", "v"], ["k", "😀"]]) {
+      expect(await errorCode(await put("tagged", "t", tagging(k, v)))).toBe("InvalidTag");
+    }
     const dup = `<Tagging><TagSet><Tag><Key>a</Key><Value>1</Value></Tag><Tag><Key>a</Key><Value>2</Value></Tag></TagSet></Tagging>`;
     expect(await errorCode(await req({ method: "PUT", path: `/${bucket}/tagged`, query: [["tagging", ""]], body: dup }))).toBe("InvalidTag");
     expect(await errorCode(await req({ method: "GET", path: `/${bucket}/nope`, query: [["tagging", ""]] }))).toBe("NoSuchKey");

@@ -196,8 +196,42 @@ describe("multipart checksums", () => {
       expect(attrs.ObjectParts?.TotalPartsCount).toBe(2);
       expect(attrs.Checksum?.[`Checksum${algorithm}` as "ChecksumCRC32"]).toBe(expected);
       expect(attrs.Checksum?.ChecksumType).toBe(type);
+      // each part's checksum and size, a page at a time
+      const field = `Checksum${algorithm}` as "ChecksumCRC32";
+      const pages = [];
+      for (const marker of ["0", "1"]) {
+        pages.push((await client.send(new GetObjectAttributesCommand({ Bucket: bucket, Key: key, ObjectAttributes: ["ObjectParts"], MaxParts: 1, PartNumberMarker: marker }))).ObjectParts);
+      }
+      expect(pages.map((p) => [p?.IsTruncated, p?.NextPartNumberMarker, p?.Parts?.map((q) => [q.PartNumber, q.Size, q[field]])])).toEqual([
+        [true, "1", [[1, part1.length, checksumBase64(algorithm, part1)]]],
+        [false, undefined, [[2, part2.length, checksumBase64(algorithm, part2)]]],
+      ]);
     });
   }
+
+  test("what a completion says of the object is checked: its size, its checksum type, each part's checksum of a composite one", async () => {
+    const { CreateMultipartUploadCommand, UploadPartCommand, CompleteMultipartUploadCommand, ListMultipartUploadsCommand } = await import("@aws-sdk/client-s3");
+    const key = "mp-claims";
+    const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ChecksumAlgorithm: "CRC32C" }));
+    const listedUpload = (await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key }))).Uploads?.[0];
+    expect([listedUpload?.UploadId, listedUpload?.ChecksumAlgorithm, listedUpload?.ChecksumType]).toEqual([UploadId, "CRC32C", "COMPOSITE"]);
+    const body = Buffer.from("B".repeat(2000));
+    const r = await client.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 1, Body: body, ChecksumAlgorithm: "CRC32C" }));
+    const complete = (part: { ChecksumCRC32C?: string }, extra: { MpuObjectSize?: number; ChecksumType?: "FULL_OBJECT" | "COMPOSITE" } = {}) =>
+      client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: r.ETag, ...part }] }, ...extra })).catch((e) => e);
+    const missing = await complete({});
+    expect([missing.name, missing.message]).toEqual(["InvalidRequest", "The upload was created using a crc32c checksum. The complete request must include the checksum for each part. It was missing for part 1 in the request."]);
+    const withChecksum = { ChecksumCRC32C: r.ChecksumCRC32C };
+    expect((await complete(withChecksum, { MpuObjectSize: 1999 })).name).toBe("InvalidRequest");
+    expect((await complete(withChecksum, { ChecksumType: "FULL_OBJECT" })).name).toBe("BadDigest");
+    const bad = await s3(server.endpoint, { method: "POST", path: `/${bucket}/${key}`, query: [["uploadId", UploadId!]], headers: { "x-amz-mp-object-size": "2k" }, body: "<CompleteMultipartUpload/>" });
+    expect(await errorCode(bad)).toBe("InvalidArgument");
+    expect((await s3(server.endpoint, { method: "HEAD", path: `/${bucket}/${key}` })).status).toBe(404);
+    const done = await complete(withChecksum, { MpuObjectSize: 2000, ChecksumType: "COMPOSITE" });
+    expect(done.ChecksumCRC32C).toMatch(/-1$/);
+    // the object's URL, as this request named it
+    expect(done.Location).toBe(`${server.endpoint}/${bucket}/${key}`);
+  });
 
   test("copies keep checksums: the source's algorithm or the one asked for, and UploadPartCopy into an upload that needs one", async () => {
     const { CopyObjectCommand, HeadObjectCommand, CreateMultipartUploadCommand, UploadPartCopyCommand, CompleteMultipartUploadCommand } = await import("@aws-sdk/client-s3");
@@ -234,7 +268,7 @@ describe("multipart checksums", () => {
       .catch((e) => e);
     expect(err.name).toBe("InvalidPart");
     const wholeWrong = await client
-      .send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: "mp-bad", UploadId, ChecksumCRC32: checksumBase64("CRC32", Buffer.from("y")), MultipartUpload: { Parts: [{ PartNumber: 1, ETag: r.ETag }] } }))
+      .send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: "mp-bad", UploadId, ChecksumCRC32: checksumBase64("CRC32", Buffer.from("y")), MultipartUpload: { Parts: [{ PartNumber: 1, ETag: r.ETag, ChecksumCRC32: r.ChecksumCRC32 }] } }))
       .catch((e) => e);
     expect(wholeWrong.name).toBe("BadDigest");
     expect((await s3(server.endpoint, { method: "HEAD", path: `/${bucket}/mp-bad` })).status).toBe(404);

@@ -440,6 +440,27 @@ describe("operations s3d does not serve", () => {
     await expectError(await s3(server.endpoint, { method: "POST", path: `/${bucket}/k` }), 405, "MethodNotAllowed");
     await expectError(await s3(server.endpoint, { method: "DELETE", path: "/" }), 405, "MethodNotAllowed");
   });
+
+  test("without a valid signature they are AccessDenied: an anonymous caller learns nothing of what s3d serves", async () => {
+    for (const [path, query, headers] of [
+      [`/${bucket}`, "?acl", {}],
+      [`/${bucket}/k`, "?versionId=123", {}],
+      [`/${bucket}/k`, "", { "x-amz-server-side-encryption-customer-algorithm": "AES256" }],
+    ] as const) {
+      const anonymous = await fetch(`${server.endpoint}${path}${query}`, { headers });
+      expect(anonymous.status).toBe(403);
+      expect(await anonymous.text()).toContain("<Code>AccessDenied</Code>");
+    }
+    const wrongKey = await s3(server.endpoint, { method: "GET", path: `/${bucket}`, query: [["acl", ""]], secret: "not-the-secret" });
+    await expectError(wrongKey, 403, "SignatureDoesNotMatch");
+    const patch = await fetch(`${server.endpoint}/${bucket}/k`, { method: "PATCH" });
+    expect(patch.status).toBe(403);
+  });
+
+  test("a key with no bucket (//key) is InvalidBucketName, not a bucket listing", async () => {
+    const noBucket = await s3(server.endpoint, { method: "GET", path: "//k" });
+    await expectError(noBucket, 400, "InvalidBucketName");
+  });
 });
 
 test("after all of it the server still serves and logs no internal errors", async () => {

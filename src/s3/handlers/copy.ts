@@ -53,7 +53,7 @@ async function openSource(ctx: S3Context): Promise<ObjectReader> {
   const source = parseCopySource(ctx.req.headers["x-amz-copy-source"]);
   const reader = await ctx.backend.openObject(source.bucket, source.key);
   try {
-    checkCopySource(ctx.req.headers, reader.meta);
+    checkCopySource(ctx.req.headers, reader.meta, ctx.req.nowMs);
     return reader;
   } catch (error) {
     reader.close();

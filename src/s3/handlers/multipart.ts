@@ -81,13 +81,22 @@ export async function completeMultipartUpload(ctx: S3Context) {
     return { partNumber: partNumberOf(childText(p, "PartNumber"), "PartNumber"), etag: unquoteEtag(etag), checksum: listed?.trim() };
   });
   const conditional = preconditionFrom(ctx);
-  const claimed = checksumAlgorithms.find((a) => ctx.req.headers[checksumHeader(a)] !== undefined);
-  // A whole-object checksum sent with the completion must match the one the parts make (a
-  // composite one with or without its "-<parts>" suffix).
+  const { headers } = ctx.req;
+  const claimed = checksumAlgorithms.find((a) => headers[checksumHeader(a)] !== undefined);
+  const claimedType = headers["x-amz-checksum-type"]?.toUpperCase();
+  const claimedSize = objectSizeFrom(headers["x-amz-mp-object-size"]);
+  // What the completion says of the whole object must match what the parts make: its size, its
+  // checksum type, and its checksum (a composite one with or without its "-<parts>" suffix).
   const precondition: Precondition = (current, next) => {
     conditional?.(current, next);
+    if (claimedSize !== undefined && claimedSize !== next.sizeBytes) {
+      throw new S3Error("InvalidRequest", `The provided x-amz-mp-object-size ${claimedSize} does not match the size of the parts, ${next.sizeBytes}.`);
+    }
+    if (claimedType !== undefined && claimedType !== next.checksum?.type) {
+      throw new S3Error("BadDigest", `The checksum type ${claimedType} does not match the checksum type the upload was created with.`);
+    }
     if (claimed === undefined) return;
-    const sent = ctx.req.headers[checksumHeader(claimed)].trim();
+    const sent = headers[checksumHeader(claimed)].trim();
     const made = next.checksum?.algorithm === claimed ? next.checksum.value : undefined;
     if (made === undefined || (sent !== made && sent !== made.replace(/-\d+$/, ""))) {
       throw new S3Error("BadDigest", `The ${claimed} you specified did not match the calculated checksum.`);
@@ -98,13 +107,22 @@ export async function completeMultipartUpload(ctx: S3Context) {
     x(
       "CompleteMultipartUploadResult",
       { xmlns: s3Xmlns },
-      x("Location", `/${bucket}/${key}`),
+      // the object's URL: this request's own path names it, as the client encoded it
+      x("Location", `${ctx.req.scheme}://${headers.host ?? "localhost"}${ctx.req.rawPath}`),
       x("Bucket", bucket),
       x("Key", key),
       x("ETag", quoteEtag(meta.etag)),
       checksumElements(meta.checksum),
     ),
   );
+}
+
+/** x-amz-mp-object-size: the size the client expects the completed object to have. */
+function objectSizeFrom(header: string | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  const size = /^\d{1,16}$/.test(header.trim()) ? Number(header.trim()) : NaN;
+  if (!Number.isSafeInteger(size)) throw new S3Error("InvalidArgument", "x-amz-mp-object-size must be a whole number of bytes.", { ArgumentName: "x-amz-mp-object-size", ArgumentValue: header });
+  return size;
 }
 
 export async function abortMultipartUpload(ctx: S3Context) {
@@ -175,7 +193,16 @@ export async function listMultipartUploads(ctx: S3Context) {
       x("IsTruncated", page.isTruncated),
       params.has("encoding-type") ? x("EncodingType", "url") : null,
       page.uploads.map((u) =>
-        x("Upload", x("Key", enc(u.key)), x("UploadId", u.uploadId), x("Initiator", owner), x("Owner", owner), x("StorageClass", "STANDARD"), x("Initiated", isoTime(u.initiatedMs))),
+        x(
+          "Upload",
+          x("Key", enc(u.key)),
+          x("UploadId", u.uploadId),
+          x("Initiator", owner),
+          x("Owner", owner),
+          x("StorageClass", "STANDARD"),
+          x("Initiated", isoTime(u.initiatedMs)),
+          u.checksum ? [x("ChecksumAlgorithm", u.checksum.algorithm), x("ChecksumType", u.checksum.type)] : null,
+        ),
       ),
       page.commonPrefixes.map((p) => x("CommonPrefixes", x("Prefix", enc(p)))),
     ),

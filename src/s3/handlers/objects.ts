@@ -1,6 +1,6 @@
 /** Object operations: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects. */
 import { S3Error } from "../../errors.ts";
-import { listKeysMax, objectBytesMax, type IncomingBody, type ObjectReader, type Precondition } from "../../store/backend.ts";
+import { listKeysMax, objectBytesMax, type IncomingBody, type ObjectMeta, type ObjectReader, type Precondition } from "../../store/backend.ts";
 import { checksumAlgorithms, checksumHeader, type ChecksumAlgorithm } from "../../checksum/index.ts";
 import { attributesFromHeaders, checksumHeaders, checkWriteHeaders, objectHeaders } from "../attributes.ts";
 import { requestBody } from "../body.ts";
@@ -11,6 +11,7 @@ import { contentRange, resolveRange, type ByteRange } from "../range.ts";
 import { emptyResponse, httpTime, isHeaderValue, quoteEtag, xmlResponse, type S3Response } from "../respond.ts";
 import { childList, childText, parseXmlBody, s3Xmlns, x, malformedXml } from "../xml.ts";
 import type { S3Context } from "./context.ts";
+import { int32Param } from "./list.ts";
 import { readSmallBody } from "./small-body.ts";
 
 /** The body of an upload (PutObject, UploadPart), verified against what the client declared. */
@@ -55,7 +56,7 @@ export async function getObject(ctx: S3Context, withBody = true): Promise<S3Resp
   try {
     const { meta } = reader;
     const headers = objectHeaders(meta);
-    if (evaluateRead(readConditionsFrom(ctx.req.headers), meta) === "not-modified") {
+    if (evaluateRead(readConditionsFrom(ctx.req.headers), meta, ctx.req.nowMs) === "not-modified") {
       reader.close();
       return emptyResponse(304, { etag: headers.etag, "last-modified": headers["last-modified"] });
     }
@@ -128,12 +129,44 @@ export async function getObjectAttributes(ctx: S3Context) {
       { xmlns: s3Xmlns },
       want("ETag") ? x("ETag", meta.etag) : null,
       want("Checksum") && checksum ? x("Checksum", x(`Checksum${checksum.algorithm}`, checksum.value), x("ChecksumType", checksum.type)) : null,
-      want("ObjectParts") && meta.partsCount > 0 ? x("ObjectParts", x("PartsCount", meta.partsCount)) : null,
+      want("ObjectParts") && meta.partsCount > 0 ? objectPartsXml(ctx.req.headers, reader) : null,
       want("StorageClass") ? x("StorageClass", "STANDARD") : null,
       want("ObjectSize") ? x("ObjectSize", meta.sizeBytes) : null,
     ),
     200,
     { "last-modified": httpTime(meta.lastModifiedMs) },
+  );
+}
+
+const attributePartsMax = 1000;
+
+/**
+ * ObjectParts of GetObjectAttributes: a multipart object's part count and, when its parts carry
+ * checksums (S3 lists parts only then), the page of them after x-amz-part-number-marker.
+ */
+function objectPartsXml(headers: Record<string, string>, reader: ObjectReader) {
+  const { meta } = reader;
+  const checksums = meta.checksum?.parts;
+  if (checksums === undefined) return x("ObjectParts", x("PartsCount", meta.partsCount));
+  const markerHeader = headers["x-amz-part-number-marker"];
+  const maxHeader = headers["x-amz-max-parts"];
+  const marker = markerHeader === undefined || markerHeader === "" ? 0 : int32Param(markerHeader, "x-amz-part-number-marker");
+  const maxParts = maxHeader === undefined ? attributePartsMax : Math.min(int32Param(maxHeader, "x-amz-max-parts"), attributePartsMax);
+  const last = Math.min(meta.partsCount, marker + maxParts);
+  const isTruncated = maxParts > 0 && last < meta.partsCount;
+  const parts = [];
+  for (let n = marker + 1; n <= last; n++) {
+    const { start, end } = reader.partRange(n)!;
+    parts.push(x("Part", x(`Checksum${meta.checksum!.algorithm}`, checksums[n - 1]), x("PartNumber", n), x("Size", end - start + 1)));
+  }
+  return x(
+    "ObjectParts",
+    x("PartsCount", meta.partsCount),
+    x("PartNumberMarker", marker),
+    isTruncated ? x("NextPartNumberMarker", last) : null,
+    x("MaxParts", maxParts),
+    x("IsTruncated", isTruncated),
+    parts,
   );
 }
 
@@ -156,8 +189,16 @@ export async function deleteObjectTagging(ctx: S3Context) {
 
 export async function deleteObject(ctx: S3Context) {
   checkKey(ctx.req.key);
-  await ctx.backend.deleteObject(ctx.req.bucket, ctx.req.key);
+  await ctx.backend.deleteObject(ctx.req.bucket, ctx.req.key, deleteCondition(ctx.req.key, ctx.req.headers["if-match"]));
   return emptyResponse(204);
+}
+
+/**
+ * A conditional delete (If-Match, or an ETag in DeleteObjects): the key must exist, with one of
+ * the ETags named ("*": any). Without a condition a delete succeeds whether or not the key exists.
+ */
+function deleteCondition(key: string, ifMatch: string | undefined): ((current: ObjectMeta | undefined) => void) | undefined {
+  return ifMatch === undefined ? undefined : (current) => checkWrite({ ifMatch }, current?.etag, key);
 }
 
 export async function deleteObjects(ctx: S3Context) {
@@ -174,16 +215,16 @@ export async function deleteObjects(ctx: S3Context) {
   const objects = childList(del, "Object").map((o) => {
     const key = childText(o, "Key");
     if (key === undefined) throw malformedXml();
-    return { key, versionId: childText(o, "VersionId")?.trim() };
+    return { key, versionId: childText(o, "VersionId")?.trim(), etag: childText(o, "ETag")?.trim() };
   });
   if (objects.length === 0 || objects.length > listKeysMax) throw malformedXml();
   // Deleted concurrently, so the group committer folds them into few transactions.
   const outcomes = await Promise.all(
-    objects.map(async ({ key, versionId }) => {
+    objects.map(async ({ key, versionId, etag }) => {
       try {
         checkKey(key);
         checkVersionId(versionId);
-        await ctx.backend.deleteObject(bucket, key);
+        await ctx.backend.deleteObject(bucket, key, deleteCondition(key, etag));
         return { key, versionId };
       } catch (error) {
         if (!(error instanceof S3Error)) throw error;

@@ -309,11 +309,13 @@ export class FsBackend implements Backend {
     });
   }
 
-  async deleteObject(bucket: string, key: string): Promise<void> {
+  async deleteObject(bucket: string, key: string, precondition?: (current: ObjectMeta | undefined) => void): Promise<void> {
     let removed: string[] = [];
     await this.committer.commit(() => {
       this.requireBucket(bucket);
-      removed = this.segmentIdsOf(bucket, key);
+      const current = this.objectMetaRow(bucket, key);
+      precondition?.(current ? objectMetaOf(current) : undefined);
+      removed = current ? segmentsOf(current).map(([id]) => id) : [];
       this.rows.drop(bucket, key);
       this.db.query("DELETE FROM objects WHERE bucket = ? AND key = ?").run(bucket, keyBytes(key));
     });
@@ -413,11 +415,6 @@ export class FsBackend implements Backend {
     return this.db
       .query<ObjectMetaRow & { row: number }, [string, Uint8Array]>(`SELECT rowid AS row, ${objectMetaColumns} FROM objects WHERE bucket = ? AND key = ?`)
       .get(bucket, keyBytes(key));
-  }
-
-  private segmentIdsOf(bucket: string, key: string): string[] {
-    const row = this.objectMetaRow(bucket, key);
-    return row ? segmentsOf(row).map(([id]) => id) : [];
   }
 }
 

@@ -100,7 +100,12 @@ export class MultipartStore {
     if (parts.some((part, i) => i > 0 && part.partNumber <= parts[i - 1].partNumber)) {
       throw new S3Error("InvalidPartOrder", "The list of parts was not in ascending order. Parts must be ordered by part number.");
     }
+    const checksumSpec = uploadChecksumOf(upload);
     parts.forEach((part, i) => {
+      // a composite checksum is made of the parts' ones: the completion must name each
+      if (checksumSpec?.type === "COMPOSITE" && part.checksum === undefined) {
+        throw new S3Error("InvalidRequest", `The upload was created using a ${checksumSpec.algorithm.toLowerCase()} checksum. The complete request must include the checksum for each part. It was missing for part ${part.partNumber} in the request.`);
+      }
       const row = stored.get(part.partNumber);
       if (!row || row.etag !== part.etag || (part.checksum !== undefined && part.checksum !== row.checksum)) {
         throw new S3Error("InvalidPart", "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.", {
@@ -122,7 +127,6 @@ export class MultipartStore {
       sizeBytes += row.size;
       stored.delete(part.partNumber);
     });
-    const checksumSpec = uploadChecksumOf(upload);
     return {
       meta: {
         key,
@@ -167,7 +171,7 @@ export class MultipartStore {
       checksum: r.checksum ?? undefined,
     }));
     return {
-      upload: { ...uploadInfoOf(upload), ...attributesOf(upload), checksum: uploadChecksumOf(upload) },
+      upload: { ...uploadInfoOf(upload), ...attributesOf(upload) },
       parts,
       isTruncated,
       nextPartNumberMarker: parts.at(-1)?.partNumber,
@@ -197,7 +201,7 @@ export class MultipartStore {
     const commonPrefixes: string[] = [];
     for (const e of result.entries) {
       if (e.prefix !== undefined) commonPrefixes.push(e.prefix);
-      else uploads.push({ key: e.row.key, uploadId: e.row.uploadId, initiatedMs: e.row.initiatedMs });
+      else uploads.push({ key: e.row.key, uploadId: e.row.uploadId, initiatedMs: e.row.initiatedMs, checksum: e.row.checksum });
     }
     const last = result.entries.at(-1);
     return {
@@ -243,15 +247,16 @@ function objectChecksum(spec: UploadChecksum, parts: PartRow[]): StoredChecksum 
     assert(p.checksum !== null, "parts of a checksummed upload carry their checksum");
     return new Uint8Array(Buffer.from(p.checksum, "base64"));
   });
+  const partChecksums = parts.map((p) => p.checksum!);
   if (spec.type === "COMPOSITE") {
-    return { ...spec, value: `${digestBase64(compositeChecksum(algorithm, digests))}-${parts.length}` };
+    return { ...spec, value: `${digestBase64(compositeChecksum(algorithm, digests))}-${parts.length}`, parts: partChecksums };
   }
   assert(isCrcAlgorithm(algorithm), "FULL_OBJECT checksums are CRCs");
   let whole: Uint8Array = digests[0];
   for (let i = 1; i < digests.length; i++) whole = combineCrc(algorithm, whole, digests[i], parts[i].size);
-  return { ...spec, value: digestBase64(whole) };
+  return { ...spec, value: digestBase64(whole), parts: partChecksums };
 }
 
 function uploadInfoOf(row: UploadRow): UploadInfo {
-  return { key: keyText(row.key), uploadId: row.upload_id, initiatedMs: row.initiated_ms };
+  return { key: keyText(row.key), uploadId: row.upload_id, initiatedMs: row.initiated_ms, checksum: uploadChecksumOf(row) };
 }
