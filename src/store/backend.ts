@@ -170,7 +170,7 @@ export interface Backend {
   readonly encryptedAtRest: boolean;
   createBucket(name: string, nowMs: number): Promise<void>;
   headBucket(name: string): Promise<BucketInfo>;
-  /** BucketNotEmpty while it holds objects or open multipart uploads. */
+  /** BucketNotEmpty while it holds objects; multipart uploads still open are aborted with it. */
   deleteBucket(name: string): Promise<void>;
   listBuckets(): Promise<BucketInfo[]>;
   /** A bucket's configuration document by name ("cors", ...), or undefined when none is set. */

@@ -48,6 +48,24 @@ test("fs: start-up removes blob files no metadata points at, and keeps the rest"
   }
 });
 
+test("fs: deleting a bucket with an upload still open removes the upload's part blobs too", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "s3d-fs-"));
+  try {
+    const backend = new FsBackend(dir);
+    const attrs = { headers: {}, userMeta: {}, tags: {} };
+    await backend.createBucket("bkt", 0);
+    const upload = await backend.createMultipartUpload("bkt", "mp", attrs, 0);
+    await backend.uploadPart("bkt", "mp", upload, 1, bodyOf(randomBytesSeeded(100_000, 3)), 0);
+    await backend.uploadPart("bkt", "mp", upload, 2, bodyOf(randomBytesSeeded(100, 4)), 0);
+    expect(blobFiles(dir).length).toBe(2);
+    await backend.deleteBucket("bkt");
+    await backend.close();
+    expect(blobFiles(dir)).toEqual([]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("fs: large objects overwritten and written anew reuse the superseded blobs, read back exactly, and leave only their own blobs at close", async () => {
   const { directBlobBytesMin } = await import("../../src/store/fs/blob-sinks.ts");
   const dir = mkdtempSync(join(tmpdir(), "s3d-fs-"));

@@ -128,17 +128,19 @@ export class FsBackend implements Backend {
   }
 
   async deleteBucket(name: string): Promise<void> {
+    let uploadBlobs: string[] = [];
     await this.bucketsChange(() => {
       this.requireBucket(name);
-      const hasObjects = this.db.query("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1").get(name);
-      const hasUploads = this.db.query("SELECT 1 FROM uploads WHERE bucket = ? LIMIT 1").get(name);
-      if (hasObjects || hasUploads) {
+      if (this.db.query("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1").get(name)) {
         throw new S3Error("BucketNotEmpty", "The bucket you tried to delete is not empty", { BucketName: name });
       }
+      // Uploads still open end with their bucket, as in S3 (listing shows the bucket empty).
+      uploadBlobs = this.multipart.forgetBucket(name);
       this.db.query("DELETE FROM buckets WHERE name = ?").run(name);
       this.db.query("DELETE FROM bucket_configs WHERE bucket = ?").run(name);
       this.buckets.delete(name);
     });
+    this.blobs.remove(uploadBlobs);
   }
 
   /**

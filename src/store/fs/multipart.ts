@@ -142,6 +142,17 @@ export class MultipartStore {
     };
   }
 
+  /** Drops every upload of `bucket`, which is being deleted; returns their parts' blobs. In a commit. */
+  forgetBucket(bucket: string): string[] {
+    const blobs = this.db
+      .query<{ blob: string }, [string]>("SELECT parts.blob FROM parts JOIN uploads ON uploads.upload_id = parts.upload_id WHERE uploads.bucket = ?")
+      .all(bucket)
+      .map((p) => p.blob);
+    this.db.query("DELETE FROM parts WHERE upload_id IN (SELECT upload_id FROM uploads WHERE bucket = ?)").run(bucket);
+    this.db.query("DELETE FROM uploads WHERE bucket = ?").run(bucket);
+    return blobs;
+  }
+
   /** Drops the upload's rows (its blobs now belong to an object or were removed). In a commit. */
   forget(uploadId: string): void {
     this.db.query("DELETE FROM parts WHERE upload_id = ?").run(uploadId);
