@@ -24,6 +24,7 @@ export const defaultContentType = "binary/octet-stream";
 const awsStorageClasses = ["STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER", "DEEP_ARCHIVE", "OUTPOSTS", "GLACIER_IR", "SNOW", "EXPRESS_ONEZONE"];
 /** Canned ACLs that ask for nothing beyond what an object has without ACLs (S3's BucketOwnerEnforced accepts these). */
 const ownerOnlyAcls = ["private", "bucket-owner-full-control"];
+const cannedAcls = [...ownerOnlyAcls, "public-read", "public-read-write", "authenticated-read", "aws-exec-read", "bucket-owner-read", "log-delivery-write"];
 const objectLockHeaders = ["x-amz-object-lock-mode", "x-amz-object-lock-retain-until-date", "x-amz-object-lock-legal-hold"];
 
 /**
@@ -50,6 +51,31 @@ export function checkWriteHeaders(headers: Record<string, string>, encryptedAtRe
     throw new S3Error("AccessControlListNotSupported", "The bucket does not allow ACLs");
   }
   if (objectLockHeaders.some((name) => headers[name] !== undefined)) throw new S3Error("InvalidRequest", "Bucket is missing Object Lock Configuration");
+}
+
+/**
+ * Refuses what a CreateBucket asks for that an s3d bucket cannot be, instead of creating a plain
+ * bucket: object lock, ACLs that grant anything (every bucket is BucketOwnerEnforced), object
+ * ownership other than BucketOwnerEnforced.
+ */
+export function checkBucketCreationHeaders(headers: Record<string, string>): void {
+  const lock = headers["x-amz-bucket-object-lock-enabled"]?.toLowerCase();
+  if (lock !== undefined && lock !== "true" && lock !== "false") {
+    throw new S3Error("InvalidArgument", "x-amz-bucket-object-lock-enabled must be true or false", { ArgumentName: "x-amz-bucket-object-lock-enabled", ArgumentValue: lock });
+  }
+  if (lock === "true") throw new S3Error("NotImplemented", "Object Lock is not implemented by s3d.", { Header: "x-amz-bucket-object-lock-enabled" });
+  const ownership = headers["x-amz-object-ownership"];
+  if (ownership !== undefined && ownership !== "BucketOwnerEnforced") {
+    if (ownership === "ObjectWriter" || ownership === "BucketOwnerPreferred") {
+      throw new S3Error("NotImplemented", `Object ownership ${ownership} needs ACLs, which s3d does not implement: every bucket is BucketOwnerEnforced.`, { Header: "x-amz-object-ownership" });
+    }
+    throw new S3Error("InvalidArgument", "Invalid x-amz-object-ownership header", { ArgumentName: "x-amz-object-ownership", ArgumentValue: ownership });
+  }
+  const acl = headers["x-amz-acl"];
+  if (acl !== undefined && !cannedAcls.includes(acl)) throw new S3Error("InvalidArgument", "The canned ACL is not valid", { ArgumentName: "x-amz-acl", ArgumentValue: acl });
+  if ((acl !== undefined && !ownerOnlyAcls.includes(acl)) || Object.keys(headers).some((name) => name.startsWith("x-amz-grant-"))) {
+    throw new S3Error("InvalidBucketAclWithObjectOwnership", "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting");
+  }
 }
 
 export function attributesFromHeaders(headers: Record<string, string>): ObjectAttributes {

@@ -264,6 +264,10 @@ function declaredLength(headers: Record<string, string>, payload: PayloadClaim, 
   const name = payload.kind === "chunked" ? "x-amz-decoded-content-length" : "content-length";
   const raw = headers[name];
   if (raw === undefined) {
+    // a body of unknown length in HTTP chunks, without aws-chunked framing: S3 names the header
+    if (required && payload.kind !== "chunked" && headers["transfer-encoding"] !== undefined) {
+      throw new S3Error("NotImplemented", "A header you provided implies functionality that is not implemented", { Header: "Transfer-Encoding" });
+    }
     if (required || payload.kind === "chunked") throw new S3Error("MissingContentLength", `You must provide the ${name} HTTP header.`);
     return undefined;
   }

@@ -24,6 +24,24 @@ const unservedSubresources = [
   "select", "torrent", "versioning", "versions", "website",
 ];
 
+/**
+ * Every query parameter an operation s3d serves reads. S3 names its sub-resources with valueless
+ * parameters ("?metadataTable", "?renameObject"), and new ones keep coming: a valueless parameter
+ * not in this list is refused as an unserved sub-resource, never ignored into the plain operation
+ * (a DELETE /bucket?metadataTable would delete the bucket). Parameters with values that s3d does
+ * not know (the SDKs' "x-id=PutObject") are ignored, as S3 ignores them.
+ */
+const servedParams = new Set([
+  "prefix", "delimiter", "marker", "max-keys", "encoding-type", "list-type", "continuation-token", "fetch-owner", "start-after",
+  "max-buckets", "bucket-region",
+  "uploads", "uploadId", "partNumber", "max-parts", "part-number-marker", "key-marker", "upload-id-marker", "max-uploads",
+  "versionId", "tagging", "attributes", "cors", "delete", "location",
+]);
+
+function isServedParam(name: string): boolean {
+  return servedParams.has(name) || name.startsWith("response-") || name.toLowerCase().startsWith("x-amz-");
+}
+
 /** SSE-C: a request that sends its own key expects it used, so s3d refuses rather than ignore it. */
 const customerKeyHeader = /^x-amz-(copy-source-)?server-side-encryption-customer-/;
 
@@ -41,8 +59,13 @@ export function routeOf(method: string, bucket: string, key: string, params: Map
   if (key !== "" && method === "GET" && params.has("attributes")) return route("GetObjectAttributes", objects.getObjectAttributes);
   if (params.has("attributes")) throw new S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.");
   const objectTagging = key !== "" && params.has("tagging");
-  for (const sub of unservedSubresources) {
-    if (params.has(sub)) throw new S3Error("NotImplemented", `The ${sub} sub-resource is not implemented by s3d.`);
+  const unset = key === "" && bucket !== "" && method === "GET" ? buckets.unsetConfigurationOf(params) : undefined;
+  if (unset) return route(unset.operation, unset.handler);
+  if (key !== "" && method === "GET" && params.has("acl")) return route("GetObjectAcl", objects.getObjectAcl);
+  for (const [name, value] of params) {
+    if (unservedSubresources.includes(name) || (value === "" && !isServedParam(name))) {
+      throw new S3Error("NotImplemented", `The ${name} sub-resource is not implemented by s3d.`);
+    }
   }
   if (params.has("tagging") && !objectTagging) throw new S3Error("NotImplemented", "Bucket tagging is not implemented by s3d.");
   checkVersionId(params.get("versionId"));

@@ -4,8 +4,9 @@
  * "." and ".." segments, which would make keys like "a/../b" unaddressable and unsignable.
  */
 import { randomBytes } from "node:crypto";
-import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import http, { STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
 import https from "node:https";
+import type { Duplex } from "node:stream";
 import { S3Error } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Backend } from "../store/backend.ts";
@@ -98,6 +99,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         operation = route.operation;
         corsBucket = req.bucket;
         const who: Authenticated = route.anonymous ? { accessKeyId: "", payload: { kind: "unsigned" } } : auth.authenticate(req);
+        if (!route.anonymous) checkExpectedOwner(headers, who.accessKeyId);
         // the body is asked for only once the request is known to be allowed, as S3 does
         if (expectsContinue) outgoing.writeContinue();
         response = await route.handler({ req, backend, region, ...who });
@@ -136,12 +138,25 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
   };
 
+  // Requests pipelined on one connection are served one after another: node:http hands over the
+  // next as soon as it is parsed, and a DELETE sent behind a PUT of the same key would otherwise
+  // run first (RFC 9112 §9.3.2 allows parallel handling of safe methods only). Each connection
+  // keeps the promise of the request it is serving.
+  const serving = new WeakMap<object, Promise<void>>();
   // What escapes `serve` (a response that cannot be written) costs this request its connection,
   // not the process: an unhandled rejection would end it.
   const handle = (incoming: IncomingMessage, outgoing: ServerResponse, expectsContinue = false) => {
-    serve(incoming, outgoing, expectsContinue).catch((error: unknown) => {
-      logger.error("internal error", { error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
-      outgoing.destroy();
+    const run = () =>
+      serve(incoming, outgoing, expectsContinue).catch((error: unknown) => {
+        logger.error("internal error", { error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+        outgoing.destroy();
+      });
+    const connection = incoming.socket;
+    const before = serving.get(connection);
+    const done = before === undefined ? run() : before.then(run);
+    serving.set(connection, done);
+    void done.then(() => {
+      if (serving.get(connection) === done) serving.delete(connection);
     });
   };
 
@@ -149,6 +164,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const server = options.tls
     ? https.createServer({ ...serverOptions, cert: options.tls.cert, key: options.tls.key }, handle)
     : http.createServer(serverOptions, handle);
+  // What the HTTP parser refuses (a malformed request; the bytes after a body shorter than it was
+  // sent, parsed as a request of their own; a header section past the parser's limit) is answered
+  // once the requests before it on the connection have been, as an S3 error, and the connection
+  // closes: node:http's own answer would go out first, bare, and cut off the answers before it.
+  server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
+    void (serving.get(socket) ?? Promise.resolve()).then(() => {
+      if (!socket.writable) return void socket.destroy();
+      const oversized = error.code === "HPE_HEADER_OVERFLOW";
+      const refusal = oversized
+        ? new S3Error("RequestHeaderSectionTooLarge", `Your request header section exceeds the maximum allowed size of ${requestHeaderBytesMax} bytes.`)
+        : new S3Error("BadRequest", "An error occurred when parsing the HTTP request.");
+      const requestId = nextRequestId();
+      const { headers, body } = errorResponse(refusal, "/", requestId, true);
+      socket.end(rawResponse(oversized ? 431 : refusal.httpStatus, { ...headers, "x-amz-request-id": requestId, "x-amz-id-2": requestId }, String(body)));
+    });
+  });
   // Expect: 100-continue is answered by `serve` after authentication, not by the HTTP layer first.
   server.on("checkContinue", (incoming: IncomingMessage, outgoing: ServerResponse) => handle(incoming, outgoing, true));
   server.requestTimeout = 0;
@@ -197,6 +228,23 @@ function failure(error: unknown, resource: string, requestId: string, withBody: 
   return errorResponse(new S3Error("InternalError", "We encountered an internal error. Please try again."), resource, requestId, withBody);
 }
 
+/**
+ * x-amz-expected-bucket-owner (and the copy source's): a caller that names the account it expects
+ * a bucket to belong to is refused when it is not that one. s3d's buckets belong to whoever is
+ * signed in (ListBuckets shows the caller's access key as their owner ID).
+ */
+function checkExpectedOwner(headers: Record<string, string>, owner: string): void {
+  for (const name of ["x-amz-expected-bucket-owner", "x-amz-source-expected-bucket-owner"]) {
+    if (headers[name] !== undefined && headers[name] !== owner) throw new S3Error("AccessDenied", "Access Denied");
+  }
+}
+
+/** A whole response, status line to body, for a connection node:http no longer writes to; it closes it. */
+function rawResponse(status: number, headers: Record<string, string>, body: string): string {
+  const all = { ...headers, "content-length": String(Buffer.byteLength(body)), connection: "close", date: new Date().toUTCString(), server: "s3d" };
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${Object.entries(all).map(([name, value]) => `${name}: ${value}\r\n`).join("")}\r\n${body}`;
+}
+
 function hasBody(headers: Record<string, string>): boolean {
   const length = headers["content-length"];
   return (length !== undefined && length !== "0") || headers["transfer-encoding"] !== undefined;
@@ -231,7 +279,9 @@ async function send(outgoing: ServerResponse, response: S3Response, requestId: s
   const { body } = response;
   if (body === undefined || typeof body === "string" || body instanceof Uint8Array) {
     const bytes = body === undefined ? undefined : typeof body === "string" ? Buffer.from(body) : body;
-    if (bytes !== undefined || headers["content-length"] === undefined) headers["content-length"] = String(bytes?.length ?? 0);
+    // (a 204 or 304 carries no Content-Length: RFC 9110 §8.6 forbids it, or any but the 200's)
+    const bodiless = response.status === 204 || response.status === 304;
+    if (!bodiless && (bytes !== undefined || headers["content-length"] === undefined)) headers["content-length"] = String(bytes?.length ?? 0);
     outgoing.writeHead(response.status, headers);
     outgoing.end(bytes);
     return bytes?.length ?? 0;

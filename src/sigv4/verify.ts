@@ -40,10 +40,10 @@ const presignParams = new Set(["X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Sig
 const contentSha256 = "x-amz-content-sha256";
 const sha256HexPattern = /^[0-9a-fA-F]{64}$/;
 
-function scopeError(presigned: boolean, message: string, details: Record<string, string> = {}): S3Error {
+function scopeError(presigned: boolean, message: string, details: Record<string, string> = {}, headers: Record<string, string> = {}): S3Error {
   return presigned
-    ? new S3Error("AuthorizationQueryParametersError", queryCredentialPrefix + message, details)
-    : new S3Error("AuthorizationHeaderMalformed", headerMalformedPrefix + message, details);
+    ? new S3Error("AuthorizationQueryParametersError", queryCredentialPrefix + message, details, headers)
+    : new S3Error("AuthorizationHeaderMalformed", headerMalformedPrefix + message, details, headers);
 }
 
 function checkScope(auth: ParsedAuth, region: string): void {
@@ -52,7 +52,8 @@ function checkScope(auth: ParsedAuth, region: string): void {
     throw scopeError(presigned, `incorrect service "${credential.service}". This endpoint belongs to "${s3Service}".`);
   }
   if (credential.region !== region) {
-    throw scopeError(presigned, `the region '${credential.region}' is wrong; expecting '${region}'`, { Region: region });
+    // the header too: a HEAD's error has no body, and SDKs redirect by it
+    throw scopeError(presigned, `the region '${credential.region}' is wrong; expecting '${region}'`, { Region: region }, { "x-amz-bucket-region": region });
   }
   if (credential.date !== auth.amzDate.slice(0, 8)) {
     throw scopeError(presigned, "Invalid credential date. Date is not the same as X-Amz-Date.");

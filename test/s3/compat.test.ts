@@ -29,6 +29,7 @@ describe("conditional requests", () => {
     expect(notModified.status).toBe(304);
     expect(notModified.headers.get("etag")).toBe(etag);
     expect(await notModified.text()).toBe("");
+    expect(notModified.headers.get("content-length")).toBeNull(); // RFC 9110 §8.6: none, or the 200's
     expect((await get({ "if-none-match": '"other"' })).status).toBe(200);
     expect((await get({ "if-match": etag })).status).toBe(200);
     const failed = await get({ "if-match": '"other"' });
@@ -160,7 +161,9 @@ describe("tagging", () => {
     const dup = `<Tagging><TagSet><Tag><Key>a</Key><Value>1</Value></Tag><Tag><Key>a</Key><Value>2</Value></Tag></TagSet></Tagging>`;
     expect(await errorCode(await req({ method: "PUT", path: `/${bucket}/tagged`, query: [["tagging", ""]], body: dup }))).toBe("InvalidTag");
     expect(await errorCode(await req({ method: "GET", path: `/${bucket}/nope`, query: [["tagging", ""]] }))).toBe("NoSuchKey");
-    expect(await errorCode(await req({ method: "GET", path: `/${bucket}`, query: [["tagging", ""]] }))).toBe("NotImplemented");
+    // a bucket has no tags (S3's answer for a bucket where none were set); setting them is not implemented
+    expect(await errorCode(await req({ method: "GET", path: `/${bucket}`, query: [["tagging", ""]] }))).toBe("NoSuchTagSet");
+    expect(await errorCode(await req({ method: "PUT", path: `/${bucket}`, query: [["tagging", ""]], body: "<Tagging><TagSet/></Tagging>" }))).toBe("NotImplemented");
   });
 });
 
@@ -265,6 +268,77 @@ test("GET and HEAD of one part (partNumber): 206 with its range and the part cou
   expect(await errorCode(await req({ method: "GET", path: `/${bucket}/one-part`, query: [["partNumber", "2"]] }))).toBe("InvalidPartNumber");
 });
 
+describe("buckets", () => {
+  test("CreateBucket refuses what an s3d bucket cannot be: object lock, ACL grants, object ownership with ACLs", async () => {
+    const create = (name: string, headers: Record<string, string>) => req({ method: "PUT", path: `/${name}`, headers });
+    for (const [headers, status, code] of [
+      [{ "x-amz-bucket-object-lock-enabled": "true" }, 501, "NotImplemented"],
+      [{ "x-amz-bucket-object-lock-enabled": "maybe" }, 400, "InvalidArgument"],
+      [{ "x-amz-acl": "public-read" }, 400, "InvalidBucketAclWithObjectOwnership"],
+      [{ "x-amz-grant-read": 'uri="http://acs.amazonaws.com/groups/global/AllUsers"' }, 400, "InvalidBucketAclWithObjectOwnership"],
+      [{ "x-amz-acl": "nonsense" }, 400, "InvalidArgument"],
+      [{ "x-amz-object-ownership": "ObjectWriter" }, 501, "NotImplemented"],
+      [{ "x-amz-object-ownership": "Nope" }, 400, "InvalidArgument"],
+    ] as const) {
+      const refused = await create("refused-bucket", headers);
+      expect([refused.status, await errorCode(refused)]).toEqual([status, code]);
+    }
+    expect((await req({ method: "HEAD", path: "/refused-bucket" })).status).toBe(404);
+    // what every s3d bucket is anyway is accepted
+    const plain = await create("plain-bucket", { "x-amz-acl": "private", "x-amz-object-ownership": "BucketOwnerEnforced", "x-amz-bucket-object-lock-enabled": "false" });
+    expect(plain.status).toBe(200);
+  });
+
+  test("configurations s3d does not keep read as never set; ACLs read as the owner's alone", async () => {
+    const get = (sub: string, path = `/${bucket}`) => req({ method: "GET", path, query: [[sub, ""]] });
+    for (const [sub, root] of [["versioning", "VersioningConfiguration"], ["accelerate", "AccelerateConfiguration"], ["logging", "BucketLoggingStatus"], ["requestPayment", "RequestPaymentConfiguration"], ["ownershipControls", "OwnershipControls"], ["acl", "AccessControlPolicy"]]) {
+      const got = await get(sub);
+      expect(got.status).toBe(200);
+      expect(await got.text()).toContain(`<${root} xmlns="http://s3.amazonaws.com/doc/2006-03-01/"`);
+    }
+    expect(await (await get("ownershipControls")).text()).toContain("<ObjectOwnership>BucketOwnerEnforced</ObjectOwnership>");
+    expect(await (await get("requestPayment")).text()).toContain("<Payer>BucketOwner</Payer>");
+    for (const [sub, code] of [["policy", "NoSuchBucketPolicy"], ["lifecycle", "NoSuchLifecycleConfiguration"], ["website", "NoSuchWebsiteConfiguration"], ["publicAccessBlock", "NoSuchPublicAccessBlockConfiguration"], ["replication", "ReplicationConfigurationNotFoundError"], ["object-lock", "ObjectLockConfigurationNotFoundError"], ["encryption", "ServerSideEncryptionConfigurationNotFoundError"]]) {
+      const got = await get(sub);
+      expect([got.status, await errorCode(got)]).toEqual([404, code]);
+    }
+    expect(await errorCode(await get("policy", "/no-such-bucket-anywhere"))).toBe("NoSuchBucket");
+    await put("acl-object", "x");
+    const acl = await (await get("acl", `/${bucket}/acl-object`)).text();
+    expect(acl).toContain("<Permission>FULL_CONTROL</Permission>");
+    expect(acl.match(/<Grant>/g)?.length).toBe(1);
+    expect(await errorCode(await get("acl", `/${bucket}/no-such-object`))).toBe("NoSuchKey");
+    // changing them is not implemented, and changes nothing
+    expect(await errorCode(await req({ method: "PUT", path: `/${bucket}`, query: [["policy", ""]], body: "{}" }))).toBe("NotImplemented");
+    expect(await errorCode(await req({ method: "PUT", path: `/${bucket}/acl-object`, query: [["acl", ""]], headers: { "x-amz-acl": "public-read" } }))).toBe("NotImplemented");
+  });
+
+  test("x-amz-expected-bucket-owner: a caller naming another owner is refused", async () => {
+    const { accessKey } = await import("../support/server.ts");
+    const head = (headers: Record<string, string>) => req({ method: "HEAD", path: `/${bucket}`, headers });
+    expect((await head({ "x-amz-expected-bucket-owner": accessKey })).status).toBe(200);
+    expect((await head({ "x-amz-expected-bucket-owner": "111122223333" })).status).toBe(403);
+    await put("owned", "mine");
+    const copy = await req({ method: "PUT", path: `/${bucket}/owned-copy`, headers: { "x-amz-copy-source": `/${bucket}/owned`, "x-amz-source-expected-bucket-owner": "111122223333" } });
+    expect([copy.status, await errorCode(copy)]).toEqual([403, "AccessDenied"]);
+    expect((await req({ method: "HEAD", path: `/${bucket}/owned-copy` })).status).toBe(404);
+  });
+
+  test("DeleteBucket ends the uploads still open in it, as S3 does; objects still keep it", async () => {
+    expect((await req({ method: "PUT", path: "/bucket-with-upload" })).status).toBe(200);
+    const created = await (await req({ method: "POST", path: "/bucket-with-upload/big", query: [["uploads", ""]] })).text();
+    const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(created)![1];
+    expect((await req({ method: "PUT", path: "/bucket-with-upload/big", query: [["partNumber", "1"], ["uploadId", uploadId]], body: "part one" })).status).toBe(200);
+    expect((await req({ method: "PUT", path: "/bucket-with-upload/obj", body: "object" })).status).toBe(200);
+    expect(await errorCode(await req({ method: "DELETE", path: "/bucket-with-upload" }))).toBe("BucketNotEmpty");
+    expect((await req({ method: "DELETE", path: "/bucket-with-upload/obj" })).status).toBe(204);
+    expect((await req({ method: "DELETE", path: "/bucket-with-upload" })).status).toBe(204);
+    expect((await req({ method: "HEAD", path: "/bucket-with-upload" })).status).toBe(404);
+    expect((await req({ method: "PUT", path: "/bucket-with-upload" })).status).toBe(200);
+    expect(await (await req({ method: "GET", path: "/bucket-with-upload", query: [["uploads", ""]] })).text()).not.toContain("<Upload>");
+  });
+});
+
 test("versionId: s3d keeps no versions, so only null names an object; any other id is NotImplemented and changes nothing", async () => {
   await put("versioned", "current");
   const at = (method: string, versionId: string, extra: [string, string][] = []) => req({ method, path: `/${bucket}/versioned`, query: [["versionId", versionId], ...extra] });
@@ -328,6 +402,9 @@ test("ListBuckets pages (max-buckets, continuation-token) and filters (prefix, b
   try {
     const list = (query: [string, string][]) => s3(own.endpoint, { method: "GET", path: "/", query, region: "eu-central-1" });
     for (const b of ["pages-a", "pages-b", "pages-c", "other-d"]) expect((await s3(own.endpoint, { method: "PUT", path: `/${b}`, region: "eu-central-1" })).status).toBe(200);
+    // signed for another region: the error names this one, in the header too (a HEAD's error has no body)
+    const wrongRegion = await s3(own.endpoint, { method: "HEAD", path: "/pages-a" });
+    expect([wrongRegion.status, wrongRegion.headers.get("x-amz-bucket-region")]).toEqual([400, "eu-central-1"]);
     const again = await s3(own.endpoint, { method: "PUT", path: "/pages-a", region: "eu-central-1" });
     expect([again.status, await errorCode(again)]).toEqual([409, "BucketAlreadyOwnedByYou"]);
     const names: string[] = [];

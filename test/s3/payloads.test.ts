@@ -142,6 +142,26 @@ describe("hand-built aws-chunked uploads", () => {
     expect(res.status).toBe(411);
     expect(await errorCode(res)).toBe("MissingContentLength");
   });
+
+  test("a body in plain HTTP chunks, of no declared length: 501 naming Transfer-Encoding, as S3 answers; nothing stored", async () => {
+    const { request } = await import("node:http");
+    const url = new URL(server.endpoint);
+    const headers = { host: url.host };
+    const signed = signHeaders({ method: "PUT", decodedPath: `/${bucket}/te-chunked`, query: [], headers, accessKeyId: accessKey, secretKey, region, nowMs: Date.now(), payloadHash: "UNSIGNED-PAYLOAD" });
+    // no Content-Length: node:http sends the body in HTTP chunks
+    const [status, text] = await new Promise<[number, string]>((done, fail) => {
+      const req = request({ host: url.hostname, port: url.port, method: "PUT", path: `/${bucket}/te-chunked`, headers: { ...headers, ...signed } }, (res) => {
+        let body = "";
+        res.on("data", (c) => (body += c));
+        res.on("end", () => done([res.statusCode ?? 0, body]));
+      });
+      req.on("error", fail);
+      req.write("hello");
+      req.end();
+    });
+    expect([status, /<Code>([^<]*)<\/Code>/.exec(text)?.[1], /<Header>([^<]*)<\/Header>/.exec(text)?.[1]]).toEqual([501, "NotImplemented", "Transfer-Encoding"]);
+    expect(await exists("te-chunked")).toBe(false);
+  });
 });
 
 describe("checksum headers on plain uploads", () => {

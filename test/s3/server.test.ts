@@ -151,6 +151,41 @@ print(got, round(time.time() - started, 1))
     expect(await (await s3(server.endpoint, { method: "GET", path: `/${bucket}/continued` })).text()).toBe(body);
   });
 
+  test("requests pipelined on one connection take effect in order: a DELETE behind a PUT, a small PUT behind a large one", async () => {
+    const url = new URL(server.endpoint);
+    const { signHeaders } = await import("../../src/sigv4/index.ts");
+    /** One signed request, head and body, as bytes. */
+    const wire = (method: string, key: string, body: Uint8Array) => {
+      const headers = { host: url.host, "content-length": String(body.length) };
+      const signed = signHeaders({ method, decodedPath: `/${bucket}/${key}`, query: [], headers, accessKeyId: accessKey, secretKey, region, nowMs: Date.now(), payloadHash: "UNSIGNED-PAYLOAD" });
+      const head = Object.entries({ ...headers, ...signed }).map(([k, v]) => `${k}: ${v}`).join("\r\n");
+      return Buffer.concat([Buffer.from(`${method} /${bucket}/${key} HTTP/1.1\r\n${head}\r\n\r\n`), body]);
+    };
+    /** Sends the requests in one write; resolves with the status lines of the answers, in order. */
+    const pipelined = (requests: Buffer[]) =>
+      new Promise<string[]>((done) => {
+        let said = "";
+        const sock = connect(server.port, "127.0.0.1", () => sock.write(Buffer.concat(requests)));
+        sock.on("data", (d) => {
+          said += d.toString("latin1");
+          if ((said.match(/^HTTP\/1\.1 \d+/gm) ?? []).length === requests.length) sock.destroy();
+        });
+        sock.on("close", () => done(said.match(/^HTTP\/1\.1 \d+/gm) ?? []));
+        sock.on("error", () => {});
+      });
+    const large = new Uint8Array(4 * 1024 * 1024).fill(7);
+    for (let round = 0; round < 3; round++) {
+      expect(await pipelined([wire("PUT", "piped-del", large), wire("DELETE", "piped-del", new Uint8Array())])).toEqual(["HTTP/1.1 200", "HTTP/1.1 204"]);
+      expect((await s3(server.endpoint, { method: "HEAD", path: `/${bucket}/piped-del` })).status).toBe(404);
+      expect(await pipelined([wire("PUT", "piped-put", large), wire("PUT", "piped-put", Buffer.from("last"))])).toEqual(["HTTP/1.1 200", "HTTP/1.1 200"]);
+      expect(await (await s3(server.endpoint, { method: "GET", path: `/${bucket}/piped-put` })).text()).toBe("last");
+    }
+    // bytes sent past a body's Content-Length are a malformed request of their own: answered (an
+    // S3 error) after the request before them, not instead of its answer
+    expect(await pipelined([wire("PUT", "piped-short", Buffer.from("abcdefghij")), Buffer.from("klmnopqrstuvwxyz")])).toEqual(["HTTP/1.1 200", "HTTP/1.1 400"]);
+    expect(await (await s3(server.endpoint, { method: "GET", path: `/${bucket}/piped-short` })).text()).toBe("abcdefghij");
+  });
+
   test("headers named like an object's built-in properties are headers like any other", async () => {
     // request headers are kept in a record by name: "constructor" must not find Object's own
     const odd = JSON.parse('{"constructor": "c", "__proto__": "p", "toString": "t", "x-amz-meta-constructor": "m", "x-amz-meta-__proto__": "mp"}');
@@ -241,6 +276,7 @@ describe("objects over HTTP", () => {
     await expectError(await put("headers-big", "x", many), 400, "RequestHeaderSectionTooLarge");
     const huge = await fetch(`${server.endpoint}/${bucket}/k`, { headers: { "x-huge": "h".repeat(100_000) } });
     expect(huge.status).toBe(431);
+    expect(await huge.text()).toContain("<Code>RequestHeaderSectionTooLarge</Code>");
   });
 
   test("keys that look like paths stay keys inside the data dir", async () => {
@@ -436,9 +472,23 @@ describe("listing over HTTP", () => {
 
 describe("operations s3d does not serve", () => {
   test("unknown sub-resources are NotImplemented, wrong methods MethodNotAllowed", async () => {
-    await expectError(await s3(server.endpoint, { method: "GET", path: `/${bucket}`, query: [["versioning", ""]] }), 501, "NotImplemented");
+    await expectError(await s3(server.endpoint, { method: "GET", path: `/${bucket}`, query: [["inventory", ""]] }), 501, "NotImplemented");
+    await expectError(await s3(server.endpoint, { method: "PUT", path: `/${bucket}`, query: [["versioning", ""]], body: "<VersioningConfiguration/>" }), 501, "NotImplemented");
     await expectError(await s3(server.endpoint, { method: "POST", path: `/${bucket}/k` }), 405, "MethodNotAllowed");
     await expectError(await s3(server.endpoint, { method: "DELETE", path: "/" }), 405, "MethodNotAllowed");
+  });
+
+  test("a sub-resource S3 added that s3d does not know is refused, never served as the plain operation", async () => {
+    await put("precious", "precious bytes");
+    // DeleteBucketMetadataTableConfiguration, RenameObject, CreateSession, GetBucketAbac: not DeleteBucket, PutObject, ListObjects
+    await expectError(await s3(server.endpoint, { method: "DELETE", path: `/${bucket}`, query: [["metadataTable", ""]] }), 501, "NotImplemented");
+    await expectError(await s3(server.endpoint, { method: "PUT", path: `/${bucket}/precious`, query: [["renameObject", ""]], headers: { "x-amz-rename-source": `${bucket}/other` } }), 501, "NotImplemented");
+    await expectError(await s3(server.endpoint, { method: "GET", path: `/${bucket}`, query: [["session", ""]] }), 501, "NotImplemented");
+    await expectError(await s3(server.endpoint, { method: "GET", path: `/${bucket}`, query: [["abac", ""]] }), 501, "NotImplemented");
+    expect((await s3(server.endpoint, { method: "HEAD", path: `/${bucket}` })).status).toBe(200);
+    expect(await getText("precious")).toEqual({ status: 200, text: "precious bytes" });
+    // a parameter with a value that s3d does not know is ignored, as S3 ignores it (the SDKs' x-id)
+    expect(await (await s3(server.endpoint, { method: "GET", path: `/${bucket}/precious`, query: [["x-id", "GetObject"]] })).text()).toBe("precious bytes");
   });
 
   test("without a valid signature they are AccessDenied: an anonymous caller learns nothing of what s3d serves", async () => {

@@ -318,6 +318,7 @@ describe("presigned URLs", () => {
     const e = expectS3Error(() => verifyRequest({ ...input, region: "eu-west-1" }, lookup), "AuthorizationQueryParametersError");
     expect(e.message).toBe("Error parsing the X-Amz-Credential parameter; the region 'us-east-1' is wrong; expecting 'eu-west-1'");
     expect(e.details).toEqual({ Region: "eu-west-1" });
+    expect(e.headers).toEqual({ "x-amz-bucket-region": "eu-west-1" });
   });
 
   test("an unsigned x-amz-* header → AccessDenied; x-amz-content-sha256 tolerated and ignored", () => {

@@ -1,7 +1,8 @@
-/** Bucket operations: Create, Head, Delete, ListBuckets, GetBucketLocation. */
-import { S3Error } from "../../errors.ts";
+/** Bucket operations: Create, Head, Delete, ListBuckets, GetBucketLocation, and reads of configurations s3d does not keep. */
+import { S3Error, type S3ErrorCode } from "../../errors.ts";
+import { checkBucketCreationHeaders } from "../attributes.ts";
 import { checkBucketName } from "../names.ts";
-import { emptyResponse, isoTime, xmlResponse } from "../respond.ts";
+import { emptyResponse, isoTime, xmlResponse, type S3Response } from "../respond.ts";
 import { childText, parseXmlBody, s3Xmlns, x, malformedXml } from "../xml.ts";
 import { readSmallBody } from "./small-body.ts";
 import { ownerOf, type S3Context } from "./context.ts";
@@ -9,6 +10,7 @@ import { ownerOf, type S3Context } from "./context.ts";
 export async function createBucket(ctx: S3Context) {
   const { bucket } = ctx.req;
   checkBucketName(bucket);
+  checkBucketCreationHeaders(ctx.req.headers);
   const text = await readSmallBody(ctx);
   if (text.trim() !== "") {
     const doc = parseXmlBody(text);
@@ -80,4 +82,61 @@ export async function getBucketLocation(ctx: S3Context) {
   await ctx.backend.headBucket(ctx.req.bucket);
   // AWS answers an empty constraint for us-east-1.
   return xmlResponse(x("LocationConstraint", { xmlns: s3Xmlns }, ctx.region === "us-east-1" ? "" : ctx.region));
+}
+
+/**
+ * Reads of bucket configurations s3d does not keep (tools such as Terraform, rclone and s3cmd ask
+ * for them), answered as S3 answers for a bucket where each was never set: a document that says
+ * so, or the configuration's own "not found" error. The sub-resource each answers, and how.
+ */
+const unsetConfigurations: Record<string, { operation: string; answer: (ctx: S3Context) => S3Response }> = {
+  // s3d keeps no versions: every bucket is one that was never versioned, shown with no Status
+  versioning: { operation: "GetBucketVersioning", answer: () => xmlResponse(x("VersioningConfiguration", { xmlns: s3Xmlns })) },
+  accelerate: { operation: "GetBucketAccelerateConfiguration", answer: () => xmlResponse(x("AccelerateConfiguration", { xmlns: s3Xmlns })) },
+  logging: { operation: "GetBucketLogging", answer: () => xmlResponse(x("BucketLoggingStatus", { xmlns: s3Xmlns })) },
+  requestPayment: { operation: "GetBucketRequestPayment", answer: () => xmlResponse(x("RequestPaymentConfiguration", { xmlns: s3Xmlns }, x("Payer", "BucketOwner"))) },
+  // no ACLs: every bucket is BucketOwnerEnforced, its owner the only grantee
+  ownershipControls: { operation: "GetBucketOwnershipControls", answer: () => xmlResponse(x("OwnershipControls", { xmlns: s3Xmlns }, x("Rule", x("ObjectOwnership", "BucketOwnerEnforced")))) },
+  acl: { operation: "GetBucketAcl", answer: (ctx) => xmlResponse(ownerOnlyAcl(ctx)) },
+  encryption: {
+    operation: "GetBucketEncryption",
+    answer: (ctx) => {
+      if (!ctx.backend.encryptedAtRest) throw new S3Error("ServerSideEncryptionConfigurationNotFoundError", "The server side encryption configuration was not found", { BucketName: ctx.req.bucket });
+      const rule = x("Rule", x("ApplyServerSideEncryptionByDefault", x("SSEAlgorithm", "AES256")), x("BucketKeyEnabled", false));
+      return xmlResponse(x("ServerSideEncryptionConfiguration", { xmlns: s3Xmlns }, rule));
+    },
+  },
+  policy: { operation: "GetBucketPolicy", answer: (ctx) => notSet(ctx, "NoSuchBucketPolicy", "The bucket policy does not exist") },
+  lifecycle: { operation: "GetBucketLifecycleConfiguration", answer: (ctx) => notSet(ctx, "NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist") },
+  website: { operation: "GetBucketWebsite", answer: (ctx) => notSet(ctx, "NoSuchWebsiteConfiguration", "The specified bucket does not have a website configuration") },
+  tagging: { operation: "GetBucketTagging", answer: (ctx) => notSet(ctx, "NoSuchTagSet", "The TagSet does not exist") },
+  publicAccessBlock: { operation: "GetPublicAccessBlock", answer: (ctx) => notSet(ctx, "NoSuchPublicAccessBlockConfiguration", "The public access block configuration was not found") },
+  replication: { operation: "GetBucketReplication", answer: (ctx) => notSet(ctx, "ReplicationConfigurationNotFoundError", "The replication configuration was not found") },
+  "object-lock": { operation: "GetObjectLockConfiguration", answer: (ctx) => notSet(ctx, "ObjectLockConfigurationNotFoundError", "Object Lock configuration does not exist for this bucket") },
+};
+
+function notSet(ctx: S3Context, code: S3ErrorCode, message: string): never {
+  throw new S3Error(code, message, { BucketName: ctx.req.bucket });
+}
+
+/** The sub-resource of a bucket GET that reads a configuration s3d does not keep, if it is one. */
+export function unsetConfigurationOf(params: Map<string, string>): { operation: string; handler: (ctx: S3Context) => Promise<S3Response> } | undefined {
+  const name = Object.keys(unsetConfigurations).find((n) => params.has(n));
+  if (name === undefined) return undefined;
+  const { operation, answer } = unsetConfigurations[name];
+  return {
+    operation,
+    handler: async (ctx) => {
+      await ctx.backend.headBucket(ctx.req.bucket);
+      return answer(ctx);
+    },
+  };
+}
+
+/** An ACL that grants the owner everything and nobody else anything: what every s3d bucket and object has. */
+export function ownerOnlyAcl(ctx: S3Context) {
+  const owner = ownerOf(ctx);
+  const ownerXml = [x("ID", owner.id), x("DisplayName", owner.displayName)];
+  const grantee = x("Grantee", { "xmlns:xsi": "http://www.w3.org/2001/XMLSchema-instance", "xsi:type": "CanonicalUser" }, ownerXml);
+  return x("AccessControlPolicy", { xmlns: s3Xmlns }, x("Owner", ownerXml), x("AccessControlList", x("Grant", grantee, x("Permission", "FULL_CONTROL"))));
 }

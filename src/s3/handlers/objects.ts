@@ -10,6 +10,7 @@ import { tagsFromXml, tagsXml } from "../tags.ts";
 import { contentRange, resolveRange, type ByteRange } from "../range.ts";
 import { emptyResponse, httpTime, isHeaderValue, quoteEtag, xmlResponse, type S3Response } from "../respond.ts";
 import { childList, childText, parseXmlBody, s3Xmlns, x, malformedXml } from "../xml.ts";
+import { ownerOnlyAcl } from "./buckets.ts";
 import type { S3Context } from "./context.ts";
 import { int32Param } from "./list.ts";
 import { readSmallBody } from "./small-body.ts";
@@ -168,6 +169,13 @@ function objectPartsXml(headers: Record<string, string>, reader: ObjectReader) {
     x("IsTruncated", isTruncated),
     parts,
   );
+}
+
+/** An object's ACL: its owner's, as every s3d object's (no ACLs, BucketOwnerEnforced). */
+export async function getObjectAcl(ctx: S3Context) {
+  const reader = await ctx.backend.openObject(ctx.req.bucket, ctx.req.key);
+  reader.close();
+  return xmlResponse(ownerOnlyAcl(ctx));
 }
 
 export async function getObjectTagging(ctx: S3Context) {
