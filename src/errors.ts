@@ -54,6 +54,7 @@ const statusByCode = {
   PreconditionFailed: 412,
   ReplicationConfigurationNotFoundError: 404,
   RequestHeaderSectionTooLarge: 400,
+  RequestTimeout: 400,
   RequestTimeTooSkewed: 403,
   ServerSideEncryptionConfigurationNotFoundError: 404,
   SignatureDoesNotMatch: 403,

@@ -109,6 +109,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         logger.info("client went away", { requestId, operation, method, resource });
         return;
       }
+      if (outgoing.writableEnded) {
+        // answered already (RequestTimeout, by the idle timer)
+        logger.info("request ended early", { requestId, operation, method, resource, error: error instanceof S3Error ? error.code : String(error) });
+        return;
+      }
       response = failure(error, resource, requestId, method !== "HEAD", logger, operation);
     }
     const origin = headers.origin;
@@ -143,15 +148,21 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // run first (RFC 9112 §9.3.2 allows parallel handling of safe methods only). Each connection
   // keeps the promise of the request it is serving.
   const serving = new WeakMap<object, Promise<void>>();
+  /** Each connection's request being served, while it is. */
+  const current = new WeakMap<object, { incoming: IncomingMessage; outgoing: ServerResponse }>();
   // What escapes `serve` (a response that cannot be written) costs this request its connection,
   // not the process: an unhandled rejection would end it.
   const handle = (incoming: IncomingMessage, outgoing: ServerResponse, expectsContinue = false) => {
-    const run = () =>
-      serve(incoming, outgoing, expectsContinue).catch((error: unknown) => {
-        logger.error("internal error", { error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
-        outgoing.destroy();
-      });
     const connection = incoming.socket;
+    const run = () => {
+      current.set(connection, { incoming, outgoing });
+      return serve(incoming, outgoing, expectsContinue)
+        .catch((error: unknown) => {
+          logger.error("internal error", { error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+          outgoing.destroy();
+        })
+        .finally(() => current.delete(connection));
+    };
     const before = serving.get(connection);
     const done = before === undefined ? run() : before.then(run);
     serving.set(connection, done);
@@ -179,6 +190,21 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       const { headers, body } = errorResponse(refusal, "/", requestId, true);
       socket.end(rawResponse(oversized ? 431 : refusal.httpStatus, { ...headers, "x-amz-request-id": requestId, "x-amz-id-2": requestId }, String(body)));
     });
+  });
+  // A connection idle for the timeout is closed; when a request's body stopped arriving, that
+  // request is first answered 400 RequestTimeout, as S3 answers it (SDKs retry it).
+  server.on("timeout", (socket: Duplex) => {
+    const stalled = current.get(socket);
+    if (stalled === undefined || stalled.incoming.complete || stalled.outgoing.headersSent) return void socket.destroy();
+    current.delete(socket);
+    const { incoming, outgoing } = stalled;
+    const timedOut = new S3Error("RequestTimeout", "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.");
+    const requestId = nextRequestId();
+    const answer = errorResponse(timedOut, incoming.url ?? "/", requestId, true);
+    answer.headers.connection = "close";
+    // The answer goes out first: Bun answers a request destroyed before its response 200 itself.
+    // Then the body fails, so that the write waiting on it stores nothing even if bytes came now.
+    void send(outgoing, answer, requestId, idleTimeoutMs).finally(() => incoming.destroy(timedOut));
   });
   // Expect: 100-continue is answered by `serve` after authentication, not by the HTTP layer first.
   server.on("checkContinue", (incoming: IncomingMessage, outgoing: ServerResponse) => handle(incoming, outgoing, true));

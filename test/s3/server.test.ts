@@ -116,6 +116,30 @@ print(got, round(time.time() - started, 1))
       // a reader that stops taking bytes for longer than the timeout: cut
       const stalled = await get(3, 0);
       expect(stalled.bytes).toBeLessThan(bigBytes);
+
+      // an upload whose body stops arriving: 400 RequestTimeout, as S3 answers (SDKs retry it),
+      // the connection closed, nothing stored, even when the rest of the body comes after
+      const headers = { host: url.host, "content-length": "100" };
+      const signed = signHeaders({ method: "PUT", decodedPath: "/idle-bucket/stalled", query: [], headers, accessKeyId: accessKey, secretKey, region, nowMs: Date.now(), payloadHash: "UNSIGNED-PAYLOAD" });
+      const head = `PUT /idle-bucket/stalled HTTP/1.1\r\n${Object.entries({ ...headers, ...signed }).map(([k, v]) => `${k}: ${v}`).join("\r\n")}\r\n\r\n`;
+      const startedMs = Date.now();
+      const answer = await new Promise<string>((done) => {
+        let said = "";
+        const sock = connect(own.port, "127.0.0.1", () => sock.write(`${head}${"a".repeat(26)}`));
+        sock.on("data", (d) => {
+          said += d.toString();
+          sock.write("b".repeat(74)); // the rest, too late
+        });
+        sock.on("close", () => done(said));
+        sock.on("error", () => {});
+        setTimeout(() => sock.destroy(), 10_000);
+      });
+      expect(answer).toStartWith("HTTP/1.1 400");
+      expect(answer).toContain("<Code>RequestTimeout</Code>");
+      expect(answer.toLowerCase()).toContain("connection: close");
+      expect(Date.now() - startedMs).toBeLessThan(5000);
+      expect((await s3(own.endpoint, { method: "HEAD", path: "/idle-bucket/stalled" })).status).toBe(404);
+      expect(own.logs()).not.toContain("internal error");
     } finally {
       await own.stop();
     }
