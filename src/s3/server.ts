@@ -18,6 +18,8 @@ import { errorResponse, isHeaderValue, type S3Response } from "./respond.ts";
 import { routeOf, type Route } from "./router.ts";
 
 export const healthPath = "/_s3d/health";
+/** The operations whose answers carry x-amz-server-side-encryption when objects are encrypted at rest. */
+const encryptedObjectOperations = new Set(["PutObject", "GetObject", "HeadObject", "CopyObject", "CreateMultipartUpload", "UploadPart", "UploadPartCopy", "CompleteMultipartUpload"]);
 /** S3 refuses request headers larger than 8 KiB; the parser's own limit sits above ours. */
 export const requestHeaderBytesMax = 8 * 1024;
 const parserHeaderBytesMax = 64 * 1024;
@@ -103,6 +105,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         // the body is asked for only once the request is known to be allowed, as S3 does
         if (expectsContinue) outgoing.writeContinue();
         response = await route.handler({ req, backend, region, ...who });
+        if (response.body instanceof ReadableStream) response = { ...response, body: await begun(response.body) };
+        // every object is encrypted at rest with a master key: S3 says so on every object answer
+        if (backend.encryptedAtRest && response.status < 300 && encryptedObjectOperations.has(operation)) response.headers["x-amz-server-side-encryption"] = "AES256";
       }
     } catch (error) {
       if (outgoing.destroyed || incoming.socket?.destroyed !== false) {
@@ -319,6 +324,7 @@ async function send(outgoing: ServerResponse, response: S3Response, requestId: s
     while (true) {
       const { value, done } = await reader.read();
       if (done) break;
+      if (outgoing.destroyed) throw new Error("connection closed");
       sent += value.length;
       if (!outgoing.write(value)) await drained(outgoing);
       outgoing.socket?.setTimeout(idleTimeoutMs);
@@ -333,8 +339,39 @@ async function send(outgoing: ServerResponse, response: S3Response, requestId: s
   return sent;
 }
 
+/**
+ * The stream with its first piece already read: a body that cannot even begin (its blob missing,
+ * its first fragment failing to open) fails while an error can still be answered. Once the head
+ * is written only a cut connection can say so, and Bun answers a response destroyed before its
+ * first byte with a bare "200 OK" that clients take for a whole, empty body.
+ */
+async function begun(body: ReadableStream<Uint8Array>): Promise<ReadableStream<Uint8Array>> {
+  const reader = body.getReader();
+  let first: Awaited<ReturnType<typeof reader.read>>;
+  try {
+    first = await reader.read();
+  } catch (error) {
+    await reader.cancel().catch(() => {});
+    throw error;
+  }
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      if (first.done) controller.close();
+      else controller.enqueue(first.value);
+    },
+    async pull(controller) {
+      const { value, done } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+}
+
+/** Resolves when the response can take more; rejects once its connection is gone, even if it went before. */
 function drained(outgoing: ServerResponse): Promise<void> {
   return new Promise((resolve, reject) => {
+    if (outgoing.destroyed || outgoing.socket === null || outgoing.socket.destroyed) return reject(new Error("connection closed"));
     const onDrain = () => { cleanup(); resolve(); };
     const onClose = () => { cleanup(); reject(new Error("connection closed")); };
     const cleanup = () => { outgoing.off("drain", onDrain); outgoing.off("close", onClose); };

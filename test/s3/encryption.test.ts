@@ -85,10 +85,20 @@ describe("an encrypted data dir through the S3 API", () => {
     expect(list).toContain(`<Size>${small.length}</Size>`);
   });
 
-  test("SSE-S3 (x-amz-server-side-encryption: AES256) is what this server does anyway: accepted", async () => {
+  test("SSE-S3 (x-amz-server-side-encryption: AES256) is what this server does anyway: accepted, and every object answer says so", async () => {
     const put = await req({ method: "PUT", path: `/${bucket}/sse-s3`, body: small, headers: { "x-amz-server-side-encryption": "AES256" } });
     expect(put.status).toBe(200);
+    expect(put.headers.get("x-amz-server-side-encryption")).toBe("AES256");
+    const got = await get("sse-s3");
+    expect(Buffer.compare(got.body, small)).toBe(0);
+    expect(got.headers.get("x-amz-server-side-encryption")).toBe("AES256");
+    expect((await req({ method: "HEAD", path: `/${bucket}/sse-s3` })).headers.get("x-amz-server-side-encryption")).toBe("AES256");
+    // copying an object onto itself naming the encryption is how S3 users encrypt in place: allowed
+    const inPlace = await req({ method: "PUT", path: `/${bucket}/sse-s3`, headers: { "x-amz-copy-source": `/${bucket}/sse-s3`, "x-amz-server-side-encryption": "AES256" } });
+    expect([inPlace.status, inPlace.headers.get("x-amz-server-side-encryption")]).toEqual([200, "AES256"]);
     expect(Buffer.compare((await get("sse-s3")).body, small)).toBe(0);
+    // errors do not carry it
+    expect((await req({ method: "GET", path: `/${bucket}/no-such-key` })).headers.get("x-amz-server-side-encryption")).toBeNull();
   });
 
   test("ranges across fragment boundaries", async () => {
@@ -217,4 +227,54 @@ describe("tampered data through the S3 API", () => {
       await tampered.stop();
     }
   }, 30_000);
+
+  test("a first fragment that does not open: 500 InternalError for a whole, ranged or one-part GET, never a 200 that ends empty", async () => {
+    const tampered = await startS3d({ args: ["--encryption-key-file", keyFile] });
+    try {
+      const ep = tampered.endpoint;
+      expect((await s3(ep, { method: "PUT", path: "/tamper-first" })).status).toBe(200);
+      expect((await s3(ep, { method: "PUT", path: "/tamper-first/obj", body: marked(1024 * 1024 + 100, 6) })).status).toBe(200);
+      await tampered.crash();
+      const blobRoot = join(tampered.dataDir, "blobs");
+      const [blob] = readdirSync(blobRoot).flatMap((d) => readdirSync(join(blobRoot, d)).map((f) => join(blobRoot, d, f)));
+      const bytes = readFileSync(blob);
+      bytes[100] ^= 0x10; // fragment 0
+      writeFileSync(blob, bytes);
+      await tampered.restart();
+      for (const headers of [{}, { range: "bytes=0-100000" }] as Record<string, string>[]) {
+        const res = await s3(ep, { method: "GET", path: "/tamper-first/obj", headers });
+        expect([res.status, await errorCode(res)]).toEqual([500, "InternalError"]);
+      }
+      const part = await s3(ep, { method: "GET", path: "/tamper-first/obj", query: [["partNumber", "1"]] });
+      expect([part.status, await errorCode(part)]).toEqual([500, "InternalError"]);
+    } finally {
+      await tampered.stop();
+    }
+  }, 30_000);
+});
+
+test("downloads the client abandons after a few bytes close their files: the server keeps serving", async () => {
+  const { connect } = await import("node:net");
+  const { signHeaders } = await import("../../src/sigv4/index.ts");
+  const { accessKey, region, secretKey } = await import("../support/server.ts");
+  const big = marked(8 * 1024 * 1024, 7);
+  expect((await req({ method: "PUT", path: `/${bucket}/abandoned`, body: big })).status).toBe(200);
+  const url = new URL(server.endpoint);
+  const headers = { host: url.host };
+  for (let i = 0; i < 40; i++) {
+    const signed = signHeaders({ method: "GET", decodedPath: `/${bucket}/abandoned`, query: [], headers, accessKeyId: accessKey, secretKey, region, nowMs: Date.now(), payloadHash: "UNSIGNED-PAYLOAD" });
+    const head = `GET /${bucket}/abandoned HTTP/1.1\r\n${Object.entries({ ...headers, ...signed }).map(([k, v]) => `${k}: ${v}`).join("\r\n")}\r\n\r\n`;
+    await new Promise<void>((done) => {
+      const sock = connect(server.port, "127.0.0.1", () => sock.write(head));
+      sock.once("data", () => sock.destroy()); // the first bytes, then gone
+      sock.on("close", () => done());
+      sock.on("error", () => {});
+    });
+    if (i % 10 === 9) Bun.gc(true); // where an abandoned open file would end the process
+  }
+  await Bun.sleep(200);
+  const whole = await get("abandoned");
+  expect(whole.status).toBe(200);
+  expect(md5(whole.body)).toBe(md5(big));
+  expect(server.logs()).not.toContain("FileHandle");
 });
