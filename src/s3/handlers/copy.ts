@@ -92,7 +92,9 @@ export async function copyObject(ctx: S3Context) {
   let body;
   try {
     const source = parseCopySource(headers["x-amz-copy-source"]);
-    if (source.bucket === bucket && source.key === key && metadataDirective === "COPY" && taggingDirective === "COPY") {
+    // (naming the encryption is a change: it is how S3 users encrypt objects in place)
+    const changesNothing = metadataDirective === "COPY" && taggingDirective === "COPY" && headers["x-amz-server-side-encryption"] === undefined;
+    if (source.bucket === bucket && source.key === key && changesNothing) {
       throw new S3Error("InvalidRequest", "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.");
     }
     if (reader.meta.sizeBytes > objectBytesMax) {
