@@ -13,6 +13,7 @@ export interface CorsRule {
 }
 
 export const corsRulesMax = 100;
+const corsRuleIdCharsMax = 255;
 const corsMethods = ["GET", "PUT", "POST", "DELETE", "HEAD"];
 
 /** An HTTP field name (RFC 9110 §5.1, token characters); "*" is a token character too. */
@@ -42,10 +43,14 @@ export function corsFromXml(text: string): CorsRule[] {
       allowedHeaders: texts(r, "AllowedHeader"),
       exposeHeaders: texts(r, "ExposeHeader"),
     };
-    const maxAge = childText(r, "MaxAgeSeconds");
+    if (rule.id !== undefined && rule.id.length > corsRuleIdCharsMax) {
+      throw new S3Error("InvalidRequest", `The ID of a CORS rule cannot be longer than ${corsRuleIdCharsMax} characters.`);
+    }
+    const maxAge = childText(r, "MaxAgeSeconds")?.trim();
     if (maxAge !== undefined) {
-      if (!/^\d{1,9}$/.test(maxAge.trim())) throw malformed("MaxAgeSeconds must be a whole number");
-      rule.maxAgeSeconds = Number(maxAge.trim());
+      // an Integer in S3's model: 0 to 2^31-1
+      if (!/^\d{1,10}$/.test(maxAge) || Number(maxAge) > 2_147_483_647) throw malformed("MaxAgeSeconds must be a whole number");
+      rule.maxAgeSeconds = Number(maxAge);
     }
     if (rule.allowedOrigins.length === 0 || rule.allowedMethods.length === 0) throw malformed("each rule needs AllowedOrigin and AllowedMethod");
     for (const m of rule.allowedMethods) {

@@ -492,8 +492,30 @@ describe("CORS", () => {
     const foreign = await req({ method: "GET", path: `/${cb}/obj`, headers: { origin: "https://evil.example.test" } });
     expect(foreign.headers.get("access-control-allow-origin")).toBeNull();
 
+    // a refusal raised while routing (here an unserved versionId) is readable by the browser too
+    const refusedByRoute = await req({ method: "GET", path: `/${cb}/obj`, query: [["versionId", "abc"]], headers: { origin: "https://app.example.test" } });
+    expect([refusedByRoute.status, refusedByRoute.headers.get("access-control-allow-origin")]).toEqual([501, "https://app.example.test"]);
+    const noMethod = await fetch(`${server.endpoint}/${cb}/x`, { method: "OPTIONS", headers: { origin: "https://app.example.test" } });
+    expect([noMethod.status, await noMethod.text()]).toEqual([400, expect.stringContaining("Access-Control-Request-Method request header needed")]);
+
     expect((await req({ method: "DELETE", path: `/${cb}`, query: [["cors", ""]] })).status).toBe(204);
-    expect((await preflight("https://app.example.test", "PUT")).status).toBe(403);
+    const disabled = await preflight("https://app.example.test", "PUT");
+    expect([disabled.status, await disabled.text()]).toEqual([403, expect.stringContaining("CORS is not enabled for this bucket")]);
+  });
+
+  test("S3's limits on a configuration: 64 KB, IDs of 255 characters, MaxAgeSeconds up to 2^31-1", async () => {
+    const cb = "cors-limits";
+    await req({ method: "PUT", path: `/${cb}` });
+    const put = (body: string) => req({ method: "PUT", path: `/${cb}`, query: [["cors", ""]], body, headers: { "content-md5": md5Base64(body) } });
+    const rule = (inner: string) => `<CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod>${inner}</CORSRule>`;
+    const config = (...rules: string[]) => `<CORSConfiguration>${rules.join("")}</CORSConfiguration>`;
+    expect((await put(config(rule(`<ID>${"i".repeat(255)}</ID><MaxAgeSeconds>2147483647</MaxAgeSeconds>`)))).status).toBe(200);
+    expect(await (await req({ method: "GET", path: `/${cb}`, query: [["cors", ""]] })).text()).toContain("<MaxAgeSeconds>2147483647</MaxAgeSeconds>");
+    expect(await errorCode(await put(config(rule(`<ID>${"i".repeat(256)}</ID>`))))).toBe("InvalidRequest");
+    expect(await errorCode(await put(config(rule("<MaxAgeSeconds>2147483648</MaxAgeSeconds>"))))).toBe("MalformedXML");
+    const bulky = config(...Array.from({ length: 60 }, (_, i) => rule(`<ID>rule-${i}</ID>${"<AllowedHeader>x-amz-meta-a-long-header-name-*</AllowedHeader>".repeat(20)}`)));
+    expect(bulky.length).toBeGreaterThan(64 * 1024);
+    expect(await errorCode(await put(bulky))).toBe("MalformedXML");
   });
 
   test("header names and origins a response could not carry are refused in the configuration", async () => {

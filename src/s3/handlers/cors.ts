@@ -13,8 +13,11 @@ export async function corsRulesOf(backend: Backend, bucket: string): Promise<Cor
   return stored === undefined ? undefined : (JSON.parse(stored) as CorsRule[]);
 }
 
+/** S3's limit on a CORS configuration document. */
+const corsDocumentBytesMax = 64 * 1024;
+
 export async function putBucketCors(ctx: S3Context) {
-  const rules = corsFromXml(await readSmallBody(ctx));
+  const rules = corsFromXml(await readSmallBody(ctx, false, corsDocumentBytesMax));
   await ctx.backend.setBucketConfig(ctx.req.bucket, corsConfigName, JSON.stringify(rules));
   return emptyResponse(200);
 }
@@ -37,12 +40,12 @@ export async function preflight(ctx: S3Context) {
   const { headers, bucket } = ctx.req;
   const origin = headers.origin;
   const method = headers["access-control-request-method"];
-  if (origin === undefined || method === undefined) {
-    throw new S3Error("BadRequest", "Insufficient information. Origin request header needed.");
-  }
+  if (origin === undefined) throw new S3Error("BadRequest", "Insufficient information. Origin request header needed.");
+  if (method === undefined) throw new S3Error("BadRequest", "Insufficient information. Access-Control-Request-Method request header needed.");
   const requested = requestedHeaders(headers["access-control-request-headers"]);
   const rules = await corsRulesOf(ctx.backend, bucket);
-  const rule = rules && matchCors(rules, origin, method, requested);
+  if (rules === undefined) throw new S3Error("AccessForbidden", "CORSResponse: CORS is not enabled for this bucket.");
+  const rule = matchCors(rules, origin, method, requested);
   if (!rule) throw new S3Error("AccessForbidden", "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.");
   return emptyResponse(200, corsHeaders(rule, origin, requested, true));
 }
