@@ -134,6 +134,16 @@ function checkValue(setting: Setting, raw: unknown, where: string): Config[Setti
   }
 }
 
+/** An access key s3d accepts: what a SigV4 credential scope can carry unescaped. */
+export function isAccessKey(value: unknown): value is string {
+  return typeof value === "string" && /^[A-Za-z0-9_.+-]{3,128}$/.test(value);
+}
+
+/** A secret key s3d accepts: not trivially short. */
+export function isSecretKey(value: unknown): value is string {
+  return typeof value === "string" && value.length >= 8 && value.length <= 256;
+}
+
 function usersFrom(raw: unknown, file: string): User[] {
   if (!Array.isArray(raw)) throw new ConfigError(`${file}: users must be an array of tables ([[users]])`);
   return raw.map((u, i) => {
@@ -144,12 +154,8 @@ function usersFrom(raw: unknown, file: string): User[] {
     }
     const { name, access_key, secret_key } = u as Record<string, unknown>;
     if (typeof name !== "string" || name === "") throw new ConfigError(`${where}: name must be a non-empty string`);
-    if (typeof access_key !== "string" || !/^[A-Za-z0-9_.+-]{3,128}$/.test(access_key)) {
-      throw new ConfigError(`${where}: access_key must be 3 to 128 letters, digits or _.+-`);
-    }
-    if (typeof secret_key !== "string" || secret_key.length < 8 || secret_key.length > 256) {
-      throw new ConfigError(`${where}: secret_key must be 8 to 256 characters`);
-    }
+    if (!isAccessKey(access_key)) throw new ConfigError(`${where}: access_key must be 3 to 128 letters, digits or _.+-`);
+    if (!isSecretKey(secret_key)) throw new ConfigError(`${where}: secret_key must be 8 to 256 characters`);
     return { name, accessKey: access_key, secretKey: secret_key };
   });
 }

@@ -6,7 +6,7 @@ import pkg from "../package.json" with { type: "json" };
 import { ConfigError, isLoopback, loadConfig, parseArgs, usage } from "./config.ts";
 import { rootCredentials } from "./credentials.ts";
 import { createLogger } from "./log.ts";
-import { startServer } from "./s3/server.ts";
+import { shutdownGraceMs, startServer } from "./s3/server.ts";
 import { readMasterKeyFile, keyFingerprint } from "./shard/keys.ts";
 import { FsBackend } from "./store/fs/backend.ts";
 
@@ -36,6 +36,9 @@ const subcommands: Record<string, (args: string[]) => Promise<number>> = {
   },
 };
 
+// A closed stdout or stderr (`s3d | head`) costs the output, not the server.
+for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {});
+
 async function main(argv: string[]): Promise<number> {
   const subcommand = subcommands[argv[0] ?? ""];
   if (subcommand) return subcommand(argv.slice(1));
@@ -52,12 +55,14 @@ async function main(argv: string[]): Promise<number> {
   const logger = createLogger(config.logLevel);
   const dataDir = resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true });
-  const root = rootCredentials(dataDir, process.env);
-  const users = [root.user, ...config.users.filter((u) => u.accessKey !== root.user.accessKey)];
-
   // The key file is refused when group or others can read it; only its fingerprint is shown.
   const encryptionKey = config.encryptionKeyFile === undefined ? undefined : readMasterKeyFile(config.encryptionKeyFile);
+  // (first: it locks the data dir, so that a second s3d refused there writes nothing into it)
   const backend = new FsBackend(dataDir, { minFreeBytes: config.minFreeBytes, encryptionKey });
+  const root = rootCredentials(dataDir, process.env);
+  const shared = config.users.find((u) => u.accessKey === root.user.accessKey);
+  if (shared) throw new Error(`access key ${shared.accessKey} is both root's and user ${shared.name}'s`);
+  const users = [root.user, ...config.users];
   const fingerprint = encryptionKey === undefined ? undefined : keyFingerprint(encryptionKey);
   encryptionKey?.fill(0); // the backend keeps its own copy
   const encryption = fingerprint === undefined ? "off" : `on (AES-256-GCM, key fingerprint ${fingerprint})`;
@@ -105,9 +110,17 @@ async function main(argv: string[]): Promise<number> {
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
   });
-  logger.info("stopping");
+  // A second signal while stopping ends the process at once.
+  const now = () => {
+    logger.warn("stopped at once: requests in flight were cut");
+    process.exit(1);
+  };
+  process.once("SIGINT", now);
+  process.once("SIGTERM", now);
+  logger.info("stopping: no new connections, requests in flight may finish", { graceSeconds: shutdownGraceMs / 1000 });
   await server.close();
   await backend.close();
+  logger.info("stopped");
   return 0;
 }
 

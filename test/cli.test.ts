@@ -117,15 +117,109 @@ test("HTTPS with --tls-cert and --tls-key", async () => {
   }
 });
 
-test("a second process on the same data dir refuses to start", async () => {
+test("a second process on the same data dir refuses to start, and writes nothing there", async () => {
   const server = await startS3d();
   try {
-    const second = await run(["--data-dir", server.dataDir, "--port", "0"], { S3D_ACCESS_KEY: "AK", S3D_SECRET_KEY: "SK" });
+    // without env credentials it would generate root's and keep them in the data dir
+    const second = await run(["--data-dir", server.dataDir, "--port", "0"]);
     expect(second.code).toBe(2);
     expect(second.stderr).toContain("another s3d process is using the data dir");
+    expect(readdirSync(server.dataDir)).not.toContain("root-credentials.json");
     expect((await fetch(`${server.endpoint}/_s3d/health`)).status).toBe(200);
   } finally {
     await server.stop();
+  }
+});
+
+test("root's keys obey the rules of every user's; a broken credentials file is named; root's key given to a user too is refused", async () => {
+  const dir = tempDir();
+  try {
+    const start = (env: Record<string, string>, args: string[] = []) => run(["--data-dir", dir, "--port", "0", ...args], env);
+    expect(await start({ S3D_ACCESS_KEY: "ROOTKEY", S3D_SECRET_KEY: "x" })).toMatchObject({ code: 2, stderr: expect.stringContaining("S3D_SECRET_KEY must be 8 to 256 characters") });
+    expect(await start({ S3D_ACCESS_KEY: "a/b", S3D_SECRET_KEY: "long-enough-secret" })).toMatchObject({ code: 2, stderr: expect.stringContaining("S3D_ACCESS_KEY must be 3 to 128") });
+    const file = join(dir, "root-credentials.json");
+    for (const content of ["{bad", "null", '{"accessKey":"","secretKey":""}']) {
+      writeFileSync(file, content, { mode: 0o600 });
+      const refused = await start({});
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain(file);
+      expect(refused.stderr).not.toContain("    at ");
+    }
+    rmSync(file);
+    writeFileSync(join(dir, "s3d.toml"), `[[users]]\nname = "backup"\naccess_key = "ROOTKEY"\nsecret_key = "backup-secret-1"\n`);
+    expect(await start({ S3D_ACCESS_KEY: "ROOTKEY", S3D_SECRET_KEY: "root-secret-12" }, ["--config", join(dir, "s3d.toml")])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("access key ROOTKEY is both root's and user backup's"),
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("SIGTERM lets a request in flight finish, takes no new connection, then exits 0; a second signal ends it at once", async () => {
+  const server = await startS3d({ args: ["--log-level", "info"] });
+  try {
+    expect((await s3(server.endpoint, { method: "PUT", path: "/stopping" })).status).toBe(200);
+    const { signHeaders } = await import("../src/sigv4/index.ts");
+    const { accessKey, region, secretKey } = await import("./support/server.ts");
+    const url = new URL(server.endpoint);
+    const bodyBytes = 2 * 1024 * 1024;
+    const headers = { host: url.host, "content-length": String(bodyBytes) };
+    const signed = signHeaders({ method: "PUT", decodedPath: "/stopping/slow", query: [], headers, accessKeyId: accessKey, secretKey, region, nowMs: Date.now(), payloadHash: "UNSIGNED-PAYLOAD" });
+    const head = `PUT /stopping/slow HTTP/1.1\r\n${Object.entries({ ...headers, ...signed }).map(([k, v]) => `${k}: ${v}`).join("\r\n")}\r\n\r\n`;
+    // a client that sends its body over about 1.5 s, SIGTERM arriving after its first part
+    const uploader = String.raw`
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(sys.argv[2].encode())
+for i in range(16):
+    s.sendall(b"s" * (int(sys.argv[3]) // 16))
+    time.sleep(0.1)
+print(s.recv(4096).decode().split(chr(13))[0])
+`;
+    const upload = Bun.spawn(["python3", "-c", uploader, String(server.port), head, String(bodyBytes)], { stdout: "pipe", stderr: "pipe" });
+    await Bun.sleep(400);
+    server.process.kill("SIGTERM");
+    await Bun.sleep(200);
+    await expect(fetch(`${server.endpoint}/_s3d/health`)).rejects.toThrow(); // no new connections
+    expect(`${(await new Response(upload.stdout).text()).trim()}${await new Response(upload.stderr).text()}`).toBe("HTTP/1.1 200 OK");
+    expect(await server.process.exited).toBe(0);
+    expect(server.logs()).toContain('"msg":"stopped"');
+    await server.restart();
+    const stored = await s3(server.endpoint, { method: "HEAD", path: "/stopping/slow" });
+    expect([stored.status, stored.headers.get("content-length")]).toEqual([200, String(bodyBytes)]);
+
+    // a second signal does not wait
+    const stalled = Bun.spawn(["python3", "-c", uploader.replace("time.sleep(0.1)", "time.sleep(5)"), String(server.port), head, String(bodyBytes)], { stdout: "ignore", stderr: "ignore" });
+    await Bun.sleep(1000);
+    const signalledMs = Date.now();
+    server.process.kill("SIGTERM");
+    await Bun.sleep(200);
+    server.process.kill("SIGTERM");
+    expect(await server.process.exited).toBe(1);
+    expect(Date.now() - signalledMs).toBeLessThan(3000);
+    stalled.kill();
+  } finally {
+    await server.stop();
+  }
+});
+
+test("a closed stdout costs the output, not the server", async () => {
+  const dir = tempDir();
+  const port = await freePort();
+  const shell = Bun.spawn(["sh", "-c", `"${binaryPath}" --data-dir "${dir}" --port ${port} --log-level info | true`], {
+    env: { PATH: process.env.PATH ?? "", S3D_ACCESS_KEY: "PIPEKEY", S3D_SECRET_KEY: "pipe-secret-123" },
+    stdout: "ignore",
+    stderr: "pipe",
+  });
+  try {
+    await waitForHealth(`http://127.0.0.1:${port}`);
+    for (let i = 0; i < 5; i++) expect((await fetch(`http://127.0.0.1:${port}/_s3d/health`)).status).toBe(200);
+  } finally {
+    Bun.spawnSync(["pkill", "-f", `data-dir ${dir}`]);
+    await shell.exited;
+    expect(await new Response(shell.stderr).text()).not.toContain("EPIPE");
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
@@ -195,7 +289,7 @@ test("certs writes a development CA and node certificates that verify against it
 
 test("--encryption-key-file: refused when group-readable, or when it does not fit the data dir; the key never printed", async () => {
   const dir = tempDir();
-  const env = { S3D_ACCESS_KEY: "AK", S3D_SECRET_KEY: "SK" };
+  const env = { S3D_ACCESS_KEY: "CLIKEY", S3D_SECRET_KEY: "cli-secret-123" };
   const serveOnce = async (args: string[], extraEnv: Record<string, string> = {}) => {
     const port = await freePort();
     const proc = Bun.spawn([binaryPath, "--port", String(port), "--log-level", "info", ...args], {

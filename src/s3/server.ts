@@ -50,8 +50,15 @@ export interface ServerOptions {
 export interface RunningServer {
   port: number;
   url: string;
-  close(): Promise<void>;
+  /**
+   * Stops taking connections, lets the requests in flight finish for up to `graceMs` (answers
+   * then close their connections), then closes every connection left.
+   */
+  close(graceMs?: number): Promise<void>;
 }
+
+/** How long a stopping server lets the requests in flight finish. */
+export const shutdownGraceMs = 10_000;
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { backend, logger, region } = options;
@@ -89,6 +96,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           nowMs: nowMs(),
           scheme: options.tls ? "https" : "http",
         };
+        // (set before routing: a browser reads a request's refusal only with the bucket's CORS headers)
+        corsBucket = req.bucket;
         let route: Route;
         try {
           route = routeOf(method, req.bucket, req.key, req.params, req.headers);
@@ -99,7 +108,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           throw error;
         }
         operation = route.operation;
-        corsBucket = req.bucket;
         const who: Authenticated = route.anonymous ? { accessKeyId: "", payload: { kind: "unsigned" } } : auth.authenticate(req);
         if (!route.anonymous) checkExpectedOwner(headers, who.accessKeyId);
         // the body is asked for only once the request is known to be allowed, as S3 does
@@ -132,9 +140,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       if (response.body instanceof ReadableStream) await response.body.cancel().catch(() => {});
       response = failure(new Error(`response header ${unsendable} holds characters HTTP cannot carry`), resource, requestId, method !== "HEAD", logger, operation);
     }
-    // A body left unread (the request failed early) is not drained: the connection closes instead.
-    if (!incoming.complete && hasBody(headers)) response.headers.connection = "close";
+    // A body left unread (the request failed early) is not drained: the connection closes instead;
+    // so does every connection answered while the server stops.
+    if ((!incoming.complete && hasBody(headers)) || stopping) response.headers.connection = "close";
     const bytesSent = await send(outgoing, response, requestId, idleTimeoutMs);
+    // a streamed body cut short (the client went away, a blob failed mid-way) says so
+    const declaredOut = response.body instanceof ReadableStream ? Number(response.headers["content-length"] ?? NaN) : NaN;
     logger.info("request", {
       requestId,
       operation,
@@ -144,6 +155,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       // the declared body length: the socket's counter spans every request of a keep-alive connection
       bytesIn: Number(headers["content-length"] ?? headers["x-amz-decoded-content-length"] ?? 0),
       bytesOut: bytesSent,
+      ...(bytesSent < declaredOut ? { cut: true } : {}),
       durationMs: Math.round((performance.now() - startedMs) * 100) / 100,
     });
   };
@@ -153,6 +165,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // run first (RFC 9112 §9.3.2 allows parallel handling of safe methods only). Each connection
   // keeps the promise of the request it is serving.
   const serving = new WeakMap<object, Promise<void>>();
+  /** Every request being served or waiting its turn, for a graceful stop. */
+  const inFlight = new Set<Promise<void>>();
+  let stopping = false;
   /** Each connection's request being served, while it is. */
   const current = new WeakMap<object, { incoming: IncomingMessage; outgoing: ServerResponse }>();
   // What escapes `serve` (a response that cannot be written) costs this request its connection,
@@ -171,7 +186,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const before = serving.get(connection);
     const done = before === undefined ? run() : before.then(run);
     serving.set(connection, done);
+    inFlight.add(done);
     void done.then(() => {
+      inFlight.delete(done);
       if (serving.get(connection) === done) serving.delete(connection);
     });
   };
@@ -192,8 +209,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         ? new S3Error("RequestHeaderSectionTooLarge", `Your request header section exceeds the maximum allowed size of ${requestHeaderBytesMax} bytes.`)
         : new S3Error("BadRequest", "An error occurred when parsing the HTTP request.");
       const requestId = nextRequestId();
+      const status = oversized ? 431 : refusal.httpStatus;
       const { headers, body } = errorResponse(refusal, "/", requestId, true);
-      socket.end(rawResponse(oversized ? 431 : refusal.httpStatus, { ...headers, "x-amz-request-id": requestId, "x-amz-id-2": requestId }, String(body)));
+      socket.end(rawResponse(status, { ...headers, "x-amz-request-id": requestId, "x-amz-id-2": requestId }, String(body)));
+      logger.info("request", { requestId, operation: "Unparsed", status, error: refusal.code });
     });
   });
   // A connection idle for the timeout is closed; when a request's body stopped arriving, that
@@ -210,6 +229,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // The answer goes out first: Bun answers a request destroyed before its response 200 itself.
     // Then the body fails, so that the write waiting on it stores nothing even if bytes came now.
     void send(outgoing, answer, requestId, idleTimeoutMs).finally(() => incoming.destroy(timedOut));
+    logger.info("request", { requestId, method: incoming.method, resource: incoming.url, status: 400, error: timedOut.code });
   });
   // Expect: 100-continue is answered by `serve` after authentication, not by the HTTP layer first.
   server.on("checkContinue", (incoming: IncomingMessage, outgoing: ServerResponse) => handle(incoming, outgoing, true));
@@ -227,11 +247,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   return {
     port,
     url: `${scheme}://${hostForUrl}:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections?.();
-      }),
+    close: async (graceMs = shutdownGraceMs) => {
+      stopping = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections?.();
+      let timer: Timer | undefined;
+      await Promise.race([Promise.allSettled([...inFlight]), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+      clearTimeout(timer);
+      server.closeAllConnections?.();
+      await closed;
+    },
   };
 }
 

@@ -223,6 +223,17 @@ function cut(bytes: Uint8Array, sizes: number[]): Uint8Array[] {
   return pieces;
 }
 
+test("fs blobs: a directory where blob files cannot be written at all is an error, not a filesystem without direct writes", async () => {
+  const { directWritesWork } = await import("../../src/store/fs/blob-sinks.ts");
+  const dir = mkdtempSync(join(tmpdir(), "s3d-blobs-"));
+  try {
+    writeFileSync(join(dir, "file"), "not a directory");
+    expect(() => directWritesWork(join(dir, "file"))).toThrow(/blob files cannot be written in .*ENOTDIR/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 for (const directWrites of [true, false]) {
   const how = directWrites ? "direct writes" : "page cache";
   test(`fs blobs (${how}): every length around the block and alignment edges is stored exactly, declared or not`, async () => {

@@ -270,10 +270,17 @@ export function directWritesWork(dir: string): boolean {
   try {
     fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_DIRECT, 0o600);
     return writeSync(fd, alignedBytes(directAlignmentBytes, directAlignmentBytes), 0, directAlignmentBytes, 0) === directAlignmentBytes;
-  } catch {
-    return false;
+  } catch (error) {
+    // EINVAL: this filesystem takes no direct writes. Anything else (EACCES, EROFS, ENOSPC) means
+    // blobs cannot be written at all, which start-up must say rather than the first upload.
+    if ((error as NodeJS.ErrnoException).code === "EINVAL") return false;
+    throw new Error(`blob files cannot be written in ${dir}: ${error instanceof Error ? error.message : String(error)}`);
   } finally {
     if (fd !== undefined) closeSync(fd);
-    rmSync(path, { force: true });
+    try {
+      rmSync(path, { force: true });
+    } catch {
+      // the directory itself is unusable, which the error above says
+    }
   }
 }
