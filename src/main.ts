@@ -1,5 +1,6 @@
 /** s3d's entry point: parse settings, open the store, serve S3. */
 import "./runtime-settings.ts"; // first: it may restart the process before anything else loads
+import { createPrivateKey, X509Certificate, type KeyObject } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import pkg from "../package.json" with { type: "json" };
@@ -35,6 +36,33 @@ const subcommands: Record<string, (args: string[]) => Promise<number>> = {
     return 0;
   },
 };
+
+/** The TLS certificate and key, each checked on its own and against the other, so that a refusal names the file at fault. */
+function readTls(certFile: string, keyFile: string): { cert: string; key: string } {
+  const read = (file: string, what: string) => {
+    try {
+      return readFileSync(file, "utf8");
+    } catch (error) {
+      throw new Error(`${what} ${file}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  };
+  const cert = read(certFile, "--tls-cert");
+  const key = read(keyFile, "--tls-key");
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(cert);
+  } catch {
+    throw new Error(`--tls-cert ${certFile}: not a PEM certificate`);
+  }
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch {
+    throw new Error(`--tls-key ${keyFile}: not a PEM private key`);
+  }
+  if (!certificate.checkPrivateKey(privateKey)) throw new Error(`--tls-key ${keyFile} is not the key of the certificate in ${certFile}`);
+  return { cert, key };
+}
 
 // A closed stdout or stderr (`s3d | head`) costs the output, not the server.
 for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {});
@@ -72,9 +100,7 @@ async function main(argv: string[]): Promise<number> {
   if (config.tlsCert === undefined && !isLoopback(config.host)) {
     logger.warn("serving plain HTTP on a non-loopback address: credentials and data cross the network unencrypted; give --tls-cert and --tls-key", { host: config.host });
   }
-  const tls = config.tlsCert !== undefined && config.tlsKey !== undefined
-    ? { cert: readFileSync(config.tlsCert, "utf8"), key: readFileSync(config.tlsKey, "utf8") }
-    : undefined;
+  const tls = config.tlsCert !== undefined && config.tlsKey !== undefined ? readTls(config.tlsCert, config.tlsKey) : undefined;
   const server = await startServer({
     host: config.host,
     port: config.port,

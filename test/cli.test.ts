@@ -1,6 +1,6 @@
 /** The built binary as a user runs it: flags, config, credentials, TLS. */
 import { expect, test } from "bun:test";
-import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pkg from "../package.json" with { type: "json" };
@@ -50,6 +50,22 @@ test("a bad flag or config value stops start-up, naming it", async () => {
     const typo = await run(["--config", join(dir, "s3d.toml")]);
     expect(typo.code).toBe(2);
     expect(typo.stderr).toContain("unknown setting prot");
+    // start-up failures name what is at fault: the address, the TLS file, the metadata database
+    const env = { S3D_ACCESS_KEY: "CLIKEY", S3D_SECRET_KEY: "cli-secret-123" };
+    const unlistenable = await run(["--data-dir", join(dir, "a"), "--host", "10.255.255.1", "--port", "0"], env);
+    expect(unlistenable).toMatchObject({ code: 2, stderr: expect.stringContaining("cannot listen on 10.255.255.1:0") });
+    const [one, other] = [join(dir, "tls1"), join(dir, "tls2")];
+    mkdirSync(one);
+    mkdirSync(other);
+    const [first, second] = [selfSignedCert(one), selfSignedCert(other)];
+    writeFileSync(join(dir, "junk.pem"), "junk\n");
+    const tls = (cert: string, key: string) => run(["--data-dir", join(dir, "b"), "--port", "0", "--tls-cert", cert, "--tls-key", key], env);
+    expect((await tls(join(dir, "junk.pem"), first.key)).stderr).toContain(`--tls-cert ${join(dir, "junk.pem")}: not a PEM certificate`);
+    expect((await tls(first.cert, join(dir, "junk.pem"))).stderr).toContain(`--tls-key ${join(dir, "junk.pem")}: not a PEM private key`);
+    expect((await tls(first.cert, second.key)).stderr).toContain(`--tls-key ${second.key} is not the key of the certificate in ${first.cert}`);
+    mkdirSync(join(dir, "c", "meta.sqlite"), { recursive: true });
+    const database = await run(["--data-dir", join(dir, "c"), "--port", "0"], env);
+    expect(database).toMatchObject({ code: 2, stderr: expect.stringContaining(`the metadata database ${join(dir, "c", "meta.sqlite")} cannot be used`) });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

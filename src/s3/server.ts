@@ -237,7 +237,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   server.setTimeout(idleTimeoutMs);
   server.headersTimeout = headersTimeoutMs;
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
+    server.once("error", (error: Error) => reject(new Error(`cannot listen on ${options.host}:${options.port}: ${error.message}`)));
     server.listen(options.port, options.host, () => resolve());
   });
   const address = server.address();

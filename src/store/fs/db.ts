@@ -106,8 +106,16 @@ export interface PartRow {
 /** The metadata database's page cache, at most. */
 export const metadataCacheKiB = 64 * 1024;
 
+/** Opens (creating if need be) the metadata database; a failure names the file. */
 export function openDatabase(path: string): Database {
-  const db = new Database(path, { create: true, strict: true });
+  try {
+    return setUp(new Database(path, { create: true, strict: true }));
+  } catch (error) {
+    throw new Error(`the metadata database ${path} cannot be used: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+function setUp(db: Database): Database {
   // One process owns the data dir (flock), so the WAL index lives in the heap, not in a shared
   // -shm file with a lock syscall around every statement.
   db.run("PRAGMA locking_mode = EXCLUSIVE");
