@@ -12,8 +12,8 @@ const invalidTag = (message: string) => new S3Error("InvalidTag", message);
 const tagText = /^[\p{L}\p{M}\p{N}\p{Zs}+\-=._:/@]*$/u;
 
 /**
- * AWS's limits. Lengths count UTF-16 code units, as S3 stores tags: a character outside the
- * Basic Multilingual Plane (an emoji) takes two of the 128 or 256.
+ * AWS's limits. Lengths count UTF-16 code units, as S3 stores tags: a letter outside the Basic
+ * Multilingual Plane (CJK Extension B, say) takes two of the 128 or 256.
  */
 function checkTags(pairs: Array<[string, string]>): Record<string, string> {
   if (pairs.length > tagsPerObjectMax) throw invalidTag(`Object tags cannot be greater than ${tagsPerObjectMax}`);

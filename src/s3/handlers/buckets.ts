@@ -5,7 +5,7 @@ import { checkBucketName } from "../names.ts";
 import { emptyResponse, isoTime, xmlResponse, type S3Response } from "../respond.ts";
 import { childText, parseXmlBody, s3Xmlns, x, malformedXml } from "../xml.ts";
 import { readSmallBody } from "./small-body.ts";
-import { ownerOf, type S3Context } from "./context.ts";
+import { ownerOf, ownerOnlyAcl, type S3Context } from "./context.ts";
 
 export async function createBucket(ctx: S3Context) {
   const { bucket } = ctx.req;
@@ -131,12 +131,4 @@ export function unsetConfigurationOf(params: Map<string, string>): { operation: 
       return answer(ctx);
     },
   };
-}
-
-/** An ACL that grants the owner everything and nobody else anything: what every s3d bucket and object has. */
-export function ownerOnlyAcl(ctx: S3Context) {
-  const owner = ownerOf(ctx);
-  const ownerXml = [x("ID", owner.id), x("DisplayName", owner.displayName)];
-  const grantee = x("Grantee", { "xmlns:xsi": "http://www.w3.org/2001/XMLSchema-instance", "xsi:type": "CanonicalUser" }, ownerXml);
-  return x("AccessControlPolicy", { xmlns: s3Xmlns }, x("Owner", ownerXml), x("AccessControlList", x("Grant", grantee, x("Permission", "FULL_CONTROL"))));
 }

@@ -3,6 +3,7 @@ import type { Backend } from "../../store/backend.ts";
 import type { PayloadClaim } from "../body.ts";
 import type { S3Request } from "../request.ts";
 import type { S3Response } from "../respond.ts";
+import { s3Xmlns, x } from "../xml.ts";
 
 export interface S3Context {
   req: S3Request;
@@ -19,4 +20,12 @@ export type Handler = (ctx: S3Context) => Promise<S3Response>;
 /** The owner shown in listings: the authenticated user. */
 export function ownerOf(ctx: S3Context) {
   return { id: ctx.accessKeyId, displayName: ctx.accessKeyId };
+}
+
+/** An ACL that grants the owner everything and nobody else anything: what every s3d bucket and object has. */
+export function ownerOnlyAcl(ctx: S3Context) {
+  const owner = ownerOf(ctx);
+  const ownerXml = [x("ID", owner.id), x("DisplayName", owner.displayName)];
+  const grantee = x("Grantee", { "xmlns:xsi": "http://www.w3.org/2001/XMLSchema-instance", "xsi:type": "CanonicalUser" }, ownerXml);
+  return x("AccessControlPolicy", { xmlns: s3Xmlns }, x("Owner", ownerXml), x("AccessControlList", x("Grant", grantee, x("Permission", "FULL_CONTROL"))));
 }

@@ -1,4 +1,4 @@
-/** Object operations: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects. */
+/** Object operations: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects, GetObjectAttributes, GetObjectAcl, tagging. */
 import { S3Error } from "../../errors.ts";
 import { listKeysMax, objectBytesMax, type IncomingBody, type ObjectMeta, type ObjectReader, type Precondition } from "../../store/backend.ts";
 import { checksumAlgorithms, checksumHeader, type ChecksumAlgorithm } from "../../checksum/index.ts";
@@ -10,8 +10,7 @@ import { tagsFromXml, tagsXml } from "../tags.ts";
 import { contentRange, resolveRange, type ByteRange } from "../range.ts";
 import { emptyResponse, httpTime, isHeaderValue, quoteEtag, xmlResponse, type S3Response } from "../respond.ts";
 import { childList, childText, parseXmlBody, s3Xmlns, x, malformedXml } from "../xml.ts";
-import { ownerOnlyAcl } from "./buckets.ts";
-import type { S3Context } from "./context.ts";
+import { ownerOnlyAcl, type S3Context } from "./context.ts";
 import { int32Param } from "./list.ts";
 import { readSmallBody } from "./small-body.ts";
 
