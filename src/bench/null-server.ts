@@ -10,7 +10,7 @@
  * can take on this machine while hashing as S3 requires, before it stores anything.
  */
 import http, { type IncomingMessage } from "node:http";
-import { hashPool, localHasher, offloadBytesMin, type HashAlgorithm } from "../util/hash-worker.ts";
+import { hasherFor, type HashAlgorithm } from "../util/hash-worker.ts";
 import { indexOfKey, objectBody } from "./content.ts";
 
 interface Answer {
@@ -140,7 +140,8 @@ async function hashedBody(req: IncomingMessage): Promise<{ bodyBytes: number; md
   const claimed = req.headers["x-amz-content-sha256"];
   const sha256Claim = typeof claimed === "string" && /^[0-9a-f]{64}$/.test(claimed) ? claimed : undefined;
   const algorithms: HashAlgorithm[] = sha256Claim ? ["md5", "sha256"] : ["md5"];
-  const hasher = Number(req.headers["content-length"]) >= offloadBytesMin ? hashPool.begin(algorithms) : localHasher(algorithms);
+  const declared = req.headers["content-length"];
+  const hasher = hasherFor(algorithms, declared === undefined ? undefined : Number(declared));
   let bodyBytes = 0;
   try {
     for await (const chunk of req as AsyncIterable<Uint8Array>) {

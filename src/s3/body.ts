@@ -16,7 +16,7 @@ import {
   type Checksummer,
 } from "../checksum/index.ts";
 import type { BodyDigest, IncomingBody, StoredChecksum } from "../store/backend.ts";
-import { hashPool, localHasher, offloadBytesMin, type HashAlgorithm, type Hasher } from "../util/hash-worker.ts";
+import { hasherFor, type HashAlgorithm, type Hasher } from "../util/hash-worker.ts";
 import { decodeAwsChunked } from "./chunked.ts";
 import { IncomingMessage } from "node:http";
 import { Readable } from "node:stream";
@@ -213,8 +213,7 @@ export class DigestObserver implements BodyObserver {
   ) {}
   private started(): Hasher {
     const algorithms: HashAlgorithm[] = this.expected.sha256 ? ["md5", "sha256"] : ["md5"];
-    const large = this.declaredBytes === undefined || this.declaredBytes >= offloadBytesMin;
-    this.job ??= large ? hashPool.begin(algorithms) : localHasher(algorithms);
+    this.job ??= hasherFor(algorithms, this.declaredBytes);
     return this.job;
   }
   update(chunk: Uint8Array): Promise<void> | undefined {

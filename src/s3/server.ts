@@ -211,7 +211,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       const requestId = nextRequestId();
       const status = oversized ? 431 : refusal.httpStatus;
       const { headers, body } = errorResponse(refusal, "/", requestId, true);
-      socket.end(rawResponse(status, { ...headers, "x-amz-request-id": requestId, "x-amz-id-2": requestId }, String(body)));
+      socket.end(rawResponse(status, { ...headers, ...identityHeaders(requestId) }, String(body)));
       logger.info("request", { requestId, operation: "Unparsed", status, error: refusal.code });
     });
   });
@@ -295,9 +295,14 @@ function checkExpectedOwner(headers: Record<string, string>, owner: string): voi
   }
 }
 
+/** The headers every answer carries: its request id (S3's two names for it) and the server's name. */
+function identityHeaders(requestId: string): Record<string, string> {
+  return { "x-amz-request-id": requestId, "x-amz-id-2": requestId, server: "s3d" };
+}
+
 /** A whole response, status line to body, for a connection node:http no longer writes to; it closes it. */
 function rawResponse(status: number, headers: Record<string, string>, body: string): string {
-  const all = { ...headers, "content-length": String(Buffer.byteLength(body)), connection: "close", date: new Date().toUTCString(), server: "s3d" };
+  const all = { ...headers, "content-length": String(Buffer.byteLength(body)), connection: "close", date: new Date().toUTCString() };
   return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${Object.entries(all).map(([name, value]) => `${name}: ${value}\r\n`).join("")}\r\n${body}`;
 }
 
@@ -331,7 +336,7 @@ function headersOf(incoming: IncomingMessage): { headers: Record<string, string>
  * download still flowing after `idleTimeoutMs` was cut, and one the client stopped reading still is.
  */
 async function send(outgoing: ServerResponse, response: S3Response, requestId: string, idleTimeoutMs: number): Promise<number> {
-  const headers: Record<string, string> = { ...response.headers, "x-amz-request-id": requestId, "x-amz-id-2": requestId, server: "s3d" };
+  const headers: Record<string, string> = { ...response.headers, ...identityHeaders(requestId) };
   const { body } = response;
   if (body === undefined || typeof body === "string" || body instanceof Uint8Array) {
     const bytes = body === undefined ? undefined : typeof body === "string" ? Buffer.from(body) : body;

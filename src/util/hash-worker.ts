@@ -470,3 +470,11 @@ export class HashPool {
 
 /** The process's hashing threads. */
 export const hashPool = new HashPool();
+
+/**
+ * The hasher for a body of `declaredBytes` (undefined: not known, so perhaps large): on the pool
+ * from offloadBytesMin, on the calling thread below.
+ */
+export function hasherFor(algorithms: HashAlgorithm[], declaredBytes: number | undefined): Hasher {
+  return declaredBytes === undefined || declaredBytes >= offloadBytesMin ? hashPool.begin(algorithms) : localHasher(algorithms);
+}

@@ -17,10 +17,14 @@ export function int32Param(raw: string, name: string): number {
   return Number(raw);
 }
 
-/** Parses max-keys / max-uploads / max-parts: a whole number, capped at `cap`. */
-export function maxParam(params: Map<string, string>, name: string, cap: number): number {
-  const raw = params.get(name);
+/** Parses max-keys / max-uploads / max-parts (`raw`, absent: `cap`): a whole number, capped at `cap`. */
+export function maxParam(raw: string | undefined, name: string, cap: number): number {
   return raw === undefined ? cap : Math.min(int32Param(raw, name), cap);
+}
+
+/** Parses a part-number marker (`raw`): a whole number, 0 when absent or empty. */
+export function markerParam(raw: string | undefined, name: string): number {
+  return raw === undefined || raw === "" ? 0 : int32Param(raw, name);
 }
 
 export function encodingOf(params: Map<string, string>): (s: string) => string {
@@ -75,7 +79,7 @@ export async function listObjectsV2(ctx: S3Context) {
   const enc = encodingOf(params);
   const prefix = params.get("prefix") ?? "";
   const delimiter = params.get("delimiter") ?? "";
-  const maxKeys = maxParam(params, "max-keys", listKeysMax);
+  const maxKeys = maxParam(params.get("max-keys"), "max-keys", listKeysMax);
   const token = params.get("continuation-token");
   const startAfter = params.get("start-after");
   const after = token !== undefined ? decodeToken(token) : (startAfter ?? "");
@@ -105,7 +109,7 @@ export async function listObjectsV1(ctx: S3Context) {
   const enc = encodingOf(params);
   const prefix = params.get("prefix") ?? "";
   const delimiter = params.get("delimiter") ?? "";
-  const maxKeys = maxParam(params, "max-keys", listKeysMax);
+  const maxKeys = maxParam(params.get("max-keys"), "max-keys", listKeysMax);
   const marker = params.get("marker") ?? "";
   const page = await ctx.backend.listObjects(bucket, { prefix, delimiter, after: marker, maxKeys });
   // v1 rule: NextMarker only with a delimiter; without one, clients resume from the last key.

@@ -7,7 +7,7 @@ import { checkKey, partNumberOf } from "../names.ts";
 import { emptyResponse, isoTime, quoteEtag, unquoteEtag, xmlResponse } from "../respond.ts";
 import { childList, childText, parseXmlBody, s3Xmlns, x, malformedXml } from "../xml.ts";
 import { ownerOf, type S3Context } from "./context.ts";
-import { encodingOf, int32Param, maxParam } from "./list.ts";
+import { encodingOf, markerParam, maxParam } from "./list.ts";
 import { preconditionFrom, uploadBody } from "./objects.ts";
 import { readSmallBody } from "./small-body.ts";
 
@@ -132,9 +132,8 @@ export async function abortMultipartUpload(ctx: S3Context) {
 
 export async function listParts(ctx: S3Context) {
   const { bucket, key, params } = ctx.req;
-  const markerRaw = params.get("part-number-marker");
-  const marker = markerRaw === undefined || markerRaw === "" ? 0 : int32Param(markerRaw, "part-number-marker");
-  const maxParts = maxParam(params, "max-parts", listPartsMax);
+  const marker = markerParam(params.get("part-number-marker"), "part-number-marker");
+  const maxParts = maxParam(params.get("max-parts"), "max-parts", listPartsMax);
   const page = await ctx.backend.listParts(bucket, key, uploadIdOf(ctx), marker, maxParts);
   const owner = x("ID", ownerOf(ctx).id);
   return xmlResponse(
@@ -174,7 +173,7 @@ export async function listMultipartUploads(ctx: S3Context) {
     delimiter: params.get("delimiter") ?? "",
     keyMarker: params.get("key-marker") ?? "",
     uploadIdMarker: params.get("upload-id-marker") ?? "",
-    maxUploads: maxParam(params, "max-uploads", listUploadsMax),
+    maxUploads: maxParam(params.get("max-uploads"), "max-uploads", listUploadsMax),
   };
   const page = await ctx.backend.listMultipartUploads(bucket, query);
   const owner = x("ID", ownerOf(ctx).id);

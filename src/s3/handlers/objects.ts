@@ -11,7 +11,7 @@ import { contentRange, resolveRange, type ByteRange } from "../range.ts";
 import { emptyResponse, httpTime, isHeaderValue, quoteEtag, xmlResponse, type S3Response } from "../respond.ts";
 import { childList, childText, parseXmlBody, s3Xmlns, x, malformedXml } from "../xml.ts";
 import { ownerOnlyAcl, type S3Context } from "./context.ts";
-import { int32Param } from "./list.ts";
+import { markerParam, maxParam } from "./list.ts";
 import { readSmallBody } from "./small-body.ts";
 
 /** The body of an upload (PutObject, UploadPart), verified against what the client declared. */
@@ -148,10 +148,8 @@ function objectPartsXml(headers: Record<string, string>, reader: ObjectReader) {
   const { meta } = reader;
   const checksums = meta.checksum?.parts;
   if (checksums === undefined) return x("ObjectParts", x("PartsCount", meta.partsCount));
-  const markerHeader = headers["x-amz-part-number-marker"];
-  const maxHeader = headers["x-amz-max-parts"];
-  const marker = markerHeader === undefined || markerHeader === "" ? 0 : int32Param(markerHeader, "x-amz-part-number-marker");
-  const maxParts = maxHeader === undefined ? attributePartsMax : Math.min(int32Param(maxHeader, "x-amz-max-parts"), attributePartsMax);
+  const marker = markerParam(headers["x-amz-part-number-marker"], "x-amz-part-number-marker");
+  const maxParts = maxParam(headers["x-amz-max-parts"], "x-amz-max-parts", attributePartsMax);
   const last = Math.min(meta.partsCount, marker + maxParts);
   const isTruncated = maxParts > 0 && last < meta.partsCount;
   const parts = [];
