@@ -46,6 +46,8 @@ export interface DiskOptions {
   dir: string;
   sizeBytes: number;
   durationMs: number;
+  /** also measure this many blobs written at once through s3d's blob store (0: not) */
+  blobStreams: number;
   json: boolean;
 }
 
@@ -58,7 +60,9 @@ export const usage = `usage:
   s3d bench --null-server [--port P] [--host H] [--engine node|bun] [--hash]
                                                                      an in-memory S3-shaped target
                                                                      (--hash: uploads hashed as s3d does)
-  s3d bench --disk-ceiling --dir D [--size 64MiB] [--duration 3s]    durable write bandwidth of a disk
+  s3d bench --disk-ceiling --dir D [--size 64MiB] [--duration 3s] [--concurrency C]
+                                                                     durable write bandwidth of a disk
+                                                                     (C: also C blobs at once through s3d's blob store)
 
 load options:
   --op put|get|mixed|list|delete|multipart   workload (default put)
@@ -119,7 +123,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   if (seen.has("--hash")) throw new UsageError("--hash only applies to --null-server");
 
   if (seen.has("--disk-ceiling")) {
-    only(values, ["--dir", "--size", "--duration"], "--disk-ceiling");
+    only(values, ["--dir", "--size", "--duration", "--concurrency"], "--disk-ceiling");
     const dir = values.get("--dir");
     if (dir === undefined) throw new UsageError("--disk-ceiling needs --dir D (a directory on the disk to measure)");
     return {
@@ -127,6 +131,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
       dir,
       sizeBytes: size(values, "--size", 64 * 1024 * 1024, 1024 * 1024),
       durationMs: duration(values, "--duration", 3000),
+      blobStreams: integer(values, "--concurrency", 0, 0, 64),
       json: seen.has("--json"),
     };
   }

@@ -1,6 +1,6 @@
 /** `s3d bench ...`: the load generator, the null server and the disk ceiling behind one command. */
 import { parseBenchArgs, usage, UsageError, type RunOptions } from "./args.ts";
-import { measureDisk } from "./disk.ts";
+import { measureBlobStore, measureDisk } from "./disk.ts";
 import { startNullServer } from "./null-server.ts";
 import { runBench, type Progress, type RunReport } from "./run.ts";
 import { formatSize, mibBytes } from "../util/units.ts";
@@ -20,13 +20,16 @@ export async function benchMain(argv: string[]): Promise<number> {
   }
   if (options.mode === "disk-ceiling") {
     const report = measureDisk(options.dir, options.sizeBytes, options.durationMs);
+    if (options.blobStreams > 0) report.blobStore = await measureBlobStore(options.dir, options.blobStreams, options.sizeBytes, options.durationMs);
     if (options.json) process.stdout.write(`${JSON.stringify(report)}\n`);
     else {
       process.stdout.write(
         `disk ${report.dir}: sequential ${formatSize(report.fileSizeBytes)} in ${formatSize(report.blockBytes)} writes + fsync: ` +
           `${report.seqWriteFsyncMibPerSec} MiB/s (best ${report.seqWriteFsyncMibPerSecMax}), ` +
           `with O_DIRECT ${report.seqWriteDirectMibPerSec === undefined ? "refused here" : `${report.seqWriteDirectMibPerSec} MiB/s (best ${report.seqWriteDirectMibPerSecMax})`}, ${report.files} files; ` +
-          `4KiB write + fdatasync: ${report.smallSyncWritesPerSec}/s\n`,
+          `4KiB write + fdatasync: ${report.smallSyncWritesPerSec}/s` +
+          (report.blobStore ? `; ${report.blobStore.streams} blobs at once through s3d's blob store: ${report.blobStore.mibPerSec} MiB/s` : "") +
+          "\n",
       );
     }
     return 0;

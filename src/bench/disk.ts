@@ -3,10 +3,14 @@
  * the block size s3d writes (1 MiB), through the page cache and around it (O_DIRECT, as s3d
  * writes large blobs), and the rate of small synchronous writes (4 KiB + fdatasync) that bounds a
  * PUT path committing one write at a time.
+ *
+ * Beside it, what s3d's own storage path gives (`measureBlobStore`): blobs written at once by
+ * its blob store, as concurrent uploads write them, with no HTTP and no hashing.
  */
 import { closeSync, constants, fdatasyncSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { alignedBytes } from "../../ffi/aligned.ts";
+import { BlobStore } from "../store/fs/blobs.ts";
 import { directAlignmentBytes, directWritesWork } from "../store/fs/blob-sinks.ts";
 import { round } from "./stats.ts";
 import { mibBytes } from "../util/units.ts";
@@ -27,6 +31,14 @@ export interface DiskReport {
   seqWriteBestMibPerSec: number;
   /** 4 KiB write + fdatasync, one after another */
   smallSyncWritesPerSec: number;
+  /** with `blobStreams`: that many blobs of `fileSizeBytes` written at once by s3d's blob store */
+  blobStore?: BlobStoreReport;
+}
+
+export interface BlobStoreReport {
+  streams: number;
+  blobs: number;
+  mibPerSec: number;
 }
 
 const blockBytes = mibBytes;
@@ -75,6 +87,50 @@ export function measureDisk(dir: string, fileSizeBytes: number, durationMs: numb
       smallSyncWritesPerSec: round(count / (smallMs / 1000), 0),
     };
   } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** Body chunks of the blob-store measure: what a loopback upload hands s3d's sink at a time. */
+const bodyChunkBytes = 64 * 1024;
+
+/**
+ * s3d's storage path alone: `streams` blobs of `sizeBytes` written at once by a BlobStore in a
+ * temporary directory under `dir`, each made durable, then retired as an overwritten object's
+ * blob is (so later ones are written over spares, as in a PUT cell that reuses its keys), until
+ * `durationMs` has passed. The body is the same bytes each time, in 64 KiB chunks, never hashed.
+ */
+export async function measureBlobStore(dir: string, streams: number, sizeBytes: number, durationMs: number): Promise<BlobStoreReport> {
+  const work = mkdtempSync(join(dir, "s3d-blob-ceiling-"));
+  const store = new BlobStore(work);
+  const source = new Uint8Array(sizeBytes);
+  for (let i = 0; i < source.length; i++) source[i] = (i * 2654435761) >>> 24;
+  const body = () => {
+    let at = 0;
+    return new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (at >= sizeBytes) return controller.close();
+        controller.enqueue(source.subarray(at, (at += bodyChunkBytes)));
+      },
+    });
+  };
+  try {
+    let blobs = 0;
+    const t0 = performance.now();
+    const deadline = t0 + durationMs;
+    const writer = async () => {
+      do {
+        const id = store.newId();
+        await store.write(id, body(), sizeBytes);
+        store.remove([id]);
+        blobs++;
+      } while (performance.now() < deadline);
+    };
+    await Promise.all(Array.from({ length: streams }, writer));
+    const seconds = (performance.now() - t0) / 1000;
+    return { streams, blobs, mibPerSec: round((blobs * sizeBytes) / mibBytes / seconds, 1) };
+  } finally {
+    await store.close();
     rmSync(work, { recursive: true, force: true });
   }
 }

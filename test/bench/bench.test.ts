@@ -209,6 +209,7 @@ describe("arguments", () => {
     [[...base, "--payload", "maybe"], "--payload must be signed or unsigned"],
     [[...base, "--client", "curl"], "--client must be one of socket, node, fetch"],
     [["--disk-ceiling"], "--disk-ceiling needs --dir"],
+    [["--disk-ceiling", "--dir", "/tmp", "--concurrency", "65"], "--concurrency must be between 0 and 64"],
     [["--null-server", "--op", "get"], "--op does not apply to --null-server"],
     [[...base, "--corrupt"], "--corrupt only applies to --null-server"],
     [[...base, "--hash"], "--hash only applies to --null-server"],
@@ -223,6 +224,11 @@ describe("arguments", () => {
 
   test("benchMain answers a usage error with exit code 2", async () => {
     expect(await benchMain(["--op", "scan"])).toBe(2);
+  });
+
+  test("--disk-ceiling measures the blob store only when given --concurrency", () => {
+    expect(parseBenchArgs(["--disk-ceiling", "--dir", "/tmp"])).toMatchObject({ mode: "disk-ceiling", blobStreams: 0 });
+    expect(parseBenchArgs(["--disk-ceiling", "--dir", "/tmp", "--concurrency", "8"])).toMatchObject({ mode: "disk-ceiling", blobStreams: 8 });
   });
 
   test("sizes and durations", () => {
@@ -255,6 +261,24 @@ describe("disk ceiling", () => {
       expect(report.seqWriteBestMibPerSec).toBe(Math.max(report.seqWriteFsyncMibPerSec, report.seqWriteDirectMibPerSec ?? 0));
       // an unaligned file size cannot be written directly: only the page-cache way is measured
       expect(measureDisk(dir, 1_000_000, 50).seqWriteDirectMibPerSec).toBeUndefined();
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("writes blobs at once through s3d's blob store and leaves nothing behind", async () => {
+    const { measureBlobStore } = await import("../../src/bench/disk.ts");
+    const { mkdtempSync, readdirSync, rmSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const dir = mkdtempSync(join(tmpdir(), "s3d-blob-ceiling-test-"));
+    try {
+      const report = await measureBlobStore(dir, 3, 9 * 1024 * 1024, 200);
+      expect(report.streams).toBe(3);
+      // every stream writes at least one blob, even when the duration is over before it starts
+      expect(report.blobs).toBeGreaterThanOrEqual(3);
+      expect(report.mibPerSec).toBeGreaterThan(0);
       expect(readdirSync(dir)).toEqual([]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
