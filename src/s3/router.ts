@@ -35,7 +35,7 @@ const servedParams = new Set([
   "prefix", "delimiter", "marker", "max-keys", "encoding-type", "list-type", "continuation-token", "fetch-owner", "start-after",
   "max-buckets", "bucket-region",
   "uploads", "uploadId", "partNumber", "max-parts", "part-number-marker", "key-marker", "upload-id-marker", "max-uploads",
-  "versionId", "tagging", "attributes", "cors", "delete", "location",
+  "versionId", "tagging", "attributes", "cors", "delete", "location", "version-id-marker",
 ]);
 
 function isServedParam(name: string): boolean {
@@ -62,6 +62,8 @@ export function routeOf(method: string, bucket: string, key: string, params: Map
   const unset = key === "" && bucket !== "" && method === "GET" ? buckets.unsetConfigurationOf(params) : undefined;
   if (unset) return route(unset.operation, unset.handler);
   if (key !== "" && method === "GET" && params.has("acl")) return route("GetObjectAcl", objects.getObjectAcl);
+  // every object is its key's one version, null: listing versions is listing objects (list.ts)
+  if (key === "" && bucket !== "" && method === "GET" && params.has("versions")) return route("ListObjectVersions", list.listObjectVersions);
   for (const [name, value] of params) {
     if (unservedSubresources.includes(name) || (value === "" && !isServedParam(name))) {
       throw new S3Error("NotImplemented", `The ${name} sub-resource is not implemented by s3d.`);

@@ -103,8 +103,13 @@ try:
 except s3.exceptions.NoSuchKey:
     out["missing_raises_NoSuchKey"] = True
 out["delete_nonempty_bucket"] = err(lambda: s3.delete_bucket(Bucket=bucket))
-for k in out["after_delete_keys"]:
-    s3.delete_object(Bucket=bucket, Key=k)
+lv = s3.list_object_versions(Bucket=bucket)
+out["versions"] = sorted([v["Key"], v["VersionId"], v["IsLatest"], v["Size"]] for v in lv.get("Versions", []))
+out["delete_markers"] = lv.get("DeleteMarkers", [])
+# the usual way to empty a bucket: every version of every object (ListObjectVersions + DeleteObjects)
+resource = boto3.resource("s3", endpoint_url=endpoint, region_name="us-east-1", config=Config(s3={"addressing_style": "path"}))
+resource.Bucket(bucket).object_versions.delete()
+out["after_versions_delete"] = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
 out["delete_bucket"] = s3.delete_bucket(Bucket=bucket)["ResponseMetadata"]["HTTPStatusCode"]
 out["head_deleted_bucket"] = err(lambda: s3.head_bucket(Bucket=bucket))
 print(json.dumps(out))
@@ -200,6 +205,9 @@ describe("boto3 (Debian python3)", () => {
       expect(out.missing_get, why).toEqual({ code: "NoSuchKey", status: 404 });
       expect(out.missing_raises_NoSuchKey, why).toBe(true);
       expect(out.delete_nonempty_bucket, why).toEqual({ code: "BucketNotEmpty", status: 409 });
+      expect(out.versions, why).toEqual([["big.bin", "null", true, bigBytes], ["docs/hello.txt", "null", true, body.length], ["top.txt", "null", true, 7]]);
+      expect(out.delete_markers, why).toEqual([]);
+      expect(out.after_versions_delete, why).toEqual([]);
       expect(out.delete_bucket, why).toBe(204);
       // HEAD has no body: botocore reports the status as the code
       expect(out.head_deleted_bucket, why).toEqual({ code: "404", status: 404 });

@@ -494,6 +494,61 @@ describe("listing over HTTP", () => {
   });
 });
 
+describe("ListObjectVersions (every object is its key's one version, null)", () => {
+  const vb = "versions-tests";
+  const versions = async (query: [string, string][]) => {
+    const res = await s3(server.endpoint, { method: "GET", path: `/${vb}`, query: [["versions", ""], ...query] });
+    expect(res.status).toBe(200);
+    return res.text();
+  };
+
+  test("each object is one Version: VersionId null, IsLatest, the object's time, ETag, size and owner; prefixes as in listings", async () => {
+    await s3(server.endpoint, { method: "PUT", path: `/${vb}` });
+    for (const k of ["a/1", "a/2", "b", "c d", "e&f", "z"]) await s3(server.endpoint, { method: "PUT", path: `/${vb}/${k}`, body: `body of ${k}` });
+    const text = await versions([["delimiter", "/"]]);
+    expect(text).toStartWith(`<?xml version="1.0" encoding="UTF-8"?>\n<ListVersionsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">`);
+    expect(text).toContain("<Name>versions-tests</Name><Prefix></Prefix><KeyMarker></KeyMarker><VersionIdMarker></VersionIdMarker><MaxKeys>1000</MaxKeys><Delimiter>/</Delimiter><IsTruncated>false</IsTruncated>");
+    const etag = createHash("md5").update("body of e&f").digest("hex");
+    expect(text).toMatch(new RegExp(
+      `<Version><Key>e&#38;f</Key><VersionId>null</VersionId><IsLatest>true</IsLatest><LastModified>\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z</LastModified>` +
+        `<ETag>&#34;${etag}&#34;</ETag><Size>11</Size><Owner><ID>${accessKey}</ID><DisplayName>${accessKey}</DisplayName></Owner><StorageClass>STANDARD</StorageClass></Version>`,
+    ));
+    expect([...text.matchAll(/<Version><Key>([^<]+)</g)].map((m) => m[1])).toEqual(["b", "c d", "e&#38;f", "z"]);
+    expect(text).toContain("<CommonPrefixes><Prefix>a/</Prefix></CommonPrefixes>");
+    expect(text).not.toContain("DeleteMarker");
+  });
+
+  test("pages follow NextKeyMarker and NextVersionIdMarker to every entry once; a page ending on a prefix names no version", async () => {
+    const seen: string[] = [];
+    const pageEnds: string[] = [];
+    let markers: [string, string][] = [];
+    for (let pages = 0; ; pages++) {
+      expect(pages).toBeLessThan(10);
+      const text = await versions([["max-keys", "1"], ["delimiter", "/"], ["encoding-type", "url"], ...markers]);
+      seen.push(...[...text.matchAll(/<(?:Key|Prefix)>([^<]+)<\/(?:Key|Prefix)>/g)].map((m) => decodeURIComponent(m[1])));
+      const nextKey = /<NextKeyMarker>([^<]+)</.exec(text)?.[1];
+      const nextVersion = /<NextVersionIdMarker>([^<]+)</.exec(text)?.[1];
+      expect(text).toContain(`<IsTruncated>${nextKey !== undefined}</IsTruncated>`);
+      if (nextKey === undefined) break;
+      pageEnds.push(`${decodeURIComponent(nextKey)} ${nextVersion}`);
+      markers = [["key-marker", decodeURIComponent(nextKey)], ...(nextVersion ? [["version-id-marker", nextVersion] as [string, string]] : [])];
+    }
+    expect(seen).toEqual(["a/", "b", "c d", "e&f", "z"]);
+    // the first page ends on the prefix a/ (no version of it to name), the others on a key's null version
+    expect(pageEnds).toEqual(["a/ undefined", "b null", "c d null", "e&f null"]);
+    expect(await versions([["prefix", "a/"], ["key-marker", "a/1"], ["version-id-marker", "null"]])).toContain("<Version><Key>a/2</Key>");
+    expect(await versions([["max-keys", "0"]])).toContain("<IsTruncated>false</IsTruncated>");
+  });
+
+  test("a version-id marker needs a key marker, and can only be null; other methods stay unserved", async () => {
+    await expectError(await s3(server.endpoint, { method: "GET", path: `/${vb}`, query: [["versions", ""], ["version-id-marker", "null"]] }), 400, "InvalidArgument");
+    await expectError(await s3(server.endpoint, { method: "GET", path: `/${vb}`, query: [["versions", ""], ["key-marker", "b"], ["version-id-marker", "3HL4kqtJlcpX"]] }), 501, "NotImplemented");
+    await expectError(await s3(server.endpoint, { method: "GET", path: "/no-such-versions-bucket", query: [["versions", ""]] }), 404, "NoSuchBucket");
+    await expectError(await s3(server.endpoint, { method: "DELETE", path: `/${vb}`, query: [["versions", ""]] }), 501, "NotImplemented");
+    expect((await s3(server.endpoint, { method: "HEAD", path: `/${vb}` })).status).toBe(200);
+  });
+});
+
 describe("operations s3d does not serve", () => {
   test("unknown sub-resources are NotImplemented, wrong methods MethodNotAllowed", async () => {
     await expectError(await s3(server.endpoint, { method: "GET", path: `/${bucket}`, query: [["inventory", ""]] }), 501, "NotImplemented");

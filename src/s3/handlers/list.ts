@@ -1,8 +1,9 @@
-/** ListObjectsV2 and ListObjects (v1). */
+/** ListObjectsV2, ListObjects (v1) and ListObjectVersions. */
 import { S3Error } from "../../errors.ts";
 import { listKeysMax, type ListPage } from "../../store/backend.ts";
 import { uriEncode } from "../../sigv4/index.ts";
 import { isoTime, xmlResponse } from "../respond.ts";
+import { checkVersionId } from "../names.ts";
 import { escapeXml, s3Xmlns, x, Xml } from "../xml.ts";
 import { ownerOf, type S3Context } from "./context.ts";
 
@@ -55,18 +56,21 @@ export function decodeToken(token: string): string {
 }
 
 /**
- * The Contents elements of a page, written out directly: a page holds up to 1000 of them, and
- * through the element builder they were a third of a listing's time. Only the key can need
- * escaping; an ETag is hex (and "-N"), so its quotes are written already escaped.
+ * The Contents elements of a page (or, for ListObjectVersions, its Version elements: every
+ * object is its key's one version, `null`, and the latest), written out directly: a page holds
+ * up to 1000 of them, and through the element builder they were a third of a listing's time.
+ * Only the key can need escaping; an ETag is hex (and "-N"), so its quotes are written already
+ * escaped.
  */
-function contents(ctx: S3Context, page: ListPage, enc: (s: string) => string, withOwner: boolean): Xml {
+function contents(ctx: S3Context, page: ListPage, enc: (s: string) => string, withOwner: boolean, element: "Contents" | "Version" = "Contents"): Xml {
   const owner = withOwner ? ownerOf(ctx) : undefined;
   const ownerXml = owner ? x("Owner", x("ID", owner.id), x("DisplayName", owner.displayName)).text : "";
+  const version = element === "Version" ? "<VersionId>null</VersionId><IsLatest>true</IsLatest>" : "";
   let out = "";
   for (const o of page.objects) {
     out +=
-      `<Contents><Key>${escapeXml(enc(o.key))}</Key><LastModified>${isoTime(o.lastModifiedMs)}</LastModified>` +
-      `<ETag>&#34;${o.etag}&#34;</ETag><Size>${o.sizeBytes}</Size>${ownerXml}<StorageClass>STANDARD</StorageClass></Contents>`;
+      `<${element}><Key>${escapeXml(enc(o.key))}</Key>${version}<LastModified>${isoTime(o.lastModifiedMs)}</LastModified>` +
+      `<ETag>&#34;${o.etag}&#34;</ETag><Size>${o.sizeBytes}</Size>${ownerXml}<StorageClass>STANDARD</StorageClass></${element}>`;
   }
   return new Xml(out);
 }
@@ -127,6 +131,52 @@ export async function listObjectsV1(ctx: S3Context) {
       x("IsTruncated", page.isTruncated),
       params.has("encoding-type") ? x("EncodingType", "url") : null,
       contents(ctx, page, enc, true),
+      commonPrefixes(page, enc),
+    ),
+  );
+}
+
+/**
+ * ListObjectVersions, as S3 answers it for a bucket that was never versioned: each object is one
+ * version, `null`, the latest, and there are no delete markers. Pages follow key-marker (and
+ * version-id-marker, which can only be `null` here: the key's one version was listed already).
+ */
+export async function listObjectVersions(ctx: S3Context) {
+  const { params, bucket } = ctx.req;
+  const enc = encodingOf(params);
+  const prefix = params.get("prefix") ?? "";
+  const delimiter = params.get("delimiter") ?? "";
+  const maxKeys = maxParam(params.get("max-keys"), "max-keys", listKeysMax);
+  const keyMarker = params.get("key-marker") ?? "";
+  const versionIdMarker = params.get("version-id-marker") ?? "";
+  if (versionIdMarker !== "") {
+    if (keyMarker === "") {
+      throw new S3Error("InvalidArgument", "A version-id marker cannot be specified without a key marker.", {
+        ArgumentName: "version-id-marker",
+        ArgumentValue: versionIdMarker,
+      });
+    }
+    checkVersionId(versionIdMarker);
+  }
+  const page = await ctx.backend.listObjects(bucket, { prefix, delimiter, after: keyMarker, maxKeys });
+  const next = page.isTruncated ? page.lastEntry : undefined;
+  // a page that ends on a common prefix resumes after it, and has no version to name
+  const nextIsVersion = next !== undefined && page.commonPrefixes.at(-1) !== next;
+  return xmlResponse(
+    x(
+      "ListVersionsResult",
+      { xmlns: s3Xmlns },
+      x("Name", bucket),
+      x("Prefix", enc(prefix)),
+      x("KeyMarker", enc(keyMarker)),
+      x("VersionIdMarker", versionIdMarker),
+      next !== undefined ? x("NextKeyMarker", enc(next)) : null,
+      nextIsVersion ? x("NextVersionIdMarker", "null") : null,
+      x("MaxKeys", maxKeys),
+      delimiter !== "" ? x("Delimiter", enc(delimiter)) : null,
+      x("IsTruncated", page.isTruncated),
+      params.has("encoding-type") ? x("EncodingType", "url") : null,
+      contents(ctx, page, enc, true, "Version"),
       commonPrefixes(page, enc),
     ),
   );
