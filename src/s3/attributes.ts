@@ -2,6 +2,7 @@
 import { S3Error } from "../errors.ts";
 import { checksumHeader, type ChecksumAlgorithm } from "../checksum/index.ts";
 import type { ObjectAttributes, ObjectMeta, StoredChecksum } from "../store/backend.ts";
+import { decodeEncodedWords, encodeForHeader } from "./encoded-words.ts";
 import { httpTime, quoteEtag } from "./respond.ts";
 import { tagsFromHeader } from "./tags.ts";
 
@@ -81,10 +82,11 @@ export function checkBucketCreationHeaders(headers: Record<string, string>): voi
 export function attributesFromHeaders(headers: Record<string, string>): ObjectAttributes {
   const stored: Record<string, string> = {};
   for (const name of storedContentHeaders) if (headers[name] !== undefined) stored[name] = headers[name];
-  // aws-chunked is the framing of this request, not an encoding of the object.
-  if (stored["content-encoding"] !== undefined) {
-    const codings = stored["content-encoding"].split(",").map((c) => c.trim()).filter((c) => c !== "" && c.toLowerCase() !== "aws-chunked");
-    if (codings.length > 0) stored["content-encoding"] = codings.join(",");
+  // aws-chunked is the framing of this request, not an encoding of the object; without it the value is kept as sent.
+  const codings = stored["content-encoding"]?.split(",").map((c) => c.trim());
+  if (codings?.some((c) => c.toLowerCase() === "aws-chunked")) {
+    const rest = codings.filter((c) => c !== "" && c.toLowerCase() !== "aws-chunked");
+    if (rest.length > 0) stored["content-encoding"] = rest.join(", ");
     else delete stored["content-encoding"];
   }
   // without a prototype: a name such as "__proto__" is a name like any other
@@ -93,8 +95,8 @@ export function attributesFromHeaders(headers: Record<string, string>): ObjectAt
   for (const [name, value] of Object.entries(headers)) {
     if (!name.startsWith(userMetaPrefix)) continue;
     const short = name.slice(userMetaPrefix.length);
-    userMeta[short] = value;
-    metaBytes += Buffer.byteLength(short) + Buffer.byteLength(value);
+    userMeta[short] = decodeEncodedWords(value);
+    metaBytes += Buffer.byteLength(short) + Buffer.byteLength(userMeta[short]);
   }
   if (metaBytes > userMetaBytesMax) {
     throw new S3Error("MetadataTooLarge", "Your metadata headers exceed the maximum allowed metadata size.", {
@@ -114,7 +116,7 @@ export function objectHeaders(meta: ObjectMeta): Record<string, string> {
     "last-modified": httpTime(meta.lastModifiedMs),
     "accept-ranges": "bytes",
   };
-  for (const [name, value] of Object.entries(meta.userMeta)) out[userMetaPrefix + name] = value;
+  for (const [name, value] of Object.entries(meta.userMeta)) out[userMetaPrefix + name] = encodeForHeader(value);
   const tagCount = Object.keys(meta.tags).length;
   if (tagCount > 0) out["x-amz-tagging-count"] = String(tagCount);
   return out;

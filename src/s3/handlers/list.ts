@@ -68,8 +68,9 @@ function contents(ctx: S3Context, page: ListPage, enc: (s: string) => string, wi
   const version = element === "Version" ? "<VersionId>null</VersionId><IsLatest>true</IsLatest>" : "";
   let out = "";
   for (const o of page.objects) {
+    // whole seconds, as S3 lists them and as Last-Modified gives them
     out +=
-      `<${element}><Key>${escapeXml(enc(o.key))}</Key>${version}<LastModified>${isoTime(o.lastModifiedMs)}</LastModified>` +
+      `<${element}><Key>${escapeXml(enc(o.key))}</Key>${version}<LastModified>${isoTime(o.lastModifiedMs - (o.lastModifiedMs % 1000))}</LastModified>` +
       `<ETag>&#34;${o.etag}&#34;</ETag><Size>${o.sizeBytes}</Size>${ownerXml}<StorageClass>STANDARD</StorageClass></${element}>`;
   }
   return new Xml(out);

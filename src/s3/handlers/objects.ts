@@ -103,7 +103,8 @@ function readRange(ctx: S3Context, reader: ObjectReader, headers: Record<string,
     throw new S3Error("InvalidPartNumber", "The requested partnumber is not satisfiable", { PartNumberRequested: partParam, ActualPartCount: String(Math.max(1, meta.partsCount)) });
   }
   if (meta.partsCount > 0) headers["x-amz-mp-parts-count"] = String(meta.partsCount);
-  return range;
+  // an empty object's one part is all of it, answered with 200 as S3 does: there is no range to name
+  return meta.sizeBytes === 0 ? undefined : range;
 }
 
 export function headObject(ctx: S3Context) {
