@@ -76,15 +76,22 @@ function contents(ctx: S3Context, page: ListPage, enc: (s: string) => string, wi
   return new Xml(out);
 }
 
+/** The parameters every object listing reads. */
+function listingParams(params: Map<string, string>) {
+  return {
+    enc: encodingOf(params),
+    prefix: params.get("prefix") ?? "",
+    delimiter: params.get("delimiter") ?? "",
+    maxKeys: maxParam(params.get("max-keys"), "max-keys", listKeysMax),
+  };
+}
+
 const commonPrefixes = (page: ListPage, enc: (s: string) => string) =>
   page.commonPrefixes.map((p) => x("CommonPrefixes", x("Prefix", enc(p))));
 
 export async function listObjectsV2(ctx: S3Context) {
   const { params, bucket } = ctx.req;
-  const enc = encodingOf(params);
-  const prefix = params.get("prefix") ?? "";
-  const delimiter = params.get("delimiter") ?? "";
-  const maxKeys = maxParam(params.get("max-keys"), "max-keys", listKeysMax);
+  const { enc, prefix, delimiter, maxKeys } = listingParams(params);
   const token = params.get("continuation-token");
   const startAfter = params.get("start-after");
   const after = token !== undefined ? decodeToken(token) : (startAfter ?? "");
@@ -111,10 +118,7 @@ export async function listObjectsV2(ctx: S3Context) {
 
 export async function listObjectsV1(ctx: S3Context) {
   const { params, bucket } = ctx.req;
-  const enc = encodingOf(params);
-  const prefix = params.get("prefix") ?? "";
-  const delimiter = params.get("delimiter") ?? "";
-  const maxKeys = maxParam(params.get("max-keys"), "max-keys", listKeysMax);
+  const { enc, prefix, delimiter, maxKeys } = listingParams(params);
   const marker = params.get("marker") ?? "";
   const page = await ctx.backend.listObjects(bucket, { prefix, delimiter, after: marker, maxKeys });
   // v1 rule: NextMarker only with a delimiter; without one, clients resume from the last key.
@@ -144,10 +148,7 @@ export async function listObjectsV1(ctx: S3Context) {
  */
 export async function listObjectVersions(ctx: S3Context) {
   const { params, bucket } = ctx.req;
-  const enc = encodingOf(params);
-  const prefix = params.get("prefix") ?? "";
-  const delimiter = params.get("delimiter") ?? "";
-  const maxKeys = maxParam(params.get("max-keys"), "max-keys", listKeysMax);
+  const { enc, prefix, delimiter, maxKeys } = listingParams(params);
   const keyMarker = params.get("key-marker") ?? "";
   const versionIdMarker = params.get("version-id-marker") ?? "";
   if (versionIdMarker !== "") {
