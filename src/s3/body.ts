@@ -35,7 +35,9 @@ export interface BodyObserver {
  * `onAbandon` runs when the body fails or its consumer cancels it.
  */
 export function observed(source: AsyncIterable<Uint8Array>, observers: BodyObserver[], onAbandon: () => void = () => {}): ReadableStream<Uint8Array> {
-  const iterator = source[Symbol.asyncIterator]();
+  // A request left unread when its consumer gives up (the disk filled) is not destroyed: that would
+  // take its connection, and the answer (507) with it. The server closes the connection after answering.
+  const iterator = source instanceof Readable ? source.iterator({ destroyOnReturn: false }) : source[Symbol.asyncIterator]();
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {

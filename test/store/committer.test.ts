@@ -118,4 +118,46 @@ describe("Committer", () => {
     await done;
     expect(await Promise.all(writes)).toEqual([1, 2]);
   });
+
+  describe("a disk too full for a write (SQLITE_FULL; here the database's page limit)", () => {
+    const big = (v: number) => () => {
+      db.run("INSERT INTO t (v) VALUES (?)", [v]);
+      db.run("INSERT INTO blobs (b) VALUES (?)", [new Uint8Array(64 * 1024)]);
+      return v;
+    };
+    let roomMade = 0;
+    let rollbacks = 0;
+    let full: Committer;
+    beforeEach(() => {
+      db.run("CREATE TABLE blobs (b BLOB)");
+      db.run(`PRAGMA max_page_count = ${(db.query("PRAGMA page_count").get() as { page_count: number }).page_count + 2}`);
+      roomMade = 0;
+      rollbacks = 0;
+      full = new Committer(db, async () => {}, {
+        makeRoom: () => {
+          roomMade++;
+          db.run("PRAGMA max_page_count = 100000");
+          return true;
+        },
+        rolledBack: () => rollbacks++,
+      });
+    });
+
+    test("refuses it with InsufficientStorage, and the transaction it rolled back with it", async () => {
+      const refused = full.commit(big(1));
+      const beside = full.commit(insert(2));
+      await expect(refused).rejects.toMatchObject({ code: "InsufficientStorage" });
+      await expect(beside).rejects.toMatchObject({ code: "InsufficientStorage" });
+      expect([roomMade, rows()]).toEqual([0, 0]); // a batch that frees nothing gets no room made for it
+      expect(rollbacks).toBe(1);
+      expect(await full.commit(insert(3))).toBe(3); // and the next transaction starts clean
+    });
+
+    test("a batch with a write that frees space gets room made for it, once, and runs again", async () => {
+      const freeing = full.commit(big(4), true);
+      const beside = full.commit(insert(5));
+      expect([await freeing, await beside]).toEqual([4, 5]);
+      expect([roomMade, rollbacks, rows()]).toEqual([1, 1, 2]);
+    });
+  });
 });

@@ -4,7 +4,7 @@
  */
 import type { Database } from "bun:sqlite";
 import { randomBytes } from "node:crypto";
-import { closeSync, openSync } from "node:fs";
+import { closeSync, openSync, statfsSync } from "node:fs";
 import { join } from "node:path";
 import { tryLockExclusive } from "../../../ffi/libc.ts";
 import { S3Error } from "../../errors.ts";
@@ -32,7 +32,7 @@ import { cursorPastPrefix, listEntries, utf8, type ListCursor } from "../listing
 import { atRestSetup } from "./at-rest.ts";
 import { BlobStore } from "./blobs.ts";
 import { Committer, NotDurableError } from "./committer.ts";
-import { SpaceGuard } from "./space.ts";
+import { reserveBytes, SpaceGuard, SpaceReserve } from "./space.ts";
 import { keyBytes, objectMetaColumns, objectMetaOf, openDatabase, segmentsOf, WalSync, type ObjectMetaRow, type ObjectRow, type Segment } from "./db.ts";
 import { MultipartStore } from "./multipart.ts";
 import { segmentStream } from "./read.ts";
@@ -68,6 +68,7 @@ export class FsBackend implements Backend {
   private readonly buckets = new Map<string, BucketInfo>();
 
   private readonly space: SpaceGuard;
+  private readonly reserve: SpaceReserve;
 
   constructor(dataDir: string, options: FsBackendOptions = {}) {
     // One process per data dir: a second one would sweep the first one's in-flight blobs as
@@ -77,6 +78,10 @@ export class FsBackend implements Backend {
       closeSync(this.lockFd);
       throw new Error(`another s3d process is using the data dir ${dataDir}`);
     }
+    // A disk filled from outside: the reserve's bytes let the database open and recover its log.
+    this.reserve = new SpaceReserve(join(dataDir, "space-reserve"));
+    const disk = statfsSync(dataDir);
+    if (disk.bavail * disk.bsize < reserveBytes) this.reserve.release();
     const dbPath = join(dataDir, "meta.sqlite");
     this.db = openDatabase(dbPath);
     try {
@@ -87,9 +92,13 @@ export class FsBackend implements Backend {
       throw error;
     }
     this.blobs = new BlobStore(join(dataDir, "blobs"), this.sealing);
-    this.space = new SpaceGuard(dataDir, options.minFreeBytes ?? 0, () => this.blobs.dropSpares());
+    this.space = new SpaceGuard(dataDir, options.minFreeBytes ?? 0, () => this.blobs.dropSpares(), this.reserve);
+    this.space.availableBytes(); // takes the reserve, when there is room for it
     this.wal = new WalSync(dbPath);
-    this.committer = new Committer(this.db, () => this.wal.sync());
+    this.committer = new Committer(this.db, () => this.wal.sync(), {
+      makeRoom: () => this.reserve.release(),
+      rolledBack: () => this.loadBuckets(),
+    });
     this.multipart = new MultipartStore(this.db, this.blobs, this.committer, (b) => this.requireBucket(b));
     this.loadBuckets();
   }
@@ -139,7 +148,7 @@ export class FsBackend implements Backend {
       this.db.query("DELETE FROM buckets WHERE name = ?").run(name);
       this.db.query("DELETE FROM bucket_configs WHERE bucket = ?").run(name);
       this.buckets.delete(name);
-    });
+    }, true);
     this.blobs.remove(uploadBlobs);
   }
 
@@ -147,9 +156,9 @@ export class FsBackend implements Backend {
    * Commits a change to the bucket set. The in-memory bucket map changes inside the commit, in
    * step with the rows; a transaction that then fails to commit (an I/O error) reloads it.
    */
-  private async bucketsChange(change: () => void): Promise<void> {
+  private async bucketsChange(change: () => void, freesSpace = false): Promise<void> {
     try {
-      await this.committer.commit(change);
+      await this.committer.commit(change, freesSpace);
     } catch (error) {
       if (!(error instanceof S3Error)) this.loadBuckets();
       throw error;
@@ -320,7 +329,7 @@ export class FsBackend implements Backend {
       removed = current ? segmentsOf(current).map(([id]) => id) : [];
       this.rows.drop(bucket, key);
       this.db.query("DELETE FROM objects WHERE bucket = ? AND key = ?").run(bucket, keyBytes(key));
-    });
+    }, true);
     this.blobs.remove(removed);
   }
 

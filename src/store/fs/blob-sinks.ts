@@ -271,9 +271,12 @@ export function directWritesWork(dir: string): boolean {
     fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_DIRECT, 0o600);
     return writeSync(fd, alignedBytes(directAlignmentBytes, directAlignmentBytes), 0, directAlignmentBytes, 0) === directAlignmentBytes;
   } catch (error) {
-    // EINVAL: this filesystem takes no direct writes. Anything else (EACCES, EROFS, ENOSPC) means
-    // blobs cannot be written at all, which start-up must say rather than the first upload.
-    if ((error as NodeJS.ErrnoException).code === "EINVAL") return false;
+    // EINVAL: this filesystem takes no direct writes. ENOSPC: the disk is full (the open, which
+    // refuses O_DIRECT where it is not taken, said whether it is). Anything else (EACCES, EROFS)
+    // means blobs cannot be written at all, which start-up must say rather than the first upload.
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EINVAL") return false;
+    if (code === "ENOSPC") return fd !== undefined;
     throw new Error(`blob files cannot be written in ${dir}: ${error instanceof Error ? error.message : String(error)}`);
   } finally {
     if (fd !== undefined) closeSync(fd);

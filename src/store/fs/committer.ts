@@ -15,6 +15,7 @@
  * refused with a `NotDurableError` until the process restarts and recovers from the disk.
  */
 import type { Database } from "bun:sqlite";
+import { insufficientStorage, isDiskFull } from "./space.ts";
 
 /** A write that may have committed in memory but is not known to be on disk. */
 export class NotDurableError extends Error {
@@ -23,6 +24,8 @@ export class NotDurableError extends Error {
 
 interface Pending {
   run: () => unknown;
+  /** a write that frees space (a delete): a full disk makes room for its transaction */
+  freesSpace: boolean;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -46,13 +49,23 @@ export class Committer {
   constructor(
     private readonly db: Database,
     private readonly sync: () => Promise<void>,
+    private readonly hooks: {
+      /** Gives back space held in reserve; false when there was none to give. */
+      makeRoom?: () => boolean;
+      /** After a transaction rolled back: state kept beside the database is read from it again. */
+      rolledBack?: () => void;
+    } = {},
   ) {}
 
-  /** Runs `write` inside a transaction; resolves once that transaction is on disk. */
-  commit<T>(write: () => T): Promise<T> {
+  /**
+   * Runs `write` inside a transaction; resolves once that transaction is on disk. A disk too full
+   * for the transaction refuses it with InsufficientStorage, unless `freesSpace` and there is a
+   * reserve to give back: then the transaction runs once more (its writes run again from the start).
+   */
+  commit<T>(write: () => T, freesSpace = false): Promise<T> {
     if (this.failure) return Promise.reject(this.failure);
     const answer = new Promise<T>((resolve, reject) => {
-      this.queue.push({ run: write, resolve: resolve as (v: unknown) => void, reject });
+      this.queue.push({ run: write, freesSpace, resolve: resolve as (v: unknown) => void, reject });
       // While a sync is in flight, writes gather for the transaction that follows it.
       if (!this.scheduled && !this.syncing) {
         this.scheduled = true;
@@ -80,7 +93,7 @@ export class Committer {
   }
 
   /** Runs one transaction; returns the answers of the writes in it (refusals included). */
-  private transaction(batch: Pending[]): Unsynced[] {
+  private transaction(batch: Pending[], retried = false): Unsynced[] {
     if (this.failure) {
       for (const p of batch) p.reject(this.failure);
       return [];
@@ -88,25 +101,34 @@ export class Committer {
     const committed: Unsynced[] = [];
     try {
       this.db.run("BEGIN IMMEDIATE");
-      for (const p of batch) {
-        this.db.run("SAVEPOINT w");
-        try {
-          const value = p.run();
-          this.db.run("RELEASE w");
-          committed.push({ answer: () => p.resolve(value), reject: p.reject });
-        } catch (error) {
-          this.db.run("ROLLBACK TO w");
-          this.db.run("RELEASE w");
-          committed.push({ answer: () => p.reject(error), reject: p.reject });
-        }
-      }
+      for (const p of batch) committed.push(this.write(p));
       this.db.run("COMMIT");
     } catch (error) {
+      // (a COMMIT that fails for want of space has rolled the transaction back already)
       if (this.db.inTransaction) this.db.run("ROLLBACK");
-      for (const p of batch) p.reject(error);
+      this.hooks.rolledBack?.();
+      if (!retried && isDiskFull(error) && batch.some((p) => p.freesSpace) && this.hooks.makeRoom?.()) return this.transaction(batch, true);
+      for (const p of batch) p.reject(refusalOf(error));
       return [];
     }
     return committed;
+  }
+
+  /** Runs one write in its own savepoint: a write that throws is rolled back alone. */
+  private write(p: Pending): Unsynced {
+    this.db.run("SAVEPOINT w");
+    try {
+      const value = p.run();
+      this.db.run("RELEASE w");
+      return { answer: () => p.resolve(value), reject: p.reject };
+    } catch (error) {
+      // A full disk may have rolled the whole transaction back, not the statement alone: then
+      // the batch fails (or, given room, runs again) as one.
+      if (!this.db.inTransaction) throw error;
+      this.db.run("ROLLBACK TO w");
+      this.db.run("RELEASE w");
+      return { answer: () => p.reject(refusalOf(error)), reject: p.reject };
+    }
   }
 
   /** Refusals wait for the sync as well: the state they were decided on must be durable. */
@@ -129,4 +151,9 @@ export class Committer {
       },
     );
   }
+}
+
+/** A full disk is the client's 507 InsufficientStorage; anything else is passed on as it is. */
+function refusalOf(error: unknown): unknown {
+  return isDiskFull(error) ? insufficientStorage() : error;
 }

@@ -165,7 +165,7 @@ export class MultipartStore {
       const ids = this.partRows(uploadId, 0, partsMax).map((p) => p.blob);
       this.forget(uploadId);
       return ids;
-    });
+    }, true);
     this.blobs.remove(blobs);
   }
 
