@@ -388,6 +388,13 @@ describe("XML requests", () => {
     await expectError(res, 400, "MalformedXML");
   });
 
+  test("a body that is not UTF-8 is MalformedXML: its bytes never become U+FFFD and name another key", async () => {
+    await put("\ufffd\ufffd", "not to be deleted");
+    const body = Buffer.concat([Buffer.from("<Delete><Object><Key>"), Buffer.from([0xff, 0xfe]), Buffer.from("</Key></Object></Delete>")]);
+    await expectError(await s3(server.endpoint, { method: "POST", path: `/${bucket}`, query: [["delete", ""]], body, headers: { "content-md5": createHash("md5").update(body).digest("base64") } }), 400, "MalformedXML");
+    expect(await getText("\ufffd\ufffd")).toEqual({ status: 200, text: "not to be deleted" });
+  });
+
   test("DeleteObjects: needs Content-MD5 or a checksum header, verifies the MD5, honours Quiet", async () => {
     await put("d1", "1");
     await put("d2", "2");
