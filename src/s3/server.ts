@@ -175,6 +175,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const handle = (incoming: IncomingMessage, outgoing: ServerResponse, expectsContinue = false) => {
     const connection = incoming.socket;
     const run = () => {
+      // The client went away while this request waited its turn: nobody is left to answer, and a
+      // closed connection's whole backlog of pipelined requests would otherwise all be served.
+      if (connection.destroyed) return Promise.resolve();
       current.set(connection, { incoming, outgoing });
       return serve(incoming, outgoing, expectsContinue)
         .catch((error: unknown) => {
