@@ -10,6 +10,7 @@ import { createLogger } from "./log.ts";
 import { shutdownGraceMs, startServer } from "./s3/server.ts";
 import { readMasterKeyFile, keyFingerprint } from "./shard/keys.ts";
 import { FsBackend } from "./store/fs/backend.ts";
+import { hashPool } from "./util/hash-worker.ts";
 
 /** Subcommands: each takes the words after its name. */
 const subcommands: Record<string, (args: string[]) => Promise<number>> = {
@@ -101,6 +102,7 @@ async function main(argv: string[]): Promise<number> {
     logger.warn("serving plain HTTP on a non-loopback address: credentials and data cross the network unencrypted; give --tls-cert and --tls-key", { host: config.host });
   }
   const tls = config.tlsCert !== undefined && config.tlsKey !== undefined ? readTls(config.tlsCert, config.tlsKey) : undefined;
+  hashPool.startAll();
   const server = await startServer({
     host: config.host,
     port: config.port,

@@ -4,6 +4,7 @@
  * "." and ".." segments, which would make keys like "a/../b" unaddressable and unsignable.
  */
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import http, { STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
 import https from "node:https";
 import type { Duplex } from "node:stream";
@@ -45,6 +46,23 @@ export interface ServerOptions {
   nowMs?: () => number;
   /** closes a connection with no traffic either way for this long (default socketIdleTimeoutMs) */
   idleTimeoutMs?: number;
+}
+
+/**
+ * Connections s3d keeps open at once: its limit of open files, less what requests need beside
+ * their connections (files, the metadata database, threads): an eighth, at least 64.
+ */
+export const connectionsMax = ((limit) => Math.max(16, limit - Math.max(64, Math.floor(limit / 8))))(openFilesLimit());
+
+/** The process's soft limit of open files (RLIMIT_NOFILE), from /proc; 1024 where that cannot be read. */
+function openFilesLimit(): number {
+  try {
+    const line = readFileSync("/proc/self/limits", "utf8").split("\n").find((l) => l.startsWith("Max open files"));
+    const soft = Number(line?.split(/\s{2,}/)[1]);
+    return Number.isFinite(soft) ? soft : 1024;
+  } catch {
+    return 1024;
+  }
 }
 
 export interface RunningServer {
@@ -200,6 +218,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const server = options.tls
     ? https.createServer({ ...serverOptions, cert: options.tls.cert, key: options.tls.key }, handle)
     : http.createServer(serverOptions, handle);
+  // Connections past the cap are closed as they come (Bun ignores server.maxConnections): a process
+  // out of file descriptors spins on accept and cannot open the files its requests need.
+  let connections = 0;
+  let refusedLoggedMs = -Infinity;
+  server.on("connection", (socket: Duplex) => {
+    if (connections >= connectionsMax) {
+      socket.destroy();
+      if (performance.now() - refusedLoggedMs > 10_000) {
+        refusedLoggedMs = performance.now();
+        logger.warn("connection refused: too many open", { connections, connectionsMax });
+      }
+      return;
+    }
+    connections++;
+    socket.once("close", () => connections--);
+  });
   // What the HTTP parser refuses (a malformed request; the bytes after a body shorter than it was
   // sent, parsed as a request of their own; a header section past the parser's limit) is answered
   // once the requests before it on the connection have been, as an S3 error, and the connection

@@ -417,8 +417,20 @@ export class HashPool {
   private leastBusy(besides?: PoolWorker): PoolWorker {
     const best = this.workers.reduce<PoolWorker | undefined>((b, w) => (w !== besides && (b === undefined || w.load < b.load) ? w : b), undefined);
     if (best !== undefined && (best.load === 0 || this.workers.length === this.workersMax)) return best;
-    const statsWaiters: PoolWorker["statsWaiters"] = [];
-    const worker: PoolWorker = { thread: undefined!, load: 0, laneJobs: 0, statsWaiters };
+    return this.newWorker();
+  }
+
+  /**
+   * Starts every thread the pool may have. A server does so at start: a thread started later, when
+   * the process may have run out of file descriptors (clients holding connections open), ends it
+   * (Bun cannot start a thread without a descriptor, and dies instead of throwing).
+   */
+  startAll(): void {
+    while (this.workers.length < this.workersMax) this.newWorker();
+  }
+
+  private newWorker(): PoolWorker {
+    const worker: PoolWorker = { thread: undefined!, load: 0, laneJobs: 0, statsWaiters: [] };
     worker.thread = this.startThread(worker);
     this.workers.push(worker);
     return worker;
