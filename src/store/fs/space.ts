@@ -59,7 +59,7 @@ export class SpaceGuard {
   }
 }
 
-/** Bytes the reserve file holds: many times what the metadata log needs to delete a thousand objects. */
+/** Bytes the reserve file holds: room for the metadata log to grow by 2,048 pages of 4 KiB. */
 export const reserveBytes = 8 * 1024 * 1024;
 
 /**
