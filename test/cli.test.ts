@@ -386,3 +386,29 @@ test("--encryption-key-file: refused when group-readable, or when it does not fi
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a blob directory s3d cannot write stops start-up, whichever of the 256 it is (run as nobody)", async () => {
+  if (process.getuid?.() !== 0) throw new Error("this test runs s3d as nobody: run it as root (CI does)");
+  const dir = tempDir();
+  try {
+    const dataDir = join(dir, "data");
+    const start = () =>
+      Bun.spawnSync(["runuser", "-u", "nobody", "--", binaryPath, "--data-dir", dataDir, "--port", "0", "--host", "127.0.0.1"], {
+        env: { PATH: process.env.PATH ?? "", S3D_ACCESS_KEY: "nobodykey", S3D_SECRET_KEY: "nobody-secret-1" },
+        stdout: "pipe",
+        stderr: "pipe",
+        timeout: 20_000,
+      });
+    // a data dir nobody owns, but for one blob directory of root's that nobody may only read
+    mkdirSync(join(dataDir, "blobs", "7f"), { recursive: true });
+    chmodSync(dir, 0o755);
+    Bun.spawnSync(["chown", "-R", "nobody", dataDir]);
+    Bun.spawnSync(["chown", "root", join(dataDir, "blobs", "7f")]);
+    chmodSync(join(dataDir, "blobs", "7f"), 0o755);
+    const refused = start();
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr.toString()).toContain(`blob files cannot be written in ${join(dataDir, "blobs", "7f")}: EACCES`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

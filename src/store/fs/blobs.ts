@@ -16,7 +16,7 @@
  * crash.
  */
 import { randomBytes } from "node:crypto";
-import { closeSync, constants, fsyncSync, mkdirSync, openSync, readdirSync, unlinkSync } from "node:fs";
+import { accessSync, closeSync, constants, fsyncSync, mkdirSync, openSync, readdirSync, unlinkSync } from "node:fs";
 import { open, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { assert } from "../../util/assert.ts";
@@ -69,7 +69,16 @@ export class BlobStore {
     directWrites = true,
   ) {
     mkdirSync(root, { recursive: true });
-    for (let i = 0; i < 256; i++) mkdirSync(join(root, fanOut(i)), { recursive: true });
+    for (let i = 0; i < 256; i++) {
+      const dir = join(root, fanOut(i));
+      mkdirSync(dir, { recursive: true });
+      // each of them: one s3d cannot write would fail one upload in 256, found only by the first
+      try {
+        accessSync(dir, constants.W_OK | constants.X_OK);
+      } catch (error) {
+        throw new Error(`blob files cannot be written in ${dir}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+      }
+    }
     fsyncDirectory(root);
     this.directWrites = directWrites && directWritesWork(root);
     const pathOf = (id: string) => this.path(id);
