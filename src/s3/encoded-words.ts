@@ -21,9 +21,12 @@ export function decodeEncodedWords(value: string): string {
   });
 }
 
-/** `value` as a header can carry it: as it is when printable ASCII, else one UTF-8 B word. */
+/**
+ * `value` as a header can carry it: as it is when printable ASCII, else one UTF-8 B word (also
+ * when it begins or ends with whitespace, which HTTP would trim away).
+ */
 export function encodeForHeader(value: string): string {
-  if (printableAscii.test(value)) return value;
+  if (printableAscii.test(value) && value.trim() === value) return value;
   return `=?UTF-8?B?${Buffer.from(value, "utf8").toString("base64")}?=`;
 }
 
@@ -54,7 +57,8 @@ function decodeCharset(charset: string, bytes: Uint8Array): string | undefined {
   const name = charset.split("*")[0].toLowerCase();
   if (name === "utf-8" || name === "utf8") {
     try {
-      return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+      // (a leading U+FEFF is text here, not a byte-order mark)
+      return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
     } catch {
       return undefined;
     }

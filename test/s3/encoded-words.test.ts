@@ -10,6 +10,8 @@ describe("decodeEncodedWords", () => {
     expect(decodeEncodedWords("=?ISO-8859-1?Q?caf=E9_cr=E8me?=")).toBe("café crème");
     expect(decodeEncodedWords("before =?UTF-8?B?4piD?= after")).toBe("before ☃ after");
     expect(decodeEncodedWords("=?UTF-8*en?Q?a?=")).toBe("a");
+    // a leading U+FEFF is text, not a byte-order mark to drop
+    expect(decodeEncodedWords("=?UTF-8?B?77u/?=")).toBe("\ufeff");
   });
 
   test("whitespace between two words is dropped, elsewhere kept", () => {
@@ -33,6 +35,8 @@ describe("encodeForHeader", () => {
     // ö sent as raw UTF-8 (c3 b6) reaches s3d as two characters: S3 answers =?UTF-8?B?w4PCtg==?=
     expect(encodeForHeader("\u00c3\u00b6")).toBe("=?UTF-8?B?w4PCtg==?=");
     expect(encodeForHeader("line\nbreak")).toBe("=?UTF-8?B?bGluZQpicmVhaw==?=");
+    // whitespace at either end, which HTTP would trim away
+    expect(encodeForHeader(" a ")).toBe("=?UTF-8?B?IGEg?=");
   });
 
   test("property: whatever is stored comes back through a client that decodes the word", () => {

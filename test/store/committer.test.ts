@@ -153,11 +153,22 @@ describe("Committer", () => {
       expect(await full.commit(insert(3))).toBe(3); // and the next transaction starts clean
     });
 
-    test("a batch with a write that frees space gets room made for it, once, and runs again", async () => {
+    test("a write that frees space gets room made for it, once, and runs again; the writes beside it are refused, not run on the reserve", async () => {
       const freeing = full.commit(big(4), true);
       const beside = full.commit(insert(5));
-      expect([await freeing, await beside]).toEqual([4, 5]);
-      expect([roomMade, rollbacks, rows()]).toEqual([1, 1, 2]);
+      expect(await freeing).toBe(4);
+      await expect(beside).rejects.toMatchObject({ code: "InsufficientStorage" });
+      expect([roomMade, rollbacks, rows()]).toEqual([1, 1, 1]);
+    });
+
+    test("also when the full disk rolled back only its statement (a statement journal kept the transaction)", async () => {
+      db.run("INSERT INTO t (v) VALUES (7)");
+      // a delete whose trigger needs pages: SQLite rolls back the statement and keeps the transaction
+      db.run("CREATE TRIGGER grow AFTER DELETE ON t BEGIN INSERT INTO blobs (b) VALUES (zeroblob(65536)); END");
+      db.run(`PRAGMA max_page_count = ${(db.query("PRAGMA page_count").get() as { page_count: number }).page_count + 2}`);
+      const deleted = full.commit(() => db.run("DELETE FROM t WHERE v = 7").changes, true);
+      expect(await deleted).toBe(1);
+      expect([roomMade, rows()]).toEqual([1, 0]);
     });
   });
 });

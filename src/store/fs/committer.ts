@@ -104,11 +104,21 @@ export class Committer {
       for (const p of batch) committed.push(this.write(p));
       this.db.run("COMMIT");
     } catch (error) {
-      // (a COMMIT that fails for want of space has rolled the transaction back already)
-      if (this.db.inTransaction) this.db.run("ROLLBACK");
-      this.hooks.rolledBack?.();
-      if (!retried && isDiskFull(error) && batch.some((p) => p.freesSpace) && this.hooks.makeRoom?.()) return this.transaction(batch, true);
-      for (const p of batch) p.reject(refusalOf(error));
+      try {
+        // (a COMMIT that fails for want of space has rolled the transaction back already)
+        if (this.db.inTransaction) this.db.run("ROLLBACK");
+        this.hooks.rolledBack?.();
+      } catch (cleanup) {
+        // the database cannot even roll back: nothing more is trusted, as after a failed sync
+        this.failure = new NotDurableError(`metadata rollback failed, writes refused until restart: ${String(cleanup)}`);
+      }
+      const freeing = batch.filter((p) => p.freesSpace);
+      if (!this.failure && !retried && isDiskFull(error) && freeing.length > 0 && this.hooks.makeRoom?.()) {
+        // the reserve is for the writes that free space: the others are refused, not run on it
+        for (const p of batch) if (!p.freesSpace) p.reject(insufficientStorage());
+        return this.transaction(freeing, true);
+      }
+      for (const p of batch) p.reject(this.failure ?? refusalOf(error));
       return [];
     }
     return committed;
@@ -123,8 +133,9 @@ export class Committer {
       return { answer: () => p.resolve(value), reject: p.reject };
     } catch (error) {
       // A full disk may have rolled the whole transaction back, not the statement alone: then
-      // the batch fails (or, given room, runs again) as one.
-      if (!this.db.inTransaction) throw error;
+      // the batch fails (or, given room, runs again) as one. So does a write that frees space and
+      // found no room, so that room is made for it.
+      if (!this.db.inTransaction || (p.freesSpace && isDiskFull(error))) throw error;
       this.db.run("ROLLBACK TO w");
       this.db.run("RELEASE w");
       return { answer: () => p.reject(refusalOf(error)), reject: p.reject };

@@ -84,7 +84,9 @@ export class SpaceReserve {
       // where the filesystem cannot allocate without writing, zeros are written
       if (!fallocate(fd, 0, reserveBytes)) {
         const zeros = new Uint8Array(1024 * 1024);
-        for (let at = 0; at < reserveBytes; at += zeros.length) writeSync(fd, zeros, 0, zeros.length, at);
+        for (let at = 0; at < reserveBytes; at += zeros.length) {
+          if (writeSync(fd, zeros, 0, zeros.length, at) < zeros.length) throw Object.assign(new Error("short write"), { code: "ENOSPC" });
+        }
       }
       this.held = true;
     } catch (error) {
