@@ -102,7 +102,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       resource = target.decodedPath;
       if (target.rawPath === healthPath && (method === "GET" || method === "HEAD")) {
         operation = "Health";
-        response = { status: 200, headers: { "content-type": "text/plain" }, body: method === "GET" ? "ok\n" : undefined };
+        const unhealthy = backend.unhealthy();
+        const text = unhealthy === undefined ? "ok\n" : `unhealthy: ${unhealthy}\n`;
+        response = { status: unhealthy === undefined ? 200 : 503, headers: { "content-type": "text/plain" }, body: method === "GET" ? text : undefined };
       } else {
         const req: S3Request = {
           ...target,

@@ -168,6 +168,8 @@ export interface CompletedPart {
 export interface Backend {
   /** Whether object data is encrypted at rest with a key the server holds (what SSE-S3 promises). */
   readonly encryptedAtRest: boolean;
+  /** Why the store cannot take writes now (its data dir was removed, say); undefined when it can. */
+  unhealthy(): string | undefined;
   createBucket(name: string, nowMs: number): Promise<void>;
   headBucket(name: string): Promise<BucketInfo>;
   /** BucketNotEmpty while it holds objects; multipart uploads still open are aborted with it. */

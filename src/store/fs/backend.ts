@@ -4,7 +4,7 @@
  */
 import type { Database } from "bun:sqlite";
 import { randomBytes } from "node:crypto";
-import { closeSync, openSync, statfsSync } from "node:fs";
+import { closeSync, fstatSync, openSync, statfsSync } from "node:fs";
 import { join } from "node:path";
 import { tryLockExclusive } from "../../../ffi/libc.ts";
 import { S3Error } from "../../errors.ts";
@@ -98,9 +98,18 @@ export class FsBackend implements Backend {
     this.committer = new Committer(this.db, () => this.wal.sync(), {
       makeRoom: () => this.reserve.release(),
       rolledBack: () => this.loadBuckets(),
+      unusable: () => this.unhealthy(),
     });
     this.multipart = new MultipartStore(this.db, this.blobs, this.committer, (b) => this.requireBucket(b));
     this.loadBuckets();
+  }
+
+  /**
+   * The data dir removed while s3d runs (its lock file unlinked): SQLite would go on committing to
+   * files no path leads to any more, and every write acknowledged would be lost at the next start.
+   */
+  unhealthy(): string | undefined {
+    return fstatSync(this.lockFd).nlink === 0 ? "the data dir was removed while s3d ran: restart it on a data dir" : undefined;
   }
 
   get encryptedAtRest(): boolean {

@@ -54,6 +54,8 @@ export class Committer {
       makeRoom?: () => boolean;
       /** After a transaction rolled back: state kept beside the database is read from it again. */
       rolledBack?: () => void;
+      /** Why the database must take no more writes (asked before each transaction); undefined: it may. */
+      unusable?: () => string | undefined;
     } = {},
   ) {}
 
@@ -94,6 +96,8 @@ export class Committer {
 
   /** Runs one transaction; returns the answers of the writes in it (refusals included). */
   private transaction(batch: Pending[], retried = false): Unsynced[] {
+    const unusable = this.failure ? undefined : this.hooks.unusable?.();
+    if (unusable !== undefined) this.failure = new NotDurableError(`writes refused until restart: ${unusable}`);
     if (this.failure) {
       for (const p of batch) p.reject(this.failure);
       return [];
