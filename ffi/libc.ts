@@ -63,6 +63,8 @@ const lockExclusive = 2;
 const lockNonBlocking = 4;
 const eintr = 4;
 const eopnotsupp = 95;
+/** No space left on the device: what fallocate throws (LibcError.errno) on a full disk. */
+export const enospc = 28;
 
 /**
  * Reserves [offsetBytes, offsetBytes + lengthBytes) of the file, growing its size (mode 0).

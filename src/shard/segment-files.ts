@@ -15,13 +15,12 @@ import {
   write as writeAsync,
 } from "node:fs";
 import { join } from "node:path";
-import { fallocate, fdatasync, LibcError } from "../../ffi/libc.ts";
+import { enospc, fallocate, fdatasync, LibcError } from "../../ffi/libc.ts";
 import { assert } from "../util/assert.ts";
 
 /** Preallocation runs this far ahead of the highest reserved byte. */
 export const preallocateStepBytes = 64 * 1024 * 1024;
 
-const enospc = 28;
 const namePattern = /^seg-(\d{8})\.dat$/;
 
 export function segmentFileName(id: number): string {

@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import type { KeyObject } from "node:crypto";
 import { closeSync, constants, mkdirSync, openSync, statfsSync } from "node:fs";
 import { join } from "node:path";
-import { LibcError, tryLockExclusive } from "../../ffi/libc.ts";
+import { enospc, LibcError, tryLockExclusive } from "../../ffi/libc.ts";
 import { assert } from "../util/assert.ts";
 import { compactLiveFractionMax, compactSegment } from "./compaction.ts";
 import { FragmentCounter } from "./fragment-counter.ts";
@@ -27,7 +27,6 @@ export const nearFullFraction = 0.9;
 /** Below this much free space on the filesystem the store reports near-full. */
 export const nearFullDiskAvailableBytes = 1024 ** 3;
 const formatVersion = 1;
-const enospc = 28;
 
 export class InsufficientStorageError extends Error {
   override name = "InsufficientStorageError";

@@ -8,7 +8,7 @@
  * the disk fills from outside s3d (SpaceReserve).
  */
 import { closeSync, openSync, statfsSync, statSync, truncateSync, writeSync } from "node:fs";
-import { fallocate, LibcError } from "../../../ffi/libc.ts";
+import { enospc, fallocate, LibcError } from "../../../ffi/libc.ts";
 import { S3Error } from "../../errors.ts";
 
 /** How long a statfs reading is trusted: one per PUT was a tenth of a small PUT's cost. */
@@ -118,4 +118,3 @@ export function isDiskFull(error: unknown): boolean {
   return code === "ENOSPC" || code === "SQLITE_FULL";
 }
 
-const enospc = 28;
