@@ -259,6 +259,11 @@ async function writeFully(file: FileHandle, bytes: Uint8Array, positionBytes: nu
   }
 }
 
+/** What start-up says of a blob directory it cannot write in. */
+export function unwritableBlobs(dir: string, error: unknown): Error {
+  return new Error(`blob files cannot be written in ${dir}: ${error instanceof Error ? error.message : String(error)}`);
+}
+
 /**
  * Whether files under `dir` can be written with O_DIRECT (tmpfs before Linux 6.6, some network
  * and FUSE filesystems, and non-Linux hosts cannot): one aligned block is written to a probe file.
@@ -277,7 +282,7 @@ export function directWritesWork(dir: string): boolean {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "EINVAL") return false;
     if (code === "ENOSPC") return fd !== undefined;
-    throw new Error(`blob files cannot be written in ${dir}: ${error instanceof Error ? error.message : String(error)}`);
+    throw unwritableBlobs(dir, error);
   } finally {
     if (fd !== undefined) closeSync(fd);
     try {

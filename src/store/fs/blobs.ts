@@ -20,7 +20,7 @@ import { accessSync, closeSync, constants, fsyncSync, mkdirSync, openSync, readd
 import { open, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { assert } from "../../util/assert.ts";
-import { type BlobSink, DirectSink, directBlobBytesMin, directCreateFlags, directWritesWork, PageCacheSink, settledLater } from "./blob-sinks.ts";
+import { type BlobSink, DirectSink, directBlobBytesMin, directCreateFlags, directWritesWork, PageCacheSink, settledLater, unwritableBlobs } from "./blob-sinks.ts";
 import { plainSegmentReader, type SegmentReader } from "./read.ts";
 import { sealedSegmentReader } from "./sealed-read.ts";
 import type { Sealing } from "./sealing.ts";
@@ -76,7 +76,7 @@ export class BlobStore {
       try {
         accessSync(dir, constants.W_OK | constants.X_OK);
       } catch (error) {
-        throw new Error(`blob files cannot be written in ${dir}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+        throw unwritableBlobs(dir, error);
       }
     }
     fsyncDirectory(root);
