@@ -1,0 +1,260 @@
+/**
+ * A streaming reader of multipart/form-data bodies (RFC 7578, RFC 2046 §5.1), shaped by what S3's
+ * POST Object needs: the text fields before the file are read whole (at most `fieldBytesMax` of
+ * them, headers included), and the file's content is handed over as it arrives, never held whole.
+ * What follows the file is not read: S3 ignores fields after it. Pure apart from reading `source`.
+ */
+import { S3Error } from "../errors.ts";
+
+export interface FormFile {
+  /** the name the part gave for its file (Content-Disposition's filename), "" when none */
+  filename: string;
+  /** the part's own Content-Type header, when it has one */
+  contentType: string | undefined;
+  /**
+   * The file's bytes, ending where the next boundary begins; fails with MalformedPOSTRequest when
+   * the body ends first. Its pieces may be views of the request's chunks. Read once.
+   */
+  content: AsyncIterable<Uint8Array>;
+}
+
+export interface Form {
+  /** the text fields before the file, in order, names as sent */
+  fields: Array<[string, string]>;
+  /** the part named `fileField`, or undefined when the body ended without one */
+  file: FormFile | undefined;
+}
+
+export const malformedForm = () => new S3Error("MalformedPOSTRequest", "The body of your POST request is not well-formed multipart/form-data.");
+
+/** The boundary of a `multipart/form-data; boundary=...` Content-Type, or undefined for any other type. */
+export function formBoundary(contentType: string | undefined): string | undefined {
+  if (contentType === undefined) return undefined;
+  const [type, ...params] = splitParams(contentType);
+  if (type.toLowerCase() !== "multipart/form-data") return undefined;
+  const boundary = params.find(([name]) => name === "boundary")?.[1];
+  // RFC 2046: 1-70 characters, and not ending in a space
+  return boundary !== undefined && /^[\x20-\x7e]{0,69}[\x21-\x7e]$/.test(boundary) ? boundary : undefined;
+}
+
+const crlf = Buffer.from("\r\n");
+const headerEnd = Buffer.from("\r\n\r\n");
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Reads the parts of a form body up to and including the head of the part named `fileField`
+ * (compared without regard to case). Fails with MalformedPOSTRequest for a body that is not
+ * multipart/form-data with this boundary, and with `tooLarge()` once the parts before the file
+ * exceed `fieldBytesMax` bytes.
+ */
+export async function readForm(
+  source: AsyncIterable<Uint8Array>,
+  boundary: string,
+  options: { fileField: string; fieldBytesMax: number; tooLarge: () => S3Error },
+): Promise<Form> {
+  const input = new ChunkReader(source[Symbol.asyncIterator]());
+  const delimiter = Buffer.from(`\r\n--${boundary}`);
+  // The body may start with the first delimiter itself (no preamble): read it as if a CRLF came before.
+  input.unshift(crlf);
+  const fields: Array<[string, string]> = [];
+  let budget = options.fieldBytesMax;
+  const within = async (find: Buffer) => {
+    const at = await input.find(find, budget);
+    if (at === "limit") throw options.tooLarge();
+    if (at === "end") throw malformedForm();
+    budget -= at + find.length;
+    return at;
+  };
+  // the preamble, ignored
+  input.skip(await within(delimiter) + delimiter.length);
+  while (true) {
+    if (await afterDelimiter(input) === "close") return { fields, file: undefined };
+    const head = parsePartHead(input.take(await within(headerEnd)));
+    input.skip(headerEnd.length);
+    if (head.name.toLowerCase() === options.fileField) {
+      return { fields, file: { filename: head.filename ?? "", contentType: head.contentType, content: partContent(input, delimiter) } };
+    }
+    const value = input.take(await within(delimiter));
+    input.skip(delimiter.length);
+    fields.push([head.name, decodeText(value)]);
+  }
+}
+
+/** After a delimiter: "--" closes the body; otherwise optional spaces and a CRLF begin a part. */
+async function afterDelimiter(input: ChunkReader): Promise<"part" | "close"> {
+  const at = await input.find(crlf, 80);
+  if (at === "end" || at === "limit") {
+    if (await input.startsWith("--")) return "close";
+    throw malformedForm();
+  }
+  const rest = input.take(at).toString("latin1");
+  input.skip(crlf.length);
+  if (rest.startsWith("--")) return "close";
+  if (!/^[ \t]*$/.test(rest)) throw malformedForm();
+  return "part";
+}
+
+/** A part's bytes up to the next delimiter, as they arrive; then checks what follows that delimiter. */
+async function* partContent(input: ChunkReader, delimiter: Buffer): AsyncGenerator<Uint8Array> {
+  while (true) {
+    const { piece, found } = await input.until(delimiter);
+    if (piece.length > 0) yield piece;
+    if (found) break;
+  }
+  input.skip(delimiter.length);
+  // what follows must make the delimiter one ("--" or a CRLF, after optional spaces): else the
+  // bytes were part of the file and the body ended without its delimiter
+  const follows = await input.peek(2);
+  if (follows !== "--" && !/^[ \t\r]/.test(follows)) throw malformedForm();
+}
+
+interface PartHead {
+  name: string;
+  filename: string | undefined;
+  contentType: string | undefined;
+}
+
+/** A part's header section: Content-Disposition: form-data; name="..."[; filename="..."], and Content-Type. */
+function parsePartHead(bytes: Buffer): PartHead {
+  let disposition: string | undefined;
+  let contentType: string | undefined;
+  for (const line of decodeText(bytes).split("\r\n")) {
+    const colon = line.indexOf(":");
+    if (colon <= 0) throw malformedForm();
+    const name = line.slice(0, colon).trim().toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    if (name === "content-disposition") disposition = value;
+    else if (name === "content-type") contentType = value;
+  }
+  if (disposition === undefined) throw malformedForm();
+  const [type, ...params] = splitParams(disposition);
+  const name = params.find(([n]) => n === "name")?.[1];
+  if (type.toLowerCase() !== "form-data" || name === undefined || name === "") throw malformedForm();
+  return { name, filename: params.find(([n]) => n === "filename")?.[1], contentType };
+}
+
+/**
+ * `type; a=b; c="d e"` as the type and its parameters, names lowercase. Quoted values are taken
+ * as sent: browsers escape `"` as %22 and send a backslash as it is (WHATWG HTML), so a Windows
+ * path keeps its separators; a backslash-escaped quote (RFC 2616 style) does not end the value.
+ */
+function splitParams(header: string): [string, ...Array<[string, string]>] {
+  const semicolon = header.indexOf(";");
+  const type = (semicolon < 0 ? header : header.slice(0, semicolon)).trim();
+  const params: Array<[string, string]> = [];
+  const pattern = /;\s*([^\s=;]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s;]*))/y;
+  let at = semicolon < 0 ? header.length : semicolon;
+  while (at < header.length) {
+    pattern.lastIndex = at;
+    const m = pattern.exec(header);
+    if (m === null) {
+      if (header.slice(at).trim() === "" || header.slice(at).trim() === ";") break;
+      throw malformedForm();
+    }
+    params.push([m[1].toLowerCase(), m[2] ?? m[3]]);
+    at = pattern.lastIndex;
+  }
+  return [type, ...params];
+}
+
+function decodeText(bytes: Uint8Array): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    throw malformedForm();
+  }
+}
+
+/**
+ * The unread bytes of a stream of chunks, with the searches the form needs. Small spans are
+ * copied together; a file's content passes through as views of the chunks it arrived in.
+ */
+class ChunkReader {
+  private held: Buffer = Buffer.alloc(0);
+  private ended = false;
+
+  constructor(private readonly source: AsyncIterator<Uint8Array>) {}
+
+  unshift(bytes: Buffer): void {
+    this.held = Buffer.concat([bytes, this.held]);
+  }
+
+  /** Reads one more chunk onto what is held; false at the end of the stream. */
+  private async more(): Promise<boolean> {
+    if (this.ended) return false;
+    const next = await this.source.next();
+    if (next.done) {
+      this.ended = true;
+      return false;
+    }
+    const chunk = Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength);
+    this.held = this.held.length === 0 ? chunk : Buffer.concat([this.held, chunk]);
+    return true;
+  }
+
+  /** The offset of `needle` in what is unread, reading on as needed; "limit" when it is not within `limitBytes`. */
+  async find(needle: Buffer, limitBytes: number): Promise<number | "end" | "limit"> {
+    let from = 0;
+    while (true) {
+      const at = this.held.indexOf(needle, from);
+      if (at >= 0) return at > limitBytes ? "limit" : at;
+      if (this.held.length > limitBytes + needle.length) return "limit";
+      from = Math.max(0, this.held.length - needle.length + 1);
+      if (!(await this.more())) return "end";
+    }
+  }
+
+  async startsWith(text: string): Promise<boolean> {
+    return (await this.peek(text.length)) === text;
+  }
+
+  /** Up to `n` unread bytes as latin1 text, without consuming them (fewer at the end of the stream). */
+  async peek(n: number): Promise<string> {
+    while (this.held.length < n && (await this.more()));
+    return this.held.subarray(0, n).toString("latin1");
+  }
+
+  /** Consumes and returns `n` bytes known to be held. */
+  take(n: number): Buffer {
+    const out = this.held.subarray(0, n);
+    this.held = this.held.subarray(n);
+    return out;
+  }
+
+  skip(n: number): void {
+    this.held = this.held.subarray(n);
+  }
+
+  /**
+   * The unread bytes before `delimiter`, in pieces: each call returns what can be passed on (all
+   * but a tail that may begin the delimiter) and whether the delimiter was found, at the start of
+   * what remains held. A new chunk is searched where it meets the tail (a copy of at most twice
+   * the delimiter's length), then on its own, so a file's chunks are never copied whole.
+   */
+  async until(delimiter: Buffer): Promise<{ piece: Buffer; found: boolean }> {
+    const at = this.held.indexOf(delimiter);
+    if (at >= 0) return { piece: this.take(at), found: true };
+    const keep = Math.min(this.held.length, delimiter.length - 1);
+    if (this.held.length > keep) return { piece: this.take(this.held.length - keep), found: false };
+    // only a tail shorter than the delimiter is held: bring in the next chunk
+    const tail = this.held;
+    if (this.ended) throw malformedForm();
+    const next = await this.source.next();
+    if (next.done) {
+      this.ended = true;
+      throw malformedForm();
+    }
+    const chunk = Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength);
+    // A delimiter that begins in the tail ends within the chunk's first bytes, unless the chunk is
+    // shorter than a delimiter. Then, or when it does begin there, both are held together (a copy
+    // of a small chunk, or of one chunk at the end of a part) for the next call to search.
+    const short = chunk.length < delimiter.length;
+    const across = short ? -1 : Buffer.concat([tail, chunk.subarray(0, delimiter.length - 1)]).indexOf(delimiter);
+    if (short || (across >= 0 && across < tail.length)) {
+      this.held = Buffer.concat([tail, chunk]);
+      return { piece: Buffer.alloc(0), found: false };
+    }
+    this.held = chunk;
+    return { piece: tail, found: false };
+  }
+}

@@ -1,0 +1,167 @@
+import { describe, expect, test } from "bun:test";
+import { S3Error } from "../../src/errors.ts";
+import { formBoundary, readForm } from "../../src/s3/form-data.ts";
+import { int, text } from "../sigv4/prng.ts";
+import { fuzzIterations, fuzzRandom } from "../support/fuzz.ts";
+
+const options = { fileField: "file", fieldBytesMax: 20 * 1024, tooLarge: () => new S3Error("MaxPostPreDataLengthExceeded", "too large") };
+
+/** `bytes` in pieces of random sizes (1 to `maxPiece` bytes), as a socket might deliver them. */
+async function* pieces(bytes: Uint8Array, rand: () => number, maxPiece: number): AsyncGenerator<Uint8Array> {
+  for (let at = 0; at < bytes.length; ) {
+    const n = 1 + int(rand, maxPiece);
+    // a fresh buffer each, as node:http hands them over
+    yield bytes.slice(at, at + n);
+    at += n;
+  }
+}
+
+function encodeForm(boundary: string, fields: Array<[string, string]>, file?: { name?: string; filename: string; type?: string; content: Uint8Array }, after = ""): Buffer {
+  const parts: Buffer[] = [];
+  for (const [name, value] of fields) {
+    parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`));
+  }
+  if (file) {
+    const type = file.type === undefined ? "" : `Content-Type: ${file.type}\r\n`;
+    parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${file.name ?? "file"}"; filename="${file.filename}"\r\n${type}\r\n`));
+    parts.push(Buffer.from(file.content), Buffer.from("\r\n"));
+  }
+  parts.push(Buffer.from(`${after}--${boundary}--\r\n`));
+  return Buffer.concat(parts);
+}
+
+async function readAll(body: Uint8Array, boundary: string, rand = fuzzRandom(7), maxPiece = 4096) {
+  const form = await readForm(pieces(body, rand, maxPiece), boundary, options);
+  const chunks: Uint8Array[] = [];
+  if (form.file) for await (const c of form.file.content) chunks.push(Buffer.from(c));
+  return { fields: form.fields, file: form.file && { filename: form.file.filename, contentType: form.file.contentType, content: Buffer.concat(chunks) } };
+}
+
+async function errorCode(body: Uint8Array, boundary: string, maxPiece = 4096): Promise<string> {
+  try {
+    await readAll(body, boundary, fuzzRandom(3), maxPiece);
+  } catch (e) {
+    if (e instanceof S3Error) return e.code;
+    throw e;
+  }
+  return "none";
+}
+
+describe("formBoundary", () => {
+  test("takes the boundary of multipart/form-data, quoted or not, and nothing else", () => {
+    expect(formBoundary("multipart/form-data; boundary=abc")).toBe("abc");
+    expect(formBoundary('Multipart/Form-Data; charset=utf-8; boundary="a b:c"')).toBe("a b:c");
+    expect(formBoundary("multipart/form-data")).toBeUndefined();
+    expect(formBoundary("multipart/mixed; boundary=abc")).toBeUndefined();
+    expect(formBoundary("application/x-www-form-urlencoded")).toBeUndefined();
+    expect(formBoundary(`multipart/form-data; boundary=${"x".repeat(71)}`)).toBeUndefined();
+    expect(formBoundary(undefined)).toBeUndefined();
+  });
+});
+
+describe("readForm", () => {
+  test("reads the fields before the file and streams the file's bytes", async () => {
+    const content = Buffer.from("hello\r\n--not-the-boundary\r\n");
+    const body = encodeForm("XyZ", [["key", "a/${filename}"], ["Content-Type", "text/plain"]], { filename: "h.txt", type: "text/plain", content }, "");
+    const form = await readAll(body, "XyZ");
+    expect(form.fields).toEqual([["key", "a/${filename}"], ["Content-Type", "text/plain"]]);
+    expect(form.file).toEqual({ filename: "h.txt", contentType: "text/plain", content });
+  });
+
+  test("ignores a preamble and whatever follows the file", async () => {
+    const body = Buffer.concat([Buffer.from("preamble text\r\n"), encodeForm("b", [["a", "1"]], { filename: "", content: Buffer.from("x") }, "--b\r\nContent-Disposition: form-data; name=\"late\"\r\n\r\nv\r\n")]);
+    const form = await readAll(body, "b");
+    expect(form.fields).toEqual([["a", "1"]]);
+    expect(form.file?.content.toString()).toBe("x");
+  });
+
+  test("a body without a file part gives its fields and no file", async () => {
+    const form = await readAll(encodeForm("b", [["key", "k"]]), "b");
+    expect(form).toEqual({ fields: [["key", "k"]], file: undefined });
+  });
+
+  test("the file is the part named file in any case; quoted values are taken as sent", async () => {
+    const body = Buffer.from('--b\r\ncontent-disposition: form-data; name="FILE"; filename="C:\\dir\\a \\"q\\" %22.txt"\r\n\r\nDATA\r\n--b--');
+    const form = await readAll(body, "b");
+    expect(form.file?.filename).toBe('C:\\dir\\a \\"q\\" %22.txt');
+    expect(form.file?.content.toString()).toBe("DATA");
+  });
+
+  test("refuses what is not multipart/form-data with that boundary", async () => {
+    expect(await errorCode(Buffer.from("just some bytes"), "b")).toBe("MalformedPOSTRequest");
+    expect(await errorCode(encodeForm("other", [["a", "1"]]), "b")).toBe("MalformedPOSTRequest");
+    // a part without Content-Disposition, or without a name
+    expect(await errorCode(Buffer.from("--b\r\nContent-Type: text/plain\r\n\r\nv\r\n--b--"), "b")).toBe("MalformedPOSTRequest");
+    expect(await errorCode(Buffer.from('--b\r\nContent-Disposition: form-data; filename="x"\r\n\r\nv\r\n--b--'), "b")).toBe("MalformedPOSTRequest");
+    // garbage after a delimiter
+    expect(await errorCode(Buffer.from("--bzz\r\nContent-Disposition: form-data; name=a\r\n\r\nv\r\n--b--"), "b")).toBe("MalformedPOSTRequest");
+    // a field that is not UTF-8
+    expect(await errorCode(Buffer.concat([Buffer.from('--b\r\nContent-Disposition: form-data; name="a"\r\n\r\n'), Buffer.from([0xff, 0xfe]), Buffer.from("\r\n--b--")]), "b")).toBe("MalformedPOSTRequest");
+  });
+
+  test("a file cut off before its delimiter fails its content stream, at any cut", async () => {
+    const whole = encodeForm("bound", [["key", "k"]], { filename: "f", content: Buffer.alloc(3000, 0x61) });
+    const fileEnd = whole.lastIndexOf("\r\n--bound--");
+    for (const cut of [fileEnd - 1000, fileEnd, fileEnd + 1, fileEnd + 5, fileEnd + 9]) {
+      expect(await errorCode(whole.subarray(0, cut), "bound", 700)).toBe("MalformedPOSTRequest");
+    }
+    // the delimiter followed by nothing that makes it one is still inside the file
+    expect(await errorCode(Buffer.concat([whole.subarray(0, fileEnd), Buffer.from("\r\n--boundx")]), "bound")).toBe("MalformedPOSTRequest");
+  });
+
+  test("fields before the file past the limit: the limit's error, without reading the rest", async () => {
+    let read = 0;
+    async function* endless(): AsyncGenerator<Uint8Array> {
+      yield Buffer.from('--b\r\nContent-Disposition: form-data; name="big"\r\n\r\n');
+      while (true) {
+        read += 65536;
+        yield Buffer.alloc(65536, 0x61);
+      }
+    }
+    const error = await readForm(endless(), "b", options).catch((e) => e);
+    expect(error).toBeInstanceOf(S3Error);
+    expect(error.code).toBe("MaxPostPreDataLengthExceeded");
+    expect(read).toBeLessThanOrEqual(2 * 65536);
+    // many small fields add up too
+    const fields = Array.from({ length: 300 }, (_, i): [string, string] => [`x-amz-meta-f${i}`, "v".repeat(60)]);
+    expect(await errorCode(encodeForm("b", fields, { filename: "f", content: Buffer.from("x") }), "b")).toBe("MaxPostPreDataLengthExceeded");
+  });
+
+  test("property: any fields and file content, delivered in any pieces, read back exactly", async () => {
+    const rand = fuzzRandom(42);
+    for (let i = 0; i < fuzzIterations(300); i++) {
+      const boundary = `----b${text(rand, 10).replace(/[^A-Za-z0-9'()+_,./:=?-]/g, "")}${int(rand, 1e6)}`;
+      const fields: Array<[string, string]> = Array.from({ length: int(rand, 5) }, (_, j) => [`f${j}`, text(rand, 30).replace(/\r\n/g, "\n")]);
+      // content made to contain near misses of the delimiter: its prefixes, CRLFs, dashes
+      const near = [`\r\n--${boundary.slice(0, int(rand, boundary.length))}`, "\r\n", "--", "\r", boundary, `--${boundary}`];
+      let content = "";
+      for (let k = int(rand, 20); k > 0; k--) content += rand() < 0.5 ? near[int(rand, near.length)] : text(rand, 40);
+      // (a client picks a boundary its content does not hold)
+      const bytes = Buffer.from(content.replaceAll(`\r\n--${boundary}`, "\r\n-x"));
+      const body = encodeForm(boundary, fields, { filename: "f.bin", content: bytes });
+      const maxPiece = [1, 3, boundary.length, 64, 4096][int(rand, 5)];
+      const form = await readAll(body, boundary, rand, maxPiece);
+      expect(form.fields).toEqual(fields);
+      expect(form.file?.content.equals(bytes)).toBe(true);
+    }
+  });
+
+  test("a large file passes through as the request's own chunks, not copied", async () => {
+    const content = new Uint8Array(8 * 1024 * 1024).map((_, i) => (i * 31) & 0xff);
+    const body = encodeForm("b", [["key", "k"]], { filename: "f", content });
+    const chunks = Array.from({ length: Math.ceil(body.length / 65536) }, (_, i) => body.slice(i * 65536, (i + 1) * 65536));
+    async function* source() {
+      yield* chunks;
+    }
+    const form = await readForm(source(), "b", options);
+    const buffers = new Set(chunks.map((c) => c.buffer));
+    let total = 0;
+    let viewsOfInput = 0;
+    for await (const piece of form.file!.content) {
+      total += piece.length;
+      if (buffers.has(piece.buffer as ArrayBuffer)) viewsOfInput += piece.length;
+    }
+    expect(total).toBe(content.length);
+    expect(viewsOfInput / total).toBeGreaterThan(0.99);
+  });
+});
