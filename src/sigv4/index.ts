@@ -16,7 +16,8 @@ export {
 export { canonicalQuery, canonicalUri, uriEncode } from "./encode.ts";
 export { hmacHex, sha256Hex, signaturesEqual, signingKey, signingKeyCacheEntriesMax } from "./crypto.ts";
 export { canonicalRequest, credentialScope, stringToSign, type SignableRequest } from "./canonical.ts";
-export { parseAuthorizationHeader, parsePresignedQuery, type Credential, type ParsedAuth } from "./parse.ts";
-export { verifyRequest, type Verified, type VerifyInput } from "./verify.ts";
+export { parseAuthorizationHeader, parseCredential, parsePresignedQuery, type Credential, type ParsedAuth } from "./parse.ts";
+export { missingFormField, verifyPostForm, type FormFields } from "./post.ts";
+export { hexBytes, verifyRequest, type Verified, type VerifyInput } from "./verify.ts";
 export { presignQuery, signHeaders } from "./sign.ts";
 export { chunkSignature, trailerSignature, type ChunkSigning } from "./chunk.ts";

@@ -43,7 +43,7 @@ function queryError(message: string): S3Error {
 }
 
 /** "<AKID>/<yyyyMMdd>/<region>/<service>/aws4_request"; region and service are checked by the verifier. */
-function parseCredential(text: string, malformed: (message: string) => S3Error): Credential {
+export function parseCredential(text: string, malformed: (message: string) => S3Error): Credential {
   const parts = text.split("/");
   if (parts.length !== 5 || parts.some((part) => part === "")) {
     throw malformed('the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".');

@@ -130,7 +130,8 @@ function checkTime(auth: ParsedAuth, nowMs: number): void {
   }
 }
 
-function hexBytes(s: string): string {
+/** A string's UTF-8 bytes in hex, space-separated: how S3 shows what it signed in SignatureDoesNotMatch. */
+export function hexBytes(s: string): string {
   return Buffer.from(s, "utf8").toString("hex").replace(/(..)(?!$)/g, "$1 ");
 }
 
