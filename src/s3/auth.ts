@@ -6,7 +6,9 @@ import {
   streamingSignedPayloadTrailer,
   streamingUnsignedPayloadTrailer,
   unsignedPayload,
+  verifyPostForm,
   verifyRequest,
+  type FormFields,
   type Verified,
 } from "../sigv4/index.ts";
 import type { PayloadClaim } from "./body.ts";
@@ -43,6 +45,20 @@ export class Authenticator {
       (accessKeyId) => this.secrets.get(accessKeyId),
     );
     return { accessKeyId: verified.accessKeyId, payload: payloadClaim(verified) };
+  }
+
+  /**
+   * A POST Object form, signed in its fields (the request's headers and query are not read): the
+   * access key id that signed its policy. A form without a policy is anonymous, which no s3d
+   * bucket allows.
+   */
+  authenticateForm(fields: FormFields): string {
+    if (fields.has("awsaccesskeyid") || fields.has("signature")) {
+      throw new S3Error("InvalidRequest", "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.");
+    }
+    if (fields.has("x-amz-security-token")) throw new S3Error("InvalidToken", "The provided token is malformed or otherwise invalid.");
+    if (!fields.has("policy")) throw new S3Error("AccessDenied", "Access Denied");
+    return verifyPostForm(fields, this.region, (accessKeyId) => this.secrets.get(accessKeyId));
   }
 }
 

@@ -7,12 +7,17 @@ import type { Handler } from "./handlers/context.ts";
 import * as list from "./handlers/list.ts";
 import * as multipart from "./handlers/multipart.ts";
 import * as objects from "./handlers/objects.ts";
+import { postObject } from "./handlers/post-object.ts";
+import { refuseCustomerKeys } from "./attributes.ts";
 import { checkVersionId } from "./names.ts";
 
 export interface Route {
   operation: string;
   handler: Handler;
-  /** served without a signature (only the CORS preflight, which browsers send unsigned) */
+  /**
+   * served without a signature in its headers or query: the CORS preflight, which browsers send
+   * unsigned, and POST Object, whose handler checks the signature in its form
+   */
   anonymous?: boolean;
 }
 
@@ -42,9 +47,6 @@ function isServedParam(name: string): boolean {
   return servedParams.has(name) || name.startsWith("response-") || name.toLowerCase().startsWith("x-amz-");
 }
 
-/** SSE-C: a request that sends its own key expects it used, so s3d refuses rather than ignore it. */
-const customerKeyHeader = /^x-amz-(copy-source-)?server-side-encryption-customer-/;
-
 function route(operation: string, handler: Handler): Route {
   return { operation, handler };
 }
@@ -71,9 +73,7 @@ export function routeOf(method: string, bucket: string, key: string, params: Map
   }
   if (params.has("tagging") && !objectTagging) throw new S3Error("NotImplemented", "Bucket tagging is not implemented by s3d.");
   checkVersionId(params.get("versionId"));
-  if (Object.keys(headers).some((name) => customerKeyHeader.test(name))) {
-    throw new S3Error("NotImplemented", "Server-side encryption with customer-provided keys (SSE-C) is not implemented by s3d.");
-  }
+  refuseCustomerKeys(headers);
   if (bucket === "") {
     // "//key": a key with no bucket
     if (key !== "") throw new S3Error("InvalidBucketName", "The specified bucket is not valid.", { BucketName: "" });
@@ -88,7 +88,7 @@ export function routeOf(method: string, bucket: string, key: string, params: Map
         return route("DeleteBucket", buckets.deleteBucket);
       case "POST":
         if (params.has("delete")) return route("DeleteObjects", objects.deleteObjects);
-        throw new S3Error("NotImplemented", "POST Object (browser form uploads) is not implemented by s3d; use a presigned PUT.");
+        return { operation: "PostObject", handler: postObject, anonymous: true };
       case "GET":
         if (params.has("location")) return route("GetBucketLocation", buckets.getBucketLocation);
         if (params.has("uploads")) return route("ListMultipartUploads", multipart.listMultipartUploads);

@@ -132,7 +132,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         if (!route.anonymous) checkExpectedOwner(headers, who.accessKeyId);
         // the body is asked for only once the request is known to be allowed, as S3 does
         if (expectsContinue) outgoing.writeContinue();
-        response = await route.handler({ req, backend, region, ...who });
+        response = await route.handler({ req, backend, region, authenticator: auth, ...who });
         if (response.body instanceof ReadableStream) response = { ...response, body: await begun(response.body) };
         // every object is encrypted at rest with a master key: S3 says so on every object answer
         if (backend.encryptedAtRest && response.status < 300 && encryptedObjectOperations.has(operation)) response.headers["x-amz-server-side-encryption"] = "AES256";

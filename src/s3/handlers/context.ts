@@ -1,5 +1,6 @@
 /** What every S3 operation handler receives. */
 import type { Backend } from "../../store/backend.ts";
+import type { Authenticator } from "../auth.ts";
 import type { PayloadClaim } from "../body.ts";
 import type { S3Request } from "../request.ts";
 import type { S3Response } from "../respond.ts";
@@ -13,6 +14,8 @@ export interface S3Context {
   accessKeyId: string;
   /** what the signature says about the body */
   payload: PayloadClaim;
+  /** for a request signed in its body rather than its headers (POST Object's form) */
+  authenticator: Authenticator;
 }
 
 export type Handler = (ctx: S3Context) => Promise<S3Response>;

@@ -1,0 +1,213 @@
+/**
+ * POST Object against the built binary: browser-style form uploads signed with a POST policy,
+ * what they store, how they are answered, and every refusal leaving the bucket as it was.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
+import { connect } from "node:net";
+import { formatIsoSeconds } from "../../src/sigv4/time.ts";
+import { hmacHex, signingKey } from "../../src/sigv4/index.ts";
+import { errorCode, s3 } from "../support/client.ts";
+import { accessKey, region, secretKey, startS3d, type TestServer } from "../support/server.ts";
+
+const bucket = "forms";
+let server: TestServer;
+
+beforeAll(async () => {
+  server = await startS3d();
+  expect((await s3(server.endpoint, { method: "PUT", path: `/${bucket}` })).status).toBe(200);
+});
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+const md5Hex = (data: Uint8Array | string) => createHash("md5").update(data).digest("hex");
+
+/**
+ * The signing fields of a form whose policy holds `conditions` plus those every SDK adds (the
+ * bucket and the three signing fields), expiring `expiresInMs` from now.
+ */
+function signedFields(conditions: unknown[], options: { expiresInMs?: number; secret?: string; bucketName?: string } = {}): Record<string, string> {
+  const nowMs = Date.now();
+  const amzDate = formatIsoSeconds(nowMs).replace(/[-:]/g, "");
+  const day = amzDate.slice(0, 8);
+  const credential = `${accessKey}/${day}/${region}/s3/aws4_request`;
+  const document = {
+    expiration: new Date(nowMs + (options.expiresInMs ?? 60_000)).toISOString(),
+    conditions: [...conditions, { bucket: options.bucketName ?? bucket }, { "x-amz-algorithm": "AWS4-HMAC-SHA256" }, { "x-amz-credential": credential }, { "x-amz-date": amzDate }],
+  };
+  const policy = Buffer.from(JSON.stringify(document)).toString("base64");
+  return {
+    "x-amz-algorithm": "AWS4-HMAC-SHA256",
+    "x-amz-credential": credential,
+    "x-amz-date": amzDate,
+    policy,
+    "x-amz-signature": hmacHex(signingKey(options.secret ?? secretKey, day, region, "s3"), policy),
+  };
+}
+
+/** Posts a form: `fields` in order, then the file (when given), then `after` (which S3 ignores). */
+function post(fields: Record<string, string>, file?: { filename: string; content: Uint8Array | string }, options: { after?: Record<string, string>; bucketName?: string } = {}) {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(fields)) form.append(name, value);
+  if (file) form.append("file", new Blob([file.content]), file.filename);
+  for (const [name, value] of Object.entries(options.after ?? {})) form.append(name, value);
+  return fetch(`${server.endpoint}/${options.bucketName ?? bucket}`, { method: "POST", body: form, redirect: "manual" });
+}
+
+async function stored(key: string): Promise<Response> {
+  return s3(server.endpoint, { method: "GET", path: `/${bucket}/${key}` });
+}
+
+async function expectRefusal(res: Response, status: number, code: string): Promise<string> {
+  const body = await res.text();
+  expect({ status: res.status, code: /<Code>([^<]*)<\/Code>/.exec(body)?.[1] }).toEqual({ status, code });
+  return body;
+}
+
+describe("POST Object", () => {
+  test("stores the file under the form's key with its attributes; 204 with the ETag and the object's URL", async () => {
+    const content = "quarterly numbers\n";
+    const res = await post(
+      {
+        key: "reports/${filename}",
+        "Content-Type": "text/plain",
+        "Cache-Control": "max-age=60",
+        "x-amz-meta-Color": "blue",
+        tagging: "<Tagging><TagSet><Tag><Key>team</Key><Value>finance</Value></Tag></TagSet></Tagging>",
+        ...signedFields([["starts-with", "$key", "reports/"], ["starts-with", "$Content-Type", "text/"], { "cache-control": "max-age=60" }, { "x-amz-meta-color": "blue" }, ["starts-with", "$tagging", ""]]),
+      },
+      // browsers may send a whole path: only its last segment is the file's name
+      { filename: "C:\\Users\\me\\q3.txt", content },
+    );
+    expect(res.status).toBe(204);
+    expect(await res.text()).toBe("");
+    expect(res.headers.get("etag")).toBe(`"${md5Hex(content)}"`);
+    expect(res.headers.get("location")).toBe(`${server.endpoint}/${bucket}/reports%2Fq3.txt`);
+    const object = await stored("reports/q3.txt");
+    expect(object.status).toBe(200);
+    expect(await object.text()).toBe(content);
+    expect(object.headers.get("content-type")).toBe("text/plain");
+    expect(object.headers.get("cache-control")).toBe("max-age=60");
+    expect(object.headers.get("x-amz-meta-color")).toBe("blue");
+    expect(object.headers.get("x-amz-tagging-count")).toBe("1");
+  });
+
+  test("success_action_status 201 answers a PostResponse document; 200 an empty body; others 204", async () => {
+    const created = await post({ key: "status/created.txt", success_action_status: "201", ...signedFields([{ key: "status/created.txt" }, { success_action_status: "201" }]) }, { filename: "f", content: "x" });
+    expect(created.status).toBe(201);
+    const etag = `"${md5Hex("x")}"`;
+    const location = `${server.endpoint}/${bucket}/status%2Fcreated.txt`;
+    expect(await created.text()).toBe(
+      `<?xml version="1.0" encoding="UTF-8"?>\n<PostResponse><Location>${location}</Location><Bucket>${bucket}</Bucket><Key>status/created.txt</Key><ETag>&#34;${md5Hex("x")}&#34;</ETag></PostResponse>`,
+    );
+    expect(created.headers.get("etag")).toBe(etag);
+    for (const [status, expected] of [["200", 200], ["404", 204], ["", 204]] as const) {
+      const res = await post({ key: "status/other.txt", success_action_status: status, ...signedFields([{ key: "status/other.txt" }, { success_action_status: status }]) }, { filename: "f", content: "y" });
+      expect([res.status, await res.text()]).toEqual([expected, ""]);
+    }
+  });
+
+  test("success_action_redirect answers 303 to that URL with the bucket, key and ETag in its query", async () => {
+    const target = "https://app.example/done?session=1";
+    const res = await post({ key: "redirected/a b.txt", success_action_redirect: target, ...signedFields([{ key: "redirected/a b.txt" }, { success_action_redirect: target }]) }, { filename: "f", content: "z" });
+    expect(res.status).toBe(303);
+    expect(res.headers.get("location")).toBe(`${target}&bucket=${bucket}&key=redirected%2Fa+b.txt&etag=%22${md5Hex("z")}%22`);
+    // a value that is not a URL is ignored, as S3 ignores it
+    const relative = await post({ key: "redirected/b.txt", redirect: "/done", ...signedFields([{ key: "redirected/b.txt" }, { redirect: "/done" }]) }, { filename: "f", content: "z" });
+    expect(relative.status).toBe(204);
+  });
+
+  test("a large file streams through: 24 MiB stored exactly", async () => {
+    const content = new Uint8Array(24 * 1024 * 1024).map((_, i) => (i * 2654435761) >>> 24);
+    const res = await post({ key: "large.bin", ...signedFields([{ key: "large.bin" }]) }, { filename: "large.bin", content });
+    expect(res.status).toBe(204);
+    expect(res.headers.get("etag")).toBe(`"${md5Hex(content)}"`);
+    const back = new Uint8Array(await (await stored("large.bin")).arrayBuffer());
+    expect(back.length).toBe(content.length);
+    expect(md5Hex(back)).toBe(md5Hex(content));
+  });
+
+  test("a field's condition, an uncovered field, an expired policy or a bad signature is refused and stores nothing", async () => {
+    const file = { filename: "f", content: "never stored" };
+    const wrongValue = await expectRefusal(await post({ key: "refused/a", "Content-Type": "text/html", ...signedFields([{ key: "refused/a" }, ["starts-with", "$Content-Type", "image/"]]) }, file), 403, "AccessDenied");
+    expect(wrongValue).toContain("<Message>Invalid according to Policy: Policy Condition failed: [&#34;starts-with&#34;, &#34;$Content-Type&#34;, &#34;image/&#34;]</Message>");
+    expect(await expectRefusal(await post({ key: "refused/a", acl: "private", ...signedFields([{ key: "refused/a" }]) }, file), 403, "AccessDenied")).toContain("Extra input fields: acl");
+    expect(await expectRefusal(await post({ key: "refused/a", ...signedFields([{ key: "refused/a" }], { expiresInMs: -1000 }) }, file), 403, "AccessDenied")).toContain("Policy expired.");
+    await expectRefusal(await post({ key: "refused/a", ...signedFields([{ key: "refused/a" }], { secret: "not-the-secret" }) }, file), 403, "SignatureDoesNotMatch");
+    // a policy for another bucket
+    await expectRefusal(await post({ key: "refused/a", ...signedFields([{ key: "refused/a" }], { bucketName: "elsewhere" }) }, file), 403, "AccessDenied");
+    // no policy at all: anonymous, which no s3d bucket allows
+    await expectRefusal(await post({ key: "refused/a" }, file), 403, "AccessDenied");
+    // SigV2 fields
+    await expectRefusal(await post({ key: "refused/a", AWSAccessKeyId: accessKey, policy: "e30=", signature: "c2ln" }, file), 400, "InvalidRequest");
+    expect((await stored("refused/a")).status).toBe(404);
+  });
+
+  test("a form without its key or file, or not a form at all, is refused as S3 refuses it", async () => {
+    const fields = signedFields([{ key: "k" }]);
+    const noKey = await expectRefusal(await post(fields, { filename: "f", content: "x" }), 400, "InvalidArgument");
+    expect(noKey).toContain("Bucket POST must contain a field named &#39;key&#39;.");
+    // fields after the file are not read: a key there is no key
+    await expectRefusal(await post(fields, { filename: "f", content: "x" }, { after: { key: "k" } }), 400, "InvalidArgument");
+    expect(await expectRefusal(await post({ key: "k", ...fields }), 400, "InvalidArgument")).toContain("<ArgumentName>file</ArgumentName>");
+    const notAForm = await fetch(`${server.endpoint}/${bucket}`, { method: "POST", body: "key=k", headers: { "content-type": "application/x-www-form-urlencoded" } });
+    expect(await expectRefusal(notAForm, 412, "PreconditionFailed")).toContain("<Condition>Bucket POST must be of the enclosure-type multipart/form-data</Condition>");
+    const noBoundary = await fetch(`${server.endpoint}/${bucket}`, { method: "POST", body: "x", headers: { "content-type": "multipart/form-data" } });
+    await expectRefusal(noBoundary, 400, "MalformedPOSTRequest");
+    await expectRefusal(await post({ key: "k", ...signedFields([{ key: "k" }], { bucketName: "no-such-bucket" }) }, { filename: "f", content: "x" }, { bucketName: "no-such-bucket" }), 404, "NoSuchBucket");
+  });
+
+  test("a field that sets a header must be one a header can be: other text is InvalidArgument", async () => {
+    const unsendable: Array<[string, string]> = [["Content-Type", "text/plain\r\nx-injected: 1"], ["Content-Disposition", 'attachment; filename="日本.txt"'], ["x-amz-meta-two words", "v"]];
+    for (const [name, value] of unsendable) {
+      const res = await post({ key: "headers.txt", [name]: value, ...signedFields([{ key: "headers.txt" }, ["starts-with", `$${name}`, ""]]) }, { filename: "f", content: "x" });
+      await expectRefusal(res, 400, "InvalidArgument");
+    }
+    // metadata values are any text: answered as an RFC 2047 word
+    const res = await post({ key: "headers.txt", "x-amz-meta-city": "Zürich 日本", ...signedFields([{ key: "headers.txt" }, ["starts-with", "$x-amz-meta-city", ""]]) }, { filename: "f", content: "x" });
+    expect(res.status).toBe(204);
+    expect((await stored("headers.txt")).headers.get("x-amz-meta-city")).toBe(`=?UTF-8?B?${Buffer.from("Zürich 日本").toString("base64")}?=`);
+  });
+
+  test("fields before the file past 20 KiB: MaxPostPreDataLengthExceeded", async () => {
+    const res = await post({ key: "k", "x-ignore-padding": "p".repeat(21 * 1024), ...signedFields([{ key: "k" }]) }, { filename: "f", content: "x" });
+    expect(await expectRefusal(res, 400, "MaxPostPreDataLengthExceeded")).toContain("<MaxPostPreDataLengthBytes>20480</MaxPostPreDataLengthBytes>");
+  });
+
+  test("a file outside content-length-range is refused and the object it would replace is kept", async () => {
+    const conditions = [{ key: "ranged.txt" }, ["content-length-range", 2, 10]];
+    expect((await post({ key: "ranged.txt", ...signedFields(conditions) }, { filename: "f", content: "original" })).status).toBe(204);
+    const large = await expectRefusal(await post({ key: "ranged.txt", ...signedFields(conditions) }, { filename: "f", content: "much too long" }), 400, "EntityTooLarge");
+    expect(large).toContain("<MaxSizeAllowed>10</MaxSizeAllowed>");
+    const small = await expectRefusal(await post({ key: "ranged.txt", ...signedFields(conditions) }, { filename: "f", content: "x" }), 400, "EntityTooSmall");
+    expect(small).toContain("<ProposedSize>1</ProposedSize><MinSizeAllowed>2</MinSizeAllowed>");
+    expect(await (await stored("ranged.txt")).text()).toBe("original");
+  });
+
+  test("a body cut off inside the file, or whose file never ends, stores nothing and the server serves on", async () => {
+    expect((await post({ key: "cut.bin", ...signedFields([{ key: "cut.bin" }]) }, { filename: "f", content: "kept" })).status).toBe(204);
+    const boundary = "----cut-boundary";
+    const head = Object.entries({ key: "cut.bin", ...signedFields([{ key: "cut.bin" }]) })
+      .map(([name, value]) => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`)
+      .join("");
+    const fileStart = `${head}--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="f"\r\n\r\n${"d".repeat(100_000)}`;
+    const { host, port } = new URL(server.endpoint);
+    // the connection closes with half the declared body sent
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect(Number(port), new URL(server.endpoint).hostname, () => {
+        socket.write(`POST /${bucket} HTTP/1.1\r\nHost: ${host}\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: ${fileStart.length * 2}\r\n\r\n${fileStart}`);
+        setTimeout(() => socket.destroy(), 200);
+      });
+      socket.on("close", () => resolve());
+      socket.on("error", reject);
+    });
+    // the whole body arrives, but the file's closing boundary never does
+    const unterminated = await fetch(`${server.endpoint}/${bucket}`, { method: "POST", body: fileStart, headers: { "content-type": `multipart/form-data; boundary=${boundary}` } });
+    await expectRefusal(unterminated, 400, "MalformedPOSTRequest");
+    const object = await stored("cut.bin");
+    expect(await object.text()).toBe("kept");
+    expect(await errorCode(await stored("no-such-key"))).toBe("NoSuchKey");
+  });
+});
