@@ -58,6 +58,12 @@ export function routeOf(method: string, bucket: string, key: string, params: Map
     if (method === "GET") return route("GetBucketCors", cors.getBucketCors);
     if (method === "DELETE") return route("DeleteBucketCors", cors.deleteBucketCors);
   }
+  if (key === "" && bucket !== "" && params.has("tagging")) {
+    if (method === "PUT") return route("PutBucketTagging", buckets.putBucketTagging);
+    if (method === "GET") return route("GetBucketTagging", buckets.getBucketTagging);
+    if (method === "DELETE") return route("DeleteBucketTagging", buckets.deleteBucketTagging);
+    throw new S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.", { Method: method, ResourceType: "BUCKET" });
+  }
   if (key !== "" && method === "GET" && params.has("attributes")) return route("GetObjectAttributes", objects.getObjectAttributes);
   if (params.has("attributes")) throw new S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.");
   const objectTagging = key !== "" && params.has("tagging");
@@ -71,7 +77,6 @@ export function routeOf(method: string, bucket: string, key: string, params: Map
       throw new S3Error("NotImplemented", `The ${name} sub-resource is not implemented by s3d.`);
     }
   }
-  if (params.has("tagging") && !objectTagging) throw new S3Error("NotImplemented", "Bucket tagging is not implemented by s3d.");
   checkVersionId(params.get("versionId"));
   refuseCustomerKeys(headers);
   if (bucket === "") {

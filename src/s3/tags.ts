@@ -1,8 +1,9 @@
-/** Object tags: the x-amz-tagging header, the Tagging XML document, and AWS's limits. */
+/** Object and bucket tags: the x-amz-tagging header, the Tagging XML document, and AWS's limits. */
 import { S3Error } from "../errors.ts";
 import { childList, childText, malformedXml, parseXmlBody, s3Xmlns, x, type Xml } from "./xml.ts";
 
 export const tagsPerObjectMax = 10;
+export const tagsPerBucketMax = 50;
 export const tagKeyCharsMax = 128;
 export const tagValueCharsMax = 256;
 
@@ -15,8 +16,9 @@ const tagText = /^[\p{L}\p{M}\p{N}\p{Zs}+\-=._:/@]*$/u;
  * AWS's limits. Lengths count UTF-16 code units, as S3 stores tags: a letter outside the Basic
  * Multilingual Plane (CJK Extension B, say) takes two of the 128 or 256.
  */
-function checkTags(pairs: Array<[string, string]>): Record<string, string> {
-  if (pairs.length > tagsPerObjectMax) throw invalidTag(`Object tags cannot be greater than ${tagsPerObjectMax}`);
+function checkTags(pairs: Array<[string, string]>, of: "Object" | "Bucket" = "Object"): Record<string, string> {
+  const max = of === "Object" ? tagsPerObjectMax : tagsPerBucketMax;
+  if (pairs.length > max) throw invalidTag(`${of} tags cannot be greater than ${max}`);
   const tags: Record<string, string> = Object.create(null); // a key such as "__proto__" is a key like any other
   for (const [key, value] of pairs) {
     if (key.length === 0 || key.length > tagKeyCharsMax) throw invalidTag(`The TagKey you have provided is invalid: it must be 1 to ${tagKeyCharsMax} characters`);
@@ -47,7 +49,8 @@ export function tagsFromHeader(header: string | undefined): Record<string, strin
   return checkTags(pairs);
 }
 
-export function tagsFromXml(text: string): Record<string, string> {
+/** A Tagging document: an object's tags, or with `of` "Bucket" a bucket's (up to 50). */
+export function tagsFromXml(text: string, of: "Object" | "Bucket" = "Object"): Record<string, string> {
   const doc = parseXmlBody(text);
   const tagSet = childList(doc.Tagging, "TagSet")[0];
   if (doc.Tagging === undefined || tagSet === undefined) {
@@ -59,6 +62,7 @@ export function tagsFromXml(text: string): Record<string, string> {
       if (key === undefined) throw new S3Error("MalformedXML", "Each Tag needs a Key.");
       return [key, childText(tag, "Value") ?? ""];
     }),
+    of,
   );
 }
 

@@ -282,6 +282,15 @@ describe("@aws-sdk/client-s3 v3", () => {
     await expectS3Error(() => s3.send(new sdk.HeadObjectCommand({ Bucket: bucket, Key: "del/q" })), "NotFound", 404);
   });
 
+  test("bucket tagging: PutBucketTagging (its required checksum), GetBucketTagging, DeleteBucketTagging", async () => {
+    await expectS3Error(() => s3.send(new sdk.GetBucketTaggingCommand({ Bucket: bucket })), "NoSuchTagSet", 404);
+    const TagSet = [{ Key: "env", Value: "prod" }, { Key: "owner", Value: "team s3d" }];
+    expect((await s3.send(new sdk.PutBucketTaggingCommand({ Bucket: bucket, Tagging: { TagSet } }))).$metadata.httpStatusCode).toBe(204);
+    expect((await s3.send(new sdk.GetBucketTaggingCommand({ Bucket: bucket }))).TagSet).toEqual(TagSet);
+    await s3.send(new sdk.DeleteBucketTaggingCommand({ Bucket: bucket }));
+    await expectS3Error(() => s3.send(new sdk.GetBucketTaggingCommand({ Bucket: bucket })), "NoSuchTagSet", 404);
+  });
+
   test("errors: NoSuchKey, NoSuchBucket, BucketNotEmpty, bad credentials; creating an owned bucket again in us-east-1 succeeds", async () => {
     await expectS3Error(() => s3.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: "no/such/key" })), "NoSuchKey", 404);
     await expectS3Error(() => s3.send(new sdk.GetObjectCommand({ Bucket: "sdk-v3-no-such-bucket", Key: "k" })), "NoSuchBucket", 404);

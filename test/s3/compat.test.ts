@@ -161,9 +161,38 @@ describe("tagging", () => {
     const dup = `<Tagging><TagSet><Tag><Key>a</Key><Value>1</Value></Tag><Tag><Key>a</Key><Value>2</Value></Tag></TagSet></Tagging>`;
     expect(await errorCode(await req({ method: "PUT", path: `/${bucket}/tagged`, query: [["tagging", ""]], body: dup }))).toBe("InvalidTag");
     expect(await errorCode(await req({ method: "GET", path: `/${bucket}/nope`, query: [["tagging", ""]] }))).toBe("NoSuchKey");
-    // a bucket has no tags (S3's answer for a bucket where none were set); setting them is not implemented
-    expect(await errorCode(await req({ method: "GET", path: `/${bucket}`, query: [["tagging", ""]] }))).toBe("NoSuchTagSet");
-    expect(await errorCode(await req({ method: "PUT", path: `/${bucket}`, query: [["tagging", ""]], body: "<Tagging><TagSet/></Tagging>" }))).toBe("NotImplemented");
+  });
+
+  test("bucket tagging: Put/Get/DeleteBucketTagging, up to 50 tags, an integrity header required", async () => {
+    const tagsOf = () => req({ method: "GET", path: `/${bucket}`, query: [["tagging", ""]] });
+    const putTags = (body: string, headers: Record<string, string> = { "content-md5": md5Base64(body) }) => req({ method: "PUT", path: `/${bucket}`, query: [["tagging", ""]], body, headers });
+    const tagSet = (pairs: Array<[string, string]>) => `<Tagging><TagSet>${pairs.map(([k, v]) => `<Tag><Key>${k}</Key><Value>${v}</Value></Tag>`).join("")}</TagSet></Tagging>`;
+    // none set: S3's answer for a bucket where none were
+    expect(await errorCode(await tagsOf())).toBe("NoSuchTagSet");
+    const fifty = Array.from({ length: 50 }, (_, i): [string, string] => [`k${i}`, `v ${i}`]);
+    expect((await putTags(tagSet(fifty))).status).toBe(204);
+    const got = await tagsOf();
+    expect(got.status).toBe(200);
+    const text = await got.text();
+    expect(text).toContain('<Tagging xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><TagSet><Tag><Key>k0</Key><Value>v 0</Value></Tag>');
+    expect(text.match(/<Tag>/g)?.length).toBe(50);
+    // a new set replaces the old
+    expect((await putTags(tagSet([["env", "prod"]]))).status).toBe(204);
+    expect(await (await tagsOf()).text()).toContain("<TagSet><Tag><Key>env</Key><Value>prod</Value></Tag></TagSet>");
+    // refused: 51 tags, a duplicate key, no integrity header, a Content-MD5 that does not match; the set stays
+    expect(await errorCode(await putTags(tagSet([...fifty, ["k50", "v"]])))).toBe("InvalidTag");
+    expect(await errorCode(await putTags(tagSet([["a", "1"], ["a", "2"]])))).toBe("InvalidTag");
+    expect(await errorCode(await putTags(tagSet([["x", "1"]]), {}))).toBe("InvalidRequest");
+    expect(await errorCode(await putTags(tagSet([["x", "1"]]), { "content-md5": md5Base64("other") }))).toBe("BadDigest");
+    expect(await (await tagsOf()).text()).toContain("<Key>env</Key>");
+    expect((await req({ method: "DELETE", path: `/${bucket}`, query: [["tagging", ""]] })).status).toBe(204);
+    expect(await errorCode(await tagsOf())).toBe("NoSuchTagSet");
+    // an empty set removes them too
+    expect((await putTags(tagSet([["a", "1"]]))).status).toBe(204);
+    expect((await putTags(tagSet([]))).status).toBe(204);
+    expect(await errorCode(await tagsOf())).toBe("NoSuchTagSet");
+    expect(await errorCode(await req({ method: "GET", path: "/no-such-bucket-here", query: [["tagging", ""]] }))).toBe("NoSuchBucket");
+    expect(await errorCode(await req({ method: "POST", path: `/${bucket}`, query: [["tagging", ""]] }))).toBe("MethodNotAllowed");
   });
 });
 

@@ -1,10 +1,11 @@
-/** Bucket operations: Create, Head, Delete, ListBuckets, GetBucketLocation, and reads of configurations s3d does not keep. */
+/** Bucket operations: Create, Head, Delete, ListBuckets, GetBucketLocation, bucket tagging, and reads of configurations s3d does not keep. */
 import { S3Error, type S3ErrorCode } from "../../errors.ts";
 import { checkBucketCreationHeaders } from "../attributes.ts";
 import { checkBucketName } from "../names.ts";
 import { emptyResponse, isoTime, xmlResponse, type S3Response } from "../respond.ts";
 import { childText, parseXmlBody, s3Xmlns, x, malformedXml } from "../xml.ts";
-import { readSmallBody } from "./small-body.ts";
+import { tagsFromXml, tagsXml } from "../tags.ts";
+import { readSmallBody, requireIntegrityHeader } from "./small-body.ts";
 import { ownerOf, ownerOnlyAcl, type S3Context } from "./context.ts";
 
 export async function createBucket(ctx: S3Context) {
@@ -84,6 +85,27 @@ export async function getBucketLocation(ctx: S3Context) {
   return xmlResponse(x("LocationConstraint", { xmlns: s3Xmlns }, ctx.region === "us-east-1" ? "" : ctx.region));
 }
 
+const taggingConfigName = "tagging";
+
+/** PutBucketTagging: the bucket's whole tag set (up to 50), replacing any before; an empty one removes them. */
+export async function putBucketTagging(ctx: S3Context) {
+  requireIntegrityHeader(ctx.req.headers);
+  const tags = tagsFromXml(await readSmallBody(ctx), "Bucket");
+  await ctx.backend.setBucketConfig(ctx.req.bucket, taggingConfigName, Object.keys(tags).length > 0 ? JSON.stringify(tags) : undefined);
+  return emptyResponse(204);
+}
+
+export async function getBucketTagging(ctx: S3Context) {
+  const stored = await ctx.backend.getBucketConfig(ctx.req.bucket, taggingConfigName);
+  if (stored === undefined) notSet(ctx, "NoSuchTagSet", "The TagSet does not exist");
+  return xmlResponse(tagsXml(JSON.parse(stored) as Record<string, string>));
+}
+
+export async function deleteBucketTagging(ctx: S3Context) {
+  await ctx.backend.setBucketConfig(ctx.req.bucket, taggingConfigName, undefined);
+  return emptyResponse(204);
+}
+
 /**
  * Reads of bucket configurations s3d does not keep (tools such as Terraform, rclone and s3cmd ask
  * for them), answered as S3 answers for a bucket where each was never set: a document that says
@@ -109,7 +131,6 @@ const unsetConfigurations: Record<string, { operation: string; answer: (ctx: S3C
   policy: { operation: "GetBucketPolicy", answer: (ctx) => notSet(ctx, "NoSuchBucketPolicy", "The bucket policy does not exist") },
   lifecycle: { operation: "GetBucketLifecycleConfiguration", answer: (ctx) => notSet(ctx, "NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist") },
   website: { operation: "GetBucketWebsite", answer: (ctx) => notSet(ctx, "NoSuchWebsiteConfiguration", "The specified bucket does not have a website configuration") },
-  tagging: { operation: "GetBucketTagging", answer: (ctx) => notSet(ctx, "NoSuchTagSet", "The TagSet does not exist") },
   publicAccessBlock: { operation: "GetPublicAccessBlock", answer: (ctx) => notSet(ctx, "NoSuchPublicAccessBlockConfiguration", "The public access block configuration was not found") },
   replication: { operation: "GetBucketReplication", answer: (ctx) => notSet(ctx, "ReplicationConfigurationNotFoundError", "The replication configuration was not found") },
   "object-lock": { operation: "GetObjectLockConfiguration", answer: (ctx) => notSet(ctx, "ObjectLockConfigurationNotFoundError", "Object Lock configuration does not exist for this bucket") },

@@ -1,7 +1,7 @@
 /** Object operations: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects, GetObjectAttributes, GetObjectAcl, tagging. */
 import { S3Error } from "../../errors.ts";
 import { listKeysMax, objectBytesMax, type IncomingBody, type ObjectMeta, type ObjectReader, type Precondition } from "../../store/backend.ts";
-import { checksumAlgorithms, checksumHeader, type ChecksumAlgorithm } from "../../checksum/index.ts";
+import type { ChecksumAlgorithm } from "../../checksum/index.ts";
 import { attributesFromHeaders, checksumHeaders, checkWriteHeaders, objectHeaders } from "../attributes.ts";
 import { requestBody } from "../body.ts";
 import { checkWrite, evaluateRead, readConditionsFrom, writeConditionFrom } from "../conditions.ts";
@@ -12,7 +12,7 @@ import { emptyResponse, httpTime, isHeaderValue, quoteEtag, xmlResponse, type S3
 import { childList, childText, parseXmlBody, s3Xmlns, x, malformedXml } from "../xml.ts";
 import { ownerOnlyAcl, type S3Context } from "./context.ts";
 import { markerParam, maxParam } from "./list.ts";
-import { readSmallBody } from "./small-body.ts";
+import { readSmallBody, requireIntegrityHeader } from "./small-body.ts";
 
 /** The body of an upload (PutObject, UploadPart), verified against what the client declared. */
 export function uploadBody(ctx: S3Context, limitBytes: number, defaultChecksum?: ChecksumAlgorithm): IncomingBody {
@@ -209,10 +209,7 @@ function deleteCondition(key: string, ifMatch: string | undefined): ((current: O
 
 export async function deleteObjects(ctx: S3Context) {
   const { headers, bucket } = ctx.req;
-  const hasChecksum = checksumAlgorithms.some((a) => headers[checksumHeader(a)] !== undefined) || headers["x-amz-sdk-checksum-algorithm"] !== undefined;
-  if (headers["content-md5"] === undefined && !hasChecksum) {
-    throw new S3Error("InvalidRequest", "Missing required header for this request: Content-MD5 or x-amz-checksum-*");
-  }
+  requireIntegrityHeader(headers);
   await ctx.backend.headBucket(bucket);
   const doc = parseXmlBody(await readSmallBody(ctx));
   const del = doc.Delete;

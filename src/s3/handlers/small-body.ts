@@ -1,5 +1,6 @@
 /** Reading the small XML bodies of control requests, with their size limit and integrity checks. */
 import { S3Error } from "../../errors.ts";
+import { checksumAlgorithms, checksumHeader } from "../../checksum/index.ts";
 import { requestBody } from "../body.ts";
 import { malformedXml, xmlBodyBytesMax } from "../xml.ts";
 import type { S3Context } from "./context.ts";
@@ -25,5 +26,16 @@ export async function readSmallBody(ctx: S3Context, objectChecksumHeaders = fals
   } catch (error) {
     if (error instanceof S3Error && error.code === "EntityTooLarge") throw tooLarge();
     throw error;
+  }
+}
+
+/**
+ * The operations S3 requires an integrity header for (DeleteObjects, PutBucketTagging): Content-MD5,
+ * or an x-amz-checksum-* (or only its algorithm, for s3d to compute), which the body is then checked against.
+ */
+export function requireIntegrityHeader(headers: Record<string, string>): void {
+  const hasChecksum = checksumAlgorithms.some((a) => headers[checksumHeader(a)] !== undefined) || headers["x-amz-sdk-checksum-algorithm"] !== undefined;
+  if (headers["content-md5"] === undefined && !hasChecksum) {
+    throw new S3Error("InvalidRequest", "Missing required header for this request: Content-MD5 or x-amz-checksum-*");
   }
 }
