@@ -2,13 +2,14 @@
  * A streaming reader of multipart/form-data bodies (RFC 7578, RFC 2046 §5.1), shaped by what S3's
  * POST Object needs: the text fields before the file are read whole (at most `fieldBytesMax` of
  * them, headers included), and the file's content is handed over as it arrives, never held whole.
- * What follows the file is not read: S3 ignores fields after it. Pure apart from reading `source`.
+ * What follows the file is read only to the body's end, and no more than `trailingBytesMax` of it:
+ * S3 ignores fields after the file. Pure apart from reading `source`.
  */
 import { S3Error } from "../errors.ts";
 
 export interface FormFile {
-  /** the name the part gave for its file (Content-Disposition's filename), "" when none */
-  filename: string;
+  /** the name the part gave for its file (Content-Disposition's filename), when it gave one */
+  filename: string | undefined;
   /** the part's own Content-Type header, when it has one */
   contentType: string | undefined;
   /**
@@ -72,7 +73,7 @@ export async function readForm(
     const head = parsePartHead(input.take(await within(headerEnd)));
     input.skip(headerEnd.length);
     if (head.name.toLowerCase() === options.fileField) {
-      return { fields, file: { filename: head.filename ?? "", contentType: head.contentType, content: partContent(input, delimiter) } };
+      return { fields, file: { filename: head.filename, contentType: head.contentType, content: partContent(input, delimiter) } };
     }
     const value = input.take(await within(delimiter));
     input.skip(delimiter.length);
@@ -94,7 +95,17 @@ async function afterDelimiter(input: ChunkReader): Promise<"part" | "close"> {
   return "part";
 }
 
-/** A part's bytes up to the next delimiter, as they arrive; then checks what follows that delimiter. */
+/**
+ * How much of a body after its file is read, so that the file is stored only once the whole
+ * request has arrived (a client that hangs up before the end of its body stores nothing). Fields
+ * after the file are ignored; beyond this much the rest is left unread and the connection closes.
+ */
+export const trailingBytesMax = 64 * 1024;
+
+/**
+ * A part's bytes up to the next delimiter, as they arrive; then checks what follows that delimiter
+ * and reads on to the end of the body (up to `trailingBytesMax`): the content ends only then.
+ */
 async function* partContent(input: ChunkReader, delimiter: Buffer): AsyncGenerator<Uint8Array> {
   while (true) {
     const { piece, found } = await input.until(delimiter);
@@ -106,6 +117,7 @@ async function* partContent(input: ChunkReader, delimiter: Buffer): AsyncGenerat
   // bytes were part of the file and the body ended without its delimiter
   const follows = await input.peek(2);
   if (follows !== "--" && !/^[ \t\r]/.test(follows)) throw malformedForm();
+  await input.drain(trailingBytesMax);
 }
 
 interface PartHead {
@@ -142,7 +154,7 @@ function splitParams(header: string): [string, ...Array<[string, string]>] {
   const semicolon = header.indexOf(";");
   const type = (semicolon < 0 ? header : header.slice(0, semicolon)).trim();
   const params: Array<[string, string]> = [];
-  const pattern = /;\s*([^\s=;]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s;]*))/y;
+  const pattern = /\s*;\s*([^\s=;]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s;]*))/y;
   let at = semicolon < 0 ? header.length : semicolon;
   while (at < header.length) {
     pattern.lastIndex = at;
@@ -212,6 +224,17 @@ class ChunkReader {
   async peek(n: number): Promise<string> {
     while (this.held.length < n && (await this.more()));
     return this.held.subarray(0, n).toString("latin1");
+  }
+
+  /** Reads to the end of the stream, discarding, unless more than `limitBytes` are left. */
+  async drain(limitBytes: number): Promise<void> {
+    let read = this.held.length;
+    this.held = Buffer.alloc(0);
+    while (read <= limitBytes && !this.ended) {
+      const next = await this.source.next();
+      if (next.done) this.ended = true;
+      else read += next.value.length;
+    }
   }
 
   /** Consumes and returns `n` bytes known to be held. */

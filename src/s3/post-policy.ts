@@ -42,7 +42,10 @@ export function parsePolicy(base64: string): PostPolicy {
   const { expiration, conditions } = fields;
   if (expiration === undefined) throw invalidPolicy("Policy missing expiration.");
   const expirationMs = typeof expiration === "string" && expirationPattern.test(expiration) ? Date.parse(expiration) : NaN;
-  if (!Number.isFinite(expirationMs)) throw invalidPolicy(`Invalid 'expiration' value: '${String(expiration)}'`);
+  // (Date.parse rolls February 30 over into March: a round trip refuses such dates)
+  if (!Number.isFinite(expirationMs) || new Date(expirationMs).toISOString().slice(0, 19) !== String(expiration).slice(0, 19)) {
+    throw invalidPolicy(`Invalid 'expiration' value: '${String(expiration)}'`);
+  }
   if (!Array.isArray(conditions)) throw invalidPolicy("Policy missing conditions.");
   return { expirationMs, conditions: conditions.map(parseCondition) };
 }
@@ -65,6 +68,7 @@ function parseCondition(raw: unknown): Condition {
     if (args.length !== 2 || typeof field !== "string" || typeof value !== "string") {
       throw invalidPolicy(`Invalid Condition: '${operation}' takes a field name and a string.`);
     }
+    if (op === "starts-with" && exactOnly.has(field.toLowerCase())) throw invalidPolicy(`Invalid Condition: ${field} can only be matched exactly.`);
     return { op, field: field.toLowerCase(), value, text };
   }
   if (typeof raw === "object" && raw !== null) {
@@ -77,6 +81,9 @@ function parseCondition(raw: unknown): Condition {
   }
   throw invalidPolicy("Invalid Condition: a condition is an object or an array.");
 }
+
+/** Fields S3 matches only exactly (its documentation's table): a prefix of a bucket or a signing field would grant too much. */
+const exactOnly = new Set(["$bucket", "$x-amz-algorithm", "$x-amz-credential", "$x-amz-date", "$success_action_status"]);
 
 /** A condition as S3 quotes it in its refusal: `["eq", "$key", "a"]`. */
 function conditionText(condition: unknown[]): string {

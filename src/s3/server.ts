@@ -20,7 +20,7 @@ import { routeOf, type Route } from "./router.ts";
 
 export const healthPath = "/_s3d/health";
 /** The operations whose answers carry x-amz-server-side-encryption when objects are encrypted at rest. */
-const encryptedObjectOperations = new Set(["PutObject", "GetObject", "HeadObject", "CopyObject", "CreateMultipartUpload", "UploadPart", "UploadPartCopy", "CompleteMultipartUpload"]);
+const encryptedObjectOperations = new Set(["PutObject", "GetObject", "HeadObject", "CopyObject", "CreateMultipartUpload", "UploadPart", "UploadPartCopy", "CompleteMultipartUpload", "PostObject"]);
 /** S3 refuses request headers larger than 8 KiB; the parser's own limit sits above ours. */
 export const requestHeaderBytesMax = 8 * 1024;
 const parserHeaderBytesMax = 64 * 1024;

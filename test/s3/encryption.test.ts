@@ -9,7 +9,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { errorCode, s3 } from "../support/client.ts";
+import { errorCode, postPolicyFields, s3 } from "../support/client.ts";
 import { startS3d, type TestServer } from "../support/server.ts";
 
 const P = 8192;
@@ -83,6 +83,16 @@ describe("an encrypted data dir through the S3 API", () => {
     expect(list).toContain(`<Key>large</Key>`);
     expect(list).toContain(`<Size>${large.length}</Size>`);
     expect(list).toContain(`<Size>${small.length}</Size>`);
+  });
+
+  test("a POST Object form is sealed like a PUT, and its answer says so", async () => {
+    const content = marked(3 * P + 5, 9);
+    const form = new FormData();
+    for (const [name, value] of Object.entries({ key: "posted", ...postPolicyFields(bucket, [{ key: "posted" }]) })) form.append(name, value);
+    form.append("file", new Blob([content]), "posted.bin");
+    const res = await fetch(`${server.endpoint}/${bucket}`, { method: "POST", body: form });
+    expect([res.status, res.headers.get("x-amz-server-side-encryption"), res.headers.get("etag")]).toEqual([204, "AES256", `"${md5(content)}"`]);
+    expect(Buffer.compare((await get("posted")).body, content)).toBe(0);
   });
 
   test("SSE-S3 (x-amz-server-side-encryption: AES256) is what this server does anyway: accepted, and every object answer says so", async () => {

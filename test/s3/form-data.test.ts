@@ -87,6 +87,40 @@ describe("readForm", () => {
     expect(form.file?.content.toString()).toBe("DATA");
   });
 
+  test("a part without a filename gives none; spaces around a parameter's semicolon are allowed", async () => {
+    const body = Buffer.from('--b\r\nContent-Disposition: form-data ; name="file" \r\n\r\nDATA\r\n--b--');
+    const form = await readAll(body, "b");
+    expect(form.file?.filename).toBeUndefined();
+    expect(formBoundary("multipart/form-data ; boundary=abc ; charset=utf-8")).toBe("abc");
+  });
+
+  test("the file's content ends only with the body: a body cut off after the file's boundary fails it", async () => {
+    const whole = encodeForm("b", [["key", "k"]], { filename: "f", content: Buffer.from("file bytes") }, '--b\r\nContent-Disposition: form-data; name="late"\r\n\r\nignored\r\n');
+    async function* cut(): AsyncGenerator<Uint8Array> {
+      yield whole.subarray(0, whole.length - 5);
+      throw new Error("the request body was cut off (connection closed)");
+    }
+    const form = await readForm(cut(), "b", options);
+    const read = async () => {
+      for await (const _ of form.file!.content);
+    };
+    await expect(read()).rejects.toThrow("cut off");
+    // past trailingBytesMax after the file, the rest is left unread and the file ends
+    let pulled = 0;
+    async function* long(): AsyncGenerator<Uint8Array> {
+      yield Buffer.from('--b\r\nContent-Disposition: form-data; name="file"; filename="f"\r\n\r\nx\r\n--b\r\nContent-Disposition: form-data; name="late"\r\n\r\n');
+      for (let i = 0; i < 100; i++) {
+        pulled++;
+        yield Buffer.alloc(16 * 1024, 0x61);
+      }
+    }
+    const longForm = await readForm(long(), "b", options);
+    const pieces: Uint8Array[] = [];
+    for await (const piece of longForm.file!.content) pieces.push(piece);
+    expect(Buffer.concat(pieces).toString()).toBe("x");
+    expect(pulled).toBeLessThan(10);
+  });
+
   test("refuses what is not multipart/form-data with that boundary", async () => {
     expect(await errorCode(Buffer.from("just some bytes"), "b")).toBe("MalformedPOSTRequest");
     expect(await errorCode(encodeForm("other", [["a", "1"]]), "b")).toBe("MalformedPOSTRequest");

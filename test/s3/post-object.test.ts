@@ -5,10 +5,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { connect } from "node:net";
-import { formatIsoSeconds } from "../../src/sigv4/time.ts";
-import { hmacHex, signingKey } from "../../src/sigv4/index.ts";
-import { errorCode, s3 } from "../support/client.ts";
-import { accessKey, region, secretKey, startS3d, type TestServer } from "../support/server.ts";
+import { errorCode, postPolicyFields, s3 } from "../support/client.ts";
+import { accessKey, startS3d, type TestServer } from "../support/server.ts";
 
 const bucket = "forms";
 let server: TestServer;
@@ -24,30 +22,10 @@ afterAll(async () => {
 
 const md5Hex = (data: Uint8Array | string) => createHash("md5").update(data).digest("hex");
 
-/**
- * The signing fields of a form whose policy holds `conditions` plus those every SDK adds (the
- * bucket and the three signing fields), expiring `expiresInMs` from now.
- */
-function signedFields(conditions: unknown[], options: { expiresInMs?: number; secret?: string; bucketName?: string } = {}): Record<string, string> {
-  const nowMs = Date.now();
-  const amzDate = formatIsoSeconds(nowMs).replace(/[-:]/g, "");
-  const day = amzDate.slice(0, 8);
-  const credential = `${accessKey}/${day}/${region}/s3/aws4_request`;
-  const document = {
-    expiration: new Date(nowMs + (options.expiresInMs ?? 60_000)).toISOString(),
-    conditions: [...conditions, { bucket: options.bucketName ?? bucket }, { "x-amz-algorithm": "AWS4-HMAC-SHA256" }, { "x-amz-credential": credential }, { "x-amz-date": amzDate }],
-  };
-  const policy = Buffer.from(JSON.stringify(document)).toString("base64");
-  return {
-    "x-amz-algorithm": "AWS4-HMAC-SHA256",
-    "x-amz-credential": credential,
-    "x-amz-date": amzDate,
-    policy,
-    "x-amz-signature": hmacHex(signingKey(options.secret ?? secretKey, day, region, "s3"), policy),
-  };
-}
-
 /** Posts a form: `fields` in order, then the file (when given), then `after` (which S3 ignores). */
+const signedFields = (conditions: unknown[], options: { expiresInMs?: number; secret?: string; bucketName?: string } = {}) =>
+  postPolicyFields(options.bucketName ?? bucket, conditions, options);
+
 function post(fields: Record<string, string>, file?: { filename: string; content: Uint8Array | string }, options: { after?: Record<string, string>; bucketName?: string } = {}) {
   const form = new FormData();
   for (const [name, value] of Object.entries(fields)) form.append(name, value);
@@ -114,6 +92,10 @@ describe("POST Object", () => {
     const res = await post({ key: "redirected/a b.txt", success_action_redirect: target, ...signedFields([{ key: "redirected/a b.txt" }, { success_action_redirect: target }]) }, { filename: "f", content: "z" });
     expect(res.status).toBe(303);
     expect(res.headers.get("location")).toBe(`${target}&bucket=${bucket}&key=redirected%2Fa+b.txt&etag=%22${md5Hex("z")}%22`);
+    // a URL a header cannot carry as written goes out serialized; the query goes before a fragment
+    const unicode = await post({ key: "redirected/c.txt", success_action_redirect: "https://例え.jp/ダン?q=ü#top", ...signedFields([{ key: "redirected/c.txt" }, ["starts-with", "$success_action_redirect", ""]]) }, { filename: "f", content: "z" });
+    expect(unicode.status).toBe(303);
+    expect(unicode.headers.get("location")).toBe(`https://xn--r8jz45g.jp/%E3%83%80%E3%83%B3?q=%C3%BC&bucket=${bucket}&key=redirected%2Fc.txt&etag=%22${md5Hex("z")}%22#top`);
     // a value that is not a URL is ignored, as S3 ignores it
     const relative = await post({ key: "redirected/b.txt", redirect: "/done", ...signedFields([{ key: "redirected/b.txt" }, { redirect: "/done" }]) }, { filename: "f", content: "z" });
     expect(relative.status).toBe(204);
@@ -159,8 +141,8 @@ describe("POST Object", () => {
     await expectRefusal(await post({ key: "k", ...signedFields([{ key: "k" }], { bucketName: "no-such-bucket" }) }, { filename: "f", content: "x" }, { bucketName: "no-such-bucket" }), 404, "NoSuchBucket");
   });
 
-  test("a field that sets a header must be one a header can be: other text is InvalidArgument", async () => {
-    const unsendable: Array<[string, string]> = [["Content-Type", "text/plain\r\nx-injected: 1"], ["Content-Disposition", 'attachment; filename="日本.txt"'], ["x-amz-meta-two words", "v"]];
+  test("a field that sets a header must be a header's name, and its value free of control characters: else InvalidArgument", async () => {
+    const unsendable: Array<[string, string]> = [["Content-Type", "text/plain\r\nx-injected: 1"], ["Cache-Control", "max-age=1\x00"], ["x-amz-meta-two words", "v"]];
     for (const [name, value] of unsendable) {
       const res = await post({ key: "headers.txt", [name]: value, ...signedFields([{ key: "headers.txt" }, ["starts-with", `$${name}`, ""]]) }, { filename: "f", content: "x" });
       await expectRefusal(res, 400, "InvalidArgument");
@@ -169,6 +151,27 @@ describe("POST Object", () => {
     const res = await post({ key: "headers.txt", "x-amz-meta-city": "Zürich 日本", ...signedFields([{ key: "headers.txt" }, ["starts-with", "$x-amz-meta-city", ""]]) }, { filename: "f", content: "x" });
     expect(res.status).toBe(204);
     expect((await stored("headers.txt")).headers.get("x-amz-meta-city")).toBe(`=?UTF-8?B?${Buffer.from("Zürich 日本").toString("base64")}?=`);
+  });
+
+  test("${filename} is kept as written when the file part names no file; a file's name in any script reaches Content-Disposition as UTF-8", async () => {
+    const boundary = "----no-filename";
+    const fields = { key: "literal/${filename}", ...signedFields([["starts-with", "$key", "literal/"]]) };
+    const body = [
+      ...Object.entries(fields).map(([name, value]) => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`),
+      `--${boundary}\r\nContent-Disposition: form-data; name="file"\r\n\r\ncontent\r\n--${boundary}--\r\n`,
+    ].join("");
+    const res = await fetch(`${server.endpoint}/${bucket}`, { method: "POST", body, headers: { "content-type": `multipart/form-data; boundary=${boundary}` } });
+    expect(res.status).toBe(204);
+    expect(await (await stored("literal/${filename}")).text()).toBe("content");
+
+    const disposition = await post(
+      { key: "named/${filename}", "Content-Disposition": 'attachment; filename="${filename}"', ...signedFields([["starts-with", "$key", "named/"], ["starts-with", "$Content-Disposition", "attachment"]]) },
+      { filename: "отчёт 日本.txt", content: "x" },
+    );
+    expect(disposition.status).toBe(204);
+    // the header's bytes, read back as UTF-8
+    const header = (await stored("named/отчёт 日本.txt")).headers.get("content-disposition")!;
+    expect(Buffer.from(header, "latin1").toString("utf8")).toBe('attachment; filename="отчёт 日本.txt"');
   });
 
   test("fields before the file past 20 KiB: MaxPostPreDataLengthExceeded", async () => {

@@ -1,7 +1,8 @@
 /** A minimal signed S3 client over fetch, for tests that need exact control of the request. */
 import { createHash } from "node:crypto";
 import { request } from "node:http";
-import { canonicalQuery, signHeaders, uriEncode, unsignedPayload } from "../../src/sigv4/index.ts";
+import { canonicalQuery, hmacHex, signHeaders, signingKey, uriEncode, unsignedPayload } from "../../src/sigv4/index.ts";
+import { formatAmzDate } from "../../src/sigv4/time.ts";
 import { accessKey, region, secretKey } from "./server.ts";
 
 export interface SignedRequest {
@@ -81,4 +82,27 @@ export async function errorCode(res: Response): Promise<string | undefined> {
 
 export function md5Base64(data: Uint8Array | string): string {
   return createHash("md5").update(data).digest("base64");
+}
+
+/**
+ * The signing fields of a POST Object form for `bucket` whose policy holds `conditions` plus those
+ * every SDK adds (the bucket and the three signing fields), expiring `expiresInMs` from now.
+ */
+export function postPolicyFields(bucket: string, conditions: unknown[], options: { expiresInMs?: number; secret?: string } = {}): Record<string, string> {
+  const nowMs = Date.now();
+  const amzDate = formatAmzDate(nowMs);
+  const day = amzDate.slice(0, 8);
+  const credential = `${accessKey}/${day}/${region}/s3/aws4_request`;
+  const document = {
+    expiration: new Date(nowMs + (options.expiresInMs ?? 60_000)).toISOString(),
+    conditions: [...conditions, { bucket }, { "x-amz-algorithm": "AWS4-HMAC-SHA256" }, { "x-amz-credential": credential }, { "x-amz-date": amzDate }],
+  };
+  const policy = Buffer.from(JSON.stringify(document)).toString("base64");
+  return {
+    "x-amz-algorithm": "AWS4-HMAC-SHA256",
+    "x-amz-credential": credential,
+    "x-amz-date": amzDate,
+    policy,
+    "x-amz-signature": hmacHex(signingKey(options.secret ?? secretKey, day, region, "s3"), policy),
+  };
 }

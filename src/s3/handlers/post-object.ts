@@ -10,7 +10,7 @@ import { requestBody } from "../body.ts";
 import { formBoundary, malformedForm, readForm, type FormFile } from "../form-data.ts";
 import { checkKey } from "../names.ts";
 import { checkPolicy, parsePolicy, type LengthRange } from "../post-policy.ts";
-import { emptyResponse, isHeaderValue, quoteEtag, xmlResponse, type S3Response } from "../respond.ts";
+import { emptyResponse, quoteEtag, xmlResponse, type S3Response } from "../respond.ts";
 import { tagsFromXml } from "../tags.ts";
 import { x } from "../xml.ts";
 import type { S3Context } from "./context.ts";
@@ -68,19 +68,22 @@ export async function postObject(ctx: S3Context): Promise<S3Response> {
 
 /**
  * The fields that stand for request headers, as those headers. A form's names and values are any
- * text, where a request's headers are not: a name that is no header name, or a value that is no
- * header value, is refused (metadata values excepted: they are answered as RFC 2047 words).
+ * text, where a request's headers are not: a name that is no header name, or a value with control
+ * characters, is refused. A value is kept as the bytes a header would carry: its UTF-8, read as
+ * ISO-8859-1 as s3d reads header bytes (`filename="${filename}"` of a file named in any script
+ * goes out as the UTF-8 the browser sent). Metadata values are kept as text: they are answered as
+ * RFC 2047 words, as S3 answers a form's.
  */
 function headersOfFields(fields: Map<string, string>): Record<string, string> {
   const headers: Record<string, string> = Object.create(null);
   for (const [name, value] of fields) {
     const header = headerOfField(name);
     if (header === undefined) continue;
-    const valueOk = header.startsWith(userMetaPrefix) || isHeaderValue(value);
-    if (!headerName.test(header) || !valueOk) {
+    const asHeader = header.startsWith(userMetaPrefix) ? value : Buffer.from(value, "utf8").toString("latin1");
+    if (!headerName.test(header) || /[\x00-\x08\x0a-\x1f\x7f]/.test(value)) {
       throw new S3Error("InvalidArgument", "A form field that sets a header must be a valid header name and value.", { ArgumentName: name, ArgumentValue: value });
     }
-    headers[header] = value;
+    headers[header] = asHeader;
   }
   return headers;
 }
@@ -133,8 +136,11 @@ function answer(ctx: S3Context, fields: Map<string, string>, key: string, etag: 
   const headers = { etag, location, ...checksums };
   const redirect = redirectUrl(fields.get("success_action_redirect") ?? fields.get("redirect"));
   if (redirect !== undefined) {
+    // added to the URL's query as it is, before any fragment (which a browser keeps to itself)
     const query = new URLSearchParams({ bucket: req.bucket, key, etag }).toString();
-    return emptyResponse(303, { ...headers, location: `${redirect}${redirect.includes("?") ? "&" : "?"}${query}` });
+    const hash = redirect.indexOf("#");
+    const [target, fragment] = hash < 0 ? [redirect, ""] : [redirect.slice(0, hash), redirect.slice(hash)];
+    return emptyResponse(303, { ...headers, location: `${target}${target.includes("?") ? "&" : "?"}${query}${fragment}` });
   }
   const status = fields.get("success_action_status");
   if (status === "200") return emptyResponse(200, headers);
@@ -144,12 +150,16 @@ function answer(ctx: S3Context, fields: Map<string, string>, key: string, etag: 
   return emptyResponse(204, headers);
 }
 
-/** An absolute http(s) URL, or undefined: S3 acts as if a redirect it cannot read were not there. */
+/**
+ * An absolute http(s) URL as a Location header can carry it (WHATWG URL serialization: non-ASCII
+ * percent-encoded, an international host in punycode), or undefined: S3 acts as if a redirect it
+ * cannot read were not there.
+ */
 function redirectUrl(value: string | undefined): string | undefined {
   if (value === undefined || !/^https?:\/\//i.test(value)) return undefined;
   try {
-    new URL(value);
-    return value;
+    const href = new URL(value).href;
+    return /^[\x21-\x7e]+$/.test(href) ? href : undefined;
   } catch {
     return undefined;
   }
