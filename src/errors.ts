@@ -93,3 +93,8 @@ export class S3Error extends Error {
 export function isS3Error(e: unknown): e is S3Error {
   return e instanceof S3Error;
 }
+
+/** S3's answer to a client too slow with its request (SDKs retry it). */
+export function requestTimedOut(): S3Error {
+  return new S3Error("RequestTimeout", "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.");
+}

@@ -8,9 +8,9 @@ import {
   unsignedPayload,
   verifyPostForm,
   verifyRequest,
-  type FormFields,
   type Verified,
 } from "../sigv4/index.ts";
+import { missingFormField } from "./post-policy.ts";
 import type { PayloadClaim } from "./body.ts";
 import type { S3Request } from "./request.ts";
 
@@ -50,15 +50,22 @@ export class Authenticator {
   /**
    * A POST Object form, signed in its fields (the request's headers and query are not read): the
    * access key id that signed its policy. A form without a policy is anonymous, which no s3d
-   * bucket allows.
+   * bucket allows. `fields`: by lowercase name.
    */
-  authenticateForm(fields: FormFields): string {
+  authenticateForm(fields: ReadonlyMap<string, string>): string {
     if (fields.has("awsaccesskeyid") || fields.has("signature")) {
       throw new S3Error("InvalidRequest", "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.");
     }
     if (fields.has("x-amz-security-token")) throw new S3Error("InvalidToken", "The provided token is malformed or otherwise invalid.");
-    if (!fields.has("policy")) throw new S3Error("AccessDenied", "Access Denied");
-    return verifyPostForm(fields, this.region, (accessKeyId) => this.secrets.get(accessKeyId));
+    const policy = fields.get("policy");
+    if (policy === undefined) throw new S3Error("AccessDenied", "Access Denied");
+    const required = (name: string) => {
+      const value = fields.get(name.toLowerCase());
+      if (value === undefined) throw missingFormField(name);
+      return value;
+    };
+    const signature = { algorithm: required("X-Amz-Algorithm"), credential: required("X-Amz-Credential"), amzDate: required("X-Amz-Date"), signature: required("X-Amz-Signature"), policy };
+    return verifyPostForm(signature, this.region, (accessKeyId) => this.secrets.get(accessKeyId));
   }
 }
 

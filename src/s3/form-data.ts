@@ -10,11 +10,10 @@ import { S3Error } from "../errors.ts";
 export interface FormFile {
   /** the name the part gave for its file (Content-Disposition's filename), when it gave one */
   filename: string | undefined;
-  /** the part's own Content-Type header, when it has one */
-  contentType: string | undefined;
   /**
    * The file's bytes, ending where the next boundary begins; fails with MalformedPOSTRequest when
-   * the body ends first. Its pieces may be views of the request's chunks. Read once.
+   * the body ends first. Read once. Its pieces are views of the request's chunks, which the reader
+   * may still hold views of too: they are not the consumer's to release (not `chunksOwned`).
    */
   content: AsyncIterable<Uint8Array>;
 }
@@ -28,19 +27,24 @@ export interface Form {
 
 export const malformedForm = () => new S3Error("MalformedPOSTRequest", "The body of your POST request is not well-formed multipart/form-data.");
 
-/** The boundary of a `multipart/form-data; boundary=...` Content-Type, or undefined for any other type. */
+/**
+ * The boundary of a `multipart/form-data; boundary=...` Content-Type; undefined for any other type
+ * (not a form). A form type without a usable boundary is MalformedPOSTRequest.
+ */
 export function formBoundary(contentType: string | undefined): string | undefined {
-  if (contentType === undefined) return undefined;
-  const [type, ...params] = splitParams(contentType);
-  if (type.toLowerCase() !== "multipart/form-data") return undefined;
+  if (contentType?.split(";")[0].trim().toLowerCase() !== "multipart/form-data") return undefined;
+  const [, ...params] = splitParams(contentType);
   const boundary = params.find(([name]) => name === "boundary")?.[1];
   // RFC 2046: 1-70 characters, and not ending in a space
-  return boundary !== undefined && /^[\x20-\x7e]{0,69}[\x21-\x7e]$/.test(boundary) ? boundary : undefined;
+  if (boundary === undefined || !/^[\x20-\x7e]{0,69}[\x21-\x7e]$/.test(boundary)) throw malformedForm();
+  return boundary;
 }
 
 const crlf = Buffer.from("\r\n");
 const headerEnd = Buffer.from("\r\n\r\n");
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+/** Transport padding (spaces) a delimiter line may carry before its CRLF: RFC 2046 sets no limit, s3d this one. */
+const delimiterPaddingBytesMax = 80;
 
 /**
  * Reads the parts of a form body up to and including the head of the part named `fileField`
@@ -69,30 +73,32 @@ export async function readForm(
   // the preamble, ignored
   input.skip(await within(delimiter) + delimiter.length);
   while (true) {
-    if (await afterDelimiter(input) === "close") return { fields, file: undefined };
+    const after = await afterDelimiter(input);
+    budget -= after.bytes;
+    if (after.next === "close") return { fields, file: undefined };
     const head = parsePartHead(input.take(await within(headerEnd)));
     input.skip(headerEnd.length);
-    if (head.name.toLowerCase() === options.fileField) {
-      return { fields, file: { filename: head.filename, contentType: head.contentType, content: partContent(input, delimiter) } };
-    }
+    if (head.name.toLowerCase() === options.fileField) return { fields, file: { filename: head.filename, content: partContent(input, delimiter) } };
     const value = input.take(await within(delimiter));
     input.skip(delimiter.length);
-    fields.push([head.name, decodeText(value)]);
+    // (a file sent under another name is a field to S3: its bytes need not be text)
+    fields.push([head.name, head.filename === undefined ? decodeText(value) : value.toString("utf8")]);
   }
 }
 
-/** After a delimiter: "--" closes the body; otherwise optional spaces and a CRLF begin a part. */
-async function afterDelimiter(input: ChunkReader): Promise<"part" | "close"> {
-  const at = await input.find(crlf, 80);
-  if (at === "end" || at === "limit") {
-    if (await input.startsWith("--")) return "close";
-    throw malformedForm();
+/**
+ * What follows a delimiter, consumed: "--" closes the body; spaces and a CRLF begin a part. Anything
+ * else means the bytes were no delimiter, and the body is malformed.
+ */
+async function afterDelimiter(input: ChunkReader): Promise<{ next: "part" | "close"; bytes: number }> {
+  if (await input.startsWith("--")) {
+    input.skip(2);
+    return { next: "close", bytes: 2 };
   }
-  const rest = input.take(at).toString("latin1");
+  const at = await input.find(crlf, delimiterPaddingBytesMax);
+  if (at === "end" || at === "limit" || !/^[ \t]*$/.test(input.take(at).toString("latin1"))) throw malformedForm();
   input.skip(crlf.length);
-  if (rest.startsWith("--")) return "close";
-  if (!/^[ \t]*$/.test(rest)) throw malformedForm();
-  return "part";
+  return { next: "part", bytes: at + crlf.length };
 }
 
 /**
@@ -113,36 +119,31 @@ async function* partContent(input: ChunkReader, delimiter: Buffer): AsyncGenerat
     if (found) break;
   }
   input.skip(delimiter.length);
-  // what follows must make the delimiter one ("--" or a CRLF, after optional spaces): else the
-  // bytes were part of the file and the body ended without its delimiter
-  const follows = await input.peek(2);
-  if (follows !== "--" && !/^[ \t\r]/.test(follows)) throw malformedForm();
+  await afterDelimiter(input);
   await input.drain(trailingBytesMax);
 }
 
 interface PartHead {
   name: string;
   filename: string | undefined;
-  contentType: string | undefined;
 }
 
-/** A part's header section: Content-Disposition: form-data; name="..."[; filename="..."], and Content-Type. */
+/**
+ * A part's header section: its Content-Disposition, form-data; name="..."[; filename="..."]. Other
+ * headers (the part's Content-Type) are not used: S3 sets an object's type from the form's fields.
+ */
 function parsePartHead(bytes: Buffer): PartHead {
   let disposition: string | undefined;
-  let contentType: string | undefined;
   for (const line of decodeText(bytes).split("\r\n")) {
     const colon = line.indexOf(":");
     if (colon <= 0) throw malformedForm();
-    const name = line.slice(0, colon).trim().toLowerCase();
-    const value = line.slice(colon + 1).trim();
-    if (name === "content-disposition") disposition = value;
-    else if (name === "content-type") contentType = value;
+    if (line.slice(0, colon).trim().toLowerCase() === "content-disposition") disposition = line.slice(colon + 1).trim();
   }
   if (disposition === undefined) throw malformedForm();
   const [type, ...params] = splitParams(disposition);
   const name = params.find(([n]) => n === "name")?.[1];
   if (type.toLowerCase() !== "form-data" || name === undefined || name === "") throw malformedForm();
-  return { name, filename: params.find(([n]) => n === "filename")?.[1], contentType };
+  return { name, filename: params.find(([n]) => n === "filename")?.[1] };
 }
 
 /**
@@ -183,6 +184,14 @@ function decodeText(bytes: Uint8Array): string {
  */
 class ChunkReader {
   private held: Buffer = Buffer.alloc(0);
+  /**
+   * Where chunks read onto `held` are gathered: `held` ends at `gatheredEnd` while it is a view of
+   * it, and later chunks are copied in after that, into a new space twice the size when it is full.
+   * So gathering many small chunks (a client dripping its fields byte by byte) costs linear time,
+   * and no byte a view was handed out of is ever written again.
+   */
+  private gathered: Buffer = Buffer.alloc(0);
+  private gatheredEnd = 0;
   private ended = false;
 
   constructor(private readonly source: AsyncIterator<Uint8Array>) {}
@@ -200,7 +209,22 @@ class ChunkReader {
       return false;
     }
     const chunk = Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength);
-    this.held = this.held.length === 0 ? chunk : Buffer.concat([this.held, chunk]);
+    if (this.held.length === 0) {
+      this.held = chunk;
+      return true;
+    }
+    const length = this.held.length + chunk.length;
+    const heldEndsGathered = this.held.buffer === this.gathered.buffer && this.held.byteOffset + this.held.length === this.gathered.byteOffset + this.gatheredEnd;
+    if (!heldEndsGathered || this.gatheredEnd + chunk.length > this.gathered.length) {
+      // (allocUnsafeSlow: a buffer of its own, never a slice of the shared pool)
+      const space = Buffer.allocUnsafeSlow(Math.max(4096, 2 * length));
+      this.held.copy(space);
+      this.gathered = space;
+      this.gatheredEnd = this.held.length;
+    }
+    chunk.copy(this.gathered, this.gatheredEnd);
+    this.gatheredEnd += chunk.length;
+    this.held = this.gathered.subarray(this.gatheredEnd - length, this.gatheredEnd);
     return true;
   }
 
@@ -272,8 +296,7 @@ class ChunkReader {
     // shorter than a delimiter. Then, or when it does begin there, both are held together (a copy
     // of a small chunk, or of one chunk at the end of a part) for the next call to search.
     const short = chunk.length < delimiter.length;
-    const across = short ? -1 : Buffer.concat([tail, chunk.subarray(0, delimiter.length - 1)]).indexOf(delimiter);
-    if (short || (across >= 0 && across < tail.length)) {
+    if (short || Buffer.concat([tail, chunk.subarray(0, delimiter.length - 1)]).indexOf(delimiter) >= 0) {
       this.held = Buffer.concat([tail, chunk]);
       return { piece: Buffer.alloc(0), found: false };
     }

@@ -1,6 +1,7 @@
 /**
  * The policy document of a POST Object form: its parsing, and the checks S3 makes of a form
- * against it (expiration, every condition, every field covered by one). Pure.
+ * against it (expiration, every condition, every field covered by one); S3's refusals of a form.
+ * Pure.
  */
 import { S3Error } from "../errors.ts";
 
@@ -17,6 +18,14 @@ export interface PostPolicy {
 export interface LengthRange {
   min: number;
   max: number;
+}
+
+/** S3's refusal of a form without a field it needs, named as S3 names it. */
+export function missingFormField(name: string): S3Error {
+  return new S3Error("InvalidArgument", `Bucket POST must contain a field named '${name}'.  If it is specified, please check the order of the fields.`, {
+    ArgumentName: name,
+    ArgumentValue: "",
+  });
 }
 
 const invalidPolicy = (message: string) => new S3Error("InvalidPolicyDocument", `Invalid Policy: ${message}`);

@@ -80,3 +80,8 @@ export function firstValues(query: Array<[string, string]>): Map<string, string>
   for (const [k, v] of query) if (!params.has(k)) params.set(k, v);
   return params;
 }
+
+/** The scheme and host the request reached this server by: the start of an object's URL. */
+export function originOf(req: S3Request): string {
+  return `${req.scheme}://${req.headers.host ?? "localhost"}`;
+}

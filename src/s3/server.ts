@@ -8,11 +8,12 @@ import { readFileSync } from "node:fs";
 import http, { STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
 import https from "node:https";
 import type { Duplex } from "node:stream";
-import { S3Error } from "../errors.ts";
+import { requestTimedOut, S3Error } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Backend } from "../store/backend.ts";
 import { Authenticator, type Authenticated, type User } from "./auth.ts";
 import { corsHeaders, matchCors } from "./cors.ts";
+import type { FormAuth } from "./handlers/context.ts";
 import { corsRulesOf } from "./handlers/cors.ts";
 import { bucketFromHost, firstValues, parseTarget, type S3Request } from "./request.ts";
 import { errorResponse, isHeaderValue, type S3Response } from "./respond.ts";
@@ -83,6 +84,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const auth = new Authenticator(options.users, region);
   const nowMs = options.nowMs ?? Date.now;
   const idleTimeoutMs = options.idleTimeoutMs ?? socketIdleTimeoutMs;
+  // A form's fields are read before its signature is known: they get no longer than a request's headers.
+  const formAuth: FormAuth = { authenticate: (fields) => auth.authenticateForm(fields), fieldsDeadlineMs: Math.min(headersTimeoutMs, idleTimeoutMs) };
 
   /** `expectsContinue`: the client waits for "100 Continue" before it sends the body (Expect: 100-continue). */
   const serve = async (incoming: IncomingMessage, outgoing: ServerResponse, expectsContinue: boolean) => {
@@ -132,7 +135,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         if (!route.anonymous) checkExpectedOwner(headers, who.accessKeyId);
         // the body is asked for only once the request is known to be allowed, as S3 does
         if (expectsContinue) outgoing.writeContinue();
-        response = await route.handler({ req, backend, region, authenticator: auth, ...who });
+        response = await route.handler({ req, backend, region, formAuth, ...who });
         if (response.body instanceof ReadableStream) response = { ...response, body: await begun(response.body) };
         // every object is encrypted at rest with a master key: S3 says so on every object answer
         if (backend.encryptedAtRest && response.status < 300 && encryptedObjectOperations.has(operation)) response.headers["x-amz-server-side-encryption"] = "AES256";
@@ -261,7 +264,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (stalled === undefined || stalled.incoming.complete || stalled.outgoing.headersSent) return void socket.destroy();
     current.delete(socket);
     const { incoming, outgoing } = stalled;
-    const timedOut = new S3Error("RequestTimeout", "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.");
+    const timedOut = requestTimedOut();
     const requestId = nextRequestId();
     const answer = errorResponse(timedOut, incoming.url ?? "/", requestId, true);
     answer.headers.connection = "close";

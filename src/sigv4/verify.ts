@@ -11,6 +11,7 @@ import {
   parsePresignedQuery,
   queryCredentialPrefix,
   queryParam,
+  type Credential,
   type ParsedAuth,
 } from "./parse.ts";
 import { formatIsoSeconds, parseAmzDate } from "./time.ts";
@@ -46,18 +47,35 @@ function scopeError(presigned: boolean, message: string, details: Record<string,
     : new S3Error("AuthorizationHeaderMalformed", headerMalformedPrefix + message, details, headers);
 }
 
-function checkScope(auth: ParsedAuth, region: string): void {
-  const { credential, presigned } = auth;
-  if (credential.service !== s3Service) {
-    throw scopeError(presigned, `incorrect service "${credential.service}". This endpoint belongs to "${s3Service}".`);
-  }
+/**
+ * A credential's scope against this server (service s3, its region) and the request's date; `fail`
+ * builds the error each way of signing gives.
+ */
+export function checkCredentialScope(
+  credential: Credential,
+  amzDate: string,
+  region: string,
+  fail: (message: string, details?: Record<string, string>, headers?: Record<string, string>) => S3Error,
+): void {
+  if (credential.service !== s3Service) throw fail(`incorrect service "${credential.service}". This endpoint belongs to "${s3Service}".`);
   if (credential.region !== region) {
     // the header too: a HEAD's error has no body, and SDKs redirect by it
-    throw scopeError(presigned, `the region '${credential.region}' is wrong; expecting '${region}'`, { Region: region }, { "x-amz-bucket-region": region });
+    throw fail(`the region '${credential.region}' is wrong; expecting '${region}'`, { Region: region }, { "x-amz-bucket-region": region });
   }
-  if (credential.date !== auth.amzDate.slice(0, 8)) {
-    throw scopeError(presigned, "Invalid credential date. Date is not the same as X-Amz-Date.");
-  }
+  if (credential.date !== amzDate.slice(0, 8)) throw fail("Invalid credential date. Date is not the same as X-Amz-Date.");
+}
+
+export function unknownAccessKey(accessKeyId: string): S3Error {
+  return new S3Error("InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.", { AWSAccessKeyId: accessKeyId });
+}
+
+/** SignatureDoesNotMatch, with what s3d signed (the string, and its bytes in hex) for the client to compare. */
+export function signatureMismatch(accessKeyId: string, stringToSign: string, provided: string, more: Record<string, string> = {}): S3Error {
+  return new S3Error(
+    "SignatureDoesNotMatch",
+    "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+    { AWSAccessKeyId: accessKeyId, StringToSign: stringToSign, SignatureProvided: provided, StringToSignBytes: hexBytes(stringToSign), ...more },
+  );
 }
 
 function checkPayloadHash(value: string): string {
@@ -131,7 +149,7 @@ function checkTime(auth: ParsedAuth, nowMs: number): void {
 }
 
 /** A string's UTF-8 bytes in hex, space-separated: how S3 shows what it signed in SignatureDoesNotMatch. */
-export function hexBytes(s: string): string {
+function hexBytes(s: string): string {
   return Buffer.from(s, "utf8").toString("hex").replace(/(..)(?!$)/g, "$1 ");
 }
 
@@ -154,16 +172,12 @@ export function verifyRequest(input: VerifyInput, lookupSecret: (accessKeyId: st
   if (authorization === undefined && !presigned) throw new S3Error("AccessDenied", "Access Denied");
 
   const auth = authorization !== undefined ? parseAuthorizationWith(authorization, headers) : parsePresignedQuery(input.query);
-  checkScope(auth, input.region);
+  checkCredentialScope(auth.credential, auth.amzDate, input.region, (message, details, headers) => scopeError(auth.presigned, message, details, headers));
   const payloadHash = auth.presigned ? presignedPayloadHash(input, headers, auth) : headerPayloadHash(headers);
   checkSignedHeaders(auth, headers);
   const { accessKeyId, date, region, service } = auth.credential;
   const secret = lookupSecret(accessKeyId);
-  if (secret === undefined) {
-    throw new S3Error("InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.", {
-      AWSAccessKeyId: accessKeyId,
-    });
-  }
+  if (secret === undefined) throw unknownAccessKey(accessKeyId);
   checkTime(auth, input.nowMs);
 
   const query = auth.presigned ? input.query.filter(([name]) => name !== "X-Amz-Signature") : input.query;
@@ -173,18 +187,7 @@ export function verifyRequest(input: VerifyInput, lookupSecret: (accessKeyId: st
   const key = signingKey(secret, date, region, service);
   const signature = hmacHex(key, toSign);
   if (!signaturesEqual(signature, auth.signature)) {
-    throw new S3Error(
-      "SignatureDoesNotMatch",
-      "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
-      {
-        AWSAccessKeyId: accessKeyId,
-        StringToSign: toSign,
-        SignatureProvided: auth.signature,
-        StringToSignBytes: hexBytes(toSign),
-        CanonicalRequest: canonical,
-        CanonicalRequestBytes: hexBytes(canonical),
-      },
-    );
+    throw signatureMismatch(accessKeyId, toSign, auth.signature, { CanonicalRequest: canonical, CanonicalRequestBytes: hexBytes(canonical) });
   }
   return { accessKeyId, payloadHash, signature, signingKey: key, scope, amzDate: auth.amzDate };
 }

@@ -1,6 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { S3Error } from "../../src/errors.ts";
 import { checkPolicy, parsePolicy, type PostPolicy } from "../../src/s3/post-policy.ts";
+import { int, pick } from "../sigv4/prng.ts";
+import { fuzzIterations, fuzzRandom } from "../support/fuzz.ts";
 
 const b64 = (document: unknown) => Buffer.from(typeof document === "string" ? document : JSON.stringify(document)).toString("base64");
 const nowMs = Date.parse("2026-12-06T12:00:00Z");
@@ -54,6 +56,30 @@ describe("parsePolicy", () => {
     for (const [policy, message] of cases) expect(refusal(() => parsePolicy(policy))).toEqual({ code: "InvalidPolicyDocument", message });
     for (const bad of [["content-length-range", -1, 5], ["content-length-range", 1], ["content-length-range", "a", 5], ["between", "$key", "a"], ["eq", "$key"], ["eq", "$key", 5], "text"]) {
       expect(refusal(() => policyOf([bad])).code).toBe("InvalidPolicyDocument");
+    }
+  });
+});
+
+describe("parsePolicy, fuzzed", () => {
+  test("property: any mutation of a policy either parses or is InvalidPolicyDocument, never another failure", () => {
+    const rand = fuzzRandom(5);
+    const valid = JSON.stringify({ expiration: future, conditions: [{ bucket: "b" }, ["starts-with", "$key", "up/"], ["content-length-range", 1, 10], ["eq", "$acl", "private"]] });
+    const pieces = ['"', "[", "]", "{", "}", ",", ":", "-1", "1e999", "null", "true", '"$"', '""', "\\u0000", " "];
+    for (let i = 0; i < fuzzIterations(2000); i++) {
+      let text = valid;
+      for (let k = 1 + int(rand, 3); k > 0; k--) {
+        const at = int(rand, text.length);
+        const cut = int(rand, 4);
+        text = text.slice(0, at) + (rand() < 0.7 ? pick(rand, pieces) : "") + text.slice(at + cut);
+      }
+      const encoded = rand() < 0.9 ? b64(text) : b64(text).slice(0, -1 - int(rand, 3));
+      try {
+        const policy = parsePolicy(encoded);
+        expect(Number.isFinite(policy.expirationMs)).toBe(true);
+      } catch (e) {
+        expect(e).toBeInstanceOf(S3Error);
+        expect((e as S3Error).code).toBe("InvalidPolicyDocument");
+      }
     }
   });
 });

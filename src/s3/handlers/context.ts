@@ -1,6 +1,5 @@
 /** What every S3 operation handler receives. */
 import type { Backend } from "../../store/backend.ts";
-import type { Authenticator } from "../auth.ts";
 import type { PayloadClaim } from "../body.ts";
 import type { S3Request } from "../request.ts";
 import type { S3Response } from "../respond.ts";
@@ -14,8 +13,15 @@ export interface S3Context {
   accessKeyId: string;
   /** what the signature says about the body */
   payload: PayloadClaim;
-  /** for a request signed in its body rather than its headers (POST Object's form) */
-  authenticator: Authenticator;
+  formAuth: FormAuth;
+}
+
+/** What POST Object, signed in its body rather than its headers, needs of the server. */
+export interface FormAuth {
+  /** the access key id that signed the form's policy; fields by lowercase name (Authenticator.authenticateForm) */
+  authenticate(fields: ReadonlyMap<string, string>): string;
+  /** how long the fields before the form's file may take to arrive, read as they are before any signature is checked */
+  fieldsDeadlineMs: number;
 }
 
 export type Handler = (ctx: S3Context) => Promise<S3Response>;

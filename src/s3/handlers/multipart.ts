@@ -4,6 +4,7 @@ import { checksumAlgorithms, checksumHeader, isCrcAlgorithm, parseChecksumAlgori
 import { partBytesMax, type CompletedPart, type Precondition, type UploadChecksum } from "../../store/backend.ts";
 import { attributesFromHeaders, checkWriteHeaders } from "../attributes.ts";
 import { checkKey, partNumberOf } from "../names.ts";
+import { originOf } from "../request.ts";
 import { emptyResponse, isoTime, quoteEtag, unquoteEtag, xmlResponse } from "../respond.ts";
 import { childList, childText, parseXmlBody, s3Xmlns, x, malformedXml } from "../xml.ts";
 import { ownerOf, type S3Context } from "./context.ts";
@@ -108,7 +109,7 @@ export async function completeMultipartUpload(ctx: S3Context) {
       "CompleteMultipartUploadResult",
       { xmlns: s3Xmlns },
       // the object's URL: this request's own path names it, as the client encoded it
-      x("Location", `${ctx.req.scheme}://${headers.host ?? "localhost"}${ctx.req.rawPath}`),
+      x("Location", `${originOf(ctx.req)}${ctx.req.rawPath}`),
       x("Bucket", bucket),
       x("Key", key),
       x("ETag", quoteEtag(meta.etag)),

@@ -2,14 +2,14 @@
  * POST Object: a browser form upload (multipart/form-data) to a bucket's URL, signed in its fields
  * by a policy document that bounds what the form may store (post-policy.ts).
  */
-import { S3Error } from "../../errors.ts";
+import { requestTimedOut, S3Error } from "../../errors.ts";
 import { objectBytesMax } from "../../store/backend.ts";
-import { missingFormField } from "../../sigv4/index.ts";
 import { attributesFromHeaders, checksumHeaders, checkWriteHeaders, refuseCustomerKeys, storedContentHeaders, userMetaPrefix } from "../attributes.ts";
 import { requestBody } from "../body.ts";
-import { formBoundary, malformedForm, readForm, type FormFile } from "../form-data.ts";
+import { formBoundary, readForm, type FormFile } from "../form-data.ts";
 import { checkKey } from "../names.ts";
-import { checkPolicy, parsePolicy, type LengthRange } from "../post-policy.ts";
+import { originOf } from "../request.ts";
+import { checkPolicy, missingFormField, parsePolicy, type LengthRange } from "../post-policy.ts";
 import { emptyResponse, quoteEtag, xmlResponse, type S3Response } from "../respond.ts";
 import { tagsFromXml } from "../tags.ts";
 import { x } from "../xml.ts";
@@ -39,18 +39,15 @@ function headerOfField(name: string): string | undefined {
 export async function postObject(ctx: S3Context): Promise<S3Response> {
   const { req } = ctx;
   const boundary = formBoundary(req.headers["content-type"]);
-  if (boundary === undefined) {
-    if (req.headers["content-type"]?.toLowerCase().startsWith("multipart/form-data")) throw malformedForm();
-    throw notAForm();
-  }
-  const form = await readForm(req.body, boundary, { fileField: "file", fieldBytesMax: formFieldBytesMax, tooLarge: fieldsTooLarge });
+  if (boundary === undefined) throw notAForm();
+  const form = await readFormWithin(ctx.formAuth.fieldsDeadlineMs, req.body, boundary);
   const fields = fieldsOf(form.fields, form.file);
   const key = fields.get("key");
   if (key === undefined) throw missingFormField("key");
   if (form.file === undefined) {
     throw new S3Error("InvalidArgument", "POST requires exactly one file upload per request.", { ArgumentName: "file", ArgumentValue: "0" });
   }
-  ctx.authenticator.authenticateForm(fields);
+  ctx.formAuth.authenticate(fields);
   const range = checkPolicy(parsePolicy(fields.get("policy")!), fields, req.bucket, req.nowMs);
   checkKey(key);
 
@@ -64,6 +61,24 @@ export async function postObject(ctx: S3Context): Promise<S3Response> {
   const body = requestBody(sized(form.file.content, range), headers, { kind: "unsigned" }, { limitBytes: objectBytesMax, lengthRequired: false });
   const meta = await ctx.backend.putObject(req.bucket, key, body, attrs, req.nowMs);
   return answer(ctx, fields, key, quoteEtag(meta.etag), checksumHeaders(meta.checksum));
+}
+
+/**
+ * The form up to its file, read within `deadlineMs`, else RequestTimeout (the server then closes
+ * the connection): the fields come before any signature is checked, so a client dripping them
+ * would otherwise hold its connection as long as each byte re-arms the idle timer.
+ */
+async function readFormWithin(deadlineMs: number, body: AsyncIterable<Uint8Array>, boundary: string) {
+  const reading = readForm(body, boundary, { fileField: "file", fieldBytesMax: formFieldBytesMax, tooLarge: fieldsTooLarge });
+  // (a read left behind ends when its connection does)
+  reading.catch(() => {});
+  let timer: Timer | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(requestTimedOut()), deadlineMs)));
+  try {
+    return await Promise.race([reading, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
@@ -97,7 +112,7 @@ const headerName = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
  * whole path. A file part without a filename leaves the variable as it is, as S3 does.
  */
 function fieldsOf(pairs: Array<[string, string]>, file: FormFile | undefined): Map<string, string> {
-  const filename = file?.filename === undefined ? undefined : file.filename.slice(Math.max(file.filename.lastIndexOf("/"), file.filename.lastIndexOf("\\")) + 1);
+  const filename = file?.filename === undefined ? undefined : lastPathSegment(file.filename);
   const fields = new Map<string, string>();
   for (const [rawName, rawValue] of pairs) {
     const name = rawName.toLowerCase();
@@ -107,6 +122,11 @@ function fieldsOf(pairs: Array<[string, string]>, file: FormFile | undefined): M
     fields.set(name, before === undefined ? value : `${before},${value}`);
   }
   return fields;
+}
+
+/** What follows a path's last `/` or `\\` (all of it when it has neither). */
+function lastPathSegment(path: string): string {
+  return path.slice(Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\")) + 1);
 }
 
 /** The file's content, failing as S3 does when it is outside the policy's content-length-range. */
@@ -168,8 +188,7 @@ function redirectUrl(value: string | undefined): string | undefined {
 /** The object's URL as the form reached the bucket: path style, or the bucket's own host. */
 function objectUrl(ctx: S3Context, key: string): string {
   const { req } = ctx;
-  const host = req.headers.host ?? "";
-  const path = encodeURIComponent(key);
   // a virtual-host-style request names the bucket in its host and POSTs to "/"
-  return req.rawPath === "/" ? `${req.scheme}://${host}/${path}` : `${req.scheme}://${host}/${encodeURIComponent(req.bucket)}/${path}`;
+  const bucketPath = req.rawPath === "/" ? "" : `/${encodeURIComponent(req.bucket)}`;
+  return `${originOf(req)}${bucketPath}/${encodeURIComponent(key)}`;
 }
