@@ -37,6 +37,7 @@ const statusByCode = {
   InvalidURI: 400,
   KeyTooLongError: 400,
   MalformedPOSTRequest: 400,
+  MalformedPolicy: 400,
   MalformedXML: 400,
   MaxPostPreDataLengthExceeded: 400,
   MetadataTooLarge: 400,

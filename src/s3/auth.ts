@@ -32,6 +32,15 @@ export class Authenticator {
     this.secrets = new Map(users.map((u) => [u.accessKey, u.secretKey]));
   }
 
+  /**
+   * Whether a request carries no signature of any kind, nor a session token: such a request is
+   * served only as far as its bucket's policy allows everyone.
+   */
+  isUnsigned(req: S3Request): boolean {
+    return req.headers.authorization === undefined && req.headers["x-amz-security-token"] === undefined &&
+      !["X-Amz-Credential", "X-Amz-Signature", "X-Amz-Algorithm", "X-Amz-Security-Token", "AWSAccessKeyId", "Signature"].some((name) => req.params.has(name));
+  }
+
   authenticate(req: S3Request): Authenticated {
     if (req.params.has("AWSAccessKeyId") && req.params.has("Signature")) {
       throw new S3Error("InvalidRequest", "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.");

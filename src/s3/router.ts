@@ -7,6 +7,7 @@ import type { Handler } from "./handlers/context.ts";
 import * as list from "./handlers/list.ts";
 import * as multipart from "./handlers/multipart.ts";
 import * as objects from "./handlers/objects.ts";
+import * as policy from "./handlers/policy.ts";
 import { postObject } from "./handlers/post-object.ts";
 import { refuseCustomerKeys } from "./attributes.ts";
 import { checkVersionId } from "./names.ts";
@@ -25,7 +26,7 @@ export interface Route {
 const unservedSubresources = [
   "acl", "accelerate", "analytics", "encryption", "intelligent-tiering", "inventory",
   "legal-hold", "lifecycle", "logging", "metrics", "notification", "object-lock", "ownershipControls",
-  "policy", "policyStatus", "publicAccessBlock", "replication", "requestPayment", "restore", "retention",
+  "publicAccessBlock", "replication", "requestPayment", "restore", "retention",
   "select", "torrent", "versioning", "versions", "website",
 ];
 
@@ -40,7 +41,7 @@ const servedParams = new Set([
   "prefix", "delimiter", "marker", "max-keys", "encoding-type", "list-type", "continuation-token", "fetch-owner", "start-after",
   "max-buckets", "bucket-region",
   "uploads", "uploadId", "partNumber", "max-parts", "part-number-marker", "key-marker", "upload-id-marker", "max-uploads",
-  "versionId", "tagging", "attributes", "cors", "delete", "location", "version-id-marker",
+  "versionId", "tagging", "attributes", "cors", "delete", "location", "version-id-marker", "policy", "policyStatus",
 ]);
 
 function isServedParam(name: string): boolean {
@@ -58,6 +59,13 @@ export function routeOf(method: string, bucket: string, key: string, params: Map
     if (method === "GET") return route("GetBucketCors", cors.getBucketCors);
     if (method === "DELETE") return route("DeleteBucketCors", cors.deleteBucketCors);
   }
+  if (key === "" && bucket !== "" && params.has("policy")) {
+    if (method === "PUT") return route("PutBucketPolicy", policy.putBucketPolicy);
+    if (method === "GET") return route("GetBucketPolicy", policy.getBucketPolicy);
+    if (method === "DELETE") return route("DeleteBucketPolicy", policy.deleteBucketPolicy);
+    throw new S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.", { Method: method, ResourceType: "BUCKET" });
+  }
+  if (key === "" && bucket !== "" && method === "GET" && params.has("policyStatus")) return route("GetBucketPolicyStatus", policy.getBucketPolicyStatus);
   if (key === "" && bucket !== "" && params.has("tagging")) {
     if (method === "PUT") return route("PutBucketTagging", buckets.putBucketTagging);
     if (method === "GET") return route("GetBucketTagging", buckets.getBucketTagging);

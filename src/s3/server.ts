@@ -11,6 +11,7 @@ import type { Duplex } from "node:stream";
 import { requestTimedOut, S3Error } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Backend } from "../store/backend.ts";
+import { BucketPolicies } from "./access.ts";
 import { Authenticator, type Authenticated, type User } from "./auth.ts";
 import { corsHeaders, matchCors } from "./cors.ts";
 import type { FormAuth } from "./handlers/context.ts";
@@ -85,6 +86,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const nowMs = options.nowMs ?? Date.now;
   const idleTimeoutMs = options.idleTimeoutMs ?? socketIdleTimeoutMs;
   // A form's fields are read before its signature is known: they get no longer than a request's headers.
+  const policies = new BucketPolicies(backend);
   const formAuth: FormAuth = { authenticate: (fields) => auth.authenticateForm(fields), fieldsDeadlineMs: Math.min(headersTimeoutMs, idleTimeoutMs) };
 
   /** `expectsContinue`: the client waits for "100 Continue" before it sends the body (Expect: 100-continue). */
@@ -96,6 +98,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     let resource = incoming.url ?? "/";
     let response: S3Response;
     let corsBucket = "";
+    /** the bucket of an unsigned request, once its policy let it in */
+    let anonymousIn: string | undefined;
     const { headers, headerBytes } = headersOf(incoming);
     try {
       if (headerBytes > requestHeaderBytesMax) {
@@ -131,11 +135,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           throw error;
         }
         operation = route.operation;
-        const who: Authenticated = route.anonymous ? { accessKeyId: "", payload: { kind: "unsigned" } } : auth.authenticate(req);
-        if (!route.anonymous) checkExpectedOwner(headers, who.accessKeyId);
+        // An unsigned request is served as far as its bucket's policy allows everyone; a signed
+        // one unless the policy denies it.
+        const unsigned = !route.anonymous && auth.isUnsigned(req);
+        const who: Authenticated = route.anonymous || unsigned ? { accessKeyId: "", payload: { kind: "unsigned" } } : auth.authenticate(req);
+        const access = policies.accessFor(unsigned);
+        if (!route.anonymous) {
+          if (!unsigned) checkExpectedOwner(headers, who.accessKeyId);
+          await policies.checkOperation(access, operation, req.bucket, req.key);
+        }
+        anonymousIn = unsigned ? req.bucket : undefined;
         // the body is asked for only once the request is known to be allowed, as S3 does
         if (expectsContinue) outgoing.writeContinue();
-        response = await route.handler({ req, backend, region, formAuth, ...who });
+        response = await route.handler({ req, backend, region, formAuth, policies, access, ...who });
         if (response.body instanceof ReadableStream) response = { ...response, body: await begun(response.body) };
         // every object is encrypted at rest with a master key: S3 says so on every object answer
         if (backend.encryptedAtRest && response.status < 300 && encryptedObjectOperations.has(operation)) response.headers["x-amz-server-side-encryption"] = "AES256";
@@ -149,6 +161,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         // answered already (RequestTimeout, by the idle timer)
         logger.info("request ended early", { requestId, operation, method, resource, error: error instanceof S3Error ? error.code : String(error) });
         return;
+      }
+      // A missing key is only told to those who may list the bucket; others learn nothing (as S3 answers)
+      if (anonymousIn !== undefined && error instanceof S3Error && error.code === "NoSuchKey") {
+        error = await policies.accessFor(true).check(["s3:ListBucket"], anonymousIn).then(() => error, (denied: unknown) => denied);
       }
       response = failure(error, resource, requestId, method !== "HEAD", logger, operation);
     }

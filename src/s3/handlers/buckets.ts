@@ -38,6 +38,7 @@ export async function headBucket(ctx: S3Context) {
 
 export async function deleteBucket(ctx: S3Context) {
   await ctx.backend.deleteBucket(ctx.req.bucket);
+  ctx.policies.forget(ctx.req.bucket);
   return emptyResponse(204);
 }
 
@@ -128,7 +129,6 @@ const unsetConfigurations: Record<string, { operation: string; answer: (ctx: S3C
       return xmlResponse(x("ServerSideEncryptionConfiguration", { xmlns: s3Xmlns }, rule));
     },
   },
-  policy: { operation: "GetBucketPolicy", answer: (ctx) => notSet(ctx, "NoSuchBucketPolicy", "The bucket policy does not exist") },
   lifecycle: { operation: "GetBucketLifecycleConfiguration", answer: (ctx) => notSet(ctx, "NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist") },
   website: { operation: "GetBucketWebsite", answer: (ctx) => notSet(ctx, "NoSuchWebsiteConfiguration", "The specified bucket does not have a website configuration") },
   publicAccessBlock: { operation: "GetPublicAccessBlock", answer: (ctx) => notSet(ctx, "NoSuchPublicAccessBlockConfiguration", "The public access block configuration was not found") },

@@ -1,5 +1,6 @@
 /** What every S3 operation handler receives. */
 import type { Backend } from "../../store/backend.ts";
+import type { Access, BucketPolicies } from "../access.ts";
 import type { PayloadClaim } from "../body.ts";
 import type { S3Request } from "../request.ts";
 import type { S3Response } from "../respond.ts";
@@ -9,11 +10,15 @@ export interface S3Context {
   req: S3Request;
   backend: Backend;
   region: string;
-  /** the authenticated access key id */
+  /** the authenticated access key id ("" for an unsigned request) */
   accessKeyId: string;
   /** what the signature says about the body */
   payload: PayloadClaim;
   formAuth: FormAuth;
+  /** the server's bucket policies (their handlers change them) */
+  policies: BucketPolicies;
+  /** what this request may do beyond its operation, which the server has checked */
+  access: Access;
 }
 
 /** What POST Object, signed in its body rather than its headers, needs of the server. */

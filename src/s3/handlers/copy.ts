@@ -49,8 +49,10 @@ function directive(ctx: S3Context, header: string): "COPY" | "REPLACE" {
   return value;
 }
 
+/** The copy source, opened once the request may read it (s3:GetObject, which its bucket's policy may deny). */
 async function openSource(ctx: S3Context): Promise<ObjectReader> {
   const source = parseCopySource(ctx.req.headers["x-amz-copy-source"]);
+  await ctx.access.check(["s3:GetObject"], source.bucket, source.key);
   const reader = await ctx.backend.openObject(source.bucket, source.key);
   try {
     checkCopySource(ctx.req.headers, reader.meta, ctx.req.nowMs);

@@ -17,7 +17,7 @@ export async function corsRulesOf(backend: Backend, bucket: string): Promise<Cor
 const corsDocumentBytesMax = 64 * 1024;
 
 export async function putBucketCors(ctx: S3Context) {
-  const rules = corsFromXml(await readSmallBody(ctx, false, corsDocumentBytesMax));
+  const rules = corsFromXml(await readSmallBody(ctx, { limitBytes: corsDocumentBytesMax }));
   await ctx.backend.setBucketConfig(ctx.req.bucket, corsConfigName, JSON.stringify(rules));
   return emptyResponse(200);
 }

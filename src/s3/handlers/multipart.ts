@@ -72,7 +72,7 @@ export async function uploadPart(ctx: S3Context) {
 
 export async function completeMultipartUpload(ctx: S3Context) {
   const { bucket, key, nowMs } = ctx.req;
-  const doc = parseXmlBody(await readSmallBody(ctx, true));
+  const doc = parseXmlBody(await readSmallBody(ctx, { objectChecksumHeaders: true }));
   const root = doc.CompleteMultipartUpload;
   if (root === undefined) throw malformedXml();
   const parts: CompletedPart[] = childList(root, "Part").map((p) => {

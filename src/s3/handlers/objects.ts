@@ -227,6 +227,8 @@ export async function deleteObjects(ctx: S3Context) {
       try {
         checkKey(key);
         checkVersionId(versionId);
+        // each key as if deleted on its own: its bucket's policy may deny it (or allow an unsigned request)
+        await ctx.access.check(["s3:DeleteObject"], bucket, key);
         await ctx.backend.deleteObject(bucket, key, deleteCondition(key, etag));
         return { key, versionId };
       } catch (error) {

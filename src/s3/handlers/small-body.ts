@@ -1,4 +1,4 @@
-/** Reading the small XML bodies of control requests, with their size limit and integrity checks. */
+/** Reading the small XML (or JSON) bodies of control requests, with their size limit and integrity checks. */
 import { S3Error } from "../../errors.ts";
 import { checksumAlgorithms, checksumHeader } from "../../checksum/index.ts";
 import { requestBody } from "../body.ts";
@@ -7,24 +7,34 @@ import type { S3Context } from "./context.ts";
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
+export interface SmallBodyOptions {
+  /** x-amz-checksum-* headers are the checksum of the object the request makes (CompleteMultipartUpload), not of this body */
+  objectChecksumHeaders?: boolean;
+  limitBytes?: number;
+  /** the refusal of a body too large or not UTF-8 (default: MalformedXML) */
+  refusal?: (why: "too large" | "not UTF-8") => S3Error;
+}
+
+const xmlRefusal = (why: "too large" | "not UTF-8") =>
+  why === "too large" ? new S3Error("MalformedXML", "The XML you provided was larger than the maximum allowed size.") : malformedXml();
+
 /**
  * Reads a request body of at most `limitBytes` as text, verifying its signed hash, Content-MD5
- * and, unless they name the checksum of the object the request makes (`objectChecksumHeaders`),
- * its x-amz-checksum-* headers. A body that is not UTF-8 is MalformedXML.
+ * and, unless `objectChecksumHeaders`, its x-amz-checksum-* headers. A body that is not UTF-8 is
+ * refused: decoded leniently, a key of invalid bytes would become U+FFFD and name another object.
  */
-export async function readSmallBody(ctx: S3Context, objectChecksumHeaders = false, limitBytes = xmlBodyBytesMax): Promise<string> {
-  const tooLarge = () => new S3Error("MalformedXML", "The XML you provided was larger than the maximum allowed size.");
+export async function readSmallBody(ctx: S3Context, options: SmallBodyOptions = {}): Promise<string> {
+  const { objectChecksumHeaders = false, limitBytes = xmlBodyBytesMax, refusal = xmlRefusal } = options;
   try {
     const body = requestBody(ctx.req.body, ctx.req.headers, ctx.payload, { limitBytes, lengthRequired: false, objectChecksumHeaders });
     const bytes = new Uint8Array(await new Response(body.stream).arrayBuffer());
     try {
       return strictUtf8.decode(bytes);
     } catch {
-      // decoded leniently, a key of invalid bytes would become U+FFFD and name another object
-      throw malformedXml();
+      throw refusal("not UTF-8");
     }
   } catch (error) {
-    if (error instanceof S3Error && error.code === "EntityTooLarge") throw tooLarge();
+    if (error instanceof S3Error && error.code === "EntityTooLarge") throw refusal("too large");
     throw error;
   }
 }

@@ -1,0 +1,128 @@
+/**
+ * Who may do what: the S3 actions each operation needs, checked against the bucket's policy
+ * (bucket-policy.ts). A signed request may do anything its policy does not deny; an unsigned one
+ * only what its policy allows everyone. Policies are read once and kept, per bucket.
+ */
+import { S3Error } from "../errors.ts";
+import type { Backend } from "../store/backend.ts";
+import { evaluate, parseBucketPolicy, resourceArn, type BucketPolicy } from "./bucket-policy.ts";
+
+/** The name a bucket's policy document is kept under among its configurations. */
+export const policyConfigName = "policy";
+
+/**
+ * The actions each operation needs, on its bucket or on its object (S3's authorization reference).
+ * DeleteObjects names none here: each of its keys is checked as it is deleted. Operations not
+ * listed need a signature (ListBuckets; the policy's own management, which a bucket's owner may
+ * always do, and s3d's signed users are its owners).
+ */
+const operationActions: Record<string, { actions: string[]; on: "bucket" | "object" }> = {
+  GetObject: { actions: ["s3:GetObject"], on: "object" },
+  HeadObject: { actions: ["s3:GetObject"], on: "object" },
+  GetObjectAttributes: { actions: ["s3:GetObject", "s3:GetObjectAttributes"], on: "object" },
+  GetObjectAcl: { actions: ["s3:GetObjectAcl"], on: "object" },
+  GetObjectTagging: { actions: ["s3:GetObjectTagging"], on: "object" },
+  PutObjectTagging: { actions: ["s3:PutObjectTagging"], on: "object" },
+  DeleteObjectTagging: { actions: ["s3:DeleteObjectTagging"], on: "object" },
+  PutObject: { actions: ["s3:PutObject"], on: "object" },
+  CopyObject: { actions: ["s3:PutObject"], on: "object" },
+  CreateMultipartUpload: { actions: ["s3:PutObject"], on: "object" },
+  UploadPart: { actions: ["s3:PutObject"], on: "object" },
+  UploadPartCopy: { actions: ["s3:PutObject"], on: "object" },
+  CompleteMultipartUpload: { actions: ["s3:PutObject"], on: "object" },
+  AbortMultipartUpload: { actions: ["s3:AbortMultipartUpload"], on: "object" },
+  ListParts: { actions: ["s3:ListMultipartUploadParts"], on: "object" },
+  DeleteObject: { actions: ["s3:DeleteObject"], on: "object" },
+  DeleteObjects: { actions: [], on: "bucket" },
+  ListObjects: { actions: ["s3:ListBucket"], on: "bucket" },
+  ListObjectsV2: { actions: ["s3:ListBucket"], on: "bucket" },
+  HeadBucket: { actions: ["s3:ListBucket"], on: "bucket" },
+  ListObjectVersions: { actions: ["s3:ListBucketVersions"], on: "bucket" },
+  ListMultipartUploads: { actions: ["s3:ListBucketMultipartUploads"], on: "bucket" },
+  GetBucketLocation: { actions: ["s3:GetBucketLocation"], on: "bucket" },
+  CreateBucket: { actions: ["s3:CreateBucket"], on: "bucket" },
+  DeleteBucket: { actions: ["s3:DeleteBucket"], on: "bucket" },
+  GetBucketCors: { actions: ["s3:GetBucketCORS"], on: "bucket" },
+  PutBucketCors: { actions: ["s3:PutBucketCORS"], on: "bucket" },
+  DeleteBucketCors: { actions: ["s3:PutBucketCORS"], on: "bucket" },
+  GetBucketTagging: { actions: ["s3:GetBucketTagging"], on: "bucket" },
+  PutBucketTagging: { actions: ["s3:PutBucketTagging"], on: "bucket" },
+  DeleteBucketTagging: { actions: ["s3:PutBucketTagging"], on: "bucket" },
+  GetBucketVersioning: { actions: ["s3:GetBucketVersioning"], on: "bucket" },
+  GetBucketAcl: { actions: ["s3:GetBucketAcl"], on: "bucket" },
+  GetBucketEncryption: { actions: ["s3:GetEncryptionConfiguration"], on: "bucket" },
+  GetBucketLifecycleConfiguration: { actions: ["s3:GetLifecycleConfiguration"], on: "bucket" },
+  GetBucketWebsite: { actions: ["s3:GetBucketWebsite"], on: "bucket" },
+  GetBucketLogging: { actions: ["s3:GetBucketLogging"], on: "bucket" },
+  GetBucketAccelerateConfiguration: { actions: ["s3:GetAccelerateConfiguration"], on: "bucket" },
+  GetBucketRequestPayment: { actions: ["s3:GetBucketRequestPayment"], on: "bucket" },
+  GetBucketOwnershipControls: { actions: ["s3:GetBucketOwnershipControls"], on: "bucket" },
+  GetPublicAccessBlock: { actions: ["s3:GetBucketPublicAccessBlock"], on: "bucket" },
+  GetBucketReplication: { actions: ["s3:GetReplicationConfiguration"], on: "bucket" },
+  GetObjectLockConfiguration: { actions: ["s3:GetBucketObjectLockConfiguration"], on: "bucket" },
+};
+
+const accessDenied = () => new S3Error("AccessDenied", "Access Denied");
+
+/** What a request may do beyond its own operation (a copy's source, each key of DeleteObjects). */
+export interface Access {
+  /** whether the request is unsigned (served only as its bucket's policy allows everyone) */
+  readonly anonymous: boolean;
+  /** throws AccessDenied unless the request may do all of `actions` on the bucket, or the key in it */
+  check(actions: readonly string[], bucket: string, key?: string): Promise<void>;
+}
+
+/** The bucket policies of one server, each read from the backend once and kept. */
+export class BucketPolicies {
+  private readonly kept = new Map<string, BucketPolicy | null>();
+  /** bumped by every change: a policy read before a change is not kept after it */
+  private generation = 0;
+
+  constructor(private readonly backend: Backend) {}
+
+  /** The bucket's policy; undefined when it has none, or when there is no such bucket. */
+  async of(bucket: string): Promise<BucketPolicy | undefined> {
+    const kept = this.kept.get(bucket);
+    if (kept !== undefined) return kept ?? undefined;
+    const generation = this.generation;
+    let document: string | undefined;
+    try {
+      document = await this.backend.getBucketConfig(bucket, policyConfigName);
+    } catch (error) {
+      // (no such bucket: nothing kept, so names that are no bucket cannot fill the map)
+      if (error instanceof S3Error && error.code === "NoSuchBucket") return undefined;
+      throw error;
+    }
+    const policy = document === undefined ? undefined : parseBucketPolicy(document, bucket);
+    if (generation === this.generation) this.kept.set(bucket, policy ?? null);
+    return policy;
+  }
+
+  /** After a bucket's policy changed, or the bucket came or went. */
+  forget(bucket: string): void {
+    this.generation++;
+    this.kept.delete(bucket);
+  }
+
+  /** A request's access: unsigned requests only as allowed, signed ones unless denied. */
+  accessFor(anonymous: boolean): Access {
+    return {
+      anonymous,
+      check: async (actions, bucket, key) => {
+        if (actions.length === 0) return;
+        const decision = evaluate(await this.of(bucket), actions, resourceArn(bucket, key));
+        if (decision === "deny" || (anonymous && decision !== "allow")) throw accessDenied();
+      },
+    };
+  }
+
+  /** Checks what `operation` itself needs on `bucket` (and `key`, for operations on objects). */
+  async checkOperation(access: Access, operation: string, bucket: string, key: string): Promise<void> {
+    const needs = operationActions[operation];
+    if (needs === undefined) {
+      if (access.anonymous) throw accessDenied();
+      return;
+    }
+    await access.check(needs.actions, bucket, needs.on === "object" ? key : undefined);
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * Bucket policies as far as s3d keeps them: statements that allow or deny everyone ("*") S3
+ * actions on the bucket and its objects. Every s3d user may do everything, so a policy's Allow
+ * only ever opens a bucket to anonymous requests, and its Deny binds everyone, signed or not (as a
+ * Deny naming "*" binds every caller in S3). Parsing (MalformedPolicy with S3's messages),
+ * the document GetBucketPolicy gives back, and evaluation. Pure.
+ */
+import { S3Error } from "../errors.ts";
+
+export interface Statement {
+  effect: "Allow" | "Deny";
+  /** action patterns ("s3:Get*"), matched without regard to case */
+  actions: RegExp[];
+  /** resource patterns ("arn:aws:s3:::bucket" or "arn:aws:s3:::bucket/<key pattern>"), matched exactly */
+  resources: RegExp[];
+}
+
+export interface BucketPolicy {
+  statements: Statement[];
+  /** what GetBucketPolicy answers: the document as sent, compacted */
+  document: string;
+}
+
+/** S3's limit on a bucket policy document. */
+export const policyBytesMax = 20 * 1024;
+
+const malformed = (message: string) => new S3Error("MalformedPolicy", message);
+const notServed = (what: string) => new S3Error("NotImplemented", `${what} in bucket policies ${what.endsWith("s") ? "are" : "is"} not implemented by s3d: its policies name everyone ("*") and no conditions.`);
+
+/**
+ * S3's actions on a bucket and on objects (the IAM service reference), lowercase: a policy's
+ * patterns must match one of them, and each must apply to one of its statement's resources.
+ */
+const bucketActions = [
+  "s3:createbucket", "s3:deletebucket", "s3:listbucket", "s3:listbucketversions", "s3:listbucketmultipartuploads", "s3:getbucketlocation",
+  "s3:getbucketcors", "s3:putbucketcors", "s3:getbuckettagging", "s3:putbuckettagging", "s3:getbucketpolicy", "s3:putbucketpolicy",
+  "s3:deletebucketpolicy", "s3:getbucketpolicystatus", "s3:getbucketversioning", "s3:putbucketversioning", "s3:getbucketacl", "s3:putbucketacl",
+  "s3:getlifecycleconfiguration", "s3:putlifecycleconfiguration", "s3:getencryptionconfiguration", "s3:putencryptionconfiguration",
+  "s3:getbucketwebsite", "s3:putbucketwebsite", "s3:deletebucketwebsite", "s3:getbucketlogging", "s3:putbucketlogging",
+  "s3:getaccelerateconfiguration", "s3:putaccelerateconfiguration", "s3:getbucketrequestpayment", "s3:putbucketrequestpayment",
+  "s3:getbucketownershipcontrols", "s3:putbucketownershipcontrols", "s3:getbucketpublicaccessblock", "s3:putbucketpublicaccessblock",
+  "s3:getreplicationconfiguration", "s3:putreplicationconfiguration", "s3:getbucketobjectlockconfiguration", "s3:putbucketobjectlockconfiguration",
+  "s3:getbucketnotification", "s3:putbucketnotification",
+];
+const objectActions = [
+  "s3:getobject", "s3:getobjectversion", "s3:getobjectattributes", "s3:getobjectversionattributes", "s3:putobject", "s3:deleteobject",
+  "s3:deleteobjectversion", "s3:getobjecttagging", "s3:getobjectversiontagging", "s3:putobjecttagging", "s3:putobjectversiontagging",
+  "s3:deleteobjecttagging", "s3:deleteobjectversiontagging", "s3:getobjectacl", "s3:getobjectversionacl", "s3:putobjectacl",
+  "s3:putobjectversionacl", "s3:abortmultipartupload", "s3:listmultipartuploadparts", "s3:restoreobject", "s3:getobjectretention",
+  "s3:putobjectretention", "s3:getobjectlegalhold", "s3:putobjectlegalhold", "s3:bypassgovernanceretention",
+];
+
+/** An IAM wildcard pattern (`*` any run, `?` one character) as a regular expression. */
+function globRegExp(pattern: string, flags = ""): RegExp {
+  const body = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+  return new RegExp(`^${body}$`, `s${flags}`);
+}
+
+const matches = (pattern: string, value: string) => globRegExp(pattern).test(value);
+
+function strings(value: unknown, onWrongType: () => S3Error): string[] {
+  const list = Array.isArray(value) ? value : [value];
+  if (list.length === 0 || list.some((v) => typeof v !== "string")) throw onWrongType();
+  return list as string[];
+}
+
+/** The policy document a PutBucketPolicy sends for `bucket`, checked as S3 checks it. */
+export function parseBucketPolicy(text: string, bucket: string): BucketPolicy {
+  if (!text.trimStart().startsWith("{")) throw malformed("Policies must be valid JSON and the first byte must be '{'");
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch {
+    throw malformed("This policy contains invalid Json");
+  }
+  const top = document as Record<string, unknown>;
+  const unknownKey = Object.keys(top).find((k) => !["Version", "Id", "Statement"].includes(k));
+  if (unknownKey !== undefined) throw malformed(`Unknown field ${unknownKey}`);
+  if (top.Version !== undefined && top.Version !== "2012-10-17" && top.Version !== "2008-10-17") throw malformed("The policy must contain a valid version string");
+  if (top.Statement === undefined) throw malformed("Missing required field Statement");
+  const raw = Array.isArray(top.Statement) ? top.Statement : [top.Statement];
+  if (raw.length === 0) throw malformed("Could not parse the policy: Statement is empty!");
+  return { statements: raw.map((s) => parseStatement(s, bucket)), document: JSON.stringify(document) };
+}
+
+function parseStatement(raw: unknown, bucket: string): Statement {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw malformed("Invalid policy syntax.");
+  const s = raw as Record<string, unknown>;
+  const unknownKey = Object.keys(s).find((k) => !["Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource", "NotResource", "Condition"].includes(k));
+  if (unknownKey !== undefined) throw malformed(`Unknown field ${unknownKey}`);
+  for (const [key, what] of [["NotPrincipal", "NotPrincipal"], ["NotAction", "NotAction"], ["NotResource", "NotResource"], ["Condition", "Conditions"]]) {
+    if (s[key] !== undefined) throw notServed(what);
+  }
+  if (s.Effect === undefined) throw malformed("Missing required field Effect");
+  if (s.Effect !== "Allow" && s.Effect !== "Deny") throw malformed(`Invalid effect: ${String(s.Effect)}`);
+  if (s.Principal === undefined) throw malformed("Missing required field Principal");
+  checkPrincipal(s.Principal);
+  if (s.Action === undefined) throw malformed("Missing required field Action");
+  if (s.Resource === undefined) throw malformed("Missing required field Resource");
+  const actions = strings(s.Action, () => malformed("Policy has invalid action")).map((a) => a.toLowerCase());
+  for (const action of actions) {
+    if (action !== "*" && !(action.startsWith("s3:") && [...bucketActions, ...objectActions].some((known) => matches(action, known)))) {
+      throw malformed("Policy has invalid action");
+    }
+  }
+  const resources = strings(s.Resource, () => malformed("Policy has invalid resource"));
+  const bucketArn = `arn:aws:s3:::${bucket}`;
+  if (resources.some((r) => r !== bucketArn && !r.startsWith(`${bucketArn}/`))) throw malformed("Policy has invalid resource");
+  const appliesToBucket = resources.includes(bucketArn) && actions.some((a) => bucketActions.some((known) => matches(a, known)));
+  const appliesToObjects = resources.some((r) => r !== bucketArn) && actions.some((a) => objectActions.some((known) => matches(a, known)));
+  if (!appliesToBucket && !appliesToObjects) throw malformed("Action does not apply to any resource(s) in statement");
+  return { effect: s.Effect, actions: actions.map((a) => globRegExp(a, "i")), resources: resources.map((r) => globRegExp(r)) };
+}
+
+/** Everyone, as S3 writes it: "*", {"AWS": "*"} or {"AWS": ["*"]}. s3d names no other principal. */
+function checkPrincipal(principal: unknown): void {
+  if (principal === "*") return;
+  if (typeof principal === "string") throw malformed("Invalid policy syntax.");
+  const aws = typeof principal === "object" && principal !== null && Object.keys(principal).length === 1 ? (principal as Record<string, unknown>).AWS : undefined;
+  if (aws === "*" || (Array.isArray(aws) && aws.length === 1 && aws[0] === "*")) return;
+  throw notServed("A principal other than \"*\"");
+}
+
+/** The ARN a policy's resources name: the bucket's, or one of its objects'. */
+export function resourceArn(bucket: string, key: string | undefined): string {
+  return key === undefined ? `arn:aws:s3:::${bucket}` : `arn:aws:s3:::${bucket}/${key}`;
+}
+
+/**
+ * What a policy says of a request for all of `actions` on `resource`: "deny" when a Deny statement
+ * names any of them, "allow" when Allow statements name every one, "none" otherwise.
+ */
+export function evaluate(policy: BucketPolicy | undefined, actions: readonly string[], resource: string): "allow" | "deny" | "none" {
+  if (policy === undefined) return "none";
+  const names = (s: Statement, action: string) => s.actions.some((a) => a.test(action)) && s.resources.some((r) => r.test(resource));
+  if (policy.statements.some((s) => s.effect === "Deny" && actions.some((a) => names(s, a)))) return "deny";
+  return actions.every((a) => policy.statements.some((s) => s.effect === "Allow" && names(s, a))) ? "allow" : "none";
+}
+
+/** Whether a policy opens anything to everyone (GetBucketPolicyStatus): any Allow, as s3d's name "*". */
+export function isPublic(policy: BucketPolicy): boolean {
+  return policy.statements.some((s) => s.effect === "Allow");
+}

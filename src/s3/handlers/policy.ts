@@ -1,0 +1,43 @@
+/** Bucket policies: Put/Get/DeleteBucketPolicy and GetBucketPolicyStatus (what they mean: ../bucket-policy.ts). */
+import { S3Error } from "../../errors.ts";
+import { policyConfigName } from "../access.ts";
+import { isPublic, parseBucketPolicy, policyBytesMax } from "../bucket-policy.ts";
+import { emptyResponse, xmlResponse } from "../respond.ts";
+import { s3Xmlns, x } from "../xml.ts";
+import type { S3Context } from "./context.ts";
+import { readSmallBody, requireIntegrityHeader } from "./small-body.ts";
+
+const noPolicy = (ctx: S3Context) => new S3Error("NoSuchBucketPolicy", "The bucket policy does not exist", { BucketName: ctx.req.bucket });
+
+/** PutBucketPolicy: the whole policy, replacing any before; 204 as S3 answers. */
+export async function putBucketPolicy(ctx: S3Context) {
+  requireIntegrityHeader(ctx.req.headers);
+  const text = await readSmallBody(ctx, {
+    limitBytes: policyBytesMax,
+    refusal: (why) => new S3Error("MalformedPolicy", why === "too large" ? `Policies are limited to ${policyBytesMax} bytes` : "Policies must be valid JSON and the first byte must be '{'"),
+  });
+  const policy = parseBucketPolicy(text, ctx.req.bucket);
+  await ctx.backend.setBucketConfig(ctx.req.bucket, policyConfigName, policy.document);
+  ctx.policies.forget(ctx.req.bucket);
+  return emptyResponse(204);
+}
+
+export async function getBucketPolicy(ctx: S3Context) {
+  const policy = await ctx.backend.getBucketConfig(ctx.req.bucket, policyConfigName);
+  if (policy === undefined) throw noPolicy(ctx);
+  return { status: 200, headers: { "content-type": "application/json" }, body: policy };
+}
+
+/** DeleteBucketPolicy: 204, whether or not the bucket had one. */
+export async function deleteBucketPolicy(ctx: S3Context) {
+  await ctx.backend.setBucketConfig(ctx.req.bucket, policyConfigName, undefined);
+  ctx.policies.forget(ctx.req.bucket);
+  return emptyResponse(204);
+}
+
+export async function getBucketPolicyStatus(ctx: S3Context) {
+  await ctx.backend.headBucket(ctx.req.bucket);
+  const policy = await ctx.policies.of(ctx.req.bucket);
+  if (policy === undefined) throw noPolicy(ctx);
+  return xmlResponse(x("PolicyStatus", { xmlns: s3Xmlns }, x("IsPublic", isPublic(policy) ? "true" : "false")));
+}

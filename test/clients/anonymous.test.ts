@@ -1,0 +1,88 @@
+/**
+ * A public-read bucket made with real clients: the AWS CLI v2 puts the policy (s3api
+ * put-bucket-policy) and reads unsigned (--no-sign-request), boto3 reads with botocore's UNSIGNED
+ * signature, curl without credentials; a Deny policy refuses the CLI's signed delete.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { startS3d, type TestServer } from "../support/server.ts";
+import { clientEnv, makeTempDir, requireExecutable, run, type TempDir } from "./helpers.ts";
+
+const awsPath = "/usr/bin/aws";
+const pythonPath = "/usr/bin/python3";
+const bucket = "public-downloads";
+let server: TestServer;
+let tmp: TempDir;
+
+beforeAll(async () => {
+  server = await startS3d();
+  tmp = makeTempDir("anonymous");
+});
+
+afterAll(async () => {
+  await server?.stop();
+  tmp?.remove();
+});
+
+function aws(...args: string[]) {
+  requireExecutable(awsPath, "AWS CLI v2 (/usr/bin/aws)");
+  return run([awsPath, "--endpoint-url", server.endpoint, ...args], { env: clientEnv(tmp), timeoutMs: 60_000 });
+}
+
+const unsignedBoto = String.raw`
+import sys, json
+import boto3
+from botocore import UNSIGNED
+from botocore.config import Config
+endpoint, bucket = sys.argv[1], sys.argv[2]
+s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", config=Config(signature_version=UNSIGNED, s3={"addressing_style": "path"}))
+out = {"body": s3.get_object(Bucket=bucket, Key="release/app-1.0.tar")["Body"].read().decode()}
+try:
+    s3.put_object(Bucket=bucket, Key="release/evil", Body=b"x")
+    out["put"] = "allowed"
+except Exception as e:
+    out["put"] = e.response["Error"]["Code"]
+print(json.dumps(out))
+`;
+
+describe("anonymous access through a bucket policy, with real clients", () => {
+  test("aws cli puts a public-read policy; the cli, boto3 and curl read unsigned and cannot write", async () => {
+    expect((await aws("s3", "mb", `s3://${bucket}`)).code).toBe(0);
+    await Bun.write(tmp.file("app.tar"), "release bytes\n");
+    expect((await aws("s3", "cp", tmp.file("app.tar"), `s3://${bucket}/release/app-1.0.tar`)).code).toBe(0);
+    const policy = JSON.stringify({
+      Version: "2012-10-17",
+      Statement: [{ Sid: "PublicRead", Effect: "Allow", Principal: "*", Action: "s3:GetObject", Resource: `arn:aws:s3:::${bucket}/release/*` }],
+    });
+    await Bun.write(tmp.file("policy.json"), policy);
+    const put = await aws("s3api", "put-bucket-policy", "--bucket", bucket, "--policy", `file://${tmp.file("policy.json")}`);
+    expect(put.code, put.describe).toBe(0);
+    const got = await aws("s3api", "get-bucket-policy", "--bucket", bucket);
+    expect(JSON.parse(JSON.parse(got.stdout).Policy)).toEqual(JSON.parse(policy));
+
+    const download = await aws("s3", "cp", "--no-sign-request", `s3://${bucket}/release/app-1.0.tar`, tmp.file("back.tar"));
+    expect(download.code, download.describe).toBe(0);
+    expect(await Bun.file(tmp.file("back.tar")).text()).toBe("release bytes\n");
+    const upload = await aws("s3", "cp", "--no-sign-request", tmp.file("app.tar"), `s3://${bucket}/release/evil.tar`);
+    expect(upload.code).not.toBe(0);
+    expect(upload.stderr).toContain("AccessDenied");
+
+    requireExecutable(pythonPath, "Debian python3 (/usr/bin/python3)");
+    const boto = await run([pythonPath, "-c", unsignedBoto, server.endpoint, bucket], { env: clientEnv(tmp) });
+    expect(boto.code, boto.describe).toBe(0);
+    expect(JSON.parse(boto.stdout)).toEqual({ body: "release bytes\n", put: "AccessDenied" });
+
+    const curl = await run(["curl", "-sS", "-w", " %{http_code}", `${server.endpoint}/${bucket}/release/app-1.0.tar`], { env: clientEnv(tmp) });
+    expect(curl.stdout).toBe("release bytes\n 200");
+  }, 120_000);
+
+  test("a Deny refuses the owner's signed delete; deleting the policy lifts it", async () => {
+    const policy = JSON.stringify({ Statement: [{ Effect: "Deny", Principal: { AWS: "*" }, Action: "s3:DeleteObject", Resource: `arn:aws:s3:::${bucket}/release/*` }] });
+    await Bun.write(tmp.file("deny.json"), policy);
+    expect((await aws("s3api", "put-bucket-policy", "--bucket", bucket, "--policy", `file://${tmp.file("deny.json")}`)).code).toBe(0);
+    const refused = await aws("s3", "rm", `s3://${bucket}/release/app-1.0.tar`);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain("AccessDenied");
+    expect((await aws("s3api", "delete-bucket-policy", "--bucket", bucket)).code).toBe(0);
+    expect((await aws("s3", "rm", `s3://${bucket}/release/app-1.0.tar`)).code).toBe(0);
+  }, 60_000);
+});

@@ -1,0 +1,112 @@
+import { describe, expect, test } from "bun:test";
+import { S3Error } from "../../src/errors.ts";
+import { evaluate, isPublic, parseBucketPolicy, resourceArn } from "../../src/s3/bucket-policy.ts";
+import { int, pick } from "../sigv4/prng.ts";
+import { fuzzIterations, fuzzRandom } from "../support/fuzz.ts";
+
+const bucket = "site";
+const policy = (...statements: unknown[]) => JSON.stringify({ Version: "2012-10-17", Statement: statements });
+const allow = (action: unknown, resource: unknown, extra: Record<string, unknown> = {}) => ({ Effect: "Allow", Principal: "*", Action: action, Resource: resource, ...extra });
+const deny = (action: unknown, resource: unknown) => ({ Effect: "Deny", Principal: { AWS: "*" }, Action: action, Resource: resource });
+
+function refusal(text: string): { code: string; message: string } {
+  try {
+    parseBucketPolicy(text, bucket);
+  } catch (e) {
+    if (e instanceof S3Error) return { code: e.code, message: e.message };
+    throw e;
+  }
+  throw new Error("expected a refusal");
+}
+
+describe("parseBucketPolicy", () => {
+  test("accepts the public-read policy of AWS's guide and mc's download policy, and gives the document back compacted", () => {
+    const guide = `{
+      "Version": "2012-10-17",
+      "Statement": [{ "Sid": "PublicReadGetObject", "Effect": "Allow", "Principal": "*", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::${bucket}/*"] }]
+    }`;
+    expect(parseBucketPolicy(guide, bucket).document).toBe(JSON.stringify(JSON.parse(guide)));
+    const mc = `{"Version":"2012-10-17","Statement":[{"Action":["s3:GetBucketLocation","s3:ListBucket"],"Effect":"Allow","Principal":{"AWS":["*"]},"Resource":["arn:aws:s3:::${bucket}"],"Sid":""},{"Action":["s3:GetObject"],"Effect":"Allow","Principal":{"AWS":["*"]},"Resource":["arn:aws:s3:::${bucket}/*"],"Sid":""}]}`;
+    expect(parseBucketPolicy(mc, bucket).statements.length).toBe(2);
+    // a single statement, no Version (2008-10-17), actions in any case
+    expect(parseBucketPolicy(JSON.stringify({ Statement: allow("S3:GETOBJECT", `arn:aws:s3:::${bucket}/*`) }), bucket).statements.length).toBe(1);
+  });
+
+  test("refuses what S3 refuses with MalformedPolicy and its messages", () => {
+    const cases: Array<[string, string]> = [
+      ["", "Policies must be valid JSON and the first byte must be '{'"],
+      ["[1]", "Policies must be valid JSON and the first byte must be '{'"],
+      ["{asdf", "This policy contains invalid Json"],
+      ["{}", "Missing required field Statement"],
+      [JSON.stringify({ Statement: [] }), "Could not parse the policy: Statement is empty!"],
+      [JSON.stringify({ Version: "2020-01-01", Statement: [allow("s3:GetObject", `arn:aws:s3:::${bucket}/*`)] }), "The policy must contain a valid version string"],
+      [policy({ Principal: "*", Action: "s3:GetObject", Resource: `arn:aws:s3:::${bucket}/*` }), "Missing required field Effect"],
+      [policy({ Effect: "Maybe", Principal: "*", Action: "s3:GetObject", Resource: `arn:aws:s3:::${bucket}/*` }), "Invalid effect: Maybe"],
+      [policy({ Effect: "Allow", Action: "s3:GetObject", Resource: `arn:aws:s3:::${bucket}/*` }), "Missing required field Principal"],
+      [policy(allow("s3:GetObject", `arn:aws:s3:::${bucket}/*`, { Principal: "someone" })), "Invalid policy syntax."],
+      [policy(allow("s3:GetObjekt", `arn:aws:s3:::${bucket}/*`)), "Policy has invalid action"],
+      [policy(allow("ec2:*", `arn:aws:s3:::${bucket}/*`)), "Policy has invalid action"],
+      [policy(allow("s3:GetObject", "arn:aws:s3:::other/*")), "Policy has invalid resource"],
+      [policy(allow("s3:GetObject", "*")), "Policy has invalid resource"],
+      [policy(allow("s3:GetObject", `arn:aws:s3:::${bucket}`)), "Action does not apply to any resource(s) in statement"],
+      [policy(allow("s3:ListBucket", `arn:aws:s3:::${bucket}/*`)), "Action does not apply to any resource(s) in statement"],
+      [policy({ ...allow("s3:GetObject", `arn:aws:s3:::${bucket}/*`), Extra: 1 }), "Unknown field Extra"],
+    ];
+    for (const [text, message] of cases) expect(refusal(text)).toEqual({ code: "MalformedPolicy", message });
+  });
+
+  test("what s3d cannot honour is NotImplemented, never ignored: conditions, principals other than everyone, Not* elements", () => {
+    const object = `arn:aws:s3:::${bucket}/*`;
+    for (const statement of [
+      allow("s3:GetObject", object, { Condition: { IpAddress: { "aws:SourceIp": "10.0.0.0/8" } } }),
+      allow("s3:GetObject", object, { Principal: { AWS: "arn:aws:iam::123456789012:root" } }),
+      { Effect: "Deny", NotPrincipal: { AWS: "*" }, Action: "s3:GetObject", Resource: object },
+      { Effect: "Allow", Principal: "*", NotAction: "s3:PutObject", Resource: object },
+      { Effect: "Allow", Principal: "*", Action: "s3:GetObject", NotResource: object },
+    ]) {
+      expect(refusal(policy(statement)).code).toBe("NotImplemented");
+    }
+  });
+
+  test("property: any mutation of a policy parses or is refused with an S3 error, never another failure", () => {
+    const rand = fuzzRandom(9);
+    const valid = policy(allow(["s3:GetObject", "s3:List*"], [`arn:aws:s3:::${bucket}`, `arn:aws:s3:::${bucket}/*`]), deny("s3:Delete*", `arn:aws:s3:::${bucket}/keep/*`));
+    const pieces = ['"', "[", "]", "{", "}", ",", ":", "*", "?", "null", "1", '"Allow"', '"s3:*"', " "];
+    for (let i = 0; i < fuzzIterations(2000); i++) {
+      let text = valid;
+      for (let k = 1 + int(rand, 3); k > 0; k--) {
+        const at = int(rand, text.length);
+        text = text.slice(0, at) + (rand() < 0.7 ? pick(rand, pieces) : "") + text.slice(at + int(rand, 4));
+      }
+      try {
+        parseBucketPolicy(text, bucket);
+      } catch (e) {
+        expect(e).toBeInstanceOf(S3Error);
+        expect(["MalformedPolicy", "NotImplemented"]).toContain((e as S3Error).code);
+      }
+    }
+  });
+});
+
+describe("evaluate", () => {
+  const object = (key: string) => resourceArn(bucket, key);
+  test("an Allow names actions (without regard to case) and resources (exactly, * crossing /)", () => {
+    const p = parseBucketPolicy(policy(allow("s3:Get*", `arn:aws:s3:::${bucket}/public/*`)), bucket);
+    expect(evaluate(p, ["s3:GetObject"], object("public/a/b.txt"))).toBe("allow");
+    expect(evaluate(p, ["s3:GetObject"], object("Public/a.txt"))).toBe("none");
+    expect(evaluate(p, ["s3:PutObject"], object("public/a.txt"))).toBe("none");
+    // every action a request needs must be allowed
+    expect(evaluate(p, ["s3:GetObject", "s3:GetObjectAttributes"], object("public/x"))).toBe("allow");
+    expect(evaluate(p, ["s3:GetObject", "s3:PutObject"], object("public/x"))).toBe("none");
+    expect(evaluate(undefined, ["s3:GetObject"], object("public/x"))).toBe("none");
+    expect(isPublic(p)).toBe(true);
+  });
+
+  test("a Deny wins over any Allow; ? is one character", () => {
+    const p = parseBucketPolicy(policy(allow("s3:*", `arn:aws:s3:::${bucket}/*`), deny("s3:DeleteObject", `arn:aws:s3:::${bucket}/logs/202?/*`)), bucket);
+    expect(evaluate(p, ["s3:DeleteObject"], object("logs/2026/x"))).toBe("deny");
+    expect(evaluate(p, ["s3:DeleteObject"], object("logs/20267/x"))).toBe("allow");
+    expect(evaluate(p, ["s3:GetObject"], object("logs/2026/x"))).toBe("allow");
+    expect(isPublic(parseBucketPolicy(policy(deny("s3:*", `arn:aws:s3:::${bucket}/*`)), bucket))).toBe(false);
+  });
+});

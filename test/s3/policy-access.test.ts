@@ -1,0 +1,138 @@
+/**
+ * Bucket policies against the built binary: what unsigned requests may do when a policy allows
+ * everyone, what a Deny takes from signed ones, and the policy API itself.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { errorCode, md5Base64, s3 } from "../support/client.ts";
+import { startS3d, type TestServer } from "../support/server.ts";
+
+const bucket = "public-site";
+let server: TestServer;
+
+beforeAll(async () => {
+  server = await startS3d();
+  expect((await s3(server.endpoint, { method: "PUT", path: `/${bucket}` })).status).toBe(200);
+  for (const [key, body] of [["index.html", "<h1>hi</h1>"], ["keep/a.txt", "kept"], ["secret/s.txt", "secret"], ["tmp/x", "x"]]) {
+    expect((await s3(server.endpoint, { method: "PUT", path: `/${bucket}/${key}`, body })).status).toBe(200);
+  }
+});
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+const signed = (r: Parameters<typeof s3>[1]) => s3(server.endpoint, r);
+/** An unsigned request, as a browser or `curl` without credentials sends it. */
+const unsigned = (method: string, path: string, init: RequestInit = {}) => fetch(`${server.endpoint}${path}`, { method, ...init });
+
+function putPolicy(document: unknown) {
+  const body = typeof document === "string" ? document : JSON.stringify(document);
+  return signed({ method: "PUT", path: `/${bucket}`, query: [["policy", ""]], body, headers: { "content-md5": md5Base64(body) } });
+}
+const deletePolicy = () => signed({ method: "DELETE", path: `/${bucket}`, query: [["policy", ""]] });
+const statement = (effect: string, action: unknown, resource: unknown) => ({ Effect: effect, Principal: "*", Action: action, Resource: resource });
+
+describe("bucket policies", () => {
+  test("without a policy nothing unsigned is served; the policy API answers as S3 does", async () => {
+    expect(await errorCode(await unsigned("GET", `/${bucket}/index.html`))).toBe("AccessDenied");
+    expect(await errorCode(await signed({ method: "GET", path: `/${bucket}`, query: [["policy", ""]] }))).toBe("NoSuchBucketPolicy");
+    expect(await errorCode(await signed({ method: "GET", path: `/${bucket}`, query: [["policyStatus", ""]] }))).toBe("NoSuchBucketPolicy");
+    expect((await deletePolicy()).status).toBe(204);
+    // the policy API is the owner's: unsigned, it is refused like anything else
+    expect(await errorCode(await unsigned("GET", `/${bucket}?policy`))).toBe("AccessDenied");
+  });
+
+  test("a public-read policy serves GET, HEAD and ranges unsigned, and nothing else", async () => {
+    const document = { Version: "2012-10-17", Statement: [{ Sid: "PublicRead", ...statement("Allow", "s3:GetObject", `arn:aws:s3:::${bucket}/*`) }] };
+    expect((await putPolicy(document)).status).toBe(204);
+    const stored = await signed({ method: "GET", path: `/${bucket}`, query: [["policy", ""]] });
+    expect([stored.status, stored.headers.get("content-type"), await stored.text()]).toEqual([200, "application/json", JSON.stringify(document)]);
+    expect(await (await signed({ method: "GET", path: `/${bucket}`, query: [["policyStatus", ""]] })).text()).toContain("<IsPublic>true</IsPublic>");
+
+    const page = await unsigned("GET", `/${bucket}/index.html`);
+    expect([page.status, await page.text()]).toEqual([200, "<h1>hi</h1>"]);
+    expect((await unsigned("HEAD", `/${bucket}/index.html`)).status).toBe(200);
+    const part = await unsigned("GET", `/${bucket}/index.html`, { headers: { range: "bytes=1-2" } });
+    expect([part.status, await part.text()]).toEqual([206, "h1"]);
+    // a missing key is not told to those who may not list the bucket
+    expect(await errorCode(await unsigned("GET", `/${bucket}/no-such-page`))).toBe("AccessDenied");
+    // not granted: listing, writing, deleting, tagging
+    expect(await errorCode(await unsigned("GET", `/${bucket}?list-type=2`))).toBe("AccessDenied");
+    expect(await errorCode(await unsigned("PUT", `/${bucket}/defaced.html`, { body: "x" }))).toBe("AccessDenied");
+    expect(await errorCode(await unsigned("DELETE", `/${bucket}/index.html`))).toBe("AccessDenied");
+    expect(await errorCode(await unsigned("GET", `/${bucket}/index.html?tagging`))).toBe("AccessDenied");
+    expect(await errorCode(await unsigned("GET", `/`))).toBe("AccessDenied");
+    expect((await signed({ method: "HEAD", path: `/${bucket}/defaced.html` })).status).toBe(404);
+    // a bad signature is still refused as one, not served as anonymous
+    expect(await errorCode(await signed({ method: "GET", path: `/${bucket}/index.html`, secret: "wrong-secret-key" }))).toBe("SignatureDoesNotMatch");
+  });
+
+  test("mc's download policy (principal {AWS: [*]}, listing and location too): unsigned lists, and a missing key is 404", async () => {
+    const document = `{"Version":"2012-10-17","Statement":[{"Action":["s3:GetBucketLocation","s3:ListBucket"],"Effect":"Allow","Principal":{"AWS":["*"]},"Resource":["arn:aws:s3:::${bucket}"],"Sid":""},{"Action":["s3:GetObject"],"Effect":"Allow","Principal":{"AWS":["*"]},"Resource":["arn:aws:s3:::${bucket}/*"],"Sid":""}]}`;
+    expect((await putPolicy(document)).status).toBe(204);
+    const list = await unsigned("GET", `/${bucket}?list-type=2&prefix=keep/`);
+    expect(list.status).toBe(200);
+    expect(await list.text()).toContain("<Key>keep/a.txt</Key>");
+    expect(await errorCode(await unsigned("GET", `/${bucket}/no-such-page`))).toBe("NoSuchKey");
+    expect((await unsigned("HEAD", `/${bucket}`)).status).toBe(200);
+    expect((await unsigned("GET", `/${bucket}?location`)).status).toBe(200);
+  });
+
+  test("a Deny binds signed requests too: deletes, a copy's source, each key of DeleteObjects; the owner still manages the policy", async () => {
+    const document = {
+      Version: "2012-10-17",
+      Statement: [statement("Deny", "s3:DeleteObject", `arn:aws:s3:::${bucket}/keep/*`), statement("Deny", ["s3:GetObject"], `arn:aws:s3:::${bucket}/secret/*`)],
+    };
+    expect((await putPolicy(document)).status).toBe(204);
+    expect(await (await signed({ method: "GET", path: `/${bucket}`, query: [["policyStatus", ""]] })).text()).toContain("<IsPublic>false</IsPublic>");
+    expect(await errorCode(await signed({ method: "DELETE", path: `/${bucket}/keep/a.txt` }))).toBe("AccessDenied");
+    expect(await errorCode(await signed({ method: "GET", path: `/${bucket}/secret/s.txt` }))).toBe("AccessDenied");
+    const copy = await signed({ method: "PUT", path: `/${bucket}/leaked.txt`, headers: { "x-amz-copy-source": `/${bucket}/secret/s.txt` } });
+    expect(await errorCode(copy)).toBe("AccessDenied");
+    const body = `<Delete><Object><Key>keep/a.txt</Key></Object><Object><Key>tmp/x</Key></Object></Delete>`;
+    const result = await (await signed({ method: "POST", path: `/${bucket}`, query: [["delete", ""]], body, headers: { "content-md5": md5Base64(body) } })).text();
+    expect(result).toContain("<Error><Key>keep/a.txt</Key><Code>AccessDenied</Code>");
+    expect(result).toContain("<Deleted><Key>tmp/x</Key></Deleted>");
+    expect(await (await signed({ method: "GET", path: `/${bucket}/keep/a.txt` })).text()).toBe("kept");
+    expect((await signed({ method: "HEAD", path: `/${bucket}/leaked.txt` })).status).toBe(404);
+    // what is not denied still works, and unsigned requests get nothing (no Allow)
+    expect((await signed({ method: "GET", path: `/${bucket}/index.html` })).status).toBe(200);
+    expect(await errorCode(await unsigned("GET", `/${bucket}/index.html`))).toBe("AccessDenied");
+    expect((await deletePolicy()).status).toBe(204);
+    expect((await signed({ method: "GET", path: `/${bucket}/secret/s.txt` })).status).toBe(200);
+  });
+
+  test("malformed and unsupported policies are refused and change nothing", async () => {
+    expect((await putPolicy({ Statement: [statement("Allow", "s3:GetObject", `arn:aws:s3:::${bucket}/*`)] })).status).toBe(204);
+    const refusals: Array<[unknown, number, string]> = [
+      ["not json", 400, "MalformedPolicy"],
+      [{ Statement: [statement("Allow", "s3:GetObject", "arn:aws:s3:::another-bucket/*")] }, 400, "MalformedPolicy"],
+      [{ Statement: [{ ...statement("Allow", "s3:GetObject", `arn:aws:s3:::${bucket}/*`), Condition: { Bool: { "aws:SecureTransport": "true" } } }] }, 501, "NotImplemented"],
+      [`{"Statement":[${" ".repeat(21 * 1024)}]}`, 400, "MalformedPolicy"],
+    ];
+    for (const [document, status, code] of refusals) {
+      const res = await putPolicy(document);
+      expect([res.status, await errorCode(res)]).toEqual([status, code]);
+    }
+    const noChecksum = await signed({ method: "PUT", path: `/${bucket}`, query: [["policy", ""]], body: "{}" });
+    expect(await errorCode(noChecksum)).toBe("InvalidRequest");
+    // the policy put before is still the one in force
+    expect((await unsigned("GET", `/${bucket}/index.html`)).status).toBe(200);
+    expect((await deletePolicy()).status).toBe(204);
+    expect(await errorCode(await unsigned("GET", `/${bucket}/index.html`))).toBe("AccessDenied");
+  });
+
+  test("a bucket deleted and made again has no policy", async () => {
+    const other = "short-lived";
+    expect((await signed({ method: "PUT", path: `/${other}` })).status).toBe(200);
+    expect((await signed({ method: "PUT", path: `/${other}/f`, body: "f" })).status).toBe(200);
+    const body = JSON.stringify({ Statement: [statement("Allow", "s3:GetObject", `arn:aws:s3:::${other}/*`)] });
+    expect((await signed({ method: "PUT", path: `/${other}`, query: [["policy", ""]], body, headers: { "content-md5": md5Base64(body) } })).status).toBe(204);
+    expect((await unsigned("GET", `/${other}/f`)).status).toBe(200);
+    expect((await signed({ method: "DELETE", path: `/${other}/f` })).status).toBe(204);
+    expect((await signed({ method: "DELETE", path: `/${other}` })).status).toBe(204);
+    expect((await signed({ method: "PUT", path: `/${other}` })).status).toBe(200);
+    expect((await signed({ method: "PUT", path: `/${other}/f`, body: "f" })).status).toBe(200);
+    expect(await errorCode(await unsigned("GET", `/${other}/f`))).toBe("AccessDenied");
+  });
+});
