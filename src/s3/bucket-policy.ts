@@ -9,10 +9,10 @@ import { S3Error } from "../errors.ts";
 
 export interface Statement {
   effect: "Allow" | "Deny";
-  /** action patterns ("s3:Get*"), matched without regard to case */
-  actions: RegExp[];
+  /** action patterns, lowercase ("s3:get*"): actions are named without regard to case */
+  actions: string[];
   /** resource patterns ("arn:aws:s3:::bucket" or "arn:aws:s3:::bucket/<key pattern>"), matched exactly */
-  resources: RegExp[];
+  resources: string[];
 }
 
 export interface BucketPolicy {
@@ -50,13 +50,33 @@ const objectActions = [
   "s3:putobjectretention", "s3:getobjectlegalhold", "s3:putobjectlegalhold", "s3:bypassgovernanceretention",
 ];
 
-/** An IAM wildcard pattern (`*` any run, `?` one character) as a regular expression. */
-function globRegExp(pattern: string, flags = ""): RegExp {
-  const body = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
-  return new RegExp(`^${body}$`, `s${flags}`);
+/**
+ * Whether `text` matches an IAM wildcard pattern (`*` any run of characters, `?` one). Greedy with
+ * one step of backtracking to the last `*`: at most pattern × text steps, where a regular
+ * expression of several `.*` can take exponential time on a key an unsigned caller chose.
+ */
+export function globMatches(pattern: string, text: string): boolean {
+  let p = 0;
+  let t = 0;
+  let star = -1;
+  let starText = 0;
+  while (t < text.length) {
+    if (p < pattern.length && (pattern[p] === "?" || pattern[p] === text[t])) {
+      p++;
+      t++;
+    } else if (p < pattern.length && pattern[p] === "*") {
+      star = p++;
+      starText = t;
+    } else if (star >= 0) {
+      p = star + 1;
+      t = ++starText;
+    } else {
+      return false;
+    }
+  }
+  while (pattern[p] === "*") p++;
+  return p === pattern.length;
 }
-
-const matches = (pattern: string, value: string) => globRegExp(pattern).test(value);
 
 function strings(value: unknown, onWrongType: () => S3Error): string[] {
   const list = Array.isArray(value) ? value : [value];
@@ -99,17 +119,17 @@ function parseStatement(raw: unknown, bucket: string): Statement {
   if (s.Resource === undefined) throw malformed("Missing required field Resource");
   const actions = strings(s.Action, () => malformed("Policy has invalid action")).map((a) => a.toLowerCase());
   for (const action of actions) {
-    if (action !== "*" && !(action.startsWith("s3:") && [...bucketActions, ...objectActions].some((known) => matches(action, known)))) {
+    if (action !== "*" && !(action.startsWith("s3:") && [...bucketActions, ...objectActions].some((known) => globMatches(action, known)))) {
       throw malformed("Policy has invalid action");
     }
   }
   const resources = strings(s.Resource, () => malformed("Policy has invalid resource"));
   const bucketArn = `arn:aws:s3:::${bucket}`;
   if (resources.some((r) => r !== bucketArn && !r.startsWith(`${bucketArn}/`))) throw malformed("Policy has invalid resource");
-  const appliesToBucket = resources.includes(bucketArn) && actions.some((a) => bucketActions.some((known) => matches(a, known)));
-  const appliesToObjects = resources.some((r) => r !== bucketArn) && actions.some((a) => objectActions.some((known) => matches(a, known)));
+  const appliesToBucket = resources.includes(bucketArn) && actions.some((a) => bucketActions.some((known) => globMatches(a, known)));
+  const appliesToObjects = resources.some((r) => r !== bucketArn) && actions.some((a) => objectActions.some((known) => globMatches(a, known)));
   if (!appliesToBucket && !appliesToObjects) throw malformed("Action does not apply to any resource(s) in statement");
-  return { effect: s.Effect, actions: actions.map((a) => globRegExp(a, "i")), resources: resources.map((r) => globRegExp(r)) };
+  return { effect: s.Effect, actions, resources };
 }
 
 /** Everyone, as S3 writes it: "*", {"AWS": "*"} or {"AWS": ["*"]}. s3d names no other principal. */
@@ -132,7 +152,7 @@ export function resourceArn(bucket: string, key: string | undefined): string {
  */
 export function evaluate(policy: BucketPolicy | undefined, actions: readonly string[], resource: string): "allow" | "deny" | "none" {
   if (policy === undefined) return "none";
-  const names = (s: Statement, action: string) => s.actions.some((a) => a.test(action)) && s.resources.some((r) => r.test(resource));
+  const names = (s: Statement, action: string) => s.actions.some((a) => globMatches(a, action.toLowerCase())) && s.resources.some((r) => globMatches(r, resource));
   if (policy.statements.some((s) => s.effect === "Deny" && actions.some((a) => names(s, a)))) return "deny";
   return actions.every((a) => policy.statements.some((s) => s.effect === "Allow" && names(s, a))) ? "allow" : "none";
 }

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { S3Error } from "../../src/errors.ts";
-import { evaluate, isPublic, parseBucketPolicy, resourceArn } from "../../src/s3/bucket-policy.ts";
+import { evaluate, globMatches, isPublic, parseBucketPolicy, resourceArn } from "../../src/s3/bucket-policy.ts";
 import { int, pick } from "../sigv4/prng.ts";
 import { fuzzIterations, fuzzRandom } from "../support/fuzz.ts";
 
@@ -85,6 +85,26 @@ describe("parseBucketPolicy", () => {
         expect(["MalformedPolicy", "NotImplemented"]).toContain((e as S3Error).code);
       }
     }
+  });
+});
+
+describe("globMatches", () => {
+  test("property: agrees with a regular expression of the same pattern", () => {
+    const rand = fuzzRandom(21);
+    const letters = ["a", "b", "/", "*", "?"];
+    const word = (max: number, from: string[]) => Array.from({ length: int(rand, max + 1) }, () => pick(rand, from)).join("");
+    for (let i = 0; i < fuzzIterations(5000); i++) {
+      const pattern = word(6, letters);
+      const text = word(8, ["a", "b", "/"]);
+      const reference = new RegExp(`^${pattern.replace(/\*/g, ".*").replace(/\?/g, ".")}$`, "s");
+      expect(`${pattern} ${text} ${globMatches(pattern, text)}`).toBe(`${pattern} ${text} ${reference.test(text)}`);
+    }
+  });
+
+  test("a pattern of many stars against a long key that fails takes linear-ish time, not exponential", () => {
+    const started = performance.now();
+    expect(globMatches(`arn:aws:s3:::${bucket}/${"*a".repeat(12)}*b`, `arn:aws:s3:::${bucket}/${"a".repeat(1024)}`)).toBe(false);
+    expect(performance.now() - started).toBeLessThan(200);
   });
 });
 
