@@ -5,16 +5,17 @@
  */
 import { S3Error } from "../errors.ts";
 import type { Backend } from "../store/backend.ts";
-import { evaluate, parseBucketPolicy, resourceArn, type BucketPolicy } from "./bucket-policy.ts";
+import { allowsSomewhere, evaluate, parseBucketPolicy, resourceArn, type BucketPolicy } from "./bucket-policy.ts";
 
 /** The name a bucket's policy document is kept under among its configurations. */
 export const policyConfigName = "policy";
 
 /**
  * The actions each operation needs, on its bucket or on its object (S3's authorization reference).
- * DeleteObjects names none here: each of its keys is checked as it is deleted. Operations not
- * listed need a signature (ListBuckets; the policy's own management, which a bucket's owner may
- * always do, and s3d's signed users are its owners).
+ * DeleteObjects names none here: each of its keys is checked as it is deleted (and an unsigned one
+ * gets in only where some key may be deleted). Operations not listed need a signature
+ * (ListBuckets; the policy's own management, which a bucket's owner may always do, and s3d's
+ * signed users are its owners).
  */
 const operationActions: Record<string, { actions: string[]; on: "bucket" | "object" }> = {
   GetObject: { actions: ["s3:GetObject"], on: "object" },
@@ -62,13 +63,41 @@ const operationActions: Record<string, { actions: string[]; on: "bucket" | "obje
   GetObjectLockConfiguration: { actions: ["s3:GetBucketObjectLockConfiguration"], on: "bucket" },
 };
 
+/** With a versionId (s3d knows only "null"), S3 asks for the action's Version form. */
+const versionActions: Record<string, string> = {
+  "s3:GetObject": "s3:GetObjectVersion",
+  "s3:GetObjectAttributes": "s3:GetObjectVersionAttributes",
+  "s3:GetObjectAcl": "s3:GetObjectVersionAcl",
+  "s3:GetObjectTagging": "s3:GetObjectVersionTagging",
+  "s3:PutObjectTagging": "s3:PutObjectVersionTagging",
+  "s3:DeleteObjectTagging": "s3:DeleteObjectVersionTagging",
+  "s3:DeleteObject": "s3:DeleteObjectVersion",
+};
+
+/** Writes that set tags with the object (x-amz-tagging) need s3:PutObjectTagging as well. */
+const taggingWrites = new Set(["PutObject", "CreateMultipartUpload", "CopyObject"]);
+
+/**
+ * The actions a request for `operation` needs: the operation's own, in their Version form when it
+ * names a version, and s3:PutObjectTagging when it sets tags. Undefined: a signature is needed.
+ */
+export function actionsOf(operation: string, params: ReadonlyMap<string, string>, headers: Record<string, string>): { actions: string[]; on: "bucket" | "object" } | undefined {
+  const needs = operationActions[operation];
+  if (needs === undefined) return undefined;
+  let actions = params.has("versionId") ? needs.actions.map((a) => versionActions[a] ?? a) : needs.actions;
+  if (taggingWrites.has(operation) && headers["x-amz-tagging"] !== undefined) actions = [...actions, "s3:PutObjectTagging"];
+  return { actions, on: needs.on };
+}
+
 const accessDenied = () => new S3Error("AccessDenied", "Access Denied");
 
 /** What a request may do beyond its own operation (a copy's source, each key of DeleteObjects). */
 export interface Access {
   /** whether the request is unsigned (served only as its bucket's policy allows everyone) */
   readonly anonymous: boolean;
-  /** throws AccessDenied unless the request may do all of `actions` on the bucket, or the key in it */
+  /** whether the request may do all of `actions` on the bucket, or the key in it */
+  allows(actions: readonly string[], bucket: string, key?: string): Promise<boolean>;
+  /** throws AccessDenied unless it `allows` */
   check(actions: readonly string[], bucket: string, key?: string): Promise<void>;
 }
 
@@ -106,23 +135,28 @@ export class BucketPolicies {
 
   /** A request's access: unsigned requests only as allowed, signed ones unless denied. */
   accessFor(anonymous: boolean): Access {
+    const allows = async (actions: readonly string[], bucket: string, key?: string) => {
+      const decision = evaluate(await this.of(bucket), actions, resourceArn(bucket, key));
+      return decision === "allow" || (!anonymous && decision === "none");
+    };
     return {
       anonymous,
+      allows,
       check: async (actions, bucket, key) => {
-        if (actions.length === 0) return;
-        const decision = evaluate(await this.of(bucket), actions, resourceArn(bucket, key));
-        if (decision === "deny" || (anonymous && decision !== "allow")) throw accessDenied();
+        if (!(await allows(actions, bucket, key))) throw accessDenied();
       },
     };
   }
 
-  /** Checks what `operation` itself needs on `bucket` (and `key`, for operations on objects). */
-  async checkOperation(access: Access, operation: string, bucket: string, key: string): Promise<void> {
-    const needs = operationActions[operation];
+  /** Checks what the request's operation itself needs on its bucket (and key, for operations on objects). */
+  async checkOperation(access: Access, operation: string, req: { bucket: string; key: string; params: ReadonlyMap<string, string>; headers: Record<string, string> }): Promise<void> {
+    const needs = actionsOf(operation, req.params, req.headers);
     if (needs === undefined) {
       if (access.anonymous) throw accessDenied();
       return;
     }
-    await access.check(needs.actions, bucket, needs.on === "object" ? key : undefined);
+    if (needs.actions.length > 0) await access.check(needs.actions, req.bucket, needs.on === "object" ? req.key : undefined);
+    // DeleteObjects checks each key; unsigned, it is let in only where some key may be deleted
+    else if (access.anonymous && !allowsSomewhere(await this.of(req.bucket), "s3:DeleteObject")) throw accessDenied();
   }
 }

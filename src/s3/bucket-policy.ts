@@ -55,7 +55,10 @@ const objectActions = [
  * one step of backtracking to the last `*`: at most pattern × text steps, where a regular
  * expression of several `.*` can take exponential time on a key an unsigned caller chose.
  */
-export function globMatches(pattern: string, text: string): boolean {
+export function globMatches(patternText: string, subject: string): boolean {
+  // by code point: `?` is one character, even outside the Basic Multilingual Plane
+  const pattern = /[\uD800-\uDFFF]/.test(patternText) ? Array.from(patternText) : patternText;
+  const text = /[\uD800-\uDFFF]/.test(subject) ? Array.from(subject) : subject;
   let p = 0;
   let t = 0;
   let star = -1;
@@ -86,7 +89,7 @@ function strings(value: unknown, onWrongType: () => S3Error): string[] {
 
 /** The policy document a PutBucketPolicy sends for `bucket`, checked as S3 checks it. */
 export function parseBucketPolicy(text: string, bucket: string): BucketPolicy {
-  if (!text.trimStart().startsWith("{")) throw malformed("Policies must be valid JSON and the first byte must be '{'");
+  if (!text.startsWith("{")) throw malformed("Policies must be valid JSON and the first byte must be '{'");
   let document: unknown;
   try {
     document = JSON.parse(text);
@@ -124,6 +127,7 @@ function parseStatement(raw: unknown, bucket: string): Statement {
     }
   }
   const resources = strings(s.Resource, () => malformed("Policy has invalid resource"));
+  if (resources.some((r) => r.includes("${"))) throw notServed("Policy variables (${...})");
   const bucketArn = `arn:aws:s3:::${bucket}`;
   if (resources.some((r) => r !== bucketArn && !r.startsWith(`${bucketArn}/`))) throw malformed("Policy has invalid resource");
   const appliesToBucket = resources.includes(bucketArn) && actions.some((a) => bucketActions.some((known) => globMatches(a, known)));
@@ -155,6 +159,11 @@ export function evaluate(policy: BucketPolicy | undefined, actions: readonly str
   const names = (s: Statement, action: string) => s.actions.some((a) => globMatches(a, action.toLowerCase())) && s.resources.some((r) => globMatches(r, resource));
   if (policy.statements.some((s) => s.effect === "Deny" && actions.some((a) => names(s, a)))) return "deny";
   return actions.every((a) => policy.statements.some((s) => s.effect === "Allow" && names(s, a))) ? "allow" : "none";
+}
+
+/** Whether some Allow statement names `action`, on any of the bucket's resources. */
+export function allowsSomewhere(policy: BucketPolicy | undefined, action: string): boolean {
+  return policy?.statements.some((s) => s.effect === "Allow" && s.actions.some((a) => globMatches(a, action.toLowerCase()))) ?? false;
 }
 
 /** Whether a policy opens anything to everyone (GetBucketPolicyStatus): any Allow, as s3d's name "*". */

@@ -21,6 +21,7 @@ import { errorResponse, isHeaderValue, type S3Response } from "./respond.ts";
 import { routeOf, type Route } from "./router.ts";
 
 export const healthPath = "/_s3d/health";
+const copyOperations = new Set(["CopyObject", "UploadPartCopy"]);
 /** The operations whose answers carry x-amz-server-side-encryption when objects are encrypted at rest. */
 const encryptedObjectOperations = new Set(["PutObject", "GetObject", "HeadObject", "CopyObject", "CreateMultipartUpload", "UploadPart", "UploadPartCopy", "CompleteMultipartUpload", "PostObject"]);
 /** S3 refuses request headers larger than 8 KiB; the parser's own limit sits above ours. */
@@ -142,7 +143,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         const access = policies.accessFor(unsigned);
         if (!route.anonymous) {
           if (!unsigned) checkExpectedOwner(headers, who.accessKeyId);
-          await policies.checkOperation(access, operation, req.bucket, req.key);
+          await policies.checkOperation(access, operation, req);
         }
         anonymousIn = unsigned ? req.bucket : undefined;
         // the body is asked for only once the request is known to be allowed, as S3 does
@@ -162,8 +163,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         logger.info("request ended early", { requestId, operation, method, resource, error: error instanceof S3Error ? error.code : String(error) });
         return;
       }
-      // A missing key is only told to those who may list the bucket; others learn nothing (as S3 answers)
-      if (anonymousIn !== undefined && error instanceof S3Error && error.code === "NoSuchKey") {
+      // A missing key is only told to those who may list the bucket; others learn nothing (as S3
+      // answers). A copy's missing source was vetted against its own bucket by the copy.
+      if (anonymousIn !== undefined && error instanceof S3Error && error.code === "NoSuchKey" && !copyOperations.has(operation)) {
         error = await policies.accessFor(true).check(["s3:ListBucket"], anonymousIn).then(() => error, (denied: unknown) => denied);
       }
       response = failure(error, resource, requestId, method !== "HEAD", logger, operation);

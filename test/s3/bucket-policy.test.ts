@@ -35,6 +35,7 @@ describe("parseBucketPolicy", () => {
   test("refuses what S3 refuses with MalformedPolicy and its messages", () => {
     const cases: Array<[string, string]> = [
       ["", "Policies must be valid JSON and the first byte must be '{'"],
+      [` ${policy(allow("s3:GetObject", `arn:aws:s3:::${bucket}/*`))}`, "Policies must be valid JSON and the first byte must be '{'"],
       ["[1]", "Policies must be valid JSON and the first byte must be '{'"],
       ["{asdf", "This policy contains invalid Json"],
       ["{}", "Missing required field Statement"],
@@ -63,6 +64,7 @@ describe("parseBucketPolicy", () => {
       { Effect: "Deny", NotPrincipal: { AWS: "*" }, Action: "s3:GetObject", Resource: object },
       { Effect: "Allow", Principal: "*", NotAction: "s3:PutObject", Resource: object },
       { Effect: "Allow", Principal: "*", Action: "s3:GetObject", NotResource: object },
+      allow("s3:GetObject", `arn:aws:s3:::${bucket}/home/\${aws:username}/*`),
     ]) {
       expect(refusal(policy(statement)).code).toBe("NotImplemented");
     }

@@ -3,14 +3,14 @@
  * everyone, what a Deny takes from signed ones, and the policy API itself.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { errorCode, md5Base64, s3 } from "../support/client.ts";
+import { errorCode, md5Base64, rawRequest, s3 } from "../support/client.ts";
 import { startS3d, type TestServer } from "../support/server.ts";
 
 const bucket = "public-site";
 let server: TestServer;
 
 beforeAll(async () => {
-  server = await startS3d();
+  server = await startS3d({ args: ["--domain", "s3.policy.test"] });
   expect((await s3(server.endpoint, { method: "PUT", path: `/${bucket}` })).status).toBe(200);
   for (const [key, body] of [["index.html", "<h1>hi</h1>"], ["keep/a.txt", "kept"], ["secret/s.txt", "secret"], ["tmp/x", "x"]]) {
     expect((await s3(server.endpoint, { method: "PUT", path: `/${bucket}/${key}`, body })).status).toBe(200);
@@ -102,13 +102,59 @@ describe("bucket policies", () => {
     expect((await signed({ method: "GET", path: `/${bucket}/secret/s.txt` })).status).toBe(200);
   });
 
+  test("an unsigned request needs every action its operation asks: versions, tags set with the object, DeleteObjects' deletes, a copy's source", async () => {
+    const document = {
+      Statement: [
+        statement("Allow", ["s3:GetObject", "s3:PutObject"], `arn:aws:s3:::${bucket}/*`),
+        statement("Deny", "s3:GetObject", `arn:aws:s3:::${bucket}/emoji/?`),
+      ],
+    };
+    expect((await putPolicy(document)).status).toBe(204);
+    expect((await unsigned("GET", `/${bucket}/index.html`)).status).toBe(200);
+    // versionId asks for s3:GetObjectVersion, which is not allowed
+    expect(await errorCode(await unsigned("GET", `/${bucket}/index.html?versionId=null`))).toBe("AccessDenied");
+    // tags with the object ask for s3:PutObjectTagging too
+    expect(await errorCode(await unsigned("PUT", `/${bucket}/up/tagged`, { body: "x", headers: { "x-amz-tagging": "a=b" } }))).toBe("AccessDenied");
+    expect((await unsigned("PUT", `/${bucket}/up/plain`, { body: "x" })).status).toBe(200);
+    // DeleteObjects: no delete is allowed anywhere, so the request is refused whole
+    const body = `<Delete><Object><Key>up/plain</Key></Object></Delete>`;
+    expect(await errorCode(await unsigned("POST", `/${bucket}?delete`, { body, headers: { "content-md5": md5Base64(body) } }))).toBe("AccessDenied");
+    expect(await errorCode(await unsigned("POST", `/no-such-bucket-at-all?delete`, { body, headers: { "content-md5": md5Base64(body) } }))).toBe("AccessDenied");
+    // a copy from a missing source does not say so to one who may not list the source's bucket
+    expect(await errorCode(await unsigned("PUT", `/${bucket}/up/copy`, { headers: { "x-amz-copy-source": `/${bucket}/no-such-source` } }))).toBe("AccessDenied");
+    expect((await unsigned("PUT", `/${bucket}/up/copy`, { headers: { "x-amz-copy-source": `/${bucket}/index.html` } })).status).toBe(200);
+    // ? is one character, even outside the Basic Multilingual Plane
+    expect((await signed({ method: "PUT", path: `/${bucket}/emoji/😀`, body: "e" })).status).toBe(200);
+    expect(await errorCode(await unsigned("GET", `/${bucket}/emoji/${encodeURIComponent("😀")}`))).toBe("AccessDenied");
+    // the tag count is not told to one who may not read the tags
+    expect((await signed({ method: "PUT", path: `/${bucket}/up/counted`, body: "c", headers: { "x-amz-tagging": "k=v" } })).status).toBe(200);
+    const counted = await unsigned("GET", `/${bucket}/up/counted`);
+    expect([counted.status, counted.headers.get("x-amz-tagging-count")]).toEqual([200, null]);
+    expect((await signed({ method: "GET", path: `/${bucket}/up/counted` })).headers.get("x-amz-tagging-count")).toBe("1");
+    // virtual-host style: the same policy, the bucket named by the host
+    const vhost = await rawRequest(server.endpoint, "GET", "/index.html", { host: `${bucket}.s3.policy.test:${server.port}` });
+    expect([vhost.status, await vhost.text()]).toEqual([200, "<h1>hi</h1>"]);
+    expect((await deletePolicy()).status).toBe(204);
+  });
+
+  test("a Deny binds signed requests asking its actions: tags set with the object, a version", async () => {
+    const document = { Statement: [statement("Deny", ["s3:PutObjectTagging", "s3:GetObjectVersion"], `arn:aws:s3:::${bucket}/*`)] };
+    expect((await putPolicy(document)).status).toBe(204);
+    expect(await errorCode(await signed({ method: "PUT", path: `/${bucket}/tagged-by-owner`, body: "t", headers: { "x-amz-tagging": "a=b" } }))).toBe("AccessDenied");
+    expect((await signed({ method: "PUT", path: `/${bucket}/tagged-by-owner`, body: "t" })).status).toBe(200);
+    expect(await errorCode(await signed({ method: "GET", path: `/${bucket}/index.html`, query: [["versionId", "null"]] }))).toBe("AccessDenied");
+    expect((await signed({ method: "GET", path: `/${bucket}/index.html` })).status).toBe(200);
+    expect((await deletePolicy()).status).toBe(204);
+  });
+
   test("malformed and unsupported policies are refused and change nothing", async () => {
     expect((await putPolicy({ Statement: [statement("Allow", "s3:GetObject", `arn:aws:s3:::${bucket}/*`)] })).status).toBe(204);
     const refusals: Array<[unknown, number, string]> = [
       ["not json", 400, "MalformedPolicy"],
       [{ Statement: [statement("Allow", "s3:GetObject", "arn:aws:s3:::another-bucket/*")] }, 400, "MalformedPolicy"],
       [{ Statement: [{ ...statement("Allow", "s3:GetObject", `arn:aws:s3:::${bucket}/*`), Condition: { Bool: { "aws:SecureTransport": "true" } } }] }, 501, "NotImplemented"],
-      [`{"Statement":[${" ".repeat(21 * 1024)}]}`, 400, "MalformedPolicy"],
+      // valid but for its size: over 20 KiB
+      [{ Statement: [{ Sid: "x".repeat(21 * 1024), ...statement("Allow", "s3:GetObject", `arn:aws:s3:::${bucket}/*`) }] }, 400, "MalformedPolicy"],
     ];
     for (const [document, status, code] of refusals) {
       const res = await putPolicy(document);

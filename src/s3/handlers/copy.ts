@@ -15,7 +15,7 @@ import { checksumElements, uploadIdOf } from "./multipart.ts";
 import { preconditionFrom } from "./objects.ts";
 
 /** Parses x-amz-copy-source: "[/]bucket/key[?versionId=null]", URL-encoded. */
-export function parseCopySource(header: string): { bucket: string; key: string } {
+export function parseCopySource(header: string): { bucket: string; key: string; versioned: boolean } {
   const [path, query] = header.split("?", 2);
   const decode = (s: string) => {
     try {
@@ -38,7 +38,7 @@ export function parseCopySource(header: string): { bucket: string; key: string }
   const key = trimmed.slice(slash + 1);
   checkBucketName(bucket);
   checkKey(key);
-  return { bucket, key };
+  return { bucket, key, versioned: query !== undefined && query !== "" };
 }
 
 function directive(ctx: S3Context, header: string): "COPY" | "REPLACE" {
@@ -49,11 +49,18 @@ function directive(ctx: S3Context, header: string): "COPY" | "REPLACE" {
   return value;
 }
 
-/** The copy source, opened once the request may read it (s3:GetObject, which its bucket's policy may deny). */
+/**
+ * The copy source, opened once the request may read it (s3:GetObject, or s3:GetObjectVersion when it
+ * names a version; its bucket's policy may deny it). That the source is missing is told to an
+ * unsigned request only where it may list the source's bucket.
+ */
 async function openSource(ctx: S3Context): Promise<ObjectReader> {
   const source = parseCopySource(ctx.req.headers["x-amz-copy-source"]);
-  await ctx.access.check(["s3:GetObject"], source.bucket, source.key);
-  const reader = await ctx.backend.openObject(source.bucket, source.key);
+  await ctx.access.check([source.versioned ? "s3:GetObjectVersion" : "s3:GetObject"], source.bucket, source.key);
+  const reader = await ctx.backend.openObject(source.bucket, source.key).catch(async (error: unknown) => {
+    if (ctx.access.anonymous && error instanceof S3Error && error.code === "NoSuchKey") await ctx.access.check(["s3:ListBucket"], source.bucket);
+    throw error;
+  });
   try {
     checkCopySource(ctx.req.headers, reader.meta, ctx.req.nowMs);
     return reader;

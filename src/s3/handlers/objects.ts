@@ -56,6 +56,10 @@ export async function getObject(ctx: S3Context, withBody = true): Promise<S3Resp
   try {
     const { meta } = reader;
     const headers = objectHeaders(meta);
+    // the tag count is the tags' business: an unsigned reader sees it only where it may read them
+    if (headers["x-amz-tagging-count"] !== undefined && ctx.access.anonymous && !(await ctx.access.allows(["s3:GetObjectTagging"], bucket, key))) {
+      delete headers["x-amz-tagging-count"];
+    }
     if (evaluateRead(readConditionsFrom(ctx.req.headers), meta, ctx.req.nowMs) === "not-modified") {
       reader.close();
       return emptyResponse(304, { etag: headers.etag, "last-modified": headers["last-modified"] });
@@ -228,12 +232,14 @@ export async function deleteObjects(ctx: S3Context) {
         checkKey(key);
         checkVersionId(versionId);
         // each key as if deleted on its own: its bucket's policy may deny it (or allow an unsigned request)
-        await ctx.access.check(["s3:DeleteObject"], bucket, key);
+        await ctx.access.check([versionId === undefined ? "s3:DeleteObject" : "s3:DeleteObjectVersion"], bucket, key);
         await ctx.backend.deleteObject(bucket, key, deleteCondition(key, etag));
         return { key, versionId };
       } catch (error) {
         if (!(error instanceof S3Error)) throw error;
-        return { key, versionId, error };
+        // (a missing key is told to an unsigned request only where it may list the bucket)
+        const told = error.code !== "NoSuchKey" || !ctx.access.anonymous || (await ctx.access.allows(["s3:ListBucket"], bucket));
+        return { key, versionId, error: told ? error : new S3Error("AccessDenied", "Access Denied") };
       }
     }),
   );

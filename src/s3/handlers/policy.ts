@@ -12,6 +12,7 @@ const noPolicy = (ctx: S3Context) => new S3Error("NoSuchBucketPolicy", "The buck
 /** PutBucketPolicy: the whole policy, replacing any before; 204 as S3 answers. */
 export async function putBucketPolicy(ctx: S3Context) {
   requireIntegrityHeader(ctx.req.headers);
+  await ctx.backend.headBucket(ctx.req.bucket);
   const text = await readSmallBody(ctx, {
     limitBytes: policyBytesMax,
     refusal: (why) => new S3Error("MalformedPolicy", why === "too large" ? `Policies are limited to ${policyBytesMax} bytes` : "Policies must be valid JSON and the first byte must be '{'"),

@@ -51,7 +51,7 @@ export async function postObject(ctx: S3Context): Promise<S3Response> {
   const range = checkPolicy(parsePolicy(fields.get("policy")!), fields, req.bucket, req.nowMs);
   checkKey(key);
   // signed, but a write like any other: the bucket's policy may deny it
-  await ctx.access.check(["s3:PutObject"], req.bucket, key);
+  await ctx.access.check(fields.has("tagging") ? ["s3:PutObject", "s3:PutObjectTagging"] : ["s3:PutObject"], req.bucket, key);
 
   const headers = headersOfFields(fields);
   refuseCustomerKeys(headers);
