@@ -127,6 +127,11 @@ export class BucketPolicies {
     return policy;
   }
 
+  /** Whether the bucket is known to have no policy (then a signed request needs no check). */
+  knownWithout(bucket: string): boolean {
+    return this.kept.get(bucket) === null;
+  }
+
   /** After a bucket's policy changed, or the bucket came or went. */
   forget(bucket: string): void {
     this.generation++;
