@@ -58,16 +58,16 @@ export class Authenticator {
 
   /**
    * A POST Object form, signed in its fields (the request's headers and query are not read): the
-   * access key id that signed its policy. A form without a policy is anonymous, which no s3d
-   * bucket allows. `fields`: by lowercase name.
+   * access key id that signed its policy, or undefined for a form without a policy, which is
+   * anonymous (stored only where its bucket's policy allows everyone). `fields`: by lowercase name.
    */
-  authenticateForm(fields: ReadonlyMap<string, string>): string {
+  authenticateForm(fields: ReadonlyMap<string, string>): string | undefined {
     if (fields.has("awsaccesskeyid") || fields.has("signature")) {
       throw new S3Error("InvalidRequest", "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.");
     }
     if (fields.has("x-amz-security-token")) throw new S3Error("InvalidToken", "The provided token is malformed or otherwise invalid.");
     const policy = fields.get("policy");
-    if (policy === undefined) throw new S3Error("AccessDenied", "Access Denied");
+    if (policy === undefined) return undefined;
     const required = (name: string) => {
       const value = fields.get(name.toLowerCase());
       if (value === undefined) throw missingFormField(name);

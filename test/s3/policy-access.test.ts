@@ -137,6 +137,22 @@ describe("bucket policies", () => {
     expect((await deletePolicy()).status).toBe(204);
   });
 
+  test("a POST form without a policy is anonymous: stored where the bucket's policy allows everyone to write", async () => {
+    const anonymousForm = (key: string) => {
+      const form = new FormData();
+      form.append("key", key);
+      form.append("file", new Blob(["dropped"]), "f.txt");
+      return fetch(`${server.endpoint}/${bucket}`, { method: "POST", body: form });
+    };
+    expect(await errorCode(await anonymousForm("dropbox/a.txt"))).toBe("AccessDenied");
+    expect((await putPolicy({ Statement: [statement("Allow", "s3:PutObject", `arn:aws:s3:::${bucket}/dropbox/*`)] })).status).toBe(204);
+    expect((await anonymousForm("dropbox/a.txt")).status).toBe(204);
+    expect(await (await signed({ method: "GET", path: `/${bucket}/dropbox/a.txt` })).text()).toBe("dropped");
+    expect(await errorCode(await anonymousForm("elsewhere.txt"))).toBe("AccessDenied");
+    expect((await signed({ method: "HEAD", path: `/${bucket}/elsewhere.txt` })).status).toBe(404);
+    expect((await deletePolicy()).status).toBe(204);
+  });
+
   test("a Deny binds signed requests asking its actions: tags set with the object, a version", async () => {
     const document = { Statement: [statement("Deny", ["s3:PutObjectTagging", "s3:GetObjectVersion"], `arn:aws:s3:::${bucket}/*`)] };
     expect((await putPolicy(document)).status).toBe(204);

@@ -134,7 +134,7 @@ describe("POST Object", () => {
     await expectRefusal(await post({ key: "refused/a", ...signedFields([{ key: "refused/a" }], { secret: "not-the-secret" }) }, file), 403, "SignatureDoesNotMatch");
     // a policy for another bucket
     await expectRefusal(await post({ key: "refused/a", ...signedFields([{ key: "refused/a" }], { bucketName: "elsewhere" }) }, file), 403, "AccessDenied");
-    // no policy at all: anonymous, which no s3d bucket allows
+    // no policy at all: anonymous, which a bucket without a policy does not allow
     await expectRefusal(await post({ key: "refused/a" }, file), 403, "AccessDenied");
     // SigV2 fields
     await expectRefusal(await post({ key: "refused/a", AWSAccessKeyId: accessKey, policy: "e30=", signature: "c2ln" }, file), 400, "InvalidRequest");

@@ -23,8 +23,8 @@ export interface S3Context {
 
 /** What POST Object, signed in its body rather than its headers, needs of the server. */
 export interface FormAuth {
-  /** the access key id that signed the form's policy; fields by lowercase name (Authenticator.authenticateForm) */
-  authenticate(fields: ReadonlyMap<string, string>): string;
+  /** the access key id that signed the form's policy, undefined for an anonymous form; fields by lowercase name (Authenticator.authenticateForm) */
+  authenticate(fields: ReadonlyMap<string, string>): string | undefined;
   /** how long the fields before the form's file may take to arrive, read as they are before any signature is checked */
   fieldsDeadlineMs: number;
 }

@@ -18,6 +18,8 @@ import type { S3Context } from "./context.ts";
 /** What S3 reads of a form before its file: at most this many bytes, part headers included. */
 export const formFieldBytesMax = 20 * 1024;
 
+const anySize: LengthRange = { min: 0, max: objectBytesMax };
+
 const notAForm = () =>
   new S3Error("PreconditionFailed", "At least one of the pre-conditions you specified did not hold", {
     Condition: "Bucket POST must be of the enclosure-type multipart/form-data",
@@ -47,11 +49,13 @@ export async function postObject(ctx: S3Context): Promise<S3Response> {
   if (form.file === undefined) {
     throw new S3Error("InvalidArgument", "POST requires exactly one file upload per request.", { ArgumentName: "file", ArgumentValue: "0" });
   }
-  ctx.formAuth.authenticate(fields);
-  const range = checkPolicy(parsePolicy(fields.get("policy")!), fields, req.bucket, req.nowMs);
+  // A form with no policy is anonymous: no conditions bound it, and only its bucket's policy lets it in.
+  const signer = ctx.formAuth.authenticate(fields);
+  const range = signer === undefined ? anySize : checkPolicy(parsePolicy(fields.get("policy")!), fields, req.bucket, req.nowMs);
   checkKey(key);
-  // signed, but a write like any other: the bucket's policy may deny it
-  await ctx.access.check(fields.has("tagging") ? ["s3:PutObject", "s3:PutObjectTagging"] : ["s3:PutObject"], req.bucket, key);
+  // a write like any other: the bucket's policy may deny it (or, unsigned, allow it)
+  const access = signer === undefined ? ctx.policies.accessFor(true) : ctx.access;
+  await access.check(fields.has("tagging") ? ["s3:PutObject", "s3:PutObjectTagging"] : ["s3:PutObject"], req.bucket, key);
 
   const headers = headersOfFields(fields);
   refuseCustomerKeys(headers);
