@@ -40,7 +40,9 @@ const bucketActions = [
   "s3:getaccelerateconfiguration", "s3:putaccelerateconfiguration", "s3:getbucketrequestpayment", "s3:putbucketrequestpayment",
   "s3:getbucketownershipcontrols", "s3:putbucketownershipcontrols", "s3:getbucketpublicaccessblock", "s3:putbucketpublicaccessblock",
   "s3:getreplicationconfiguration", "s3:putreplicationconfiguration", "s3:getbucketobjectlockconfiguration", "s3:putbucketobjectlockconfiguration",
-  "s3:getbucketnotification", "s3:putbucketnotification",
+  "s3:getbucketnotification", "s3:putbucketnotification", "s3:getinventoryconfiguration", "s3:putinventoryconfiguration",
+  "s3:getmetricsconfiguration", "s3:putmetricsconfiguration", "s3:getanalyticsconfiguration", "s3:putanalyticsconfiguration",
+  "s3:getintelligenttieringconfiguration", "s3:putintelligenttieringconfiguration", "s3:listbucketbytags", "s3:getbucketownershipcontrols",
 ];
 const objectActions = [
   "s3:getobject", "s3:getobjectversion", "s3:getobjectattributes", "s3:getobjectversionattributes", "s3:putobject", "s3:deleteobject",
@@ -48,6 +50,8 @@ const objectActions = [
   "s3:deleteobjecttagging", "s3:deleteobjectversiontagging", "s3:getobjectacl", "s3:getobjectversionacl", "s3:putobjectacl",
   "s3:putobjectversionacl", "s3:abortmultipartupload", "s3:listmultipartuploadparts", "s3:restoreobject", "s3:getobjectretention",
   "s3:putobjectretention", "s3:getobjectlegalhold", "s3:putobjectlegalhold", "s3:bypassgovernanceretention",
+  "s3:replicateobject", "s3:replicatedelete", "s3:replicatetags", "s3:getobjectversionforreplication",
+  "s3:objectowneroverridetobucketowner", "s3:getobjecttorrent", "s3:getobjectversiontorrent",
 ];
 
 /**
@@ -56,6 +60,11 @@ const objectActions = [
  * expression of several `.*` can take exponential time on a key an unsigned caller chose.
  */
 export function globMatches(patternText: string, subject: string): boolean {
+  // the patterns policies are made of: a name, or a prefix and one star
+  const firstStar = patternText.indexOf("*");
+  if (patternText.indexOf("?") < 0 && (firstStar < 0 || firstStar === patternText.length - 1)) {
+    return firstStar < 0 ? patternText === subject : subject.startsWith(patternText.slice(0, -1));
+  }
   // by code point: `?` is one character, even outside the Basic Multilingual Plane
   const pattern = /[\uD800-\uDFFF]/.test(patternText) ? Array.from(patternText) : patternText;
   const text = /[\uD800-\uDFFF]/.test(subject) ? Array.from(subject) : subject;

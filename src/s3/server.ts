@@ -142,7 +142,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         const who: Authenticated = route.anonymous || unsigned ? { accessKeyId: "", payload: { kind: "unsigned" } } : auth.authenticate(req);
         const access = policies.accessFor(unsigned);
         if (!route.anonymous) {
-          if (!unsigned) checkExpectedOwner(headers, who.accessKeyId);
+          checkExpectedOwner(headers, unsigned ? undefined : who.accessKeyId);
           // (a signed request to a bucket known to have no policy is not held up by an await)
           if (unsigned || !policies.knownWithout(req.bucket)) await policies.checkOperation(access, operation, req);
         }
@@ -348,9 +348,10 @@ function failure(error: unknown, resource: string, requestId: string, withBody: 
 /**
  * x-amz-expected-bucket-owner (and the copy source's): a caller that names the account it expects
  * a bucket to belong to is refused when it is not that one. s3d's buckets belong to whoever is
- * signed in (ListBuckets shows the caller's access key as their owner ID).
+ * signed in (ListBuckets shows the caller's access key as their owner ID); an unsigned caller
+ * (`owner` undefined) cannot be told whose a bucket is, so any expectation is refused.
  */
-function checkExpectedOwner(headers: Record<string, string>, owner: string): void {
+function checkExpectedOwner(headers: Record<string, string>, owner: string | undefined): void {
   for (const name of ["x-amz-expected-bucket-owner", "x-amz-source-expected-bucket-owner"]) {
     if (headers[name] !== undefined && headers[name] !== owner) throw new S3Error("AccessDenied", "Access Denied");
   }

@@ -28,6 +28,8 @@ describe("parseBucketPolicy", () => {
     expect(parseBucketPolicy(guide, bucket).document).toBe(JSON.stringify(JSON.parse(guide)));
     const mc = `{"Version":"2012-10-17","Statement":[{"Action":["s3:GetBucketLocation","s3:ListBucket"],"Effect":"Allow","Principal":{"AWS":["*"]},"Resource":["arn:aws:s3:::${bucket}"],"Sid":""},{"Action":["s3:GetObject"],"Effect":"Allow","Principal":{"AWS":["*"]},"Resource":["arn:aws:s3:::${bucket}/*"],"Sid":""}]}`;
     expect(parseBucketPolicy(mc, bucket).statements.length).toBe(2);
+    // actions of S3's whole reference, replication and configuration ones included
+    expect(parseBucketPolicy(policy(allow(["s3:ReplicateObject", "s3:GetObjectVersionForReplication", "s3:ObjectOwnerOverrideToBucketOwner"], `arn:aws:s3:::${bucket}/*`), allow("s3:GetInventoryConfiguration", `arn:aws:s3:::${bucket}`)), bucket).statements.length).toBe(2);
     // a single statement, no Version (2008-10-17), actions in any case
     expect(parseBucketPolicy(JSON.stringify({ Statement: allow("S3:GETOBJECT", `arn:aws:s3:::${bucket}/*`) }), bucket).statements.length).toBe(1);
   });

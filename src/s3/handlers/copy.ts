@@ -109,6 +109,11 @@ export async function copyObject(ctx: S3Context) {
     if (reader.meta.sizeBytes > objectBytesMax) {
       throw new S3Error("InvalidRequest", `The specified copy source is larger than the maximum allowable size for a copy source: ${objectBytesMax}`);
     }
+    // tags copied with the object are read from the source and written to the copy: both may be denied
+    if (taggingDirective === "COPY" && Object.keys(reader.meta.tags).length > 0) {
+      await ctx.access.check(["s3:GetObjectTagging"], source.bucket, source.key);
+      await ctx.access.check(["s3:PutObjectTagging"], bucket, key);
+    }
     // The copy keeps a checksum: the one asked for, or else the source's algorithm (computed
     // again over the bytes: a multipart source's composite checksum is not the copy's).
     const named = headers["x-amz-checksum-algorithm"];

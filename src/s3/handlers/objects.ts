@@ -56,8 +56,8 @@ export async function getObject(ctx: S3Context, withBody = true): Promise<S3Resp
   try {
     const { meta } = reader;
     const headers = objectHeaders(meta);
-    // the tag count is the tags' business: an unsigned reader sees it only where it may read them
-    if (headers["x-amz-tagging-count"] !== undefined && ctx.access.anonymous && !(await ctx.access.allows(["s3:GetObjectTagging"], bucket, key))) {
+    // the tag count is the tags' business: a reader sees it only where it may read them
+    if (headers["x-amz-tagging-count"] !== undefined && !(await ctx.access.allows(["s3:GetObjectTagging"], bucket, key))) {
       delete headers["x-amz-tagging-count"];
     }
     if (evaluateRead(readConditionsFrom(ctx.req.headers), meta, ctx.req.nowMs) === "not-modified") {
@@ -67,6 +67,8 @@ export async function getObject(ctx: S3Context, withBody = true): Promise<S3Resp
     for (const [param, header] of Object.entries(responseOverrides)) {
       const value = params.get(param);
       if (value === undefined) continue;
+      // (else anyone could have a public object served as text/html from this origin)
+      if (ctx.access.anonymous) throw new S3Error("InvalidRequest", "Request specific response headers cannot be used for anonymous GET requests.");
       if (!isHeaderValue(value)) {
         throw new S3Error("InvalidArgument", "Header value cannot be represented using ISO-8859-1.", { ArgumentName: param, ArgumentValue: value });
       }
