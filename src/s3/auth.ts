@@ -41,6 +41,19 @@ export class Authenticator {
       !["X-Amz-Credential", "X-Amz-Signature", "X-Amz-Algorithm", "X-Amz-Security-Token", "AWSAccessKeyId", "Signature"].some((name) => req.params.has(name));
   }
 
+  /**
+   * What an unsigned request's body is, from its own x-amz-content-sha256: a hash to check, the
+   * unsigned aws-chunked framing to decode, or plain bytes. A signed streaming mode cannot be
+   * verified without a signature and is refused.
+   */
+  unsignedPayload(req: S3Request): PayloadClaim {
+    const claimed = req.headers["x-amz-content-sha256"];
+    if (claimed === undefined || claimed === unsignedPayload) return { kind: "unsigned" };
+    if (claimed === streamingUnsignedPayloadTrailer) return { kind: "chunked", signing: undefined, trailer: true };
+    if (/^[0-9a-fA-F]{64}$/.test(claimed)) return { kind: "sha256", hex: claimed };
+    throw new S3Error("InvalidRequest", `An unsigned request cannot send its payload as ${claimed}.`);
+  }
+
   authenticate(req: S3Request): Authenticated {
     if (req.params.has("AWSAccessKeyId") && req.params.has("Signature")) {
       throw new S3Error("InvalidRequest", "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.");

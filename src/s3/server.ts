@@ -139,14 +139,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         // An unsigned request is served as far as its bucket's policy allows everyone; a signed
         // one unless the policy denies it.
         const unsigned = !route.anonymous && auth.isUnsigned(req);
-        const who: Authenticated = route.anonymous || unsigned ? { accessKeyId: "", payload: { kind: "unsigned" } } : auth.authenticate(req);
+        let who: Authenticated = route.anonymous || unsigned ? { accessKeyId: "", payload: { kind: "unsigned" } } : auth.authenticate(req);
         const access = policies.accessFor(unsigned);
         if (!route.anonymous) {
           checkExpectedOwner(headers, unsigned ? undefined : who.accessKeyId);
           // (a signed request to a bucket known to have no policy is not held up by an await)
           if (unsigned || !policies.knownWithout(req.bucket)) await policies.checkOperation(access, operation, req);
         }
-        anonymousIn = unsigned ? req.bucket : undefined;
+        if (unsigned) {
+          // (what its body claims to be matters only once it is let in)
+          who = { accessKeyId: "", payload: auth.unsignedPayload(req) };
+          anonymousIn = req.bucket;
+        }
         // the body is asked for only once the request is known to be allowed, as S3 does
         if (expectsContinue) outgoing.writeContinue();
         response = await route.handler({ req, backend, region, formAuth, policies, access, ...who });

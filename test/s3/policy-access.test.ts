@@ -116,6 +116,15 @@ describe("bucket policies", () => {
     // tags with the object ask for s3:PutObjectTagging too
     expect(await errorCode(await unsigned("PUT", `/${bucket}/up/tagged`, { body: "x", headers: { "x-amz-tagging": "a=b" } }))).toBe("AccessDenied");
     expect((await unsigned("PUT", `/${bucket}/up/plain`, { body: "x" })).status).toBe(200);
+    // an unsigned body is what its own x-amz-content-sha256 says: checked, or aws-chunked decoded; a signed stream is refused
+    const sha = (text: string) => new Bun.CryptoHasher("sha256").update(text).digest("hex");
+    expect((await unsigned("PUT", `/${bucket}/up/hashed`, { body: "x", headers: { "x-amz-content-sha256": sha("x") } })).status).toBe(200);
+    expect(await errorCode(await unsigned("PUT", `/${bucket}/up/hashed`, { body: "y", headers: { "x-amz-content-sha256": sha("x") } }))).toBe("XAmzContentSHA256Mismatch");
+    const chunked = "3\r\nabc\r\n0\r\n\r\n";
+    const streamed = await unsigned("PUT", `/${bucket}/up/chunked`, { body: chunked, headers: { "x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER", "content-encoding": "aws-chunked", "x-amz-decoded-content-length": "3" } });
+    expect(streamed.status).toBe(200);
+    expect(await (await signed({ method: "GET", path: `/${bucket}/up/chunked` })).text()).toBe("abc");
+    expect(await errorCode(await unsigned("PUT", `/${bucket}/up/signed-stream`, { body: chunked, headers: { "x-amz-content-sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD", "x-amz-decoded-content-length": "3" } }))).toBe("InvalidRequest");
     // DeleteObjects: no delete is allowed anywhere, so the request is refused whole
     const body = `<Delete><Object><Key>up/plain</Key></Object></Delete>`;
     expect(await errorCode(await unsigned("POST", `/${bucket}?delete`, { body, headers: { "content-md5": md5Base64(body) } }))).toBe("AccessDenied");
