@@ -81,7 +81,7 @@ const taggingWrites = new Set(["PutObject", "CreateMultipartUpload", "CopyObject
  * The actions a request for `operation` needs: the operation's own, in their Version form when it
  * names a version, and s3:PutObjectTagging when it sets tags. Undefined: a signature is needed.
  */
-export function actionsOf(operation: string, params: ReadonlyMap<string, string>, headers: Record<string, string>): { actions: string[]; on: "bucket" | "object" } | undefined {
+function actionsOf(operation: string, params: ReadonlyMap<string, string>, headers: Record<string, string>): { actions: string[]; on: "bucket" | "object" } | undefined {
   const needs = operationActions[operation];
   if (needs === undefined) return undefined;
   let actions = params.has("versionId") ? needs.actions.map((a) => versionActions[a] ?? a) : needs.actions;

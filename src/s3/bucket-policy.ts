@@ -65,6 +65,10 @@ export function globMatches(patternText: string, subject: string): boolean {
   if (patternText.indexOf("?") < 0 && (firstStar < 0 || firstStar === patternText.length - 1)) {
     return firstStar < 0 ? patternText === subject : subject.startsWith(patternText.slice(0, -1));
   }
+  // what lies before the first wildcard and after the last must be there as written (most misses end here)
+  const head = patternText.slice(0, patternText.search(/[*?]/));
+  const tail = patternText.slice(Math.max(patternText.lastIndexOf("*"), patternText.lastIndexOf("?")) + 1);
+  if (!subject.startsWith(head) || !subject.endsWith(tail)) return false;
   // by code point: `?` is one character, even outside the Basic Multilingual Plane
   const pattern = /[\uD800-\uDFFF]/.test(patternText) ? Array.from(patternText) : patternText;
   const text = /[\uD800-\uDFFF]/.test(subject) ? Array.from(subject) : subject;
