@@ -1,14 +1,17 @@
 /**
  * A public-read bucket made with real clients: the AWS CLI v2 puts the policy (s3api
  * put-bucket-policy) and reads unsigned (--no-sign-request), boto3 reads with botocore's UNSIGNED
- * signature, curl without credentials; a Deny policy refuses the CLI's signed delete.
+ * signature, curl without credentials; a Deny policy refuses the CLI's signed delete; s3cmd
+ * setpolicy and minio-js setBucketPolicy, which send no Content-MD5, set policies too.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { startS3d, type TestServer } from "../support/server.ts";
-import { clientEnv, makeTempDir, requireExecutable, run, type TempDir } from "./helpers.ts";
+import type * as Minio from "minio";
+import { accessKey, region, secretKey, startS3d, type TestServer } from "../support/server.ts";
+import { clientEnv, makeTempDir, requireExecutable, requireModule, run, type TempDir } from "./helpers.ts";
 
 const awsPath = "/usr/bin/aws";
 const pythonPath = "/usr/bin/python3";
+const s3cmdPath = "/usr/bin/s3cmd";
 const bucket = "public-downloads";
 let server: TestServer;
 let tmp: TempDir;
@@ -74,6 +77,33 @@ describe("anonymous access through a bucket policy, with real clients", () => {
     const curl = await run(["curl", "-sS", "-w", " %{http_code}", `${server.endpoint}/${bucket}/release/app-1.0.tar`], { env: clientEnv(tmp) });
     expect(curl.stdout).toBe("release bytes\n 200");
   }, 120_000);
+
+  test("s3cmd setpolicy and minio-js setBucketPolicy (no Content-MD5) open a bucket to curl", async () => {
+    const other = "public-by-s3cmd";
+    expect((await aws("s3", "mb", `s3://${other}`)).code).toBe(0);
+    await Bun.write(tmp.file("page.html"), "<p>public</p>");
+    expect((await aws("s3", "cp", tmp.file("page.html"), `s3://${other}/page.html`)).code).toBe(0);
+    const curlStatus = async () => (await run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", `${server.endpoint}/${other}/page.html`], { env: clientEnv(tmp) })).stdout;
+    expect(await curlStatus()).toBe("403");
+
+    requireExecutable(s3cmdPath, "s3cmd (/usr/bin/s3cmd)");
+    const policy = JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: "*", Action: "s3:GetObject", Resource: `arn:aws:s3:::${other}/*` }] });
+    await Bun.write(tmp.file("s3cmd-policy.json"), policy);
+    const host = `127.0.0.1:${server.port}`;
+    const s3cmd = (...args: string[]) =>
+      run([s3cmdPath, "--config=/dev/null", `--access_key=${accessKey}`, `--secret_key=${secretKey}`, `--host=${host}`, `--host-bucket=${host}`, "--no-ssl", "--region=us-east-1", ...args], { env: clientEnv(tmp) });
+    const set = await s3cmd("setpolicy", tmp.file("s3cmd-policy.json"), `s3://${other}`);
+    expect(set.code, set.describe).toBe(0);
+    expect(await curlStatus()).toBe("200");
+    expect((await s3cmd("delpolicy", `s3://${other}`)).code).toBe(0);
+    expect(await curlStatus()).toBe("403");
+
+    const minio = await requireModule<typeof Minio>("minio");
+    const client = new minio.Client({ endPoint: "127.0.0.1", port: server.port, useSSL: false, accessKey, secretKey, pathStyle: true, region });
+    await client.setBucketPolicy(other, policy);
+    expect(JSON.parse(await client.getBucketPolicy(other))).toEqual(JSON.parse(policy));
+    expect(await curlStatus()).toBe("200");
+  }, 60_000);
 
   test("a Deny refuses the owner's signed delete; deleting the policy lifts it", async () => {
     const policy = JSON.stringify({ Statement: [{ Effect: "Deny", Principal: { AWS: "*" }, Action: "s3:DeleteObject", Resource: `arn:aws:s3:::${bucket}/release/*` }] });
