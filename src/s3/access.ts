@@ -99,6 +99,11 @@ export interface Access {
   allows(actions: readonly string[], bucket: string, key?: string): Promise<boolean>;
   /** throws AccessDenied unless it `allows` */
   check(actions: readonly string[], bucket: string, key?: string): Promise<void>;
+  /**
+   * `error` as this request may be told it: that a key is missing (NoSuchKey) is told to an
+   * unsigned request only where it may list the key's bucket, else it is AccessDenied (as S3 answers).
+   */
+  told<E>(error: E, bucket: string): Promise<E | S3Error>;
 }
 
 /** The bucket policies of one server, each read from the backend once and kept. */
@@ -149,6 +154,10 @@ export class BucketPolicies {
       allows,
       check: async (actions, bucket, key) => {
         if (!(await allows(actions, bucket, key))) throw accessDenied();
+      },
+      told: async (error, bucket) => {
+        const hidden = anonymous && error instanceof S3Error && error.code === "NoSuchKey" && !(await allows(["s3:ListBucket"], bucket));
+        return hidden ? accessDenied() : error;
       },
     };
   }

@@ -11,7 +11,7 @@ import type { Duplex } from "node:stream";
 import { requestTimedOut, S3Error } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Backend } from "../store/backend.ts";
-import { BucketPolicies } from "./access.ts";
+import { BucketPolicies, type Access } from "./access.ts";
 import { Authenticator, type Authenticated, type User } from "./auth.ts";
 import { corsHeaders, matchCors } from "./cors.ts";
 import type { FormAuth } from "./handlers/context.ts";
@@ -99,8 +99,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     let resource = incoming.url ?? "/";
     let response: S3Response;
     let corsBucket = "";
-    /** the bucket of an unsigned request, once its policy let it in */
-    let anonymousIn: string | undefined;
+    /** what an unsigned request may be told, once its bucket's policy let it in */
+    let unsignedIn: { access: Access; bucket: string } | undefined;
     const { headers, headerBytes } = headersOf(incoming);
     try {
       if (headerBytes > requestHeaderBytesMax) {
@@ -149,7 +149,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         if (unsigned) {
           // (what its body claims to be matters only once it is let in)
           who = { accessKeyId: "", payload: auth.unsignedPayload(req) };
-          anonymousIn = req.bucket;
+          unsignedIn = { access, bucket: req.bucket };
         }
         // the body is asked for only once the request is known to be allowed, as S3 does
         if (expectsContinue) outgoing.writeContinue();
@@ -168,11 +168,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         logger.info("request ended early", { requestId, operation, method, resource, error: error instanceof S3Error ? error.code : String(error) });
         return;
       }
-      // A missing key is only told to those who may list the bucket; others learn nothing (as S3
-      // answers). A copy's missing source was vetted against its own bucket by the copy.
-      if (anonymousIn !== undefined && error instanceof S3Error && error.code === "NoSuchKey" && !copyOperations.has(operation)) {
-        error = await policies.accessFor(true).check(["s3:ListBucket"], anonymousIn).then(() => error, (denied: unknown) => denied);
-      }
+      // (a copy's missing source was told against its own bucket by the copy)
+      if (unsignedIn !== undefined && !copyOperations.has(operation)) error = await unsignedIn.access.told(error, unsignedIn.bucket).catch((failed: unknown) => failed);
       response = failure(error, resource, requestId, method !== "HEAD", logger, operation);
     }
     const origin = headers.origin;

@@ -58,8 +58,7 @@ async function openSource(ctx: S3Context): Promise<ObjectReader> {
   const source = parseCopySource(ctx.req.headers["x-amz-copy-source"]);
   await ctx.access.check([source.versioned ? "s3:GetObjectVersion" : "s3:GetObject"], source.bucket, source.key);
   const reader = await ctx.backend.openObject(source.bucket, source.key).catch(async (error: unknown) => {
-    if (ctx.access.anonymous && error instanceof S3Error && error.code === "NoSuchKey") await ctx.access.check(["s3:ListBucket"], source.bucket);
-    throw error;
+    throw await ctx.access.told(error, source.bucket);
   });
   try {
     checkCopySource(ctx.req.headers, reader.meta, ctx.req.nowMs);

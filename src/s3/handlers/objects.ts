@@ -239,9 +239,7 @@ export async function deleteObjects(ctx: S3Context) {
         return { key, versionId };
       } catch (error) {
         if (!(error instanceof S3Error)) throw error;
-        // (a missing key is told to an unsigned request only where it may list the bucket)
-        const told = error.code !== "NoSuchKey" || !ctx.access.anonymous || (await ctx.access.allows(["s3:ListBucket"], bucket));
-        return { key, versionId, error: told ? error : new S3Error("AccessDenied", "Access Denied") };
+        return { key, versionId, error: await ctx.access.told(error, bucket) };
       }
     }),
   );
