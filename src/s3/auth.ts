@@ -25,6 +25,11 @@ export interface Authenticated {
   payload: PayloadClaim;
 }
 
+/** SigV2 (query or form), which S3's newer regions refuse too. */
+const sigV2Refused = () => new S3Error("InvalidRequest", "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.");
+/** s3d issues no temporary credentials: a session token is one it cannot honour, never ignored. */
+const sessionTokenRefused = () => new S3Error("InvalidToken", "The provided token is malformed or otherwise invalid.");
+
 export class Authenticator {
   private readonly secrets: Map<string, string>;
 
@@ -56,11 +61,10 @@ export class Authenticator {
 
   authenticate(req: S3Request): Authenticated {
     if (req.params.has("AWSAccessKeyId") && req.params.has("Signature")) {
-      throw new S3Error("InvalidRequest", "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.");
+      throw sigV2Refused();
     }
-    // s3d issues no temporary credentials: a session token is one it cannot honour, never ignored
     if (req.headers["x-amz-security-token"] !== undefined || req.params.has("X-Amz-Security-Token")) {
-      throw new S3Error("InvalidToken", "The provided token is malformed or otherwise invalid.");
+      throw sessionTokenRefused();
     }
     const verified = verifyRequest(
       { method: req.method, decodedPath: req.decodedPath, query: req.query, headers: req.headers, nowMs: req.nowMs, region: this.region },
@@ -76,9 +80,9 @@ export class Authenticator {
    */
   authenticateForm(fields: ReadonlyMap<string, string>): string | undefined {
     if (fields.has("awsaccesskeyid") || fields.has("signature")) {
-      throw new S3Error("InvalidRequest", "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.");
+      throw sigV2Refused();
     }
-    if (fields.has("x-amz-security-token")) throw new S3Error("InvalidToken", "The provided token is malformed or otherwise invalid.");
+    if (fields.has("x-amz-security-token")) throw sessionTokenRefused();
     const policy = fields.get("policy");
     if (policy === undefined) return undefined;
     const required = (name: string) => {

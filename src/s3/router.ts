@@ -63,14 +63,14 @@ export function routeOf(method: string, bucket: string, key: string, params: Map
     if (method === "PUT") return route("PutBucketPolicy", policy.putBucketPolicy);
     if (method === "GET") return route("GetBucketPolicy", policy.getBucketPolicy);
     if (method === "DELETE") return route("DeleteBucketPolicy", policy.deleteBucketPolicy);
-    throw new S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.", { Method: method, ResourceType: "BUCKET" });
+    throw methodNotAllowed(method, "BUCKET");
   }
   if (key === "" && bucket !== "" && method === "GET" && params.has("policyStatus")) return route("GetBucketPolicyStatus", policy.getBucketPolicyStatus);
   if (key === "" && bucket !== "" && params.has("tagging")) {
     if (method === "PUT") return route("PutBucketTagging", buckets.putBucketTagging);
     if (method === "GET") return route("GetBucketTagging", buckets.getBucketTagging);
     if (method === "DELETE") return route("DeleteBucketTagging", buckets.deleteBucketTagging);
-    throw new S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.", { Method: method, ResourceType: "BUCKET" });
+    throw methodNotAllowed(method, "BUCKET");
   }
   if (key !== "" && method === "GET" && params.has("attributes")) return route("GetObjectAttributes", objects.getObjectAttributes);
   if (params.has("attributes")) throw new S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.");
@@ -137,8 +137,9 @@ export function routeOf(method: string, bucket: string, key: string, params: Map
         break;
     }
   }
-  throw new S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.", {
-    Method: method,
-    ResourceType: key !== "" ? "OBJECT" : bucket !== "" ? "BUCKET" : "SERVICE",
-  });
+  throw methodNotAllowed(method, key !== "" ? "OBJECT" : bucket !== "" ? "BUCKET" : "SERVICE");
+}
+
+function methodNotAllowed(method: string, resourceType: "OBJECT" | "BUCKET" | "SERVICE"): S3Error {
+  return new S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.", { Method: method, ResourceType: resourceType });
 }
