@@ -30,6 +30,9 @@ const sigV2Refused = () => new S3Error("InvalidRequest", "The authorization mech
 /** s3d issues no temporary credentials: a session token is one it cannot honour, never ignored. */
 const sessionTokenRefused = () => new S3Error("InvalidToken", "The provided token is malformed or otherwise invalid.");
 
+/** Query parameters that carry a signature (SigV4 presigned, SigV2) or a session token. */
+const signingParams = ["X-Amz-Credential", "X-Amz-Signature", "X-Amz-Algorithm", "X-Amz-Security-Token", "AWSAccessKeyId", "Signature"];
+
 export class Authenticator {
   private readonly secrets: Map<string, string>;
 
@@ -42,8 +45,7 @@ export class Authenticator {
    * served only as far as its bucket's policy allows everyone.
    */
   isUnsigned(req: S3Request): boolean {
-    return req.headers.authorization === undefined && req.headers["x-amz-security-token"] === undefined &&
-      !["X-Amz-Credential", "X-Amz-Signature", "X-Amz-Algorithm", "X-Amz-Security-Token", "AWSAccessKeyId", "Signature"].some((name) => req.params.has(name));
+    return req.headers.authorization === undefined && req.headers["x-amz-security-token"] === undefined && !signingParams.some((name) => req.params.has(name));
   }
 
   /**
