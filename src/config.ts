@@ -24,6 +24,8 @@ export interface Config {
   encryptionKeyFile: string | undefined;
   /** a connection with no traffic either way for this long is closed */
   idleTimeoutSeconds: number;
+  /** how often buckets' lifecycle rules are applied (expired objects deleted, old uploads aborted) */
+  lifecycleIntervalSeconds: number;
   users: User[];
 }
 
@@ -43,6 +45,7 @@ export const defaults: Config = {
   minFreeBytes: 256 * 1024 ** 2,
   encryptionKeyFile: undefined,
   idleTimeoutSeconds: 120,
+  lifecycleIntervalSeconds: 3600,
   users: [],
 };
 
@@ -61,6 +64,7 @@ const settings: Record<Setting, { flag: string; toml: string }> = {
   minFreeBytes: { flag: "--min-free", toml: "min_free" },
   encryptionKeyFile: { flag: "--encryption-key-file", toml: "encryption_key_file" },
   idleTimeoutSeconds: { flag: "--idle-timeout", toml: "idle_timeout" },
+  lifecycleIntervalSeconds: { flag: "--lifecycle-interval", toml: "lifecycle_interval" },
 };
 
 export interface ParsedArgs {
@@ -126,6 +130,11 @@ function checkValue(setting: Setting, raw: unknown, where: string): Config[Setti
     case "idleTimeoutSeconds": {
       const n = wholeNumber(raw);
       if (!Number.isInteger(n) || n < 1 || n > 86_400) throw bad(`idle timeout must be whole seconds from 1 to 86400, not ${JSON.stringify(raw)}`);
+      return n;
+    }
+    case "lifecycleIntervalSeconds": {
+      const n = wholeNumber(raw);
+      if (!Number.isInteger(n) || n < 1 || n > 86_400) throw bad(`lifecycle interval must be whole seconds from 1 to 86400, not ${JSON.stringify(raw)}`);
       return n;
     }
     default:
@@ -231,6 +240,9 @@ Options:
   --idle-timeout SECONDS
                      close a connection with no traffic either way for this long
                      (a stalled upload or download, an idle keep-alive; default 120)
+  --lifecycle-interval SECONDS
+                     apply buckets' lifecycle rules this often: delete expired objects,
+                     abort multipart uploads past their time (default 3600)
   --min-free SIZE    refuse new object data (507 InsufficientStorage) once the data dir's
                      filesystem has less than SIZE free (default 256MiB)
   --encryption-key-file FILE

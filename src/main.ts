@@ -7,6 +7,7 @@ import pkg from "../package.json" with { type: "json" };
 import { ConfigError, isLoopback, loadConfig, parseArgs, usage } from "./config.ts";
 import { rootCredentials } from "./credentials.ts";
 import { createLogger } from "./log.ts";
+import { LifecycleRunner } from "./s3/lifecycle-runner.ts";
 import { shutdownGraceMs, startServer } from "./s3/server.ts";
 import { readMasterKeyFile, keyFingerprint } from "./shard/keys.ts";
 import { FsBackend } from "./store/fs/backend.ts";
@@ -103,6 +104,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const tls = config.tlsCert !== undefined && config.tlsKey !== undefined ? readTls(config.tlsCert, config.tlsKey) : undefined;
   hashPool.startAll();
+  const lifecycle = new LifecycleRunner(backend, logger, config.lifecycleIntervalSeconds * 1000);
   const server = await startServer({
     host: config.host,
     port: config.port,
@@ -124,6 +126,7 @@ async function main(argv: string[]): Promise<number> {
       `  access key: ${root.user.accessKey}\n` +
       `  secret key: ${secretLine}\n`,
   );
+  lifecycle.start();
   logger.info("started", {
     url: server.url,
     dataDir,
@@ -146,6 +149,7 @@ async function main(argv: string[]): Promise<number> {
   process.once("SIGINT", now);
   process.once("SIGTERM", now);
   logger.info("stopping: no new connections, requests in flight may finish", { graceSeconds: shutdownGraceMs / 1000 });
+  await lifecycle.stop();
   await server.close();
   await backend.close();
   logger.info("stopped");

@@ -19,6 +19,7 @@ test("flags override the file; users come from [[users]]", () => {
   expect(load(["--min-free", "0"]).minFreeBytes).toBe(0);
   expect(load(["--min-free=512MiB"]).minFreeBytes).toBe(512 * 1024 ** 2);
   expect([defaults.idleTimeoutSeconds, load(["--idle-timeout", "600"]).idleTimeoutSeconds, load(["--config", "t.toml"], { "t.toml": "idle_timeout = 30" }).idleTimeoutSeconds]).toEqual([120, 600, 30]);
+  expect([defaults.lifecycleIntervalSeconds, load(["--lifecycle-interval", "60"]).lifecycleIntervalSeconds, load(["--config", "t.toml"], { "t.toml": "lifecycle_interval = 5" }).lifecycleIntervalSeconds]).toEqual([3600, 60, 5]);
   expect(c.users).toEqual([{ name: "alice", accessKey: "ALICEKEY", secretKey: "alice-secret" }]);
 });
 
@@ -31,6 +32,7 @@ test("unknown settings and bad values stop start-up with a message that names th
     [["--min-free", "lots"], {}, /--min-free.*lots/],
     [["--idle-timeout", "0"], {}, /--idle-timeout.*0/],
     [["--idle-timeout", "1.5"], {}, /--idle-timeout.*1\.5/],
+    [["--lifecycle-interval", "0"], {}, /--lifecycle-interval.*0/],
     [["--config", "c.toml"], { "c.toml": "min_free = -1" }, /c\.toml: min_free/],
     [["--tls-cert", "c.pem"], {}, /--tls-key/],
     [["--config", "c.toml"], { "c.toml": "colour = 1" }, /c\.toml: unknown setting colour/],

@@ -5,6 +5,7 @@
  */
 import { S3Error } from "../errors.ts";
 import type { Backend } from "../store/backend.ts";
+import { KeptConfigs } from "./kept-configs.ts";
 import { allowsSomewhere, evaluate, parseBucketPolicy, resourceArn, type BucketPolicy } from "./bucket-policy.ts";
 
 /** The name a bucket's policy document is kept under among its configurations. */
@@ -53,6 +54,8 @@ const operationActions: Record<string, { actions: string[]; on: "bucket" | "obje
   GetBucketAcl: { actions: ["s3:GetBucketAcl"], on: "bucket" },
   GetBucketEncryption: { actions: ["s3:GetEncryptionConfiguration"], on: "bucket" },
   GetBucketLifecycleConfiguration: { actions: ["s3:GetLifecycleConfiguration"], on: "bucket" },
+  PutBucketLifecycleConfiguration: { actions: ["s3:PutLifecycleConfiguration"], on: "bucket" },
+  DeleteBucketLifecycle: { actions: ["s3:PutLifecycleConfiguration"], on: "bucket" },
   GetBucketWebsite: { actions: ["s3:GetBucketWebsite"], on: "bucket" },
   GetBucketLogging: { actions: ["s3:GetBucketLogging"], on: "bucket" },
   GetBucketAccelerateConfiguration: { actions: ["s3:GetAccelerateConfiguration"], on: "bucket" },
@@ -108,39 +111,25 @@ export interface Access {
 
 /** The bucket policies of one server, each read from the backend once and kept. */
 export class BucketPolicies {
-  private readonly kept = new Map<string, BucketPolicy | null>();
-  /** bumped by every change: a policy read before a change is not kept after it */
-  private generation = 0;
+  private readonly kept: KeptConfigs<BucketPolicy>;
 
-  constructor(private readonly backend: Backend) {}
+  constructor(backend: Backend) {
+    this.kept = new KeptConfigs(backend, policyConfigName, parseBucketPolicy);
+  }
 
   /** The bucket's policy; undefined when it has none, or when there is no such bucket. */
-  async of(bucket: string): Promise<BucketPolicy | undefined> {
-    const kept = this.kept.get(bucket);
-    if (kept !== undefined) return kept ?? undefined;
-    const generation = this.generation;
-    let document: string | undefined;
-    try {
-      document = await this.backend.getBucketConfig(bucket, policyConfigName);
-    } catch (error) {
-      // (no such bucket: nothing kept, so names that are no bucket cannot fill the map)
-      if (error instanceof S3Error && error.code === "NoSuchBucket") return undefined;
-      throw error;
-    }
-    const policy = document === undefined ? undefined : parseBucketPolicy(document, bucket);
-    if (generation === this.generation) this.kept.set(bucket, policy ?? null);
-    return policy;
+  of(bucket: string): Promise<BucketPolicy | undefined> {
+    return this.kept.of(bucket);
   }
 
   /** Whether the bucket is known to have no policy (then a signed request needs no check). */
   knownWithout(bucket: string): boolean {
-    return this.kept.get(bucket) === null;
+    return this.kept.knownWithout(bucket);
   }
 
   /** After a bucket's policy changed, or the bucket came or went. */
   forget(bucket: string): void {
-    this.generation++;
-    this.kept.delete(bucket);
+    this.kept.forget(bucket);
   }
 
   /** A request's access: unsigned requests only as allowed, signed ones unless denied. */

@@ -4,6 +4,7 @@ import * as buckets from "./handlers/buckets.ts";
 import * as copy from "./handlers/copy.ts";
 import * as cors from "./handlers/cors.ts";
 import type { Handler } from "./handlers/context.ts";
+import * as lifecycle from "./handlers/lifecycle.ts";
 import * as list from "./handlers/list.ts";
 import * as multipart from "./handlers/multipart.ts";
 import * as objects from "./handlers/objects.ts";
@@ -25,7 +26,7 @@ export interface Route {
 /** Sub-resources of the S3 API that s3d does not serve (yet): answered with NotImplemented. */
 const unservedSubresources = [
   "acl", "accelerate", "analytics", "encryption", "intelligent-tiering", "inventory",
-  "legal-hold", "lifecycle", "logging", "metrics", "notification", "object-lock", "ownershipControls",
+  "legal-hold", "logging", "metrics", "notification", "object-lock", "ownershipControls",
   "publicAccessBlock", "replication", "requestPayment", "restore", "retention",
   "select", "torrent", "versioning", "versions", "website",
 ];
@@ -41,7 +42,7 @@ const servedParams = new Set([
   "prefix", "delimiter", "marker", "max-keys", "encoding-type", "list-type", "continuation-token", "fetch-owner", "start-after",
   "max-buckets", "bucket-region",
   "uploads", "uploadId", "partNumber", "max-parts", "part-number-marker", "key-marker", "upload-id-marker", "max-uploads",
-  "versionId", "tagging", "attributes", "cors", "delete", "location", "version-id-marker", "policy", "policyStatus",
+  "versionId", "tagging", "attributes", "cors", "delete", "location", "version-id-marker", "policy", "policyStatus", "lifecycle",
 ]);
 
 function isServedParam(name: string): boolean {
@@ -63,6 +64,12 @@ export function routeOf(method: string, bucket: string, key: string, params: Map
     if (method === "PUT") return route("PutBucketPolicy", policy.putBucketPolicy);
     if (method === "GET") return route("GetBucketPolicy", policy.getBucketPolicy);
     if (method === "DELETE") return route("DeleteBucketPolicy", policy.deleteBucketPolicy);
+    throw methodNotAllowed(method, "BUCKET");
+  }
+  if (key === "" && bucket !== "" && params.has("lifecycle")) {
+    if (method === "PUT") return route("PutBucketLifecycleConfiguration", lifecycle.putBucketLifecycle);
+    if (method === "GET") return route("GetBucketLifecycleConfiguration", lifecycle.getBucketLifecycle);
+    if (method === "DELETE") return route("DeleteBucketLifecycle", lifecycle.deleteBucketLifecycle);
     throw methodNotAllowed(method, "BUCKET");
   }
   if (key === "" && bucket !== "" && method === "GET" && params.has("policyStatus")) return route("GetBucketPolicyStatus", policy.getBucketPolicyStatus);

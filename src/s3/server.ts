@@ -16,6 +16,8 @@ import { Authenticator, type Authenticated, type User } from "./auth.ts";
 import { corsHeaders, matchCors } from "./cors.ts";
 import type { FormAuth } from "./handlers/context.ts";
 import { corsRulesOf } from "./handlers/cors.ts";
+import { lifecycleConfigName, parseStoredLifecycle } from "./handlers/lifecycle.ts";
+import { KeptConfigs } from "./kept-configs.ts";
 import { bucketFromHost, firstValues, parseTarget, type S3Request } from "./request.ts";
 import { errorResponse, isHeaderValue, type S3Response } from "./respond.ts";
 import { routeOf, type Route } from "./router.ts";
@@ -86,8 +88,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const auth = new Authenticator(options.users, region);
   const nowMs = options.nowMs ?? Date.now;
   const idleTimeoutMs = options.idleTimeoutMs ?? socketIdleTimeoutMs;
-  // A form's fields are read before its signature is known: they get no longer than a request's headers.
   const policies = new BucketPolicies(backend);
+  const lifecycles = new KeptConfigs(backend, lifecycleConfigName, parseStoredLifecycle);
+  // A form's fields are read before its signature is known: they get no longer than a request's headers.
   const formAuth: FormAuth = { authenticate: (fields) => auth.authenticateForm(fields), fieldsDeadlineMs: Math.min(headersTimeoutMs, idleTimeoutMs) };
 
   /** `expectsContinue`: the client waits for "100 Continue" before it sends the body (Expect: 100-continue). */
@@ -153,7 +156,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         }
         // the body is asked for only once the request is known to be allowed, as S3 does
         if (expectsContinue) outgoing.writeContinue();
-        response = await route.handler({ req, backend, region, formAuth, policies, access, ...who });
+        response = await route.handler({ req, backend, region, formAuth, policies, lifecycles, access, ...who });
         if (response.body instanceof ReadableStream) response = { ...response, body: await begun(response.body) };
         // every object is encrypted at rest with a master key: S3 says so on every object answer
         if (backend.encryptedAtRest && response.status < 300 && encryptedObjectOperations.has(operation)) response.headers["x-amz-server-side-encryption"] = "AES256";

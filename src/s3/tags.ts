@@ -16,7 +16,7 @@ const tagText = /^[\p{L}\p{M}\p{N}\p{Zs}+\-=._:/@]*$/u;
  * AWS's limits. Lengths count UTF-16 code units, as S3 stores tags: a letter outside the Basic
  * Multilingual Plane (CJK Extension B, say) takes two of the 128 or 256.
  */
-function checkTags(pairs: Array<[string, string]>, of: "Object" | "Bucket" = "Object"): Record<string, string> {
+export function checkTags(pairs: Array<[string, string]>, of: "Object" | "Bucket" = "Object"): Record<string, string> {
   const max = of === "Object" ? tagsPerObjectMax : tagsPerBucketMax;
   if (pairs.length > max) throw invalidTag(`${of} tags cannot be greater than ${max}`);
   const tags: Record<string, string> = Object.create(null); // a key such as "__proto__" is a key like any other

@@ -387,7 +387,7 @@ describe("buckets", () => {
     expect(acl.match(/<Grant>/g)?.length).toBe(1);
     expect(await errorCode(await get("acl", `/${bucket}/no-such-object`))).toBe("NoSuchKey");
     // changing them is not implemented, and changes nothing
-    expect(await errorCode(await req({ method: "PUT", path: `/${bucket}`, query: [["lifecycle", ""]], body: "<LifecycleConfiguration/>" }))).toBe("NotImplemented");
+    expect(await errorCode(await req({ method: "PUT", path: `/${bucket}`, query: [["website", ""]], body: "<WebsiteConfiguration/>" }))).toBe("NotImplemented");
     expect(await errorCode(await req({ method: "PUT", path: `/${bucket}/acl-object`, query: [["acl", ""]], headers: { "x-amz-acl": "public-read" } }))).toBe("NotImplemented");
   });
 

@@ -39,6 +39,7 @@ export async function headBucket(ctx: S3Context) {
 export async function deleteBucket(ctx: S3Context) {
   await ctx.backend.deleteBucket(ctx.req.bucket);
   ctx.policies.forget(ctx.req.bucket);
+  ctx.lifecycles.forget(ctx.req.bucket);
   return emptyResponse(204);
 }
 
@@ -129,7 +130,6 @@ const unsetConfigurations: Record<string, { operation: string; answer: (ctx: S3C
       return xmlResponse(x("ServerSideEncryptionConfiguration", { xmlns: s3Xmlns }, rule));
     },
   },
-  lifecycle: { operation: "GetBucketLifecycleConfiguration", answer: (ctx) => notSet(ctx, "NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist") },
   website: { operation: "GetBucketWebsite", answer: (ctx) => notSet(ctx, "NoSuchWebsiteConfiguration", "The specified bucket does not have a website configuration") },
   publicAccessBlock: { operation: "GetPublicAccessBlock", answer: (ctx) => notSet(ctx, "NoSuchPublicAccessBlockConfiguration", "The public access block configuration was not found") },
   replication: { operation: "GetBucketReplication", answer: (ctx) => notSet(ctx, "ReplicationConfigurationNotFoundError", "The replication configuration was not found") },

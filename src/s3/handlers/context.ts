@@ -2,6 +2,8 @@
 import type { Backend } from "../../store/backend.ts";
 import type { Access, BucketPolicies } from "../access.ts";
 import type { PayloadClaim } from "../body.ts";
+import type { KeptConfigs } from "../kept-configs.ts";
+import type { LifecycleConfig } from "./lifecycle.ts";
 import type { S3Request } from "../request.ts";
 import type { S3Response } from "../respond.ts";
 import { s3Xmlns, x } from "../xml.ts";
@@ -17,6 +19,8 @@ export interface S3Context {
   formAuth: FormAuth;
   /** the server's bucket policies (their handlers change them) */
   policies: BucketPolicies;
+  /** the server's lifecycle configurations, kept (their handlers change them) */
+  lifecycles: KeptConfigs<LifecycleConfig>;
   /** what this request may do beyond its operation, which the server has checked */
   access: Access;
 }

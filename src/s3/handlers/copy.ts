@@ -13,6 +13,7 @@ import { s3Xmlns, x } from "../xml.ts";
 import type { S3Context } from "./context.ts";
 import { checksumElements, uploadIdOf } from "./multipart.ts";
 import { preconditionFrom } from "./objects.ts";
+import { expirationHeaders } from "./lifecycle.ts";
 
 /** Parses x-amz-copy-source: "[/]bucket/key[?versionId=null]", URL-encoded. */
 export function parseCopySource(header: string): { bucket: string; key: string; versioned: boolean } {
@@ -128,7 +129,8 @@ export async function copyObject(ctx: S3Context) {
     tags: taggingDirective === "REPLACE" ? tagsFromHeader(headers["x-amz-tagging"]) : reader.meta.tags,
   };
   const meta = await releasingOnFailure(reader, () => ctx.backend.putObject(bucket, key, body, attrs, nowMs, precondition));
-  return xmlResponse(x("CopyObjectResult", { xmlns: s3Xmlns }, x("LastModified", isoTime(meta.lastModifiedMs)), x("ETag", quoteEtag(meta.etag)), checksumElements(meta.checksum)));
+  const result = x("CopyObjectResult", { xmlns: s3Xmlns }, x("LastModified", isoTime(meta.lastModifiedMs)), x("ETag", quoteEtag(meta.etag)), checksumElements(meta.checksum));
+  return xmlResponse(result, 200, await expirationHeaders(ctx, meta));
 }
 
 /** x-amz-copy-source-range: "bytes=first-last", both given, within the source. */

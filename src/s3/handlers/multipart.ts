@@ -11,6 +11,7 @@ import { ownerOf, type S3Context } from "./context.ts";
 import { encodingOf, markerParam, maxParam } from "./list.ts";
 import { preconditionFrom, uploadBody } from "./objects.ts";
 import { readSmallBody } from "./small-body.ts";
+import { abortHeaders, expirationHeaders } from "./lifecycle.ts";
 
 const listPartsMax = 1000;
 const listUploadsMax = 1000;
@@ -52,6 +53,7 @@ export async function createMultipartUpload(ctx: S3Context) {
   const checksum = uploadChecksumFrom(ctx.req.headers);
   const uploadId = await ctx.backend.createMultipartUpload(bucket, key, attributesFromHeaders(ctx.req.headers), nowMs, checksum);
   const headers: Record<string, string> = checksum ? { "x-amz-checksum-algorithm": checksum.algorithm, "x-amz-checksum-type": checksum.type } : {};
+  Object.assign(headers, await abortHeaders(ctx, nowMs));
   return xmlResponse(
     x("InitiateMultipartUploadResult", { xmlns: s3Xmlns }, x("Bucket", bucket), x("Key", key), x("UploadId", uploadId)),
     200,
@@ -115,6 +117,8 @@ export async function completeMultipartUpload(ctx: S3Context) {
       x("ETag", quoteEtag(meta.etag)),
       checksumElements(meta.checksum),
     ),
+    200,
+    await expirationHeaders(ctx, meta),
   );
 }
 
@@ -163,6 +167,8 @@ export async function listParts(ctx: S3Context) {
         ),
       ),
     ),
+    200,
+    await abortHeaders(ctx, page.upload.initiatedMs),
   );
 }
 

@@ -13,6 +13,7 @@ import { childList, childText, parseXmlBody, s3Xmlns, x, malformedXml } from "..
 import { ownerOnlyAcl, type S3Context } from "./context.ts";
 import { markerParam, maxParam } from "./list.ts";
 import { readSmallBody, requireIntegrityHeader } from "./small-body.ts";
+import { expirationHeaders } from "./lifecycle.ts";
 
 /** The body of an upload (PutObject, UploadPart), verified against what the client declared. */
 export function uploadBody(ctx: S3Context, limitBytes: number, defaultChecksum?: ChecksumAlgorithm): IncomingBody {
@@ -33,7 +34,7 @@ export async function putObject(ctx: S3Context) {
   const precondition = preconditionFrom(ctx);
   const body = uploadBody(ctx, objectBytesMax);
   const meta = await ctx.backend.putObject(bucket, key, body, attrs, nowMs, precondition);
-  return emptyResponse(200, { etag: quoteEtag(meta.etag), ...checksumHeaders(meta.checksum) });
+  return emptyResponse(200, { etag: quoteEtag(meta.etag), ...checksumHeaders(meta.checksum), ...(await expirationHeaders(ctx, meta)) });
 }
 
 /** Bodies up to this size are read whole and sent in one write. */
@@ -55,7 +56,7 @@ export async function getObject(ctx: S3Context, withBody = true): Promise<S3Resp
   const reader = await ctx.backend.openObject(bucket, key);
   try {
     const { meta } = reader;
-    const headers = objectHeaders(meta);
+    const headers = Object.assign(objectHeaders(meta), await expirationHeaders(ctx, meta));
     // the tag count is the tags' business: a reader sees it only where it may read them
     if (headers["x-amz-tagging-count"] !== undefined && !(await ctx.access.allows(["s3:GetObjectTagging"], bucket, key))) {
       delete headers["x-amz-tagging-count"];

@@ -1,0 +1,168 @@
+/**
+ * Acts on buckets' lifecycle rules (lifecycle.ts): every `intervalMs` it walks the buckets that
+ * have rules, deletes the objects whose expiry has passed and aborts the multipart uploads whose
+ * time is up. As in S3, this happens after the time, not at it: an expired object is served until
+ * the next scan removes it. Each deletion is checked again inside its commit (the same object,
+ * still expired by the rules as they are then), so a scan never removes an object written or
+ * retagged after it looked, nor one a changed configuration keeps.
+ */
+import { S3Error } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import { listKeysMax, type Backend, type ListedObject, type ObjectMeta } from "../store/backend.ts";
+import { lifecycleConfigName, parseStoredLifecycle } from "./handlers/lifecycle.ts";
+import { expiryOf, hasActions, uploadAbortOf, type LifecycleRule } from "./lifecycle.ts";
+
+export interface LifecycleScanResult {
+  expired: number;
+  aborted: number;
+}
+
+/** The refusal of a deletion whose object changed, or stopped expiring, since the scan looked. */
+const staleCandidate = () => new S3Error("PreconditionFailed", "the object no longer expires by the bucket's lifecycle rules");
+
+export class LifecycleRunner {
+  private timer: Timer | undefined;
+  private running: Promise<unknown> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly backend: Backend,
+    private readonly logger: Logger,
+    private readonly intervalMs: number,
+    private readonly nowMs: () => number = Date.now,
+  ) {}
+
+  /** Scans now, then `intervalMs` after each scan ends. */
+  start(): void {
+    const scan = () => {
+      this.running = this.scan()
+        .catch((error: unknown) => this.logger.error("lifecycle scan failed", { error: error instanceof Error ? error.message : String(error) }))
+        .finally(() => {
+          this.running = undefined;
+          if (!this.stopped) this.timer = setTimeout(scan, this.intervalMs);
+        });
+    };
+    scan();
+  }
+
+  /** Stops scanning; resolves once a scan in progress has stopped (between two pages). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** One pass over every bucket with rules. */
+  async scan(): Promise<LifecycleScanResult> {
+    const total: LifecycleScanResult = { expired: 0, aborted: 0 };
+    for (const { name } of await this.backend.listBuckets()) {
+      if (this.stopped) break;
+      const result = { expired: await this.expireObjects(name), aborted: await this.abortUploads(name) };
+      if (result.expired + result.aborted > 0) this.logger.info("lifecycle rules applied", { bucket: name, ...result });
+      total.expired += result.expired;
+      total.aborted += result.aborted;
+    }
+    return total;
+  }
+
+  /** The bucket's rules as they are now; undefined when it has none that act (or is gone). */
+  private async rulesOf(bucket: string): Promise<LifecycleRule[] | undefined> {
+    try {
+      const document = await this.backend.getBucketConfig(bucket, lifecycleConfigName);
+      const rules = document === undefined ? undefined : parseStoredLifecycle(document).rules;
+      return rules && hasActions(rules) ? rules : undefined;
+    } catch (error) {
+      if (error instanceof S3Error && error.code === "NoSuchBucket") return undefined;
+      throw error;
+    }
+  }
+
+  private async expireObjects(bucket: string): Promise<number> {
+    let expired = 0;
+    let after = "";
+    for (;;) {
+      // The rules are read again for every page: a configuration changed during a scan holds from the next page.
+      const rules = await this.rulesOf(bucket);
+      if (rules === undefined || this.stopped) return expired;
+      const page = await this.backend.listObjects(bucket, { prefix: "", delimiter: "", after, maxKeys: listKeysMax }).catch(gone);
+      if (page === undefined) return expired;
+      const nowMs = this.nowMs();
+      const deletions = await Promise.all(page.objects.map((listed) => this.expireOne(bucket, rules, listed, nowMs)));
+      expired += deletions.filter(Boolean).length;
+      if (!page.isTruncated || page.lastEntry === undefined) return expired;
+      after = page.lastEntry;
+    }
+  }
+
+  /** Deletes one listed object if the rules expire it by now; whether it did. */
+  private async expireOne(bucket: string, rules: LifecycleRule[], listed: ListedObject, nowMs: number): Promise<boolean> {
+    const expiresBy = (meta: ListedObject & { tags?: Record<string, string> }) => {
+      const expiry = expiryOf(rules, meta);
+      return expiry !== undefined && expiry !== "unknown" && expiry.atMs <= nowMs;
+    };
+    const byListing = expiryOf(rules, listed);
+    if (byListing === undefined || (byListing !== "unknown" && byListing.atMs > nowMs)) return false;
+    // Rules with tags need the object's tags, which a listing does not carry.
+    if (byListing === "unknown" && !expiresBy(await this.tagsOf(bucket, listed))) return false;
+    const unchanged = (current: ObjectMeta | undefined) => {
+      if (current === undefined || current.etag !== listed.etag || current.lastModifiedMs !== listed.lastModifiedMs || !expiresBy(current)) throw staleCandidate();
+    };
+    try {
+      await this.backend.deleteObject(bucket, listed.key, unchanged);
+      return true;
+    } catch (error) {
+      if (error instanceof S3Error && (error.code === "PreconditionFailed" || error.code === "NoSuchBucket")) return false;
+      throw error;
+    }
+  }
+
+  private async tagsOf(bucket: string, listed: ListedObject): Promise<ListedObject & { tags?: Record<string, string> }> {
+    try {
+      const reader = await this.backend.openObject(bucket, listed.key);
+      reader.close();
+      return reader.meta.etag === listed.etag && reader.meta.lastModifiedMs === listed.lastModifiedMs ? reader.meta : listed;
+    } catch (error) {
+      if (error instanceof S3Error && (error.code === "NoSuchKey" || error.code === "NoSuchBucket")) return listed;
+      throw error;
+    }
+  }
+
+  private async abortUploads(bucket: string): Promise<number> {
+    let aborted = 0;
+    let keyMarker = "";
+    let uploadIdMarker = "";
+    for (;;) {
+      const rules = await this.rulesOf(bucket);
+      if (rules === undefined || this.stopped) return aborted;
+      const page = await this.backend.listMultipartUploads(bucket, { prefix: "", delimiter: "", keyMarker, uploadIdMarker, maxUploads: listKeysMax }).catch(gone);
+      if (page === undefined) return aborted;
+      const nowMs = this.nowMs();
+      const due = page.uploads.filter((u) => {
+        const abort = uploadAbortOf(rules, u.key, u.initiatedMs);
+        return abort !== undefined && abort.atMs <= nowMs;
+      });
+      const results = await Promise.all(
+        due.map((u) =>
+          this.backend.abortMultipartUpload(bucket, u.key, u.uploadId).then(
+            () => true,
+            (error: unknown) => {
+              // (completed or aborted meanwhile)
+              if (error instanceof S3Error && (error.code === "NoSuchUpload" || error.code === "NoSuchBucket")) return false;
+              throw error;
+            },
+          ),
+        ),
+      );
+      aborted += results.filter(Boolean).length;
+      if (!page.isTruncated || page.nextKeyMarker === undefined) return aborted;
+      keyMarker = page.nextKeyMarker;
+      uploadIdMarker = page.nextUploadIdMarker ?? "";
+    }
+  }
+}
+
+/** A bucket deleted during the scan ends its part of the scan. */
+function gone(error: unknown): undefined {
+  if (error instanceof S3Error && error.code === "NoSuchBucket") return undefined;
+  throw error;
+}

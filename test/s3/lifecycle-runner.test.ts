@@ -1,0 +1,135 @@
+/**
+ * The lifecycle runner against the real fs backend, with the clock moved forward: what it deletes
+ * and aborts, what it leaves, and that a deletion is decided again inside its commit.
+ */
+import { afterEach, beforeEach, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createLogger } from "../../src/log.ts";
+import { lifecycleConfigName, type LifecycleConfig } from "../../src/s3/handlers/lifecycle.ts";
+import { dayMs, type LifecycleRule } from "../../src/s3/lifecycle.ts";
+import { LifecycleRunner } from "../../src/s3/lifecycle-runner.ts";
+import type { ObjectAttributes } from "../../src/store/backend.ts";
+import { FsBackend } from "../../src/store/fs/backend.ts";
+import { bodyOf } from "../store/contract.ts";
+
+const t0 = Date.parse("2026-12-06T10:00:00Z");
+let dir: string;
+let backend: FsBackend;
+let nowMs = t0;
+const logged: string[] = [];
+const runner = () => new LifecycleRunner(backend, createLogger("info", (line) => logged.push(line)), 60_000, () => nowMs);
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), "s3d-lifecycle-"));
+  backend = new FsBackend(dir);
+  nowMs = t0;
+  logged.length = 0;
+  await backend.createBucket("bkt", t0);
+});
+
+afterEach(async () => {
+  await backend.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const attrs = (tags: Record<string, string> = {}): ObjectAttributes => ({ headers: {}, userMeta: {}, tags });
+const put = (key: string, size = 10, tags: Record<string, string> = {}, atMs = t0, bucket = "bkt") =>
+  backend.putObject(bucket, key, bodyOf(new Uint8Array(size).fill(7)), attrs(tags), atMs);
+const setRules = (rules: Array<Partial<LifecycleRule>>, bucket = "bkt") => {
+  const config: LifecycleConfig = {
+    rules: rules.map((r, i) => ({ id: `r${i}`, enabled: true, filter: { form: "filter" }, ...r })),
+    transitionMinimumSize: "all_storage_classes_128K",
+  };
+  return backend.setBucketConfig(bucket, lifecycleConfigName, JSON.stringify(config));
+};
+async function keys(bucket = "bkt"): Promise<string[]> {
+  return (await backend.listObjects(bucket, { prefix: "", delimiter: "", after: "", maxKeys: 1000 })).objects.map((o) => o.key);
+}
+
+test("objects are deleted once their days have passed (at the next midnight UTC), by prefix, size and tags", async () => {
+  await setRules([
+    { filter: { form: "rule-prefix", prefix: "logs/" }, expiration: { days: 1 } },
+    { filter: { form: "filter", sizeGreaterThan: 100 }, expiration: { days: 3 } },
+    { filter: { form: "and", prefix: "tmp/", tags: [["scratch", "yes"]] }, expiration: { days: 1 } },
+  ]);
+  await put("logs/a");
+  await put("logs/b");
+  await put("big", 1000);
+  await put("small", 50);
+  await put("tmp/tagged", 10, { scratch: "yes" });
+  await put("tmp/other-value", 10, { scratch: "no" });
+  await put("tmp/untagged");
+  // 1 day after 10:00 on 12-06 is 10:00 on 12-07: expired from midnight on 12-08
+  nowMs = Date.parse("2026-12-07T23:59:59Z");
+  expect(await runner().scan()).toEqual({ expired: 0, aborted: 0 });
+  nowMs = Date.parse("2026-12-08T00:00:00Z");
+  expect(await runner().scan()).toEqual({ expired: 3, aborted: 0 });
+  expect(await keys()).toEqual(["big", "small", "tmp/other-value", "tmp/untagged"]);
+  nowMs = Date.parse("2026-12-10T00:00:00Z");
+  expect(await runner().scan()).toEqual({ expired: 1, aborted: 0 });
+  expect(await keys()).toEqual(["small", "tmp/other-value", "tmp/untagged"]);
+  expect(logged.some((l) => JSON.parse(l).msg === "lifecycle rules applied" && JSON.parse(l).expired === 1)).toBe(true);
+});
+
+test("a date expires every matching object once it has passed, new ones too; disabled rules and other buckets are left", async () => {
+  await backend.createBucket("other", t0);
+  await setRules([{ expiration: { dateMs: Date.parse("2026-12-07T00:00:00Z") } }, { enabled: false, filter: { form: "filter", prefix: "k" }, expiration: { days: 1 } }]);
+  await put("a");
+  await put("other-object", 10, {}, t0, "other");
+  expect(await runner().scan()).toEqual({ expired: 0, aborted: 0 });
+  nowMs = Date.parse("2026-12-07T00:00:00Z");
+  await put("made-after-the-date", 10, {}, nowMs);
+  expect(await runner().scan()).toEqual({ expired: 2, aborted: 0 });
+  expect(await keys()).toEqual([]);
+  expect(await keys("other")).toEqual(["other-object"]);
+  await setRules([{ enabled: false, expiration: { days: 1 } }]);
+  await put("kept");
+  nowMs += 100 * dayMs;
+  expect(await runner().scan()).toEqual({ expired: 0, aborted: 0 });
+  expect(await keys()).toEqual(["kept"]);
+});
+
+test("an object written again after the scan listed it is not deleted: the commit decides again", async () => {
+  await setRules([{ expiration: { days: 1 } }]);
+  await put("k");
+  nowMs = t0 + 3 * dayMs;
+  // between the listing and the deletion, a client writes the key again
+  const listObjects = backend.listObjects.bind(backend);
+  backend.listObjects = async (bucket, query) => {
+    const page = await listObjects(bucket, query);
+    await put("k", 20, {}, nowMs);
+    return page;
+  };
+  expect(await runner().scan()).toEqual({ expired: 0, aborted: 0 });
+  const reader = await backend.openObject("bkt", "k");
+  reader.close();
+  expect([reader.meta.sizeBytes, reader.meta.lastModifiedMs]).toEqual([20, nowMs]);
+});
+
+test("uploads are aborted once DaysAfterInitiation have passed, by prefix; completed objects stay", async () => {
+  await setRules([{ filter: { form: "filter", prefix: "tmp/" }, abortIncompleteMultipartUploadDays: 2 }]);
+  const old = await backend.createMultipartUpload("bkt", "tmp/old", attrs(), t0);
+  await backend.uploadPart("bkt", "tmp/old", old, 1, bodyOf(new Uint8Array(100)), t0);
+  const elsewhere = await backend.createMultipartUpload("bkt", "keep/old", attrs(), t0);
+  const young = await backend.createMultipartUpload("bkt", "tmp/young", attrs(), t0 + 2 * dayMs);
+  nowMs = Date.parse("2026-12-09T00:00:00Z"); // 2 days after 12-06 10:00, rounded up
+  expect(await runner().scan()).toEqual({ expired: 0, aborted: 1 });
+  const left = await backend.listMultipartUploads("bkt", { prefix: "", delimiter: "", keyMarker: "", uploadIdMarker: "", maxUploads: 1000 });
+  expect(left.uploads.map((u) => u.uploadId).sort()).toEqual([elsewhere, young].sort());
+  expect(backend.listParts("bkt", "tmp/old", old, 0, 1000)).rejects.toMatchObject({ code: "NoSuchUpload" });
+});
+
+test("many objects over several pages are all expired, and a stopped runner stops", async () => {
+  await setRules([{ expiration: { days: 1 } }]);
+  await Promise.all(Array.from({ length: 2500 }, (_, i) => put(`k${String(i).padStart(5, "0")}`, 1)));
+  nowMs = t0 + 5 * dayMs;
+  expect(await runner().scan()).toEqual({ expired: 2500, aborted: 0 });
+  expect(await keys()).toEqual([]);
+  await put("again", 1);
+  const stopped = runner();
+  await stopped.stop();
+  expect(await stopped.scan()).toEqual({ expired: 0, aborted: 0 });
+  expect(await keys()).toEqual(["again"]);
+});
