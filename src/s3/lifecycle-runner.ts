@@ -10,7 +10,7 @@ import { S3Error } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { listKeysMax, type Backend, type ListedObject, type ObjectMeta } from "../store/backend.ts";
 import { lifecycleConfigName, parseStoredLifecycle } from "./handlers/lifecycle.ts";
-import { expiryOf, hasActions, uploadAbortOf, type LifecycleRule } from "./lifecycle.ts";
+import { expiryOf, hasActions, prefixesToScan, uploadAbortOf, type LifecycleRule } from "./lifecycle.ts";
 
 export interface LifecycleScanResult {
   expired: number;
@@ -77,14 +77,27 @@ export class LifecycleRunner {
     }
   }
 
+  /** The prefixes to list for the bucket's rules (none when it has no rules that act). */
+  private async prefixesOf(bucket: string, of: "objects" | "uploads"): Promise<string[]> {
+    const rules = await this.rulesOf(bucket);
+    return rules ? prefixesToScan(rules, of) : [];
+  }
+
   private async expireObjects(bucket: string): Promise<number> {
+    let expired = 0;
+    for (const prefix of await this.prefixesOf(bucket, "objects")) expired += await this.expireUnder(bucket, prefix);
+    return expired;
+  }
+
+  /** Deletes the expired objects under `prefix`: how many. */
+  private async expireUnder(bucket: string, prefix: string): Promise<number> {
     let expired = 0;
     let after = "";
     for (;;) {
       // The rules are read again for every page: a configuration changed during a scan holds from the next page.
       const rules = await this.rulesOf(bucket);
       if (rules === undefined || this.stopped) return expired;
-      const page = await this.backend.listObjects(bucket, { prefix: "", delimiter: "", after, maxKeys: listKeysMax }).catch(gone);
+      const page = await this.backend.listObjects(bucket, { prefix, delimiter: "", after, maxKeys: listKeysMax }).catch(gone);
       if (page === undefined) return expired;
       const nowMs = this.nowMs();
       const deletions = await Promise.all(page.objects.map((listed) => this.expireOne(bucket, rules, listed, nowMs)));
@@ -129,12 +142,19 @@ export class LifecycleRunner {
 
   private async abortUploads(bucket: string): Promise<number> {
     let aborted = 0;
+    for (const prefix of await this.prefixesOf(bucket, "uploads")) aborted += await this.abortUnder(bucket, prefix);
+    return aborted;
+  }
+
+  /** Aborts the uploads under `prefix` whose time is up: how many. */
+  private async abortUnder(bucket: string, prefix: string): Promise<number> {
+    let aborted = 0;
     let keyMarker = "";
     let uploadIdMarker = "";
     for (;;) {
       const rules = await this.rulesOf(bucket);
       if (rules === undefined || this.stopped) return aborted;
-      const page = await this.backend.listMultipartUploads(bucket, { prefix: "", delimiter: "", keyMarker, uploadIdMarker, maxUploads: listKeysMax }).catch(gone);
+      const page = await this.backend.listMultipartUploads(bucket, { prefix, delimiter: "", keyMarker, uploadIdMarker, maxUploads: listKeysMax }).catch(gone);
       if (page === undefined) return aborted;
       const nowMs = this.nowMs();
       const due = page.uploads.filter((u) => {

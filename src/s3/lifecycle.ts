@@ -89,9 +89,12 @@ function single(node: XmlNode, name: string): XmlNode | undefined {
   return list[0];
 }
 
-/** Names of the child elements of an element. */
+/** Names of the child elements of an element; text beside them may only be whitespace (a document's indentation). */
 function childNames(node: XmlNode | undefined): string[] {
-  return node === undefined || typeof node === "string" ? [] : Object.keys(node);
+  if (node === undefined || typeof node === "string") return [];
+  const text = node["#text"];
+  if (text !== undefined && (typeof text !== "string" || text.trim() !== "")) throw malformedXml();
+  return Object.keys(node).filter((name) => name !== "#text");
 }
 
 function filterOf(rule: XmlNode): LifecycleFilter {
@@ -336,9 +339,23 @@ export function uploadAbortOf(rules: readonly LifecycleRule[], key: string, init
   return first;
 }
 
+const expires = (r: LifecycleRule) => r.enabled && (r.expiration?.days !== undefined || r.expiration?.dateMs !== undefined);
+const aborts = (r: LifecycleRule) => r.enabled && r.abortIncompleteMultipartUploadDays !== undefined;
+
 /** Whether any enabled rule can expire objects or abort uploads (a bucket whose rules cannot needs no scan). */
 export function hasActions(rules: readonly LifecycleRule[]): boolean {
-  return rules.some((r) => r.enabled && (r.expiration?.days !== undefined || r.expiration?.dateMs !== undefined || r.abortIncompleteMultipartUploadDays !== undefined));
+  return rules.some((r) => expires(r) || aborts(r));
+}
+
+/**
+ * The key prefixes a scan must list to find every object (or upload) the rules may act on, none
+ * inside another: a bucket whose rules name only "logs/" is not listed whole.
+ */
+export function prefixesToScan(rules: readonly LifecycleRule[], of: "objects" | "uploads"): string[] {
+  const prefixes = rules.filter(of === "objects" ? expires : aborts).map((r) => conditionsOf(r.filter).prefix).sort();
+  const kept: string[] = [];
+  for (const prefix of prefixes) if (!kept.some((k) => prefix.startsWith(k))) kept.push(prefix);
+  return kept;
 }
 
 /** The x-amz-expiration header's value: the expiry as an HTTP date and the rule's ID, URL-encoded, as S3 writes it. */

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { S3Error } from "../../src/errors.ts";
-import { afterDays, dayMs, expirationHeader, expiryOf, hasActions, lifecycleFromXml, lifecycleXml, uploadAbortOf, type LifecycleRule } from "../../src/s3/lifecycle.ts";
+import { afterDays, dayMs, expirationHeader, expiryOf, hasActions, lifecycleFromXml, lifecycleXml, prefixesToScan, uploadAbortOf, type LifecycleRule } from "../../src/s3/lifecycle.ts";
 import { xmlDocument } from "../../src/s3/xml.ts";
 import { fuzzIterations, fuzzRandom } from "../support/fuzz.ts";
 
@@ -43,6 +43,12 @@ describe("lifecycle configuration documents", () => {
     expect(written).toContain("<Date>2026-01-01T00:00:00.000Z</Date>");
     expect(written).toContain("<Filter><And><Prefix>a/</Prefix><Tag><Key>k</Key><Value>v</Value></Tag><ObjectSizeGreaterThan>10</ObjectSizeGreaterThan><ObjectSizeLessThan>100</ObjectSizeLessThan></And></Filter>");
     expect(lifecycleFromXml(written, newId)).toEqual(rules);
+  });
+
+  test("indentation between elements is read past (s3cmd indents); other text beside elements is refused", () => {
+    const indented = doc("\n  <Rule>\n    <Filter>\n      <Prefix>logs/</Prefix>\n    </Filter>\n    <Status>Enabled</Status>\n    <Expiration>\n      <Days>3</Days>\n    </Expiration>\n  </Rule>\n");
+    expect(lifecycleFromXml(indented, newId)[0]).toMatchObject({ filter: { form: "filter", prefix: "logs/" }, expiration: { days: 3 } });
+    expect(refusal(() => parse("<Rule>text<Filter/><Status>Enabled</Status><Expiration><Days>1</Days></Expiration></Rule>"))[0]).toBe("MalformedXML");
   });
 
   test("dates are midnights in UTC, with or without milliseconds", () => {
@@ -170,6 +176,19 @@ describe("what the rules decide", () => {
     expect(uploadAbortOf([rule({ enabled: false, abortIncompleteMultipartUploadDays: 1 })], "x", 0)).toBeUndefined();
     expect(hasActions(rules)).toBe(true);
     expect(hasActions([rule({ expiration: { expiredObjectDeleteMarker: true }, noncurrentVersionExpiration: { noncurrentDays: 1 } })])).toBe(false);
+  });
+
+  test("a scan lists only the prefixes that rules acting on objects (or uploads) name, none inside another", () => {
+    const rules = [
+      rule({ filter: { form: "rule-prefix", prefix: "logs/2026/" }, expiration: { days: 1 } }),
+      rule({ filter: { form: "filter", prefix: "logs/" }, expiration: { days: 9 } }),
+      rule({ filter: { form: "and", prefix: "tmp/", tags: [["a", "b"]] }, expiration: { dateMs: 0 } }),
+      rule({ enabled: false, filter: { form: "filter", prefix: "off/" }, expiration: { days: 1 } }),
+      rule({ filter: { form: "filter", prefix: "uploads/" }, abortIncompleteMultipartUploadDays: 1 }),
+    ];
+    expect(prefixesToScan(rules, "objects")).toEqual(["logs/", "tmp/"]);
+    expect(prefixesToScan(rules, "uploads")).toEqual(["uploads/"]);
+    expect(prefixesToScan([...rules, rule({ expiration: { days: 5 } })], "objects")).toEqual([""]);
   });
 
   test("x-amz-expiration: an HTTP date and the rule's ID, URL-encoded", () => {
