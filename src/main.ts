@@ -149,8 +149,7 @@ async function main(argv: string[]): Promise<number> {
   process.once("SIGINT", now);
   process.once("SIGTERM", now);
   logger.info("stopping: no new connections, requests in flight may finish", { graceSeconds: shutdownGraceMs / 1000 });
-  await lifecycle.stop();
-  await server.close();
+  await Promise.all([lifecycle.stop(), server.close()]);
   await backend.close();
   logger.info("stopped");
   return 0;

@@ -2,15 +2,16 @@
  * Acts on buckets' lifecycle rules (lifecycle.ts): every `intervalMs` it walks the buckets that
  * have rules, deletes the objects whose expiry has passed and aborts the multipart uploads whose
  * time is up. As in S3, this happens after the time, not at it: an expired object is served until
- * the next scan removes it. Each deletion is checked again inside its commit (the same object,
- * still expired by the rules as they are then), so a scan never removes an object written or
- * retagged after it looked, nor one a changed configuration keeps.
+ * the next scan removes it. The rules are read again for every page of a listing, and each
+ * deletion is decided again inside its commit against the object as it is then (same ETag and
+ * Last-Modified, still expired by the page's rules): a scan never removes an object written or
+ * retagged after it looked.
  */
-import { S3Error } from "../errors.ts";
+import { assert } from "../util/assert.ts";
+import { S3Error, type S3ErrorCode } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { listKeysMax, type Backend, type ListedObject, type ObjectMeta } from "../store/backend.ts";
-import { lifecycleConfigName, parseStoredLifecycle } from "./handlers/lifecycle.ts";
-import { expiryOf, hasActions, prefixesToScan, uploadAbortOf, type LifecycleRule } from "./lifecycle.ts";
+import { expiryOf, hasActions, lifecycleConfigName, parseStoredLifecycle, prefixesToScan, uploadAbortOf, type LifecycleRule } from "./lifecycle.ts";
 
 export interface LifecycleScanResult {
   expired: number;
@@ -20,9 +21,15 @@ export interface LifecycleScanResult {
 /** The refusal of a deletion whose object changed, or stopped expiring, since the scan looked. */
 const staleCandidate = () => new S3Error("PreconditionFailed", "the object no longer expires by the bucket's lifecycle rules");
 
+/** Whether `error` is one of these S3 refusals: what a scan meets when clients change things under it. */
+const refused = (error: unknown, ...codes: S3ErrorCode[]) => error instanceof S3Error && codes.includes(error.code);
+
+const describe = (error: unknown) => (error instanceof Error ? (error.stack ?? error.message) : String(error));
+
 export class LifecycleRunner {
   private timer: Timer | undefined;
   private running: Promise<unknown> | undefined;
+  private started = false;
   private stopped = false;
 
   constructor(
@@ -32,11 +39,13 @@ export class LifecycleRunner {
     private readonly nowMs: () => number = Date.now,
   ) {}
 
-  /** Scans now, then `intervalMs` after each scan ends. */
+  /** Scans now, then `intervalMs` after each scan ends, until stopped. A runner starts once. */
   start(): void {
+    assert(!this.started, "a lifecycle runner starts once");
+    this.started = true;
     const scan = () => {
       this.running = this.scan()
-        .catch((error: unknown) => this.logger.error("lifecycle scan failed", { error: error instanceof Error ? error.message : String(error) }))
+        .catch((error: unknown) => this.logger.error("lifecycle scan failed", { error: describe(error) }))
         .finally(() => {
           this.running = undefined;
           if (!this.stopped) this.timer = setTimeout(scan, this.intervalMs);
@@ -45,36 +54,35 @@ export class LifecycleRunner {
     scan();
   }
 
-  /** Stops scanning; resolves once a scan in progress has stopped (between two pages). */
+  /** Stops scanning for good; resolves once a scan in progress has stopped (at the end of its page). */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.running;
   }
 
-  /** One pass over every bucket with rules. */
+  /** One pass over every bucket with rules. A bucket that fails is logged and the pass goes on to the next. */
   async scan(): Promise<LifecycleScanResult> {
     const total: LifecycleScanResult = { expired: 0, aborted: 0 };
     for (const { name } of await this.backend.listBuckets()) {
       if (this.stopped) break;
-      const result = { expired: await this.expireObjects(name), aborted: await this.abortUploads(name) };
-      if (result.expired + result.aborted > 0) this.logger.info("lifecycle rules applied", { bucket: name, ...result });
-      total.expired += result.expired;
-      total.aborted += result.aborted;
+      try {
+        const result = { expired: await this.expireObjects(name), aborted: await this.abortUploads(name) };
+        if (result.expired + result.aborted > 0) this.logger.info("lifecycle rules applied", { bucket: name, ...result });
+        total.expired += result.expired;
+        total.aborted += result.aborted;
+      } catch (error) {
+        this.logger.error("lifecycle rules could not be applied", { bucket: name, error: describe(error) });
+      }
     }
     return total;
   }
 
   /** The bucket's rules as they are now; undefined when it has none that act (or is gone). */
   private async rulesOf(bucket: string): Promise<LifecycleRule[] | undefined> {
-    try {
-      const document = await this.backend.getBucketConfig(bucket, lifecycleConfigName);
-      const rules = document === undefined ? undefined : parseStoredLifecycle(document).rules;
-      return rules && hasActions(rules) ? rules : undefined;
-    } catch (error) {
-      if (error instanceof S3Error && error.code === "NoSuchBucket") return undefined;
-      throw error;
-    }
+    const document = await this.backend.getBucketConfig(bucket, lifecycleConfigName).catch(gone);
+    const rules = document === undefined ? undefined : parseStoredLifecycle(document).rules;
+    return rules && hasActions(rules) ? rules : undefined;
   }
 
   /** The prefixes to list for the bucket's rules (none when it has no rules that act). */
@@ -94,12 +102,12 @@ export class LifecycleRunner {
     let expired = 0;
     let after = "";
     for (;;) {
-      // The rules are read again for every page: a configuration changed during a scan holds from the next page.
       const rules = await this.rulesOf(bucket);
       if (rules === undefined || this.stopped) return expired;
       const page = await this.backend.listObjects(bucket, { prefix, delimiter: "", after, maxKeys: listKeysMax }).catch(gone);
       if (page === undefined) return expired;
       const nowMs = this.nowMs();
+      // (deletions in flight together share commits and syncs)
       const deletions = await Promise.all(page.objects.map((listed) => this.expireOne(bucket, rules, listed, nowMs)));
       expired += deletions.filter(Boolean).length;
       if (!page.isTruncated || page.lastEntry === undefined) return expired;
@@ -107,35 +115,36 @@ export class LifecycleRunner {
     }
   }
 
-  /** Deletes one listed object if the rules expire it by now; whether it did. */
+  /** Deletes one listed object if the rules expire it by now; whether it did. Never throws: a failure is logged. */
   private async expireOne(bucket: string, rules: LifecycleRule[], listed: ListedObject, nowMs: number): Promise<boolean> {
     const expiresBy = (meta: ListedObject & { tags?: Record<string, string> }) => {
       const expiry = expiryOf(rules, meta);
       return expiry !== undefined && expiry !== "unknown" && expiry.atMs <= nowMs;
     };
-    const byListing = expiryOf(rules, listed);
-    if (byListing === undefined || (byListing !== "unknown" && byListing.atMs > nowMs)) return false;
-    // Rules with tags need the object's tags, which a listing does not carry.
-    if (byListing === "unknown" && !expiresBy(await this.tagsOf(bucket, listed))) return false;
     const unchanged = (current: ObjectMeta | undefined) => {
       if (current === undefined || current.etag !== listed.etag || current.lastModifiedMs !== listed.lastModifiedMs || !expiresBy(current)) throw staleCandidate();
     };
     try {
+      const byListing = expiryOf(rules, listed);
+      if (byListing === undefined || (byListing !== "unknown" && byListing.atMs > nowMs)) return false;
+      // Rules with tags need the object's tags, which a listing does not carry.
+      if (byListing === "unknown" && !expiresBy(await this.tagsOf(bucket, listed))) return false;
       await this.backend.deleteObject(bucket, listed.key, unchanged);
       return true;
     } catch (error) {
-      if (error instanceof S3Error && (error.code === "PreconditionFailed" || error.code === "NoSuchBucket")) return false;
-      throw error;
+      if (!refused(error, "PreconditionFailed", "NoSuchBucket")) this.logger.warn("an expired object could not be deleted", { bucket, key: listed.key, error: describe(error) });
+      return false;
     }
   }
 
+  /** The listed object with its tags, when it is still the object listed. */
   private async tagsOf(bucket: string, listed: ListedObject): Promise<ListedObject & { tags?: Record<string, string> }> {
     try {
       const reader = await this.backend.openObject(bucket, listed.key);
       reader.close();
       return reader.meta.etag === listed.etag && reader.meta.lastModifiedMs === listed.lastModifiedMs ? reader.meta : listed;
     } catch (error) {
-      if (error instanceof S3Error && (error.code === "NoSuchKey" || error.code === "NoSuchBucket")) return listed;
+      if (refused(error, "NoSuchKey", "NoSuchBucket")) return listed;
       throw error;
     }
   }
@@ -167,8 +176,8 @@ export class LifecycleRunner {
             () => true,
             (error: unknown) => {
               // (completed or aborted meanwhile)
-              if (error instanceof S3Error && (error.code === "NoSuchUpload" || error.code === "NoSuchBucket")) return false;
-              throw error;
+              if (!refused(error, "NoSuchUpload", "NoSuchBucket")) this.logger.warn("an upload past its time could not be aborted", { bucket, key: u.key, error: describe(error) });
+              return false;
             },
           ),
         ),
@@ -181,8 +190,8 @@ export class LifecycleRunner {
   }
 }
 
-/** A bucket deleted during the scan ends its part of the scan. */
+/** A bucket deleted during the scan ends its part of the scan (undefined); other failures go on. */
 function gone(error: unknown): undefined {
-  if (error instanceof S3Error && error.code === "NoSuchBucket") return undefined;
+  if (refused(error, "NoSuchBucket")) return undefined;
   throw error;
 }

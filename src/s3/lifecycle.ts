@@ -1,19 +1,12 @@
 /**
- * Bucket lifecycle configuration: the document (parsed, checked with S3's refusals, written back)
- * and what its rules decide: when an object expires and when an unfinished multipart upload is
- * aborted. Pure: the time and new rule ids come in as arguments (lifecycle-runner.ts acts on it).
+ * Bucket lifecycle rules and what they decide: when an object expires and when an unfinished
+ * multipart upload is aborted (lifecycle-xml.ts reads and writes the document; lifecycle-runner.ts
+ * acts on the decisions). Pure: the time comes in as an argument.
  */
-import { S3Error } from "../errors.ts";
-import { httpTime } from "./respond.ts";
-import { checkTags } from "./tags.ts";
-import { childList, childText, malformedXml, parseXmlBody, s3Xmlns, x, type Xml, type XmlNode } from "./xml.ts";
 
-/** S3's limits on a configuration. */
-export const lifecycleRulesMax = 1000;
-const ruleIdCharsMax = 255;
-/** a filter's prefix, as long as a key */
-const prefixBytesMax = 1024;
 export const dayMs = 86_400_000;
+/** The latest time a Date can hold: an expiry past it (a rule of 10^8 days) is never. */
+const timeMsMax = 8.64e15;
 
 /**
  * What a rule applies to, in the shape it was given: S3 writes it back as it was sent, and a rule
@@ -21,8 +14,8 @@ export const dayMs = 86_400_000;
  */
 export type LifecycleFilter =
   | { form: "rule-prefix"; prefix: string }
-  | { form: "filter"; prefix?: string; tag?: [string, string]; sizeGreaterThan?: number; sizeLessThan?: number }
-  | { form: "and"; prefix?: string; tags: Array<[string, string]>; sizeGreaterThan?: number; sizeLessThan?: number };
+  | { form: "filter"; prefix?: string; tag?: [string, string]; sizeGreaterThanBytes?: number; sizeLessThanBytes?: number }
+  | { form: "and"; prefix?: string; tags: Array<[string, string]>; sizeGreaterThanBytes?: number; sizeLessThanBytes?: number };
 
 export interface LifecycleRule {
   id: string;
@@ -42,248 +35,36 @@ export interface LifecycleSubject {
   tags?: Record<string, string>;
 }
 
-const invalidArgument = (message: string) => new S3Error("InvalidArgument", message);
-const invalidRequest = (message: string) => new S3Error("InvalidRequest", message);
-
-/** A positive whole number of days (S3 takes up to 2^31-1). */
-function days(node: XmlNode, name: string, action: string): number | undefined {
-  const text = childText(node, name)?.trim();
-  if (text === undefined) return undefined;
-  if (!/^-?\d{1,10}$/.test(text)) throw malformedXml();
-  const n = Number(text);
-  // (past an Integer it does not fit S3's schema)
-  if (n > 2_147_483_647) throw malformedXml();
-  if (n <= 0) throw invalidArgument(`'${name}' for ${action} action must be a positive integer`);
-  return n;
+/** A bucket's lifecycle configuration as kept among its configurations (as JSON). */
+export interface LifecycleConfig {
+  rules: LifecycleRule[];
+  /** the x-amz-transition-default-minimum-object-size it was put with; s3d makes no transitions, and gives it back */
+  transitionMinimumSize: string;
 }
 
-/** An object size in bytes (a Long in S3's model, not negative). */
-function sizeBytes(node: XmlNode, name: string): number | undefined {
-  const text = childText(node, name)?.trim();
-  if (text === undefined) return undefined;
-  if (!/^\d{1,16}$/.test(text)) throw malformedXml();
-  return Number(text);
-}
+/** The name the configuration is kept under among a bucket's configurations. */
+export const lifecycleConfigName = "lifecycle";
 
-/** An ISO 8601 time in UTC (with or without milliseconds); S3 takes only midnights. */
-function midnight(text: string): number {
-  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:Z|\+00:?00)$/.exec(text.trim());
-  if (!m) throw malformedXml();
-  const ms = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
-  const valid = new Date(ms);
-  if (Number.isNaN(ms) || valid.getUTCDate() !== Number(m[3]) || valid.getUTCMonth() !== Number(m[2]) - 1) throw malformedXml();
-  if (ms % dayMs !== 0 || Number(m[7] ?? 0) !== 0) throw invalidArgument("'Date' must be at midnight GMT");
-  return ms;
-}
-
-function tagOf(node: XmlNode): [string, string] {
-  const key = childText(node, "Key");
-  if (key === undefined) throw malformedXml();
-  return [key, childText(node, "Value") ?? ""];
-}
-
-/** The single element, when there is exactly one: more (or markup where text belongs) is malformed. */
-function single(node: XmlNode, name: string): XmlNode | undefined {
-  const list = childList(node, name);
-  if (list.length > 1) throw malformedXml();
-  return list[0];
-}
-
-/** Names of the child elements of an element; text beside them may only be whitespace (a document's indentation). */
-function childNames(node: XmlNode | undefined): string[] {
-  if (node === undefined || typeof node === "string") return [];
-  const text = node["#text"];
-  if (text !== undefined && (typeof text !== "string" || text.trim() !== "")) throw malformedXml();
-  return Object.keys(node).filter((name) => name !== "#text");
-}
-
-function filterOf(rule: XmlNode): LifecycleFilter {
-  const rulePrefix = childText(rule, "Prefix");
-  const filter = single(rule, "Filter");
-  if (rulePrefix !== undefined && filter !== undefined) throw malformedXml();
-  if (filter === undefined) {
-    if (rulePrefix === undefined) throw malformedXml();
-    return { form: "rule-prefix", prefix: rulePrefix };
-  }
-  const conditions = childNames(filter);
-  if (conditions.some((c) => !["Prefix", "Tag", "ObjectSizeGreaterThan", "ObjectSizeLessThan", "And"].includes(c))) throw malformedXml();
-  // Outside And, a filter holds one condition at most.
-  if (conditions.length > 1 || childList(filter, "Tag").length > 1) throw malformedXml();
-  const and = single(filter, "And");
-  if (and === undefined) {
-    const tag = single(filter, "Tag");
-    const result: LifecycleFilter = {
-      form: "filter",
-      prefix: childText(filter, "Prefix"),
-      tag: tag === undefined ? undefined : (Object.entries(checkTags([tagOf(tag)]))[0] as [string, string]),
-      sizeGreaterThan: sizeBytes(filter, "ObjectSizeGreaterThan"),
-      sizeLessThan: sizeBytes(filter, "ObjectSizeLessThan"),
-    };
-    return result;
-  }
-  if (childNames(and).some((c) => !["Prefix", "Tag", "ObjectSizeGreaterThan", "ObjectSizeLessThan"].includes(c))) throw malformedXml();
-  const pairs = childList(and, "Tag").map(tagOf);
-  if (new Set(pairs.map(([k]) => k)).size < pairs.length) throw invalidRequest("Duplicate Tag Keys are not allowed.");
-  const tags = Object.entries(checkTags(pairs, "Bucket"));
-  const result: LifecycleFilter = {
-    form: "and",
-    prefix: childText(and, "Prefix"),
-    tags,
-    sizeGreaterThan: sizeBytes(and, "ObjectSizeGreaterThan"),
-    sizeLessThan: sizeBytes(and, "ObjectSizeLessThan"),
-  };
-  const count = (result.prefix !== undefined ? 1 : 0) + tags.length + (result.sizeGreaterThan !== undefined ? 1 : 0) + (result.sizeLessThan !== undefined ? 1 : 0);
-  if (count < 2) throw malformedXml();
-  return result;
-}
+export const parseStoredLifecycle = (document: string): LifecycleConfig => JSON.parse(document) as LifecycleConfig;
 
 /** The conditions of a filter, whatever its form. */
-function conditionsOf(filter: LifecycleFilter): { prefix: string; tags: Array<[string, string]>; sizeGreaterThan?: number; sizeLessThan?: number } {
+export function conditionsOf(filter: LifecycleFilter): { prefix: string; tags: Array<[string, string]>; sizeGreaterThanBytes?: number; sizeLessThanBytes?: number } {
   switch (filter.form) {
     case "rule-prefix":
       return { prefix: filter.prefix, tags: [] };
     case "filter":
-      return { prefix: filter.prefix ?? "", tags: filter.tag ? [filter.tag] : [], sizeGreaterThan: filter.sizeGreaterThan, sizeLessThan: filter.sizeLessThan };
+      return { prefix: filter.prefix ?? "", tags: filter.tag ? [filter.tag] : [], sizeGreaterThanBytes: filter.sizeGreaterThanBytes, sizeLessThanBytes: filter.sizeLessThanBytes };
     case "and":
-      return { prefix: filter.prefix ?? "", tags: filter.tags, sizeGreaterThan: filter.sizeGreaterThan, sizeLessThan: filter.sizeLessThan };
+      return { prefix: filter.prefix ?? "", tags: filter.tags, sizeGreaterThanBytes: filter.sizeGreaterThanBytes, sizeLessThanBytes: filter.sizeLessThanBytes };
   }
-}
-
-function ruleOf(node: XmlNode, newId: () => string): LifecycleRule {
-  for (const name of childNames(node)) {
-    if (!["ID", "Status", "Prefix", "Filter", "Expiration", "Transition", "NoncurrentVersionExpiration", "NoncurrentVersionTransition", "AbortIncompleteMultipartUpload"].includes(name)) {
-      throw malformedXml();
-    }
-  }
-  const id = childText(node, "ID");
-  if (id !== undefined && id.length > ruleIdCharsMax) throw invalidArgument(`ID length should not exceed allowed limit of ${ruleIdCharsMax}`);
-  const status = childText(node, "Status");
-  if (status !== "Enabled" && status !== "Disabled") throw malformedXml();
-  const filter = filterOf(node);
-  const { prefix, tags, sizeGreaterThan, sizeLessThan } = conditionsOf(filter);
-  if (Buffer.byteLength(prefix) > prefixBytesMax) throw invalidRequest(`The maximum size of a prefix is ${prefixBytesMax}.`);
-  if (sizeGreaterThan !== undefined && sizeLessThan !== undefined && sizeGreaterThan >= sizeLessThan) {
-    throw invalidArgument("ObjectSizeGreaterThan must be less than ObjectSizeLessThan");
-  }
-  if (childList(node, "Transition").length > 0 || childList(node, "NoncurrentVersionTransition").length > 0) {
-    throw new S3Error("NotImplemented", "s3d keeps every object in the STANDARD storage class: lifecycle transitions are not supported");
-  }
-  const rule: LifecycleRule = { id: id === undefined || id === "" ? newId() : id, enabled: status === "Enabled", filter };
-
-  const expiration = single(node, "Expiration");
-  if (expiration !== undefined) {
-    const dateText = childText(expiration, "Date");
-    const marker = childText(expiration, "ExpiredObjectDeleteMarker")?.trim();
-    const expiry = {
-      days: days(expiration, "Days", "Expiration"),
-      dateMs: dateText === undefined ? undefined : midnight(dateText),
-      expiredObjectDeleteMarker: marker === undefined ? undefined : marker === "true" ? true : marker === "false" ? false : badMarker(),
-    };
-    const given = [expiry.days, expiry.dateMs, expiry.expiredObjectDeleteMarker].filter((v) => v !== undefined).length;
-    if (given !== 1) throw malformedXml();
-    if (expiry.expiredObjectDeleteMarker !== undefined && tags.length > 0) throw invalidRequest("ExpiredObjectDeleteMarker cannot be specified with Tags.");
-    rule.expiration = expiry;
-  }
-  const noncurrent = single(node, "NoncurrentVersionExpiration");
-  if (noncurrent !== undefined) {
-    const newer = childText(noncurrent, "NewerNoncurrentVersions")?.trim();
-    if (newer !== undefined && (!/^\d{1,3}$/.test(newer) || Number(newer) < 1 || Number(newer) > 100)) {
-      throw invalidArgument("NewerNoncurrentVersions must be between 1 and 100");
-    }
-    const noncurrentDays = days(noncurrent, "NoncurrentDays", "NoncurrentVersionExpiration");
-    if (noncurrentDays === undefined) throw malformedXml();
-    rule.noncurrentVersionExpiration = { noncurrentDays, newerNoncurrentVersions: newer === undefined ? undefined : Number(newer) };
-  }
-  const abort = single(node, "AbortIncompleteMultipartUpload");
-  if (abort !== undefined) {
-    const after = days(abort, "DaysAfterInitiation", "AbortIncompleteMultipartUpload");
-    if (after === undefined) throw malformedXml();
-    if (tags.length > 0) throw invalidRequest("AbortIncompleteMultipartUpload cannot be specified with Tags.");
-    if (sizeGreaterThan !== undefined || sizeLessThan !== undefined) throw invalidRequest("AbortIncompleteMultipartUpload cannot be specified with Object Size.");
-    rule.abortIncompleteMultipartUploadDays = after;
-  }
-  if (!rule.expiration && !rule.noncurrentVersionExpiration && rule.abortIncompleteMultipartUploadDays === undefined) {
-    throw invalidRequest("At least one action needs to be specified in a rule.");
-  }
-  return rule;
-}
-
-function badMarker(): never {
-  throw malformedXml();
-}
-
-/** A LifecycleConfiguration document; rules without an ID get one from `newId`. */
-export function lifecycleFromXml(text: string, newId: () => string): LifecycleRule[] {
-  const doc = parseXmlBody(text);
-  const config = doc.LifecycleConfiguration;
-  if (config === undefined || childNames(doc).length !== 1) throw malformedXml();
-  const nodes = childList(config, "Rule");
-  if (nodes.length === 0 || childNames(config).some((n) => n !== "Rule")) throw malformedXml();
-  if (nodes.length > lifecycleRulesMax) throw invalidRequest(`Lifecycle configuration cannot have more than ${lifecycleRulesMax} rules.`);
-  const rules = nodes.map((n) => ruleOf(n, newId));
-  const ids = new Set<string>();
-  for (const r of rules) {
-    if (ids.has(r.id)) throw invalidArgument("Rule ID must be unique. Found same ID for more than one rule");
-    ids.add(r.id);
-  }
-  return rules;
-}
-
-const isoDate = (ms: number) => new Date(ms).toISOString();
-
-function filterXml(filter: LifecycleFilter): Xml {
-  const tagXml = ([k, v]: [string, string]) => x("Tag", x("Key", k), x("Value", v));
-  const sizes = (f: { sizeGreaterThan?: number; sizeLessThan?: number }) => [
-    f.sizeGreaterThan !== undefined ? x("ObjectSizeGreaterThan", f.sizeGreaterThan) : null,
-    f.sizeLessThan !== undefined ? x("ObjectSizeLessThan", f.sizeLessThan) : null,
-  ];
-  switch (filter.form) {
-    case "rule-prefix":
-      return x("Prefix", filter.prefix);
-    case "filter":
-      return x("Filter", filter.prefix !== undefined ? x("Prefix", filter.prefix) : null, filter.tag ? tagXml(filter.tag) : null, sizes(filter));
-    case "and":
-      return x("Filter", x("And", filter.prefix !== undefined ? x("Prefix", filter.prefix) : null, filter.tags.map(tagXml), sizes(filter)));
-  }
-}
-
-export function lifecycleXml(rules: LifecycleRule[]): Xml {
-  return x(
-    "LifecycleConfiguration",
-    { xmlns: s3Xmlns },
-    rules.map((r) =>
-      x(
-        "Rule",
-        x("ID", r.id),
-        filterXml(r.filter),
-        x("Status", r.enabled ? "Enabled" : "Disabled"),
-        r.expiration
-          ? x(
-              "Expiration",
-              r.expiration.days !== undefined ? x("Days", r.expiration.days) : null,
-              r.expiration.dateMs !== undefined ? x("Date", isoDate(r.expiration.dateMs)) : null,
-              r.expiration.expiredObjectDeleteMarker !== undefined ? x("ExpiredObjectDeleteMarker", r.expiration.expiredObjectDeleteMarker) : null,
-            )
-          : null,
-        r.noncurrentVersionExpiration
-          ? x(
-              "NoncurrentVersionExpiration",
-              r.noncurrentVersionExpiration.noncurrentDays !== undefined ? x("NoncurrentDays", r.noncurrentVersionExpiration.noncurrentDays) : null,
-              r.noncurrentVersionExpiration.newerNoncurrentVersions !== undefined ? x("NewerNoncurrentVersions", r.noncurrentVersionExpiration.newerNoncurrentVersions) : null,
-            )
-          : null,
-        r.abortIncompleteMultipartUploadDays !== undefined ? x("AbortIncompleteMultipartUpload", x("DaysAfterInitiation", r.abortIncompleteMultipartUploadDays)) : null,
-      ),
-    ),
-  );
 }
 
 /** Whether the rule's filter holds for the object; undefined when that depends on tags not read. */
 function applies(rule: LifecycleRule, subject: LifecycleSubject): boolean | undefined {
-  const { prefix, tags, sizeGreaterThan, sizeLessThan } = conditionsOf(rule.filter);
+  const { prefix, tags, sizeGreaterThanBytes, sizeLessThanBytes } = conditionsOf(rule.filter);
   if (!subject.key.startsWith(prefix)) return false;
-  if (sizeGreaterThan !== undefined && !(subject.sizeBytes > sizeGreaterThan)) return false;
-  if (sizeLessThan !== undefined && !(subject.sizeBytes < sizeLessThan)) return false;
+  if (sizeGreaterThanBytes !== undefined && !(subject.sizeBytes > sizeGreaterThanBytes)) return false;
+  if (sizeLessThanBytes !== undefined && !(subject.sizeBytes < sizeLessThanBytes)) return false;
   if (tags.length === 0) return true;
   if (subject.tags === undefined) return undefined;
   const own = subject.tags;
@@ -295,7 +76,7 @@ function applies(rule: LifecycleRule, subject: LifecycleSubject): boolean | unde
  * object made on 15 January at 10:30 with a rule of 3 days expires on 19 January at 00:00.
  */
 export function afterDays(startMs: number, days: number): number {
-  return Math.floor((startMs + days * dayMs) / dayMs) * dayMs + dayMs;
+  return Math.min(timeMsMax, Math.floor((startMs + days * dayMs) / dayMs) * dayMs + dayMs);
 }
 
 export interface Expiry {
@@ -309,20 +90,20 @@ export interface Expiry {
  */
 export function expiryOf(rules: readonly LifecycleRule[], subject: LifecycleSubject): Expiry | undefined | "unknown" {
   let first: Expiry | undefined;
-  let unknown = false;
+  /** the earliest expiry among rules that hold only if the subject has tags it does not carry */
+  let firstUndecidedMs = Infinity;
   for (const rule of rules) {
     const e = rule.expiration;
     if (!rule.enabled || e === undefined || (e.days === undefined && e.dateMs === undefined)) continue;
     const holds = applies(rule, subject);
     if (holds === false) continue;
-    if (holds === undefined) {
-      unknown = true;
-      continue;
-    }
     const atMs = e.days !== undefined ? afterDays(subject.lastModifiedMs, e.days) : (e.dateMs as number);
-    if (first === undefined || atMs < first.atMs) first = { atMs, ruleId: rule.id };
+    if (atMs >= timeMsMax) continue;
+    if (holds === undefined) firstUndecidedMs = Math.min(firstUndecidedMs, atMs);
+    else if (first === undefined || atMs < first.atMs) first = { atMs, ruleId: rule.id };
   }
-  return unknown ? "unknown" : first;
+  // (a rule with tags that would expire the object later cannot change the answer)
+  return firstUndecidedMs < (first?.atMs ?? Infinity) ? "unknown" : first;
 }
 
 /** When an unfinished multipart upload of `key`, started at `initiatedMs`, is aborted by the rules; undefined: never. */
@@ -334,7 +115,7 @@ export function uploadAbortOf(rules: readonly LifecycleRule[], key: string, init
     // (rules that abort uploads have neither tags nor sizes: S3 refuses both with the action)
     if (!key.startsWith(conditionsOf(rule.filter).prefix)) continue;
     const atMs = afterDays(initiatedMs, after);
-    if (first === undefined || atMs < first.atMs) first = { atMs, ruleId: rule.id };
+    if (atMs < timeMsMax && (first === undefined || atMs < first.atMs)) first = { atMs, ruleId: rule.id };
   }
   return first;
 }
@@ -356,9 +137,4 @@ export function prefixesToScan(rules: readonly LifecycleRule[], of: "objects" | 
   const kept: string[] = [];
   for (const prefix of prefixes) if (!kept.some((k) => prefix.startsWith(k))) kept.push(prefix);
   return kept;
-}
-
-/** The x-amz-expiration header's value: the expiry as an HTTP date and the rule's ID, URL-encoded, as S3 writes it. */
-export function expirationHeader(expiry: Expiry): string {
-  return `expiry-date="${httpTime(expiry.atMs)}", rule-id="${encodeURIComponent(expiry.ruleId)}"`;
 }

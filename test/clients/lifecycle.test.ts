@@ -121,6 +121,7 @@ describe("bucket lifecycle with real clients", () => {
     expect(JSON.parse(head.stdout).Expiration).toBe(`expiry-date="${expiry}", rule-id="month"`);
 
     expect(await keysLeft(bucket, "logs/")).toEqual([]);
+    // (kept: the scan that emptied logs/ found it 30 days from expiring)
     expect(await keysLeft(bucket, "data/")).toEqual(["data/kept.txt"]);
     expect((await aws("s3api", "delete-bucket-lifecycle", "--bucket", bucket)).code).toBe(0);
     const gone = await aws("s3api", "get-bucket-lifecycle-configuration", "--bucket", bucket);
@@ -159,6 +160,7 @@ describe("bucket lifecycle with real clients", () => {
     const byDate = await s3cmd("expire", `s3://${bucket}`, "--expiry-date=2020-01-01T00:00:00.000Z", "--expiry-prefix=old/");
     expect(byDate.code, byDate.describe).toBe(0);
     expect(await keysLeft(bucket, "old/")).toEqual([]);
+    // (no rule names new/)
     expect(await keysLeft(bucket, "new/")).toEqual(["new/a.txt"]);
     expect((await s3cmd("dellifecycle", `s3://${bucket}`)).code).toBe(0);
     const none = await s3cmd("getlifecycle", `s3://${bucket}`);

@@ -7,8 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger } from "../../src/log.ts";
-import { lifecycleConfigName, type LifecycleConfig } from "../../src/s3/handlers/lifecycle.ts";
-import { dayMs, type LifecycleRule } from "../../src/s3/lifecycle.ts";
+import { dayMs, lifecycleConfigName, type LifecycleConfig, type LifecycleRule } from "../../src/s3/lifecycle.ts";
 import { LifecycleRunner } from "../../src/s3/lifecycle-runner.ts";
 import type { ObjectAttributes } from "../../src/store/backend.ts";
 import { FsBackend } from "../../src/store/fs/backend.ts";
@@ -51,7 +50,7 @@ async function keys(bucket = "bkt"): Promise<string[]> {
 test("objects are deleted once their days have passed (at the next midnight UTC), by prefix, size and tags", async () => {
   await setRules([
     { filter: { form: "rule-prefix", prefix: "logs/" }, expiration: { days: 1 } },
-    { filter: { form: "filter", sizeGreaterThan: 100 }, expiration: { days: 3 } },
+    { filter: { form: "filter", sizeGreaterThanBytes: 100 }, expiration: { days: 3 } },
     { filter: { form: "and", prefix: "tmp/", tags: [["scratch", "yes"]] }, expiration: { days: 1 } },
   ]);
   await put("logs/a");
@@ -118,7 +117,7 @@ test("uploads are aborted once DaysAfterInitiation have passed, by prefix; compl
   expect(await runner().scan()).toEqual({ expired: 0, aborted: 1 });
   const left = await backend.listMultipartUploads("bkt", { prefix: "", delimiter: "", keyMarker: "", uploadIdMarker: "", maxUploads: 1000 });
   expect(left.uploads.map((u) => u.uploadId).sort()).toEqual([elsewhere, young].sort());
-  expect(backend.listParts("bkt", "tmp/old", old, 0, 1000)).rejects.toMatchObject({ code: "NoSuchUpload" });
+  await expect(backend.listParts("bkt", "tmp/old", old, 0, 1000)).rejects.toMatchObject({ code: "NoSuchUpload" });
 });
 
 test("many objects over several pages are all expired, and a stopped runner stops", async () => {
@@ -132,4 +131,51 @@ test("many objects over several pages are all expired, and a stopped runner stop
   await stopped.stop();
   expect(await stopped.scan()).toEqual({ expired: 0, aborted: 0 });
   expect(await keys()).toEqual(["again"]);
+});
+
+test("a started runner scans at once and again after each interval; a failed scan is logged and the next one still comes; stop ends it", async () => {
+  await setRules([{ expiration: { days: 1 } }]);
+  nowMs = t0 + 5 * dayMs;
+  await put("first");
+  const listBuckets = backend.listBuckets.bind(backend);
+  let calls = 0;
+  backend.listBuckets = async () => {
+    calls++;
+    if (calls === 2) throw new Error("the metadata could not be read");
+    return listBuckets();
+  };
+  const scanning = new LifecycleRunner(backend, createLogger("info", (line) => logged.push(line)), 20, () => nowMs);
+  scanning.start();
+  expect(() => scanning.start()).toThrow();
+  const until = async (done: () => boolean) => {
+    for (let i = 0; i < 200 && !done(); i++) await Bun.sleep(10);
+  };
+  await until(() => calls >= 3);
+  await put("second");
+  await until(() => calls >= 5);
+  await scanning.stop();
+  const after = calls;
+  await Bun.sleep(60);
+  expect(calls).toBe(after);
+  expect(await keys()).toEqual([]);
+  const failures = logged.map((l) => JSON.parse(l)).filter((l) => l.msg === "lifecycle scan failed");
+  expect(failures).toHaveLength(1);
+  expect(failures[0].error).toContain("the metadata could not be read");
+});
+
+test("a bucket whose scan fails is logged, and the buckets after it are still scanned", async () => {
+  await backend.createBucket("later", t0);
+  await setRules([{ expiration: { days: 1 } }]);
+  await setRules([{ expiration: { days: 1 } }], "later");
+  await put("a");
+  await put("b", 10, {}, t0, "later");
+  nowMs = t0 + 5 * dayMs;
+  const listObjects = backend.listObjects.bind(backend);
+  backend.listObjects = async (bucket, query) => {
+    if (bucket === "bkt") throw new Error("disk I/O error");
+    return listObjects(bucket, query);
+  };
+  expect(await runner().scan()).toEqual({ expired: 1, aborted: 0 });
+  expect(await keys("later")).toEqual([]);
+  expect(logged.some((l) => JSON.parse(l).msg === "lifecycle rules could not be applied" && JSON.parse(l).bucket === "bkt")).toBe(true);
 });

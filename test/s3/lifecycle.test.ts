@@ -1,6 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { S3Error } from "../../src/errors.ts";
-import { afterDays, dayMs, expirationHeader, expiryOf, hasActions, lifecycleFromXml, lifecycleXml, prefixesToScan, uploadAbortOf, type LifecycleRule } from "../../src/s3/lifecycle.ts";
+import { expirationHeader } from "../../src/s3/handlers/lifecycle.ts";
+import { afterDays, dayMs, expiryOf, hasActions, prefixesToScan, uploadAbortOf, type LifecycleRule } from "../../src/s3/lifecycle.ts";
+import { lifecycleFromXml, lifecycleXml } from "../../src/s3/lifecycle-xml.ts";
 import { xmlDocument } from "../../src/s3/xml.ts";
 import { fuzzIterations, fuzzRandom } from "../support/fuzz.ts";
 
@@ -35,7 +37,7 @@ describe("lifecycle configuration documents", () => {
     expect(rules[1].enabled).toBe(false);
     expect(rules[1].abortIncompleteMultipartUploadDays).toBe(3);
     expect(rules[2].expiration?.dateMs).toBe(utc("2026-01-01T00:00:00Z"));
-    expect(rules[3].filter).toEqual({ form: "and", prefix: "a/", tags: [["k", "v"]], sizeGreaterThan: 10, sizeLessThan: 100 });
+    expect(rules[3].filter).toEqual({ form: "and", prefix: "a/", tags: [["k", "v"]], sizeGreaterThanBytes: 10, sizeLessThanBytes: 100 });
     expect(rules[3].noncurrentVersionExpiration).toEqual({ noncurrentDays: 5, newerNoncurrentVersions: 2 });
     const written = xmlDocument(lifecycleXml(rules));
     expect(written).toContain("<Rule><ID>legacy</ID><Prefix>logs/</Prefix><Status>Enabled</Status><Expiration><Days>7</Days></Expiration></Rule>");
@@ -151,7 +153,7 @@ describe("what the rules decide", () => {
   });
 
   test("a date expires every matching object, older or newer; sizes are strict bounds", () => {
-    const rules = [rule({ id: "d", filter: { form: "and", tags: [], sizeGreaterThan: 10, sizeLessThan: 20 }, expiration: { dateMs: utc("2026-01-01T00:00:00Z") } })];
+    const rules = [rule({ id: "d", filter: { form: "and", tags: [], sizeGreaterThanBytes: 10, sizeLessThanBytes: 20 }, expiration: { dateMs: utc("2026-01-01T00:00:00Z") } })];
     const at = (sizeBytes: number, lastModifiedMs = utc("2027-05-01T00:00:00Z")) => expiryOf(rules, { key: "k", sizeBytes, lastModifiedMs });
     expect(at(15)).toEqual({ atMs: utc("2026-01-01T00:00:00Z"), ruleId: "d" });
     expect([at(10), at(20), at(9), at(21)]).toEqual([undefined, undefined, undefined, undefined]);
@@ -189,6 +191,20 @@ describe("what the rules decide", () => {
     expect(prefixesToScan(rules, "objects")).toEqual(["logs/", "tmp/"]);
     expect(prefixesToScan(rules, "uploads")).toEqual(["uploads/"]);
     expect(prefixesToScan([...rules, rule({ expiration: { days: 5 } })], "objects")).toEqual([""]);
+  });
+
+  test("days past what a date can hold never expire (no 'Invalid Date' in a header); years under 100 are read as written", () => {
+    const far = [rule({ expiration: { days: 2_147_483_647 }, abortIncompleteMultipartUploadDays: 2_147_483_647 })];
+    expect(expiryOf(far, { key: "k", sizeBytes: 1, lastModifiedMs: 0 })).toBeUndefined();
+    expect(uploadAbortOf(far, "k", 0)).toBeUndefined();
+    const at = parse("<Rule><Filter/><Status>Enabled</Status><Expiration><Date>0099-01-01T00:00:00Z</Date></Expiration></Rule>")[0].expiration?.dateMs;
+    expect(new Date(at as number).getUTCFullYear()).toBe(99);
+  });
+
+  test("a tagless rule that expires an object before any rule with tags could decides without the tags", () => {
+    const rules = [rule({ id: "soon", expiration: { days: 1 } }), rule({ id: "tagged", filter: { form: "filter", tag: ["a", "b"] }, expiration: { days: 9 } })];
+    expect(expiryOf(rules, { key: "k", sizeBytes: 1, lastModifiedMs: 0 })).toEqual({ atMs: 2 * dayMs, ruleId: "soon" });
+    expect(expiryOf([rules[1], rule({ id: "late", expiration: { days: 30 } })], { key: "k", sizeBytes: 1, lastModifiedMs: 0 })).toBe("unknown");
   });
 
   test("x-amz-expiration: an HTTP date and the rule's ID, URL-encoded", () => {

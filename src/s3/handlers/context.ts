@@ -3,7 +3,7 @@ import type { Backend } from "../../store/backend.ts";
 import type { Access, BucketPolicies } from "../access.ts";
 import type { PayloadClaim } from "../body.ts";
 import type { KeptConfigs } from "../kept-configs.ts";
-import type { LifecycleConfig } from "./lifecycle.ts";
+import type { LifecycleConfig } from "../lifecycle.ts";
 import type { S3Request } from "../request.ts";
 import type { S3Response } from "../respond.ts";
 import { s3Xmlns, x } from "../xml.ts";

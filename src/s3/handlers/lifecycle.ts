@@ -2,22 +2,11 @@
 import { randomInt } from "node:crypto";
 import { S3Error } from "../../errors.ts";
 import type { ObjectMeta } from "../../store/backend.ts";
-import { expirationHeader, expiryOf, lifecycleFromXml, lifecycleXml, uploadAbortOf, type LifecycleRule } from "../lifecycle.ts";
+import { expiryOf, lifecycleConfigName, parseStoredLifecycle, uploadAbortOf, type Expiry, type LifecycleConfig, type LifecycleRule } from "../lifecycle.ts";
+import { lifecycleFromXml, lifecycleXml } from "../lifecycle-xml.ts";
 import { emptyResponse, httpTime, xmlResponse } from "../respond.ts";
 import type { S3Context } from "./context.ts";
 import { readSmallBody, requireIntegrityHeader } from "./small-body.ts";
-
-/** A bucket's lifecycle configuration as kept among its configurations (as JSON). */
-export interface LifecycleConfig {
-  rules: LifecycleRule[];
-  /** the x-amz-transition-default-minimum-object-size it was put with; s3d makes no transitions, and gives it back */
-  transitionMinimumSize: string;
-}
-
-/** The name the configuration is kept under among a bucket's configurations. */
-export const lifecycleConfigName = "lifecycle";
-
-export const parseStoredLifecycle = (document: string): LifecycleConfig => JSON.parse(document) as LifecycleConfig;
 
 const transitionMinimumSizeHeader = "x-amz-transition-default-minimum-object-size";
 const transitionMinimumSizes = ["all_storage_classes_128K", "varies_by_storage_class"];
@@ -69,16 +58,36 @@ async function rulesOf(ctx: S3Context): Promise<LifecycleRule[] | undefined> {
   return (await ctx.lifecycles.of(ctx.req.bucket))?.rules;
 }
 
+/**
+ * Headers that tell what the bucket's rules decide, or none. They go out with answers to writes
+ * already committed: a failure to read the rules costs the headers, not the answer.
+ */
+async function headersOf(ctx: S3Context, decide: (rules: LifecycleRule[]) => Record<string, string>): Promise<Record<string, string>> {
+  try {
+    const rules = await rulesOf(ctx);
+    return rules ? decide(rules) : {};
+  } catch {
+    return {};
+  }
+}
+
 /** x-amz-expiration, when the bucket's rules expire the object (S3 sends it on PUT, GET, HEAD, copies and completions). */
-export async function expirationHeaders(ctx: S3Context, meta: ObjectMeta): Promise<Record<string, string>> {
-  const rules = await rulesOf(ctx);
-  const expiry = rules && expiryOf(rules, meta);
-  return expiry === undefined || expiry === "unknown" ? {} : { "x-amz-expiration": expirationHeader(expiry) };
+export function expirationHeaders(ctx: S3Context, meta: ObjectMeta): Promise<Record<string, string>> {
+  return headersOf(ctx, (rules): Record<string, string> => {
+    const expiry = expiryOf(rules, meta);
+    return expiry === undefined || expiry === "unknown" ? {} : { "x-amz-expiration": expirationHeader(expiry) };
+  });
 }
 
 /** x-amz-abort-date and x-amz-abort-rule-id, when the bucket's rules abort the upload (CreateMultipartUpload, ListParts). */
-export async function abortHeaders(ctx: S3Context, initiatedMs: number): Promise<Record<string, string>> {
-  const rules = await rulesOf(ctx);
-  const abort = rules && uploadAbortOf(rules, ctx.req.key, initiatedMs);
-  return abort === undefined ? {} : { "x-amz-abort-date": httpTime(abort.atMs), "x-amz-abort-rule-id": encodeURIComponent(abort.ruleId) };
+export function abortHeaders(ctx: S3Context, initiatedMs: number): Promise<Record<string, string>> {
+  return headersOf(ctx, (rules): Record<string, string> => {
+    const abort = uploadAbortOf(rules, ctx.req.key, initiatedMs);
+    return abort === undefined ? {} : { "x-amz-abort-date": httpTime(abort.atMs), "x-amz-abort-rule-id": encodeURIComponent(abort.ruleId) };
+  });
+}
+
+/** The x-amz-expiration header's value: the expiry as an HTTP date and the rule's ID, URL-encoded, as S3 writes it. */
+export function expirationHeader(expiry: Expiry): string {
+  return `expiry-date="${httpTime(expiry.atMs)}", rule-id="${encodeURIComponent(expiry.ruleId)}"`;
 }
