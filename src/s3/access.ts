@@ -6,6 +6,8 @@
 import { S3Error } from "../errors.ts";
 import type { Backend } from "../store/backend.ts";
 import { KeptConfigs } from "./kept-configs.ts";
+import type { S3Request } from "./request.ts";
+import type { ConditionValues } from "./policy-conditions.ts";
 import { allowsSomewhere, evaluate, parseBucketPolicy, resourceArn, type BucketPolicy } from "./bucket-policy.ts";
 
 /** The name a bucket's policy document is kept under among its configurations. */
@@ -98,6 +100,8 @@ const accessDenied = () => new S3Error("AccessDenied", "Access Denied");
 export interface Access {
   /** whether the request is unsigned (served only as its bucket's policy allows everyone) */
   readonly anonymous: boolean;
+  /** what the request carries for policy conditions */
+  readonly values: ConditionValues;
   /** whether the request may do all of `actions` on the bucket, or the key in it */
   allows(actions: readonly string[], bucket: string, key?: string): Promise<boolean>;
   /** throws AccessDenied unless it `allows` */
@@ -132,14 +136,18 @@ export class BucketPolicies {
     this.kept.forget(bucket);
   }
 
-  /** A request's access: unsigned requests only as allowed, signed ones unless denied. */
-  accessFor(anonymous: boolean): Access {
+  /**
+   * A request's access: unsigned requests only as allowed, signed ones unless denied; `values` are
+   * what the request carries for the policies' conditions (conditionValuesOf).
+   */
+  accessFor(anonymous: boolean, values: ConditionValues): Access {
     const allows = async (actions: readonly string[], bucket: string, key?: string) => {
-      const decision = evaluate(await this.of(bucket), actions, resourceArn(bucket, key));
+      const decision = evaluate(await this.of(bucket), actions, resourceArn(bucket, key), values);
       return decision === "allow" || (!anonymous && decision === "none");
     };
     return {
       anonymous,
+      values,
       allows,
       check: async (actions, bucket, key) => {
         if (!(await allows(actions, bucket, key))) throw accessDenied();
@@ -160,6 +168,48 @@ export class BucketPolicies {
     }
     if (needs.actions.length > 0) await access.check(needs.actions, req.bucket, needs.on === "object" ? req.key : undefined);
     // DeleteObjects checks each key; unsigned, it is let in only where some key may be deleted
-    else if (access.anonymous && !allowsSomewhere(await this.of(req.bucket), "s3:DeleteObject")) throw accessDenied();
+    else if (access.anonymous && !allowsSomewhere(await this.of(req.bucket), "s3:DeleteObject", access.values)) throw accessDenied();
   }
+}
+
+/** The listings, whose requests carry s3:prefix, s3:delimiter and s3:max-keys. */
+const listings = new Set(["ListObjects", "ListObjectsV2", "ListObjectVersions"]);
+
+/**
+ * What a request carries for the condition keys policy-conditions.ts knows. `sourceIp` is the
+ * connection's peer; `authType` is S3's name for how it was signed (undefined: unsigned).
+ */
+export function conditionValuesOf(
+  req: S3Request,
+  operation: string,
+  sourceIp: string | undefined,
+  authType: "REST-HEADER" | "REST-QUERY-STRING" | "POST" | undefined,
+): ConditionValues {
+  return (key) => {
+    switch (key) {
+      case "aws:sourceip":
+        return sourceIp;
+      case "aws:securetransport":
+        return req.scheme === "https" ? "true" : "false";
+      case "aws:currenttime":
+        return new Date(req.nowMs).toISOString();
+      case "aws:epochtime":
+        return String(Math.floor(req.nowMs / 1000));
+      case "aws:useragent":
+        return req.headers["user-agent"];
+      case "aws:referer":
+        return req.headers.referer;
+      case "s3:prefix":
+      case "s3:delimiter":
+      case "s3:max-keys":
+        return listings.has(operation) ? req.params.get(key.slice("s3:".length)) : undefined;
+      case "s3:authtype":
+        return authType;
+      case "s3:signatureversion":
+        return authType === undefined ? undefined : "AWS4-HMAC-SHA256";
+      default:
+        // s3:x-amz-acl, s3:x-amz-storage-class, ...: the request header of that name
+        return key.startsWith("s3:x-amz-") ? req.headers[key.slice("s3:".length)] : undefined;
+    }
+  };
 }

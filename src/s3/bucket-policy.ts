@@ -6,6 +6,8 @@
  * the document GetBucketPolicy gives back, and evaluation. Pure.
  */
 import { S3Error } from "../errors.ts";
+import { conditionsHold, limitsSource, parseConditions, type Condition, type ConditionValues } from "./policy-conditions.ts";
+import { globMatches } from "./wildcard.ts";
 
 export interface Statement {
   effect: "Allow" | "Deny";
@@ -13,6 +15,8 @@ export interface Statement {
   actions: string[];
   /** resource patterns ("arn:aws:s3:::bucket" or "arn:aws:s3:::bucket/<key pattern>"), matched exactly */
   resources: string[];
+  /** the statement applies only to requests for which all of these hold */
+  conditions: Condition[];
 }
 
 export interface BucketPolicy {
@@ -25,7 +29,7 @@ export interface BucketPolicy {
 export const policyBytesMax = 20 * 1024;
 
 const malformed = (message: string) => new S3Error("MalformedPolicy", message);
-const notServed = (what: string) => new S3Error("NotImplemented", `${what} in bucket policies ${what.endsWith("s") ? "are" : "is"} not implemented by s3d: its policies name everyone ("*") and no conditions.`);
+const notServed = (what: string) => new S3Error("NotImplemented", `${what} in bucket policies ${what.endsWith("s") ? "are" : "is"} not implemented by s3d: its policies name everyone ("*").`);
 
 /**
  * S3's actions on a bucket and on objects (the IAM service reference), lowercase: a policy's
@@ -53,46 +57,6 @@ const objectActions = [
   "s3:replicateobject", "s3:replicatedelete", "s3:replicatetags", "s3:getobjectversionforreplication",
   "s3:objectowneroverridetobucketowner", "s3:getobjecttorrent", "s3:getobjectversiontorrent",
 ];
-
-/**
- * Whether `text` matches an IAM wildcard pattern (`*` any run of characters, `?` one). Greedy with
- * one step of backtracking to the last `*`: at most pattern × text steps, where a regular
- * expression of several `.*` can take exponential time on a key an unsigned caller chose.
- */
-export function globMatches(patternText: string, subject: string): boolean {
-  // the patterns policies are made of: a name, or a prefix and one star
-  const firstStar = patternText.indexOf("*");
-  if (patternText.indexOf("?") < 0 && (firstStar < 0 || firstStar === patternText.length - 1)) {
-    return firstStar < 0 ? patternText === subject : subject.startsWith(patternText.slice(0, -1));
-  }
-  // what lies before the first wildcard and after the last must be there as written (most misses end here)
-  const head = patternText.slice(0, patternText.search(/[*?]/));
-  const tail = patternText.slice(Math.max(patternText.lastIndexOf("*"), patternText.lastIndexOf("?")) + 1);
-  if (!subject.startsWith(head) || !subject.endsWith(tail)) return false;
-  // by code point: `?` is one character, even outside the Basic Multilingual Plane
-  const pattern = /[\uD800-\uDFFF]/.test(patternText) ? Array.from(patternText) : patternText;
-  const text = /[\uD800-\uDFFF]/.test(subject) ? Array.from(subject) : subject;
-  let p = 0;
-  let t = 0;
-  let star = -1;
-  let starText = 0;
-  while (t < text.length) {
-    if (p < pattern.length && (pattern[p] === "?" || pattern[p] === text[t])) {
-      p++;
-      t++;
-    } else if (p < pattern.length && pattern[p] === "*") {
-      star = p++;
-      starText = t;
-    } else if (star >= 0) {
-      p = star + 1;
-      t = ++starText;
-    } else {
-      return false;
-    }
-  }
-  while (pattern[p] === "*") p++;
-  return p === pattern.length;
-}
 
 function strings(value: unknown, onWrongType: () => S3Error): string[] {
   const list = Array.isArray(value) ? value : [value];
@@ -124,7 +88,7 @@ function parseStatement(raw: unknown, bucket: string): Statement {
   const s = raw as Record<string, unknown>;
   const unknownKey = Object.keys(s).find((k) => !["Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource", "NotResource", "Condition"].includes(k));
   if (unknownKey !== undefined) throw malformed(`Unknown field ${unknownKey}`);
-  for (const [key, what] of [["NotPrincipal", "NotPrincipal"], ["NotAction", "NotAction"], ["NotResource", "NotResource"], ["Condition", "Conditions"]]) {
+  for (const [key, what] of [["NotPrincipal", "NotPrincipal"], ["NotAction", "NotAction"], ["NotResource", "NotResource"]]) {
     if (s[key] !== undefined) throw notServed(what);
   }
   if (s.Effect === undefined) throw malformed("Missing required field Effect");
@@ -146,7 +110,7 @@ function parseStatement(raw: unknown, bucket: string): Statement {
   const appliesToBucket = resources.includes(bucketArn) && actions.some((a) => bucketActions.some((known) => globMatches(a, known)));
   const appliesToObjects = resources.some((r) => r !== bucketArn) && actions.some((a) => objectActions.some((known) => globMatches(a, known)));
   if (!appliesToBucket && !appliesToObjects) throw malformed("Action does not apply to any resource(s) in statement");
-  return { effect: s.Effect, actions, resources };
+  return { effect: s.Effect, actions, resources, conditions: s.Condition === undefined ? [] : parseConditions(s.Condition) };
 }
 
 /** Everyone, as S3 writes it: "*", {"AWS": "*"} or {"AWS": ["*"]}. s3d names no other principal. */
@@ -165,21 +129,26 @@ export function resourceArn(bucket: string, key: string | undefined): string {
 
 /**
  * What a policy says of a request for all of `actions` on `resource`: "deny" when a Deny statement
- * names any of them, "allow" when Allow statements name every one, "none" otherwise.
+ * names any of them, "allow" when Allow statements name every one, "none" otherwise. A statement
+ * counts only where its conditions hold for the request's `values`.
  */
-export function evaluate(policy: BucketPolicy | undefined, actions: readonly string[], resource: string): "allow" | "deny" | "none" {
+export function evaluate(policy: BucketPolicy | undefined, actions: readonly string[], resource: string, values: ConditionValues): "allow" | "deny" | "none" {
   if (policy === undefined) return "none";
-  const names = (s: Statement, action: string) => s.actions.some((a) => globMatches(a, action.toLowerCase())) && s.resources.some((r) => globMatches(r, resource));
+  const names = (s: Statement, action: string) =>
+    s.actions.some((a) => globMatches(a, action.toLowerCase())) && s.resources.some((r) => globMatches(r, resource)) && conditionsHold(s.conditions, values);
   if (policy.statements.some((s) => s.effect === "Deny" && actions.some((a) => names(s, a)))) return "deny";
   return actions.every((a) => policy.statements.some((s) => s.effect === "Allow" && names(s, a))) ? "allow" : "none";
 }
 
-/** Whether some Allow statement names `action`, on any of the bucket's resources. */
-export function allowsSomewhere(policy: BucketPolicy | undefined, action: string): boolean {
-  return policy?.statements.some((s) => s.effect === "Allow" && s.actions.some((a) => globMatches(a, action.toLowerCase()))) ?? false;
+/** Whether some Allow statement whose conditions hold names `action`, on any of the bucket's resources. */
+export function allowsSomewhere(policy: BucketPolicy | undefined, action: string, values: ConditionValues): boolean {
+  return policy?.statements.some((s) => s.effect === "Allow" && s.actions.some((a) => globMatches(a, action.toLowerCase())) && conditionsHold(s.conditions, values)) ?? false;
 }
 
-/** Whether a policy opens anything to everyone (GetBucketPolicyStatus): any Allow, as s3d's name "*". */
+/**
+ * Whether a policy opens anything to everyone (GetBucketPolicyStatus): an Allow (s3d's name "*"),
+ * unless its conditions keep it to some source addresses, which S3 does not count as public.
+ */
 export function isPublic(policy: BucketPolicy): boolean {
-  return policy.statements.some((s) => s.effect === "Allow");
+  return policy.statements.some((s) => s.effect === "Allow" && !limitsSource(s.conditions));
 }

@@ -11,7 +11,7 @@ import type { Duplex } from "node:stream";
 import { requestTimedOut, S3Error } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Backend } from "../store/backend.ts";
-import { BucketPolicies, type Access } from "./access.ts";
+import { BucketPolicies, conditionValuesOf, type Access } from "./access.ts";
 import { Authenticator, type Authenticated, type User } from "./auth.ts";
 import { corsHeaders, matchCors } from "./cors.ts";
 import type { FormAuth } from "./handlers/context.ts";
@@ -143,7 +143,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         // one unless the policy denies it.
         const unsigned = !route.anonymous && auth.isUnsigned(req);
         let who: Authenticated = route.anonymous || unsigned ? { accessKeyId: "", payload: { kind: "unsigned" } } : auth.authenticate(req);
-        const access = policies.accessFor(unsigned);
+        const authType = route.operation === "PostObject" ? "POST" : unsigned ? undefined : req.params.has("X-Amz-Signature") ? "REST-QUERY-STRING" : "REST-HEADER";
+        const access = policies.accessFor(unsigned, conditionValuesOf(req, operation, incoming.socket?.remoteAddress, authType));
         if (!route.anonymous) {
           checkExpectedOwner(headers, unsigned ? undefined : who.accessKeyId);
           // (a signed request to a bucket known to have no policy is not held up by an await)

@@ -1,8 +1,9 @@
 /**
  * A public-read bucket made with real clients: the AWS CLI v2 puts the policy (s3api
  * put-bucket-policy) and reads unsigned (--no-sign-request), boto3 reads with botocore's UNSIGNED
- * signature, curl without credentials; a Deny policy refuses the CLI's signed delete; s3cmd
- * setpolicy and minio-js setBucketPolicy, which send no Content-MD5, set policies too.
+ * signature, curl without credentials; a Deny policy refuses the CLI's signed delete; a condition
+ * keeps a policy to one network; s3cmd setpolicy and minio-js setBucketPolicy, which send no
+ * Content-MD5, set policies too.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type * as Minio from "minio";
@@ -103,6 +104,28 @@ describe("anonymous access through a bucket policy, with real clients", () => {
     await client.setBucketPolicy(other, policy);
     expect(JSON.parse(await client.getBucketPolicy(other))).toEqual(JSON.parse(policy));
     expect(await curlStatus()).toBe("200");
+  }, 60_000);
+
+  test("conditions: aws cli puts a policy public to one network only; curl from loopback reads, from elsewhere it would not", async () => {
+    const lan = "lan-only";
+    expect((await aws("s3", "mb", `s3://${lan}`)).code).toBe(0);
+    await Bun.write(tmp.file("doc.txt"), "for the office\n");
+    expect((await aws("s3", "cp", tmp.file("doc.txt"), `s3://${lan}/doc.txt`)).code).toBe(0);
+    const curlStatus = async () => (await run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", `${server.endpoint}/${lan}/doc.txt`], { env: clientEnv(tmp) })).stdout;
+    const withSource = (cidr: string) =>
+      JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: "*", Action: "s3:GetObject", Resource: `arn:aws:s3:::${lan}/*`, Condition: { IpAddress: { "aws:SourceIp": [cidr] } } }] });
+    for (const [cidr, status, isPublic] of [["127.0.0.0/8", "200", false], ["192.0.2.0/24", "403", false], ["0.0.0.0/0", "200", true]] as const) {
+      await Bun.write(tmp.file("cond.json"), withSource(cidr));
+      const put = await aws("s3api", "put-bucket-policy", "--bucket", lan, "--policy", `file://${tmp.file("cond.json")}`);
+      expect(put.code, put.describe).toBe(0);
+      expect(await curlStatus()).toBe(status);
+      const policyStatus = await aws("s3api", "get-bucket-policy-status", "--bucket", lan);
+      expect(JSON.parse(policyStatus.stdout).PolicyStatus.IsPublic).toBe(isPublic);
+    }
+    await Bun.write(tmp.file("vpc.json"), JSON.stringify({ Statement: [{ Effect: "Allow", Principal: "*", Action: "s3:GetObject", Resource: `arn:aws:s3:::${lan}/*`, Condition: { StringEquals: { "aws:SourceVpce": "vpce-1" } } }] }));
+    const unsupported = await aws("s3api", "put-bucket-policy", "--bucket", lan, "--policy", `file://${tmp.file("vpc.json")}`);
+    expect(unsupported.code).not.toBe(0);
+    expect(unsupported.stderr).toContain("NotImplemented");
   }, 60_000);
 
   test("a Deny refuses the owner's signed delete; deleting the policy lifts it", async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { S3Error } from "../../src/errors.ts";
-import { evaluate, globMatches, isPublic, parseBucketPolicy, resourceArn } from "../../src/s3/bucket-policy.ts";
+import { evaluate, isPublic, parseBucketPolicy, resourceArn } from "../../src/s3/bucket-policy.ts";
+import { globMatches } from "../../src/s3/wildcard.ts";
 import { int, pick } from "../sigv4/prng.ts";
 import { fuzzIterations, fuzzRandom } from "../support/fuzz.ts";
 
@@ -58,10 +59,11 @@ describe("parseBucketPolicy", () => {
     for (const [text, message] of cases) expect(refusal(text)).toEqual({ code: "MalformedPolicy", message });
   });
 
-  test("what s3d cannot honour is NotImplemented, never ignored: conditions, principals other than everyone, Not* elements", () => {
+  test("what s3d cannot honour is NotImplemented, never ignored: condition keys it cannot know, principals other than everyone, Not* elements", () => {
     const object = `arn:aws:s3:::${bucket}/*`;
     for (const statement of [
-      allow("s3:GetObject", object, { Condition: { IpAddress: { "aws:SourceIp": "10.0.0.0/8" } } }),
+      allow("s3:GetObject", object, { Condition: { StringEquals: { "aws:PrincipalOrgID": "o-123" } } }),
+      allow("s3:GetObject", object, { Condition: { ArnLike: { "aws:SourceArn": "arn:aws:cloudfront::1:distribution/*" } } }),
       allow("s3:GetObject", object, { Principal: { AWS: "arn:aws:iam::123456789012:root" } }),
       { Effect: "Deny", NotPrincipal: { AWS: "*" }, Action: "s3:GetObject", Resource: object },
       { Effect: "Allow", Principal: "*", NotAction: "s3:PutObject", Resource: object },
@@ -114,23 +116,25 @@ describe("globMatches", () => {
 
 describe("evaluate", () => {
   const object = (key: string) => resourceArn(bucket, key);
+  /** a request that carries no condition keys */
+  const none = () => undefined;
   test("an Allow names actions (without regard to case) and resources (exactly, * crossing /)", () => {
     const p = parseBucketPolicy(policy(allow("s3:Get*", `arn:aws:s3:::${bucket}/public/*`)), bucket);
-    expect(evaluate(p, ["s3:GetObject"], object("public/a/b.txt"))).toBe("allow");
-    expect(evaluate(p, ["s3:GetObject"], object("Public/a.txt"))).toBe("none");
-    expect(evaluate(p, ["s3:PutObject"], object("public/a.txt"))).toBe("none");
+    expect(evaluate(p, ["s3:GetObject"], object("public/a/b.txt"), none)).toBe("allow");
+    expect(evaluate(p, ["s3:GetObject"], object("Public/a.txt"), none)).toBe("none");
+    expect(evaluate(p, ["s3:PutObject"], object("public/a.txt"), none)).toBe("none");
     // every action a request needs must be allowed
-    expect(evaluate(p, ["s3:GetObject", "s3:GetObjectAttributes"], object("public/x"))).toBe("allow");
-    expect(evaluate(p, ["s3:GetObject", "s3:PutObject"], object("public/x"))).toBe("none");
-    expect(evaluate(undefined, ["s3:GetObject"], object("public/x"))).toBe("none");
+    expect(evaluate(p, ["s3:GetObject", "s3:GetObjectAttributes"], object("public/x"), none)).toBe("allow");
+    expect(evaluate(p, ["s3:GetObject", "s3:PutObject"], object("public/x"), none)).toBe("none");
+    expect(evaluate(undefined, ["s3:GetObject"], object("public/x"), none)).toBe("none");
     expect(isPublic(p)).toBe(true);
   });
 
   test("a Deny wins over any Allow; ? is one character", () => {
     const p = parseBucketPolicy(policy(allow("s3:*", `arn:aws:s3:::${bucket}/*`), deny("s3:DeleteObject", `arn:aws:s3:::${bucket}/logs/202?/*`)), bucket);
-    expect(evaluate(p, ["s3:DeleteObject"], object("logs/2026/x"))).toBe("deny");
-    expect(evaluate(p, ["s3:DeleteObject"], object("logs/20267/x"))).toBe("allow");
-    expect(evaluate(p, ["s3:GetObject"], object("logs/2026/x"))).toBe("allow");
+    expect(evaluate(p, ["s3:DeleteObject"], object("logs/2026/x"), none)).toBe("deny");
+    expect(evaluate(p, ["s3:DeleteObject"], object("logs/20267/x"), none)).toBe("allow");
+    expect(evaluate(p, ["s3:GetObject"], object("logs/2026/x"), none)).toBe("allow");
     expect(isPublic(parseBucketPolicy(policy(deny("s3:*", `arn:aws:s3:::${bucket}/*`)), bucket))).toBe(false);
   });
 });

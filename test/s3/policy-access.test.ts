@@ -202,12 +202,44 @@ describe("bucket policies", () => {
     expect((await deletePolicy()).status).toBe(204);
   });
 
+  test("conditions: a source address range, TLS required by a Deny, listing only under a prefix", async () => {
+    const objects = `arn:aws:s3:::${bucket}/*`;
+    const fromLoopback = { ...statement("Allow", "s3:GetObject", objects), Condition: { IpAddress: { "aws:SourceIp": ["127.0.0.0/8", "::1/128"] } } };
+    expect((await putPolicy({ Statement: [fromLoopback] })).status).toBe(204);
+    expect((await unsigned("GET", `/${bucket}/index.html`)).status).toBe(200);
+    // kept to some addresses, the policy is not public
+    expect(await (await signed({ method: "GET", path: `/${bucket}`, query: [["policyStatus", ""]] })).text()).toContain("<IsPublic>false</IsPublic>");
+    const fromLan = { ...statement("Allow", "s3:GetObject", objects), Condition: { IpAddress: { "aws:SourceIp": "10.0.0.0/8" } } };
+    expect((await putPolicy({ Statement: [fromLan] })).status).toBe(204);
+    expect(await errorCode(await unsigned("GET", `/${bucket}/index.html`))).toBe("AccessDenied");
+
+    // the usual "require TLS" policy: this server speaks plain HTTP, so even the owner's signed reads are refused
+    const tlsOnly = { ...statement("Deny", "s3:*", [`arn:aws:s3:::${bucket}`, objects]), Condition: { Bool: { "aws:SecureTransport": "false" } } };
+    expect((await putPolicy({ Statement: [tlsOnly] })).status).toBe(204);
+    expect(await errorCode(await signed({ method: "GET", path: `/${bucket}/index.html` }))).toBe("AccessDenied");
+    expect(await errorCode(await signed({ method: "GET", path: `/${bucket}`, query: [["list-type", "2"]] }))).toBe("AccessDenied");
+    expect((await deletePolicy()).status).toBe(204);
+
+    const listKeep = { ...statement("Allow", "s3:ListBucket", `arn:aws:s3:::${bucket}`), Condition: { StringLike: { "s3:prefix": "keep/*" } } };
+    expect((await putPolicy({ Statement: [listKeep] })).status).toBe(204);
+    const listed = await unsigned("GET", `/${bucket}?list-type=2&prefix=keep/`);
+    expect(listed.status).toBe(200);
+    expect(await listed.text()).toContain("<Key>keep/a.txt</Key>");
+    expect(await errorCode(await unsigned("GET", `/${bucket}?list-type=2`))).toBe("AccessDenied");
+    expect(await errorCode(await unsigned("GET", `/${bucket}?list-type=2&prefix=secret/`))).toBe("AccessDenied");
+    // s3:prefix belongs to listings: a read with a prefix parameter gains nothing by it
+    const readKeep = { ...statement("Allow", "s3:GetObject", objects), Condition: { StringLike: { "s3:prefix": "keep/*" } } };
+    expect((await putPolicy({ Statement: [readKeep] })).status).toBe(204);
+    expect(await errorCode(await unsigned("GET", `/${bucket}/keep/a.txt?prefix=keep/`))).toBe("AccessDenied");
+    expect((await deletePolicy()).status).toBe(204);
+  });
+
   test("malformed and unsupported policies are refused and change nothing", async () => {
     expect((await putPolicy({ Statement: [statement("Allow", "s3:GetObject", `arn:aws:s3:::${bucket}/*`)] })).status).toBe(204);
     const refusals: Array<[unknown, number, string]> = [
       ["not json", 400, "MalformedPolicy"],
       [{ Statement: [statement("Allow", "s3:GetObject", "arn:aws:s3:::another-bucket/*")] }, 400, "MalformedPolicy"],
-      [{ Statement: [{ ...statement("Allow", "s3:GetObject", `arn:aws:s3:::${bucket}/*`), Condition: { Bool: { "aws:SecureTransport": "true" } } }] }, 501, "NotImplemented"],
+      [{ Statement: [{ ...statement("Allow", "s3:GetObject", `arn:aws:s3:::${bucket}/*`), Condition: { StringEquals: { "aws:SourceVpc": "vpc-1" } } }] }, 501, "NotImplemented"],
       // valid but for its size: over 20 KiB
       [{ Statement: [{ Sid: "x".repeat(21 * 1024), ...statement("Allow", "s3:GetObject", `arn:aws:s3:::${bucket}/*`) }] }, 400, "MalformedPolicy"],
     ];

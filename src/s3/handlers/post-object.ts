@@ -54,7 +54,7 @@ export async function postObject(ctx: S3Context): Promise<S3Response> {
   const range = signer === undefined ? anySize : checkPolicy(parsePolicy(fields.get("policy")!), fields, req.bucket, req.nowMs);
   checkKey(key);
   // a write like any other: the bucket's policy may deny it (or, unsigned, allow it)
-  const access = signer === undefined ? ctx.policies.accessFor(true) : ctx.access;
+  const access = signer === undefined ? ctx.policies.accessFor(true, ctx.access.values) : ctx.access;
   await access.check(fields.has("tagging") ? ["s3:PutObject", "s3:PutObjectTagging"] : ["s3:PutObject"], req.bucket, key);
 
   const headers = headersOfFields(fields);
