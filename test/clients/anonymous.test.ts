@@ -8,11 +8,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type * as Minio from "minio";
 import { accessKey, region, secretKey, startS3d, type TestServer } from "../support/server.ts";
-import { clientEnv, makeTempDir, requireExecutable, requireModule, run, type TempDir } from "./helpers.ts";
+import { clientEnv, makeTempDir, requireExecutable, requireModule, run, s3cmdArgs, type TempDir } from "./helpers.ts";
 
 const awsPath = "/usr/bin/aws";
 const pythonPath = "/usr/bin/python3";
-const s3cmdPath = "/usr/bin/s3cmd";
 const bucket = "public-downloads";
 let server: TestServer;
 let tmp: TempDir;
@@ -87,12 +86,9 @@ describe("anonymous access through a bucket policy, with real clients", () => {
     const curlStatus = async () => (await run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", `${server.endpoint}/${other}/page.html`], { env: clientEnv(tmp) })).stdout;
     expect(await curlStatus()).toBe("403");
 
-    requireExecutable(s3cmdPath, "s3cmd (/usr/bin/s3cmd)");
     const policy = JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: "*", Action: "s3:GetObject", Resource: `arn:aws:s3:::${other}/*` }] });
     await Bun.write(tmp.file("s3cmd-policy.json"), policy);
-    const host = `127.0.0.1:${server.port}`;
-    const s3cmd = (...args: string[]) =>
-      run([s3cmdPath, "--config=/dev/null", `--access_key=${accessKey}`, `--secret_key=${secretKey}`, `--host=${host}`, `--host-bucket=${host}`, "--no-ssl", "--region=us-east-1", ...args], { env: clientEnv(tmp) });
+    const s3cmd = (...args: string[]) => run([...s3cmdArgs(server.port), ...args], { env: clientEnv(tmp) });
     const set = await s3cmd("setpolicy", tmp.file("s3cmd-policy.json"), `s3://${other}`);
     expect(set.code, set.describe).toBe(0);
     expect(await curlStatus()).toBe("200");

@@ -7,11 +7,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type * as Minio from "minio";
 import { accessKey, region, secretKey, startS3d, type TestServer } from "../support/server.ts";
-import { clientEnv, makeTempDir, requireExecutable, requireModule, run, type TempDir } from "./helpers.ts";
+import { clientEnv, makeTempDir, requireExecutable, requireModule, run, s3cmdArgs, type TempDir } from "./helpers.ts";
 
 const awsPath = "/usr/bin/aws";
 const pythonPath = "/usr/bin/python3";
-const s3cmdPath = "/usr/bin/s3cmd";
 let server: TestServer;
 let tmp: TempDir;
 
@@ -31,11 +30,7 @@ function aws(...args: string[]) {
 }
 
 function s3cmd(...args: string[]) {
-  requireExecutable(s3cmdPath, "s3cmd (/usr/bin/s3cmd)");
-  const host = `127.0.0.1:${server.port}`;
-  return run([s3cmdPath, "--config=/dev/null", `--access_key=${accessKey}`, `--secret_key=${secretKey}`, `--host=${host}`, `--host-bucket=${host}`, "--no-ssl", "--region=us-east-1", ...args], {
-    env: clientEnv(tmp),
-  });
+  return run([...s3cmdArgs(server.port), ...args], { env: clientEnv(tmp) });
 }
 
 /** Waits for the server's scan: the keys under `prefix` until none are left, or 10 s. */

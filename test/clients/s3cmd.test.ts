@@ -2,9 +2,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { accessKey, secretKey, startS3d, type TestServer } from "../support/server.ts";
 import { s3 as signed } from "../support/client.ts";
-import { clientEnv, makeTempDir, md5Hex, requireExecutable, run, sha256File, writeRandomFile, type TempDir } from "./helpers.ts";
+import { clientEnv, makeTempDir, md5Hex, run, s3cmdArgs, sha256File, writeRandomFile, type TempDir } from "./helpers.ts";
 
-const s3cmdPath = "/usr/bin/s3cmd";
 const bucket = "s3cmd-bucket";
 const bigBytes = 20_000_000;
 
@@ -12,12 +11,7 @@ let server: TestServer;
 let tmp: TempDir;
 
 function s3cmd(...args: string[]) {
-  requireExecutable(s3cmdPath, "s3cmd (/usr/bin/s3cmd)");
-  const host = `127.0.0.1:${server.port}`;
-  return run(
-    [s3cmdPath, "--config=/dev/null", `--access_key=${accessKey}`, `--secret_key=${secretKey}`, `--host=${host}`, `--host-bucket=${host}`, "--no-ssl", "--region=us-east-1", "--no-progress", ...args],
-    { env: clientEnv(tmp), timeoutMs: 90_000 },
-  );
+  return run([...s3cmdArgs(server.port), "--no-progress", ...args], { env: clientEnv(tmp), timeoutMs: 90_000 });
 }
 
 beforeAll(async () => {
