@@ -6,6 +6,7 @@
 import { S3Error } from "../errors.ts";
 import type { Backend } from "../store/backend.ts";
 import { KeptConfigs } from "./kept-configs.ts";
+import { parseCopySource } from "./names.ts";
 import type { S3Request } from "./request.ts";
 import type { ConditionValues } from "./policy-conditions.ts";
 import { allowsSomewhere, evaluate, parseBucketPolicy, resourceArn, type BucketPolicy } from "./bucket-policy.ts";
@@ -207,9 +208,39 @@ export function conditionValuesOf(
         return authType;
       case "s3:signatureversion":
         return authType === undefined ? undefined : "AWS4-HMAC-SHA256";
+      case "s3:x-amz-copy-source":
+        return copySourceValue(req.headers["x-amz-copy-source"]);
       default:
         // s3:x-amz-acl, s3:x-amz-storage-class, ...: the request header of that name
         return key.startsWith("s3:x-amz-") ? req.headers[key.slice("s3:".length)] : undefined;
     }
+  };
+}
+
+/**
+ * A copy's source as policies name it, "bucket/key", decoded: the header itself can name one
+ * source many ways ("/b/k", "b%2Fk"), and a Deny on one of them must catch them all. A header that
+ * names no source is no value (the copy is refused before it reads anything).
+ */
+function copySourceValue(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  try {
+    const { bucket, key } = parseCopySource(header);
+    return `${bucket}/${key}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A POST Object form's values: whether it is signed is known only once its fields are read, and
+ * the settings S3's x-amz-* keys name come as fields (`fieldHeaders`, as headersOfFields makes them).
+ */
+export function formConditionValues(request: ConditionValues, signed: boolean, fieldHeaders: Record<string, string>): ConditionValues {
+  return (key) => {
+    if (key === "s3:authtype") return signed ? "POST" : undefined;
+    if (key === "s3:signatureversion") return signed ? "AWS4-HMAC-SHA256" : undefined;
+    if (key.startsWith("s3:x-amz-")) return fieldHeaders[key.slice("s3:".length)];
+    return request(key);
   };
 }

@@ -59,3 +59,30 @@ export function checkVersionId(versionId: string | undefined): void {
     throw new S3Error("NotImplemented", "s3d does not keep object versions: only versionId=null names an object.", { VersionId: versionId });
   }
 }
+
+/** Parses x-amz-copy-source: "[/]bucket/key[?versionId=null]", URL-encoded. */
+export function parseCopySource(header: string): { bucket: string; key: string; versioned: boolean } {
+  const [path, query] = header.split("?", 2);
+  const decode = (s: string) => {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      throw new S3Error("InvalidArgument", "Invalid copy source encoding", { ArgumentName: "x-amz-copy-source" });
+    }
+  };
+  const decoded = decode(path);
+  const trimmed = decoded.startsWith("/") ? decoded.slice(1) : decoded;
+  const slash = trimmed.indexOf("/");
+  if (slash <= 0 || slash === trimmed.length - 1) {
+    throw new S3Error("InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey", { ArgumentName: "x-amz-copy-source" });
+  }
+  if (query !== undefined && query !== "") {
+    if (!query.startsWith("versionId=")) throw new S3Error("InvalidArgument", "Invalid copy source: only versionId may follow the key", { ArgumentName: "x-amz-copy-source" });
+    checkVersionId(decode(query.slice("versionId=".length)));
+  }
+  const bucket = trimmed.slice(0, slash);
+  const key = trimmed.slice(slash + 1);
+  checkBucketName(bucket);
+  checkKey(key);
+  return { bucket, key, versioned: query !== undefined && query !== "" };
+}

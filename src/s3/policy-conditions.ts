@@ -3,8 +3,9 @@
  * against what a request carries (its source address, TLS, time, headers, listing parameters).
  * IAM's rules: every operator of a block must hold, every key of an operator, and any one value of
  * a key; a key the request does not carry fails a positive operator and passes a negated one, and
- * `...IfExists` passes. Keys that s3d cannot know (principals' tags, VPCs, KMS keys) and operators
- * on ARNs and binary values are NotImplemented, never ignored. Pure.
+ * `...IfExists` passes. Keys that s3d cannot know (principals' tags, VPCs, KMS keys), operators
+ * on ARNs and binary values, and the set operators (every s3d key has one value) are
+ * NotImplemented, never ignored. Pure.
  */
 import { isIP } from "node:net";
 import { S3Error } from "../errors.ts";
@@ -30,16 +31,31 @@ export interface Condition {
   key: string;
   values: string[];
   ifExists: boolean;
-  /** ForAnyValue: / ForAllValues: (s3d's keys each have one value, which these then test) */
-  set?: "any" | "all";
 }
 
 const malformed = (message: string) => new S3Error("MalformedPolicy", message);
 const notServed = (what: string) => new S3Error("NotImplemented", `${what} in bucket policy conditions is not implemented by s3d`);
 
-const number = (text: string) => (/^-?\d+(\.\d+)?$/.test(text.trim()) ? Number(text) : NaN);
-/** An ISO 8601 time or epoch seconds, as IAM takes dates. */
-const time = (text: string) => (/^\d+$/.test(text) ? Number(text) * 1000 : /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(text) : NaN);
+const number = (text: string) => (/^-?\d+(\.\d+)?$/.test(text.trim()) ? Number(text.trim()) : NaN);
+
+/**
+ * A time as IAM takes dates: epoch seconds, or W3C ISO 8601 (a date, or a date and time, in UTC
+ * unless it names an offset). Read strictly: a date that does not exist is no date (Date.parse
+ * would roll 30 February into March, read "2026-01-01 dec" as December, and read a time without a
+ * zone in the server's own).
+ */
+function time(text: string): number {
+  if (/^\d{1,12}$/.test(text)) return Number(text) * 1000;
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:\d{2})?)?$/.exec(text);
+  if (!m) return NaN;
+  const [year, month, day, hour = 0, minute = 0, second = 0] = m.slice(1, 7).map((f) => (f === undefined ? undefined : Number(f))) as number[];
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
+  date.setUTCHours(hour, minute, second, Number(`0.${m[7] ?? "0"}`) * 1000);
+  if (date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day || hour > 23 || minute > 59 || second > 59) return NaN;
+  const zone = m[8] === undefined || m[8] === "Z" ? 0 : (m[8][0] === "-" ? -1 : 1) * (Number(m[8].slice(1, 3)) * 60 + Number(m[8].slice(4))) * 60_000;
+  return date.getTime() - zone;
+}
 
 function compare(parse: (s: string) => number, holds: (a: number, b: number) => boolean) {
   return (actual: string, expected: string) => {
@@ -103,15 +119,17 @@ export function parseConditions(block: unknown): Condition[] {
   if (typeof block !== "object" || block === null || Array.isArray(block)) throw malformed("Invalid Condition block");
   const conditions: Condition[] = [];
   for (const [written, keys] of Object.entries(block)) {
-    const set = written.startsWith("ForAnyValue:") ? "any" : written.startsWith("ForAllValues:") ? "all" : undefined;
-    const unqualified = set ? written.slice(written.indexOf(":") + 1) : written;
-    const ifExists = unqualified.endsWith("IfExists");
-    const name = ifExists ? unqualified.slice(0, -"IfExists".length) : unqualified;
+    // Set operators are for keys with many values; every key s3d knows has one, and on those
+    // ForAllValues holds for a request without the key at all: refused rather than a trap.
+    if (/^(ForAnyValue|ForAllValues):/.test(written)) throw notServed(`The set operator ${written} (s3d's condition keys each have one value)`);
+    const ifExists = written.endsWith("IfExists");
+    const name = ifExists ? written.slice(0, -"IfExists".length) : written;
     const operator = operators.get(name);
     if (operator === undefined) {
       if (/^(Arn|Binary)/.test(name)) throw notServed(`The operator ${written}`);
       throw malformed(`Invalid Condition type : ${written}`);
     }
+    if (ifExists && operator.family === "Null") throw malformed(`Invalid Condition type : ${written}`);
     if (typeof keys !== "object" || keys === null || Array.isArray(keys) || Object.keys(keys).length === 0) throw malformed(`Invalid Condition block for ${written}`);
     for (const [keyName, value] of Object.entries(keys)) {
       const key = keyName.toLowerCase();
@@ -121,7 +139,7 @@ export function parseConditions(block: unknown): Condition[] {
       if (values.length === 0 || values.some((v) => typeof v !== "string")) throw malformed(`Invalid Condition value for ${keyName}`);
       if (values.some((v: string) => v.includes("${"))) throw notServed("Policy variables (${...})");
       checkValues(operator, name, keyName, families, values as string[]);
-      conditions.push({ operator, name: written, key, values: values as string[], ifExists, set });
+      conditions.push({ operator, name: written, key, values: values as string[], ifExists });
     }
   }
   return conditions;
@@ -156,14 +174,24 @@ export function conditionsHold(conditions: readonly Condition[], values: Conditi
 
 function holds(c: Condition, actual: string | undefined): boolean {
   if (c.operator.family === "Null") return c.values.some((v) => (v.toLowerCase() === "true") === (actual === undefined));
-  if (actual === undefined) return c.ifExists || c.set === "all" || (c.operator.negated && c.set !== "any");
+  // IAM: a key the request lacks matches no value, so a positive operator fails and a negated one
+  // (StringNotEquals, NotIpAddress, ...) holds; ...IfExists holds whatever the operator
+  if (actual === undefined) return c.ifExists || c.operator.negated;
   // a negated operator holds when the value matches none of the policy's values
   return c.operator.negated ? c.values.every((e) => c.operator.test(actual, e)) : c.values.some((e) => c.operator.test(actual, e));
 }
 
-/** Whether the conditions let in callers from anywhere (GetBucketPolicyStatus): not when they name source addresses short of all. */
+/**
+ * Whether the conditions keep a statement to some source addresses, so that S3 would not call it
+ * public (GetBucketPolicyStatus): an IpAddress whose every block is an IPv4 /8 or narrower, or an
+ * IPv6 /32 or narrower. Wider blocks, IfExists and NotIpAddress let in callers from anywhere.
+ */
 export function limitsSource(conditions: readonly Condition[]): boolean {
-  return conditions.some((c) => c.key === "aws:sourceip" && c.operator.family === "Ip" && !c.operator.negated && !c.values.some((v) => cidrOf(v)?.bits === 0));
+  const narrow = (v: string) => {
+    const cidr = cidrOf(v);
+    return cidr !== undefined && cidr.bits >= (cidr.bytes.length === 4 ? 8 : 32);
+  };
+  return conditions.some((c) => c.key === "aws:sourceip" && c.operator.family === "Ip" && !c.operator.negated && !c.ifExists && c.values.every(narrow));
 }
 
 interface Cidr {
@@ -172,26 +200,39 @@ interface Cidr {
   bits: number;
 }
 
-/** An address or CIDR block, v4 or v6; undefined when it is neither. */
+/**
+ * An address or CIDR block, v4 or v6; undefined when it is neither. An IPv4-mapped IPv6 block of
+ * /96 or narrower is its IPv4 block, so that it matches IPv4 clients as written.
+ */
 function cidrOf(text: string): Cidr | undefined {
   const [address, prefix, ...rest] = text.trim().split("/");
-  if (rest.length > 0) return undefined;
+  // (zone ids, "fe80::1%eth0", name an interface of the machine that wrote them, not an address)
+  if (rest.length > 0 || address.includes("%")) return undefined;
   const bytes = addressBytes(address);
   if (bytes === undefined) return undefined;
   const bits = prefix === undefined ? bytes.length * 8 : /^\d{1,3}$/.test(prefix) ? Number(prefix) : NaN;
-  return bits >= 0 && bits <= bytes.length * 8 ? { bytes, bits } : undefined;
+  if (!(bits >= 0 && bits <= bytes.length * 8)) return undefined;
+  return isMappedV4(bytes) && bits >= 96 ? { bytes: bytes.slice(12), bits: bits - 96 } : { bytes, bits };
+}
+
+/** ::ffff:a.b.c.d, the form in which a dual-stack socket shows an IPv4 peer. */
+function isMappedV4(bytes: number[]): boolean {
+  return bytes.length === 16 && bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
+}
+
+/** "a.b.c.d" as the two IPv6 groups it takes the place of. */
+function v4AsGroups(dotted: string): string {
+  const [a, b, c, d] = dotted.split(".").map(Number);
+  return `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
 }
 
 function addressBytes(address: string): number[] | undefined {
   const kind = isIP(address);
   if (kind === 4) return address.split(".").map(Number);
-  if (kind !== 6) return undefined;
+  if (kind !== 6 || address.includes("%")) return undefined;
   // an IPv4 tail ("::ffff:10.0.0.1") becomes its two groups
   const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(address);
-  const text = v4 ? address.slice(0, -v4[1].length) + (() => {
-    const [a, b, c, d] = v4[1].split(".").map(Number);
-    return `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  })() : address;
+  const text = v4 ? address.slice(0, -v4[1].length) + v4AsGroups(v4[1]) : address;
   const [head, tail] = text.includes("::") ? text.split("::") : [text, undefined];
   const groups = (s: string) => (s === "" ? [] : s.split(":").map((g) => parseInt(g, 16)));
   const front = groups(head);
@@ -205,8 +246,7 @@ function inCidr(address: string, block: string): boolean {
   const cidr = cidrOf(block);
   let bytes = addressBytes(address);
   if (cidr === undefined || bytes === undefined) return false;
-  const mapped = bytes.length === 16 && bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
-  if (mapped && cidr.bytes.length === 4) bytes = bytes.slice(12);
+  if (isMappedV4(bytes) && cidr.bytes.length === 4) bytes = bytes.slice(12);
   if (bytes.length !== cidr.bytes.length) return false;
   for (let bit = 0; bit < cidr.bits; bit++) {
     const mask = 0x80 >> bit % 8;

@@ -143,8 +143,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         // one unless the policy denies it.
         const unsigned = !route.anonymous && auth.isUnsigned(req);
         let who: Authenticated = route.anonymous || unsigned ? { accessKeyId: "", payload: { kind: "unsigned" } } : auth.authenticate(req);
-        const authType = route.operation === "PostObject" ? "POST" : unsigned ? undefined : req.params.has("X-Amz-Signature") ? "REST-QUERY-STRING" : "REST-HEADER";
-        const access = policies.accessFor(unsigned, conditionValuesOf(req, operation, incoming.socket?.remoteAddress, authType));
+        // (a POST form's signature is in its body: its handler tells its values apart, formConditionValues)
+        const authType = route.anonymous || unsigned ? undefined : req.params.has("X-Amz-Signature") ? "REST-QUERY-STRING" : "REST-HEADER";
+        const sourceIp = incoming.socket?.remoteAddress;
+        // (a socket whose client has gone no longer knows its address: no condition on it may be skipped)
+        if (sourceIp === undefined) throw new S3Error("AccessDenied", "Access Denied");
+        const access = policies.accessFor(unsigned, conditionValuesOf(req, operation, sourceIp, authType));
         if (!route.anonymous) {
           checkExpectedOwner(headers, unsigned ? undefined : who.accessKeyId);
           // (a signed request to a bucket known to have no policy is not held up by an await)

@@ -227,6 +227,14 @@ describe("bucket policies", () => {
     expect(await listed.text()).toContain("<Key>keep/a.txt</Key>");
     expect(await errorCode(await unsigned("GET", `/${bucket}?list-type=2`))).toBe("AccessDenied");
     expect(await errorCode(await unsigned("GET", `/${bucket}?list-type=2&prefix=secret/`))).toBe("AccessDenied");
+    // a copy's source is named "bucket/key", decoded, however the header spells it
+    const noCopyOfSecrets = { ...statement("Deny", "s3:PutObject", objects), Condition: { StringLike: { "s3:x-amz-copy-source": `${bucket}/secret/*` } } };
+    expect((await putPolicy({ Statement: [noCopyOfSecrets] })).status).toBe(204);
+    for (const source of [`${bucket}/secret/s.txt`, `/${bucket}/secret/s.txt`, `${bucket}/secre%74/s.txt`, `${bucket}%2Fsecret%2Fs.txt`]) {
+      const copy = await signed({ method: "PUT", path: `/${bucket}/copied`, headers: { "x-amz-copy-source": source } });
+      expect([source, await errorCode(copy)]).toEqual([source, "AccessDenied"]);
+    }
+    expect((await signed({ method: "PUT", path: `/${bucket}/copied`, headers: { "x-amz-copy-source": `/${bucket}/keep/a.txt` } })).status).toBe(200);
     // s3:prefix belongs to listings: a read with a prefix parameter gains nothing by it
     const readKeep = { ...statement("Allow", "s3:GetObject", objects), Condition: { StringLike: { "s3:prefix": "keep/*" } } };
     expect((await putPolicy({ Statement: [readKeep] })).status).toBe(204);

@@ -141,6 +141,22 @@ describe("POST Object", () => {
     expect((await stored("refused/a")).status).toBe(404);
   });
 
+  test("bucket policy conditions read a form as a form: signed or not, and its fields where a PUT has headers", async () => {
+    const putPolicy = (statements: unknown[]) => s3(server.endpoint, { method: "PUT", path: `/${bucket}`, query: [["policy", ""]], body: JSON.stringify({ Statement: statements }) });
+    const objects = `arn:aws:s3:::${bucket}/*`;
+    const file = { filename: "f.txt", content: "form" };
+    // everyone may write, but only with a signature: an anonymous form is not signed
+    expect((await putPolicy([{ Effect: "Allow", Principal: "*", Action: "s3:PutObject", Resource: objects, Condition: { StringEquals: { "s3:signatureversion": "AWS4-HMAC-SHA256" } } }])).status).toBe(204);
+    await expectRefusal(await post({ key: "cond/anonymous" }, file), 403, "AccessDenied");
+    expect((await post({ key: "cond/signed", ...signedFields([{ key: "cond/signed" }]) }, file)).status).toBe(204);
+    // a Deny on a missing storage class reads the form's field
+    expect((await putPolicy([{ Effect: "Deny", Principal: "*", Action: "s3:PutObject", Resource: objects, Condition: { StringNotEquals: { "s3:x-amz-storage-class": "STANDARD" } } }])).status).toBe(204);
+    await expectRefusal(await post({ key: "cond/no-class", ...signedFields([{ key: "cond/no-class" }]) }, file), 403, "AccessDenied");
+    const withClass = await post({ key: "cond/class", "x-amz-storage-class": "STANDARD", ...signedFields([{ key: "cond/class" }, { "x-amz-storage-class": "STANDARD" }]) }, file);
+    expect(withClass.status).toBe(204);
+    expect((await s3(server.endpoint, { method: "DELETE", path: `/${bucket}`, query: [["policy", ""]] })).status).toBe(204);
+  });
+
   test("a form without its key or file, or not a form at all, is refused as S3 refuses it", async () => {
     const fields = signedFields([{ key: "k" }]);
     const noKey = await expectRefusal(await post(fields, { filename: "f", content: "x" }), 400, "InvalidArgument");

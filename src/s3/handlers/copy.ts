@@ -6,7 +6,7 @@ import { attributesFromHeaders, checkWriteHeaders } from "../attributes.ts";
 import { checksumAlgorithmNamed, trustedBody } from "../body.ts";
 import { checkCopySource } from "../conditions.ts";
 import type { ByteRange } from "../range.ts";
-import { checkBucketName, checkKey, checkVersionId, partNumberOf } from "../names.ts";
+import { checkKey, parseCopySource, partNumberOf } from "../names.ts";
 import { isoTime, quoteEtag, xmlResponse } from "../respond.ts";
 import { tagsFromHeader } from "../tags.ts";
 import { s3Xmlns, x } from "../xml.ts";
@@ -14,33 +14,6 @@ import type { S3Context } from "./context.ts";
 import { checksumElements, uploadIdOf } from "./multipart.ts";
 import { preconditionFrom } from "./objects.ts";
 import { expirationHeaders } from "./lifecycle.ts";
-
-/** Parses x-amz-copy-source: "[/]bucket/key[?versionId=null]", URL-encoded. */
-export function parseCopySource(header: string): { bucket: string; key: string; versioned: boolean } {
-  const [path, query] = header.split("?", 2);
-  const decode = (s: string) => {
-    try {
-      return decodeURIComponent(s);
-    } catch {
-      throw new S3Error("InvalidArgument", "Invalid copy source encoding", { ArgumentName: "x-amz-copy-source" });
-    }
-  };
-  const decoded = decode(path);
-  const trimmed = decoded.startsWith("/") ? decoded.slice(1) : decoded;
-  const slash = trimmed.indexOf("/");
-  if (slash <= 0 || slash === trimmed.length - 1) {
-    throw new S3Error("InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey", { ArgumentName: "x-amz-copy-source" });
-  }
-  if (query !== undefined && query !== "") {
-    if (!query.startsWith("versionId=")) throw new S3Error("InvalidArgument", "Invalid copy source: only versionId may follow the key", { ArgumentName: "x-amz-copy-source" });
-    checkVersionId(decode(query.slice("versionId=".length)));
-  }
-  const bucket = trimmed.slice(0, slash);
-  const key = trimmed.slice(slash + 1);
-  checkBucketName(bucket);
-  checkKey(key);
-  return { bucket, key, versioned: query !== undefined && query !== "" };
-}
 
 function directive(ctx: S3Context, header: string): "COPY" | "REPLACE" {
   const value = ctx.req.headers[header] ?? "COPY";

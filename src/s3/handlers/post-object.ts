@@ -14,6 +14,7 @@ import { emptyResponse, quoteEtag, xmlResponse, type S3Response } from "../respo
 import { tagsFromXml } from "../tags.ts";
 import { x } from "../xml.ts";
 import type { S3Context } from "./context.ts";
+import { formConditionValues } from "../access.ts";
 
 /** What S3 reads of a form before its file: at most this many bytes, part headers included. */
 export const formFieldBytesMax = 20 * 1024;
@@ -53,11 +54,12 @@ export async function postObject(ctx: S3Context): Promise<S3Response> {
   const signer = ctx.formAuth.authenticate(fields);
   const range = signer === undefined ? anySize : checkPolicy(parsePolicy(fields.get("policy")!), fields, req.bucket, req.nowMs);
   checkKey(key);
-  // a write like any other: the bucket's policy may deny it (or, unsigned, allow it)
-  const access = signer === undefined ? ctx.policies.accessFor(true, ctx.access.values) : ctx.access;
+  const headers = headersOfFields(fields);
+  // a write like any other: the bucket's policy may deny it (or, unsigned, allow it), its conditions
+  // reading the form's fields where a PUT's would read headers
+  const access = ctx.policies.accessFor(signer === undefined, formConditionValues(ctx.access.values, signer !== undefined, headers));
   await access.check(fields.has("tagging") ? ["s3:PutObject", "s3:PutObjectTagging"] : ["s3:PutObject"], req.bucket, key);
 
-  const headers = headersOfFields(fields);
   refuseCustomerKeys(headers);
   checkWriteHeaders(headers, ctx.backend.encryptedAtRest);
   const attrs = attributesFromHeaders(headers);
