@@ -26,9 +26,21 @@ const refused = (error: unknown, ...codes: S3ErrorCode[]) => error instanceof S3
 
 const describe = (error: unknown) => (error instanceof Error ? (error.stack ?? error.message) : String(error));
 
+/**
+ * Objects decided in one turn of the event loop. The fs backend reads its metadata synchronously,
+ * so a scan that never waited would hold the server: a page of 1,000 objects under a tag rule (a
+ * read of each) took 20 ms, and a bucket of 300,000 objects held every request for 6 s.
+ */
+const objectsPerTurn = 100;
+
+/** Lets the requests waiting on the event loop be served before the scan goes on. */
+const yieldToServing = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 export class LifecycleRunner {
   private timer: Timer | undefined;
   private running: Promise<unknown> | undefined;
+  /** the last configuration read and its rules: read again for every page, parsed again only when changed */
+  private parsed: { document: string; rules: LifecycleRule[] } | undefined;
   private started = false;
   private stopped = false;
 
@@ -65,6 +77,7 @@ export class LifecycleRunner {
   async scan(): Promise<LifecycleScanResult> {
     const total: LifecycleScanResult = { expired: 0, aborted: 0 };
     for (const { name } of await this.backend.listBuckets()) {
+      await yieldToServing();
       if (this.stopped) break;
       try {
         const result = { expired: await this.expireObjects(name), aborted: await this.abortUploads(name) };
@@ -81,8 +94,9 @@ export class LifecycleRunner {
   /** The bucket's rules as they are now; undefined when it has none that act (or is gone). */
   private async rulesOf(bucket: string): Promise<LifecycleRule[] | undefined> {
     const document = await this.backend.getBucketConfig(bucket, lifecycleConfigName).catch(gone);
-    const rules = document === undefined ? undefined : parseStoredLifecycle(document).rules;
-    return rules && hasActions(rules) ? rules : undefined;
+    if (document === undefined) return undefined;
+    if (this.parsed?.document !== document) this.parsed = { document, rules: parseStoredLifecycle(document).rules };
+    return hasActions(this.parsed.rules) ? this.parsed.rules : undefined;
   }
 
   /** The prefixes to list for the bucket's rules (none when it has no rules that act). */
@@ -106,10 +120,14 @@ export class LifecycleRunner {
       if (rules === undefined || this.stopped) return expired;
       const page = await this.backend.listObjects(bucket, { prefix, delimiter: "", after, maxKeys: listKeysMax }).catch(gone);
       if (page === undefined) return expired;
+      await yieldToServing();
       const nowMs = this.nowMs();
-      // (deletions in flight together share commits and syncs)
-      const deletions = await Promise.all(page.objects.map((listed) => this.expireOne(bucket, rules, listed, nowMs)));
-      expired += deletions.filter(Boolean).length;
+      for (let i = 0; i < page.objects.length; i += objectsPerTurn) {
+        // (deletions in flight together share commits and syncs)
+        const deletions = await Promise.all(page.objects.slice(i, i + objectsPerTurn).map((listed) => this.expireOne(bucket, rules, listed, nowMs)));
+        expired += deletions.filter(Boolean).length;
+        await yieldToServing();
+      }
       if (!page.isTruncated || page.lastEntry === undefined) return expired;
       after = page.lastEntry;
     }
@@ -165,6 +183,7 @@ export class LifecycleRunner {
       if (rules === undefined || this.stopped) return aborted;
       const page = await this.backend.listMultipartUploads(bucket, { prefix, delimiter: "", keyMarker, uploadIdMarker, maxUploads: listKeysMax }).catch(gone);
       if (page === undefined) return aborted;
+      await yieldToServing();
       const nowMs = this.nowMs();
       const due = page.uploads.filter((u) => {
         const abort = uploadAbortOf(rules, u.key, u.initiatedMs);

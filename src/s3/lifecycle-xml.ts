@@ -1,5 +1,6 @@
 /** The LifecycleConfiguration document: read with S3's refusals, and written back in the form it was sent. Pure. */
 import { S3Error } from "../errors.ts";
+import { isoTimeMs } from "../util/iso-time.ts";
 import { conditionsOf, dayMs, type LifecycleFilter, type LifecycleRule } from "./lifecycle.ts";
 import { checkTags } from "./tags.ts";
 import { childList, childText, malformedXml, parseXmlBody, s3Xmlns, x, type Xml, type XmlNode } from "./xml.ts";
@@ -32,17 +33,11 @@ function sizeBytes(node: XmlNode, name: string): number | undefined {
   return Number(text);
 }
 
-/** An ISO 8601 time in UTC (with or without milliseconds); S3 takes only midnights. */
+/** An ISO 8601 date, or date and time (UTC unless it names an offset); S3 takes only midnights UTC. */
 function midnight(text: string): number {
-  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:Z|\+00:?00)$/.exec(text.trim());
-  if (!m) throw malformedXml();
-  const date = new Date(0);
-  // (setUTCFullYear, not Date.UTC, which reads the years 0 to 99 as 1900 to 1999)
-  date.setUTCFullYear(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
-  date.setUTCHours(Number(m[4]), Number(m[5]), Number(m[6]));
-  const ms = date.getTime();
-  if (Number.isNaN(ms) || date.getUTCDate() !== Number(m[3]) || date.getUTCMonth() !== Number(m[2]) - 1) throw malformedXml();
-  if (ms % dayMs !== 0 || Number(m[7] ?? 0) !== 0) throw invalidArgument("'Date' must be at midnight GMT");
+  const ms = isoTimeMs(text.trim());
+  if (Number.isNaN(ms)) throw malformedXml();
+  if (ms % dayMs !== 0) throw invalidArgument("'Date' must be at midnight GMT");
   return ms;
 }
 

@@ -9,6 +9,7 @@
  */
 import { isIP } from "node:net";
 import { S3Error } from "../errors.ts";
+import { isoTimeMs } from "../util/iso-time.ts";
 import { globMatches } from "./wildcard.ts";
 
 /** A request's values for condition keys (lowercase names); undefined where the request has none. */
@@ -38,24 +39,8 @@ const notServed = (what: string) => new S3Error("NotImplemented", `${what} in bu
 
 const number = (text: string) => (/^-?\d+(\.\d+)?$/.test(text.trim()) ? Number(text.trim()) : NaN);
 
-/**
- * A time as IAM takes dates: epoch seconds, or W3C ISO 8601 (a date, or a date and time, in UTC
- * unless it names an offset). Read strictly: a date that does not exist is no date (Date.parse
- * would roll 30 February into March, read "2026-01-01 dec" as December, and read a time without a
- * zone in the server's own).
- */
-function time(text: string): number {
-  if (/^\d{1,12}$/.test(text)) return Number(text) * 1000;
-  const m = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:\d{2})?)?$/.exec(text);
-  if (!m) return NaN;
-  const [year, month, day, hour = 0, minute = 0, second = 0] = m.slice(1, 7).map((f) => (f === undefined ? undefined : Number(f))) as number[];
-  const date = new Date(0);
-  date.setUTCFullYear(year, month - 1, day);
-  date.setUTCHours(hour, minute, second, Number(`0.${m[7] ?? "0"}`) * 1000);
-  if (date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day || hour > 23 || minute > 59 || second > 59) return NaN;
-  const zone = m[8] === undefined || m[8] === "Z" ? 0 : (m[8][0] === "-" ? -1 : 1) * (Number(m[8].slice(1, 3)) * 60 + Number(m[8].slice(4))) * 60_000;
-  return date.getTime() - zone;
-}
+/** A time as IAM takes dates: epoch seconds, or W3C ISO 8601 (UTC unless it names an offset). */
+const time = (text: string) => (/^\d{1,12}$/.test(text) ? Number(text) * 1000 : isoTimeMs(text));
 
 function compare(parse: (s: string) => number, holds: (a: number, b: number) => boolean) {
   return (actual: string, expected: string) => {

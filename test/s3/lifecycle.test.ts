@@ -58,6 +58,9 @@ describe("lifecycle configuration documents", () => {
     expect(at("2027-03-01T00:00:00Z")).toBe(utc("2027-03-01T00:00:00Z"));
     expect(at("2027-03-01T00:00:00.000Z")).toBe(utc("2027-03-01T00:00:00Z"));
     expect(at("2027-03-01T00:00:00+00:00")).toBe(utc("2027-03-01T00:00:00Z"));
+    // s3cmd --expiry-date=2027-03-01 sends the date alone; an offset that comes to midnight UTC is midnight
+    expect(at("2027-03-01")).toBe(utc("2027-03-01T00:00:00Z"));
+    expect(at("2027-03-01T01:00:00+01:00")).toBe(utc("2027-03-01T00:00:00Z"));
   });
 
   const refusals: Array<[string, string, string | RegExp]> = [
