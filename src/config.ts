@@ -7,6 +7,7 @@ import { isIP } from "node:net";
 import { logLevels, type LogLevel } from "./log.ts";
 import { parseSizeBytes } from "./util/units.ts";
 import type { User } from "./s3/auth.ts";
+import { permissions, type Grants, type Permission } from "./s3/grants.ts";
 import { keyFileEnv } from "./shard/keys.ts";
 
 export interface Config {
@@ -159,13 +160,27 @@ function usersFrom(raw: unknown, file: string): User[] {
     const where = `${file}: users[${i}]`;
     if (typeof u !== "object" || u === null) throw new ConfigError(`${where} must be a table`);
     for (const k of Object.keys(u)) {
-      if (!["name", "access_key", "secret_key"].includes(k)) throw new ConfigError(`${where}: unknown key ${k}`);
+      if (!["name", "access_key", "secret_key", "buckets"].includes(k)) throw new ConfigError(`${where}: unknown key ${k}`);
     }
-    const { name, access_key, secret_key } = u as Record<string, unknown>;
+    const { name, access_key, secret_key, buckets } = u as Record<string, unknown>;
     if (typeof name !== "string" || name === "") throw new ConfigError(`${where}: name must be a non-empty string`);
     if (!isAccessKey(access_key)) throw new ConfigError(`${where}: access_key must be 3 to 128 letters, digits or _.+-`);
     if (!isSecretKey(secret_key)) throw new ConfigError(`${where}: secret_key must be 8 to 256 characters`);
-    return { name, accessKey: access_key, secretKey: secret_key };
+    const user: User = { name, accessKey: access_key, secretKey: secret_key };
+    if (buckets !== undefined) user.grants = grantsFrom(buckets, `${where}: buckets`);
+    return user;
+  });
+}
+
+/** A user's `buckets` table: bucket name or pattern (`*`) = "read", "write", "owner", or a list of them. */
+function grantsFrom(raw: unknown, where: string): Grants {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new ConfigError(`${where} must be a table of bucket = permissions`);
+  return Object.entries(raw).map(([bucket, value]) => {
+    const allows = Array.isArray(value) ? value : [value];
+    if (bucket === "" || allows.some((p) => !(permissions as readonly unknown[]).includes(p))) {
+      throw new ConfigError(`${where}.${bucket}: permissions are ${permissions.map((p) => `"${p}"`).join(", ")} or a list of them, not ${JSON.stringify(value)}`);
+    }
+    return { bucket, allows: allows as Permission[] };
   });
 }
 

@@ -66,3 +66,23 @@ test("the encryption key file: flag, then S3D_ENCRYPTION_KEY_FILE, then the file
   expect(() => load(["--encryption-key-file", ""])).toThrow(/--encryption-key-file/);
   expect(() => load(["--config", "c.toml"], { "c.toml": "encryption_key_file = 7" })).toThrow(/c\.toml: encryption_key_file/);
 });
+
+test("a user's buckets table limits them: patterns to permissions, one or a list; bad permissions stop start-up", () => {
+  const user = (buckets: string) => `[[users]]\nname = "agent"\naccess_key = "AGENTKEY"\nsecret_key = "agent-secret"\n${buckets}`;
+  const config = load(["--config", "u.toml"], { "u.toml": user(`buckets = { backups = "write", "logs-*" = ["read", "write"], team = ["owner", "read"] }`) });
+  expect(config.users[0].grants).toEqual([
+    { bucket: "backups", allows: ["write"] },
+    { bucket: "logs-*", allows: ["read", "write"] },
+    { bucket: "team", allows: ["owner", "read"] },
+  ]);
+  expect(load(["--config", "u.toml"], { "u.toml": user("") }).users[0].grants).toBeUndefined();
+  for (const bad of [`buckets = { b = "admin" }`, `buckets = { b = ["read", 1] }`, `buckets = ["b"]`, `buckets = "b"`]) {
+    expect(() => load(["--config", "u.toml"], { "u.toml": user(bad) })).toThrow(/users\[0\]: buckets/);
+  }
+});
+
+test("the example configuration loads as it is shipped", () => {
+  const config = loadConfig(parseArgs(["--config", `${import.meta.dir}/../config/s3d.example.toml`]));
+  expect(config.users).toEqual([{ name: "backup", accessKey: "BACKUPKEY", secretKey: "change-me-to-a-long-secret", grants: [{ bucket: "backups", allows: ["write"] }] }]);
+  expect(config.lifecycleIntervalSeconds).toBe(3600);
+});

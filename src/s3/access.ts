@@ -9,6 +9,7 @@ import { KeptConfigs } from "./kept-configs.ts";
 import { parseCopySource } from "./names.ts";
 import type { S3Request } from "./request.ts";
 import type { ConditionValues } from "./policy-conditions.ts";
+import { grantsAllow, permissionFor, type Grants } from "./grants.ts";
 import { allowsSomewhere, evaluate, parseBucketPolicy, resourceArn, type BucketPolicy } from "./bucket-policy.ts";
 
 /** The name a bucket's policy document is kept under among its configurations. */
@@ -103,6 +104,8 @@ export interface Access {
   readonly anonymous: boolean;
   /** what the request carries for policy conditions */
   readonly values: ConditionValues;
+  /** the signer's grants, when their configuration limits them to some buckets */
+  readonly grants?: Grants;
   /** whether the request may do all of `actions` on the bucket, or the key in it */
   allows(actions: readonly string[], bucket: string, key?: string): Promise<boolean>;
   /** throws AccessDenied unless it `allows` */
@@ -138,17 +141,20 @@ export class BucketPolicies {
   }
 
   /**
-   * A request's access: unsigned requests only as allowed, signed ones unless denied; `values` are
-   * what the request carries for the policies' conditions (conditionValuesOf).
+   * A request's access: unsigned requests only as a policy allows everyone; signed ones unless a
+   * policy denies them, and, for a user with `grants`, as far as those reach (or a policy allows
+   * everyone). `values` are what the request carries for the policies' conditions (conditionValuesOf).
    */
-  accessFor(anonymous: boolean, values: ConditionValues): Access {
+  accessFor(anonymous: boolean, values: ConditionValues, grants?: Grants): Access {
     const allows = async (actions: readonly string[], bucket: string, key?: string) => {
       const decision = evaluate(await this.of(bucket), actions, resourceArn(bucket, key), values);
-      return decision === "allow" || (!anonymous && decision === "none");
+      if (decision !== "none") return decision === "allow";
+      return !anonymous && (grants === undefined || grantsAllow(grants, bucket, permissionFor(actions, key !== undefined)));
     };
     return {
       anonymous,
       values,
+      grants,
       allows,
       check: async (actions, bucket, key) => {
         if (!(await allows(actions, bucket, key))) throw accessDenied();
@@ -165,6 +171,8 @@ export class BucketPolicies {
     const needs = actionsOf(operation, req.params, req.headers);
     if (needs === undefined) {
       if (access.anonymous) throw accessDenied();
+      // (ListBuckets shows a limited user only their buckets; the rest is the policy API, the owner's)
+      if (access.grants !== undefined && req.bucket !== "" && !grantsAllow(access.grants, req.bucket, "owner")) throw accessDenied();
       return;
     }
     if (needs.actions.length > 0) await access.check(needs.actions, req.bucket, needs.on === "object" ? req.key : undefined);

@@ -13,11 +13,14 @@ import {
 import { missingFormField } from "./post-policy.ts";
 import type { PayloadClaim } from "./body.ts";
 import type { S3Request } from "./request.ts";
+import type { Grants } from "./grants.ts";
 
 export interface User {
   name: string;
   accessKey: string;
   secretKey: string;
+  /** the buckets the user may use, and how; undefined: all, as root (grants.ts) */
+  grants?: Grants;
 }
 
 export interface Authenticated {
@@ -35,9 +38,16 @@ const signingParams = ["X-Amz-Credential", "X-Amz-Signature", "X-Amz-Algorithm",
 
 export class Authenticator {
   private readonly secrets: Map<string, string>;
+  private readonly grants: Map<string, Grants>;
 
   constructor(users: readonly User[], private readonly region: string) {
     this.secrets = new Map(users.map((u) => [u.accessKey, u.secretKey]));
+    this.grants = new Map(users.flatMap((u) => (u.grants ? [[u.accessKey, u.grants] as const] : [])));
+  }
+
+  /** What the user with this access key may use, when their configuration limits them. */
+  grantsOf(accessKeyId: string): Grants | undefined {
+    return this.grants.get(accessKeyId);
   }
 
   /**

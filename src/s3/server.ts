@@ -91,7 +91,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const policies = new BucketPolicies(backend);
   const lifecycles = new KeptConfigs(backend, lifecycleConfigName, parseStoredLifecycle);
   // A form's fields are read before its signature is known: they get no longer than a request's headers.
-  const formAuth: FormAuth = { authenticate: (fields) => auth.authenticateForm(fields), fieldsDeadlineMs: Math.min(headersTimeoutMs, idleTimeoutMs) };
+  const formAuth: FormAuth = {
+    authenticate: (fields) => auth.authenticateForm(fields),
+    grantsOf: (accessKeyId) => auth.grantsOf(accessKeyId),
+    fieldsDeadlineMs: Math.min(headersTimeoutMs, idleTimeoutMs),
+  };
 
   /** `expectsContinue`: the client waits for "100 Continue" before it sends the body (Expect: 100-continue). */
   const serve = async (incoming: IncomingMessage, outgoing: ServerResponse, expectsContinue: boolean) => {
@@ -148,11 +152,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         const sourceIp = incoming.socket?.remoteAddress;
         // (a socket whose client has gone no longer knows its address: no condition on it may be skipped)
         if (sourceIp === undefined) throw new S3Error("AccessDenied", "Access Denied");
-        const access = policies.accessFor(unsigned, conditionValuesOf(req, operation, sourceIp, authType));
+        const access = policies.accessFor(unsigned, conditionValuesOf(req, operation, sourceIp, authType), unsigned ? undefined : auth.grantsOf(who.accessKeyId));
         if (!route.anonymous) {
           checkExpectedOwner(headers, unsigned ? undefined : who.accessKeyId);
-          // (a signed request to a bucket known to have no policy is not held up by an await)
-          if (unsigned || !policies.knownWithout(req.bucket)) await policies.checkOperation(access, operation, req);
+          // (a signed request of a user without limits, to a bucket known to have no policy, is not held up by an await)
+          if (unsigned || access.grants !== undefined || !policies.knownWithout(req.bucket)) await policies.checkOperation(access, operation, req);
         }
         if (unsigned) {
           // (what its body claims to be matters only once it is let in)

@@ -23,13 +23,14 @@ export function requireExecutable(path: string, what: string): void {
 
 /**
  * The start of an s3cmd command line for a test server on 127.0.0.1:`port`: Debian's s3cmd, no
- * config file of its own, path style over plain HTTP. Fails the test when s3cmd is missing.
+ * config file of its own, path style over plain HTTP, as the tests' root user unless given other
+ * `credentials`. Fails the test when s3cmd is missing.
  */
-export function s3cmdArgs(port: number): string[] {
+export function s3cmdArgs(port: number, credentials = { accessKey, secretKey }): string[] {
   const s3cmdPath = "/usr/bin/s3cmd";
   requireExecutable(s3cmdPath, "s3cmd (/usr/bin/s3cmd)");
   const host = `127.0.0.1:${port}`;
-  return [s3cmdPath, "--config=/dev/null", `--access_key=${accessKey}`, `--secret_key=${secretKey}`, `--host=${host}`, `--host-bucket=${host}`, "--no-ssl", "--region=us-east-1"];
+  return [s3cmdPath, "--config=/dev/null", `--access_key=${credentials.accessKey}`, `--secret_key=${credentials.secretKey}`, `--host=${host}`, `--host-bucket=${host}`, "--no-ssl", "--region=us-east-1"];
 }
 
 /** Finds an executable on PATH the way a shell would (first match). */

@@ -88,11 +88,11 @@ export function md5Base64(data: Uint8Array | string): string {
  * The signing fields of a POST Object form for `bucket` whose policy holds `conditions` plus those
  * every SDK adds (the bucket and the three signing fields), expiring `expiresInMs` from now.
  */
-export function postPolicyFields(bucket: string, conditions: unknown[], options: { expiresInMs?: number; secret?: string } = {}): Record<string, string> {
+export function postPolicyFields(bucket: string, conditions: unknown[], options: { expiresInMs?: number; secret?: string; accessKeyId?: string } = {}): Record<string, string> {
   const nowMs = Date.now();
   const amzDate = formatAmzDate(nowMs);
   const day = amzDate.slice(0, 8);
-  const credential = `${accessKey}/${day}/${region}/s3/aws4_request`;
+  const credential = `${options.accessKeyId ?? accessKey}/${day}/${region}/s3/aws4_request`;
   const document = {
     expiration: new Date(nowMs + (options.expiresInMs ?? 60_000)).toISOString(),
     conditions: [...conditions, { bucket }, { "x-amz-algorithm": "AWS4-HMAC-SHA256" }, { "x-amz-credential": credential }, { "x-amz-date": amzDate }],

@@ -4,6 +4,7 @@ import { checkBucketCreationHeaders } from "../attributes.ts";
 import { checkBucketName } from "../names.ts";
 import { emptyResponse, isoTime, xmlResponse, type S3Response } from "../respond.ts";
 import { childText, parseXmlBody, s3Xmlns, x, malformedXml } from "../xml.ts";
+import { grantsName } from "../grants.ts";
 import { tagsFromXml, tagsXml } from "../tags.ts";
 import { readSmallBody, requireIntegrityHeader } from "./small-body.ts";
 import { ownerOf, ownerOnlyAcl, type S3Context } from "./context.ts";
@@ -57,7 +58,10 @@ export async function listBuckets(ctx: S3Context) {
   const token = params.get("continuation-token");
   const after = token === undefined ? "" : bucketAfterToken(token);
   const region = params.get("bucket-region");
-  const matching = (await ctx.backend.listBuckets()).filter((b) => b.name.startsWith(prefix) && b.name > after && (region === undefined || region === ctx.region));
+  const { grants } = ctx.access;
+  const matching = (await ctx.backend.listBuckets()).filter(
+    (b) => b.name.startsWith(prefix) && b.name > after && (region === undefined || region === ctx.region) && (grants === undefined || grantsName(grants, b.name)),
+  );
   const page = matching.slice(0, max);
   const owner = ownerOf(ctx);
   return xmlResponse(

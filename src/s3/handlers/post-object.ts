@@ -57,7 +57,8 @@ export async function postObject(ctx: S3Context): Promise<S3Response> {
   const headers = headersOfFields(fields);
   // a write like any other: the bucket's policy may deny it (or, unsigned, allow it), its conditions
   // reading the form's fields where a PUT's would read headers
-  const access = ctx.policies.accessFor(signer === undefined, formConditionValues(ctx.access.values, signer !== undefined, headers));
+  const values = formConditionValues(ctx.access.values, signer !== undefined, headers);
+  const access = ctx.policies.accessFor(signer === undefined, values, signer === undefined ? undefined : ctx.formAuth.grantsOf(signer));
   await access.check(fields.has("tagging") ? ["s3:PutObject", "s3:PutObjectTagging"] : ["s3:PutObject"], req.bucket, key);
 
   refuseCustomerKeys(headers);

@@ -1,0 +1,39 @@
+/**
+ * What a user may do to which buckets, when the configuration limits them (a `buckets` table in
+ * their [[users]] entry; a user without one may do everything, as root always may). Three
+ * permissions, each on its own: "read" (GET and HEAD of objects, listings, reading a bucket's
+ * settings), "write" (putting, copying in, tagging and deleting objects, multipart uploads) and
+ * "owner" (creating and deleting the bucket, changing its settings, its policy). A write-only user
+ * (a backup agent) can store but not read back. Pure.
+ */
+import { globMatches } from "./wildcard.ts";
+
+export const permissions = ["read", "write", "owner"] as const;
+export type Permission = (typeof permissions)[number];
+
+/** Bucket name patterns (`*` any run of characters) and what each allows, in the order configured. */
+export type Grants = ReadonlyArray<{ bucket: string; allows: readonly Permission[] }>;
+
+/** The bucket-level actions that are the owner's even though they only read: the policy is the owner's business. */
+const ownerReads = new Set(["s3:getbucketpolicy", "s3:getbucketpolicystatus"]);
+
+/**
+ * The permission S3 actions need: reading ones (Get*, List*) read; the others write when they act
+ * on objects, and are the owner's when they act on the bucket itself.
+ */
+export function permissionFor(actions: readonly string[], onObject: boolean): Permission {
+  const lower = actions.map((a) => a.toLowerCase());
+  if (lower.some((a) => ownerReads.has(a))) return "owner";
+  if (lower.length > 0 && lower.every((a) => a.startsWith("s3:get") || a.startsWith("s3:list"))) return "read";
+  return onObject ? "write" : "owner";
+}
+
+/** Whether the grants allow `permission` on `bucket`: some pattern that names it allows it. */
+export function grantsAllow(grants: Grants, bucket: string, permission: Permission): boolean {
+  return grants.some((g) => g.allows.includes(permission) && globMatches(g.bucket, bucket));
+}
+
+/** Whether the grants allow anything at all on `bucket` (ListBuckets shows a limited user only these). */
+export function grantsName(grants: Grants, bucket: string): boolean {
+  return grants.some((g) => g.allows.length > 0 && globMatches(g.bucket, bucket));
+}

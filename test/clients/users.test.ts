@@ -1,0 +1,57 @@
+/**
+ * Users limited to some buckets, through real clients: the AWS CLI and s3cmd list only the
+ * buckets a user is granted, read where it may read, and get AccessDenied where it may not write.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { startS3d, type TestServer } from "../support/server.ts";
+import { clientEnv, makeTempDir, requireExecutable, run, s3cmdArgs, type TempDir } from "./helpers.ts";
+
+const awsPath = "/usr/bin/aws";
+const reader = { accessKey: "CLIREADER", secretKey: "cli-reader-secret" };
+let server: TestServer;
+let tmp: TempDir;
+
+beforeAll(async () => {
+  tmp = makeTempDir("users");
+  writeFileSync(tmp.file("s3d.toml"), `[[users]]\nname = "reader"\naccess_key = "${reader.accessKey}"\nsecret_key = "${reader.secretKey}"\nbuckets = { "reports-*" = "read" }\n`);
+  server = await startS3d({ args: ["--config", tmp.file("s3d.toml")] });
+});
+
+afterAll(async () => {
+  await server?.stop();
+  tmp?.remove();
+});
+
+function aws(asReader: boolean, ...args: string[]) {
+  requireExecutable(awsPath, "AWS CLI v2 (/usr/bin/aws)");
+  const env = clientEnv(tmp, asReader ? { AWS_ACCESS_KEY_ID: reader.accessKey, AWS_SECRET_ACCESS_KEY: reader.secretKey } : {});
+  return run([awsPath, "--endpoint-url", server.endpoint, ...args], { env, timeoutMs: 60_000 });
+}
+
+describe("users limited to some buckets, with real clients", () => {
+  test("aws cli and s3cmd as a reader: only its buckets listed, reads allowed, writes refused", async () => {
+    for (const bucket of ["reports-2026", "payroll"]) expect((await aws(false, "s3", "mb", `s3://${bucket}`)).code).toBe(0);
+    await Bun.write(tmp.file("q4.csv"), "quarter,revenue\n4,100\n");
+    expect((await aws(false, "s3", "cp", tmp.file("q4.csv"), "s3://reports-2026/q4.csv")).code).toBe(0);
+
+    const listed = await aws(true, "s3", "ls");
+    expect(listed.code, listed.describe).toBe(0);
+    expect(listed.stdout).toContain("reports-2026");
+    expect(listed.stdout).not.toContain("payroll");
+    const read = await aws(true, "s3", "cp", "s3://reports-2026/q4.csv", tmp.file("back.csv"));
+    expect(read.code, read.describe).toBe(0);
+    expect(await Bun.file(tmp.file("back.csv")).text()).toBe("quarter,revenue\n4,100\n");
+    const write = await aws(true, "s3", "cp", tmp.file("q4.csv"), "s3://reports-2026/forged.csv");
+    expect(write.code).not.toBe(0);
+    expect(write.stderr).toContain("AccessDenied");
+    const other = await aws(true, "s3", "ls", "s3://payroll");
+    expect(other.code).not.toBe(0);
+    expect(other.stderr).toContain("AccessDenied");
+
+    const s3cmd = await run([...s3cmdArgs(server.port, reader), "ls"], { env: clientEnv(tmp) });
+    expect(s3cmd.code, s3cmd.describe).toBe(0);
+    expect(s3cmd.stdout).toContain("s3://reports-2026");
+    expect(s3cmd.stdout).not.toContain("payroll");
+  }, 120_000);
+});

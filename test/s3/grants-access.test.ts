@@ -1,0 +1,122 @@
+/**
+ * Users limited to some buckets (a `buckets` table in their [[users]] entry), against the binary:
+ * a reader, a write-only backup agent, a team that owns buckets by pattern, and root beside them.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { errorCode, md5Base64, postPolicyFields, s3 } from "../support/client.ts";
+import { startS3d, type TestServer } from "../support/server.ts";
+
+let server: TestServer;
+let dir: string;
+const users = {
+  reader: { accessKeyId: "READERKEY", secret: "reader-secret-1", buckets: `{ shared = "read" }` },
+  agent: { accessKeyId: "AGENTKEY", secret: "agent-secret-1", buckets: `{ drop = "write" }` },
+  team: { accessKeyId: "TEAMKEY", secret: "team-secret-1", buckets: `{ "team-*" = ["owner", "read", "write"], shared = "read", drop = "write" }` },
+};
+type Who = keyof typeof users | "root";
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "s3d-grants-"));
+  const toml = Object.entries(users)
+    .map(([name, u]) => `[[users]]\nname = "${name}"\naccess_key = "${u.accessKeyId}"\nsecret_key = "${u.secret}"\nbuckets = ${u.buckets}\n`)
+    .join("\n");
+  writeFileSync(join(dir, "s3d.toml"), toml);
+  server = await startS3d({ args: ["--config", join(dir, "s3d.toml")] });
+  for (const bucket of ["shared", "drop", "private"]) expect((await as("root", "PUT", `/${bucket}`)).status).toBe(200);
+  expect((await as("root", "PUT", "/shared/a.txt", { body: "shared text" })).status).toBe(200);
+  expect((await as("root", "PUT", "/private/p.txt", { body: "private text" })).status).toBe(200);
+});
+
+afterAll(async () => {
+  await server?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function as(who: Who, method: string, path: string, r: Partial<Parameters<typeof s3>[1]> = {}) {
+  const creds = who === "root" ? {} : { accessKeyId: users[who].accessKeyId, secret: users[who].secret };
+  return s3(server.endpoint, { method, path, ...creds, ...r });
+}
+const code = async (res: Promise<Response>) => {
+  const answered = await res;
+  return answered.status < 300 ? answered.status : await errorCode(answered);
+};
+const bucketsSeenBy = async (who: Who) => [...(await (await as(who, "GET", "/")).text()).matchAll(/<Name>([^<]+)<\/Name>/g)].map((m) => m[1]);
+
+describe("users limited to some buckets", () => {
+  test("a reader reads and lists its bucket, writes nothing, and sees no other bucket", async () => {
+    expect(await (await as("reader", "GET", "/shared/a.txt")).text()).toBe("shared text");
+    expect(await code(as("reader", "HEAD", "/shared"))).toBe(200);
+    expect(await code(as("reader", "GET", "/shared", { query: [["list-type", "2"]] }))).toBe(200);
+    expect(await code(as("reader", "PUT", "/shared/b.txt", { body: "x" }))).toBe("AccessDenied");
+    expect(await code(as("reader", "DELETE", "/shared/a.txt"))).toBe("AccessDenied");
+    expect(await code(as("reader", "GET", "/private/p.txt"))).toBe("AccessDenied");
+    expect(await code(as("reader", "PUT", "/readers-own"))).toBe("AccessDenied");
+    expect(await bucketsSeenBy("reader")).toEqual(["shared"]);
+    // DeleteObjects: each key refused on its own, as S3 reports it
+    const body = "<Delete><Object><Key>a.txt</Key></Object></Delete>";
+    const deleted = await (await as("reader", "POST", "/shared", { query: [["delete", ""]], body, headers: { "content-md5": md5Base64(body) } })).text();
+    expect(deleted).toContain("<Code>AccessDenied</Code>");
+    expect(await (await as("root", "GET", "/shared/a.txt")).text()).toBe("shared text");
+  });
+
+  test("a write-only agent stores and deletes but cannot read back, list, or change the bucket", async () => {
+    expect(await code(as("agent", "PUT", "/drop/backup-1.tar", { body: "backup bytes" }))).toBe(200);
+    expect(await code(as("agent", "GET", "/drop/backup-1.tar"))).toBe("AccessDenied");
+    expect(await code(as("agent", "GET", "/drop", { query: [["list-type", "2"]] }))).toBe("AccessDenied");
+    const created = await as("agent", "POST", "/drop/big.tar", { query: [["uploads", ""]] });
+    expect(created.status).toBe(200);
+    const uploadId = /<UploadId>([^<]+)</.exec(await created.text())![1];
+    expect(await code(as("agent", "DELETE", "/drop/big.tar", { query: [["uploadId", uploadId]] }))).toBe(204);
+    expect(await code(as("agent", "DELETE", "/drop"))).toBe("AccessDenied");
+    expect(await code(as("agent", "PUT", "/drop", { query: [["policy", ""]], body: "{}" }))).toBe("AccessDenied");
+    expect(await code(as("agent", "GET", "/drop", { query: [["policy", ""]] }))).toBe("AccessDenied");
+    const lifecycle = "<LifecycleConfiguration><Rule><Filter/><Status>Enabled</Status><Expiration><Days>1</Days></Expiration></Rule></LifecycleConfiguration>";
+    expect(await code(as("agent", "PUT", "/drop", { query: [["lifecycle", ""]], body: lifecycle, headers: { "content-md5": md5Base64(lifecycle) } }))).toBe("AccessDenied");
+    // copying needs read on the source: the agent has none anywhere
+    expect(await code(as("agent", "PUT", "/drop/copy.txt", { headers: { "x-amz-copy-source": "/shared/a.txt" } }))).toBe("AccessDenied");
+    expect(await (await as("root", "GET", "/drop/backup-1.tar")).text()).toBe("backup bytes");
+    expect(await code(as("agent", "DELETE", "/drop/backup-1.tar"))).toBe(204);
+  });
+
+  test("a team owns the buckets its pattern names: creates, configures and deletes them, and copies from what it may read", async () => {
+    expect(await code(as("team", "PUT", "/team-alpha"))).toBe(200);
+    expect(await code(as("team", "PUT", "/alpha-team"))).toBe("AccessDenied");
+    const cors = "<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod></CORSRule></CORSConfiguration>";
+    expect(await code(as("team", "PUT", "/team-alpha", { query: [["cors", ""]], body: cors }))).toBe(200);
+    const policy = JSON.stringify({ Statement: [{ Effect: "Deny", Principal: "*", Action: "s3:DeleteObject", Resource: "arn:aws:s3:::team-alpha/keep/*" }] });
+    expect(await code(as("team", "PUT", "/team-alpha", { query: [["policy", ""]], body: policy }))).toBe(204);
+    expect(await code(as("team", "PUT", "/team-alpha/keep/copied.txt", { headers: { "x-amz-copy-source": "/shared/a.txt" } }))).toBe(200);
+    expect(await code(as("team", "PUT", "/team-alpha/stolen.txt", { headers: { "x-amz-copy-source": "/private/p.txt" } }))).toBe("AccessDenied");
+    expect(await code(as("team", "DELETE", "/team-alpha/keep/copied.txt"))).toBe("AccessDenied");
+    expect((await bucketsSeenBy("team")).sort()).toEqual(["drop", "shared", "team-alpha"]);
+    expect(await code(as("team", "DELETE", "/team-alpha", { query: [["policy", ""]] }))).toBe(204);
+    expect(await code(as("team", "DELETE", "/team-alpha/keep/copied.txt"))).toBe(204);
+    expect(await code(as("team", "DELETE", "/team-alpha"))).toBe(204);
+  });
+
+  test("a bucket policy that allows everyone lets limited users in too; root is not limited", async () => {
+    expect(await code(as("reader", "GET", "/private/p.txt"))).toBe("AccessDenied");
+    const publicRead = JSON.stringify({ Statement: [{ Effect: "Allow", Principal: "*", Action: "s3:GetObject", Resource: "arn:aws:s3:::private/*" }] });
+    expect(await code(as("root", "PUT", "/private", { query: [["policy", ""]], body: publicRead }))).toBe(204);
+    expect(await (await as("reader", "GET", "/private/p.txt")).text()).toBe("private text");
+    expect(await code(as("reader", "PUT", "/private/x.txt", { body: "x" }))).toBe("AccessDenied");
+    expect(await code(as("root", "DELETE", "/private", { query: [["policy", ""]] }))).toBe(204);
+    expect((await bucketsSeenBy("root")).sort()).toEqual(["drop", "private", "shared"]);
+  });
+
+  test("a POST form signed by a limited user is held to the same grants", async () => {
+    const post = async (bucket: string, key: string) => {
+      const form = new FormData();
+      const fields = postPolicyFields(bucket, [{ key }], { accessKeyId: users.reader.accessKeyId, secret: users.reader.secret });
+      for (const [name, value] of Object.entries({ key, ...fields })) form.append(name, value);
+      form.append("file", new Blob(["form bytes"]), "f.txt");
+      return fetch(`${server.endpoint}/${bucket}`, { method: "POST", body: form });
+    };
+    const refused = await post("shared", "from-form.txt");
+    expect([refused.status, await errorCode(refused)]).toEqual([403, "AccessDenied"]);
+    expect((await as("root", "HEAD", "/shared/from-form.txt")).status).toBe(404);
+  });
+});
