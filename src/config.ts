@@ -172,12 +172,14 @@ function usersFrom(raw: unknown, file: string): User[] {
   });
 }
 
-/** A user's `buckets` table: bucket name or pattern (`*`) = "read", "write", "owner", or a list of them. */
+/** A user's `buckets` table: bucket name or pattern (`*`, `?`) = "read", "write", "owner", or a list of them. */
 function grantsFrom(raw: unknown, where: string): Grants {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new ConfigError(`${where} must be a table of bucket = permissions`);
   return Object.entries(raw).map(([bucket, value]) => {
     const allows = Array.isArray(value) ? value : [value];
-    if (bucket === "" || allows.some((p) => !(permissions as readonly unknown[]).includes(p))) {
+    // (bucket names are lowercase letters, digits, dots and hyphens: a pattern of anything else would name no bucket)
+    if (!/^[a-z0-9.*?-]{1,255}$/.test(bucket)) throw new ConfigError(`${where}: ${JSON.stringify(bucket)} can name no bucket (lowercase letters, digits, . and -, with * and ? as wildcards)`);
+    if (allows.some((p) => !(permissions as readonly unknown[]).includes(p))) {
       throw new ConfigError(`${where}.${bucket}: permissions are ${permissions.map((p) => `"${p}"`).join(", ")} or a list of them, not ${JSON.stringify(value)}`);
     }
     return { bucket, allows: allows as Permission[] };

@@ -76,7 +76,7 @@ test("a user's buckets table limits them: patterns to permissions, one or a list
     { bucket: "team", allows: ["owner", "read"] },
   ]);
   expect(load(["--config", "u.toml"], { "u.toml": user("") }).users[0].grants).toBeUndefined();
-  for (const bad of [`buckets = { b = "admin" }`, `buckets = { b = ["read", 1] }`, `buckets = ["b"]`, `buckets = "b"`]) {
+  for (const bad of [`buckets = { b = "admin" }`, `buckets = { b = ["read", 1] }`, `buckets = ["b"]`, `buckets = "b"`, `buckets = { Shared = "read" }`, `buckets = { "a/b" = "read" }`]) {
     expect(() => load(["--config", "u.toml"], { "u.toml": user(bad) })).toThrow(/users\[0\]: buckets/);
   }
 });

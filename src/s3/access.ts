@@ -9,7 +9,7 @@ import { KeptConfigs } from "./kept-configs.ts";
 import { parseCopySource } from "./names.ts";
 import type { S3Request } from "./request.ts";
 import type { ConditionValues } from "./policy-conditions.ts";
-import { grantsAllow, permissionFor, type Grants } from "./grants.ts";
+import { grantsAllow, grantsAllowAny, permissionsFor, type Grants } from "./grants.ts";
 import { allowsSomewhere, evaluate, parseBucketPolicy, resourceArn, type BucketPolicy } from "./bucket-policy.ts";
 
 /** The name a bucket's policy document is kept under among its configurations. */
@@ -111,8 +111,8 @@ export interface Access {
   /** throws AccessDenied unless it `allows` */
   check(actions: readonly string[], bucket: string, key?: string): Promise<void>;
   /**
-   * `error` as this request may be told it: that a key is missing (NoSuchKey) is told to an
-   * unsigned request only where it may list the key's bucket, else it is AccessDenied (as S3 answers).
+   * `error` as this request may be told it: that a key is missing (NoSuchKey) is told only where the
+   * request may list the key's bucket, else it is AccessDenied (as S3 answers).
    */
   told<E>(error: E, bucket: string): Promise<E | S3Error>;
 }
@@ -149,7 +149,7 @@ export class BucketPolicies {
     const allows = async (actions: readonly string[], bucket: string, key?: string) => {
       const decision = evaluate(await this.of(bucket), actions, resourceArn(bucket, key), values);
       if (decision !== "none") return decision === "allow";
-      return !anonymous && (grants === undefined || grantsAllow(grants, bucket, permissionFor(actions, key !== undefined)));
+      return !anonymous && (grants === undefined || grantsAllowAny(grants, bucket, permissionsFor(actions, key !== undefined)));
     };
     return {
       anonymous,
@@ -160,7 +160,7 @@ export class BucketPolicies {
         if (!(await allows(actions, bucket, key))) throw accessDenied();
       },
       told: async (error, bucket) => {
-        const hidden = anonymous && error instanceof S3Error && error.code === "NoSuchKey" && !(await allows(["s3:ListBucket"], bucket));
+        const hidden = error instanceof S3Error && error.code === "NoSuchKey" && !(await allows(["s3:ListBucket"], bucket));
         return hidden ? accessDenied() : error;
       },
     };
@@ -176,8 +176,11 @@ export class BucketPolicies {
       return;
     }
     if (needs.actions.length > 0) await access.check(needs.actions, req.bucket, needs.on === "object" ? req.key : undefined);
-    // DeleteObjects checks each key; unsigned, it is let in only where some key may be deleted
-    else if (access.anonymous && !allowsSomewhere(await this.of(req.bucket), "s3:DeleteObject", access.values)) throw accessDenied();
+    // DeleteObjects checks each key; unsigned, or by a user whose grants do not let it write there,
+    // it is let in only where the policy allows some key to be deleted (else it would learn whether the bucket exists)
+    else if ((access.anonymous || (access.grants !== undefined && !grantsAllow(access.grants, req.bucket, "write"))) && !allowsSomewhere(await this.of(req.bucket), "s3:DeleteObject", access.values)) {
+      throw accessDenied();
+    }
   }
 }
 

@@ -4,7 +4,8 @@
  * permissions, each on its own: "read" (GET and HEAD of objects, listings, reading a bucket's
  * settings), "write" (putting, copying in, tagging and deleting objects, multipart uploads) and
  * "owner" (creating and deleting the bucket, changing its settings, its policy). A write-only user
- * (a backup agent) can store but not read back. Pure.
+ * (a backup agent) can store but not read back. Owner is full control in effect: a policy it puts
+ * may open the bucket to anyone, itself included. Pure.
  */
 import { globMatches } from "./wildcard.ts";
 
@@ -16,16 +17,28 @@ export type Grants = ReadonlyArray<{ bucket: string; allows: readonly Permission
 
 /** The bucket-level actions that are the owner's even though they only read: the policy is the owner's business. */
 const ownerReads = new Set(["s3:getbucketpolicy", "s3:getbucketpolicystatus"]);
+/** Listing multipart uploads and their parts: a writer needs them to resume or clean up its own uploads. */
+const uploadListings = new Set(["s3:listmultipartuploadparts", "s3:listbucketmultipartuploads"]);
 
 /**
- * The permission S3 actions need: reading ones (Get*, List*) read; the others write when they act
- * on objects, and are the owner's when they act on the bucket itself.
+ * The permissions that allow S3 actions (any one of them will do): reading ones (Get*, List*)
+ * read, and a bucket's settings may be read by its owner too; the others write when they act on
+ * objects, and are the owner's when they act on the bucket itself.
  */
-export function permissionFor(actions: readonly string[], onObject: boolean): Permission {
+export function permissionsFor(actions: readonly string[], onObject: boolean): Permission[] {
   const lower = actions.map((a) => a.toLowerCase());
-  if (lower.some((a) => ownerReads.has(a))) return "owner";
-  if (lower.length > 0 && lower.every((a) => a.startsWith("s3:get") || a.startsWith("s3:list"))) return "read";
-  return onObject ? "write" : "owner";
+  if (lower.some((a) => ownerReads.has(a))) return ["owner"];
+  if (lower.length > 0 && lower.every((a) => uploadListings.has(a))) return ["read", "write"];
+  if (lower.length > 0 && lower.every((a) => a.startsWith("s3:get") || a.startsWith("s3:list"))) {
+    // (a bucket's settings, not its listing: HeadBucket and listings are s3:ListBucket*)
+    return onObject || lower.some((a) => a.startsWith("s3:list")) ? ["read"] : ["read", "owner"];
+  }
+  return onObject ? ["write"] : ["owner"];
+}
+
+/** Whether the grants allow any of `allowed` on `bucket`: some pattern that names it allows one. */
+export function grantsAllowAny(grants: Grants, bucket: string, allowed: readonly Permission[]): boolean {
+  return allowed.some((permission) => grantsAllow(grants, bucket, permission));
 }
 
 /** Whether the grants allow `permission` on `bucket`: some pattern that names it allows it. */

@@ -106,8 +106,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     let resource = incoming.url ?? "/";
     let response: S3Response;
     let corsBucket = "";
-    /** what an unsigned request may be told, once its bucket's policy let it in */
-    let unsignedIn: { access: Access; bucket: string } | undefined;
+    /** what a request that may not see everything (unsigned, or a limited user's) may be told, once it was let in */
+    let limitedIn: { access: Access; bucket: string } | undefined;
     const { headers, headerBytes } = headersOf(incoming);
     try {
       if (headerBytes > requestHeaderBytesMax) {
@@ -161,8 +161,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         if (unsigned) {
           // (what its body claims to be matters only once it is let in)
           who = { accessKeyId: "", payload: auth.unsignedPayload(req) };
-          unsignedIn = { access, bucket: req.bucket };
         }
+        if (unsigned || access.grants !== undefined) limitedIn = { access, bucket: req.bucket };
         // the body is asked for only once the request is known to be allowed, as S3 does
         if (expectsContinue) outgoing.writeContinue();
         response = await route.handler({ req, backend, region, formAuth, policies, lifecycles, access, ...who });
@@ -181,7 +181,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         return;
       }
       // (a copy's missing source was told against its own bucket by the copy)
-      if (unsignedIn !== undefined && !copyOperations.has(operation)) error = await unsignedIn.access.told(error, unsignedIn.bucket).catch((failed: unknown) => failed);
+      if (limitedIn !== undefined && !copyOperations.has(operation)) error = await limitedIn.access.told(error, limitedIn.bucket).catch((failed: unknown) => failed);
       response = failure(error, resource, requestId, method !== "HEAD", logger, operation);
     }
     const origin = headers.origin;

@@ -15,6 +15,8 @@ const users = {
   reader: { accessKeyId: "READERKEY", secret: "reader-secret-1", buckets: `{ shared = "read" }` },
   agent: { accessKeyId: "AGENTKEY", secret: "agent-secret-1", buckets: `{ drop = "write" }` },
   team: { accessKeyId: "TEAMKEY", secret: "team-secret-1", buckets: `{ "team-*" = ["owner", "read", "write"], shared = "read", drop = "write" }` },
+  admin: { accessKeyId: "ADMINKEY", secret: "admin-secret-1", buckets: `{ "team-*" = "owner" }` },
+  outsider: { accessKeyId: "OUTSIDERKEY", secret: "outsider-secret-1", buckets: `{ elsewhere = "read" }` },
 };
 type Who = keyof typeof users | "root";
 
@@ -69,6 +71,9 @@ describe("users limited to some buckets", () => {
     const created = await as("agent", "POST", "/drop/big.tar", { query: [["uploads", ""]] });
     expect(created.status).toBe(200);
     const uploadId = /<UploadId>([^<]+)</.exec(await created.text())![1];
+    // it may list its uploads and their parts, to resume or clean them up
+    expect(await code(as("agent", "GET", "/drop/big.tar", { query: [["uploadId", uploadId]] }))).toBe(200);
+    expect(await (await as("agent", "GET", "/drop", { query: [["uploads", ""]] })).text()).toContain(`<UploadId>${uploadId}</UploadId>`);
     expect(await code(as("agent", "DELETE", "/drop/big.tar", { query: [["uploadId", uploadId]] }))).toBe(204);
     expect(await code(as("agent", "DELETE", "/drop"))).toBe("AccessDenied");
     expect(await code(as("agent", "PUT", "/drop", { query: [["policy", ""]], body: "{}" }))).toBe("AccessDenied");
@@ -95,6 +100,32 @@ describe("users limited to some buckets", () => {
     expect(await code(as("team", "DELETE", "/team-alpha", { query: [["policy", ""]] }))).toBe(204);
     expect(await code(as("team", "DELETE", "/team-alpha/keep/copied.txt"))).toBe(204);
     expect(await code(as("team", "DELETE", "/team-alpha"))).toBe(204);
+  });
+
+  test("an owner alone configures a bucket and reads its settings back, but not its objects", async () => {
+    expect(await code(as("admin", "PUT", "/team-ops"))).toBe(200);
+    const cors = "<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod></CORSRule></CORSConfiguration>";
+    expect(await code(as("admin", "PUT", "/team-ops", { query: [["cors", ""]], body: cors }))).toBe(200);
+    expect(await code(as("admin", "GET", "/team-ops", { query: [["cors", ""]] }))).toBe(200);
+    expect(await code(as("admin", "GET", "/team-ops", { query: [["location", ""]] }))).toBe(200);
+    expect(await code(as("admin", "PUT", "/team-ops/x.txt", { body: "x" }))).toBe("AccessDenied");
+    expect(await code(as("admin", "GET", "/team-ops", { query: [["list-type", "2"]] }))).toBe("AccessDenied");
+    expect(await code(as("admin", "DELETE", "/team-ops"))).toBe(204);
+  });
+
+  test("a user without grants on a bucket learns neither whether it exists nor which keys it holds", async () => {
+    const body = "<Delete><Object><Key>a.txt</Key></Object></Delete>";
+    const deleteObjects = (bucket: string) => as("outsider", "POST", `/${bucket}`, { query: [["delete", ""]], body, headers: { "content-md5": md5Base64(body) } });
+    expect(await code(deleteObjects("shared"))).toBe("AccessDenied");
+    expect(await code(deleteObjects("no-such-bucket-here"))).toBe("AccessDenied");
+    expect((await as("outsider", "HEAD", "/no-such-bucket-here")).status).toBe(403);
+    // a bucket readable by everyone: its objects, yes; whether a key is missing, no (it may not list)
+    const publicRead = JSON.stringify({ Statement: [{ Effect: "Allow", Principal: "*", Action: "s3:GetObject", Resource: "arn:aws:s3:::shared/*" }] });
+    expect(await code(as("root", "PUT", "/shared", { query: [["policy", ""]], body: publicRead }))).toBe(204);
+    expect(await code(as("outsider", "GET", "/shared/a.txt"))).toBe(200);
+    expect(await code(as("outsider", "GET", "/shared/missing.txt"))).toBe("AccessDenied");
+    expect(await code(as("reader", "GET", "/shared/missing.txt"))).toBe("NoSuchKey");
+    expect(await code(as("root", "DELETE", "/shared", { query: [["policy", ""]] }))).toBe(204);
   });
 
   test("a bucket policy that allows everyone lets limited users in too; root is not limited", async () => {

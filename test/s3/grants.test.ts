@@ -1,20 +1,24 @@
 import { expect, test } from "bun:test";
-import { grantsAllow, grantsName, permissionFor, type Grants } from "../../src/s3/grants.ts";
+import { grantsAllow, grantsName, permissionsFor, type Grants } from "../../src/s3/grants.ts";
 
-test("reading actions need read; others write on objects and are the owner's on the bucket; the policy is the owner's", () => {
-  expect(permissionFor(["s3:GetObject"], true)).toBe("read");
-  expect(permissionFor(["s3:GetObject", "s3:GetObjectAttributes"], true)).toBe("read");
-  expect(permissionFor(["s3:ListBucket"], false)).toBe("read");
-  expect(permissionFor(["s3:GetLifecycleConfiguration"], false)).toBe("read");
-  expect(permissionFor(["s3:PutObject"], true)).toBe("write");
-  expect(permissionFor(["s3:PutObject", "s3:PutObjectTagging"], true)).toBe("write");
-  expect(permissionFor(["s3:DeleteObject"], true)).toBe("write");
-  expect(permissionFor(["s3:AbortMultipartUpload"], true)).toBe("write");
-  expect(permissionFor(["s3:CreateBucket"], false)).toBe("owner");
-  expect(permissionFor(["s3:DeleteBucket"], false)).toBe("owner");
-  expect(permissionFor(["s3:PutBucketCORS"], false)).toBe("owner");
-  expect(permissionFor(["s3:PutLifecycleConfiguration"], false)).toBe("owner");
-  expect(permissionFor(["s3:GetBucketPolicy"], false)).toBe("owner");
+test("reading actions need read (a bucket's settings: read or owner); others write on objects and are the owner's on the bucket; the policy is the owner's", () => {
+  expect(permissionsFor(["s3:GetObject"], true)).toEqual(["read"]);
+  expect(permissionsFor(["s3:GetObject", "s3:GetObjectAttributes"], true)).toEqual(["read"]);
+  expect(permissionsFor(["s3:ListBucket"], false)).toEqual(["read"]);
+  expect(permissionsFor(["s3:GetLifecycleConfiguration"], false)).toEqual(["read", "owner"]);
+  expect(permissionsFor(["s3:GetBucketLocation"], false)).toEqual(["read", "owner"]);
+  // a writer resumes and cleans up its own uploads
+  expect(permissionsFor(["s3:ListMultipartUploadParts"], true)).toEqual(["read", "write"]);
+  expect(permissionsFor(["s3:ListBucketMultipartUploads"], false)).toEqual(["read", "write"]);
+  expect(permissionsFor(["s3:PutObject"], true)).toEqual(["write"]);
+  expect(permissionsFor(["s3:PutObject", "s3:PutObjectTagging"], true)).toEqual(["write"]);
+  expect(permissionsFor(["s3:DeleteObject"], true)).toEqual(["write"]);
+  expect(permissionsFor(["s3:AbortMultipartUpload"], true)).toEqual(["write"]);
+  expect(permissionsFor(["s3:CreateBucket"], false)).toEqual(["owner"]);
+  expect(permissionsFor(["s3:DeleteBucket"], false)).toEqual(["owner"]);
+  expect(permissionsFor(["s3:PutBucketCORS"], false)).toEqual(["owner"]);
+  expect(permissionsFor(["s3:PutLifecycleConfiguration"], false)).toEqual(["owner"]);
+  expect(permissionsFor(["s3:GetBucketPolicy"], false)).toEqual(["owner"]);
 });
 
 test("grants: each pattern allows what it lists, patterns with * name many buckets", () => {
