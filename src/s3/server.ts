@@ -9,6 +9,7 @@ import http, { STATUS_CODES, type IncomingMessage, type ServerResponse } from "n
 import https from "node:https";
 import type { Duplex } from "node:stream";
 import { requestTimedOut, S3Error } from "../errors.ts";
+import { releaseIfHandedOn } from "../util/chunks.ts";
 import type { Logger } from "../log.ts";
 import type { Backend } from "../store/backend.ts";
 import { BucketPolicies, conditionValuesOf, type Access } from "./access.ts";
@@ -431,7 +432,8 @@ async function send(outgoing: ServerResponse, response: S3Response, requestId: s
       if (done) break;
       if (outgoing.destroyed) throw new Error("connection closed");
       sent += value.length;
-      if (!outgoing.write(value)) await drained(outgoing);
+      // (a chunk its stream handed on goes back to the allocator once the socket is done with it)
+      if (!outgoing.write(value, () => releaseIfHandedOn(value))) await drained(outgoing);
       outgoing.socket?.setTimeout(idleTimeoutMs);
     }
     outgoing.end();

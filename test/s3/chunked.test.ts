@@ -100,7 +100,7 @@ test("fuzz: mutated bodies only ever fail with an S3Error", async () => {
 });
 
 test("property: releasing every decoded piece that is a whole buffer, as it arrives, leaves the payload exact (the decoder keeps no view of it)", async () => {
-  const { releaseChunk } = await import("../../src/store/fs/blob-sinks.ts");
+  const { releaseChunk } = await import("../../src/util/chunks.ts");
   const rand = fuzzRandom(7);
   let released = 0;
   for (let i = 0; i < fuzzIterations(100); i++) {

@@ -1,4 +1,5 @@
 /** Streams a byte range of an object stored as consecutive blob files. */
+import { handOn } from "../../util/chunks.ts";
 
 /**
  * Reads plaintext bytes [from, to) of one blob of `sizeBytes` plaintext bytes. A file shorter
@@ -75,7 +76,8 @@ export function plainSegmentReader(pathOf: (blobId: string) => string): SegmentR
     let read = 0;
     for await (const chunk of Bun.file(path).slice(from, to).stream()) {
       read += chunk.length;
-      yield chunk;
+      // (each a fresh buffer of Bun's: once written out, its memory can go back at once)
+      yield handOn(chunk);
     }
     if (read !== to - from) throw new Error(`blob ${path} is shorter than its metadata says (${read} of ${to - from} bytes)`);
   };

@@ -24,7 +24,7 @@
  */
 import { createCipheriv, createDecipheriv, createSecretKey, hkdfSync, type KeyObject } from "node:crypto";
 import { assert } from "../../util/assert.ts";
-import { releaseChunk } from "./blob-sinks.ts";
+import { releaseChunk } from "../../util/chunks.ts";
 
 export const fragmentPlainBytes = 8192;
 export const tagBytes = 16;
