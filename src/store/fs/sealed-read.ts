@@ -3,6 +3,7 @@
  * disk and opened, in batches, into one reused buffer.
  */
 import { open } from "node:fs/promises";
+import { handOn } from "../../util/chunks.ts";
 import type { SegmentReader } from "./read.ts";
 import { clip, FragmentOpener, fragmentSpan, type Sealing } from "./sealing.ts";
 
@@ -32,7 +33,8 @@ export function sealedSegmentReader(sealing: Sealing, pathOf: (blobId: string) =
           const at = offset - diskStart;
           pieces.push(clip(opener.open(n, region.subarray(at, at + length)), n, from, to));
         }
-        yield pieces.length === 1 ? pieces[0] : Buffer.concat(pieces);
+        // (a batch's plaintext, joined, is a fresh buffer of the consumer's alone: it may go back once written out)
+        yield pieces.length === 1 ? pieces[0] : handOn(Buffer.concat(pieces));
       }
     } finally {
       await file.close();
