@@ -6,9 +6,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { startS3d, type TestServer } from "../support/server.ts";
-import { clientEnv, makeTempDir, requireExecutable, run, sha256File, writeRandomFile, xmlErrorCode, type TempDir } from "./helpers.ts";
+import { awsArgs, clientEnv, makeTempDir, run, sha256File, type TempDir, writeRandomFile, xmlErrorCode } from "./helpers.ts";
 
-const awsPath = "/usr/bin/aws";
 const bucket = "cli-v2-bucket";
 const listBucket = "cli-v2-list";
 const bigBytes = 20 * 1024 * 1024;
@@ -21,8 +20,7 @@ let bigSha = "";
 let bigMultipartEtag = "";
 
 function aws(...args: string[]) {
-  requireExecutable(awsPath, "AWS CLI v2 (/usr/bin/aws)");
-  return run([awsPath, "--endpoint-url", server.endpoint, ...args], { env: clientEnv(tmp), timeoutMs: 90_000 });
+  return run([...awsArgs(server.endpoint), ...args], { env: clientEnv(tmp), timeoutMs: 90_000 });
 }
 
 /** The ETag S3 gives a multipart object: md5 of the parts' binary md5s, "-", part count. */
@@ -49,7 +47,7 @@ afterAll(async () => {
 
 describe("aws cli v2", () => {
   test("client is installed", () => {
-    requireExecutable(awsPath, "AWS CLI v2 (/usr/bin/aws)");
+    expect(awsArgs(server.endpoint)[0]).toBe("/usr/bin/aws");
   });
 
   test(

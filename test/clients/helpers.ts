@@ -21,6 +21,13 @@ export function requireExecutable(path: string, what: string): void {
   if (!ok) throw new Error(`${what} is missing (${path} not found or not executable): ${installHint}`);
 }
 
+/** The start of an AWS CLI v2 command line (Debian's /usr/bin/aws) for a test server. Fails the test when it is missing. */
+export function awsArgs(endpoint: string): string[] {
+  const awsPath = "/usr/bin/aws";
+  requireExecutable(awsPath, "AWS CLI v2 (/usr/bin/aws)");
+  return [awsPath, "--endpoint-url", endpoint];
+}
+
 /**
  * The start of an s3cmd command line for a test server on 127.0.0.1:`port`: Debian's s3cmd, no
  * config file of its own, path style over plain HTTP, as the tests' root user unless given other

@@ -7,9 +7,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type * as Minio from "minio";
 import { accessKey, region, secretKey, startS3d, type TestServer } from "../support/server.ts";
-import { clientEnv, makeTempDir, requireExecutable, requireModule, run, s3cmdArgs, type TempDir } from "./helpers.ts";
+import { awsArgs, clientEnv, makeTempDir, requireExecutable, requireModule, run, s3cmdArgs, type TempDir } from "./helpers.ts";
 
-const awsPath = "/usr/bin/aws";
 const pythonPath = "/usr/bin/python3";
 let server: TestServer;
 let tmp: TempDir;
@@ -25,8 +24,7 @@ afterAll(async () => {
 });
 
 function aws(...args: string[]) {
-  requireExecutable(awsPath, "AWS CLI v2 (/usr/bin/aws)");
-  return run([awsPath, "--endpoint-url", server.endpoint, ...args], { env: clientEnv(tmp), timeoutMs: 60_000 });
+  return run([...awsArgs(server.endpoint), ...args], { env: clientEnv(tmp), timeoutMs: 60_000 });
 }
 
 function s3cmd(...args: string[]) {

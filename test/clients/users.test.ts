@@ -5,9 +5,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { startS3d, type TestServer } from "../support/server.ts";
-import { clientEnv, makeTempDir, requireExecutable, run, s3cmdArgs, type TempDir } from "./helpers.ts";
+import { awsArgs, clientEnv, makeTempDir, run, s3cmdArgs, type TempDir } from "./helpers.ts";
 
-const awsPath = "/usr/bin/aws";
 const reader = { accessKey: "CLIREADER", secretKey: "cli-reader-secret" };
 let server: TestServer;
 let tmp: TempDir;
@@ -24,9 +23,8 @@ afterAll(async () => {
 });
 
 function aws(asReader: boolean, ...args: string[]) {
-  requireExecutable(awsPath, "AWS CLI v2 (/usr/bin/aws)");
   const env = clientEnv(tmp, asReader ? { AWS_ACCESS_KEY_ID: reader.accessKey, AWS_SECRET_ACCESS_KEY: reader.secretKey } : {});
-  return run([awsPath, "--endpoint-url", server.endpoint, ...args], { env, timeoutMs: 60_000 });
+  return run([...awsArgs(server.endpoint), ...args], { env, timeoutMs: 60_000 });
 }
 
 describe("users limited to some buckets, with real clients", () => {
