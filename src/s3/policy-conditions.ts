@@ -27,8 +27,6 @@ interface Operator {
 
 export interface Condition {
   operator: Operator;
-  /** the operator as written, for messages */
-  name: string;
   key: string;
   values: string[];
   ifExists: boolean;
@@ -124,7 +122,7 @@ export function parseConditions(block: unknown): Condition[] {
       if (values.length === 0 || values.some((v) => typeof v !== "string")) throw malformed(`Invalid Condition value for ${keyName}`);
       if (values.some((v: string) => v.includes("${"))) throw notServed("Policy variables (${...})");
       checkValues(operator, name, keyName, families, values as string[]);
-      conditions.push({ operator, name: written, key, values: values as string[], ifExists });
+      conditions.push({ operator, key, values: values as string[], ifExists });
     }
   }
   return conditions;
