@@ -117,27 +117,13 @@ export interface Access {
   told<E>(error: E, bucket: string): Promise<E | S3Error>;
 }
 
-/** The bucket policies of one server, each read from the backend once and kept. */
-export class BucketPolicies {
-  private readonly kept: KeptConfigs<BucketPolicy>;
-
+/**
+ * The bucket policies of one server, each read from the backend once and kept (`of`, `knownWithout`:
+ * then a signed request needs no check, `forget` after a change), and what they let a request do.
+ */
+export class BucketPolicies extends KeptConfigs<BucketPolicy> {
   constructor(backend: Backend) {
-    this.kept = new KeptConfigs(backend, policyConfigName, parseBucketPolicy);
-  }
-
-  /** The bucket's policy; undefined when it has none, or when there is no such bucket. */
-  of(bucket: string): Promise<BucketPolicy | undefined> {
-    return this.kept.of(bucket);
-  }
-
-  /** Whether the bucket is known to have no policy (then a signed request needs no check). */
-  knownWithout(bucket: string): boolean {
-    return this.kept.knownWithout(bucket);
-  }
-
-  /** After a bucket's policy changed, or the bucket came or went. */
-  forget(bucket: string): void {
-    this.kept.forget(bucket);
+    super(backend, policyConfigName, parseBucketPolicy);
   }
 
   /**

@@ -52,19 +52,14 @@ export async function deleteBucketLifecycle(ctx: S3Context) {
   return emptyResponse(204);
 }
 
-/** The bucket's rules, if it has any (kept in memory: most buckets have none, and the answer is then at hand). */
-async function rulesOf(ctx: S3Context): Promise<LifecycleRule[] | undefined> {
-  if (ctx.lifecycles.knownWithout(ctx.req.bucket)) return undefined;
-  return (await ctx.lifecycles.of(ctx.req.bucket))?.rules;
-}
-
 /**
  * Headers that tell what the bucket's rules decide, or none. They go out with answers to writes
  * already committed: a failure to read the rules costs the headers, not the answer.
  */
 async function headersOf(ctx: S3Context, decide: (rules: LifecycleRule[]) => Record<string, string>): Promise<Record<string, string>> {
   try {
-    const rules = await rulesOf(ctx);
+    // (kept in memory: most buckets have none, and the answer is then at hand)
+    const rules = (await ctx.lifecycles.of(ctx.req.bucket))?.rules;
     return rules ? decide(rules) : {};
   } catch {
     return {};
