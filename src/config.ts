@@ -27,6 +27,8 @@ export interface Config {
   idleTimeoutSeconds: number;
   /** how often buckets' lifecycle rules are applied (expired objects deleted, old uploads aborted) */
   lifecycleIntervalSeconds: number;
+  /** Block Public Access on every bucket: no public policy is taken, and none opens a bucket to unsigned requests */
+  blockPublicAccess: boolean;
   users: User[];
 }
 
@@ -47,6 +49,7 @@ export const defaults: Config = {
   encryptionKeyFile: undefined,
   idleTimeoutSeconds: 120,
   lifecycleIntervalSeconds: 3600,
+  blockPublicAccess: false,
   users: [],
 };
 
@@ -66,6 +69,7 @@ const settings: Record<Setting, { flag: string; toml: string }> = {
   encryptionKeyFile: { flag: "--encryption-key-file", toml: "encryption_key_file" },
   idleTimeoutSeconds: { flag: "--idle-timeout", toml: "idle_timeout" },
   lifecycleIntervalSeconds: { flag: "--lifecycle-interval", toml: "lifecycle_interval" },
+  blockPublicAccess: { flag: "--block-public-access", toml: "block_public_access" },
 };
 
 export interface ParsedArgs {
@@ -138,6 +142,10 @@ function checkValue(setting: Setting, raw: unknown, where: string): Config[Setti
       if (!Number.isInteger(n) || n < 1 || n > 86_400) throw bad(`lifecycle interval must be whole seconds from 1 to 86400, not ${JSON.stringify(raw)}`);
       return n;
     }
+    case "blockPublicAccess":
+      if (raw === true || raw === "true") return true;
+      if (raw === false || raw === "false") return false;
+      throw bad(`block public access must be true or false, not ${JSON.stringify(raw)}`);
     default:
       if (typeof raw !== "string" || raw === "") throw bad(`must be a non-empty string, not ${JSON.stringify(raw)}`);
       return raw;
@@ -260,6 +268,9 @@ Options:
   --lifecycle-interval SECONDS
                      apply buckets' lifecycle rules this often: delete expired objects,
                      abort multipart uploads past their time (default 3600)
+  --block-public-access true|false
+                     Block Public Access on every bucket: refuse public bucket policies,
+                     and let none serve unsigned requests (default false)
   --min-free SIZE    refuse new object data (507 InsufficientStorage) once the data dir's
                      filesystem has less than SIZE free (default 256MiB)
   --encryption-key-file FILE

@@ -115,6 +115,7 @@ async function main(argv: string[]): Promise<number> {
     logger,
     tls,
     idleTimeoutMs: config.idleTimeoutSeconds * 1000,
+    blockPublicAccess: config.blockPublicAccess,
   });
 
   const secretLine = root.source === "environment" ? "(from S3D_SECRET_KEY)" : `${root.user.secretKey}   (kept in ${root.file})`;
@@ -123,6 +124,7 @@ async function main(argv: string[]): Promise<number> {
       `  data dir:   ${dataDir}\n` +
       `  region:     ${config.region}\n` +
       `  encryption: ${encryption}\n` +
+      (config.blockPublicAccess ? "  public access: blocked on every bucket\n" : "") +
       `  access key: ${root.user.accessKey}\n` +
       `  secret key: ${secretLine}\n`,
   );

@@ -20,6 +20,8 @@ test("flags override the file; users come from [[users]]", () => {
   expect(load(["--min-free=512MiB"]).minFreeBytes).toBe(512 * 1024 ** 2);
   expect([defaults.idleTimeoutSeconds, load(["--idle-timeout", "600"]).idleTimeoutSeconds, load(["--config", "t.toml"], { "t.toml": "idle_timeout = 30" }).idleTimeoutSeconds]).toEqual([120, 600, 30]);
   expect([defaults.lifecycleIntervalSeconds, load(["--lifecycle-interval", "60"]).lifecycleIntervalSeconds, load(["--config", "t.toml"], { "t.toml": "lifecycle_interval = 5" }).lifecycleIntervalSeconds]).toEqual([3600, 60, 5]);
+  expect([defaults.blockPublicAccess, load(["--block-public-access", "true"]).blockPublicAccess, load(["--block-public-access=false"]).blockPublicAccess]).toEqual([false, true, false]);
+  expect(load(["--config", "t.toml"], { "t.toml": "block_public_access = true" }).blockPublicAccess).toBe(true);
   expect(c.users).toEqual([{ name: "alice", accessKey: "ALICEKEY", secretKey: "alice-secret" }]);
 });
 
@@ -33,6 +35,8 @@ test("unknown settings and bad values stop start-up with a message that names th
     [["--idle-timeout", "0"], {}, /--idle-timeout.*0/],
     [["--idle-timeout", "1.5"], {}, /--idle-timeout.*1\.5/],
     [["--lifecycle-interval", "0"], {}, /--lifecycle-interval.*0/],
+    [["--block-public-access", "yes"], {}, /--block-public-access.*yes/],
+    [["--config", "c.toml"], { "c.toml": "block_public_access = 1" }, /c\.toml: block_public_access/],
     [["--config", "c.toml"], { "c.toml": "min_free = -1" }, /c\.toml: min_free/],
     [["--tls-cert", "c.pem"], {}, /--tls-key/],
     [["--config", "c.toml"], { "c.toml": "colour = 1" }, /c\.toml: unknown setting colour/],

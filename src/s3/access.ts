@@ -10,7 +10,8 @@ import { parseCopySource } from "./names.ts";
 import type { S3Request } from "./request.ts";
 import type { ConditionValues } from "./policy-conditions.ts";
 import { grantsAllow, grantsAllowAny, permissionsFor, type Grants } from "./grants.ts";
-import { allowsSomewhere, evaluate, parseBucketPolicy, resourceArn, type BucketPolicy } from "./bucket-policy.ts";
+import { allowsSomewhere, evaluate, isPublic, parseBucketPolicy, resourceArn, type BucketPolicy } from "./bucket-policy.ts";
+import { parseStoredBlock, publicAccessBlockConfigName, type PublicAccessBlock } from "./public-access-block.ts";
 
 /** The name a bucket's policy document is kept under among its configurations. */
 export const policyConfigName = "policy";
@@ -119,11 +120,33 @@ export interface Access {
 
 /**
  * The bucket policies of one server, each read from the backend once and kept (`of`, `knownWithout`:
- * then a signed request needs no check, `forget` after a change), and what they let a request do.
+ * then a signed request needs no check, `forget` after a change), and what they let a request do,
+ * as far as the buckets' Block Public Access settings (`blocks`, kept the same way) and the
+ * server's (`blockedServerWide`: all of them, on every bucket) let them.
  */
 export class BucketPolicies extends KeptConfigs<BucketPolicy> {
-  constructor(backend: Backend) {
+  readonly blocks: KeptConfigs<PublicAccessBlock>;
+
+  constructor(backend: Backend, private readonly blockedServerWide = false) {
     super(backend, policyConfigName, parseBucketPolicy);
+    this.blocks = new KeptConfigs(backend, publicAccessBlockConfigName, parseStoredBlock);
+  }
+
+  /** Whether the bucket refuses public policies (BlockPublicPolicy). */
+  async blocksPublicPolicy(bucket: string): Promise<boolean> {
+    return this.blockedServerWide || (await this.blocks.of(bucket))?.blockPublicPolicy === true;
+  }
+
+  /**
+   * The bucket's policy as it applies to a request: for an unsigned one none at all where
+   * RestrictPublicBuckets holds and the policy is public (S3 then lets only the owner's account
+   * use it, and an unsigned request is nobody's).
+   */
+  private async policyFor(bucket: string, anonymous: boolean): Promise<BucketPolicy | undefined> {
+    const policy = await this.of(bucket);
+    if (policy === undefined || !anonymous) return policy;
+    const restricted = this.blockedServerWide || (await this.blocks.of(bucket))?.restrictPublicBuckets === true;
+    return restricted && isPublic(policy) ? undefined : policy;
   }
 
   /**
@@ -133,7 +156,7 @@ export class BucketPolicies extends KeptConfigs<BucketPolicy> {
    */
   accessFor(anonymous: boolean, values: ConditionValues, grants?: Grants): Access {
     const allows = async (actions: readonly string[], bucket: string, key?: string) => {
-      const decision = evaluate(await this.of(bucket), actions, resourceArn(bucket, key), values);
+      const decision = evaluate(await this.policyFor(bucket, anonymous), actions, resourceArn(bucket, key), values);
       if (decision !== "none") return decision === "allow";
       return !anonymous && (grants === undefined || grantsAllowAny(grants, bucket, permissionsFor(actions, key !== undefined)));
     };
@@ -164,7 +187,7 @@ export class BucketPolicies extends KeptConfigs<BucketPolicy> {
     if (needs.actions.length > 0) await access.check(needs.actions, req.bucket, needs.on === "object" ? req.key : undefined);
     // DeleteObjects checks each key; unsigned, or by a user whose grants do not let it write there,
     // it is let in only where the policy allows some key to be deleted (else it would learn whether the bucket exists)
-    else if ((access.anonymous || (access.grants !== undefined && !grantsAllow(access.grants, req.bucket, "write"))) && !allowsSomewhere(await this.of(req.bucket), "s3:DeleteObject", access.values)) {
+    else if ((access.anonymous || (access.grants !== undefined && !grantsAllow(access.grants, req.bucket, "write"))) && !allowsSomewhere(await this.policyFor(req.bucket, access.anonymous), "s3:DeleteObject", access.values)) {
       throw accessDenied();
     }
   }

@@ -9,6 +9,7 @@ import * as list from "./handlers/list.ts";
 import * as multipart from "./handlers/multipart.ts";
 import * as objects from "./handlers/objects.ts";
 import * as policy from "./handlers/policy.ts";
+import * as publicAccessBlock from "./handlers/public-access-block.ts";
 import { postObject } from "./handlers/post-object.ts";
 import { refuseCustomerKeys } from "./attributes.ts";
 import { checkVersionId } from "./names.ts";
@@ -70,6 +71,12 @@ export function routeOf(method: string, bucket: string, key: string, params: Map
     if (method === "PUT") return route("PutBucketLifecycleConfiguration", lifecycle.putBucketLifecycle);
     if (method === "GET") return route("GetBucketLifecycleConfiguration", lifecycle.getBucketLifecycle);
     if (method === "DELETE") return route("DeleteBucketLifecycle", lifecycle.deleteBucketLifecycle);
+    throw methodNotAllowed(method, "BUCKET");
+  }
+  if (key === "" && bucket !== "" && params.has("publicAccessBlock")) {
+    if (method === "PUT") return route("PutPublicAccessBlock", publicAccessBlock.putPublicAccessBlock);
+    if (method === "GET") return route("GetPublicAccessBlock", publicAccessBlock.getPublicAccessBlock);
+    if (method === "DELETE") return route("DeletePublicAccessBlock", publicAccessBlock.deletePublicAccessBlock);
     throw methodNotAllowed(method, "BUCKET");
   }
   if (key === "" && bucket !== "" && method === "GET" && params.has("policyStatus")) return route("GetBucketPolicyStatus", policy.getBucketPolicyStatus);

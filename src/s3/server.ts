@@ -52,6 +52,8 @@ export interface ServerOptions {
   nowMs?: () => number;
   /** closes a connection with no traffic either way for this long (default socketIdleTimeoutMs) */
   idleTimeoutMs?: number;
+  /** Block Public Access on every bucket (public-access-block.ts) */
+  blockPublicAccess?: boolean;
 }
 
 /**
@@ -89,7 +91,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const auth = new Authenticator(options.users, region);
   const nowMs = options.nowMs ?? Date.now;
   const idleTimeoutMs = options.idleTimeoutMs ?? socketIdleTimeoutMs;
-  const policies = new BucketPolicies(backend);
+  const policies = new BucketPolicies(backend, options.blockPublicAccess);
   const lifecycles = new KeptConfigs(backend, lifecycleConfigName, parseStoredLifecycle);
   // A form's fields are read before its signature is known: they get no longer than a request's headers.
   const formAuth: FormAuth = {

@@ -3,7 +3,7 @@
  * put-bucket-policy) and reads unsigned (--no-sign-request), boto3 reads with botocore's UNSIGNED
  * signature, curl without credentials; a Deny policy refuses the CLI's signed delete; a condition
  * keeps a policy to one network; s3cmd setpolicy and minio-js setBucketPolicy, which send no
- * Content-MD5, set policies too.
+ * Content-MD5, set policies too; Block Public Access set by the CLI and boto3 closes a public bucket.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type * as Minio from "minio";
@@ -132,4 +132,42 @@ describe("anonymous access through a bucket policy, with real clients", () => {
     expect((await aws("s3api", "delete-bucket-policy", "--bucket", bucket)).code).toBe(0);
     expect((await aws("s3", "rm", `s3://${bucket}/release/app-1.0.tar`)).code).toBe(0);
   }, 60_000);
+
+  test("Block Public Access: the cli and boto3 set it, a public policy is refused, one in place stops serving unsigned requests", async () => {
+    const blocked = "blocked-downloads";
+    expect((await aws("s3", "mb", `s3://${blocked}`)).code).toBe(0);
+    await Bun.write(tmp.file("blocked.txt"), "blocked bytes\n");
+    expect((await aws("s3", "cp", tmp.file("blocked.txt"), `s3://${blocked}/f.txt`)).code).toBe(0);
+    const none = await aws("s3api", "get-public-access-block", "--bucket", blocked);
+    expect(none.code).not.toBe(0);
+    expect(none.stderr).toContain("NoSuchPublicAccessBlockConfiguration");
+    const set = await aws("s3api", "put-public-access-block", "--bucket", blocked, "--public-access-block-configuration", "BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true");
+    expect(set.code, set.describe).toBe(0);
+    const got = await aws("s3api", "get-public-access-block", "--bucket", blocked);
+    expect(JSON.parse(got.stdout).PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: false });
+    await Bun.write(tmp.file("blocked-policy.json"), JSON.stringify({ Statement: [{ Effect: "Allow", Principal: "*", Action: "s3:GetObject", Resource: `arn:aws:s3:::${blocked}/*` }] }));
+    const refused = await aws("s3api", "put-bucket-policy", "--bucket", blocked, "--policy", `file://${tmp.file("blocked-policy.json")}`);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain("AccessDenied");
+    expect((await aws("s3api", "delete-public-access-block", "--bucket", blocked)).code).toBe(0);
+    expect((await aws("s3api", "put-bucket-policy", "--bucket", blocked, "--policy", `file://${tmp.file("blocked-policy.json")}`)).code).toBe(0);
+    const curl = () => run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", `${server.endpoint}/${blocked}/f.txt`], { env: clientEnv(tmp) });
+    expect((await curl()).stdout).toBe("200");
+
+    requireExecutable(pythonPath, "Debian python3 (/usr/bin/python3)");
+    const script = String.raw`
+import sys, json
+import boto3
+endpoint, bucket = sys.argv[1], sys.argv[2]
+s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={"RestrictPublicBuckets": True})
+print(json.dumps(s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]))
+`;
+    const boto = await run([pythonPath, "-c", script, server.endpoint, blocked], { env: clientEnv(tmp) });
+    expect(boto.code, boto.describe).toBe(0);
+    expect(JSON.parse(boto.stdout)).toEqual({ BlockPublicAcls: false, IgnorePublicAcls: false, BlockPublicPolicy: false, RestrictPublicBuckets: true });
+    expect((await curl()).stdout).toBe("403");
+    expect((await aws("s3", "cp", `s3://${blocked}/f.txt`, tmp.file("blocked-back.txt"))).code).toBe(0);
+    expect(await Bun.file(tmp.file("blocked-back.txt")).text()).toBe("blocked bytes\n");
+  }, 120_000);
 });

@@ -78,6 +78,9 @@ describe("users limited to some buckets", () => {
     expect(await code(as("agent", "DELETE", "/drop"))).toBe("AccessDenied");
     expect(await code(as("agent", "PUT", "/drop", { query: [["policy", ""]], body: "{}" }))).toBe("AccessDenied");
     expect(await code(as("agent", "GET", "/drop", { query: [["policy", ""]] }))).toBe("AccessDenied");
+    const block = "<PublicAccessBlockConfiguration><BlockPublicPolicy>true</BlockPublicPolicy></PublicAccessBlockConfiguration>";
+    expect(await code(as("agent", "PUT", "/drop", { query: [["publicAccessBlock", ""]], body: block, headers: { "content-md5": md5Base64(block) } }))).toBe("AccessDenied");
+    expect(await code(as("agent", "DELETE", "/drop", { query: [["publicAccessBlock", ""]] }))).toBe("AccessDenied");
     const lifecycle = "<LifecycleConfiguration><Rule><Filter/><Status>Enabled</Status><Expiration><Days>1</Days></Expiration></Rule></LifecycleConfiguration>";
     expect(await code(as("agent", "PUT", "/drop", { query: [["lifecycle", ""]], body: lifecycle, headers: { "content-md5": md5Base64(lifecycle) } }))).toBe("AccessDenied");
     // copying needs read on the source: the agent has none anywhere
@@ -134,6 +137,12 @@ describe("users limited to some buckets", () => {
     expect(await code(as("root", "PUT", "/private", { query: [["policy", ""]], body: publicRead }))).toBe(204);
     expect(await (await as("reader", "GET", "/private/p.txt")).text()).toBe("private text");
     expect(await code(as("reader", "PUT", "/private/x.txt", { body: "x" }))).toBe("AccessDenied");
+    // RestrictPublicBuckets takes the policy from unsigned requests only: s3d's users are the owner's account
+    const restrict = "<PublicAccessBlockConfiguration><RestrictPublicBuckets>true</RestrictPublicBuckets></PublicAccessBlockConfiguration>";
+    expect(await code(as("root", "PUT", "/private", { query: [["publicAccessBlock", ""]], body: restrict, headers: { "content-md5": md5Base64(restrict) } }))).toBe(200);
+    expect(await (await as("reader", "GET", "/private/p.txt")).text()).toBe("private text");
+    expect((await fetch(`${server.endpoint}/private/p.txt`)).status).toBe(403);
+    expect(await code(as("root", "DELETE", "/private", { query: [["publicAccessBlock", ""]] }))).toBe(204);
     expect(await code(as("root", "DELETE", "/private", { query: [["policy", ""]] }))).toBe(204);
     expect((await bucketsSeenBy("root")).sort()).toEqual(["drop", "private", "shared"]);
   });

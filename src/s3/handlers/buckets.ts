@@ -40,6 +40,7 @@ export async function headBucket(ctx: S3Context) {
 export async function deleteBucket(ctx: S3Context) {
   await ctx.backend.deleteBucket(ctx.req.bucket);
   ctx.policies.forget(ctx.req.bucket);
+  ctx.policies.blocks.forget(ctx.req.bucket);
   ctx.lifecycles.forget(ctx.req.bucket);
   return emptyResponse(204);
 }
@@ -135,7 +136,6 @@ const unsetConfigurations: Record<string, { operation: string; answer: (ctx: S3C
     },
   },
   website: { operation: "GetBucketWebsite", answer: (ctx) => notSet(ctx, "NoSuchWebsiteConfiguration", "The specified bucket does not have a website configuration") },
-  publicAccessBlock: { operation: "GetPublicAccessBlock", answer: (ctx) => notSet(ctx, "NoSuchPublicAccessBlockConfiguration", "The public access block configuration was not found") },
   replication: { operation: "GetBucketReplication", answer: (ctx) => notSet(ctx, "ReplicationConfigurationNotFoundError", "The replication configuration was not found") },
   "object-lock": { operation: "GetObjectLockConfiguration", answer: (ctx) => notSet(ctx, "ObjectLockConfigurationNotFoundError", "Object Lock configuration does not exist for this bucket") },
 };

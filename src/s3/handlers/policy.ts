@@ -9,7 +9,6 @@ import { readSmallBody } from "./small-body.ts";
 
 const noPolicy = (ctx: S3Context) => new S3Error("NoSuchBucketPolicy", "The bucket policy does not exist", { BucketName: ctx.req.bucket });
 
-/** PutBucketPolicy: the whole policy, replacing any before; 204 as S3 answers. */
 /** A policy as sent may be indented: S3 limits its size without the whitespace, and s3d reads this much of it. */
 const policyBodyBytesMax = 256 * 1024;
 
@@ -26,6 +25,9 @@ export async function putBucketPolicy(ctx: S3Context) {
   });
   const policy = parseBucketPolicy(text, ctx.req.bucket);
   if (Buffer.byteLength(policy.document) > policyBytesMax) throw tooLarge();
+  if (isPublic(policy) && (await ctx.policies.blocksPublicPolicy(ctx.req.bucket))) {
+    throw new S3Error("AccessDenied", `Not authorized to perform s3:PutBucketPolicy on resource "arn:aws:s3:::${ctx.req.bucket}" because public policies are blocked by the BlockPublicPolicy block public access setting.`);
+  }
   await ctx.backend.setBucketConfig(ctx.req.bucket, policyConfigName, policy.document);
   ctx.policies.forget(ctx.req.bucket);
   return emptyResponse(204);
