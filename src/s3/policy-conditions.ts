@@ -224,12 +224,17 @@ function addressBytes(address: string): number[] | undefined {
   return all.flatMap((g) => [g >> 8, g & 0xff]);
 }
 
-/** Whether `address` (the request's source) lies in `block`; an IPv4-mapped IPv6 source counts as its IPv4 address. */
+/**
+ * Whether `address` (the request's source) lies in `block`. An IPv4-mapped IPv6 source is its IPv4
+ * address, and only IPv4 blocks hold it: an IPv6 block such as ::/32 would otherwise take in every
+ * IPv4 client of a dual-stack socket while counting as narrow (limitsSource), where AWS, which never
+ * shows an IPv4 client as IPv6, takes in none.
+ */
 function inCidr(address: string, block: string): boolean {
   const cidr = cidrOf(block);
   let bytes = addressBytes(address);
   if (cidr === undefined || bytes === undefined) return false;
-  if (isMappedV4(bytes) && cidr.bytes.length === 4) bytes = bytes.slice(12);
+  if (isMappedV4(bytes)) bytes = bytes.slice(12);
   if (bytes.length !== cidr.bytes.length) return false;
   for (let bit = 0; bit < cidr.bits; bit++) {
     const mask = 0x80 >> bit % 8;

@@ -34,6 +34,12 @@ describe("policy conditions", () => {
     // an IPv4-mapped block is its IPv4 block: it matches a plain IPv4 client
     expect(holds({ IpAddress: { "aws:SourceIp": "::ffff:10.0.0.0/104" } }, { "aws:sourceip": "10.9.9.9" })).toBe(true);
     expect(holds({ IpAddress: { "aws:SourceIp": "::ffff:10.0.0.0/104" } }, { "aws:sourceip": "11.9.9.9" })).toBe(false);
+    // an IPv4 client is never in an IPv6 block, however a dual-stack socket shows it
+    for (const block of ["::/32", "::ffff:0:0/95", "::/0"]) {
+      expect([block, holds({ IpAddress: { "aws:SourceIp": block } }, { "aws:sourceip": "::ffff:10.1.2.3" })]).toEqual([block, false]);
+      expect([block, holds({ NotIpAddress: { "aws:SourceIp": block } }, { "aws:sourceip": "::ffff:10.1.2.3" })]).toEqual([block, true]);
+    }
+    expect(holds({ IpAddress: { "aws:SourceIp": "::/0" } }, { "aws:sourceip": "2001:db8::1" })).toBe(true);
   });
 
   test("property: an IPv4 block holds exactly for the addresses whose first bits are the block's", () => {
