@@ -125,16 +125,22 @@ export interface Access {
  * server's (`blockedServerWide`: all of them, on every bucket) let them.
  */
 export class BucketPolicies extends KeptConfigs<BucketPolicy> {
-  readonly blocks: KeptConfigs<PublicAccessBlock>;
+  private readonly blocks: KeptConfigs<PublicAccessBlock>;
 
   constructor(backend: Backend, private readonly blockedServerWide = false) {
     super(backend, policyConfigName, parseBucketPolicy);
     this.blocks = new KeptConfigs(backend, publicAccessBlockConfigName, parseStoredBlock);
   }
 
-  /** Whether the bucket refuses public policies (BlockPublicPolicy). */
-  async blocksPublicPolicy(bucket: string): Promise<boolean> {
-    return this.blockedServerWide || (await this.blocks.of(bucket))?.blockPublicPolicy === true;
+  /** After a bucket's policy or Block Public Access settings changed, or the bucket came or went. */
+  override forget(bucket: string): void {
+    super.forget(bucket);
+    this.blocks.forget(bucket);
+  }
+
+  /** Whether a Block Public Access setting holds for the bucket: its own, or the server's. */
+  async blocked(bucket: string, setting: "blockPublicPolicy" | "restrictPublicBuckets"): Promise<boolean> {
+    return this.blockedServerWide || (await this.blocks.of(bucket))?.[setting] === true;
   }
 
   /**
@@ -145,8 +151,7 @@ export class BucketPolicies extends KeptConfigs<BucketPolicy> {
   private async policyFor(bucket: string, anonymous: boolean): Promise<BucketPolicy | undefined> {
     const policy = await this.of(bucket);
     if (policy === undefined || !anonymous) return policy;
-    const restricted = this.blockedServerWide || (await this.blocks.of(bucket))?.restrictPublicBuckets === true;
-    return restricted && isPublic(policy) ? undefined : policy;
+    return isPublic(policy) && (await this.blocked(bucket, "restrictPublicBuckets")) ? undefined : policy;
   }
 
   /**

@@ -6,6 +6,7 @@
  * A server-wide setting (`block_public_access`) acts as all four on every bucket, as S3's
  * account-level settings do. Pure.
  */
+import { S3Error } from "../errors.ts";
 import { childText, malformedXml, parseXmlBody, s3Xmlns, x, type Xml } from "./xml.ts";
 
 /** The name the configuration is kept under among a bucket's configurations. */
@@ -26,9 +27,15 @@ const elements: ReadonlyArray<[keyof PublicAccessBlock, string]> = [
   ["restrictPublicBuckets", "RestrictPublicBuckets"],
 ];
 
+/** The four settings, each as `value` says. */
+function settings(value: (setting: keyof PublicAccessBlock, element: string) => boolean): PublicAccessBlock {
+  return Object.fromEntries(elements.map(([setting, element]) => [setting, value(setting, element)])) as unknown as PublicAccessBlock;
+}
+
 /**
- * A PublicAccessBlockConfiguration document. A setting left out is off, as in S3; a value other
- * than true or false, an element S3 does not define, or one given twice is MalformedXML.
+ * A PublicAccessBlockConfiguration document. A setting left out is off, as in S3, but one at least
+ * must be given (InvalidRequest, as S3 answers); a value other than true or false, an element S3
+ * does not define, or one given twice is MalformedXML.
  */
 export function publicAccessBlockFromXml(document: string): PublicAccessBlock {
   const root = parseXmlBody(document).PublicAccessBlockConfiguration;
@@ -37,30 +44,20 @@ export function publicAccessBlockFromXml(document: string): PublicAccessBlock {
   const names = typeof root === "string" ? [] : Object.keys(root).filter((name) => name !== "#text");
   const text = typeof root === "string" ? root : root["#text"];
   if (names.some((name) => !elements.some(([, known]) => known === name)) || (text !== undefined && (typeof text !== "string" || text.trim() !== ""))) throw malformedXml();
-  const setting = (name: string) => {
-    const value = childText(root, name)?.trim().toLowerCase();
+  if (names.length === 0) throw new S3Error("InvalidRequest", "Must specify at least one configuration.");
+  return settings((_, element) => {
+    const value = childText(root, element)?.trim();
     if (value !== undefined && value !== "true" && value !== "false") throw malformedXml();
     return value === "true";
-  };
-  return {
-    blockPublicAcls: setting("BlockPublicAcls"),
-    ignorePublicAcls: setting("IgnorePublicAcls"),
-    blockPublicPolicy: setting("BlockPublicPolicy"),
-    restrictPublicBuckets: setting("RestrictPublicBuckets"),
-  };
+  });
 }
 
 export function publicAccessBlockXml(block: PublicAccessBlock): Xml {
-  return x("PublicAccessBlockConfiguration", { xmlns: s3Xmlns }, ...elements.map(([setting, name]) => x(name, block[setting])));
+  return x("PublicAccessBlockConfiguration", { xmlns: s3Xmlns }, ...elements.map(([setting, element]) => x(element, block[setting])));
 }
 
 /** A configuration as kept (JSON of the four settings). */
 export function parseStoredBlock(stored: string): PublicAccessBlock {
   const kept = JSON.parse(stored) as Partial<PublicAccessBlock>;
-  return {
-    blockPublicAcls: kept.blockPublicAcls === true,
-    ignorePublicAcls: kept.ignorePublicAcls === true,
-    blockPublicPolicy: kept.blockPublicPolicy === true,
-    restrictPublicBuckets: kept.restrictPublicBuckets === true,
-  };
+  return settings((setting) => kept[setting] === true);
 }

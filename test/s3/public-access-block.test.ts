@@ -31,11 +31,11 @@ function refusal(text: string): string | undefined {
 }
 
 describe("the PublicAccessBlockConfiguration document", () => {
-  test("settings left out are off; values are true or false in any case, indentation allowed; written back in S3's order", () => {
+  test("settings left out are off; values are true or false, indentation allowed; written back in S3's order", () => {
     expect(publicAccessBlockFromXml(document({ BlockPublicPolicy: "true" }))).toEqual(settings(false, false, true, false));
-    expect(publicAccessBlockFromXml(document({ RestrictPublicBuckets: "TRUE", BlockPublicAcls: "false", IgnorePublicAcls: " True " }))).toEqual(settings(false, true, false, true));
+    expect(publicAccessBlockFromXml(document({ RestrictPublicBuckets: "true", BlockPublicAcls: "false", IgnorePublicAcls: " true " }))).toEqual(settings(false, true, false, true));
     expect(publicAccessBlockFromXml("<PublicAccessBlockConfiguration>\n  <BlockPublicAcls>true</BlockPublicAcls>\n</PublicAccessBlockConfiguration>")).toEqual(settings(true, false, false, false));
-    expect(publicAccessBlockFromXml("<PublicAccessBlockConfiguration/>")).toEqual(settings(false, false, false, false));
+    expect(publicAccessBlockFromXml(document({ BlockPublicAcls: "false" }))).toEqual(settings(false, false, false, false));
     const all = settings(true, false, true, false);
     const written = xmlDocument(publicAccessBlockXml(all));
     expect(written).toContain("<BlockPublicAcls>true</BlockPublicAcls><IgnorePublicAcls>false</IgnorePublicAcls><BlockPublicPolicy>true</BlockPublicPolicy><RestrictPublicBuckets>false</RestrictPublicBuckets>");
@@ -43,9 +43,12 @@ describe("the PublicAccessBlockConfiguration document", () => {
     expect(parseStoredBlock(JSON.stringify(all))).toEqual(all);
   });
 
-  test("anything else is MalformedXML", () => {
+  test("no setting at all is InvalidRequest, as S3 answers; anything else is MalformedXML", () => {
+    expect(refusal("<PublicAccessBlockConfiguration/>")).toBe("InvalidRequest");
+    expect(refusal("<PublicAccessBlockConfiguration>\n</PublicAccessBlockConfiguration>")).toBe("InvalidRequest");
     for (const text of [
       document({ BlockPublicAcls: "yes" }),
+      document({ BlockPublicAcls: "TRUE" }),
       document({ BlockPublicAcls: "1" }),
       document({ BlockPublicAcls: "" }),
       document({ BlockPublicAcl: "true" }),

@@ -40,7 +40,6 @@ export async function headBucket(ctx: S3Context) {
 export async function deleteBucket(ctx: S3Context) {
   await ctx.backend.deleteBucket(ctx.req.bucket);
   ctx.policies.forget(ctx.req.bucket);
-  ctx.policies.blocks.forget(ctx.req.bucket);
   ctx.lifecycles.forget(ctx.req.bucket);
   return emptyResponse(204);
 }

@@ -25,7 +25,7 @@ export async function putBucketPolicy(ctx: S3Context) {
   });
   const policy = parseBucketPolicy(text, ctx.req.bucket);
   if (Buffer.byteLength(policy.document) > policyBytesMax) throw tooLarge();
-  if (isPublic(policy) && (await ctx.policies.blocksPublicPolicy(ctx.req.bucket))) {
+  if (isPublic(policy) && (await ctx.policies.blocked(ctx.req.bucket, "blockPublicPolicy"))) {
     throw new S3Error("AccessDenied", `Not authorized to perform s3:PutBucketPolicy on resource "arn:aws:s3:::${ctx.req.bucket}" because public policies are blocked by the BlockPublicPolicy block public access setting.`);
   }
   await ctx.backend.setBucketConfig(ctx.req.bucket, policyConfigName, policy.document);

@@ -11,7 +11,7 @@ export async function putPublicAccessBlock(ctx: S3Context) {
   await ctx.backend.headBucket(ctx.req.bucket);
   const block = publicAccessBlockFromXml(await readSmallBody(ctx));
   await ctx.backend.setBucketConfig(ctx.req.bucket, publicAccessBlockConfigName, JSON.stringify(block));
-  ctx.policies.blocks.forget(ctx.req.bucket);
+  ctx.policies.forget(ctx.req.bucket);
   return emptyResponse(200);
 }
 
@@ -27,6 +27,6 @@ export async function getPublicAccessBlock(ctx: S3Context) {
 /** DeletePublicAccessBlock: 204, whether or not the bucket had settings. */
 export async function deletePublicAccessBlock(ctx: S3Context) {
   await ctx.backend.setBucketConfig(ctx.req.bucket, publicAccessBlockConfigName, undefined);
-  ctx.policies.blocks.forget(ctx.req.bucket);
+  ctx.policies.forget(ctx.req.bucket);
   return emptyResponse(204);
 }
