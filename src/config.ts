@@ -29,6 +29,8 @@ export interface Config {
   lifecycleIntervalSeconds: number;
   /** Block Public Access on every bucket: no public policy is taken, and none opens a bucket to unsigned requests */
   blockPublicAccess: boolean;
+  /** a file holding the bearer token that may read /_s3d/metrics */
+  metricsTokenFile: string | undefined;
   users: User[];
 }
 
@@ -50,6 +52,7 @@ export const defaults: Config = {
   idleTimeoutSeconds: 120,
   lifecycleIntervalSeconds: 3600,
   blockPublicAccess: false,
+  metricsTokenFile: undefined,
   users: [],
 };
 
@@ -70,6 +73,7 @@ const settings: Record<Setting, { flag: string; toml: string }> = {
   idleTimeoutSeconds: { flag: "--idle-timeout", toml: "idle_timeout" },
   lifecycleIntervalSeconds: { flag: "--lifecycle-interval", toml: "lifecycle_interval" },
   blockPublicAccess: { flag: "--block-public-access", toml: "block_public_access" },
+  metricsTokenFile: { flag: "--metrics-token-file", toml: "metrics_token_file" },
 };
 
 export interface ParsedArgs {
@@ -271,6 +275,10 @@ Options:
   --block-public-access true|false
                      Block Public Access on every bucket: refuse public bucket policies,
                      and let none serve unsigned requests (default false)
+  --metrics-token-file FILE
+                     the bearer token (16 or more printable characters) that may read
+                     Prometheus metrics at /_s3d/metrics; users without bucket limits may
+                     read them signed, as any S3 request
   --min-free SIZE    refuse new object data (507 InsufficientStorage) once the data dir's
                      filesystem has less than SIZE free (default 256MiB)
   --encryption-key-file FILE

@@ -8,10 +8,12 @@ import { ConfigError, isLoopback, loadConfig, parseArgs, usage } from "./config.
 import { rootCredentials } from "./credentials.ts";
 import { createLogger } from "./log.ts";
 import { LifecycleRunner } from "./s3/lifecycle-runner.ts";
+import { isMetricsToken } from "./s3/metrics.ts";
 import { shutdownGraceMs, startServer } from "./s3/server.ts";
 import { readMasterKeyFile, keyFingerprint } from "./shard/keys.ts";
 import { FsBackend } from "./store/fs/backend.ts";
 import { hashPool } from "./util/hash-worker.ts";
+import { Gauge } from "./util/metrics.ts";
 
 /** Subcommands: each takes the words after its name. */
 const subcommands: Record<string, (args: string[]) => Promise<number>> = {
@@ -66,6 +68,18 @@ function readTls(certFile: string, keyFile: string): { cert: string; key: string
   return { cert, key };
 }
 
+/** The metrics bearer token from its file (surrounding whitespace dropped, as Prometheus drops it from its credentials file). */
+function readMetricsToken(file: string): string {
+  let token: string;
+  try {
+    token = readFileSync(file, "utf8").trim();
+  } catch (error) {
+    throw new ConfigError(`--metrics-token-file ${file}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (!isMetricsToken(token)) throw new ConfigError(`--metrics-token-file ${file}: the token must be 16 to 4096 printable characters without spaces`);
+  return token;
+}
+
 // A closed stdout or stderr (`s3d | head`) costs the output, not the server.
 for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {});
 
@@ -87,6 +101,7 @@ async function main(argv: string[]): Promise<number> {
   mkdirSync(dataDir, { recursive: true });
   // The key file is refused when group or others can read it; only its fingerprint is shown.
   const encryptionKey = config.encryptionKeyFile === undefined ? undefined : readMasterKeyFile(config.encryptionKeyFile);
+  const metricsToken = config.metricsTokenFile === undefined ? undefined : readMetricsToken(config.metricsTokenFile);
   // (first: it locks the data dir, so that a second s3d refused there writes nothing into it)
   const backend = new FsBackend(dataDir, { minFreeBytes: config.minFreeBytes, encryptionKey });
   const root = rootCredentials(dataDir, process.env);
@@ -105,6 +120,7 @@ async function main(argv: string[]): Promise<number> {
   const tls = config.tlsCert !== undefined && config.tlsKey !== undefined ? readTls(config.tlsCert, config.tlsKey) : undefined;
   hashPool.startAll();
   const lifecycle = new LifecycleRunner(backend, logger, config.lifecycleIntervalSeconds * 1000);
+  const buildInfo = new Gauge("s3d_build_info", "The s3d build serving, as its version label; always 1.", () => [[[pkg.version], 1]], ["version"]);
   const server = await startServer({
     host: config.host,
     port: config.port,
@@ -116,6 +132,8 @@ async function main(argv: string[]): Promise<number> {
     tls,
     idleTimeoutMs: config.idleTimeoutSeconds * 1000,
     blockPublicAccess: config.blockPublicAccess,
+    metricsToken,
+    metrics: [buildInfo, ...lifecycle.metrics],
   });
 
   const secretLine = root.source === "environment" ? "(from S3D_SECRET_KEY)" : `${root.user.secretKey}   (kept in ${root.file})`;

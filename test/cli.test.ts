@@ -63,6 +63,11 @@ test("a bad flag or config value stops start-up, naming it", async () => {
     expect((await tls(join(dir, "junk.pem"), first.key)).stderr).toContain(`--tls-cert ${join(dir, "junk.pem")}: not a PEM certificate`);
     expect((await tls(first.cert, join(dir, "junk.pem"))).stderr).toContain(`--tls-key ${join(dir, "junk.pem")}: not a PEM private key`);
     expect((await tls(first.cert, second.key)).stderr).toContain(`--tls-key ${second.key} is not the key of the certificate in ${first.cert}`);
+    // the metrics token: a file that can be read, holding a token long enough not to be guessed
+    writeFileSync(join(dir, "short.token"), "short\n");
+    const metrics = (file: string) => run(["--data-dir", join(dir, "m"), "--port", "0", "--metrics-token-file", file], env);
+    expect(await metrics(join(dir, "short.token"))).toMatchObject({ code: 2, stderr: expect.stringContaining(`--metrics-token-file ${join(dir, "short.token")}: the token must be`) });
+    expect(await metrics(join(dir, "no.token"))).toMatchObject({ code: 2, stderr: expect.stringContaining(`--metrics-token-file ${join(dir, "no.token")}: ENOENT`) });
     mkdirSync(join(dir, "c", "meta.sqlite"), { recursive: true });
     const database = await run(["--data-dir", join(dir, "c"), "--port", "0"], env);
     expect(database).toMatchObject({ code: 2, stderr: expect.stringContaining(`the metadata database ${join(dir, "c", "meta.sqlite")} cannot be used`) });

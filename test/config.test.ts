@@ -22,6 +22,7 @@ test("flags override the file; users come from [[users]]", () => {
   expect([defaults.lifecycleIntervalSeconds, load(["--lifecycle-interval", "60"]).lifecycleIntervalSeconds, load(["--config", "t.toml"], { "t.toml": "lifecycle_interval = 5" }).lifecycleIntervalSeconds]).toEqual([3600, 60, 5]);
   expect([defaults.blockPublicAccess, load(["--block-public-access", "true"]).blockPublicAccess, load(["--block-public-access=false"]).blockPublicAccess]).toEqual([false, true, false]);
   expect(load(["--config", "t.toml"], { "t.toml": "block_public_access = true" }).blockPublicAccess).toBe(true);
+  expect([defaults.metricsTokenFile, load(["--metrics-token-file", "/etc/s3d/token"]).metricsTokenFile]).toEqual([undefined, "/etc/s3d/token"]);
   expect(c.users).toEqual([{ name: "alice", accessKey: "ALICEKEY", secretKey: "alice-secret" }]);
 });
 

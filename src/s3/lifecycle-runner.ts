@@ -10,6 +10,7 @@
 import { assert } from "../util/assert.ts";
 import { S3Error, type S3ErrorCode } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import { Counter, Gauge, type MetricFamily } from "../util/metrics.ts";
 import { listKeysMax, type Backend, type ListedObject, type ObjectMeta } from "../store/backend.ts";
 import { expiryOf, hasActions, lifecycleConfigName, parseStoredLifecycle, prefixesToScan, uploadAbortOf, type LifecycleRule } from "./lifecycle.ts";
 
@@ -43,6 +44,15 @@ export class LifecycleRunner {
   private parsed: { document: string; rules: LifecycleRule[] } | undefined;
   private started = false;
   private stopped = false;
+  private readonly expired = new Counter("s3d_lifecycle_expired_objects_total", "Objects deleted because their bucket's lifecycle rules expired them.");
+  private readonly aborted = new Counter("s3d_lifecycle_aborted_uploads_total", "Multipart uploads aborted by their bucket's lifecycle rules.");
+  private lastPassEndedMs = NaN;
+  /** what /_s3d/metrics shows of the scans */
+  readonly metrics: MetricFamily[] = [
+    this.expired,
+    this.aborted,
+    new Gauge("s3d_lifecycle_last_pass_end_seconds", "When the last pass over the buckets' lifecycle rules ended, in seconds since the Unix epoch (NaN before the first).", () => this.lastPassEndedMs / 1000),
+  ];
 
   constructor(
     private readonly backend: Backend,
@@ -84,10 +94,13 @@ export class LifecycleRunner {
         if (result.expired + result.aborted > 0) this.logger.info("lifecycle rules applied", { bucket: name, ...result });
         total.expired += result.expired;
         total.aborted += result.aborted;
+        this.expired.inc([], result.expired);
+        this.aborted.inc([], result.aborted);
       } catch (error) {
         this.logger.error("lifecycle rules could not be applied", { bucket: name, error: describe(error) });
       }
     }
+    this.lastPassEndedMs = this.nowMs();
     return total;
   }
 

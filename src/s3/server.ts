@@ -4,12 +4,13 @@
  * "." and ".." segments, which would make keys like "a/../b" unaddressable and unsignable.
  */
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import http, { STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
 import https from "node:https";
 import type { Duplex } from "node:stream";
 import { requestTimedOut, S3Error } from "../errors.ts";
 import { releaseIfHandedOn } from "../util/chunks.ts";
+import { Gauge, renderMetrics, type MetricFamily } from "../util/metrics.ts";
+import { openFilesLimit, processMetrics } from "../util/process-metrics.ts";
 import type { Logger } from "../log.ts";
 import type { Backend } from "../store/backend.ts";
 import { BucketPolicies, conditionValuesOf, type Access } from "./access.ts";
@@ -19,6 +20,7 @@ import type { FormAuth } from "./handlers/context.ts";
 import { corsRulesOf } from "./handlers/cors.ts";
 import { KeptConfigs } from "./kept-configs.ts";
 import { lifecycleConfigName, parseStoredLifecycle } from "./lifecycle.ts";
+import { checkScrape, metricsContentType, metricsPath, RequestMetrics } from "./metrics.ts";
 import { bucketFromHost, firstValues, parseTarget, type S3Request } from "./request.ts";
 import { errorResponse, isHeaderValue, type S3Response } from "./respond.ts";
 import { routeOf, type Route } from "./router.ts";
@@ -54,6 +56,10 @@ export interface ServerOptions {
   idleTimeoutMs?: number;
   /** Block Public Access on every bucket (public-access-block.ts) */
   blockPublicAccess?: boolean;
+  /** the bearer token that may read /_s3d/metrics (besides users without bucket limits) */
+  metricsToken?: string;
+  /** what other parts of the process count, shown at /_s3d/metrics beside the server's own */
+  metrics?: readonly MetricFamily[];
 }
 
 /**
@@ -61,17 +67,6 @@ export interface ServerOptions {
  * their connections (files, the metadata database, threads): an eighth, at least 64.
  */
 export const connectionsMax = ((limit) => Math.max(16, limit - Math.max(64, Math.floor(limit / 8))))(openFilesLimit());
-
-/** The process's soft limit of open files (RLIMIT_NOFILE), from /proc; 1024 where that cannot be read. */
-function openFilesLimit(): number {
-  try {
-    const line = readFileSync("/proc/self/limits", "utf8").split("\n").find((l) => l.startsWith("Max open files"));
-    const soft = Number(line?.split(/\s{2,}/)[1]);
-    return Number.isFinite(soft) ? soft : 1024;
-  } catch {
-    return 1024;
-  }
-}
 
 export interface RunningServer {
   port: number;
@@ -93,6 +88,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const idleTimeoutMs = options.idleTimeoutMs ?? socketIdleTimeoutMs;
   const policies = new BucketPolicies(backend, options.blockPublicAccess);
   const lifecycles = new KeptConfigs(backend, lifecycleConfigName, parseStoredLifecycle);
+  const requestMetrics = new RequestMetrics();
   // A form's fields are read before its signature is known: they get no longer than a request's headers.
   const formAuth: FormAuth = {
     authenticate: (fields) => auth.authenticateForm(fields),
@@ -111,6 +107,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     let corsBucket = "";
     /** what a request that may not see everything (unsigned, or a limited user's) may be told, once it was let in */
     let limitedIn: { access: Access; bucket: string } | undefined;
+    let errorCode: string | undefined;
     const { headers, headerBytes } = headersOf(incoming);
     try {
       if (headerBytes > requestHeaderBytesMax) {
@@ -118,22 +115,26 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       }
       const target = parseTarget(incoming.url ?? "/", bucketFromHost(headers.host, options.domain));
       resource = target.decodedPath;
+      const req: S3Request = {
+        ...target,
+        method,
+        params: firstValues(target.query),
+        headers,
+        body: incoming,
+        requestId,
+        nowMs: nowMs(),
+        scheme: options.tls ? "https" : "http",
+      };
       if (target.rawPath === healthPath && (method === "GET" || method === "HEAD")) {
         operation = "Health";
         const unhealthy = backend.unhealthy();
         const text = unhealthy === undefined ? "ok\n" : `unhealthy: ${unhealthy}\n`;
         response = { status: unhealthy === undefined ? 200 : 503, headers: { "content-type": "text/plain" }, body: method === "GET" ? text : undefined };
+      } else if (target.rawPath === metricsPath && method === "GET") {
+        operation = "Metrics";
+        checkScrape(headers.authorization, options.metricsToken, () => auth.grantsOf(auth.authenticate(req).accessKeyId) === undefined);
+        response = { status: 200, headers: { "content-type": metricsContentType }, body: renderMetrics(metricFamilies) };
       } else {
-        const req: S3Request = {
-          ...target,
-          method,
-          params: firstValues(target.query),
-          headers,
-          body: incoming,
-          requestId,
-          nowMs: nowMs(),
-          scheme: options.tls ? "https" : "http",
-        };
         // (set before routing: a browser reads a request's refusal only with the bucket's CORS headers)
         corsBucket = req.bucket;
         let route: Route;
@@ -185,6 +186,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       }
       // (a copy's missing source was told against its own bucket by the copy)
       if (limitedIn !== undefined && !copyOperations.has(operation)) error = await limitedIn.access.told(error, limitedIn.bucket).catch((failed: unknown) => failed);
+      errorCode = error instanceof S3Error ? error.code : "InternalError";
       response = failure(error, resource, requestId, method !== "HEAD", logger, operation);
     }
     const origin = headers.origin;
@@ -196,6 +198,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       // No path should get here (values from requests are checked where they are taken); answered as
       // an internal error rather than thrown by writeHead, which would end the process.
       if (response.body instanceof ReadableStream) await response.body.cancel().catch(() => {});
+      errorCode = "InternalError";
       response = failure(new Error(`response header ${unsendable} holds characters HTTP cannot carry`), resource, requestId, method !== "HEAD", logger, operation);
     }
     // A body left unread (the request failed early) is not drained: the connection closes instead;
@@ -204,17 +207,21 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const bytesSent = await send(outgoing, response, requestId, idleTimeoutMs);
     // a streamed body cut short (the client went away, a blob failed mid-way) says so
     const declaredOut = response.body instanceof ReadableStream ? Number(response.headers["content-length"] ?? NaN) : NaN;
+    // the declared body length: the socket's counter spans every request of a keep-alive connection
+    const bytesIn = Number(headers["content-length"] ?? headers["x-amz-decoded-content-length"] ?? 0) || 0;
+    const durationMs = performance.now() - startedMs;
+    requestMetrics.served({ operation, status: response.status, seconds: durationMs / 1000, bytesIn, bytesOut: bytesSent, errorCode });
     logger.info("request", {
       requestId,
       operation,
       method,
       resource,
       status: response.status,
-      // the declared body length: the socket's counter spans every request of a keep-alive connection
-      bytesIn: Number(headers["content-length"] ?? headers["x-amz-decoded-content-length"] ?? 0),
+      ...(errorCode !== undefined ? { error: errorCode } : {}),
+      bytesIn,
       bytesOut: bytesSent,
       ...(bytesSent < declaredOut ? { cut: true } : {}),
-      durationMs: Math.round((performance.now() - startedMs) * 100) / 100,
+      durationMs: Math.round(durationMs * 100) / 100,
     });
   };
 
@@ -262,6 +269,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // out of file descriptors spins on accept and cannot open the files its requests need.
   let connections = 0;
   let refusedLoggedMs = -Infinity;
+  const metricFamilies: MetricFamily[] = [
+    ...requestMetrics.families,
+    new Gauge("s3d_requests_in_flight", "Requests being served or waiting their turn on their connection.", () => inFlight.size),
+    new Gauge("s3d_connections_open", "Client connections open.", () => connections),
+    new Gauge("s3d_connections_max", "Client connections s3d keeps open at once; past it new ones are closed as they come.", () => connectionsMax),
+    ...backend.metrics(),
+    ...(options.metrics ?? []),
+    ...processMetrics(),
+  ];
   server.on("connection", (socket: Duplex) => {
     if (connections >= connectionsMax) {
       socket.destroy();
@@ -289,6 +305,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       const status = oversized ? 431 : refusal.httpStatus;
       const { headers, body } = errorResponse(refusal, "/", requestId, true);
       socket.end(rawResponse(status, { ...headers, ...identityHeaders(requestId) }, String(body)));
+      requestMetrics.served({ operation: "Unparsed", status, seconds: 0, bytesIn: 0, bytesOut: 0, errorCode: refusal.code });
       logger.info("request", { requestId, operation: "Unparsed", status, error: refusal.code });
     });
   });
@@ -306,6 +323,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // The answer goes out first: Bun answers a request destroyed before its response 200 itself.
     // Then the body fails, so that the write waiting on it stores nothing even if bytes came now.
     void send(outgoing, answer, requestId, idleTimeoutMs).finally(() => incoming.destroy(timedOut));
+    requestMetrics.served({ operation: "Stalled", status: 400, seconds: idleTimeoutMs / 1000, bytesIn: 0, bytesOut: 0, errorCode: timedOut.code });
     logger.info("request", { requestId, method: incoming.method, resource: incoming.url, status: 400, error: timedOut.code });
   });
   // Expect: 100-continue is answered by `serve` after authentication, not by the HTTP layer first.

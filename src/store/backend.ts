@@ -4,6 +4,7 @@
  * Errors are S3Errors (NoSuchBucket, NoSuchKey, NoSuchUpload, BucketNotEmpty, ...).
  */
 import type { ByteRange } from "../s3/range.ts";
+import type { MetricFamily } from "../util/metrics.ts";
 
 export interface BucketInfo {
   name: string;
@@ -170,6 +171,8 @@ export interface Backend {
   readonly encryptedAtRest: boolean;
   /** Why the store cannot take writes now (its data dir was removed, say); undefined when it can. */
   unhealthy(): string | undefined;
+  /** What the store counts and measures, shown at /_s3d/metrics. */
+  metrics(): MetricFamily[];
   createBucket(name: string, nowMs: number): Promise<void>;
   headBucket(name: string): Promise<BucketInfo>;
   /** BucketNotEmpty while it holds objects; multipart uploads still open are aborted with it. */

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { createHash, randomBytes } from "node:crypto";
 import { accessKey, region, secretKey } from "../support/server.ts";
 
-export const installHint = "install the real clients with: apt-get install -y awscli python3-boto3 s3cmd rclone";
+export const installHint = "install the real clients with: apt-get install -y awscli python3-boto3 python3-requests s3cmd rclone chromium prometheus";
 
 /** Throws (so the test fails) when a client executable is not present. */
 export function requireExecutable(path: string, what: string): void {

@@ -31,6 +31,7 @@ import type { ByteRange } from "../../s3/range.ts";
 import { cursorPastPrefix, listEntries, utf8, type ListCursor } from "../listing.ts";
 import { atRestSetup } from "./at-rest.ts";
 import { BlobStore } from "./blobs.ts";
+import { Gauge, type MetricFamily } from "../../util/metrics.ts";
 import { Committer, NotDurableError } from "./committer.ts";
 import { reserveBytes, SpaceGuard, SpaceReserve } from "./space.ts";
 import { keyBytes, objectMetaColumns, objectMetaOf, openDatabase, segmentsOf, WalSync, type ObjectMetaRow, type ObjectRow, type Segment } from "./db.ts";
@@ -114,6 +115,18 @@ export class FsBackend implements Backend {
 
   get encryptedAtRest(): boolean {
     return this.sealing !== undefined;
+  }
+
+  metrics(): MetricFamily[] {
+    const { transactions, writes, syncSeconds } = this.committer.metrics;
+    return [
+      new Gauge("s3d_buckets", "Buckets in the store.", () => this.buckets.size),
+      new Gauge("s3d_disk_free_bytes", "Free bytes on the data dir's filesystem (read at most a quarter of a second before), less the reserve s3d holds.", () => this.space.availableBytes()),
+      new Gauge("s3d_disk_min_free_bytes", "The floor below which new object data is refused with 507 InsufficientStorage.", () => this.space.minFreeBytes),
+      transactions,
+      writes,
+      syncSeconds,
+    ];
   }
 
   /** Whether large objects and parts bypass the page cache (O_DIRECT); false where the filesystem refuses it. */

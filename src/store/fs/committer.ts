@@ -15,6 +15,7 @@
  * refused with a `NotDurableError` until the process restarts and recovers from the disk.
  */
 import type { Database } from "bun:sqlite";
+import { Counter, Histogram, latencyBucketsSeconds } from "../../util/metrics.ts";
 import { insufficientStorage, isDiskFull } from "./space.ts";
 
 /** A write that may have committed in memory but is not known to be on disk. */
@@ -45,6 +46,12 @@ export class Committer {
   private syncing = false;
   private failure: NotDurableError | undefined;
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** what /_s3d/metrics shows of the group commit */
+  readonly metrics = {
+    transactions: new Counter("s3d_metadata_transactions_total", "Metadata transactions committed, each a batch of writes made durable by one sync."),
+    writes: new Counter("s3d_metadata_writes_total", "Writes run in committed metadata transactions (refused ones included: they wait for the sync too)."),
+    syncSeconds: new Histogram("s3d_metadata_sync_seconds", "How long each fdatasync of the metadata log took; every write waits for one before it is answered.", latencyBucketsSeconds),
+  };
 
   constructor(
     private readonly db: Database,
@@ -107,6 +114,8 @@ export class Committer {
       this.db.run("BEGIN IMMEDIATE");
       for (const p of batch) committed.push(this.write(p));
       this.db.run("COMMIT");
+      this.metrics.transactions.inc();
+      this.metrics.writes.inc([], committed.length);
     } catch (error) {
       try {
         // (a COMMIT that fails for want of space has rolled the transaction back already)
@@ -149,9 +158,11 @@ export class Committer {
   /** Refusals wait for the sync as well: the state they were decided on must be durable. */
   private syncThenAnswer(committed: Unsynced[]): void {
     this.syncing = true;
+    const startedMs = performance.now();
     // A sync that throws instead of rejecting (it could not even open the log) fails the same way.
     new Promise<void>((resolve) => resolve(this.sync())).then(
       () => {
+        this.metrics.syncSeconds.observe((performance.now() - startedMs) / 1000);
         this.syncing = false;
         for (const w of committed) w.answer();
         this.commitQueued();

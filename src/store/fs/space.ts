@@ -19,7 +19,7 @@ export class SpaceGuard {
 
   constructor(
     private readonly dir: string,
-    private readonly minFreeBytes: number,
+    readonly minFreeBytes: number,
     /** Frees space held for reuse; resolves to the bytes it freed. */
     private readonly reclaim: () => Promise<number> = async () => 0,
     /** Taken again by a reading that finds room for it above the floor, once it was given back. */
