@@ -4,11 +4,10 @@
  * "." and ".." segments, which would make keys like "a/../b" unaddressable and unsignable.
  */
 import { randomBytes } from "node:crypto";
-import http, { STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
+import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import https from "node:https";
 import type { Duplex } from "node:stream";
 import { requestTimedOut, S3Error } from "../errors.ts";
-import { releaseIfHandedOn } from "../util/chunks.ts";
 import { Gauge, renderMetrics, type MetricFamily } from "../util/metrics.ts";
 import { openFilesLimit, processMetrics } from "../util/process-metrics.ts";
 import type { Logger } from "../log.ts";
@@ -18,6 +17,7 @@ import { Authenticator, type Authenticated, type User } from "./auth.ts";
 import { corsHeaders, matchCors } from "./cors.ts";
 import type { FormAuth } from "./handlers/context.ts";
 import { corsRulesOf } from "./handlers/cors.ts";
+import { begun, hasBody, headersOf, identityHeaders, rawResponse, send } from "./http-io.ts";
 import { KeptConfigs } from "./kept-configs.ts";
 import { lifecycleConfigName, parseStoredLifecycle } from "./lifecycle.ts";
 import { checkScrape, metricsContentType, metricsPath, RequestMetrics } from "./metrics.ts";
@@ -389,120 +389,4 @@ function checkExpectedOwner(headers: Record<string, string>, owner: string | und
   for (const name of ["x-amz-expected-bucket-owner", "x-amz-source-expected-bucket-owner"]) {
     if (headers[name] !== undefined && headers[name] !== owner) throw new S3Error("AccessDenied", "Access Denied");
   }
-}
-
-/** The headers every answer carries: its request id (S3's two names for it) and the server's name. */
-function identityHeaders(requestId: string): Record<string, string> {
-  return { "x-amz-request-id": requestId, "x-amz-id-2": requestId, server: "s3d" };
-}
-
-/** A whole response, status line to body, for a connection node:http no longer writes to; it closes it. */
-function rawResponse(status: number, headers: Record<string, string>, body: string): string {
-  const all = { ...headers, "content-length": String(Buffer.byteLength(body)), connection: "close", date: new Date().toUTCString() };
-  return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${Object.entries(all).map(([name, value]) => `${name}: ${value}\r\n`).join("")}\r\n${body}`;
-}
-
-function hasBody(headers: Record<string, string>): boolean {
-  const length = headers["content-length"];
-  return (length !== undefined && length !== "0") || headers["transfer-encoding"] !== undefined;
-}
-
-/**
- * The request's headers with lowercase names, a repeated header's values joined by ",", in an
- * object without a prototype (a header named "constructor" or "__proto__" is just a header), and
- * the size of the header section. Read from the raw list once: node's own `headers` object is
- * never built.
- */
-function headersOf(incoming: IncomingMessage): { headers: Record<string, string>; headerBytes: number } {
-  const headers: Record<string, string> = Object.create(null);
-  const raw = incoming.rawHeaders;
-  let headerBytes = 0;
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i].toLowerCase();
-    const value = raw[i + 1];
-    headerBytes += name.length + value.length + 4;
-    headers[name] = headers[name] === undefined ? value : `${headers[name]},${value}`;
-  }
-  return { headers, headerBytes };
-}
-
-/**
- * Writes the response, streaming a body with backpressure; returns the body bytes sent. Each piece
- * the socket takes re-arms its idle timer, which Bun's sockets arm from incoming bytes only: a
- * download still flowing after `idleTimeoutMs` was cut, and one the client stopped reading still is.
- */
-async function send(outgoing: ServerResponse, response: S3Response, requestId: string, idleTimeoutMs: number): Promise<number> {
-  const headers: Record<string, string> = { ...response.headers, ...identityHeaders(requestId) };
-  const { body } = response;
-  if (body === undefined || typeof body === "string" || body instanceof Uint8Array) {
-    const bytes = body === undefined ? undefined : typeof body === "string" ? Buffer.from(body) : body;
-    // (a 204 or 304 carries no Content-Length: RFC 9110 §8.6 forbids it, or any but the 200's)
-    const bodiless = response.status === 204 || response.status === 304;
-    if (!bodiless && (bytes !== undefined || headers["content-length"] === undefined)) headers["content-length"] = String(bytes?.length ?? 0);
-    outgoing.writeHead(response.status, headers);
-    outgoing.end(bytes);
-    return bytes?.length ?? 0;
-  }
-  outgoing.writeHead(response.status, headers);
-  let sent = 0;
-  const reader = body.getReader();
-  try {
-    while (true) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      if (outgoing.destroyed) throw new Error("connection closed");
-      sent += value.length;
-      // (a chunk its stream handed on goes back to the allocator once the socket is done with it)
-      if (!outgoing.write(value, () => releaseIfHandedOn(value))) await drained(outgoing);
-      outgoing.socket?.setTimeout(idleTimeoutMs);
-    }
-    outgoing.end();
-  } catch {
-    // The client went away or the store failed mid-body: the length cannot be honoured, so the
-    // connection is cut rather than ending the body short as if complete.
-    await reader.cancel().catch(() => {});
-    outgoing.destroy();
-  }
-  return sent;
-}
-
-/**
- * The stream with its first piece already read: a body that cannot even begin (its blob missing,
- * its first fragment failing to open) fails while an error can still be answered. Once the head
- * is written only a cut connection can say so, and Bun answers a response destroyed before its
- * first byte with a bare "200 OK" that clients take for a whole, empty body.
- */
-async function begun(body: ReadableStream<Uint8Array>): Promise<ReadableStream<Uint8Array>> {
-  const reader = body.getReader();
-  let first: Awaited<ReturnType<typeof reader.read>>;
-  try {
-    first = await reader.read();
-  } catch (error) {
-    await reader.cancel().catch(() => {});
-    throw error;
-  }
-  return new ReadableStream<Uint8Array>({
-    start(controller) {
-      if (first.done) controller.close();
-      else controller.enqueue(first.value);
-    },
-    async pull(controller) {
-      const { value, done } = await reader.read();
-      if (done) controller.close();
-      else controller.enqueue(value);
-    },
-    cancel: (reason) => reader.cancel(reason),
-  });
-}
-
-/** Resolves when the response can take more; rejects once its connection is gone, even if it went before. */
-function drained(outgoing: ServerResponse): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (outgoing.destroyed || outgoing.socket === null || outgoing.socket.destroyed) return reject(new Error("connection closed"));
-    const onDrain = () => { cleanup(); resolve(); };
-    const onClose = () => { cleanup(); reject(new Error("connection closed")); };
-    const cleanup = () => { outgoing.off("drain", onDrain); outgoing.off("close", onClose); };
-    outgoing.on("drain", onDrain);
-    outgoing.on("close", onClose);
-  });
 }
