@@ -5,6 +5,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import pkg from "../package.json" with { type: "json" };
 import { ConfigError, isLoopback, loadConfig, parseArgs, usage } from "./config.ts";
+import type { User } from "./s3/auth.ts";
 import { rootCredentials } from "./credentials.ts";
 import { createLogger } from "./log.ts";
 import { LifecycleRunner } from "./s3/lifecycle-runner.ts";
@@ -68,6 +69,16 @@ function readTls(certFile: string, keyFile: string): { cert: string; key: string
   return { cert, key };
 }
 
+/** Root and the configured users; an access key both root's and a user's is refused. */
+function withRoot(root: User, users: readonly User[]): User[] {
+  const shared = users.find((u) => u.accessKey === root.accessKey);
+  if (shared) throw new Error(`access key ${shared.accessKey} is both root's and user ${shared.name}'s`);
+  return [root, ...users];
+}
+
+/** Settings that a reload (SIGHUP) reads but that take effect only when s3d starts again. */
+const restartSettings = ["host", "port", "dataDir", "region", "domain", "tlsCert", "tlsKey", "logLevel", "minFreeBytes", "encryptionKeyFile", "idleTimeoutSeconds", "lifecycleIntervalSeconds"] as const;
+
 /** The metrics bearer token from its file (surrounding whitespace dropped, as Prometheus drops it from its credentials file). */
 function readMetricsToken(file: string): string {
   let token: string;
@@ -105,9 +116,7 @@ async function main(argv: string[]): Promise<number> {
   // (first: it locks the data dir, so that a second s3d refused there writes nothing into it)
   const backend = new FsBackend(dataDir, { minFreeBytes: config.minFreeBytes, encryptionKey });
   const root = rootCredentials(dataDir, process.env);
-  const shared = config.users.find((u) => u.accessKey === root.user.accessKey);
-  if (shared) throw new Error(`access key ${shared.accessKey} is both root's and user ${shared.name}'s`);
-  const users = [root.user, ...config.users];
+  const users = withRoot(root.user, config.users);
   const fingerprint = encryptionKey === undefined ? undefined : keyFingerprint(encryptionKey);
   encryptionKey?.fill(0); // the backend keeps its own copy
   const encryption = fingerprint === undefined ? "off" : `on (AES-256-GCM, key fingerprint ${fingerprint})`;
@@ -154,6 +163,24 @@ async function main(argv: string[]): Promise<number> {
     encryption: fingerprint === undefined ? "off" : "on",
     directWrites: backend.directWrites,
     ...(fingerprint === undefined ? {} : { keyFingerprint: fingerprint }),
+  });
+
+  // SIGHUP: the configuration is read again, and what can change while serving does; a
+  // configuration that does not load leaves the one in force as it is.
+  process.on("SIGHUP", () => {
+    try {
+      const fresh = loadConfig(args, undefined, process.env);
+      const reloaded = withRoot(root.user, fresh.users);
+      server.reload({
+        users: reloaded,
+        metricsToken: fresh.metricsTokenFile === undefined ? undefined : readMetricsToken(fresh.metricsTokenFile),
+        blockPublicAccess: fresh.blockPublicAccess,
+      });
+      const needRestart = restartSettings.filter((setting) => fresh[setting] !== config[setting]);
+      logger.info("configuration reloaded", { users: reloaded.length, blockPublicAccess: fresh.blockPublicAccess, ...(needRestart.length > 0 ? { takesEffectAtRestart: needRestart } : {}) });
+    } catch (error) {
+      logger.error("configuration not reloaded: the one in force stays", { error: error instanceof Error ? error.message : String(error) });
+    }
   });
 
   await new Promise<void>((done) => {

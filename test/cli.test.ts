@@ -4,7 +4,7 @@ import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileS
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pkg from "../package.json" with { type: "json" };
-import { s3 } from "./support/client.ts";
+import { errorCode, s3 } from "./support/client.ts";
 import { binaryPath, freePort, selfSignedCert, startS3d, waitForHealth } from "./support/server.ts";
 
 function tempDir(): string {
@@ -116,6 +116,47 @@ test("users from the config file can sign requests; secrets never reach the log"
     for (const line of logs.trim().split("\n")) expect(() => JSON.parse(line)).not.toThrow();
     expect(logs).not.toContain("alice-secret-123");
     expect(logs).not.toContain("test-secret-key");
+  } finally {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("SIGHUP reloads the users, the metrics token and block_public_access; a configuration that does not load changes nothing", async () => {
+  const dir = tempDir();
+  const config = join(dir, "s3d.toml");
+  const user = (name: string, key: string, secret: string, buckets = "") => `[[users]]\nname = "${name}"\naccess_key = "${key}"\nsecret_key = "${secret}"\n${buckets}`;
+  writeFileSync(config, user("alice", "ALICEKEY", "alice-secret-123"));
+  // (the reload's outcome is logged at info)
+  const server = await startS3d({ args: ["--config", config, "--log-level", "info"] });
+  const as = (key: string, secret: string, path = "/") => s3(server.endpoint, { method: "GET", path, accessKeyId: key, secret });
+  const reload = async (toml: string, logged: string) => {
+    writeFileSync(config, toml);
+    const seen = server.logs().split(logged).length;
+    server.process.kill("SIGHUP");
+    for (let i = 0; i < 100 && server.logs().split(logged).length === seen; i++) await Bun.sleep(20);
+    expect(server.logs().split(logged).length).toBe(seen + 1);
+  };
+  try {
+    expect((await as("ALICEKEY", "alice-secret-123")).status).toBe(200);
+    expect((await s3(server.endpoint, { method: "PUT", path: "/reloaded" })).status).toBe(200);
+    writeFileSync(join(dir, "token"), "reloaded-metrics-token-0123\n");
+    // alice's key is rotated away, bob comes limited to one bucket, and the metrics token is set
+    await reload(`region = "eu-west-1"\nmetrics_token_file = "${join(dir, "token")}"\nblock_public_access = true\n${user("bob", "BOBKEY", "bob-secret-1234", 'buckets = { reloaded = "read" }\n')}`, '"msg":"configuration reloaded"');
+    expect(await errorCode(await as("ALICEKEY", "alice-secret-123"))).toBe("InvalidAccessKeyId");
+    expect((await as("BOBKEY", "bob-secret-1234", "/reloaded")).status).toBe(200);
+    expect(await errorCode(await s3(server.endpoint, { method: "PUT", path: "/bobs-own", accessKeyId: "BOBKEY", secret: "bob-secret-1234" }))).toBe("AccessDenied");
+    expect((await fetch(`${server.endpoint}/_s3d/metrics`, { headers: { authorization: "Bearer reloaded-metrics-token-0123" } })).status).toBe(200);
+    const publicRead = JSON.stringify({ Statement: [{ Effect: "Allow", Principal: "*", Action: "s3:GetObject", Resource: "arn:aws:s3:::reloaded/*" }] });
+    expect(await errorCode(await s3(server.endpoint, { method: "PUT", path: "/reloaded", query: [["policy", ""]], body: publicRead }))).toBe("AccessDenied");
+    // what only a restart can change is named, not taken (requests signed for us-east-1 were served above)
+    expect(server.logs()).toContain('"takesEffectAtRestart":["region"]');
+    // a broken file, or a user whose secret is too short: the configuration in force stays
+    await reload(`${user("carol", "CAROLKEY", "short")}`, '"msg":"configuration not reloaded: the one in force stays"');
+    await reload("users = [", '"msg":"configuration not reloaded: the one in force stays"');
+    expect((await as("BOBKEY", "bob-secret-1234", "/reloaded")).status).toBe(200);
+    expect(await errorCode(await as("CAROLKEY", "short"))).toBe("InvalidAccessKeyId");
+    expect(server.logs()).not.toContain("bob-secret-1234");
   } finally {
     await server.stop();
     rmSync(dir, { recursive: true, force: true });

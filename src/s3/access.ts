@@ -127,7 +127,7 @@ export interface Access {
 export class BucketPolicies extends KeptConfigs<BucketPolicy> {
   private readonly blocks: KeptConfigs<PublicAccessBlock>;
 
-  constructor(backend: Backend, private readonly blockedServerWide = false) {
+  constructor(backend: Backend, public blockedServerWide = false) {
     super(backend, policyConfigName, parseBucketPolicy);
     this.blocks = new KeptConfigs(backend, publicAccessBlockConfigName, parseStoredBlock);
   }

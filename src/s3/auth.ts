@@ -37,10 +37,15 @@ const sessionTokenRefused = () => new S3Error("InvalidToken", "The provided toke
 const signingParams = ["X-Amz-Credential", "X-Amz-Signature", "X-Amz-Algorithm", "X-Amz-Security-Token", "AWSAccessKeyId", "Signature"];
 
 export class Authenticator {
-  private readonly secrets: Map<string, string>;
-  private readonly grants: Map<string, Grants>;
+  private secrets = new Map<string, string>();
+  private grants = new Map<string, Grants>();
 
   constructor(users: readonly User[], private readonly region: string) {
+    this.setUsers(users);
+  }
+
+  /** Replaces every user at once (a configuration reloaded): requests after it are checked against these. */
+  setUsers(users: readonly User[]): void {
     this.secrets = new Map(users.map((u) => [u.accessKey, u.secretKey]));
     this.grants = new Map(users.flatMap((u) => (u.grants ? [[u.accessKey, u.grants] as const] : [])));
   }

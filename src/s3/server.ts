@@ -76,6 +76,8 @@ export interface RunningServer {
    * then close their connections), then closes every connection left.
    */
   close(graceMs?: number): Promise<void>;
+  /** Takes what a reloaded configuration may change while serving: the users, the metrics token, the server-wide Block Public Access. */
+  reload(settings: Pick<ServerOptions, "users" | "metricsToken" | "blockPublicAccess">): void;
 }
 
 /** How long a stopping server lets the requests in flight finish. */
@@ -89,6 +91,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const policies = new BucketPolicies(backend, options.blockPublicAccess);
   const lifecycles = new KeptConfigs(backend, lifecycleConfigName, parseStoredLifecycle);
   const requestMetrics = new RequestMetrics();
+  let metricsToken = options.metricsToken;
   // A form's fields are read before its signature is known: they get no longer than a request's headers.
   const formAuth: FormAuth = {
     authenticate: (fields) => auth.authenticateForm(fields),
@@ -132,7 +135,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         response = { status: unhealthy === undefined ? 200 : 503, headers: { "content-type": "text/plain" }, body: method === "GET" ? text : undefined };
       } else if (target.rawPath === metricsPath && method === "GET") {
         operation = "Metrics";
-        checkScrape(headers.authorization, options.metricsToken, () => auth.grantsOf(auth.authenticate(req).accessKeyId) === undefined);
+        checkScrape(headers.authorization, metricsToken, () => auth.grantsOf(auth.authenticate(req).accessKeyId) === undefined);
         response = { status: 200, headers: { "content-type": metricsContentType }, body: renderMetrics(metricFamilies) };
       } else {
         // (set before routing: a browser reads a request's refusal only with the bucket's CORS headers)
@@ -342,6 +345,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   return {
     port,
     url: `${scheme}://${hostForUrl}:${port}`,
+    reload: (settings) => {
+      auth.setUsers(settings.users);
+      metricsToken = settings.metricsToken;
+      policies.blockedServerWide = settings.blockPublicAccess ?? false;
+    },
     close: async (graceMs = shutdownGraceMs) => {
       stopping = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
