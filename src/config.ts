@@ -276,9 +276,9 @@ Options:
                      Block Public Access on every bucket: refuse public bucket policies,
                      and let none serve unsigned requests (default false)
   --metrics-token-file FILE
-                     the bearer token (16 or more printable characters) that may read
-                     Prometheus metrics at /_s3d/metrics; users without bucket limits may
-                     read them signed, as any S3 request
+                     the bearer token (16 to 4096 printable ASCII characters, no spaces; the
+                     file mode 0600) that may read Prometheus metrics at /_s3d/metrics; users
+                     without bucket limits may read them signed, as any S3 request
   --min-free SIZE    refuse new object data (507 InsufficientStorage) once the data dir's
                      filesystem has less than SIZE free (default 256MiB)
   --encryption-key-file FILE

@@ -1,7 +1,7 @@
 /** s3d's entry point: parse settings, open the store, serve S3. */
 import "./runtime-settings.ts"; // first: it may restart the process before anything else loads
 import { createPrivateKey, X509Certificate, type KeyObject } from "node:crypto";
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import pkg from "../package.json" with { type: "json" };
 import { ConfigError, isLoopback, loadConfig, parseArgs, usage } from "./config.ts";
@@ -79,15 +79,21 @@ function withRoot(root: User, users: readonly User[]): User[] {
 /** Settings that a reload (SIGHUP) reads but that take effect only when s3d starts again. */
 const restartSettings = ["host", "port", "dataDir", "region", "domain", "tlsCert", "tlsKey", "logLevel", "minFreeBytes", "encryptionKeyFile", "idleTimeoutSeconds", "lifecycleIntervalSeconds"] as const;
 
-/** The metrics bearer token from its file (surrounding whitespace dropped, as Prometheus drops it from its credentials file). */
+/**
+ * The metrics bearer token from its file (surrounding whitespace dropped, as Prometheus drops it
+ * from its credentials file), refused as the master key's file is when group or others may use it.
+ */
 function readMetricsToken(file: string): string {
   let token: string;
+  let mode: number;
   try {
+    mode = statSync(file).mode;
     token = readFileSync(file, "utf8").trim();
   } catch (error) {
     throw new ConfigError(`--metrics-token-file ${file}: ${error instanceof Error ? error.message : String(error)}`);
   }
-  if (!isMetricsToken(token)) throw new ConfigError(`--metrics-token-file ${file}: the token must be 16 to 4096 printable characters without spaces`);
+  if ((mode & 0o077) !== 0) throw new ConfigError(`--metrics-token-file ${file}: mode ${(mode & 0o777).toString(8).padStart(4, "0")} lets group or others use it; run: chmod 600 ${file}`);
+  if (!isMetricsToken(token)) throw new ConfigError(`--metrics-token-file ${file}: the token must be 16 to 4096 printable ASCII characters without spaces`);
   return token;
 }
 

@@ -64,9 +64,11 @@ test("a bad flag or config value stops start-up, naming it", async () => {
     expect((await tls(first.cert, join(dir, "junk.pem"))).stderr).toContain(`--tls-key ${join(dir, "junk.pem")}: not a PEM private key`);
     expect((await tls(first.cert, second.key)).stderr).toContain(`--tls-key ${second.key} is not the key of the certificate in ${first.cert}`);
     // the metrics token: a file that can be read, holding a token long enough not to be guessed
-    writeFileSync(join(dir, "short.token"), "short\n");
+    writeFileSync(join(dir, "short.token"), "short\n", { mode: 0o600 });
+    writeFileSync(join(dir, "shared.token"), "long-enough-token-0123456789\n", { mode: 0o644 });
     const metrics = (file: string) => run(["--data-dir", join(dir, "m"), "--port", "0", "--metrics-token-file", file], env);
     expect(await metrics(join(dir, "short.token"))).toMatchObject({ code: 2, stderr: expect.stringContaining(`--metrics-token-file ${join(dir, "short.token")}: the token must be`) });
+    expect(await metrics(join(dir, "shared.token"))).toMatchObject({ code: 2, stderr: expect.stringContaining(`--metrics-token-file ${join(dir, "shared.token")}: mode 0644 lets group or others use it`) });
     expect(await metrics(join(dir, "no.token"))).toMatchObject({ code: 2, stderr: expect.stringContaining(`--metrics-token-file ${join(dir, "no.token")}: ENOENT`) });
     mkdirSync(join(dir, "c", "meta.sqlite"), { recursive: true });
     const database = await run(["--data-dir", join(dir, "c"), "--port", "0"], env);
@@ -140,7 +142,7 @@ test("SIGHUP reloads the users, the metrics token and block_public_access; a con
   try {
     expect((await as("ALICEKEY", "alice-secret-123")).status).toBe(200);
     expect((await s3(server.endpoint, { method: "PUT", path: "/reloaded" })).status).toBe(200);
-    writeFileSync(join(dir, "token"), "reloaded-metrics-token-0123\n");
+    writeFileSync(join(dir, "token"), "reloaded-metrics-token-0123\n", { mode: 0o600 });
     // alice's key is rotated away, bob comes limited to one bucket, and the metrics token is set
     await reload(`region = "eu-west-1"\nmetrics_token_file = "${join(dir, "token")}"\nblock_public_access = true\n${user("bob", "BOBKEY", "bob-secret-1234", 'buckets = { reloaded = "read" }\n')}`, '"msg":"configuration reloaded"');
     expect(await errorCode(await as("ALICEKEY", "alice-secret-123"))).toBe("InvalidAccessKeyId");

@@ -46,12 +46,14 @@ export class LifecycleRunner {
   private stopped = false;
   private readonly expired = new Counter("s3d_lifecycle_expired_objects_total", "Objects deleted because their bucket's lifecycle rules expired them.");
   private readonly aborted = new Counter("s3d_lifecycle_aborted_uploads_total", "Multipart uploads aborted by their bucket's lifecycle rules.");
-  private lastPassEndedMs = NaN;
+  private readonly failures = new Counter("s3d_lifecycle_failures_total", "Buckets whose lifecycle rules a pass could not apply (the log says why).");
+  private lastPassEndedMs = 0;
   /** what /_s3d/metrics shows of the scans */
   readonly metrics: MetricFamily[] = [
     this.expired,
     this.aborted,
-    new Gauge("s3d_lifecycle_last_pass_end_seconds", "When the last pass over the buckets' lifecycle rules ended, in seconds since the Unix epoch (NaN before the first).", () => this.lastPassEndedMs / 1000),
+    this.failures,
+    new Gauge("s3d_lifecycle_last_pass_timestamp_seconds", "When the last whole pass over the buckets' lifecycle rules ended, in seconds since the Unix epoch (0 before the first).", () => this.lastPassEndedMs / 1000),
   ];
 
   constructor(
@@ -89,18 +91,21 @@ export class LifecycleRunner {
     for (const { name } of await this.backend.listBuckets()) {
       await yieldToServing();
       if (this.stopped) break;
+      const result = { expired: 0, aborted: 0 };
       try {
-        const result = { expired: await this.expireObjects(name), aborted: await this.abortUploads(name) };
-        if (result.expired + result.aborted > 0) this.logger.info("lifecycle rules applied", { bucket: name, ...result });
-        total.expired += result.expired;
-        total.aborted += result.aborted;
+        result.expired = await this.expireObjects(name);
         this.expired.inc([], result.expired);
+        result.aborted = await this.abortUploads(name);
         this.aborted.inc([], result.aborted);
       } catch (error) {
+        this.failures.inc();
         this.logger.error("lifecycle rules could not be applied", { bucket: name, error: describe(error) });
       }
+      if (result.expired + result.aborted > 0) this.logger.info("lifecycle rules applied", { bucket: name, ...result });
+      total.expired += result.expired;
+      total.aborted += result.aborted;
     }
-    this.lastPassEndedMs = this.nowMs();
+    if (!this.stopped) this.lastPassEndedMs = this.nowMs();
     return total;
   }
 

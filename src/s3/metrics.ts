@@ -4,12 +4,18 @@
  * signed by a user without bucket limits (`curl --aws-sigv4`). Nobody else: the figures name
  * operations and error codes, not buckets or keys, but they still tell how the server is used.
  */
+import { createHash, timingSafeEqual } from "node:crypto";
 import { S3Error } from "../errors.ts";
-import { signaturesEqual } from "../sigv4/crypto.ts";
 import { Counter, Histogram, latencyBucketsSeconds, type MetricFamily } from "../util/metrics.ts";
 
 export const metricsPath = "/_s3d/metrics";
 export const metricsContentType = "text/plain; version=0.0.4; charset=utf-8";
+
+/** Compares two secrets in time that tells nothing of either, their lengths included: their digests are compared. */
+function sameSecret(a: string, b: string): boolean {
+  const digest = (text: string) => createHash("sha256").update(text).digest();
+  return timingSafeEqual(digest(a), digest(b));
+}
 
 /** A bearer token s3d accepts: printable ASCII without spaces, long enough not to be guessed. */
 export const isMetricsToken = (token: string) => /^[\x21-\x7e]{16,4096}$/.test(token);
@@ -18,7 +24,8 @@ export const isMetricsToken = (token: string) => /^[\x21-\x7e]{16,4096}$/.test(t
 export interface Served {
   operation: string;
   status: number;
-  seconds: number;
+  /** from its arrival to the end of its answer (undefined: not known, it was never served as a request) */
+  seconds?: number;
   /** the body bytes the request declared */
   bytesIn: number;
   /** the body bytes written in answer */
@@ -33,14 +40,25 @@ export class RequestMetrics {
   private readonly errors = new Counter("s3d_errors_total", "S3 errors answered, by code.", ["code"]);
   private readonly received = new Counter("s3d_received_bytes_total", "Body bytes of the requests answered with success (as they declared them), by S3 operation.", ["operation"]);
   private readonly sent = new Counter("s3d_sent_bytes_total", "Body bytes written in answer, by S3 operation.", ["operation"]);
-  readonly families: readonly MetricFamily[] = [this.requests, this.durations, this.errors, this.received, this.sent];
+  private readonly cuts = new Counter(
+    "s3d_requests_cut_total",
+    "Requests cut short, by S3 operation: the client went away before its answer was complete, or a streamed body failed mid-way.",
+    ["operation"],
+  );
+  readonly families: readonly MetricFamily[] = [this.requests, this.durations, this.errors, this.received, this.sent, this.cuts];
 
   served(r: Served): void {
     this.requests.inc([r.operation, String(r.status)]);
-    this.durations.observe(r.seconds, [r.operation]);
+    if (r.seconds !== undefined) this.durations.observe(r.seconds, [r.operation]);
     if (r.errorCode !== undefined) this.errors.inc([r.errorCode]);
-    if (r.status < 300 && r.bytesIn > 0) this.received.inc([r.operation], r.bytesIn);
+    // (a POST form's 303 redirect is its success)
+    if (r.status < 400 && r.bytesIn > 0) this.received.inc([r.operation], r.bytesIn);
     if (r.bytesOut > 0) this.sent.inc([r.operation], r.bytesOut);
+  }
+
+  /** A request cut short (counted beside `served` when its answer began). */
+  cut(operation: string): void {
+    this.cuts.inc([operation]);
   }
 }
 
@@ -54,7 +72,7 @@ export function checkScrape(authorization: string | undefined, token: string | u
   // (an auth scheme's name is case-insensitive, RFC 9110 §11.1)
   if (authorization !== undefined && /^bearer /i.test(authorization)) {
     const bearer = authorization.slice("bearer ".length).trim();
-    if (token === undefined || !signaturesEqual(bearer, token)) throw accessDenied();
+    if (token === undefined || !sameSecret(bearer, token)) throw accessDenied();
     return;
   }
   if (!signedByUnlimitedUser()) throw accessDenied();

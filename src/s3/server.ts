@@ -116,7 +116,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       if (headerBytes > requestHeaderBytesMax) {
         throw new S3Error("RequestHeaderSectionTooLarge", `Your request header section exceeds the maximum allowed size of ${requestHeaderBytesMax} bytes.`);
       }
-      const target = parseTarget(incoming.url ?? "/", bucketFromHost(headers.host, options.domain));
+      const hostBucket = bucketFromHost(headers.host, options.domain);
+      const target = parseTarget(incoming.url ?? "/", hostBucket);
+      // (s3d's own paths are path-style only: under a bucket's virtual host, /_s3d/health is a key)
+      const ownPath = hostBucket === undefined ? target.rawPath : undefined;
       resource = target.decodedPath;
       const req: S3Request = {
         ...target,
@@ -128,15 +131,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         nowMs: nowMs(),
         scheme: options.tls ? "https" : "http",
       };
-      if (target.rawPath === healthPath && (method === "GET" || method === "HEAD")) {
+      if (ownPath === healthPath && (method === "GET" || method === "HEAD")) {
         operation = "Health";
         const unhealthy = backend.unhealthy();
         const text = unhealthy === undefined ? "ok\n" : `unhealthy: ${unhealthy}\n`;
         response = { status: unhealthy === undefined ? 200 : 503, headers: { "content-type": "text/plain" }, body: method === "GET" ? text : undefined };
-      } else if (target.rawPath === metricsPath && method === "GET") {
+      } else if (ownPath === metricsPath && (method === "GET" || method === "HEAD")) {
         operation = "Metrics";
         checkScrape(headers.authorization, metricsToken, () => auth.grantsOf(auth.authenticate(req).accessKeyId) === undefined);
-        response = { status: 200, headers: { "content-type": metricsContentType }, body: renderMetrics(metricFamilies) };
+        response = { status: 200, headers: { "content-type": metricsContentType }, body: method === "GET" ? renderMetrics(metricFamilies) : undefined };
       } else {
         // (set before routing: a browser reads a request's refusal only with the bucket's CORS headers)
         corsBucket = req.bucket;
@@ -179,6 +182,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       }
     } catch (error) {
       if (outgoing.destroyed || incoming.socket?.destroyed !== false) {
+        requestMetrics.cut(operation);
         logger.info("client went away", { requestId, operation, method, resource });
         return;
       }
@@ -214,6 +218,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const bytesIn = Number(headers["content-length"] ?? headers["x-amz-decoded-content-length"] ?? 0) || 0;
     const durationMs = performance.now() - startedMs;
     requestMetrics.served({ operation, status: response.status, seconds: durationMs / 1000, bytesIn, bytesOut: bytesSent, errorCode });
+    if (bytesSent < declaredOut) requestMetrics.cut(operation);
     logger.info("request", {
       requestId,
       operation,
@@ -308,7 +313,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       const status = oversized ? 431 : refusal.httpStatus;
       const { headers, body } = errorResponse(refusal, "/", requestId, true);
       socket.end(rawResponse(status, { ...headers, ...identityHeaders(requestId) }, String(body)));
-      requestMetrics.served({ operation: "Unparsed", status, seconds: 0, bytesIn: 0, bytesOut: 0, errorCode: refusal.code });
+      requestMetrics.served({ operation: "Unparsed", status, bytesIn: 0, bytesOut: Buffer.byteLength(String(body)), errorCode: refusal.code });
       logger.info("request", { requestId, operation: "Unparsed", status, error: refusal.code });
     });
   });
@@ -325,8 +330,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     answer.headers.connection = "close";
     // The answer goes out first: Bun answers a request destroyed before its response 200 itself.
     // Then the body fails, so that the write waiting on it stores nothing even if bytes came now.
-    void send(outgoing, answer, requestId, idleTimeoutMs).finally(() => incoming.destroy(timedOut));
-    requestMetrics.served({ operation: "Stalled", status: 400, seconds: idleTimeoutMs / 1000, bytesIn: 0, bytesOut: 0, errorCode: timedOut.code });
+    void send(outgoing, answer, requestId, idleTimeoutMs)
+      .then((bytesOut) => requestMetrics.served({ operation: "Stalled", status: 400, bytesIn: 0, bytesOut, errorCode: timedOut.code }))
+      .finally(() => incoming.destroy(timedOut));
     logger.info("request", { requestId, method: incoming.method, resource: incoming.url, status: 400, error: timedOut.code });
   });
   // Expect: 100-continue is answered by `serve` after authentication, not by the HTTP layer first.

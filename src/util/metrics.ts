@@ -4,6 +4,7 @@
  * commits) and hands them to the server to show. Counting is a map lookup and an addition, cheap
  * enough for every request; gauges are read only when scraped.
  */
+import { assert } from "./assert.ts";
 
 /** One metric family: its name, what it means, and its samples as text lines. */
 export interface MetricFamily {
@@ -137,7 +138,8 @@ export class Histogram implements MetricFamily {
   }
 }
 
-/** Every family, in the order given, as one exposition (names must be unique). */
+/** Every family, in the order given, as one exposition. */
 export function renderMetrics(families: readonly MetricFamily[]): string {
+  assert(new Set(families.map((f) => f.name)).size === families.length, "metric family names are unique");
   return families.map((family) => family.render()).join("");
 }

@@ -17,7 +17,7 @@ let prometheus: Subprocess | undefined;
 
 beforeAll(async () => {
   tmp = makeTempDir("prometheus");
-  writeFileSync(tmp.file("token"), `${token}\n`);
+  writeFileSync(tmp.file("token"), `${token}\n`, { mode: 0o600 });
   server = await startS3d({ args: ["--metrics-token-file", tmp.file("token")] });
 });
 

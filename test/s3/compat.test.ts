@@ -521,6 +521,12 @@ describe("virtual-host-style addressing", () => {
       const list = await (await s3(vhost.endpoint, { method: "GET", path: "/", query: [["list-type", "2"]], headers: { host: hostOf("vhost-bucket") } })).text();
       expect(list).toContain("<Name>vhost-bucket</Name>");
       expect(list).toContain("<Key>dir/a key</Key>");
+      // s3d's own paths are path-style only: under a bucket's host they are keys like any other
+      for (const key of ["_s3d/health", "_s3d/metrics"]) {
+        expect((await s3(vhost.endpoint, { method: "PUT", path: `/${key}`, body: `the ${key} object`, headers: { host: hostOf("vhost-bucket") } })).status).toBe(200);
+        expect(await (await s3(vhost.endpoint, { method: "GET", path: `/${key}`, headers: { host: hostOf("vhost-bucket") } })).text()).toBe(`the ${key} object`);
+      }
+      expect(await (await fetch(`${vhost.endpoint}/_s3d/health`)).text()).toBe("ok\n");
       // a real client: curl resolving the virtual host to loopback
       const curl = Bun.spawnSync([
         "curl", "-sS", "--resolve", `vhost-bucket.s3.example.test:${vhost.port}:127.0.0.1`,

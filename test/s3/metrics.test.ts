@@ -4,11 +4,13 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { once } from "node:events";
 import { connect } from "node:net";
+import { presignQuery } from "../../src/sigv4/sign.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { errorCode, s3 } from "../support/client.ts";
-import { startS3d, type TestServer } from "../support/server.ts";
+import { accessKey, region, secretKey, startS3d, type TestServer } from "../support/server.ts";
 
 const token = "metrics-token-0123456789abcdef";
 let server: TestServer;
@@ -16,7 +18,7 @@ let dir: string;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "s3d-metrics-"));
-  writeFileSync(join(dir, "token"), `${token}\n`);
+  writeFileSync(join(dir, "token"), `${token}\n`, { mode: 0o600 });
   const users = [
     `[[users]]\nname = "ops"\naccess_key = "OPSKEY"\nsecret_key = "ops-secret-1"\n`,
     `[[users]]\nname = "reader"\naccess_key = "READERKEY"\nsecret_key = "reader-secret-1"\nbuckets = { "*" = ["read", "write", "owner"] }\n`,
@@ -57,6 +59,8 @@ describe("/_s3d/metrics", () => {
     // (the scheme's name in any case, as HTTP has it)
     expect((await scrape({ authorization: `bearer ${token}` })).status).toBe(200);
     expect((await s3(server.endpoint, { method: "GET", path: "/_s3d/metrics" })).status).toBe(200);
+    const head = await fetch(`${server.endpoint}/_s3d/metrics`, { method: "HEAD", headers: { authorization: `Bearer ${token}` } });
+    expect([head.status, await head.text()]).toEqual([200, ""]);
     expect((await s3(server.endpoint, { method: "GET", path: "/_s3d/metrics", accessKeyId: "OPSKEY", secret: "ops-secret-1" })).status).toBe(200);
     // a user limited to some buckets is not let in, even one who owns every bucket
     expect(await errorCode(await s3(server.endpoint, { method: "GET", path: "/_s3d/metrics", accessKeyId: "READERKEY", secret: "reader-secret-1" }))).toBe("AccessDenied");
@@ -95,7 +99,10 @@ describe("/_s3d/metrics", () => {
     // a bucket and three objects: four writes, each made durable by a sync before it was answered
     expect(delta("s3d_metadata_writes_total")).toBe(4);
     expect(delta("s3d_metadata_transactions_total")).toBeGreaterThanOrEqual(1);
-    expect(delta("s3d_metadata_sync_seconds_count")).toBe(delta("s3d_metadata_transactions_total"));
+    // (one sync covers every transaction committed before it)
+    expect(delta("s3d_metadata_sync_seconds_count")).toBeGreaterThanOrEqual(1);
+    expect(delta("s3d_metadata_sync_seconds_count")).toBeLessThanOrEqual(delta("s3d_metadata_transactions_total"));
+    expect(after.get("s3d_metadata_sync_failures_total")).toBe(0);
     expect(after.get("s3d_buckets")).toBe(1);
     expect(after.get("s3d_disk_free_bytes")).toBeGreaterThan(0);
     expect(after.get("s3d_connections_open")).toBeGreaterThanOrEqual(1);
@@ -104,5 +111,24 @@ describe("/_s3d/metrics", () => {
     expect(after.get("process_open_fds")).toBeGreaterThan(3);
     expect(after.get("process_resident_memory_bytes")).toBeGreaterThan(1024 * 1024);
     expect(Math.abs(Date.now() / 1000 - after.get("process_start_time_seconds")!)).toBeLessThan(600);
+  });
+
+  test("a download the client gives up on is counted as cut", async () => {
+    expect((await s3(server.endpoint, { method: "PUT", path: "/counted/large", body: new Uint8Array(32 * 1024 * 1024) })).status).toBe(200);
+    const cuts = async () => (await samples()).get('s3d_requests_cut_total{operation="GetObject"}') ?? 0;
+    const before = await cuts();
+    // a client that reads the head and the first bytes, then hangs up
+    const query = presignQuery({ method: "GET", decodedPath: "/counted/large", host: `127.0.0.1:${server.port}`, accessKeyId: accessKey, secretKey, region, nowMs: Date.now(), expiresSec: 60 });
+    const socket = connect(server.port, "127.0.0.1");
+    socket.write(`GET /counted/large?${query} HTTP/1.1\r\nhost: 127.0.0.1:${server.port}\r\n\r\n`);
+    const [first] = (await once(socket, "data")) as [Buffer];
+    expect(first.toString("latin1")).toStartWith("HTTP/1.1 200");
+    socket.destroy();
+    let after = before;
+    for (let i = 0; i < 100 && after === before; i++) {
+      await Bun.sleep(20);
+      after = await cuts();
+    }
+    expect(after - before).toBe(1);
   });
 });

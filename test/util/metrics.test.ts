@@ -55,8 +55,9 @@ test("histograms: cumulative buckets, +Inf, sum and count per label set; one wit
   );
 });
 
-test("an exposition is its families in order", () => {
+test("an exposition is its families in order, each name once", () => {
   const a = new Counter("t_a_total", "A.");
   const b = new Gauge("t_b", "B.", () => 1);
   expect(renderMetrics([a, b])).toBe(a.render() + b.render());
+  expect(() => renderMetrics([a, b, new Counter("t_a_total", "A again.")])).toThrow();
 });

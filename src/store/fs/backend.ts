@@ -118,14 +118,19 @@ export class FsBackend implements Backend {
   }
 
   metrics(): MetricFamily[] {
-    const { transactions, writes, syncSeconds } = this.committer.metrics;
+    const { transactions, writes, syncSeconds, syncFailures } = this.committer.metrics;
     return [
       new Gauge("s3d_buckets", "Buckets in the store.", () => this.buckets.size),
-      new Gauge("s3d_disk_free_bytes", "Free bytes on the data dir's filesystem (read at most a quarter of a second before), less the reserve s3d holds.", () => this.space.availableBytes()),
+      new Gauge(
+        "s3d_disk_free_bytes",
+        "Free bytes on the data dir's filesystem as s3d counts them to admit writes: read at most a quarter of a second before, less the reserve it holds and the writes admitted since.",
+        () => this.space.availableBytes(),
+      ),
       new Gauge("s3d_disk_min_free_bytes", "The floor below which new object data is refused with 507 InsufficientStorage.", () => this.space.minFreeBytes),
       transactions,
       writes,
       syncSeconds,
+      syncFailures,
     ];
   }
 

@@ -48,9 +48,10 @@ export class Committer {
   private readonly inFlight = new Set<Promise<unknown>>();
   /** what /_s3d/metrics shows of the group commit */
   readonly metrics = {
-    transactions: new Counter("s3d_metadata_transactions_total", "Metadata transactions committed, each a batch of writes made durable by one sync."),
+    transactions: new Counter("s3d_metadata_transactions_total", "Metadata transactions committed, each a batch of up to 512 writes; one sync makes every transaction before it durable."),
     writes: new Counter("s3d_metadata_writes_total", "Writes run in committed metadata transactions (refused ones included: they wait for the sync too)."),
     syncSeconds: new Histogram("s3d_metadata_sync_seconds", "How long each fdatasync of the metadata log took; every write waits for one before it is answered.", latencyBucketsSeconds),
+    syncFailures: new Counter("s3d_metadata_sync_failures_total", "Syncs of the metadata log that failed: after one, every write is refused until s3d restarts."),
   };
 
   constructor(
@@ -168,6 +169,8 @@ export class Committer {
         this.commitQueued();
       },
       (error: unknown) => {
+        this.metrics.syncSeconds.observe((performance.now() - startedMs) / 1000);
+        this.metrics.syncFailures.inc();
         this.syncing = false;
         this.failure = new NotDurableError(`metadata log sync failed, writes refused until restart: ${String(error)}`);
         for (const w of committed) w.reject(this.failure);
