@@ -168,6 +168,8 @@ export function isSecretKey(value: unknown): value is string {
 
 function usersFrom(raw: unknown, file: string): User[] {
   if (!Array.isArray(raw)) throw new ConfigError(`${file}: users must be an array of tables ([[users]])`);
+  // (bucket policies name users by name: each names one user, and "root" is root's)
+  const named = new Set(["root"]);
   return raw.map((u, i) => {
     const where = `${file}: users[${i}]`;
     if (typeof u !== "object" || u === null) throw new ConfigError(`${where} must be a table`);
@@ -176,6 +178,8 @@ function usersFrom(raw: unknown, file: string): User[] {
     }
     const { name, access_key, secret_key, buckets } = u as Record<string, unknown>;
     if (typeof name !== "string" || name === "") throw new ConfigError(`${where}: name must be a non-empty string`);
+    if (named.has(name)) throw new ConfigError(`${where}: the name ${JSON.stringify(name)} is ${name === "root" ? "root's" : "another user's"}: bucket policies name users by name`);
+    named.add(name);
     if (!isAccessKey(access_key)) throw new ConfigError(`${where}: access_key must be 3 to 128 letters, digits or _.+-`);
     if (!isSecretKey(secret_key)) throw new ConfigError(`${where}: secret_key must be 8 to 256 characters`);
     const user: User = { name, accessKey: access_key, secretKey: secret_key };

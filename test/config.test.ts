@@ -44,6 +44,8 @@ test("unknown settings and bad values stop start-up with a message that names th
     [["--config", "c.toml"], { "c.toml": "port = \"x\"" }, /c\.toml: port/],
     [["--config", "c.toml"], { "c.toml": "port = [" }, /c\.toml/],
     [["--config", "c.toml"], { "c.toml": "[[users]]\nname = \"a\"\naccess_key = \"AK1\"\nsecret_key = \"short\"" }, /users\[0\]: secret_key/],
+    [["--config", "c.toml"], { "c.toml": "[[users]]\nname = \"a\"\naccess_key = \"AK1\"\nsecret_key = \"long-enough\"\n[[users]]\nname = \"a\"\naccess_key = \"AK2\"\nsecret_key = \"long-enough\"" }, /users\[1\]: the name "a" is another user's/],
+    [["--config", "c.toml"], { "c.toml": "[[users]]\nname = \"root\"\naccess_key = \"AK1\"\nsecret_key = \"long-enough\"" }, /users\[0\]: the name "root" is root's/],
     [["--config", "c.toml"], { "c.toml": "[[users]]\nname = \"a\"\naccess_key = \"AK1\"\nsecret_key = \"long-enough\"\nrole = \"x\"" }, /users\[0\]: unknown key role/],
     [["--config", "missing.toml"], {}, /missing\.toml/],
   ];

@@ -9,6 +9,7 @@ import { KeptConfigs } from "./kept-configs.ts";
 import { parseCopySource } from "./names.ts";
 import type { S3Request } from "./request.ts";
 import type { ConditionValues } from "./policy-conditions.ts";
+import type { Signer } from "./auth.ts";
 import { grantsAllow, grantsAllowAny, permissionsFor, type Grants } from "./grants.ts";
 import { allowsSomewhere, evaluate, isPublic, parseBucketPolicy, resourceArn, type BucketPolicy } from "./bucket-policy.ts";
 import { parseStoredBlock, publicAccessBlockConfigName, type PublicAccessBlock } from "./public-access-block.ts";
@@ -103,6 +104,8 @@ const accessDenied = () => new S3Error("AccessDenied", "Access Denied");
 export interface Access {
   /** whether the request is unsigned (served only as its bucket's policy allows everyone) */
   readonly anonymous: boolean;
+  /** the signer's name, which policies may name (undefined when unsigned) */
+  readonly user?: string;
   /** what the request carries for policy conditions */
   readonly values: ConditionValues;
   /** the signer's grants, when their configuration limits them to some buckets */
@@ -155,18 +158,22 @@ export class BucketPolicies extends KeptConfigs<BucketPolicy> {
   }
 
   /**
-   * A request's access: unsigned requests only as a policy allows everyone; signed ones unless a
-   * policy denies them, and, for a user with `grants`, as far as those reach (or a policy allows
-   * everyone). `values` are what the request carries for the policies' conditions (conditionValuesOf).
+   * A request's access: unsigned requests (no `signer`) only as a policy allows everyone; signed
+   * ones unless a policy denies them (naming everyone or them), and, for a user with grants, as far
+   * as those reach or a policy allows them. `values` are what the request carries for the
+   * policies' conditions (conditionValuesOf).
    */
-  accessFor(anonymous: boolean, values: ConditionValues, grants?: Grants): Access {
+  accessFor(signer: Signer | undefined, values: ConditionValues): Access {
+    const anonymous = signer === undefined;
+    const grants = signer?.grants;
     const allows = async (actions: readonly string[], bucket: string, key?: string) => {
-      const decision = evaluate(await this.policyFor(bucket, anonymous), actions, resourceArn(bucket, key), values);
+      const decision = evaluate(await this.policyFor(bucket, anonymous), actions, resourceArn(bucket, key), values, signer?.name);
       if (decision !== "none") return decision === "allow";
       return !anonymous && (grants === undefined || grantsAllowAny(grants, bucket, permissionsFor(actions, key !== undefined)));
     };
     return {
       anonymous,
+      user: signer?.name,
       values,
       grants,
       allows,
@@ -192,7 +199,7 @@ export class BucketPolicies extends KeptConfigs<BucketPolicy> {
     if (needs.actions.length > 0) await access.check(needs.actions, req.bucket, needs.on === "object" ? req.key : undefined);
     // DeleteObjects checks each key; unsigned, or by a user whose grants do not let it write there,
     // it is let in only where the policy allows some key to be deleted (else it would learn whether the bucket exists)
-    else if ((access.anonymous || (access.grants !== undefined && !grantsAllow(access.grants, req.bucket, "write"))) && !allowsSomewhere(await this.policyFor(req.bucket, access.anonymous), "s3:DeleteObject", access.values)) {
+    else if ((access.anonymous || (access.grants !== undefined && !grantsAllow(access.grants, req.bucket, "write"))) && !allowsSomewhere(await this.policyFor(req.bucket, access.anonymous), "s3:DeleteObject", access.values, access.user)) {
       throw accessDenied();
     }
   }

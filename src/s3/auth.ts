@@ -23,6 +23,9 @@ export interface User {
   grants?: Grants;
 }
 
+/** Who signed a request, as access decisions need them: a policy may name them, grants may limit them. */
+export type Signer = Pick<User, "name" | "grants">;
+
 export interface Authenticated {
   accessKeyId: string;
   payload: PayloadClaim;
@@ -38,7 +41,7 @@ const signingParams = ["X-Amz-Credential", "X-Amz-Signature", "X-Amz-Algorithm",
 
 export class Authenticator {
   private secrets = new Map<string, string>();
-  private grants = new Map<string, Grants>();
+  private signers = new Map<string, Signer>();
 
   constructor(users: readonly User[], private readonly region: string) {
     this.setUsers(users);
@@ -47,12 +50,14 @@ export class Authenticator {
   /** Replaces every user at once (a configuration reloaded): requests after it are checked against these. */
   setUsers(users: readonly User[]): void {
     this.secrets = new Map(users.map((u) => [u.accessKey, u.secretKey]));
-    this.grants = new Map(users.flatMap((u) => (u.grants ? [[u.accessKey, u.grants] as const] : [])));
+    this.signers = new Map(users.map((u) => [u.accessKey, { name: u.name, grants: u.grants }]));
   }
 
-  /** What the user with this access key may use, when their configuration limits them. */
-  grantsOf(accessKeyId: string): Grants | undefined {
-    return this.grants.get(accessKeyId);
+  /** The user with this access key (one a signature was verified for: always a user's). */
+  signerOf(accessKeyId: string): Signer {
+    const signer = this.signers.get(accessKeyId);
+    if (signer === undefined) throw new S3Error("InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.");
+    return signer;
   }
 
   /**

@@ -1,9 +1,11 @@
 /**
- * Bucket policies as far as s3d keeps them: statements that allow or deny everyone ("*") S3
- * actions on the bucket and its objects. Every s3d user may do everything, so a policy's Allow
- * only ever opens a bucket to anonymous requests, and its Deny binds everyone, signed or not (as a
- * Deny naming "*" binds every caller in S3). Parsing (MalformedPolicy with S3's messages),
- * the document GetBucketPolicy gives back, and evaluation. Pure.
+ * Bucket policies as far as s3d keeps them: statements that allow or deny S3 actions on the bucket
+ * and its objects to everyone ("*") or to s3d users by name (`arn:aws:iam:::user/NAME`, the form
+ * Ceph RGW gives its users, with no account). An s3d user without bucket limits may do everything
+ * anyway, so an Allow matters to anonymous requests and to users limited to some buckets, and a
+ * Deny binds whoever it names, signed or not (a Deny naming "*" binds every caller, as in S3).
+ * Parsing (MalformedPolicy with S3's messages), the document GetBucketPolicy gives back, and
+ * evaluation. Pure.
  */
 import { S3Error } from "../errors.ts";
 import { conditionsHold, limitsSource, parseConditions, type Condition, type ConditionValues } from "./policy-conditions.ts";
@@ -11,6 +13,8 @@ import { globMatches } from "./wildcard.ts";
 
 export interface Statement {
   effect: "Allow" | "Deny";
+  /** whom it names: everyone, or these s3d users */
+  principals: "*" | readonly string[];
   /** action patterns, lowercase ("s3:get*"): actions are named without regard to case */
   actions: string[];
   /** resource patterns ("arn:aws:s3:::bucket" or "arn:aws:s3:::bucket/<key pattern>"), matched exactly */
@@ -29,7 +33,8 @@ export interface BucketPolicy {
 export const policyBytesMax = 20 * 1024;
 
 const malformed = (message: string) => new S3Error("MalformedPolicy", message);
-const notServed = (what: string) => new S3Error("NotImplemented", `${what} in bucket policies ${what.endsWith("s") ? "are" : "is"} not implemented by s3d: its policies name everyone ("*").`);
+const notServed = (what: string) =>
+  new S3Error("NotImplemented", `${what} in bucket policies ${what.endsWith("s") ? "are" : "is"} not implemented by s3d: its policies name everyone ("*") or its users ("arn:aws:iam:::user/NAME").`);
 
 /**
  * S3's actions on a bucket and on objects (the IAM service reference), lowercase: a policy's
@@ -94,7 +99,7 @@ function parseStatement(raw: unknown, bucket: string): Statement {
   if (s.Effect === undefined) throw malformed("Missing required field Effect");
   if (s.Effect !== "Allow" && s.Effect !== "Deny") throw malformed(`Invalid effect: ${String(s.Effect)}`);
   if (s.Principal === undefined) throw malformed("Missing required field Principal");
-  checkPrincipal(s.Principal);
+  const principals = principalsOf(s.Principal);
   if (s.Action === undefined) throw malformed("Missing required field Action");
   if (s.Resource === undefined) throw malformed("Missing required field Resource");
   const actions = strings(s.Action, () => malformed("Policy has invalid action")).map((a) => a.toLowerCase());
@@ -110,16 +115,35 @@ function parseStatement(raw: unknown, bucket: string): Statement {
   const appliesToBucket = resources.includes(bucketArn) && actions.some((a) => bucketActions.some((known) => globMatches(a, known)));
   const appliesToObjects = resources.some((r) => r !== bucketArn) && actions.some((a) => objectActions.some((known) => globMatches(a, known)));
   if (!appliesToBucket && !appliesToObjects) throw malformed("Action does not apply to any resource(s) in statement");
-  return { effect: s.Effect, actions, resources, conditions: s.Condition === undefined ? [] : parseConditions(s.Condition) };
+  return { effect: s.Effect, principals, actions, resources, conditions: s.Condition === undefined ? [] : parseConditions(s.Condition) };
 }
 
-/** Everyone, as S3 writes it: "*", {"AWS": "*"} or {"AWS": ["*"]}. s3d names no other principal. */
-function checkPrincipal(principal: unknown): void {
-  if (principal === "*") return;
+/** How a policy names an s3d user: an IAM user ARN with no account, as Ceph RGW names its users. */
+const userArnPrefix = "arn:aws:iam:::user/";
+
+/**
+ * Whom a statement names: everyone ("*", {"AWS": "*"}, {"AWS": ["*"]}; "*" among others is
+ * everyone too, as in IAM) or s3d users by name ({"AWS": "arn:aws:iam:::user/NAME"} or a list).
+ * A name that is no user's names nobody: users come and go with the configuration.
+ */
+function principalsOf(principal: unknown): "*" | string[] {
+  if (principal === "*") return "*";
   if (typeof principal === "string") throw malformed("Invalid policy syntax.");
-  const aws = typeof principal === "object" && principal !== null && Object.keys(principal).length === 1 ? (principal as Record<string, unknown>).AWS : undefined;
-  if (aws === "*" || (Array.isArray(aws) && aws.length === 1 && aws[0] === "*")) return;
-  throw notServed("A principal other than \"*\"");
+  if (typeof principal !== "object" || principal === null || Array.isArray(principal)) throw malformed("Invalid policy syntax.");
+  const kinds = Object.keys(principal);
+  if (kinds.length !== 1 || kinds[0] !== "AWS") throw notServed(`A principal of type ${kinds.find((k) => k !== "AWS") ?? "none"}`);
+  const names = strings((principal as Record<string, unknown>).AWS, () => malformed("Invalid policy syntax."));
+  if (names.includes("*")) return "*";
+  return names.map((arn) => {
+    const user = arn.startsWith(userArnPrefix) ? arn.slice(userArnPrefix.length) : "";
+    if (user === "") throw notServed(`The principal ${JSON.stringify(arn.slice(0, 100))}`);
+    return user;
+  });
+}
+
+/** Whether a statement names the requester: `user` is the signer's name, undefined when unsigned. */
+function names(s: Statement, user: string | undefined): boolean {
+  return s.principals === "*" || (user !== undefined && s.principals.includes(user));
 }
 
 /** The ARN a policy's resources name: the bucket's, or one of its objects'. */
@@ -132,23 +156,25 @@ export function resourceArn(bucket: string, key: string | undefined): string {
  * names any of them, "allow" when Allow statements name every one, "none" otherwise. A statement
  * counts only where its conditions hold for the request's `values`.
  */
-export function evaluate(policy: BucketPolicy | undefined, actions: readonly string[], resource: string, values: ConditionValues): "allow" | "deny" | "none" {
+export function evaluate(policy: BucketPolicy | undefined, actions: readonly string[], resource: string, values: ConditionValues, user: string | undefined): "allow" | "deny" | "none" {
   if (policy === undefined) return "none";
-  const names = (s: Statement, action: string) =>
-    s.actions.some((a) => globMatches(a, action.toLowerCase())) && s.resources.some((r) => globMatches(r, resource)) && conditionsHold(s.conditions, values);
-  if (policy.statements.some((s) => s.effect === "Deny" && actions.some((a) => names(s, a)))) return "deny";
-  return actions.every((a) => policy.statements.some((s) => s.effect === "Allow" && names(s, a))) ? "allow" : "none";
+  const applies = (s: Statement, action: string) =>
+    names(s, user) && s.actions.some((a) => globMatches(a, action.toLowerCase())) && s.resources.some((r) => globMatches(r, resource)) && conditionsHold(s.conditions, values);
+  if (policy.statements.some((s) => s.effect === "Deny" && actions.some((a) => applies(s, a)))) return "deny";
+  return actions.every((a) => policy.statements.some((s) => s.effect === "Allow" && applies(s, a))) ? "allow" : "none";
 }
 
-/** Whether some Allow statement whose conditions hold names `action`, on any of the bucket's resources. */
-export function allowsSomewhere(policy: BucketPolicy | undefined, action: string, values: ConditionValues): boolean {
-  return policy?.statements.some((s) => s.effect === "Allow" && s.actions.some((a) => globMatches(a, action.toLowerCase())) && conditionsHold(s.conditions, values)) ?? false;
+/** Whether some Allow statement naming the requester, whose conditions hold, names `action` on any of the bucket's resources. */
+export function allowsSomewhere(policy: BucketPolicy | undefined, action: string, values: ConditionValues, user: string | undefined): boolean {
+  return (
+    policy?.statements.some((s) => s.effect === "Allow" && names(s, user) && s.actions.some((a) => globMatches(a, action.toLowerCase())) && conditionsHold(s.conditions, values)) ?? false
+  );
 }
 
 /**
- * Whether a policy opens anything to everyone (GetBucketPolicyStatus): an Allow (s3d's name "*"),
- * unless its conditions keep it to some source addresses, which S3 does not count as public.
+ * Whether a policy opens anything to everyone (GetBucketPolicyStatus): an Allow naming "*", unless
+ * its conditions keep it to some source addresses, which S3 does not count as public.
  */
 export function isPublic(policy: BucketPolicy): boolean {
-  return policy.statements.some((s) => s.effect === "Allow" && !limitsSource(s.conditions));
+  return policy.statements.some((s) => s.effect === "Allow" && s.principals === "*" && !limitsSource(s.conditions));
 }

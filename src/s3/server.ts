@@ -95,7 +95,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // A form's fields are read before its signature is known: they get no longer than a request's headers.
   const formAuth: FormAuth = {
     authenticate: (fields) => auth.authenticateForm(fields),
-    grantsOf: (accessKeyId) => auth.grantsOf(accessKeyId),
+    signerOf: (accessKeyId) => auth.signerOf(accessKeyId),
     fieldsDeadlineMs: Math.min(headersTimeoutMs, idleTimeoutMs),
   };
 
@@ -138,7 +138,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         response = { status: unhealthy === undefined ? 200 : 503, headers: { "content-type": "text/plain" }, body: method === "GET" ? text : undefined };
       } else if (ownPath === metricsPath && (method === "GET" || method === "HEAD")) {
         operation = "Metrics";
-        checkScrape(headers.authorization, metricsToken, () => auth.grantsOf(auth.authenticate(req).accessKeyId) === undefined);
+        checkScrape(headers.authorization, metricsToken, () => auth.signerOf(auth.authenticate(req).accessKeyId).grants === undefined);
         response = { status: 200, headers: { "content-type": metricsContentType }, body: method === "GET" ? renderMetrics(metricFamilies) : undefined };
       } else {
         // (set before routing: a browser reads a request's refusal only with the bucket's CORS headers)
@@ -162,7 +162,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         const sourceIp = incoming.socket?.remoteAddress;
         // (a socket whose client has gone no longer knows its address: no condition on it may be skipped)
         if (sourceIp === undefined) throw new S3Error("AccessDenied", "Access Denied");
-        const access = policies.accessFor(unsigned, conditionValuesOf(req, operation, sourceIp, authType), unsigned ? undefined : auth.grantsOf(who.accessKeyId));
+        // (a route served without a signature here, a POST form or a preflight, decides its access itself)
+        const access = policies.accessFor(route.anonymous || unsigned ? undefined : auth.signerOf(who.accessKeyId), conditionValuesOf(req, operation, sourceIp, authType));
         if (!route.anonymous) {
           checkExpectedOwner(headers, unsigned ? undefined : who.accessKeyId);
           // (a signed request of a user without limits, to a bucket known to have no policy, is not held up by an await)

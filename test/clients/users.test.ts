@@ -1,6 +1,7 @@
 /**
  * Users limited to some buckets, through real clients: the AWS CLI and s3cmd list only the
- * buckets a user is granted, read where it may read, and get AccessDenied where it may not write.
+ * buckets a user is granted, read where it may read, and get AccessDenied where it may not write;
+ * a bucket policy naming the user lets it in under a prefix of another bucket.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
@@ -51,5 +52,24 @@ describe("users limited to some buckets, with real clients", () => {
     expect(s3cmd.code, s3cmd.describe).toBe(0);
     expect(s3cmd.stdout).toContain("s3://reports-2026");
     expect(s3cmd.stdout).not.toContain("payroll");
+  }, 120_000);
+
+  test("a bucket policy put by the aws cli names the reader: it may then write under its own prefix of a bucket it has no grant on", async () => {
+    expect((await aws(false, "s3", "mb", "s3://shared-drop")).code).toBe(0);
+    await Bun.write(tmp.file("drop.txt"), "dropped by the reader\n");
+    const before = await aws(true, "s3", "cp", tmp.file("drop.txt"), "s3://shared-drop/reader/drop.txt");
+    expect(before.stderr).toContain("AccessDenied");
+    const policy = { Statement: [{ Effect: "Allow", Principal: { AWS: ["arn:aws:iam:::user/reader"] }, Action: ["s3:PutObject", "s3:GetObject"], Resource: "arn:aws:s3:::shared-drop/reader/*" }] };
+    await Bun.write(tmp.file("user-policy.json"), JSON.stringify(policy));
+    const put = await aws(false, "s3api", "put-bucket-policy", "--bucket", "shared-drop", "--policy", `file://${tmp.file("user-policy.json")}`);
+    expect(put.code, put.describe).toBe(0);
+    const status = await aws(false, "s3api", "get-bucket-policy-status", "--bucket", "shared-drop");
+    expect(JSON.parse(status.stdout).PolicyStatus.IsPublic).toBe(false);
+    const drop = await aws(true, "s3", "cp", tmp.file("drop.txt"), "s3://shared-drop/reader/drop.txt");
+    expect(drop.code, drop.describe).toBe(0);
+    const elsewhere = await aws(true, "s3", "cp", tmp.file("drop.txt"), "s3://shared-drop/other/drop.txt");
+    expect(elsewhere.stderr).toContain("AccessDenied");
+    const back = await aws(false, "s3", "cp", "s3://shared-drop/reader/drop.txt", "-");
+    expect(back.stdout).toBe("dropped by the reader\n");
   }, 120_000);
 });

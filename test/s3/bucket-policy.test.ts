@@ -59,12 +59,17 @@ describe("parseBucketPolicy", () => {
     for (const [text, message] of cases) expect(refusal(text)).toEqual({ code: "MalformedPolicy", message });
   });
 
-  test("what s3d cannot honour is NotImplemented, never ignored: condition keys it cannot know, principals other than everyone, Not* elements", () => {
+  test("what s3d cannot honour is NotImplemented, never ignored: condition keys it cannot know, principals other than everyone and its users, Not* elements", () => {
     const object = `arn:aws:s3:::${bucket}/*`;
     for (const statement of [
       allow("s3:GetObject", object, { Condition: { StringEquals: { "aws:PrincipalOrgID": "o-123" } } }),
       allow("s3:GetObject", object, { Condition: { ArnLike: { "aws:SourceArn": "arn:aws:cloudfront::1:distribution/*" } } }),
       allow("s3:GetObject", object, { Principal: { AWS: "arn:aws:iam::123456789012:root" } }),
+      allow("s3:GetObject", object, { Principal: { AWS: "arn:aws:iam::123456789012:user/alice" } }),
+      allow("s3:GetObject", object, { Principal: { AWS: ["arn:aws:iam:::user/alice", "123456789012"] } }),
+      allow("s3:GetObject", object, { Principal: { AWS: "arn:aws:iam:::user/" } }),
+      allow("s3:GetObject", object, { Principal: { Service: "cloudfront.amazonaws.com" } }),
+      allow("s3:GetObject", object, { Principal: { CanonicalUser: "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be" } }),
       { Effect: "Deny", NotPrincipal: { AWS: "*" }, Action: "s3:GetObject", Resource: object },
       { Effect: "Allow", Principal: "*", NotAction: "s3:PutObject", Resource: object },
       { Effect: "Allow", Principal: "*", Action: "s3:GetObject", NotResource: object },
@@ -120,21 +125,42 @@ describe("evaluate", () => {
   const none = () => undefined;
   test("an Allow names actions (without regard to case) and resources (exactly, * crossing /)", () => {
     const p = parseBucketPolicy(policy(allow("s3:Get*", `arn:aws:s3:::${bucket}/public/*`)), bucket);
-    expect(evaluate(p, ["s3:GetObject"], object("public/a/b.txt"), none)).toBe("allow");
-    expect(evaluate(p, ["s3:GetObject"], object("Public/a.txt"), none)).toBe("none");
-    expect(evaluate(p, ["s3:PutObject"], object("public/a.txt"), none)).toBe("none");
+    expect(evaluate(p, ["s3:GetObject"], object("public/a/b.txt"), none, undefined)).toBe("allow");
+    expect(evaluate(p, ["s3:GetObject"], object("Public/a.txt"), none, undefined)).toBe("none");
+    expect(evaluate(p, ["s3:PutObject"], object("public/a.txt"), none, undefined)).toBe("none");
     // every action a request needs must be allowed
-    expect(evaluate(p, ["s3:GetObject", "s3:GetObjectAttributes"], object("public/x"), none)).toBe("allow");
-    expect(evaluate(p, ["s3:GetObject", "s3:PutObject"], object("public/x"), none)).toBe("none");
-    expect(evaluate(undefined, ["s3:GetObject"], object("public/x"), none)).toBe("none");
+    expect(evaluate(p, ["s3:GetObject", "s3:GetObjectAttributes"], object("public/x"), none, undefined)).toBe("allow");
+    expect(evaluate(p, ["s3:GetObject", "s3:PutObject"], object("public/x"), none, undefined)).toBe("none");
+    expect(evaluate(undefined, ["s3:GetObject"], object("public/x"), none, undefined)).toBe("none");
     expect(isPublic(p)).toBe(true);
+  });
+
+  test("statements naming users apply to those users only; a policy naming only users is not public", () => {
+    const p = parseBucketPolicy(
+      policy(
+        { Effect: "Allow", Principal: { AWS: ["arn:aws:iam:::user/alice", "arn:aws:iam:::user/bob"] }, Action: "s3:GetObject", Resource: `arn:aws:s3:::${bucket}/shared/*` },
+        { Effect: "Deny", Principal: { AWS: "arn:aws:iam:::user/bob" }, Action: "s3:GetObject", Resource: `arn:aws:s3:::${bucket}/shared/secret/*` },
+      ),
+      bucket,
+    );
+    expect(evaluate(p, ["s3:GetObject"], object("shared/a"), none, "alice")).toBe("allow");
+    expect(evaluate(p, ["s3:GetObject"], object("shared/a"), none, "bob")).toBe("allow");
+    expect(evaluate(p, ["s3:GetObject"], object("shared/a"), none, "carol")).toBe("none");
+    expect(evaluate(p, ["s3:GetObject"], object("shared/a"), none, undefined)).toBe("none");
+    expect(evaluate(p, ["s3:GetObject"], object("shared/secret/s"), none, "bob")).toBe("deny");
+    expect(evaluate(p, ["s3:GetObject"], object("shared/secret/s"), none, "alice")).toBe("allow");
+    expect(isPublic(p)).toBe(false);
+    // "*" among users names everyone, as in IAM
+    const everyone = parseBucketPolicy(policy(allow("s3:GetObject", `arn:aws:s3:::${bucket}/*`, { Principal: { AWS: ["arn:aws:iam:::user/alice", "*"] } })), bucket);
+    expect(evaluate(everyone, ["s3:GetObject"], object("x"), none, undefined)).toBe("allow");
+    expect(isPublic(everyone)).toBe(true);
   });
 
   test("a Deny wins over any Allow; ? is one character", () => {
     const p = parseBucketPolicy(policy(allow("s3:*", `arn:aws:s3:::${bucket}/*`), deny("s3:DeleteObject", `arn:aws:s3:::${bucket}/logs/202?/*`)), bucket);
-    expect(evaluate(p, ["s3:DeleteObject"], object("logs/2026/x"), none)).toBe("deny");
-    expect(evaluate(p, ["s3:DeleteObject"], object("logs/20267/x"), none)).toBe("allow");
-    expect(evaluate(p, ["s3:GetObject"], object("logs/2026/x"), none)).toBe("allow");
+    expect(evaluate(p, ["s3:DeleteObject"], object("logs/2026/x"), none, undefined)).toBe("deny");
+    expect(evaluate(p, ["s3:DeleteObject"], object("logs/20267/x"), none, undefined)).toBe("allow");
+    expect(evaluate(p, ["s3:GetObject"], object("logs/2026/x"), none, undefined)).toBe("allow");
     expect(isPublic(parseBucketPolicy(policy(deny("s3:*", `arn:aws:s3:::${bucket}/*`)), bucket))).toBe(false);
   });
 });

@@ -131,6 +131,28 @@ describe("users limited to some buckets", () => {
     expect(await code(as("root", "DELETE", "/shared", { query: [["policy", ""]] }))).toBe(204);
   });
 
+  test("a bucket policy may name users: an Allow reaches past their grants, a Deny binds them alone; unsigned requests gain nothing", async () => {
+    const policy = JSON.stringify({
+      Statement: [{ Effect: "Allow", Principal: { AWS: "arn:aws:iam:::user/reader" }, Action: ["s3:GetObject", "s3:PutObject"], Resource: "arn:aws:s3:::private/reader/*" }],
+    });
+    expect(await code(as("root", "PUT", "/private", { query: [["policy", ""]], body: policy }))).toBe(204);
+    expect(await (await as("root", "GET", "/private", { query: [["policyStatus", ""]] })).text()).toContain("<IsPublic>false</IsPublic>");
+    expect(await code(as("reader", "PUT", "/private/reader/notes.txt", { body: "mine" }))).toBe(200);
+    expect(await (await as("reader", "GET", "/private/reader/notes.txt")).text()).toBe("mine");
+    expect(await code(as("reader", "GET", "/private/p.txt"))).toBe("AccessDenied");
+    expect(await code(as("outsider", "GET", "/private/reader/notes.txt"))).toBe("AccessDenied");
+    expect((await fetch(`${server.endpoint}/private/reader/notes.txt`)).status).toBe(403);
+    expect(await code(as("root", "DELETE", "/private", { query: [["policy", ""]] }))).toBe(204);
+    expect(await code(as("reader", "GET", "/private/reader/notes.txt"))).toBe("AccessDenied");
+    const denyTeam = JSON.stringify({ Statement: [{ Effect: "Deny", Principal: { AWS: "arn:aws:iam:::user/team" }, Action: "s3:GetObject", Resource: "arn:aws:s3:::shared/*" }] });
+    expect(await code(as("root", "PUT", "/shared", { query: [["policy", ""]], body: denyTeam }))).toBe(204);
+    expect(await code(as("team", "GET", "/shared/a.txt"))).toBe("AccessDenied");
+    expect(await code(as("reader", "GET", "/shared/a.txt"))).toBe(200);
+    expect(await code(as("root", "GET", "/shared/a.txt"))).toBe(200);
+    expect(await code(as("root", "DELETE", "/shared", { query: [["policy", ""]] }))).toBe(204);
+    expect(await code(as("root", "DELETE", "/private/reader/notes.txt"))).toBe(204);
+  });
+
   test("a bucket policy that allows everyone lets limited users in too; root is not limited", async () => {
     expect(await code(as("reader", "GET", "/private/p.txt"))).toBe("AccessDenied");
     const publicRead = JSON.stringify({ Statement: [{ Effect: "Allow", Principal: "*", Action: "s3:GetObject", Resource: "arn:aws:s3:::private/*" }] });

@@ -2,7 +2,7 @@
 import type { Backend } from "../../store/backend.ts";
 import type { Access, BucketPolicies } from "../access.ts";
 import type { PayloadClaim } from "../body.ts";
-import type { Grants } from "../grants.ts";
+import type { Signer } from "../auth.ts";
 import type { KeptConfigs } from "../kept-configs.ts";
 import type { LifecycleConfig } from "../lifecycle.ts";
 import type { S3Request } from "../request.ts";
@@ -30,8 +30,8 @@ export interface S3Context {
 export interface FormAuth {
   /** the access key id that signed the form's policy, undefined for an anonymous form; fields by lowercase name (Authenticator.authenticateForm) */
   authenticate(fields: ReadonlyMap<string, string>): string | undefined;
-  /** what the form's signer may use, when their configuration limits them (grants.ts) */
-  grantsOf(accessKeyId: string): Grants | undefined;
+  /** the form's signer: their name, which policies may name, and their grants, when their configuration limits them */
+  signerOf(accessKeyId: string): Signer;
   /** how long the fields before the form's file may take to arrive, read as they are before any signature is checked */
   fieldsDeadlineMs: number;
 }

@@ -58,7 +58,7 @@ export async function postObject(ctx: S3Context): Promise<S3Response> {
   // a write like any other: the bucket's policy may deny it (or, unsigned, allow it), its conditions
   // reading the form's fields where a PUT's would read headers
   const values = formConditionValues(ctx.access.values, signer !== undefined, headers);
-  const access = ctx.policies.accessFor(signer === undefined, values, signer === undefined ? undefined : ctx.formAuth.grantsOf(signer));
+  const access = ctx.policies.accessFor(signer === undefined ? undefined : ctx.formAuth.signerOf(signer), values);
   await access.check(fields.has("tagging") ? ["s3:PutObject", "s3:PutObjectTagging"] : ["s3:PutObject"], req.bucket, key);
 
   refuseCustomerKeys(headers);
