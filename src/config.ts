@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { logLevels, type LogLevel } from "./log.ts";
 import { parseSizeBytes } from "./util/units.ts";
-import type { User } from "./s3/auth.ts";
+import { isUserName, type User } from "./s3/auth.ts";
 import { permissions, type Grants, type Permission } from "./s3/grants.ts";
 import { keyFileEnv } from "./shard/keys.ts";
 
@@ -168,7 +168,8 @@ export function isSecretKey(value: unknown): value is string {
 
 function usersFrom(raw: unknown, file: string): User[] {
   if (!Array.isArray(raw)) throw new ConfigError(`${file}: users must be an array of tables ([[users]])`);
-  // (bucket policies name users by name: each names one user, and "root" is root's)
+  // (bucket policies name users by name: a name is one user's, without regard to case as IAM
+  // has it, and "root" is root's)
   const named = new Set(["root"]);
   return raw.map((u, i) => {
     const where = `${file}: users[${i}]`;
@@ -177,9 +178,11 @@ function usersFrom(raw: unknown, file: string): User[] {
       if (!["name", "access_key", "secret_key", "buckets"].includes(k)) throw new ConfigError(`${where}: unknown key ${k}`);
     }
     const { name, access_key, secret_key, buckets } = u as Record<string, unknown>;
-    if (typeof name !== "string" || name === "") throw new ConfigError(`${where}: name must be a non-empty string`);
-    if (named.has(name)) throw new ConfigError(`${where}: the name ${JSON.stringify(name)} is ${name === "root" ? "root's" : "another user's"}: bucket policies name users by name`);
-    named.add(name);
+    if (typeof name !== "string" || !isUserName(name)) throw new ConfigError(`${where}: name must be 1 to 64 letters, digits or _+=,.@- (an IAM user name)`);
+    if (named.has(name.toLowerCase())) {
+      throw new ConfigError(`${where}: the name ${JSON.stringify(name)} is ${name.toLowerCase() === "root" ? "root's" : "another user's"}: bucket policies name users by name`);
+    }
+    named.add(name.toLowerCase());
     if (!isAccessKey(access_key)) throw new ConfigError(`${where}: access_key must be 3 to 128 letters, digits or _.+-`);
     if (!isSecretKey(secret_key)) throw new ConfigError(`${where}: secret_key must be 8 to 256 characters`);
     const user: User = { name, accessKey: access_key, secretKey: secret_key };
@@ -215,10 +218,11 @@ export function loadConfig(
   if (args.configFile !== undefined) {
     const file = args.configFile;
     let doc: Record<string, unknown>;
+    const text = readTomlFile(file, readFile);
     try {
-      doc = Bun.TOML.parse(readFile(file)) as Record<string, unknown>;
+      doc = Bun.TOML.parse(text) as Record<string, unknown>;
     } catch (error) {
-      throw new ConfigError(`${file}: ${error instanceof Error ? error.message : String(error)}`);
+      throw new ConfigError(`${file}: ${tomlError(error, text)}`);
     }
     for (const [key, raw] of Object.entries(doc)) {
       if (key === "users") {
@@ -244,6 +248,27 @@ export function loadConfig(
     keys.add(u.accessKey);
   }
   return config;
+}
+
+function readTomlFile(file: string, readFile: (path: string) => string): string {
+  try {
+    return readFile(file);
+  } catch (error) {
+    throw new ConfigError(`${file}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/**
+ * What is wrong with a file that is not TOML, and on which line, without the text at fault: Bun's
+ * parser quotes it, and it may be a secret written without its quotes (the message reaches the log
+ * when a reload fails). The line is found from the quoted text, which Bun gives without one.
+ */
+function tomlError(error: unknown, text: string): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const quoted = /"(.*)"\s*$/s.exec(message)?.[1];
+  const reason = message.replace(/^TOML Parse error:\s*/, "").replace(/:?\s*".*$/s, "");
+  const at = quoted === undefined || quoted === "" ? -1 : text.indexOf(quoted);
+  return `not valid TOML${at < 0 ? "" : ` on line ${text.slice(0, at).split("\n").length}`}: ${reason}`;
 }
 
 export function isLoopback(host: string): boolean {

@@ -4,7 +4,7 @@ import { createPrivateKey, X509Certificate, type KeyObject } from "node:crypto";
 import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import pkg from "../package.json" with { type: "json" };
-import { ConfigError, isLoopback, loadConfig, parseArgs, usage } from "./config.ts";
+import { ConfigError, isLoopback, loadConfig, parseArgs, usage, type Config } from "./config.ts";
 import type { User } from "./s3/auth.ts";
 import { rootCredentials } from "./credentials.ts";
 import { createLogger } from "./log.ts";
@@ -76,8 +76,10 @@ function withRoot(root: User, users: readonly User[]): User[] {
   return [root, ...users];
 }
 
-/** Settings that a reload (SIGHUP) reads but that take effect only when s3d starts again. */
+/** Settings that a reload (SIGHUP) reads but that take effect only when s3d starts again (the certificate files' contents too). */
 const restartSettings = ["host", "port", "dataDir", "region", "domain", "tlsCert", "tlsKey", "logLevel", "minFreeBytes", "encryptionKeyFile", "idleTimeoutSeconds", "lifecycleIntervalSeconds"] as const;
+// (every setting is either reloaded or listed above: a new one must be put in one place or the other)
+true satisfies Exclude<keyof Config, (typeof restartSettings)[number] | "users" | "metricsTokenFile" | "blockPublicAccess"> extends never ? true : false;
 
 /**
  * The metrics bearer token from its file (surrounding whitespace dropped, as Prometheus drops it
@@ -112,6 +114,11 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`s3d ${pkg.version}\n`);
     return 0;
   }
+  // SIGHUP reloads the configuration (below); one that comes while s3d starts is kept until it has
+  // (by default the signal would end the process)
+  let reload: (() => void) | undefined;
+  let reloadPending = false;
+  process.on("SIGHUP", () => (reload ? reload() : (reloadPending = true)));
   const config = loadConfig(args, undefined, process.env);
   const logger = createLogger(config.logLevel);
   const dataDir = resolve(config.dataDir);
@@ -173,7 +180,7 @@ async function main(argv: string[]): Promise<number> {
 
   // SIGHUP: the configuration is read again, and what can change while serving does; a
   // configuration that does not load leaves the one in force as it is.
-  process.on("SIGHUP", () => {
+  reload = () => {
     try {
       const fresh = loadConfig(args, undefined, process.env);
       const reloaded = withRoot(root.user, fresh.users);
@@ -187,7 +194,8 @@ async function main(argv: string[]): Promise<number> {
     } catch (error) {
       logger.error("configuration not reloaded: the one in force stays", { error: error instanceof Error ? error.message : String(error) });
     }
-  });
+  };
+  if (reloadPending) reload();
 
   await new Promise<void>((done) => {
     const stop = () => done();

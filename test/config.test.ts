@@ -45,7 +45,9 @@ test("unknown settings and bad values stop start-up with a message that names th
     [["--config", "c.toml"], { "c.toml": "port = [" }, /c\.toml/],
     [["--config", "c.toml"], { "c.toml": "[[users]]\nname = \"a\"\naccess_key = \"AK1\"\nsecret_key = \"short\"" }, /users\[0\]: secret_key/],
     [["--config", "c.toml"], { "c.toml": "[[users]]\nname = \"a\"\naccess_key = \"AK1\"\nsecret_key = \"long-enough\"\n[[users]]\nname = \"a\"\naccess_key = \"AK2\"\nsecret_key = \"long-enough\"" }, /users\[1\]: the name "a" is another user's/],
-    [["--config", "c.toml"], { "c.toml": "[[users]]\nname = \"root\"\naccess_key = \"AK1\"\nsecret_key = \"long-enough\"" }, /users\[0\]: the name "root" is root's/],
+    [["--config", "c.toml"], { "c.toml": "[[users]]\nname = \"Root\"\naccess_key = \"AK1\"\nsecret_key = \"long-enough\"" }, /users\[0\]: the name "Root" is root's/],
+    [["--config", "c.toml"], { "c.toml": "[[users]]\nname = \"alice\"\naccess_key = \"AK1\"\nsecret_key = \"long-enough\"\n[[users]]\nname = \"Alice\"\naccess_key = \"AK2\"\nsecret_key = \"long-enough\"" }, /users\[1\]: the name "Alice" is another user's/],
+    [["--config", "c.toml"], { "c.toml": "[[users]]\nname = \"a/b\"\naccess_key = \"AK1\"\nsecret_key = \"long-enough\"" }, /users\[0\]: name must be 1 to 64 letters/],
     [["--config", "c.toml"], { "c.toml": "[[users]]\nname = \"a\"\naccess_key = \"AK1\"\nsecret_key = \"long-enough\"\nrole = \"x\"" }, /users\[0\]: unknown key role/],
     [["--config", "missing.toml"], {}, /missing\.toml/],
   ];
@@ -53,6 +55,18 @@ test("unknown settings and bad values stop start-up with a message that names th
     expect(() => load(argv, files)).toThrow(ConfigError);
     expect(() => load(argv, files)).toThrow(message);
   }
+});
+
+test("a file that is not TOML is refused with where, never with the text at fault (it may be a secret written without quotes)", () => {
+  const refusal = (() => {
+    try {
+      load(["--config", "c.toml"], { "c.toml": '[[users]]\nname = "a"\naccess_key = "AK1"\nsecret_key = very-secret-value\n' });
+    } catch (error) {
+      return (error as Error).message;
+    }
+  })();
+  expect(refusal).toBe("c.toml: not valid TOML on line 4: Strings must be quoted");
+  expect(refusal).not.toContain("very-secret-value");
 });
 
 test("loopback addresses", () => {

@@ -1,7 +1,9 @@
 /**
  * Who may do what: the S3 actions each operation needs, checked against the bucket's policy
- * (bucket-policy.ts). A signed request may do anything its policy does not deny; an unsigned one
- * only what its policy allows everyone. Policies are read once and kept, per bucket.
+ * (bucket-policy.ts) and the signer's grants (grants.ts). A signed request of a user without bucket
+ * limits may do anything the policy does not deny them; a limited user's, what their grants or the
+ * policy allow them; an unsigned one only what the policy allows everyone. Policies are read once
+ * and kept, per bucket.
  */
 import { S3Error } from "../errors.ts";
 import type { Backend } from "../store/backend.ts";
@@ -20,9 +22,9 @@ export const policyConfigName = "policy";
 /**
  * The actions each operation needs, on its bucket or on its object (S3's authorization reference).
  * DeleteObjects names none here: each of its keys is checked as it is deleted (and an unsigned one
- * gets in only where some key may be deleted). Operations not listed need a signature
- * (ListBuckets; the policy's own management, which a bucket's owner may always do, and s3d's
- * signed users are its owners).
+ * gets in only where some key may be deleted). Operations not listed need a signature, and for a
+ * user limited to some buckets `owner` there (ListBuckets, which shows them only theirs; the
+ * policy's and Block Public Access's own management, which a policy cannot open to others).
  */
 const operationActions: Record<string, { actions: string[]; on: "bucket" | "object" }> = {
   GetObject: { actions: ["s3:GetObject"], on: "object" },

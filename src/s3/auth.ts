@@ -23,6 +23,11 @@ export interface User {
   grants?: Grants;
 }
 
+/** A user's name as IAM allows it, which bucket policies name users by (arn:aws:iam:::user/NAME). */
+export function isUserName(value: string): boolean {
+  return /^[\w+=,.@-]{1,64}$/.test(value);
+}
+
 /** Who signed a request, as access decisions need them: a policy may name them, grants may limit them. */
 export type Signer = Pick<User, "name" | "grants">;
 

@@ -8,6 +8,7 @@
  * evaluation. Pure.
  */
 import { S3Error } from "../errors.ts";
+import { isUserName } from "./auth.ts";
 import { conditionsHold, limitsSource, parseConditions, type Condition, type ConditionValues } from "./policy-conditions.ts";
 import { globMatches } from "./wildcard.ts";
 
@@ -135,8 +136,10 @@ function principalsOf(principal: unknown): "*" | string[] {
   const names = strings((principal as Record<string, unknown>).AWS, () => malformed("Invalid policy syntax."));
   if (names.includes("*")) return "*";
   return names.map((arn) => {
-    const user = arn.startsWith(userArnPrefix) ? arn.slice(userArnPrefix.length) : "";
-    if (user === "") throw notServed(`The principal ${JSON.stringify(arn.slice(0, 100))}`);
+    if (!arn.startsWith(userArnPrefix)) throw notServed(`The principal ${JSON.stringify(arn.slice(0, 100))}`);
+    const user = arn.slice(userArnPrefix.length);
+    // (a user is named whole: no wildcards, which IAM refuses in principals, and no paths)
+    if (!isUserName(user)) throw malformed("Invalid principal in policy");
     return user;
   });
 }

@@ -173,7 +173,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           // (what its body claims to be matters only once it is let in)
           who = { accessKeyId: "", payload: auth.unsignedPayload(req) };
         }
-        if (unsigned || access.grants !== undefined) limitedIn = { access, bucket: req.bucket };
+        // (with a policy, any caller may be one it denies listing: then a missing key is not told either)
+        if (unsigned || access.grants !== undefined || !policies.knownWithout(req.bucket)) limitedIn = { access, bucket: req.bucket };
         // the body is asked for only once the request is known to be allowed, as S3 does
         if (expectsContinue) outgoing.writeContinue();
         response = await route.handler({ req, backend, region, formAuth, policies, lifecycles, access, ...who });

@@ -48,6 +48,10 @@ describe("parseBucketPolicy", () => {
       [policy({ Effect: "Maybe", Principal: "*", Action: "s3:GetObject", Resource: `arn:aws:s3:::${bucket}/*` }), "Invalid effect: Maybe"],
       [policy({ Effect: "Allow", Action: "s3:GetObject", Resource: `arn:aws:s3:::${bucket}/*` }), "Missing required field Principal"],
       [policy(allow("s3:GetObject", `arn:aws:s3:::${bucket}/*`, { Principal: "someone" })), "Invalid policy syntax."],
+      // a user is named whole: no wildcards (IAM refuses them in principals), no paths, no empty name
+      ...["arn:aws:iam:::user/*", "arn:aws:iam:::user/path/bob", "arn:aws:iam:::user/", "arn:aws:iam:::user/a?c"].map(
+        (arn) => [policy(allow("s3:GetObject", `arn:aws:s3:::${bucket}/*`, { Principal: { AWS: arn } })), "Invalid principal in policy"] as [string, string],
+      ),
       [policy(allow("s3:GetObjekt", `arn:aws:s3:::${bucket}/*`)), "Policy has invalid action"],
       [policy(allow("ec2:*", `arn:aws:s3:::${bucket}/*`)), "Policy has invalid action"],
       [policy(allow("s3:GetObject", "arn:aws:s3:::other/*")), "Policy has invalid resource"],
@@ -67,7 +71,6 @@ describe("parseBucketPolicy", () => {
       allow("s3:GetObject", object, { Principal: { AWS: "arn:aws:iam::123456789012:root" } }),
       allow("s3:GetObject", object, { Principal: { AWS: "arn:aws:iam::123456789012:user/alice" } }),
       allow("s3:GetObject", object, { Principal: { AWS: ["arn:aws:iam:::user/alice", "123456789012"] } }),
-      allow("s3:GetObject", object, { Principal: { AWS: "arn:aws:iam:::user/" } }),
       allow("s3:GetObject", object, { Principal: { Service: "cloudfront.amazonaws.com" } }),
       allow("s3:GetObject", object, { Principal: { CanonicalUser: "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be" } }),
       { Effect: "Deny", NotPrincipal: { AWS: "*" }, Action: "s3:GetObject", Resource: object },

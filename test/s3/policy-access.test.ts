@@ -242,6 +242,15 @@ describe("bucket policies", () => {
     expect((await deletePolicy()).status).toBe(204);
   });
 
+  test("a signed caller a policy denies listing is not told that a key is missing, as S3 answers", async () => {
+    expect(await errorCode(await signed({ method: "GET", path: `/${bucket}/no-such-page` }))).toBe("NoSuchKey");
+    expect((await putPolicy({ Statement: [statement("Deny", "s3:ListBucket", `arn:aws:s3:::${bucket}`)] })).status).toBe(204);
+    expect(await errorCode(await signed({ method: "GET", path: `/${bucket}/no-such-page` }))).toBe("AccessDenied");
+    expect((await signed({ method: "GET", path: `/${bucket}/index.html` })).status).toBe(200);
+    expect((await deletePolicy()).status).toBe(204);
+    expect(await errorCode(await signed({ method: "GET", path: `/${bucket}/no-such-page` }))).toBe("NoSuchKey");
+  });
+
   test("malformed and unsupported policies are refused and change nothing", async () => {
     expect((await putPolicy({ Statement: [statement("Allow", "s3:GetObject", `arn:aws:s3:::${bucket}/*`)] })).status).toBe(204);
     const refusals: Array<[unknown, number, string]> = [
