@@ -14,7 +14,14 @@ export const storedContentHeaders = [
   "content-language",
   "cache-control",
   "expires",
+  // (S3 keeps it with the object and answers it on GET and HEAD; only a website endpoint, which
+  // s3d does not have, would act on it)
+  "x-amz-website-redirect-location",
 ] as const;
+
+/** Where a website endpoint would redirect a request for the object: not copied with the object's metadata, as in S3. */
+export const websiteRedirectHeader = "x-amz-website-redirect-location";
+const websiteRedirectBytesMax = 2048;
 
 export const userMetaPrefix = "x-amz-meta-";
 /** AWS: the UTF-8 bytes of all user metadata names and values together. */
@@ -31,7 +38,8 @@ const objectLockHeaders = ["x-amz-object-lock-mode", "x-amz-object-lock-retain-u
 /**
  * Refuses what a write (PutObject, CopyObject, CreateMultipartUpload) asks for that s3d would not
  * do, instead of storing the object without it: SSE-S3 on a server that stores data unencrypted,
- * SSE-KMS, a storage class other than STANDARD, ACLs that grant anything, object lock.
+ * SSE-KMS, a storage class other than STANDARD, ACLs that grant anything, object lock, appends; and
+ * a website redirect S3 would refuse.
  */
 export function checkWriteHeaders(headers: Record<string, string>, encryptedAtRest: boolean): void {
   const sse = headers["x-amz-server-side-encryption"];
@@ -52,6 +60,12 @@ export function checkWriteHeaders(headers: Record<string, string>, encryptedAtRe
     throw new S3Error("AccessControlListNotSupported", "The bucket does not allow ACLs");
   }
   if (objectLockHeaders.some((name) => headers[name] !== undefined)) throw new S3Error("InvalidRequest", "Bucket is missing Object Lock Configuration");
+  const redirect = headers[websiteRedirectHeader];
+  if (redirect !== undefined && (!/^(\/|https?:\/\/)/.test(redirect) || Buffer.byteLength(redirect) > websiteRedirectBytesMax)) {
+    throw new S3Error("InvalidArgument", "The website redirect location must have a prefix of 'http://' or 'https://' or '/'.", { ArgumentName: websiteRedirectHeader, ArgumentValue: redirect.slice(0, 200) });
+  }
+  // an append (S3 Express One Zone's) written as a whole object would replace what it meant to extend
+  if (headers["x-amz-write-offset-bytes"] !== undefined) throw new S3Error("NotImplemented", "Appending to objects (x-amz-write-offset-bytes) is not implemented by s3d.", { Header: "x-amz-write-offset-bytes" });
 }
 
 /** SSE-C: a request that sends its own key expects it used, so s3d refuses rather than ignore it. */

@@ -183,4 +183,18 @@ describe("aws cli v2", () => {
     },
     120_000,
   );
+
+  test("s3 cp --website-redirect: kept with the object, shown by head-object", async () => {
+    const redirects = "cli-v2-redirects";
+    expect((await aws("s3", "mb", `s3://${redirects}`)).code).toBe(0);
+    await Bun.write(tmp.file("old.html"), "<p>moved</p>\n");
+    const cp = await aws("s3", "cp", "--only-show-errors", "--website-redirect", "/new.html", tmp.file("old.html"), `s3://${redirects}/old.html`);
+    expect(cp.code, cp.describe).toBe(0);
+    const head = await aws("s3api", "head-object", "--bucket", redirects, "--key", "old.html", "--output", "json");
+    expect(head.code, head.describe).toBe(0);
+    expect(JSON.parse(head.stdout).WebsiteRedirectLocation).toBe("/new.html");
+    const bad = await aws("s3", "cp", "--only-show-errors", "--website-redirect", "new.html", tmp.file("old.html"), `s3://${redirects}/bad.html`);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain("InvalidArgument");
+  }, 60_000);
 });

@@ -272,6 +272,24 @@ describe("objects over HTTP", () => {
     expect(head.headers.get("content-length")).toBe("5");
   });
 
+  test("x-amz-website-redirect-location is kept and answered, never copied with the metadata; appends are refused", async () => {
+    const redirect = "x-amz-website-redirect-location";
+    expect((await put("redirected", "r", { [redirect]: "/elsewhere.html" })).status).toBe(200);
+    for (const method of ["GET", "HEAD"]) expect((await s3(server.endpoint, { method, path: `/${bucket}/redirected` })).headers.get(redirect)).toBe("/elsewhere.html");
+    for (const bad of ["elsewhere.html", "ftp://host/x", `/${"x".repeat(2048)}`]) await expectError(await put("redirected-bad", "r", { [redirect]: bad }), 400, "InvalidArgument");
+    expect((await s3(server.endpoint, { method: "HEAD", path: `/${bucket}/redirected-bad` })).status).toBe(404);
+    const copy = (key: string, headers: Record<string, string>) => s3(server.endpoint, { method: "PUT", path: `/${bucket}/${key}`, headers: { "x-amz-copy-source": `/${bucket}/redirected`, ...headers } });
+    expect((await copy("redirected-copy", {})).status).toBe(200);
+    expect((await s3(server.endpoint, { method: "HEAD", path: `/${bucket}/redirected-copy` })).headers.get(redirect)).toBeNull();
+    expect((await copy("redirected-copy", { [redirect]: "https://example.test/" })).status).toBe(200);
+    expect((await s3(server.endpoint, { method: "HEAD", path: `/${bucket}/redirected-copy` })).headers.get(redirect)).toBe("https://example.test/");
+    // naming a redirect changes the object: a copy onto itself with it is allowed
+    expect((await copy("redirected", { [redirect]: "/moved.html" })).status).toBe(200);
+    expect((await s3(server.endpoint, { method: "HEAD", path: `/${bucket}/redirected` })).headers.get(redirect)).toBe("/moved.html");
+    await expectError(await put("appended", "tail", { "x-amz-write-offset-bytes": "0" }), 501, "NotImplemented");
+    expect((await s3(server.endpoint, { method: "HEAD", path: `/${bucket}/appended` })).status).toBe(404);
+  });
+
   test("ranges: 206 with Content-Range, 416 InvalidRange", async () => {
     await put("range", "0123456789");
     const cases: Array<[string, number, string, string | null]> = [

@@ -2,7 +2,7 @@
 import type { ChecksumAlgorithm } from "../../checksum/index.ts";
 import { S3Error } from "../../errors.ts";
 import { objectBytesMax, type ObjectAttributes, type ObjectReader } from "../../store/backend.ts";
-import { attributesFromHeaders, checkWriteHeaders } from "../attributes.ts";
+import { attributesFromHeaders, checkWriteHeaders, websiteRedirectHeader } from "../attributes.ts";
 import { checksumAlgorithmNamed, trustedBody } from "../body.ts";
 import { checkCopySource } from "../conditions.ts";
 import type { ByteRange } from "../range.ts";
@@ -62,6 +62,15 @@ async function releasingOnFailure<T>(reader: ObjectReader, write: () => Promise<
   }
 }
 
+/**
+ * The source's headers as a copy keeps them (x-amz-metadata-directive COPY): all but its website
+ * redirect, which S3 never copies; the copy has the one its request names, if any.
+ */
+function copiedHeaders(source: Record<string, string>, requested: Record<string, string>): Record<string, string> {
+  const { [websiteRedirectHeader]: _, ...kept } = source;
+  return requested[websiteRedirectHeader] === undefined ? kept : { ...kept, [websiteRedirectHeader]: requested[websiteRedirectHeader] };
+}
+
 export async function copyObject(ctx: S3Context) {
   const { bucket, key, headers, nowMs } = ctx.req;
   checkKey(key);
@@ -75,7 +84,7 @@ export async function copyObject(ctx: S3Context) {
   try {
     const source = parseCopySource(headers["x-amz-copy-source"]);
     // (naming the encryption is a change: it is how S3 users encrypt objects in place)
-    const changesNothing = metadataDirective === "COPY" && taggingDirective === "COPY" && headers["x-amz-server-side-encryption"] === undefined;
+    const changesNothing = metadataDirective === "COPY" && taggingDirective === "COPY" && headers["x-amz-server-side-encryption"] === undefined && headers[websiteRedirectHeader] === undefined;
     if (source.bucket === bucket && source.key === key && changesNothing) {
       throw new S3Error("InvalidRequest", "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.");
     }
@@ -97,7 +106,7 @@ export async function copyObject(ctx: S3Context) {
     throw error;
   }
   const attrs: ObjectAttributes = {
-    headers: metadataDirective === "REPLACE" ? requested.headers : reader.meta.headers,
+    headers: metadataDirective === "REPLACE" ? requested.headers : copiedHeaders(reader.meta.headers, requested.headers),
     userMeta: metadataDirective === "REPLACE" ? requested.userMeta : reader.meta.userMeta,
     tags: taggingDirective === "REPLACE" ? tagsFromHeader(headers["x-amz-tagging"]) : reader.meta.tags,
   };
