@@ -90,17 +90,22 @@ export function checkBucketCreationHeaders(headers: Record<string, string>): voi
   }
   if (lock === "true") throw new S3Error("NotImplemented", "Object Lock is not implemented by s3d.", { Header: "x-amz-bucket-object-lock-enabled" });
   const ownership = headers["x-amz-object-ownership"];
-  if (ownership !== undefined && ownership !== "BucketOwnerEnforced") {
-    if (ownership === "ObjectWriter" || ownership === "BucketOwnerPreferred") {
-      throw new S3Error("NotImplemented", `Object ownership ${ownership} needs ACLs, which s3d does not implement: every bucket is BucketOwnerEnforced.`, { Header: "x-amz-object-ownership" });
-    }
-    throw new S3Error("InvalidArgument", "Invalid x-amz-object-ownership header", { ArgumentName: "x-amz-object-ownership", ArgumentValue: ownership });
-  }
+  const refusal = ownership === undefined ? undefined : ownershipRefusal(ownership);
+  if (refusal !== undefined) throw refusal;
   const acl = headers["x-amz-acl"];
   if (acl !== undefined && !cannedAcls.includes(acl)) throw new S3Error("InvalidArgument", "The canned ACL is not valid", { ArgumentName: "x-amz-acl", ArgumentValue: acl });
   if ((acl !== undefined && !ownerOnlyAcls.includes(acl)) || Object.keys(headers).some((name) => name.startsWith("x-amz-grant-"))) {
     throw new S3Error("InvalidBucketAclWithObjectOwnership", "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting");
   }
+}
+
+/** Why a bucket cannot have this object ownership (every s3d bucket is BucketOwnerEnforced); undefined when it has it. */
+export function ownershipRefusal(ownership: string): S3Error | undefined {
+  if (ownership === "BucketOwnerEnforced") return undefined;
+  if (ownership === "ObjectWriter" || ownership === "BucketOwnerPreferred") {
+    return new S3Error("NotImplemented", `Object ownership ${ownership} needs ACLs, which s3d does not implement: every bucket is BucketOwnerEnforced.`, { Header: "x-amz-object-ownership" });
+  }
+  return new S3Error("InvalidArgument", "Invalid x-amz-object-ownership header", { ArgumentName: "x-amz-object-ownership", ArgumentValue: ownership });
 }
 
 export function attributesFromHeaders(headers: Record<string, string>): ObjectAttributes {

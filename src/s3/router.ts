@@ -4,6 +4,7 @@ import * as buckets from "./handlers/buckets.ts";
 import * as copy from "./handlers/copy.ts";
 import * as cors from "./handlers/cors.ts";
 import type { Handler } from "./handlers/context.ts";
+import * as keptSettings from "./handlers/kept-settings.ts";
 import * as lifecycle from "./handlers/lifecycle.ts";
 import * as list from "./handlers/list.ts";
 import * as multipart from "./handlers/multipart.ts";
@@ -89,6 +90,16 @@ export function routeOf(method: string, bucket: string, key: string, params: Map
   if (key !== "" && method === "GET" && params.has("attributes")) return route("GetObjectAttributes", objects.getObjectAttributes);
   if (params.has("attributes")) throw new S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.");
   const objectTagging = key !== "" && params.has("tagging");
+  // settings every s3d bucket has: written, they are accepted where they ask for what holds (kept-settings.ts)
+  if (key === "" && bucket !== "" && params.has("ownershipControls")) {
+    if (method === "PUT") return route("PutBucketOwnershipControls", keptSettings.putBucketOwnershipControls);
+    if (method === "DELETE") return route("DeleteBucketOwnershipControls", keptSettings.deleteBucketOwnershipControls);
+  }
+  if (key === "" && bucket !== "" && params.has("encryption")) {
+    if (method === "PUT") return route("PutBucketEncryption", keptSettings.putBucketEncryption);
+    if (method === "DELETE") return route("DeleteBucketEncryption", keptSettings.deleteBucketEncryption);
+  }
+  if (bucket !== "" && method === "PUT" && params.has("acl")) return route(key === "" ? "PutBucketAcl" : "PutObjectAcl", keptSettings.putAcl);
   const unset = key === "" && bucket !== "" && method === "GET" ? buckets.unsetConfigurationOf(params) : undefined;
   if (unset) return route(unset.operation, unset.handler);
   if (key !== "" && method === "GET" && params.has("acl")) return route("GetObjectAcl", objects.getObjectAcl);

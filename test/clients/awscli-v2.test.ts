@@ -184,6 +184,23 @@ describe("aws cli v2", () => {
     120_000,
   );
 
+  test("s3api writes of the settings every bucket has, as Terraform makes them: ownership controls, a private ACL; default encryption refused here", async () => {
+    const settled = "cli-v2-settled";
+    expect((await aws("s3", "mb", `s3://${settled}`)).code).toBe(0);
+    const ownership = await aws("s3api", "put-bucket-ownership-controls", "--bucket", settled, "--ownership-controls", "Rules=[{ObjectOwnership=BucketOwnerEnforced}]");
+    expect(ownership.code, ownership.describe).toBe(0);
+    const acl = await aws("s3api", "put-bucket-acl", "--bucket", settled, "--acl", "private");
+    expect(acl.code, acl.describe).toBe(0);
+    await Bun.write(tmp.file("settled.txt"), "settled\n");
+    expect((await aws("s3", "cp", "--only-show-errors", tmp.file("settled.txt"), `s3://${settled}/settled.txt`)).code).toBe(0);
+    const objectAcl = await aws("s3api", "put-object-acl", "--bucket", settled, "--key", "settled.txt", "--acl", "bucket-owner-full-control");
+    expect(objectAcl.code, objectAcl.describe).toBe(0);
+    const publicAcl = await aws("s3api", "put-object-acl", "--bucket", settled, "--key", "settled.txt", "--acl", "public-read");
+    expect(publicAcl.stderr).toContain("AccessControlListNotSupported");
+    const sse = await aws("s3api", "put-bucket-encryption", "--bucket", settled, "--server-side-encryption-configuration", '{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"AES256"}}]}');
+    expect(sse.stderr).toContain("NotImplemented");
+  }, 60_000);
+
   test("s3 cp --website-redirect: kept with the object, shown by head-object", async () => {
     const redirects = "cli-v2-redirects";
     expect((await aws("s3", "mb", `s3://${redirects}`)).code).toBe(0);

@@ -388,7 +388,42 @@ describe("buckets", () => {
     expect(await errorCode(await get("acl", `/${bucket}/no-such-object`))).toBe("NoSuchKey");
     // changing them is not implemented, and changes nothing
     expect(await errorCode(await req({ method: "PUT", path: `/${bucket}`, query: [["website", ""]], body: "<WebsiteConfiguration/>" }))).toBe("NotImplemented");
-    expect(await errorCode(await req({ method: "PUT", path: `/${bucket}/acl-object`, query: [["acl", ""]], headers: { "x-amz-acl": "public-read" } }))).toBe("NotImplemented");
+  });
+
+  test("settings every s3d bucket has, written as they are (as Terraform and CDK write them), are accepted; anything else is refused", async () => {
+    const put = (sub: string, body: string, headers: Record<string, string> = { "content-md5": md5Base64(body) }, path = `/${bucket}`) =>
+      req({ method: "PUT", path, query: [[sub, ""]], body, headers });
+    const ownership = (value: string) => `<OwnershipControls xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Rule><ObjectOwnership>${value}</ObjectOwnership></Rule></OwnershipControls>`;
+    expect((await put("ownershipControls", ownership("BucketOwnerEnforced"))).status).toBe(200);
+    expect(await errorCode(await put("ownershipControls", ownership("ObjectWriter")))).toBe("NotImplemented");
+    expect(await errorCode(await put("ownershipControls", ownership("Nobody")))).toBe("MalformedXML");
+    expect(await errorCode(await put("ownershipControls", ownership("BucketOwnerEnforced"), {}))).toBe("InvalidRequest");
+    expect(await errorCode(await req({ method: "DELETE", path: `/${bucket}`, query: [["ownershipControls", ""]] }))).toBe("NotImplemented");
+    expect(await (await req({ method: "GET", path: `/${bucket}`, query: [["ownershipControls", ""]] })).text()).toContain("<ObjectOwnership>BucketOwnerEnforced</ObjectOwnership>");
+
+    // ACLs: the owner's alone, canned or written out; anything more is AccessControlListNotSupported
+    await put("acl-object", "x");
+    for (const path of [`/${bucket}`, `/${bucket}/acl-object`]) {
+      expect((await put("acl", "", { "x-amz-acl": "private" }, path)).status).toBe(200);
+      expect(await errorCode(await put("acl", "", { "x-amz-acl": "public-read" }, path))).toBe("AccessControlListNotSupported");
+      expect(await errorCode(await put("acl", "", { "x-amz-grant-read": 'uri="http://acs.amazonaws.com/groups/global/AllUsers"' }, path))).toBe("AccessControlListNotSupported");
+      expect(await errorCode(await put("acl", "", {}, path))).toBe("MissingSecurityHeader");
+      const owned = await (await req({ method: "GET", path, query: [["acl", ""]] })).text();
+      expect((await put("acl", owned, {}, path)).status).toBe(200);
+      const everyone = owned.replace("</AccessControlList>", '<Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="Group"><URI>http://acs.amazonaws.com/groups/global/AllUsers</URI></Grantee><Permission>READ</Permission></Grant></AccessControlList>');
+      expect(await errorCode(await put("acl", everyone, {}, path))).toBe("AccessControlListNotSupported");
+      expect(await errorCode(await put("acl", owned, { "x-amz-acl": "private" }, path))).toBe("UnexpectedContent");
+    }
+    expect(await errorCode(await put("acl", "", { "x-amz-acl": "private" }, `/${bucket}/no-such-acl-object`))).toBe("NoSuchKey");
+    expect((await fetch(`${server.endpoint}/${bucket}/acl-object`)).status).toBe(403);
+
+    // default encryption: this server stores data unencrypted, so AES256 cannot be honoured (the encrypted server's test takes it)
+    const sse = (algorithm: string) => `<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>${algorithm}</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>`;
+    expect(await errorCode(await put("encryption", sse("AES256")))).toBe("NotImplemented");
+    expect(await errorCode(await put("encryption", sse("aws:kms")))).toBe("NotImplemented");
+    expect(await errorCode(await put("encryption", sse("ROT13")))).toBe("MalformedXML");
+    expect((await req({ method: "DELETE", path: `/${bucket}`, query: [["encryption", ""]] })).status).toBe(204);
+    expect(await errorCode(await req({ method: "GET", path: `/${bucket}`, query: [["encryption", ""]] }))).toBe("ServerSideEncryptionConfigurationNotFoundError");
   });
 
   test("x-amz-expected-bucket-owner: a caller naming another owner is refused", async () => {

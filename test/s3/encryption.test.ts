@@ -9,7 +9,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { errorCode, postPolicyFields, s3 } from "../support/client.ts";
+import { errorCode, md5Base64, postPolicyFields, s3 } from "../support/client.ts";
 import { startS3d, type TestServer } from "../support/server.ts";
 
 const P = 8192;
@@ -109,6 +109,17 @@ describe("an encrypted data dir through the S3 API", () => {
     expect(Buffer.compare((await get("sse-s3")).body, small)).toBe(0);
     // errors do not carry it
     expect((await req({ method: "GET", path: `/${bucket}/no-such-key` })).headers.get("x-amz-server-side-encryption")).toBeNull();
+  });
+
+  test("default encryption AES256, which this server gives every object, can be put (as Terraform puts it) and deleted; KMS cannot", async () => {
+    const sse = (algorithm: string) =>
+      `<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>${algorithm}</SSEAlgorithm></ApplyServerSideEncryptionByDefault><BucketKeyEnabled>true</BucketKeyEnabled></Rule></ServerSideEncryptionConfiguration>`;
+    const put = (body: string) => req({ method: "PUT", path: `/${bucket}`, query: [["encryption", ""]], body, headers: { "content-md5": md5Base64(body) } });
+    expect((await put(sse("AES256"))).status).toBe(200);
+    expect(await (await req({ method: "GET", path: `/${bucket}`, query: [["encryption", ""]] })).text()).toContain("<SSEAlgorithm>AES256</SSEAlgorithm>");
+    expect(await errorCode(await put(sse("aws:kms")))).toBe("NotImplemented");
+    expect((await req({ method: "DELETE", path: `/${bucket}`, query: [["encryption", ""]] })).status).toBe(204);
+    expect(await (await req({ method: "GET", path: `/${bucket}`, query: [["encryption", ""]] })).text()).toContain("<SSEAlgorithm>AES256</SSEAlgorithm>");
   });
 
   test("ranges across fragment boundaries", async () => {
