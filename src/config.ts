@@ -16,6 +16,8 @@ export interface Config {
   dataDir: string;
   region: string;
   domain: string | undefined;
+  /** serves buckets' static websites at BUCKET.websiteDomain */
+  websiteDomain: string | undefined;
   tlsCert: string | undefined;
   tlsKey: string | undefined;
   logLevel: LogLevel;
@@ -44,6 +46,7 @@ export const defaults: Config = {
   dataDir: "./s3d-data",
   region: "us-east-1",
   domain: undefined,
+  websiteDomain: undefined,
   tlsCert: undefined,
   tlsKey: undefined,
   logLevel: "info",
@@ -65,6 +68,7 @@ const settings: Record<Setting, { flag: string; toml: string }> = {
   dataDir: { flag: "--data-dir", toml: "data_dir" },
   region: { flag: "--region", toml: "region" },
   domain: { flag: "--domain", toml: "domain" },
+  websiteDomain: { flag: "--website-domain", toml: "website_domain" },
   tlsCert: { flag: "--tls-cert", toml: "tls_cert" },
   tlsKey: { flag: "--tls-key", toml: "tls_key" },
   logLevel: { flag: "--log-level", toml: "log_level" },
@@ -124,6 +128,7 @@ function checkValue(setting: Setting, raw: unknown, where: string): Config[Setti
       if (!logLevels.includes(raw as LogLevel)) throw bad(`log level must be one of ${logLevels.join(", ")}, not ${JSON.stringify(raw)}`);
       return raw as LogLevel;
     case "domain":
+    case "websiteDomain":
       if (typeof raw !== "string" || !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(raw)) {
         throw bad(`domain must be a DNS name like s3.example.test, not ${JSON.stringify(raw)}`);
       }
@@ -239,6 +244,9 @@ export function loadConfig(
   for (const [setting, raw] of Object.entries(args.overrides) as [Setting, string][]) {
     (config as Record<Setting, unknown>)[setting] = checkValue(setting, raw, settings[setting].flag);
   }
+  if (config.websiteDomain !== undefined && config.websiteDomain === config.domain) {
+    throw new ConfigError("--website-domain and --domain must differ: a bucket's website and its S3 API answer at different hosts");
+  }
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
     throw new ConfigError("--tls-cert and --tls-key go together: give both or neither");
   }
@@ -292,6 +300,9 @@ Options:
   --data-dir DIR     where objects and metadata live (default ./s3d-data)
   --region NAME      the region clients sign for (default us-east-1)
   --domain NAME      also serve virtual-host style: BUCKET.NAME addresses a bucket
+  --website-domain NAME
+                     serve buckets' static websites (PutBucketWebsite) at BUCKET.NAME:
+                     unsigned GET and HEAD, objects everyone may read (a bucket policy)
   --tls-cert FILE    serve HTTPS with this certificate (PEM) ...
   --tls-key FILE     ... and this private key (PEM)
   --log-level LEVEL  debug, info, warn or error (default info)

@@ -3,7 +3,7 @@ import { S3Error } from "../errors.ts";
 import { isoTimeMs } from "../util/iso-time.ts";
 import { conditionsOf, dayMs, type LifecycleFilter, type LifecycleRule } from "./lifecycle.ts";
 import { checkTags } from "./tags.ts";
-import { childList, childText, malformedXml, parseXmlBody, s3Xmlns, x, type Xml, type XmlNode } from "./xml.ts";
+import { childList, childNames, childText, malformedXml, parseXmlBody, s3Xmlns, single, x, type Xml, type XmlNode } from "./xml.ts";
 
 /** S3's limits on a configuration. */
 export const lifecycleRulesMax = 1000;
@@ -47,20 +47,6 @@ function tagOf(node: XmlNode): [string, string] {
   return [key, childText(node, "Value") ?? ""];
 }
 
-/** The single element, when there is exactly one: more (or markup where text belongs) is malformed. */
-function single(node: XmlNode, name: string): XmlNode | undefined {
-  const list = childList(node, name);
-  if (list.length > 1) throw malformedXml();
-  return list[0];
-}
-
-/** Names of the child elements of an element; text beside them may only be whitespace (a document's indentation). */
-function childNames(node: XmlNode | undefined): string[] {
-  if (node === undefined || typeof node === "string") return [];
-  const text = node["#text"];
-  if (text !== undefined && (typeof text !== "string" || text.trim() !== "")) throw malformedXml();
-  return Object.keys(node).filter((name) => name !== "#text");
-}
 
 function filterOf(rule: XmlNode): LifecycleFilter {
   const rulePrefix = childText(rule, "Prefix");

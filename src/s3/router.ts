@@ -11,6 +11,7 @@ import * as multipart from "./handlers/multipart.ts";
 import * as objects from "./handlers/objects.ts";
 import * as policy from "./handlers/policy.ts";
 import * as publicAccessBlock from "./handlers/public-access-block.ts";
+import * as website from "./handlers/website.ts";
 import { postObject } from "./handlers/post-object.ts";
 import { refuseCustomerKeys } from "./attributes.ts";
 import { checkVersionId } from "./names.ts";
@@ -90,6 +91,12 @@ export function routeOf(method: string, bucket: string, key: string, params: Map
   if (key !== "" && method === "GET" && params.has("attributes")) return route("GetObjectAttributes", objects.getObjectAttributes);
   if (params.has("attributes")) throw new S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.");
   const objectTagging = key !== "" && params.has("tagging");
+  if (key === "" && bucket !== "" && params.has("website")) {
+    if (method === "PUT") return route("PutBucketWebsite", website.putBucketWebsite);
+    if (method === "GET") return route("GetBucketWebsite", website.getBucketWebsite);
+    if (method === "DELETE") return route("DeleteBucketWebsite", website.deleteBucketWebsite);
+    throw methodNotAllowed(method, "BUCKET");
+  }
   // settings every s3d bucket has: written, they are accepted where they ask for what holds (kept-settings.ts)
   if (key === "" && bucket !== "" && params.has("ownershipControls")) {
     if (method === "PUT") return route("PutBucketOwnershipControls", keptSettings.putBucketOwnershipControls);

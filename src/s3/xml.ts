@@ -133,6 +133,21 @@ export function childList(node: XmlNode | undefined, name: string): XmlNode[] {
   return Array.isArray(v) ? v : [v];
 }
 
+/** The single child `name`, or undefined when there is none: more than one is malformed. */
+export function single(node: XmlNode | undefined, name: string): XmlNode | undefined {
+  const list = childList(node, name);
+  if (list.length > 1) throw malformedXml();
+  return list[0];
+}
+
+/** Names of the child elements of an element; text beside them may only be whitespace (a document's indentation). */
+export function childNames(node: XmlNode | undefined): string[] {
+  if (node === undefined || typeof node === "string") return [];
+  const text = node["#text"];
+  if (text !== undefined && (typeof text !== "string" || text.trim() !== "")) throw malformedXml();
+  return Object.keys(node).filter((name) => name !== "#text");
+}
+
 /** Text content of child `name`, or undefined. An element with children is not text. */
 export function childText(node: XmlNode | undefined, name: string): string | undefined {
   if (node === undefined || typeof node === "string") return undefined;

@@ -387,7 +387,7 @@ describe("buckets", () => {
     expect(acl.match(/<Grant>/g)?.length).toBe(1);
     expect(await errorCode(await get("acl", `/${bucket}/no-such-object`))).toBe("NoSuchKey");
     // changing them is not implemented, and changes nothing
-    expect(await errorCode(await req({ method: "PUT", path: `/${bucket}`, query: [["website", ""]], body: "<WebsiteConfiguration/>" }))).toBe("NotImplemented");
+    expect(await errorCode(await req({ method: "PUT", path: `/${bucket}`, query: [["logging", ""]], body: "<BucketLoggingStatus/>" }))).toBe("NotImplemented");
   });
 
   test("settings every s3d bucket has, written as they are (as Terraform and CDK write them), are accepted; anything else is refused", async () => {

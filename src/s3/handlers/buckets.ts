@@ -134,7 +134,6 @@ const unsetConfigurations: Record<string, { operation: string; answer: (ctx: S3C
       return xmlResponse(x("ServerSideEncryptionConfiguration", { xmlns: s3Xmlns }, rule));
     },
   },
-  website: { operation: "GetBucketWebsite", answer: (ctx) => notSet(ctx, "NoSuchWebsiteConfiguration", "The specified bucket does not have a website configuration") },
   replication: { operation: "GetBucketReplication", answer: (ctx) => notSet(ctx, "ReplicationConfigurationNotFoundError", "The replication configuration was not found") },
   "object-lock": { operation: "GetObjectLockConfiguration", answer: (ctx) => notSet(ctx, "ObjectLockConfigurationNotFoundError", "Object Lock configuration does not exist for this bucket") },
 };
