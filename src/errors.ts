@@ -61,8 +61,8 @@ const statusByCode = {
   RequestTimeout: 400,
   RequestTimeTooSkewed: 403,
   ServerSideEncryptionConfigurationNotFoundError: 404,
-  UnexpectedContent: 400,
   SignatureDoesNotMatch: 403,
+  UnexpectedContent: 400,
   XAmzContentSHA256Mismatch: 400,
 } as const;
 

@@ -6,6 +6,12 @@ import { decodeEncodedWords, encodeForHeader } from "./encoded-words.ts";
 import { httpTime, quoteEtag } from "./respond.ts";
 import { tagsFromHeader } from "./tags.ts";
 
+/**
+ * Where the website endpoint redirects a request for the object (website-serve.ts): kept with it and
+ * answered on GET and HEAD, but not copied with its metadata, as in S3.
+ */
+export const websiteRedirectHeader = "x-amz-website-redirect-location";
+
 /** Headers stored with an object and returned on GET/HEAD as they were given. */
 export const storedContentHeaders = [
   "content-type",
@@ -14,13 +20,8 @@ export const storedContentHeaders = [
   "content-language",
   "cache-control",
   "expires",
-  // (S3 keeps it with the object and answers it on GET and HEAD; only a website endpoint, which
-  // s3d does not have, would act on it)
-  "x-amz-website-redirect-location",
+  websiteRedirectHeader,
 ] as const;
-
-/** Where a website endpoint would redirect a request for the object: not copied with the object's metadata, as in S3. */
-export const websiteRedirectHeader = "x-amz-website-redirect-location";
 const websiteRedirectBytesMax = 2048;
 
 export const userMetaPrefix = "x-amz-meta-";
@@ -31,8 +32,8 @@ export const defaultContentType = "binary/octet-stream";
 /** Storage classes of AWS S3. s3d stores every object the same way: STANDARD. */
 const awsStorageClasses = ["STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER", "DEEP_ARCHIVE", "OUTPOSTS", "GLACIER_IR", "SNOW", "EXPRESS_ONEZONE"];
 /** Canned ACLs that ask for nothing beyond what an object has without ACLs (S3's BucketOwnerEnforced accepts these). */
-const ownerOnlyAcls = ["private", "bucket-owner-full-control"];
-const cannedAcls = [...ownerOnlyAcls, "public-read", "public-read-write", "authenticated-read", "aws-exec-read", "bucket-owner-read", "log-delivery-write"];
+export const ownerOnlyAcls = ["private", "bucket-owner-full-control"];
+export const cannedAcls = [...ownerOnlyAcls, "public-read", "public-read-write", "authenticated-read", "aws-exec-read", "bucket-owner-read", "log-delivery-write"];
 const objectLockHeaders = ["x-amz-object-lock-mode", "x-amz-object-lock-retain-until-date", "x-amz-object-lock-legal-hold"];
 
 /**
@@ -57,7 +58,7 @@ export function checkWriteHeaders(headers: Record<string, string>, encryptedAtRe
   }
   const acl = headers["x-amz-acl"];
   if ((acl !== undefined && !ownerOnlyAcls.includes(acl)) || Object.keys(headers).some((name) => name.startsWith("x-amz-grant-"))) {
-    throw new S3Error("AccessControlListNotSupported", "The bucket does not allow ACLs");
+    throw aclsNotSupported();
   }
   if (objectLockHeaders.some((name) => headers[name] !== undefined)) throw new S3Error("InvalidRequest", "Bucket is missing Object Lock Configuration");
   const redirect = headers[websiteRedirectHeader];
@@ -67,6 +68,9 @@ export function checkWriteHeaders(headers: Record<string, string>, encryptedAtRe
   // an append (S3 Express One Zone's) written as a whole object would replace what it meant to extend
   if (headers["x-amz-write-offset-bytes"] !== undefined) throw new S3Error("NotImplemented", "Appending to objects (x-amz-write-offset-bytes) is not implemented by s3d.", { Header: "x-amz-write-offset-bytes" });
 }
+
+/** S3's answer to an ACL that grants anything on a BucketOwnerEnforced bucket, which every s3d bucket is. */
+export const aclsNotSupported = () => new S3Error("AccessControlListNotSupported", "The bucket does not allow ACLs");
 
 /** SSE-C: a request that sends its own key expects it used, so s3d refuses rather than ignore it. */
 const customerKeyHeader = /^x-amz-(copy-source-)?server-side-encryption-customer-/;
@@ -90,8 +94,9 @@ export function checkBucketCreationHeaders(headers: Record<string, string>): voi
   }
   if (lock === "true") throw new S3Error("NotImplemented", "Object Lock is not implemented by s3d.", { Header: "x-amz-bucket-object-lock-enabled" });
   const ownership = headers["x-amz-object-ownership"];
-  const refusal = ownership === undefined ? undefined : ownershipRefusal(ownership);
-  if (refusal !== undefined) throw refusal;
+  const kind = ownership === undefined ? "held" : ownershipKind(ownership);
+  if (kind === "unsupported") throw ownershipNotImplemented(ownership!, { Header: "x-amz-object-ownership" });
+  if (kind === "unknown") throw new S3Error("InvalidArgument", "Invalid x-amz-object-ownership header", { ArgumentName: "x-amz-object-ownership", ArgumentValue: ownership! });
   const acl = headers["x-amz-acl"];
   if (acl !== undefined && !cannedAcls.includes(acl)) throw new S3Error("InvalidArgument", "The canned ACL is not valid", { ArgumentName: "x-amz-acl", ArgumentValue: acl });
   if ((acl !== undefined && !ownerOnlyAcls.includes(acl)) || Object.keys(headers).some((name) => name.startsWith("x-amz-grant-"))) {
@@ -99,14 +104,18 @@ export function checkBucketCreationHeaders(headers: Record<string, string>): voi
   }
 }
 
-/** Why a bucket cannot have this object ownership (every s3d bucket is BucketOwnerEnforced); undefined when it has it. */
-export function ownershipRefusal(ownership: string): S3Error | undefined {
-  if (ownership === "BucketOwnerEnforced") return undefined;
-  if (ownership === "ObjectWriter" || ownership === "BucketOwnerPreferred") {
-    return new S3Error("NotImplemented", `Object ownership ${ownership} needs ACLs, which s3d does not implement: every bucket is BucketOwnerEnforced.`, { Header: "x-amz-object-ownership" });
-  }
-  return new S3Error("InvalidArgument", "Invalid x-amz-object-ownership header", { ArgumentName: "x-amz-object-ownership", ArgumentValue: ownership });
+/**
+ * Whether a bucket can have this object ownership: "held" (BucketOwnerEnforced, which every s3d
+ * bucket is), "unsupported" (the ownerships that take ACLs) or "unknown"; callers name the refusal
+ * for where the value came from.
+ */
+export function ownershipKind(ownership: string): "held" | "unsupported" | "unknown" {
+  if (ownership === "BucketOwnerEnforced") return "held";
+  return ownership === "ObjectWriter" || ownership === "BucketOwnerPreferred" ? "unsupported" : "unknown";
 }
+
+export const ownershipNotImplemented = (ownership: string, details: Record<string, string> = {}) =>
+  new S3Error("NotImplemented", `Object ownership ${ownership} needs ACLs, which s3d does not implement: every bucket is BucketOwnerEnforced.`, details);
 
 export function attributesFromHeaders(headers: Record<string, string>): ObjectAttributes {
   const stored: Record<string, string> = {};

@@ -88,6 +88,8 @@ export function routeOf(method: string, bucket: string, key: string, params: Map
     if (method === "DELETE") return route("DeleteBucketTagging", buckets.deleteBucketTagging);
     throw methodNotAllowed(method, "BUCKET");
   }
+  // (an object's operations read `versionId` before the checks below: only "null" names one)
+  if (key !== "") checkVersionId(params.get("versionId"));
   if (key !== "" && method === "GET" && params.has("attributes")) return route("GetObjectAttributes", objects.getObjectAttributes);
   if (params.has("attributes")) throw new S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.");
   const objectTagging = key !== "" && params.has("tagging");
@@ -103,6 +105,7 @@ export function routeOf(method: string, bucket: string, key: string, params: Map
     if (method === "DELETE") return route("DeleteBucketOwnershipControls", keptSettings.deleteBucketOwnershipControls);
   }
   if (key === "" && bucket !== "" && params.has("encryption")) {
+    if (method === "GET") return route("GetBucketEncryption", keptSettings.getBucketEncryption);
     if (method === "PUT") return route("PutBucketEncryption", keptSettings.putBucketEncryption);
     if (method === "DELETE") return route("DeleteBucketEncryption", keptSettings.deleteBucketEncryption);
   }

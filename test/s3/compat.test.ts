@@ -413,7 +413,17 @@ describe("buckets", () => {
       const everyone = owned.replace("</AccessControlList>", '<Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="Group"><URI>http://acs.amazonaws.com/groups/global/AllUsers</URI></Grantee><Permission>READ</Permission></Grant></AccessControlList>');
       expect(await errorCode(await put("acl", everyone, {}, path))).toBe("AccessControlListNotSupported");
       expect(await errorCode(await put("acl", owned, { "x-amz-acl": "private" }, path))).toBe("UnexpectedContent");
+      // an ACL of no grants takes even the owner's: not what holds
+      expect(await errorCode(await put("acl", owned.replace(/<AccessControlList>.*<\/AccessControlList>/s, "<AccessControlList/>"), {}, path))).toBe("AccessControlListNotSupported");
+      const ownerId = /<ID>([^<]+)<\/ID>/.exec(owned)![1];
+      expect((await put("acl", "", { "x-amz-grant-full-control": `id="${ownerId}"` }, path)).status).toBe(200);
+      expect(await errorCode(await put("acl", "", { "x-amz-grant-full-control": 'id="someone-else"' }, path))).toBe("AccessControlListNotSupported");
+      expect(await errorCode(await put("acl", "", { "x-amz-acl": "bogus" }, path))).toBe("InvalidArgument");
+      expect(await errorCode(await put("acl", "", { "x-amz-acl": "private", "x-amz-grant-full-control": `id="${ownerId}"` }, path))).toBe("InvalidRequest");
     }
+    // only the null version of an object is one s3d has
+    expect(await errorCode(await req({ method: "PUT", path: `/${bucket}/acl-object`, query: [["acl", ""], ["versionId", "3HL4kqtJlcpX"]], headers: { "x-amz-acl": "private" } }))).toBe("NotImplemented");
+    expect(await errorCode(await req({ method: "GET", path: `/${bucket}/acl-object`, query: [["acl", ""], ["versionId", "3HL4kqtJlcpX"]] }))).toBe("NotImplemented");
     expect(await errorCode(await put("acl", "", { "x-amz-acl": "private" }, `/${bucket}/no-such-acl-object`))).toBe("NoSuchKey");
     expect((await fetch(`${server.endpoint}/${bucket}/acl-object`)).status).toBe(403);
 

@@ -115,11 +115,15 @@ describe("an encrypted data dir through the S3 API", () => {
     const sse = (algorithm: string) =>
       `<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>${algorithm}</SSEAlgorithm></ApplyServerSideEncryptionByDefault><BucketKeyEnabled>true</BucketKeyEnabled></Rule></ServerSideEncryptionConfiguration>`;
     const put = (body: string) => req({ method: "PUT", path: `/${bucket}`, query: [["encryption", ""]], body, headers: { "content-md5": md5Base64(body) } });
+    const get = async () => await (await req({ method: "GET", path: `/${bucket}`, query: [["encryption", ""]] })).text();
+    expect(await get()).toContain("<SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault><BucketKeyEnabled>false</BucketKeyEnabled>");
     expect((await put(sse("AES256"))).status).toBe(200);
-    expect(await (await req({ method: "GET", path: `/${bucket}`, query: [["encryption", ""]] })).text()).toContain("<SSEAlgorithm>AES256</SSEAlgorithm>");
+    // the bucket key asked for is given back as set, so that tools see no change to make
+    expect(await get()).toContain("<SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault><BucketKeyEnabled>true</BucketKeyEnabled>");
     expect(await errorCode(await put(sse("aws:kms")))).toBe("NotImplemented");
+    expect(await errorCode(await put(sse("AES256").replace("</SSEAlgorithm>", "</SSEAlgorithm><KMSMasterKeyID>k</KMSMasterKeyID>")))).toBe("InvalidArgument");
     expect((await req({ method: "DELETE", path: `/${bucket}`, query: [["encryption", ""]] })).status).toBe(204);
-    expect(await (await req({ method: "GET", path: `/${bucket}`, query: [["encryption", ""]] })).text()).toContain("<SSEAlgorithm>AES256</SSEAlgorithm>");
+    expect(await get()).toContain("<SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault><BucketKeyEnabled>false</BucketKeyEnabled>");
   });
 
   test("ranges across fragment boundaries", async () => {

@@ -144,6 +144,22 @@ describe("users limited to some buckets", () => {
     expect((await fetch(`${server.endpoint}/private/reader/notes.txt`)).status).toBe(403);
     expect(await code(as("root", "DELETE", "/private", { query: [["policy", ""]] }))).toBe(204);
     expect(await code(as("reader", "GET", "/private/reader/notes.txt"))).toBe("AccessDenied");
+    // a Deny of everything binds the settings writes too: ACLs, ownership, encryption, websites
+    const denyAll = JSON.stringify({ Statement: [{ Effect: "Deny", Principal: { AWS: "arn:aws:iam:::user/team" }, Action: "s3:*", Resource: ["arn:aws:s3:::team-beta", "arn:aws:s3:::team-beta/*"] }] });
+    expect(await code(as("team", "PUT", "/team-beta"))).toBe(200);
+    expect(await code(as("team", "PUT", "/team-beta/x.txt", { body: "x" }))).toBe(200);
+    expect(await code(as("root", "PUT", "/team-beta", { query: [["policy", ""]], body: denyAll }))).toBe(204);
+    const ownership = "<OwnershipControls><Rule><ObjectOwnership>BucketOwnerEnforced</ObjectOwnership></Rule></OwnershipControls>";
+    expect(await code(as("team", "PUT", "/team-beta", { query: [["acl", ""]], headers: { "x-amz-acl": "private" } }))).toBe("AccessDenied");
+    expect(await code(as("team", "PUT", "/team-beta/x.txt", { query: [["acl", ""]], headers: { "x-amz-acl": "private" } }))).toBe("AccessDenied");
+    expect(await code(as("team", "PUT", "/team-beta/missing.txt", { query: [["acl", ""]], headers: { "x-amz-acl": "private" } }))).toBe("AccessDenied");
+    expect(await code(as("team", "PUT", "/team-beta", { query: [["ownershipControls", ""]], body: ownership, headers: { "content-md5": md5Base64(ownership) } }))).toBe("AccessDenied");
+    expect(await code(as("team", "DELETE", "/team-beta", { query: [["encryption", ""]] }))).toBe("AccessDenied");
+    expect(await code(as("team", "DELETE", "/team-beta", { query: [["website", ""]] }))).toBe("AccessDenied");
+    expect(await code(as("root", "DELETE", "/team-beta", { query: [["policy", ""]] }))).toBe(204);
+    expect(await code(as("team", "PUT", "/team-beta/x.txt", { query: [["acl", ""]], headers: { "x-amz-acl": "private" } }))).toBe(200);
+    expect(await code(as("team", "DELETE", "/team-beta/x.txt"))).toBe(204);
+    expect(await code(as("team", "DELETE", "/team-beta"))).toBe(204);
     const denyTeam = JSON.stringify({ Statement: [{ Effect: "Deny", Principal: { AWS: "arn:aws:iam:::user/team" }, Action: "s3:GetObject", Resource: "arn:aws:s3:::shared/*" }] });
     expect(await code(as("root", "PUT", "/shared", { query: [["policy", ""]], body: denyTeam }))).toBe(204);
     expect(await code(as("team", "GET", "/shared/a.txt"))).toBe("AccessDenied");

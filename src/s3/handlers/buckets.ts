@@ -126,14 +126,6 @@ const unsetConfigurations: Record<string, { operation: string; answer: (ctx: S3C
   // no ACLs: every bucket is BucketOwnerEnforced, its owner the only grantee
   ownershipControls: { operation: "GetBucketOwnershipControls", answer: () => xmlResponse(x("OwnershipControls", { xmlns: s3Xmlns }, x("Rule", x("ObjectOwnership", "BucketOwnerEnforced")))) },
   acl: { operation: "GetBucketAcl", answer: (ctx) => xmlResponse(ownerOnlyAcl(ctx)) },
-  encryption: {
-    operation: "GetBucketEncryption",
-    answer: (ctx) => {
-      if (!ctx.backend.encryptedAtRest) throw new S3Error("ServerSideEncryptionConfigurationNotFoundError", "The server side encryption configuration was not found", { BucketName: ctx.req.bucket });
-      const rule = x("Rule", x("ApplyServerSideEncryptionByDefault", x("SSEAlgorithm", "AES256")), x("BucketKeyEnabled", false));
-      return xmlResponse(x("ServerSideEncryptionConfiguration", { xmlns: s3Xmlns }, rule));
-    },
-  },
   replication: { operation: "GetBucketReplication", answer: (ctx) => notSet(ctx, "ReplicationConfigurationNotFoundError", "The replication configuration was not found") },
   "object-lock": { operation: "GetObjectLockConfiguration", answer: (ctx) => notSet(ctx, "ObjectLockConfigurationNotFoundError", "Object Lock configuration does not exist for this bucket") },
 };

@@ -5,13 +5,14 @@
  * one that asks for anything else is refused, never stored and ignored.
  */
 import { S3Error } from "../../errors.ts";
-import { ownershipRefusal } from "../attributes.ts";
-import { emptyResponse } from "../respond.ts";
-import { childList, childText, malformedXml, parseXmlBody, type XmlNode } from "../xml.ts";
+import { aclsNotSupported, cannedAcls, ownerOnlyAcls, ownershipKind, ownershipNotImplemented } from "../attributes.ts";
+import { emptyResponse, xmlResponse } from "../respond.ts";
+import { childList, childText, malformedXml, parseXmlBody, s3Xmlns, x, type XmlNode } from "../xml.ts";
 import { ownerOf, type S3Context } from "./context.ts";
 import { readSmallBody, requireIntegrityHeader } from "./small-body.ts";
 
-const aclsRefused = () => new S3Error("AccessControlListNotSupported", "The bucket does not allow ACLs");
+/** The name a bucket's default encryption is kept under: only whether it asked for a bucket key, to give that back. */
+const encryptionConfigName = "encryption";
 
 /** The single child element `name`, or MalformedXML. */
 function one(node: XmlNode | undefined, name: string): XmlNode {
@@ -25,10 +26,10 @@ export async function putBucketOwnershipControls(ctx: S3Context) {
   requireIntegrityHeader(ctx.req.headers);
   await ctx.backend.headBucket(ctx.req.bucket);
   const rule = one(parseXmlBody(await readSmallBody(ctx)).OwnershipControls, "Rule");
-  const ownership = childText(rule, "ObjectOwnership");
-  if (ownership === undefined) throw malformedXml();
-  const refusal = ownershipRefusal(ownership);
-  if (refusal !== undefined) throw refusal.code === "InvalidArgument" ? malformedXml() : refusal;
+  const ownership = childText(rule, "ObjectOwnership") ?? "";
+  const kind = ownershipKind(ownership);
+  if (kind === "unknown") throw malformedXml();
+  if (kind === "unsupported") throw ownershipNotImplemented(ownership);
   return emptyResponse(200);
 }
 
@@ -38,56 +39,75 @@ export async function deleteBucketOwnershipControls(ctx: S3Context): Promise<nev
   throw new S3Error("NotImplemented", "Every s3d bucket is BucketOwnerEnforced: without ownership controls it would take ACLs, which s3d does not implement.");
 }
 
+/** Whether grant headers name the owner alone, with full control: `x-amz-grant-full-control: id="OWNER"`. */
+function ownerGrantHeaders(headers: Record<string, string>, owner: string): boolean {
+  const grants = Object.keys(headers).filter((name) => name.startsWith("x-amz-grant-"));
+  if (grants.length !== 1 || grants[0] !== "x-amz-grant-full-control") return false;
+  return headers["x-amz-grant-full-control"].split(",").every((grantee) => /^\s*id="?([^"]*)"?\s*$/i.exec(grantee)?.[1] === owner);
+}
+
 /**
  * PutBucketAcl and PutObjectAcl: an ACL that grants the owner alone (the canned `private` or
- * `bucket-owner-full-control`, or an AccessControlPolicy whose every grant is the owner's
- * FULL_CONTROL), which is what every s3d bucket and object has; any other is
- * AccessControlListNotSupported, as S3 answers on a BucketOwnerEnforced bucket.
+ * `bucket-owner-full-control`, the owner's full control in a grant header, or an
+ * AccessControlPolicy whose grants are all the owner's FULL_CONTROL), which is what every s3d
+ * bucket and object has; any other is AccessControlListNotSupported, as S3 answers on a
+ * BucketOwnerEnforced bucket.
  */
 export async function putAcl(ctx: S3Context) {
   const { bucket, key, headers } = ctx.req;
   if (key === "") await ctx.backend.headBucket(bucket);
   else (await ctx.backend.openObject(bucket, key)).close();
+  const owner = ownerOf(ctx).id;
   const canned = headers["x-amz-acl"];
-  const grants = Object.keys(headers).some((name) => name.startsWith("x-amz-grant-"));
+  const grantHeaders = Object.keys(headers).some((name) => name.startsWith("x-amz-grant-"));
   const body = await readSmallBody(ctx);
-  if (canned !== undefined || grants) {
+  if (canned !== undefined || grantHeaders) {
     if (body.trim() !== "") throw new S3Error("UnexpectedContent", "This request does not support content");
-    if (grants || !["private", "bucket-owner-full-control"].includes(canned!)) throw aclsRefused();
+    if (canned !== undefined && grantHeaders) throw new S3Error("InvalidRequest", "Specifying both Canned ACLs and Header Grants is not allowed");
+    if (canned !== undefined && !cannedAcls.includes(canned)) throw new S3Error("InvalidArgument", "The canned ACL is not valid", { ArgumentName: "x-amz-acl", ArgumentValue: canned });
+    if (canned !== undefined ? !ownerOnlyAcls.includes(canned) : !ownerGrantHeaders(headers, owner)) throw aclsNotSupported();
     return emptyResponse(200);
   }
   if (body.trim() === "") throw new S3Error("MissingSecurityHeader", "Your request was missing a required header", { MissingHeaderName: "x-amz-acl" });
-  const list = one(parseXmlBody(body).AccessControlPolicy, "AccessControlList");
-  const owner = ownerOf(ctx).id;
-  const ownersAlone = childList(list, "Grant").every((grant) => childText(one(grant, "Grantee"), "ID") === owner && childText(grant, "Permission") === "FULL_CONTROL");
-  if (!ownersAlone) throw aclsRefused();
+  const grants = childList(one(parseXmlBody(body).AccessControlPolicy, "AccessControlList"), "Grant");
+  // (an ACL of no grants would take even the owner's: not what holds either)
+  const ownersAlone = grants.length > 0 && grants.every((grant) => childText(one(grant, "Grantee"), "ID") === owner && childText(grant, "Permission") === "FULL_CONTROL");
+  if (!ownersAlone) throw aclsNotSupported();
   return emptyResponse(200);
 }
 
 /**
  * PutBucketEncryption: SSE-S3 (AES256) by default, which a server with a master key gives every
- * object already (GetBucketEncryption says so); anything else, or AES256 on a server that stores
- * data unencrypted, is NotImplemented.
+ * object already; whether it asked for a bucket key is kept, to be given back as set. Anything
+ * else, or AES256 on a server that stores data unencrypted, is refused.
  */
 export async function putBucketEncryption(ctx: S3Context) {
   requireIntegrityHeader(ctx.req.headers);
   await ctx.backend.headBucket(ctx.req.bucket);
-  const rules = childList(parseXmlBody(await readSmallBody(ctx)).ServerSideEncryptionConfiguration, "Rule");
-  if (rules.length === 0) throw malformedXml();
-  for (const rule of rules) {
-    const algorithm = childText(one(rule, "ApplyServerSideEncryptionByDefault"), "SSEAlgorithm");
-    if (algorithm === undefined) throw malformedXml();
-    if (algorithm === "aws:kms" || algorithm === "aws:kms:dsse") throw new S3Error("NotImplemented", "Server-side encryption with KMS keys is not implemented by s3d.");
-    if (algorithm !== "AES256") throw malformedXml();
-    if (!ctx.backend.encryptedAtRest) {
-      throw new S3Error("NotImplemented", "This server stores objects unencrypted: default encryption (AES256) needs s3d started with an encryption key.");
-    }
-  }
+  const rule = one(parseXmlBody(await readSmallBody(ctx)).ServerSideEncryptionConfiguration, "Rule");
+  const byDefault = one(rule, "ApplyServerSideEncryptionByDefault");
+  const algorithm = childText(byDefault, "SSEAlgorithm");
+  if (algorithm === "aws:kms" || algorithm === "aws:kms:dsse") throw new S3Error("NotImplemented", "Server-side encryption with KMS keys is not implemented by s3d.");
+  if (algorithm !== "AES256") throw malformedXml();
+  if (childText(byDefault, "KMSMasterKeyID") !== undefined) throw new S3Error("InvalidArgument", "a KMSMasterKeyID is not applicable if the default sse algorithm is not aws:kms or aws:kms:dsse");
+  const bucketKey = childText(rule, "BucketKeyEnabled");
+  if (bucketKey !== undefined && bucketKey !== "true" && bucketKey !== "false") throw malformedXml();
+  if (!ctx.backend.encryptedAtRest) throw new S3Error("NotImplemented", "This server stores objects unencrypted: default encryption (AES256) needs s3d started with an encryption key.");
+  await ctx.backend.setBucketConfig(ctx.req.bucket, encryptionConfigName, JSON.stringify({ bucketKeyEnabled: bucketKey === "true" }));
   return emptyResponse(200);
+}
+
+/** GetBucketEncryption: AES256 when s3d encrypts at rest (every bucket then has it), with the bucket key as last put. */
+export async function getBucketEncryption(ctx: S3Context) {
+  const stored = await ctx.backend.getBucketConfig(ctx.req.bucket, encryptionConfigName);
+  if (!ctx.backend.encryptedAtRest) throw new S3Error("ServerSideEncryptionConfigurationNotFoundError", "The server side encryption configuration was not found", { BucketName: ctx.req.bucket });
+  const bucketKeyEnabled = stored !== undefined && (JSON.parse(stored) as { bucketKeyEnabled?: boolean }).bucketKeyEnabled === true;
+  const rule = x("Rule", x("ApplyServerSideEncryptionByDefault", x("SSEAlgorithm", "AES256")), x("BucketKeyEnabled", bucketKeyEnabled));
+  return xmlResponse(x("ServerSideEncryptionConfiguration", { xmlns: s3Xmlns }, rule));
 }
 
 /** DeleteBucketEncryption: 204; S3 falls back to SSE-S3, which is what s3d gives (or does not) anyway. */
 export async function deleteBucketEncryption(ctx: S3Context) {
-  await ctx.backend.headBucket(ctx.req.bucket);
+  await ctx.backend.setBucketConfig(ctx.req.bucket, encryptionConfigName, undefined);
   return emptyResponse(204);
 }
