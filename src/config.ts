@@ -130,7 +130,7 @@ function checkValue(setting: Setting, raw: unknown, where: string): Config[Setti
     case "domain":
     case "websiteDomain":
       if (typeof raw !== "string" || !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(raw)) {
-        throw bad(`domain must be a DNS name like s3.example.test, not ${JSON.stringify(raw)}`);
+        throw bad(`must be a DNS name like s3.example.test, not ${JSON.stringify(raw)}`);
       }
       return raw;
     case "minFreeBytes": {

@@ -47,7 +47,6 @@ function tagOf(node: XmlNode): [string, string] {
   return [key, childText(node, "Value") ?? ""];
 }
 
-
 function filterOf(rule: XmlNode): LifecycleFilter {
   const rulePrefix = childText(rule, "Prefix");
   const filter = single(rule, "Filter");

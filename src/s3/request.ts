@@ -50,6 +50,20 @@ export function bucketFromHost(host: string | undefined, domain: string | undefi
 }
 
 /**
+ * The bucket a Host header names and whether it is that bucket's website: a host under
+ * `websiteDomain` is, one under `domain` is the S3 API's, and a host under both belongs to the
+ * longer one (with --domain s3.web.test and --website-domain web.test, s3.web.test and
+ * site.s3.web.test are the API's).
+ */
+export function addressedBy(host: string | undefined, domain: string | undefined, websiteDomain: string | undefined): { bucket: string | undefined; website: boolean } {
+  const name = host?.replace(/:\d+$/, "").toLowerCase();
+  const under = (d: string | undefined): d is string => d !== undefined && name !== undefined && (name === d.toLowerCase() || name.endsWith(`.${d.toLowerCase()}`));
+  const website = under(websiteDomain) && !(under(domain) && domain.length > websiteDomain.length);
+  const bucket = bucketFromHost(host, website ? websiteDomain : domain);
+  return { bucket, website: website && bucket !== undefined };
+}
+
+/**
  * Splits a request target into bucket, key and query: path style ("/bucket/some%20key?x=1"),
  * or virtual-host style when the Host header named the bucket (then the whole path is the key).
  */

@@ -17,12 +17,12 @@ import { Authenticator, type Authenticated, type User } from "./auth.ts";
 import { corsHeaders, matchCors } from "./cors.ts";
 import type { FormAuth } from "./handlers/context.ts";
 import { corsRulesOf } from "./handlers/cors.ts";
+import * as objects from "./handlers/objects.ts";
 import { begun, hasBody, headersOf, identityHeaders, rawResponse, send } from "./http-io.ts";
 import { KeptConfigs } from "./kept-configs.ts";
 import { lifecycleConfigName, parseStoredLifecycle } from "./lifecycle.ts";
-import * as objects from "./handlers/objects.ts";
 import { checkScrape, metricsContentType, metricsPath, RequestMetrics } from "./metrics.ts";
-import { bucketFromHost, firstValues, parseTarget, type S3Request } from "./request.ts";
+import { addressedBy, firstValues, parseTarget, type S3Request } from "./request.ts";
 import { errorResponse, isHeaderValue, type S3Response } from "./respond.ts";
 import { routeOf, type Route } from "./router.ts";
 import { serveWebsite } from "./website-serve.ts";
@@ -120,9 +120,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       if (headerBytes > requestHeaderBytesMax) {
         throw new S3Error("RequestHeaderSectionTooLarge", `Your request header section exceeds the maximum allowed size of ${requestHeaderBytesMax} bytes.`);
       }
-      // (the website domain first: it may sit under the S3 one, as s3-website.example.test under example.test)
-      const websiteBucket = bucketFromHost(headers.host, options.websiteDomain);
-      const hostBucket = websiteBucket ?? bucketFromHost(headers.host, options.domain);
+      const addressed = addressedBy(headers.host, options.domain, options.websiteDomain);
+      const hostBucket = addressed.bucket;
+      const websiteBucket = addressed.website ? addressed.bucket : undefined;
       const target = parseTarget(incoming.url ?? "/", hostBucket);
       // (s3d's own paths are path-style only: under a bucket's virtual host, /_s3d/health is a key)
       const ownPath = hostBucket === undefined ? target.rawPath : undefined;
@@ -142,13 +142,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         const sourceIp = incoming.socket?.remoteAddress;
         if (sourceIp === undefined) throw new S3Error("AccessDenied", "Access Denied");
         const access = policies.accessFor(undefined, conditionValuesOf(req, "GetObject", sourceIp, undefined));
-        // an object is read as an unsigned GetObject (or HeadObject) of its key: ranges and conditionals apply
-        const getObject = (key: string, head: boolean) =>
+        // an object is read as an unsigned GetObject (or HeadObject) of its key, with the request's headers (its range, its conditions) or without
+        const getObject = (key: string, head: boolean, requestHeaders: Record<string, string>) =>
           (head ? objects.headObject : objects.getObject)({
-            req: { ...req, key, method: head ? "HEAD" : "GET", params: new Map() },
+            req: { ...req, key, method: head ? "HEAD" : "GET", params: new Map(), headers: requestHeaders },
             backend, region, formAuth, policies, lifecycles, access, accessKeyId: "", payload: { kind: "unsigned" },
           });
-        response = await serveWebsite({ bucket: websiteBucket, decodedPath: target.decodedPath, method, host: headers.host ?? "", protocol: req.scheme, requestId }, { backend, access, getObject });
+        response = await serveWebsite({ bucket: websiteBucket, decodedPath: target.decodedPath, method, headers, protocol: req.scheme, requestId }, { backend, access, getObject });
         if (response.body instanceof ReadableStream) response = { ...response, body: await begun(response.body) };
       } else if (ownPath === healthPath && (method === "GET" || method === "HEAD")) {
         operation = "Health";

@@ -6,6 +6,7 @@
  * object's x-amz-website-redirect-location redirect, and errors are HTML pages, or the bucket's
  * error document.
  */
+import { STATUS_CODES } from "node:http";
 import { S3Error } from "../errors.ts";
 import type { Backend } from "../store/backend.ts";
 import type { Access } from "./access.ts";
@@ -17,8 +18,8 @@ export interface WebsiteRequest {
   bucket: string;
   decodedPath: string;
   method: string;
-  /** the Host header as the client sent it, for redirects that keep the host */
-  host: string;
+  /** the request's headers: its Host for redirects that keep it, its range and conditions for the page asked for */
+  headers: Record<string, string>;
   protocol: "http" | "https";
   requestId: string;
 }
@@ -27,11 +28,18 @@ export interface WebsiteServices {
   backend: Backend;
   /** what an unsigned request may do (the bucket's policy decides) */
   access: Access;
-  /** S3's GetObject (HeadObject when `head`) of `key` for this unsigned request: ranges and conditionals apply */
-  getObject(key: string, head: boolean): Promise<S3Response>;
+  /** S3's GetObject (HeadObject when `head`) of `key` as an unsigned request with these headers */
+  getObject(key: string, head: boolean, headers: Record<string, string>): Promise<S3Response>;
 }
 
-const statusTexts: Record<number, string> = { 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 500: "Internal Server Error" };
+/**
+ * The request's headers without its range and conditions: for the pages it did not ask for (the
+ * error document, the index probed for a directory), which a browser's If-None-Match or Range
+ * would otherwise cut down to nothing.
+ */
+function plainHeaders(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => name !== "range" && !name.startsWith("if-")));
+}
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -39,7 +47,7 @@ function escapeHtml(text: string): string {
 
 /** An error as S3's website endpoints answer it: a small HTML page naming the code. */
 function errorPage(error: S3Error, req: WebsiteRequest, key?: string): S3Response {
-  const title = `${error.httpStatus} ${statusTexts[error.httpStatus] ?? "Error"}`;
+  const title = `${error.httpStatus} ${STATUS_CODES[error.httpStatus] ?? "Error"}`;
   const items = [`Code: ${error.code}`, `Message: ${error.message}`, ...(key !== undefined ? [`Key: ${key}`] : []), `RequestId: ${req.requestId}`];
   const body = `<html>\n<head><title>${title}</title></head>\n<body>\n<h1>${title}</h1>\n<ul>\n${items.map((i) => `<li>${escapeHtml(i)}</li>`).join("\n")}\n</ul>\n<hr/>\n</body>\n</html>\n`;
   return { status: error.httpStatus, headers: { "content-type": "text/html; charset=utf-8" }, body: req.method === "HEAD" ? undefined : body };
@@ -63,28 +71,32 @@ export async function serveWebsite(req: WebsiteRequest, services: WebsiteService
   if (config.kind === "redirect-all") return redirect(301, `${config.protocol ?? req.protocol}://${config.hostName}/${encodeKey(req.decodedPath.replace(/^\//, ""))}`);
 
   const key = websiteKey(req.decodedPath, config.indexSuffix);
+  const host = req.headers.host ?? "";
   const before = ruleFor(config.rules, key);
   if (before !== undefined) {
-    const to = ruleRedirect(before, key, req.host, req.protocol);
+    const to = ruleRedirect(before, key, host, req.protocol);
     return redirect(to.status, to.location);
   }
-  const found = await objectOrError(key, req, services);
+  const found = await objectOrError(key, req, req.headers, services);
   if (!(found instanceof S3Error)) return found;
   // "docs" names no object but "docs/index.html" does: the browser is sent to "docs/"
   if (found.code === "NoSuchKey" && !req.decodedPath.endsWith("/")) {
     const index = `${key}/${config.indexSuffix}`;
-    if (!((await objectOrError(index, { ...req, method: "HEAD" }, services)) instanceof S3Error)) return redirect(302, `/${encodeKey(key)}/`);
+    if (!((await objectOrError(index, { ...req, method: "HEAD" }, plainHeaders(req.headers), services)) instanceof S3Error)) return redirect(302, `/${encodeKey(key)}/`);
   }
   // a missing key is told only where everyone may list the bucket, else it is AccessDenied, as S3 answers
   const served = await services.access.told(found, req.bucket);
   const after = ruleFor(config.rules, key, served.httpStatus);
   if (after !== undefined) {
-    const to = ruleRedirect(after, key, req.host, req.protocol);
+    const to = ruleRedirect(after, key, host, req.protocol);
     return redirect(to.status, to.location);
   }
   if (config.errorKey !== undefined && (served.httpStatus === 403 || served.httpStatus === 404)) {
-    const page = await objectOrError(config.errorKey, req, services, false);
-    if (!(page instanceof S3Error)) return { ...page, status: served.httpStatus };
+    const page = await objectOrError(config.errorKey, req, plainHeaders(req.headers), services, false);
+    if (!(page instanceof S3Error)) {
+      const { [websiteRedirectHeader]: _, ...headers } = page.headers;
+      return { ...page, status: served.httpStatus, headers };
+    }
   }
   return errorPage(served, req, key);
 }
@@ -94,11 +106,11 @@ export async function serveWebsite(req: WebsiteRequest, services: WebsiteService
  * where everyone may not read it, else what the read met (NoSuchKey, a failed precondition...).
  * `redirects`: whether an object's x-amz-website-redirect-location is followed (not for the error document).
  */
-async function objectOrError(key: string, req: WebsiteRequest, services: WebsiteServices, redirects = true): Promise<S3Response | S3Error> {
+async function objectOrError(key: string, req: WebsiteRequest, headers: Record<string, string>, services: WebsiteServices, redirects = true): Promise<S3Response | S3Error> {
   if (!(await services.access.allows(["s3:GetObject"], req.bucket, key))) return new S3Error("AccessDenied", "Access Denied");
   let answer: S3Response;
   try {
-    answer = await services.getObject(key, req.method === "HEAD");
+    answer = await services.getObject(key, req.method === "HEAD", headers);
   } catch (error) {
     if (error instanceof S3Error) return error;
     throw error;

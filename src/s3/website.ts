@@ -38,6 +38,13 @@ function only(node: XmlNode | undefined, allowed: string[]): void {
   if (childNames(node).some((name) => !allowed.includes(name))) throw malformedXml();
 }
 
+/** A host name a redirect may name: a DNS name, or an address, with a port or not. */
+function hostNameOf(node: XmlNode): string | undefined {
+  const hostName = childText(node, "HostName");
+  if (hostName !== undefined && !/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?$/.test(hostName)) throw invalidArgument("The HostName is not a valid host name.");
+  return hostName;
+}
+
 function protocolOf(node: XmlNode): "http" | "https" | undefined {
   const protocol = childText(node, "Protocol");
   if (protocol === undefined) return undefined;
@@ -49,7 +56,7 @@ function redirectElement(node: XmlNode): Redirect {
   only(node, ["HostName", "Protocol", "HttpRedirectCode", "ReplaceKeyPrefixWith", "ReplaceKeyWith"]);
   if (childNames(node).length === 0) throw invalidRequest("A routing rule's Redirect must name at least one of HostName, Protocol, HttpRedirectCode, ReplaceKeyPrefixWith and ReplaceKeyWith.");
   const redirect: Redirect = {
-    hostName: childText(node, "HostName"),
+    hostName: hostNameOf(node),
     protocol: protocolOf(node),
     httpRedirectCode: childText(node, "HttpRedirectCode"),
     replaceKeyPrefixWith: childText(node, "ReplaceKeyPrefixWith"),
@@ -87,8 +94,8 @@ export function websiteFromXml(document: string): WebsiteConfig {
   if (all !== undefined) {
     if (childNames(root).length > 1) throw invalidRequest("RedirectAllRequestsTo cannot be provided in conjunction with other Routing Rules.");
     only(all, ["HostName", "Protocol"]);
-    const hostName = childText(all, "HostName");
-    if (hostName === undefined || hostName === "") throw invalidArgument("A value for RedirectAllRequestsTo HostName must be provided.");
+    const hostName = hostNameOf(all);
+    if (hostName === undefined) throw invalidArgument("A value for RedirectAllRequestsTo HostName must be provided.");
     return { kind: "redirect-all", hostName, protocol: protocolOf(all) };
   }
   const index = single(root, "IndexDocument");
@@ -162,7 +169,10 @@ export function ruleRedirect(rule: RoutingRule, key: string, host: string, proto
   return { status: Number(redirect.httpRedirectCode ?? 301), location: `${redirect.protocol ?? protocol}://${redirect.hostName ?? host}/${encodeKey(newKey)}` };
 }
 
-/** A key as a URL path: each byte that a path cannot carry percent-encoded, "/" kept. */
+/**
+ * A key as a URL path: each byte that a path cannot carry percent-encoded, "/" kept but a leading
+ * one (a Location of "//host/" would send the browser to another host).
+ */
 export function encodeKey(key: string): string {
-  return key.split("/").map(encodeURIComponent).join("/");
+  return key.split("/").map(encodeURIComponent).join("/").replace(/^\//, "%2F");
 }

@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { S3Error } from "../../src/errors.ts";
-import { ruleFor, ruleRedirect, websiteFromXml, websiteKey, websiteXml } from "../../src/s3/website.ts";
+import { addressedBy } from "../../src/s3/request.ts";
+import { encodeKey, ruleFor, ruleRedirect, websiteFromXml, websiteKey, websiteXml } from "../../src/s3/website.ts";
 import { xmlDocument } from "../../src/s3/xml.ts";
 import { errorCode, md5Base64, rawRequest, s3 } from "../support/client.ts";
 import { startS3d, type TestServer } from "../support/server.ts";
@@ -62,11 +63,27 @@ describe("the WebsiteConfiguration document", () => {
       [rule("<Condition><KeyPrefixEquals>a</KeyPrefixEquals></Condition>"), "MalformedXML"],
       [`${index}<Extra/>`, "MalformedXML"],
       [`${index}<RoutingRules></RoutingRules>`, "MalformedXML"],
+      ["<RedirectAllRequestsTo><HostName>evil.test/path?x</HostName></RedirectAllRequestsTo>", "InvalidArgument"],
+      [rule("<Redirect><HostName>bücher.test</HostName></Redirect>"), "InvalidArgument"],
     ] as const) {
       expect([inner, refusal(config(inner))]).toEqual([inner, code]);
     }
     const many = Array.from({ length: 51 }, () => "<RoutingRule><Redirect><HostName>h</HostName></Redirect></RoutingRule>").join("");
     expect(refusal(config(`${index}<RoutingRules>${many}</RoutingRules>`))).toBe("InvalidArgument");
+  });
+
+  test("a host names a bucket's website or its API; under both domains, the longer one's; a leading / of a key never makes a Location another host", () => {
+    expect(addressedBy("site.web.test:9000", "s3.test", "web.test")).toEqual({ bucket: "site", website: true });
+    expect(addressedBy("site.s3.test", "s3.test", "web.test")).toEqual({ bucket: "site", website: false });
+    expect(addressedBy("web.test", "s3.test", "web.test")).toEqual({ bucket: undefined, website: false });
+    // --domain s3.web.test --website-domain web.test: the API keeps its hosts
+    expect(addressedBy("s3.web.test", "s3.web.test", "web.test")).toEqual({ bucket: undefined, website: false });
+    expect(addressedBy("site.s3.web.test", "s3.web.test", "web.test")).toEqual({ bucket: "site", website: false });
+    expect(addressedBy("site.web.test", "s3.web.test", "web.test")).toEqual({ bucket: "site", website: true });
+    // and the other way round
+    expect(addressedBy("site.web.s3.test", "s3.test", "web.s3.test")).toEqual({ bucket: "site", website: true });
+    expect(addressedBy("127.0.0.1:9000", "s3.test", "web.test")).toEqual({ bucket: undefined, website: false });
+    expect([encodeKey("/evil.test/index.html"), encodeKey("docs/a b"), encodeKey("a//b")]).toEqual(["%2Fevil.test/index.html", "docs/a%20b", "a//b"]);
   });
 
   test("keys, rules and where they send a request", () => {
@@ -160,6 +177,18 @@ describe("the website endpoint", () => {
     expect([moved.status, moved.headers.get("location")]).toEqual([301, "/docs/page.html"]);
     const post = await visit("/index.html", "POST");
     expect([post.status, post.headers.get("allow")]).toEqual([405, "GET, HEAD"]);
+    // a browser's conditions and range are for the page it asked for, not for the error document or the directory's index
+    const etagOf404 = (await signed({ method: "HEAD", path: `/${bucket}/404.html` })).headers.get("etag")!;
+    const revalidated = await visit("/nowhere.html", "GET", { "if-none-match": etagOf404, range: "bytes=0-3" });
+    expect([revalidated.status, await revalidated.text()]).toEqual([403, "<h1>lost</h1>"]);
+    const probed = await visit("/docs", "GET", { "if-match": '"nope"' });
+    expect([probed.status, probed.headers.get("location")]).toEqual([302, "/docs/"]);
+    // Block Public Access: RestrictPublicBuckets takes the public policy from the website too
+    const restrict = "<PublicAccessBlockConfiguration><RestrictPublicBuckets>true</RestrictPublicBuckets></PublicAccessBlockConfiguration>";
+    expect((await signed({ method: "PUT", path: `/${bucket}`, query: [["publicAccessBlock", ""]], body: restrict, headers: { "content-md5": md5Base64(restrict) } })).status).toBe(200);
+    expect((await visit("/")).status).toBe(403);
+    expect((await signed({ method: "DELETE", path: `/${bucket}`, query: [["publicAccessBlock", ""]] })).status).toBe(204);
+    expect((await visit("/")).status).toBe(200);
     // the S3 API itself is not served at the website's host
     expect((await visit("/?list-type=2")).status).toBe(200);
     expect(await (await visit("/?list-type=2")).text()).toBe("<h1>home</h1>");
