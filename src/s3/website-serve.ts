@@ -12,7 +12,7 @@ import type { Backend } from "../store/backend.ts";
 import type { Access } from "./access.ts";
 import { websiteRedirectHeader } from "./attributes.ts";
 import type { S3Response } from "./respond.ts";
-import { encodeKey, ruleFor, ruleRedirect, websiteConfigName, websiteKey, type WebsiteConfig } from "./website.ts";
+import { encodeKey, ruleFor, ruleRedirect, websiteConfigName, websiteKey, type RoutingRule, type WebsiteConfig } from "./website.ts";
 
 export interface WebsiteRequest {
   bucket: string;
@@ -71,12 +71,12 @@ export async function serveWebsite(req: WebsiteRequest, services: WebsiteService
   if (config.kind === "redirect-all") return redirect(301, `${config.protocol ?? req.protocol}://${config.hostName}/${encodeKey(req.decodedPath.replace(/^\//, ""))}`);
 
   const key = websiteKey(req.decodedPath, config.indexSuffix);
-  const host = req.headers.host ?? "";
-  const before = ruleFor(config.rules, key);
-  if (before !== undefined) {
-    const to = ruleRedirect(before, key, host, req.protocol);
+  const follow = (rule: RoutingRule) => {
+    const to = ruleRedirect(rule, key, req.headers.host ?? "", req.protocol);
     return redirect(to.status, to.location);
-  }
+  };
+  const before = ruleFor(config.rules, key);
+  if (before !== undefined) return follow(before);
   const found = await objectOrError(key, req, req.headers, services);
   if (!(found instanceof S3Error)) return found;
   // "docs" names no object but "docs/index.html" does: the browser is sent to "docs/"
@@ -87,10 +87,7 @@ export async function serveWebsite(req: WebsiteRequest, services: WebsiteService
   // a missing key is told only where everyone may list the bucket, else it is AccessDenied, as S3 answers
   const served = await services.access.told(found, req.bucket);
   const after = ruleFor(config.rules, key, served.httpStatus);
-  if (after !== undefined) {
-    const to = ruleRedirect(after, key, host, req.protocol);
-    return redirect(to.status, to.location);
-  }
+  if (after !== undefined) return follow(after);
   if (config.errorKey !== undefined && (served.httpStatus === 403 || served.httpStatus === 404)) {
     const page = await objectOrError(config.errorKey, req, plainHeaders(req.headers), services, false);
     if (!(page instanceof S3Error)) {
