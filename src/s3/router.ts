@@ -56,59 +56,67 @@ function route(operation: string, handler: Handler): Route {
   return { operation, handler };
 }
 
+/**
+ * A bucket's configurations, each a sub-resource (`?policy`), by the methods it is served for; any
+ * other method is MethodNotAllowed. Some are settings every s3d bucket has, whose writes are
+ * accepted where they ask for what holds (kept-settings.ts).
+ */
+const bucketConfigurations: ReadonlyArray<readonly [string, Readonly<Record<string, Route>>]> = [
+  ["cors", { PUT: route("PutBucketCors", cors.putBucketCors), GET: route("GetBucketCors", cors.getBucketCors), DELETE: route("DeleteBucketCors", cors.deleteBucketCors) }],
+  ["policy", { PUT: route("PutBucketPolicy", policy.putBucketPolicy), GET: route("GetBucketPolicy", policy.getBucketPolicy), DELETE: route("DeleteBucketPolicy", policy.deleteBucketPolicy) }],
+  ["policyStatus", { GET: route("GetBucketPolicyStatus", policy.getBucketPolicyStatus) }],
+  [
+    "lifecycle",
+    {
+      PUT: route("PutBucketLifecycleConfiguration", lifecycle.putBucketLifecycle),
+      GET: route("GetBucketLifecycleConfiguration", lifecycle.getBucketLifecycle),
+      DELETE: route("DeleteBucketLifecycle", lifecycle.deleteBucketLifecycle),
+    },
+  ],
+  [
+    "publicAccessBlock",
+    {
+      PUT: route("PutPublicAccessBlock", publicAccessBlock.putPublicAccessBlock),
+      GET: route("GetPublicAccessBlock", publicAccessBlock.getPublicAccessBlock),
+      DELETE: route("DeletePublicAccessBlock", publicAccessBlock.deletePublicAccessBlock),
+    },
+  ],
+  ["tagging", { PUT: route("PutBucketTagging", buckets.putBucketTagging), GET: route("GetBucketTagging", buckets.getBucketTagging), DELETE: route("DeleteBucketTagging", buckets.deleteBucketTagging) }],
+  ["website", { PUT: route("PutBucketWebsite", website.putBucketWebsite), GET: route("GetBucketWebsite", website.getBucketWebsite), DELETE: route("DeleteBucketWebsite", website.deleteBucketWebsite) }],
+  [
+    "ownershipControls",
+    {
+      PUT: route("PutBucketOwnershipControls", keptSettings.putBucketOwnershipControls),
+      GET: route("GetBucketOwnershipControls", keptSettings.getBucketOwnershipControls),
+      DELETE: route("DeleteBucketOwnershipControls", keptSettings.deleteBucketOwnershipControls),
+    },
+  ],
+  [
+    "encryption",
+    {
+      PUT: route("PutBucketEncryption", keptSettings.putBucketEncryption),
+      GET: route("GetBucketEncryption", keptSettings.getBucketEncryption),
+      DELETE: route("DeleteBucketEncryption", keptSettings.deleteBucketEncryption),
+    },
+  ],
+];
+
 export function routeOf(method: string, bucket: string, key: string, params: Map<string, string>, headers: Record<string, string>): Route {
   if (method === "OPTIONS" && bucket !== "") return { operation: "PreflightRequest", handler: cors.preflight, anonymous: true };
-  if (key === "" && bucket !== "" && params.has("cors")) {
-    if (method === "PUT") return route("PutBucketCors", cors.putBucketCors);
-    if (method === "GET") return route("GetBucketCors", cors.getBucketCors);
-    if (method === "DELETE") return route("DeleteBucketCors", cors.deleteBucketCors);
-  }
-  if (key === "" && bucket !== "" && params.has("policy")) {
-    if (method === "PUT") return route("PutBucketPolicy", policy.putBucketPolicy);
-    if (method === "GET") return route("GetBucketPolicy", policy.getBucketPolicy);
-    if (method === "DELETE") return route("DeleteBucketPolicy", policy.deleteBucketPolicy);
-    throw methodNotAllowed(method, "BUCKET");
-  }
-  if (key === "" && bucket !== "" && params.has("lifecycle")) {
-    if (method === "PUT") return route("PutBucketLifecycleConfiguration", lifecycle.putBucketLifecycle);
-    if (method === "GET") return route("GetBucketLifecycleConfiguration", lifecycle.getBucketLifecycle);
-    if (method === "DELETE") return route("DeleteBucketLifecycle", lifecycle.deleteBucketLifecycle);
-    throw methodNotAllowed(method, "BUCKET");
-  }
-  if (key === "" && bucket !== "" && params.has("publicAccessBlock")) {
-    if (method === "PUT") return route("PutPublicAccessBlock", publicAccessBlock.putPublicAccessBlock);
-    if (method === "GET") return route("GetPublicAccessBlock", publicAccessBlock.getPublicAccessBlock);
-    if (method === "DELETE") return route("DeletePublicAccessBlock", publicAccessBlock.deletePublicAccessBlock);
-    throw methodNotAllowed(method, "BUCKET");
-  }
-  if (key === "" && bucket !== "" && method === "GET" && params.has("policyStatus")) return route("GetBucketPolicyStatus", policy.getBucketPolicyStatus);
-  if (key === "" && bucket !== "" && params.has("tagging")) {
-    if (method === "PUT") return route("PutBucketTagging", buckets.putBucketTagging);
-    if (method === "GET") return route("GetBucketTagging", buckets.getBucketTagging);
-    if (method === "DELETE") return route("DeleteBucketTagging", buckets.deleteBucketTagging);
-    throw methodNotAllowed(method, "BUCKET");
+  if (key === "" && bucket !== "") {
+    for (const [name, methods] of bucketConfigurations) {
+      if (!params.has(name)) continue;
+      const served = methods[method];
+      if (served === undefined) throw methodNotAllowed(method, "BUCKET");
+      return served;
+    }
   }
   // (an object's operations read `versionId` before the checks below: only "null" names one)
   if (key !== "") checkVersionId(params.get("versionId"));
   if (key !== "" && method === "GET" && params.has("attributes")) return route("GetObjectAttributes", objects.getObjectAttributes);
   if (params.has("attributes")) throw new S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.");
   const objectTagging = key !== "" && params.has("tagging");
-  if (key === "" && bucket !== "" && params.has("website")) {
-    if (method === "PUT") return route("PutBucketWebsite", website.putBucketWebsite);
-    if (method === "GET") return route("GetBucketWebsite", website.getBucketWebsite);
-    if (method === "DELETE") return route("DeleteBucketWebsite", website.deleteBucketWebsite);
-    throw methodNotAllowed(method, "BUCKET");
-  }
-  // settings every s3d bucket has: written, they are accepted where they ask for what holds (kept-settings.ts)
-  if (key === "" && bucket !== "" && params.has("ownershipControls")) {
-    if (method === "PUT") return route("PutBucketOwnershipControls", keptSettings.putBucketOwnershipControls);
-    if (method === "DELETE") return route("DeleteBucketOwnershipControls", keptSettings.deleteBucketOwnershipControls);
-  }
-  if (key === "" && bucket !== "" && params.has("encryption")) {
-    if (method === "GET") return route("GetBucketEncryption", keptSettings.getBucketEncryption);
-    if (method === "PUT") return route("PutBucketEncryption", keptSettings.putBucketEncryption);
-    if (method === "DELETE") return route("DeleteBucketEncryption", keptSettings.deleteBucketEncryption);
-  }
+  // ACLs: every s3d bucket and object has the owner's alone, and a write of that is accepted (kept-settings.ts)
   if (bucket !== "" && method === "PUT" && params.has("acl")) return route(key === "" ? "PutBucketAcl" : "PutObjectAcl", keptSettings.putAcl);
   const unset = key === "" && bucket !== "" && method === "GET" ? buckets.unsetConfigurationOf(params) : undefined;
   if (unset) return route(unset.operation, unset.handler);

@@ -7,6 +7,7 @@ import { S3Error } from "../../src/errors.ts";
 import { parseStoredBlock, publicAccessBlockFromXml, publicAccessBlockXml, type PublicAccessBlock } from "../../src/s3/public-access-block.ts";
 import { xmlDocument } from "../../src/s3/xml.ts";
 import { int, pick } from "../sigv4/prng.ts";
+import { refusalCode } from "../support/refusal.ts";
 import { errorCode, md5Base64, s3 } from "../support/client.ts";
 import { fuzzIterations, fuzzRandom } from "../support/fuzz.ts";
 import { startS3d, type TestServer } from "../support/server.ts";
@@ -23,14 +24,7 @@ function document(elements: Record<string, string>): string {
   return `<PublicAccessBlockConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${inner}</PublicAccessBlockConfiguration>`;
 }
 
-function refusal(text: string): string | undefined {
-  try {
-    publicAccessBlockFromXml(text);
-    return undefined;
-  } catch (error) {
-    return error instanceof S3Error ? error.code : String(error);
-  }
-}
+const refusal = (text: string) => refusalCode(() => publicAccessBlockFromXml(text));
 
 describe("the PublicAccessBlockConfiguration document", () => {
   test("settings left out are off; values are true or false, indentation allowed; written back in S3's order", () => {

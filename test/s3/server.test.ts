@@ -601,6 +601,10 @@ describe("operations s3d does not serve", () => {
     await expectError(await s3(server.endpoint, { method: "GET", path: `/${bucket}`, query: [["inventory", ""]] }), 501, "NotImplemented");
     await expectError(await s3(server.endpoint, { method: "PUT", path: `/${bucket}`, query: [["versioning", ""]], body: "<VersioningConfiguration/>" }), 501, "NotImplemented");
     await expectError(await s3(server.endpoint, { method: "POST", path: `/${bucket}/k` }), 405, "MethodNotAllowed");
+    // a bucket configuration's sub-resource takes only its own methods (a POST is no form upload there)
+    for (const sub of ["cors", "policyStatus", "ownershipControls", "encryption", "website"]) {
+      await expectError(await s3(server.endpoint, { method: "POST", path: `/${bucket}`, query: [[sub, ""]] }), 405, "MethodNotAllowed");
+    }
     await expectError(await s3(server.endpoint, { method: "DELETE", path: "/" }), 405, "MethodNotAllowed");
   });
 

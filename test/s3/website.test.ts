@@ -8,19 +8,13 @@ import { S3Error } from "../../src/errors.ts";
 import { addressedBy } from "../../src/s3/request.ts";
 import { encodeKey, ruleFor, ruleRedirect, websiteFromXml, websiteKey, websiteXml } from "../../src/s3/website.ts";
 import { xmlDocument } from "../../src/s3/xml.ts";
+import { refusalCode } from "../support/refusal.ts";
 import { errorCode, md5Base64, rawRequest, s3 } from "../support/client.ts";
 import { startS3d, type TestServer } from "../support/server.ts";
 
 const config = (inner: string) => `<WebsiteConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${inner}</WebsiteConfiguration>`;
 
-function refusal(text: string): string | undefined {
-  try {
-    websiteFromXml(text);
-    return undefined;
-  } catch (error) {
-    return error instanceof S3Error ? error.code : String(error);
-  }
-}
+const refusal = (text: string) => refusalCode(() => websiteFromXml(text));
 
 describe("the WebsiteConfiguration document", () => {
   test("a site, a redirect of everything; written back as read", () => {

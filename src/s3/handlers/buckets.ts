@@ -124,7 +124,6 @@ const unsetConfigurations: Record<string, { operation: string; answer: (ctx: S3C
   logging: { operation: "GetBucketLogging", answer: () => xmlResponse(x("BucketLoggingStatus", { xmlns: s3Xmlns })) },
   requestPayment: { operation: "GetBucketRequestPayment", answer: () => xmlResponse(x("RequestPaymentConfiguration", { xmlns: s3Xmlns }, x("Payer", "BucketOwner"))) },
   // no ACLs: every bucket is BucketOwnerEnforced, its owner the only grantee
-  ownershipControls: { operation: "GetBucketOwnershipControls", answer: () => xmlResponse(x("OwnershipControls", { xmlns: s3Xmlns }, x("Rule", x("ObjectOwnership", "BucketOwnerEnforced")))) },
   acl: { operation: "GetBucketAcl", answer: (ctx) => xmlResponse(ownerOnlyAcl(ctx)) },
   replication: { operation: "GetBucketReplication", answer: (ctx) => notSet(ctx, "ReplicationConfigurationNotFoundError", "The replication configuration was not found") },
   "object-lock": { operation: "GetObjectLockConfiguration", answer: (ctx) => notSet(ctx, "ObjectLockConfigurationNotFoundError", "Object Lock configuration does not exist for this bucket") },

@@ -33,6 +33,11 @@ export async function putBucketOwnershipControls(ctx: S3Context) {
   return emptyResponse(200);
 }
 
+export async function getBucketOwnershipControls(ctx: S3Context) {
+  await ctx.backend.headBucket(ctx.req.bucket);
+  return xmlResponse(x("OwnershipControls", { xmlns: s3Xmlns }, x("Rule", x("ObjectOwnership", "BucketOwnerEnforced"))));
+}
+
 /** DeleteBucketOwnershipControls: a bucket without them takes ACLs, which s3d does not implement. */
 export async function deleteBucketOwnershipControls(ctx: S3Context): Promise<never> {
   await ctx.backend.headBucket(ctx.req.bucket);
