@@ -4,7 +4,6 @@
  * error documents, routing rules, object redirects, and only what everyone may read.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { S3Error } from "../../src/errors.ts";
 import { addressedBy } from "../../src/s3/request.ts";
 import { encodeKey, ruleFor, ruleRedirect, websiteFromXml, websiteKey, websiteXml } from "../../src/s3/website.ts";
 import { xmlDocument } from "../../src/s3/xml.ts";
