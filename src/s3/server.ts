@@ -26,6 +26,7 @@ import { addressedBy, firstValues, parseTarget, type S3Request } from "./request
 import { errorResponse, isHeaderValue, type S3Response } from "./respond.ts";
 import { routeOf, type Route } from "./router.ts";
 import { serveWebsite } from "./website-serve.ts";
+import { websiteConfigName, type WebsiteConfig } from "./website.ts";
 
 export const healthPath = "/_s3d/health";
 const copyOperations = new Set(["CopyObject", "UploadPartCopy"]);
@@ -94,6 +95,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const idleTimeoutMs = options.idleTimeoutMs ?? socketIdleTimeoutMs;
   const policies = new BucketPolicies(backend, options.blockPublicAccess);
   const lifecycles = new KeptConfigs(backend, lifecycleConfigName, parseStoredLifecycle);
+  const websites = new KeptConfigs(backend, websiteConfigName, (stored) => JSON.parse(stored) as WebsiteConfig);
   const requestMetrics = new RequestMetrics();
   let metricsToken = options.metricsToken;
   // A form's fields are read before its signature is known: they get no longer than a request's headers.
@@ -146,9 +148,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         const getObject = (key: string, head: boolean, requestHeaders: Record<string, string>) =>
           (head ? objects.headObject : objects.getObject)({
             req: { ...req, key, method: head ? "HEAD" : "GET", params: new Map(), headers: requestHeaders },
-            backend, region, formAuth, policies, lifecycles, access, accessKeyId: "", payload: { kind: "unsigned" },
+            backend, region, formAuth, policies, lifecycles, websites, access, accessKeyId: "", payload: { kind: "unsigned" },
           });
-        response = await serveWebsite({ bucket: websiteBucket, decodedPath: target.decodedPath, method, headers, protocol: req.scheme, requestId }, { backend, access, getObject });
+        response = await serveWebsite({ bucket: websiteBucket, decodedPath: target.decodedPath, method, headers, protocol: req.scheme, requestId }, { backend, websites, access, getObject });
         if (response.body instanceof ReadableStream) response = { ...response, body: await begun(response.body) };
       } else if (ownPath === healthPath && (method === "GET" || method === "HEAD")) {
         operation = "Health";
@@ -196,7 +198,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         if (unsigned || access.grants !== undefined || !policies.knownWithout(req.bucket)) limitedIn = { access, bucket: req.bucket };
         // the body is asked for only once the request is known to be allowed, as S3 does
         if (expectsContinue) outgoing.writeContinue();
-        response = await route.handler({ req, backend, region, formAuth, policies, lifecycles, access, ...who });
+        response = await route.handler({ req, backend, region, formAuth, policies, lifecycles, websites, access, ...who });
         if (response.body instanceof ReadableStream) response = { ...response, body: await begun(response.body) };
         // every object is encrypted at rest with a master key: S3 says so on every object answer
         if (backend.encryptedAtRest && response.status < 300 && encryptedObjectOperations.has(operation)) response.headers["x-amz-server-side-encryption"] = "AES256";

@@ -12,7 +12,8 @@ import type { Backend } from "../store/backend.ts";
 import type { Access } from "./access.ts";
 import { websiteRedirectHeader } from "./attributes.ts";
 import type { S3Response } from "./respond.ts";
-import { encodeKey, ruleFor, ruleRedirect, websiteConfigName, websiteKey, type RoutingRule, type WebsiteConfig } from "./website.ts";
+import type { KeptConfigs } from "./kept-configs.ts";
+import { encodeKey, ruleFor, ruleRedirect, websiteKey, type RoutingRule, type WebsiteConfig } from "./website.ts";
 
 export interface WebsiteRequest {
   bucket: string;
@@ -26,6 +27,8 @@ export interface WebsiteRequest {
 
 export interface WebsiteServices {
   backend: Backend;
+  /** the buckets' website configurations, kept in memory */
+  websites: KeptConfigs<WebsiteConfig>;
   /** what an unsigned request may do (the bucket's policy decides) */
   access: Access;
   /** S3's GetObject (HeadObject when `head`) of `key` as an unsigned request with these headers */
@@ -59,15 +62,13 @@ export async function serveWebsite(req: WebsiteRequest, services: WebsiteService
   if (req.method !== "GET" && req.method !== "HEAD") {
     return { ...errorPage(new S3Error("MethodNotAllowed", "The specified method is not allowed against this resource."), req), headers: { "content-type": "text/html; charset=utf-8", allow: "GET, HEAD" } };
   }
-  let stored: string | undefined;
-  try {
-    stored = await services.backend.getBucketConfig(req.bucket, websiteConfigName);
-  } catch (error) {
-    if (error instanceof S3Error) return errorPage(error, req);
-    throw error;
+  const config = await services.websites.of(req.bucket);
+  if (config === undefined) {
+    // (none kept: no configuration, or no bucket at all, which S3 tells apart)
+    const bucketExists = await services.backend.headBucket(req.bucket).then(() => true, () => false);
+    if (!bucketExists) return errorPage(new S3Error("NoSuchBucket", "The specified bucket does not exist"), req);
+    return errorPage(new S3Error("NoSuchWebsiteConfiguration", "The specified bucket does not have a website configuration"), req);
   }
-  if (stored === undefined) return errorPage(new S3Error("NoSuchWebsiteConfiguration", "The specified bucket does not have a website configuration"), req);
-  const config = JSON.parse(stored) as WebsiteConfig;
   if (config.kind === "redirect-all") return redirect(301, `${config.protocol ?? req.protocol}://${config.hostName}/${encodeKey(req.decodedPath.replace(/^\//, ""))}`);
 
   const key = websiteKey(req.decodedPath, config.indexSuffix);

@@ -146,6 +146,8 @@ describe("the website endpoint", () => {
     const none = await visit("/");
     expect([none.status, none.headers.get("content-type")]).toEqual([404, "text/html; charset=utf-8"]);
     expect(await none.text()).toContain("<li>Code: NoSuchWebsiteConfiguration</li>");
+    const noBucket = await rawRequest(server.endpoint, "GET", "/", { host: `no-such-site.${domain}:${server.port}` });
+    expect([noBucket.status, (await noBucket.text()).includes("<li>Code: NoSuchBucket</li>")]).toEqual([404, true]);
     expect((await putConfig("<IndexDocument><Suffix>index.html</Suffix></IndexDocument><ErrorDocument><Key>404.html</Key></ErrorDocument>")).status).toBe(200);
     // no policy lets everyone read: forbidden, whatever the key (the error document is not readable either)
     const forbidden = await visit("/index.html");

@@ -41,6 +41,7 @@ export async function deleteBucket(ctx: S3Context) {
   await ctx.backend.deleteBucket(ctx.req.bucket);
   ctx.policies.forget(ctx.req.bucket);
   ctx.lifecycles.forget(ctx.req.bucket);
+  ctx.websites.forget(ctx.req.bucket);
   return emptyResponse(204);
 }
 

@@ -7,6 +7,7 @@ import type { KeptConfigs } from "../kept-configs.ts";
 import type { LifecycleConfig } from "../lifecycle.ts";
 import type { S3Request } from "../request.ts";
 import type { S3Response } from "../respond.ts";
+import type { WebsiteConfig } from "../website.ts";
 import { s3Xmlns, x } from "../xml.ts";
 
 export interface S3Context {
@@ -22,6 +23,8 @@ export interface S3Context {
   policies: BucketPolicies;
   /** the server's lifecycle configurations, kept (their handlers change them) */
   lifecycles: KeptConfigs<LifecycleConfig>;
+  /** the server's website configurations, kept (their handlers change them) */
+  websites: KeptConfigs<WebsiteConfig>;
   /** what this request may do beyond its operation, which the server has checked */
   access: Access;
 }

@@ -11,6 +11,7 @@ export async function putBucketWebsite(ctx: S3Context) {
   await ctx.backend.headBucket(ctx.req.bucket);
   const config = websiteFromXml(await readSmallBody(ctx));
   await ctx.backend.setBucketConfig(ctx.req.bucket, websiteConfigName, JSON.stringify(config));
+  ctx.websites.forget(ctx.req.bucket);
   return emptyResponse(200);
 }
 
@@ -23,5 +24,6 @@ export async function getBucketWebsite(ctx: S3Context) {
 /** DeleteBucketWebsite: 204, whether or not the bucket had a configuration. */
 export async function deleteBucketWebsite(ctx: S3Context) {
   await ctx.backend.setBucketConfig(ctx.req.bucket, websiteConfigName, undefined);
+  ctx.websites.forget(ctx.req.bucket);
   return emptyResponse(204);
 }
