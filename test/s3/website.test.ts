@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { addressedBy } from "../../src/s3/request.ts";
 import { encodeKey, ruleFor, ruleRedirect, websiteFromXml, websiteKey, websiteXml } from "../../src/s3/website.ts";
 import { xmlDocument } from "../../src/s3/xml.ts";
+import { int, pick } from "../sigv4/prng.ts";
+import { fuzzIterations, fuzzRandom } from "../support/fuzz.ts";
 import { refusalCode } from "../support/refusal.ts";
 import { errorCode, md5Base64, rawRequest, s3 } from "../support/client.ts";
 import { startS3d, type TestServer } from "../support/server.ts";
@@ -77,6 +79,25 @@ describe("the WebsiteConfiguration document", () => {
     expect(addressedBy("site.web.s3.test", "s3.test", "web.s3.test")).toEqual({ bucket: "site", website: true });
     expect(addressedBy("127.0.0.1:9000", "s3.test", "web.test")).toEqual({ bucket: undefined, website: false });
     expect([encodeKey("/evil.test/index.html"), encodeKey("docs/a b"), encodeKey("a//b")]).toEqual(["%2Fevil.test/index.html", "docs/a%20b", "a//b"]);
+  });
+
+  test("property: any mutation of a document is read or refused with an S3 error, never another failure; what is read is written back the same", () => {
+    const rand = fuzzRandom(77);
+    const valid = config(
+      "<IndexDocument><Suffix>index.html</Suffix></IndexDocument><ErrorDocument><Key>e.html</Key></ErrorDocument><RoutingRules><RoutingRule><Condition><KeyPrefixEquals>a/</KeyPrefixEquals>" +
+        "<HttpErrorCodeReturnedEquals>404</HttpErrorCodeReturnedEquals></Condition><Redirect><HostName>h.test</HostName><ReplaceKeyPrefixWith>b/</ReplaceKeyPrefixWith></Redirect></RoutingRule></RoutingRules>",
+    );
+    const pieces = ["<", ">", "/", "<Suffix>", "</Suffix>", "<HostName>", "<RoutingRule>", "</RoutingRule>", "301", "&amp;", " ", "\n", "https", "<RedirectAllRequestsTo><HostName>x</HostName></RedirectAllRequestsTo>"];
+    for (let i = 0; i < fuzzIterations(3000); i++) {
+      let text = valid;
+      for (let k = 1 + int(rand, 3); k > 0; k--) {
+        const at = int(rand, text.length);
+        text = text.slice(0, at) + (rand() < 0.7 ? pick(rand, pieces) : "") + text.slice(at + int(rand, 6));
+      }
+      const code = refusal(text);
+      if (code === undefined) expect(websiteFromXml(xmlDocument(websiteXml(websiteFromXml(text))))).toEqual(websiteFromXml(text));
+      else expect([text, ["MalformedXML", "InvalidArgument", "InvalidRequest"].includes(code)]).toEqual([text, true]);
+    }
   });
 
   test("keys, rules and where they send a request", () => {
@@ -187,6 +208,22 @@ describe("the website endpoint", () => {
     // the S3 API itself is not served at the website's host
     expect((await visit("/?list-type=2")).status).toBe(200);
     expect(await (await visit("/?list-type=2")).text()).toBe("<h1>home</h1>");
+  });
+
+  test("property: random addresses, methods and headers get a website answer, never a server error, and the server keeps serving", async () => {
+    const rand = fuzzRandom(78);
+    const segments = ["", "docs", "index.html", "..", ".", "%2F", "%00", "a%20b", "%E2%82%AC", "old-page.html", "404.html", "x".repeat(300)];
+    const methods = ["GET", "HEAD", "PUT", "DELETE", "POST", "OPTIONS"];
+    for (let i = 0; i < fuzzIterations(150); i++) {
+      const path = "/" + Array.from({ length: int(rand, 4) }, () => pick(rand, segments)).join(pick(rand, ["/", "//"]));
+      const headers: Record<string, string> = rand() < 0.3 ? { range: pick(rand, ["bytes=0-1", "bytes=-5", "bytes=99999-", "nonsense"]) } : {};
+      if (rand() < 0.3) headers["if-none-match"] = pick(rand, ['"x"', "*"]);
+      const res = await visit(path, pick(rand, methods), headers);
+      await res.arrayBuffer();
+      expect([path, res.status < 500]).toEqual([path, true]);
+    }
+    expect((await visit("/")).status).toBeLessThan(500);
+    expect((await signed({ method: "HEAD", path: `/${bucket}/index.html` })).status).toBe(200);
   });
 
   test("with listing allowed a missing page is 404; routing rules redirect before and after the lookup; a redirect of everything", async () => {
