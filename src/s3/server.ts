@@ -17,7 +17,6 @@ import { Authenticator, type Authenticated, type User } from "./auth.ts";
 import { corsHeaders, matchCors } from "./cors.ts";
 import type { FormAuth } from "./handlers/context.ts";
 import { corsRulesOf } from "./handlers/cors.ts";
-import * as objects from "./handlers/objects.ts";
 import { begun, hasBody, headersOf, identityHeaders, rawResponse, send } from "./http-io.ts";
 import { KeptConfigs } from "./kept-configs.ts";
 import { lifecycleConfigName, parseStoredLifecycle } from "./lifecycle.ts";
@@ -25,7 +24,7 @@ import { checkScrape, metricsContentType, metricsPath, RequestMetrics } from "./
 import { addressedBy, firstValues, parseTarget, type S3Request } from "./request.ts";
 import { errorResponse, isHeaderValue, type S3Response } from "./respond.ts";
 import { routeOf, type Route } from "./router.ts";
-import { serveWebsite } from "./website-serve.ts";
+import { serveWebsite, websiteErrorPage } from "./website-serve.ts";
 import { websiteConfigName, type WebsiteConfig } from "./website.ts";
 
 export const healthPath = "/_s3d/health";
@@ -118,11 +117,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     let limitedIn: { access: Access; bucket: string } | undefined;
     let errorCode: string | undefined;
     const { headers, headerBytes } = headersOf(incoming);
+    const addressed = addressedBy(headers.host, options.domain, options.websiteDomain);
     try {
       if (headerBytes > requestHeaderBytesMax) {
         throw new S3Error("RequestHeaderSectionTooLarge", `Your request header section exceeds the maximum allowed size of ${requestHeaderBytesMax} bytes.`);
       }
-      const addressed = addressedBy(headers.host, options.domain, options.websiteDomain);
       const hostBucket = addressed.bucket;
       const websiteBucket = addressed.website ? addressed.bucket : undefined;
       const target = parseTarget(incoming.url ?? "/", hostBucket);
@@ -141,16 +140,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       };
       if (websiteBucket !== undefined) {
         operation = "Website";
+        // (a browser reads a site's answers with the bucket's CORS headers, as the API's)
+        corsBucket = websiteBucket;
         const sourceIp = incoming.socket?.remoteAddress;
         if (sourceIp === undefined) throw new S3Error("AccessDenied", "Access Denied");
         const access = policies.accessFor(undefined, conditionValuesOf(req, "GetObject", sourceIp, undefined));
-        // an object is read as an unsigned GetObject (or HeadObject) of its key, with the request's headers (its range, its conditions) or without
-        const getObject = (key: string, head: boolean, requestHeaders: Record<string, string>) =>
-          (head ? objects.headObject : objects.getObject)({
-            req: { ...req, key, method: head ? "HEAD" : "GET", params: new Map(), headers: requestHeaders },
-            backend, region, formAuth, policies, lifecycles, websites, access, accessKeyId: "", payload: { kind: "unsigned" },
-          });
-        response = await serveWebsite({ bucket: websiteBucket, decodedPath: target.decodedPath, method, headers, protocol: req.scheme, requestId }, { backend, websites, access, getObject });
+        response = await serveWebsite({ req: { ...req, params: new Map() }, backend, region, formAuth, policies, lifecycles, websites, access, accessKeyId: "", payload: { kind: "unsigned" } });
         if (response.body instanceof ReadableStream) response = { ...response, body: await begun(response.body) };
       } else if (ownPath === healthPath && (method === "GET" || method === "HEAD")) {
         operation = "Health";
@@ -217,7 +212,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       // (a copy's missing source was told against its own bucket by the copy)
       if (limitedIn !== undefined && !copyOperations.has(operation)) error = await limitedIn.access.told(error, limitedIn.bucket).catch((failed: unknown) => failed);
       errorCode = error instanceof S3Error ? error.code : "InternalError";
-      response = failure(error, resource, requestId, method !== "HEAD", logger, operation);
+      // (a website's refusals are pages, even those met before its request was read: a malformed address, say)
+      response = addressed.website && error instanceof S3Error ? websiteErrorPage(error, method, requestId) : failure(error, resource, requestId, method !== "HEAD", logger, operation);
     }
     const origin = headers.origin;
     if (origin !== undefined && corsBucket !== "" && operation !== "PreflightRequest") {

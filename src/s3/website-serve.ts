@@ -8,32 +8,12 @@
  */
 import { STATUS_CODES } from "node:http";
 import { S3Error } from "../errors.ts";
-import type { Backend } from "../store/backend.ts";
-import type { Access } from "./access.ts";
 import { websiteRedirectHeader } from "./attributes.ts";
+import type { S3Context } from "./handlers/context.ts";
+import { preflight } from "./handlers/cors.ts";
+import { getObject, headObject } from "./handlers/objects.ts";
 import type { S3Response } from "./respond.ts";
-import type { KeptConfigs } from "./kept-configs.ts";
-import { encodeKey, ruleFor, ruleRedirect, websiteKey, type RoutingRule, type WebsiteConfig } from "./website.ts";
-
-export interface WebsiteRequest {
-  bucket: string;
-  decodedPath: string;
-  method: string;
-  /** the request's headers: its Host for redirects that keep it, its range and conditions for the page asked for */
-  headers: Record<string, string>;
-  protocol: "http" | "https";
-  requestId: string;
-}
-
-export interface WebsiteServices {
-  backend: Backend;
-  /** the buckets' website configurations, kept in memory */
-  websites: KeptConfigs<WebsiteConfig>;
-  /** what an unsigned request may do (the bucket's policy decides) */
-  access: Access;
-  /** S3's GetObject (HeadObject when `head`) of `key` as an unsigned request with these headers */
-  getObject(key: string, head: boolean, headers: Record<string, string>): Promise<S3Response>;
-}
+import { encodeKey, ruleFor, ruleRedirect, websiteKey, type RoutingRule } from "./website.ts";
 
 /**
  * The request's headers without its range and conditions: for the pages it did not ask for (the
@@ -48,55 +28,64 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-/** An error as S3's website endpoints answer it: a small HTML page naming the code. */
-function errorPage(error: S3Error, req: WebsiteRequest, key?: string): S3Response {
+/** An error as S3's website endpoints answer it: a small HTML page naming the code (no body for HEAD). */
+export function websiteErrorPage(error: S3Error, method: string, requestId: string, key?: string): S3Response {
   const title = `${error.httpStatus} ${STATUS_CODES[error.httpStatus] ?? "Error"}`;
-  const items = [`Code: ${error.code}`, `Message: ${error.message}`, ...(key !== undefined ? [`Key: ${key}`] : []), `RequestId: ${req.requestId}`];
+  const items = [`Code: ${error.code}`, `Message: ${error.message}`, ...(key !== undefined ? [`Key: ${key}`] : []), `RequestId: ${requestId}`];
   const body = `<html>\n<head><title>${title}</title></head>\n<body>\n<h1>${title}</h1>\n<ul>\n${items.map((i) => `<li>${escapeHtml(i)}</li>`).join("\n")}\n</ul>\n<hr/>\n</body>\n</html>\n`;
-  return { status: error.httpStatus, headers: { "content-type": "text/html; charset=utf-8" }, body: req.method === "HEAD" ? undefined : body };
+  return { status: error.httpStatus, headers: { "content-type": "text/html; charset=utf-8" }, body: method === "HEAD" ? undefined : body };
 }
 
 const redirect = (status: number, location: string): S3Response => ({ status, headers: { location }, body: undefined });
 
-export async function serveWebsite(req: WebsiteRequest, services: WebsiteServices): Promise<S3Response> {
+/**
+ * Answers a request to a bucket's website. `ctx` is the request as an unsigned one of the bucket
+ * (its key the whole path, its query dropped), with what unsigned requests may do there: objects
+ * are read through S3's own GetObject and HeadObject, and a CORS preflight is answered by the
+ * bucket's CORS rules, as on the API.
+ */
+export async function serveWebsite(ctx: S3Context): Promise<S3Response> {
+  const { req } = ctx;
+  const errorPage = (error: S3Error, key?: string) => websiteErrorPage(error, req.method, req.requestId, key);
+  if (req.method === "OPTIONS") return preflight(ctx);
   if (req.method !== "GET" && req.method !== "HEAD") {
-    return { ...errorPage(new S3Error("MethodNotAllowed", "The specified method is not allowed against this resource."), req), headers: { "content-type": "text/html; charset=utf-8", allow: "GET, HEAD" } };
+    return { ...errorPage(new S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.")), headers: { "content-type": "text/html; charset=utf-8", allow: "GET, HEAD" } };
   }
-  const config = await services.websites.of(req.bucket);
+  const config = await ctx.websites.of(req.bucket);
   if (config === undefined) {
     // (none kept: no configuration, or no bucket at all, which S3 tells apart)
-    const bucketExists = await services.backend.headBucket(req.bucket).then(() => true, () => false);
-    if (!bucketExists) return errorPage(new S3Error("NoSuchBucket", "The specified bucket does not exist"), req);
-    return errorPage(new S3Error("NoSuchWebsiteConfiguration", "The specified bucket does not have a website configuration"), req);
+    const bucketExists = await ctx.backend.headBucket(req.bucket).then(() => true, () => false);
+    if (!bucketExists) return errorPage(new S3Error("NoSuchBucket", "The specified bucket does not exist"));
+    return errorPage(new S3Error("NoSuchWebsiteConfiguration", "The specified bucket does not have a website configuration"));
   }
-  if (config.kind === "redirect-all") return redirect(301, `${config.protocol ?? req.protocol}://${config.hostName}/${encodeKey(req.decodedPath.replace(/^\//, ""))}`);
+  if (config.kind === "redirect-all") return redirect(301, `${config.protocol ?? req.scheme}://${config.hostName}/${encodeKey(req.decodedPath.replace(/^\//, ""))}`);
 
   const key = websiteKey(req.decodedPath, config.indexSuffix);
   const follow = (rule: RoutingRule) => {
-    const to = ruleRedirect(rule, key, req.headers.host ?? "", req.protocol);
+    const to = ruleRedirect(rule, key, req.headers.host ?? "", req.scheme);
     return redirect(to.status, to.location);
   };
   const before = ruleFor(config.rules, key);
   if (before !== undefined) return follow(before);
-  const found = await objectOrError(key, req, req.headers, services);
+  const found = await objectOrError(ctx, key, req.method, req.headers);
   if (!(found instanceof S3Error)) return found;
   // "docs" names no object but "docs/index.html" does: the browser is sent to "docs/"
   if (found.code === "NoSuchKey" && !req.decodedPath.endsWith("/")) {
     const index = `${key}/${config.indexSuffix}`;
-    if (!((await objectOrError(index, { ...req, method: "HEAD" }, plainHeaders(req.headers), services)) instanceof S3Error)) return redirect(302, `/${encodeKey(key)}/`);
+    if (!((await objectOrError(ctx, index, "HEAD", plainHeaders(req.headers))) instanceof S3Error)) return redirect(302, `/${encodeKey(key)}/`);
   }
   // a missing key is told only where everyone may list the bucket, else it is AccessDenied, as S3 answers
-  const served = await services.access.told(found, req.bucket);
+  const served = await ctx.access.told(found, req.bucket);
   const after = ruleFor(config.rules, key, served.httpStatus);
   if (after !== undefined) return follow(after);
   if (config.errorKey !== undefined && (served.httpStatus === 403 || served.httpStatus === 404)) {
-    const page = await objectOrError(config.errorKey, req, plainHeaders(req.headers), services, false);
+    const page = await objectOrError(ctx, config.errorKey, req.method, plainHeaders(req.headers), false);
     if (!(page instanceof S3Error)) {
       const { [websiteRedirectHeader]: _, ...headers } = page.headers;
       return { ...page, status: served.httpStatus, headers };
     }
   }
-  return errorPage(served, req, key);
+  return errorPage(served, key);
 }
 
 /**
@@ -104,11 +93,12 @@ export async function serveWebsite(req: WebsiteRequest, services: WebsiteService
  * where everyone may not read it, else what the read met (NoSuchKey, a failed precondition...).
  * `redirects`: whether an object's x-amz-website-redirect-location is followed (not for the error document).
  */
-async function objectOrError(key: string, req: WebsiteRequest, headers: Record<string, string>, services: WebsiteServices, redirects = true): Promise<S3Response | S3Error> {
-  if (!(await services.access.allows(["s3:GetObject"], req.bucket, key))) return new S3Error("AccessDenied", "Access Denied");
+async function objectOrError(ctx: S3Context, key: string, method: string, headers: Record<string, string>, redirects = true): Promise<S3Response | S3Error> {
+  if (!(await ctx.access.allows(["s3:GetObject"], ctx.req.bucket, key))) return new S3Error("AccessDenied", "Access Denied");
   let answer: S3Response;
   try {
-    answer = await services.getObject(key, req.method === "HEAD", headers);
+    const read = { ...ctx, req: { ...ctx.req, key, method, headers } };
+    answer = await (method === "HEAD" ? headObject(read) : getObject(read));
   } catch (error) {
     if (error instanceof S3Error) return error;
     throw error;

@@ -205,6 +205,16 @@ describe("the website endpoint", () => {
     expect((await visit("/")).status).toBe(403);
     expect((await signed({ method: "DELETE", path: `/${bucket}`, query: [["publicAccessBlock", ""]] })).status).toBe(204);
     expect((await visit("/")).status).toBe(200);
+    // the bucket's CORS rules answer a preflight and mark the answers, as on the API
+    const corsRules = "<CORSConfiguration><CORSRule><AllowedOrigin>https://app.test</AllowedOrigin><AllowedMethod>GET</AllowedMethod></CORSRule></CORSConfiguration>";
+    expect((await signed({ method: "PUT", path: `/${bucket}`, query: [["cors", ""]], body: corsRules, headers: { "content-md5": md5Base64(corsRules) } })).status).toBe(200);
+    const preflight = await visit("/docs/page.html", "OPTIONS", { origin: "https://app.test", "access-control-request-method": "GET" });
+    expect([preflight.status, preflight.headers.get("access-control-allow-origin")]).toEqual([200, "https://app.test"]);
+    expect((await visit("/docs/page.html", "OPTIONS", { origin: "https://evil.test", "access-control-request-method": "GET" })).status).toBe(403);
+    expect((await visit("/docs/page.html", "GET", { origin: "https://app.test" })).headers.get("access-control-allow-origin")).toBe("https://app.test");
+    // a malformed address is refused with a page too
+    const malformed = await visit("/%zz");
+    expect([malformed.status, malformed.headers.get("content-type")]).toEqual([400, "text/html; charset=utf-8"]);
     // the S3 API itself is not served at the website's host
     expect((await visit("/?list-type=2")).status).toBe(200);
     expect(await (await visit("/?list-type=2")).text()).toBe("<h1>home</h1>");
