@@ -128,7 +128,8 @@ export function routeOf(method: string, bucket: string, key: string, params: Map
       throw new S3Error("NotImplemented", `The ${name} sub-resource is not implemented by s3d.`);
     }
   }
-  checkVersionId(params.get("versionId"));
+  // (an object's was checked above)
+  if (key === "") checkVersionId(params.get("versionId"));
   refuseCustomerKeys(headers);
   if (bucket === "") {
     // "//key": a key with no bucket

@@ -25,7 +25,7 @@ import { addressedBy, firstValues, parseTarget, type S3Request } from "./request
 import { errorResponse, isHeaderValue, type S3Response } from "./respond.ts";
 import { routeOf, type Route } from "./router.ts";
 import { serveWebsite, websiteErrorPage } from "./website-serve.ts";
-import { websiteConfigName, type WebsiteConfig } from "./website.ts";
+import { parseStoredWebsite, websiteConfigName } from "./website.ts";
 
 export const healthPath = "/_s3d/health";
 const copyOperations = new Set(["CopyObject", "UploadPartCopy"]);
@@ -94,7 +94,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const idleTimeoutMs = options.idleTimeoutMs ?? socketIdleTimeoutMs;
   const policies = new BucketPolicies(backend, options.blockPublicAccess);
   const lifecycles = new KeptConfigs(backend, lifecycleConfigName, parseStoredLifecycle);
-  const websites = new KeptConfigs(backend, websiteConfigName, (stored) => JSON.parse(stored) as WebsiteConfig);
+  const websites = new KeptConfigs(backend, websiteConfigName, parseStoredWebsite);
   const requestMetrics = new RequestMetrics();
   let metricsToken = options.metricsToken;
   // A form's fields are read before its signature is known: they get no longer than a request's headers.

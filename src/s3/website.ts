@@ -8,6 +8,9 @@ import { childList, childNames, childText, malformedXml, parseXmlBody, s3Xmlns, 
 
 export const websiteConfigName = "website";
 
+/** A configuration as kept (the JSON of one websiteFromXml read). */
+export const parseStoredWebsite = (stored: string): WebsiteConfig => JSON.parse(stored) as WebsiteConfig;
+
 /** S3's limit on routing rules. */
 export const routingRulesMax = 50;
 

@@ -7,18 +7,18 @@
 import { S3Error } from "../../errors.ts";
 import { aclsNotSupported, cannedAcls, ownerOnlyAcls, ownershipKind, ownershipNotImplemented } from "../attributes.ts";
 import { emptyResponse, xmlResponse } from "../respond.ts";
-import { childList, childText, malformedXml, parseXmlBody, s3Xmlns, x, type XmlNode } from "../xml.ts";
+import { childList, childText, malformedXml, parseXmlBody, s3Xmlns, single, x, type XmlNode } from "../xml.ts";
 import { ownerOf, type S3Context } from "./context.ts";
 import { readSmallBody, requireIntegrityHeader } from "./small-body.ts";
 
 /** The name a bucket's default encryption is kept under: only whether it asked for a bucket key, to give that back. */
 const encryptionConfigName = "encryption";
 
-/** The single child element `name`, or MalformedXML. */
+/** The single child element `name`: none, as more than one, is MalformedXML. */
 function one(node: XmlNode | undefined, name: string): XmlNode {
-  const list = childList(node, name);
-  if (list.length !== 1) throw malformedXml();
-  return list[0];
+  const found = single(node, name);
+  if (found === undefined) throw malformedXml();
+  return found;
 }
 
 /** PutBucketOwnershipControls: BucketOwnerEnforced, which every s3d bucket is. */

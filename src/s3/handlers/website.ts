@@ -1,7 +1,7 @@
 /** Static website configuration: Put/Get/DeleteBucketWebsite (what it means: ../website.ts; who serves it: ../website-serve.ts). */
 import { S3Error } from "../../errors.ts";
 import { emptyResponse, xmlResponse } from "../respond.ts";
-import { websiteConfigName, websiteFromXml, websiteXml, type WebsiteConfig } from "../website.ts";
+import { parseStoredWebsite, websiteConfigName, websiteFromXml, websiteXml } from "../website.ts";
 import type { S3Context } from "./context.ts";
 import { readSmallBody, requireIntegrityHeader } from "./small-body.ts";
 
@@ -18,7 +18,7 @@ export async function putBucketWebsite(ctx: S3Context) {
 export async function getBucketWebsite(ctx: S3Context) {
   const stored = await ctx.backend.getBucketConfig(ctx.req.bucket, websiteConfigName);
   if (stored === undefined) throw new S3Error("NoSuchWebsiteConfiguration", "The specified bucket does not have a website configuration", { BucketName: ctx.req.bucket });
-  return xmlResponse(websiteXml(JSON.parse(stored) as WebsiteConfig));
+  return xmlResponse(websiteXml(parseStoredWebsite(stored)));
 }
 
 /** DeleteBucketWebsite: 204, whether or not the bucket had a configuration. */
