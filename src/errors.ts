@@ -17,6 +17,7 @@ const statusByCode = {
   EntityTooLarge: 400,
   EntityTooSmall: 400,
   IllegalLocationConstraintException: 400,
+  IllegalVersioningConfigurationException: 400,
   IncompleteBody: 400,
   InsufficientStorage: 507,
   InternalError: 500,
@@ -52,6 +53,7 @@ const statusByCode = {
   NoSuchPublicAccessBlockConfiguration: 404,
   NoSuchTagSet: 404,
   NoSuchUpload: 404,
+  NoSuchVersion: 404,
   NoSuchWebsiteConfiguration: 404,
   NotImplemented: 501,
   ObjectLockConfigurationNotFoundError: 404,
@@ -99,4 +101,9 @@ export function isS3Error(e: unknown): e is S3Error {
 /** S3's answer to a client too slow with its request (SDKs retry it). */
 export function requestTimedOut(): S3Error {
   return new S3Error("RequestTimeout", "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.");
+}
+
+/** S3's answer for a version id that names no version of the key. */
+export function noSuchVersion(key: string, versionId: string): S3Error {
+  return new S3Error("NoSuchVersion", "The specified version does not exist.", { Key: key, VersionId: versionId });
 }

@@ -165,7 +165,7 @@ export class LifecycleRunner {
       if (byListing === undefined || (byListing !== "unknown" && byListing.atMs > nowMs)) return false;
       // Rules with tags need the object's tags, which a listing does not carry.
       if (byListing === "unknown" && !expiresBy(await this.tagsOf(bucket, listed))) return false;
-      await this.backend.deleteObject(bucket, listed.key, unchanged);
+      await this.backend.deleteObject(bucket, listed.key, nowMs, { precondition: unchanged });
       return true;
     } catch (error) {
       if (!refused(error, "PreconditionFailed", "NoSuchBucket")) this.logger.warn("an expired object could not be deleted", { bucket, key: listed.key, error: describe(error) });

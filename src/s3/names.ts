@@ -1,6 +1,6 @@
 /** Validation of bucket names, object keys, part numbers and version ids, by AWS's rules. Pure. */
 import { S3Error } from "../errors.ts";
-import { partsMax } from "../store/backend.ts";
+import { isVersionId, partsMax } from "../store/backend.ts";
 
 export const keyBytesMax = 1024;
 const bucketNameBytesMin = 3;
@@ -51,17 +51,17 @@ export function partNumberOf(raw: string | undefined, argument = "partNumber"): 
 }
 
 /**
- * A version id a request names, checked: s3d keeps no versions, so every object is the "null"
- * version and any other id is NotImplemented, never answered from (or deleting) the current object.
+ * A version id a request names, checked: "null" (the null version) or an id of the form s3d
+ * gives its versions. Anything else names no version S3 could have made: InvalidArgument.
  */
-export function checkVersionId(versionId: string | undefined): void {
-  if (versionId !== undefined && versionId !== "null") {
-    throw new S3Error("NotImplemented", "s3d does not keep object versions: only versionId=null names an object.", { VersionId: versionId });
+export function checkVersionId(versionId: string | undefined, argument = "versionId"): void {
+  if (versionId !== undefined && !isVersionId(versionId)) {
+    throw new S3Error("InvalidArgument", "Invalid version id specified", { ArgumentName: argument, ArgumentValue: versionId });
   }
 }
 
-/** Parses x-amz-copy-source: "[/]bucket/key[?versionId=null]", URL-encoded. */
-export function parseCopySource(header: string): { bucket: string; key: string; versioned: boolean } {
+/** Parses x-amz-copy-source: "[/]bucket/key[?versionId=ID]", URL-encoded. */
+export function parseCopySource(header: string): { bucket: string; key: string; versionId?: string } {
   const [path, query] = header.split("?", 2);
   const decode = (s: string) => {
     try {
@@ -76,13 +76,15 @@ export function parseCopySource(header: string): { bucket: string; key: string; 
   if (slash <= 0 || slash === trimmed.length - 1) {
     throw new S3Error("InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey", { ArgumentName: "x-amz-copy-source" });
   }
+  let versionId: string | undefined;
   if (query !== undefined && query !== "") {
     if (!query.startsWith("versionId=")) throw new S3Error("InvalidArgument", "Invalid copy source: only versionId may follow the key", { ArgumentName: "x-amz-copy-source" });
-    checkVersionId(decode(query.slice("versionId=".length)));
+    versionId = decode(query.slice("versionId=".length));
+    checkVersionId(versionId, "x-amz-copy-source");
   }
   const bucket = trimmed.slice(0, slash);
   const key = trimmed.slice(slash + 1);
   checkBucketName(bucket);
   checkKey(key);
-  return { bucket, key, versioned: query !== undefined && query !== "" };
+  return { bucket, key, versionId };
 }

@@ -11,6 +11,7 @@ import * as multipart from "./handlers/multipart.ts";
 import * as objects from "./handlers/objects.ts";
 import * as policy from "./handlers/policy.ts";
 import * as publicAccessBlock from "./handlers/public-access-block.ts";
+import * as versioning from "./handlers/versioning.ts";
 import * as website from "./handlers/website.ts";
 import { postObject } from "./handlers/post-object.ts";
 import { refuseCustomerKeys } from "./attributes.ts";
@@ -31,7 +32,7 @@ const unservedSubresources = [
   "acl", "accelerate", "analytics", "encryption", "intelligent-tiering", "inventory",
   "legal-hold", "logging", "metrics", "notification", "object-lock", "ownershipControls",
   "publicAccessBlock", "replication", "requestPayment", "restore", "retention",
-  "select", "torrent", "versioning", "versions", "website",
+  "select", "torrent", "versions", "website",
 ];
 
 /**
@@ -65,6 +66,7 @@ const bucketConfigurations: ReadonlyArray<readonly [string, Readonly<Record<stri
   ["cors", { PUT: route("PutBucketCors", cors.putBucketCors), GET: route("GetBucketCors", cors.getBucketCors), DELETE: route("DeleteBucketCors", cors.deleteBucketCors) }],
   ["policy", { PUT: route("PutBucketPolicy", policy.putBucketPolicy), GET: route("GetBucketPolicy", policy.getBucketPolicy), DELETE: route("DeleteBucketPolicy", policy.deleteBucketPolicy) }],
   ["policyStatus", { GET: route("GetBucketPolicyStatus", policy.getBucketPolicyStatus) }],
+  ["versioning", { PUT: route("PutBucketVersioning", versioning.putBucketVersioning), GET: route("GetBucketVersioning", versioning.getBucketVersioning) }],
   [
     "lifecycle",
     {
@@ -111,7 +113,7 @@ export function routeOf(method: string, bucket: string, key: string, params: Map
       return served;
     }
   }
-  // (an object's operations read `versionId` before the checks below: only "null" names one)
+  // (an object's operations read `versionId` before the checks below: it must be one s3d could have made)
   if (key !== "") checkVersionId(params.get("versionId"));
   if (key !== "" && method === "GET" && params.has("attributes")) return route("GetObjectAttributes", objects.getObjectAttributes);
   if (params.has("attributes")) throw new S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.");
@@ -121,7 +123,6 @@ export function routeOf(method: string, bucket: string, key: string, params: Map
   const unset = key === "" && bucket !== "" && method === "GET" ? buckets.unsetConfigurationOf(params) : undefined;
   if (unset) return route(unset.operation, unset.handler);
   if (key !== "" && method === "GET" && params.has("acl")) return route("GetObjectAcl", objects.getObjectAcl);
-  // every object is its key's one version, null: listing versions is listing objects (list.ts)
   if (key === "" && bucket !== "" && method === "GET" && params.has("versions")) return route("ListObjectVersions", list.listObjectVersions);
   for (const [name, value] of params) {
     if (unservedSubresources.includes(name) || (value === "" && !isServedParam(name))) {

@@ -6,9 +6,13 @@
 import type { ByteRange } from "../s3/range.ts";
 import type { MetricFamily } from "../util/metrics.ts";
 
+/** A bucket's versioning: absent until it is first set, and never absent again (as in S3). */
+export type VersioningStatus = "Enabled" | "Suspended";
+
 export interface BucketInfo {
   name: string;
   createdMs: number;
+  versioning?: VersioningStatus;
 }
 
 /** Facts about a body that are known once it has been read to the end. */
@@ -67,6 +71,8 @@ export interface ObjectMeta extends ObjectAttributes {
   /** number of parts for a multipart object, 0 for a simple PUT */
   partsCount: number;
   checksum?: StoredChecksum;
+  /** undefined: the null version (every object of a bucket never versioned, and those written while suspended) */
+  versionId?: string;
 }
 
 /**
@@ -110,6 +116,45 @@ export interface ListPage {
   isTruncated: boolean;
   /** the last key or common prefix of the page: where the next page starts after */
   lastEntry: string | undefined;
+}
+
+/** One entry of ListObjectVersions: a version of an object, or a delete marker. */
+export interface ListedVersion extends ListedObject {
+  /** undefined: the null version */
+  versionId: string | undefined;
+  isLatest: boolean;
+  deleteMarker: boolean;
+  /** when a newer version took its place; undefined for the latest */
+  noncurrentSinceMs: number | undefined;
+}
+
+export interface ListVersionsQuery {
+  prefix: string;
+  delimiter: string;
+  /** versions of keys after this one, or, with versionIdMarker, after that version of it */
+  keyMarker: string;
+  /** "null" for the null version */
+  versionIdMarker: string;
+  maxKeys: number;
+}
+
+export interface ListVersionsPage {
+  versions: ListedVersion[];
+  commonPrefixes: string[];
+  isTruncated: boolean;
+  /** where the next page starts: a key, with the version after which it resumes (none after a common prefix) */
+  nextKeyMarker: string | undefined;
+  nextVersionIdMarker: string | undefined;
+}
+
+/** What a delete did: removed a version, added a delete marker, or (unversioned) removed the object. */
+export interface DeleteOutcome {
+  /** the version removed or the marker added ("null" for the null version); undefined in a bucket never versioned */
+  versionId: string | undefined;
+  /** a marker was added, or the version removed was one */
+  deleteMarker: boolean;
+  /** the versionId named no version: nothing was removed */
+  versionMissing?: boolean;
 }
 
 export interface UploadInfo {
@@ -184,15 +229,31 @@ export interface Backend {
   setBucketConfig(bucket: string, name: string, value: string | undefined): Promise<void>;
 
   putObject(bucket: string, key: string, body: IncomingBody, attrs: ObjectAttributes, nowMs: number, precondition?: Precondition): Promise<ObjectMeta>;
-  openObject(bucket: string, key: string): Promise<ObjectReader>;
-  /** Replaces the tags of the current version. */
-  setObjectTags(bucket: string, key: string, tags: Record<string, string>): Promise<void>;
   /**
-   * Succeeds when the key does not exist (S3 answers 204 either way). `precondition` is checked
-   * inside the commit against the current version, and can refuse the delete.
+   * Opens the current version, or the one `versionId` names ("null" for the null version). A
+   * current delete marker is NoSuchKey, one named MethodNotAllowed (both with the marker's
+   * `x-amz-delete-marker` and `x-amz-version-id` headers); a version that does not exist NoSuchVersion.
    */
-  deleteObject(bucket: string, key: string, precondition?: (current: ObjectMeta | undefined) => void): Promise<void>;
+  openObject(bucket: string, key: string, versionId?: string): Promise<ObjectReader>;
+  /** Replaces the tags of the current version, or of the one `versionId` names; resolves to the version's id. */
+  setObjectTags(bucket: string, key: string, tags: Record<string, string>, versionId?: string): Promise<string | undefined>;
+  /**
+   * Without a versionId, deletes the key's object (a bucket never versioned) or adds a delete
+   * marker in front of it (a versioned one); with one, removes that version for good. Succeeds
+   * when there is nothing to delete (S3 answers 204 either way). `precondition` is checked inside
+   * the commit against the version it would remove or hide, and can refuse the delete.
+   */
+  deleteObject(
+    bucket: string,
+    key: string,
+    nowMs: number,
+    options?: { versionId?: string; precondition?: (current: ObjectMeta | undefined) => void },
+  ): Promise<DeleteOutcome>;
   listObjects(bucket: string, query: ListQuery): Promise<ListPage>;
+  /** Sets a bucket's versioning (S3 never lets a bucket go back to never versioned). */
+  setBucketVersioning(bucket: string, status: VersioningStatus): Promise<void>;
+  /** Every version and delete marker: keys in order, each key's newest first. */
+  listObjectVersions(bucket: string, query: ListVersionsQuery): Promise<ListVersionsPage>;
 
   createMultipartUpload(bucket: string, key: string, attrs: ObjectAttributes, nowMs: number, checksum?: UploadChecksum): Promise<string>;
   /** The checksum an upload was created with (NoSuchUpload when it does not exist). */
@@ -212,3 +273,11 @@ export const partBytesMin = 5 * 1024 * 1024;
 export const partBytesMax = 5 * 1024 * 1024 * 1024;
 export const objectBytesMax = 5 * 1024 * 1024 * 1024;
 export const listKeysMax = 1000;
+
+/**
+ * Whether a request's version id could name a version: "null" (the null version) or an id as
+ * backends make them, 32 URL-safe base64 characters (S3's are 32 characters too, and opaque to clients).
+ */
+export function isVersionId(value: string): boolean {
+  return value === "null" || /^[A-Za-z0-9_-]{32}$/.test(value);
+}

@@ -421,9 +421,9 @@ describe("buckets", () => {
       expect(await errorCode(await put("acl", "", { "x-amz-acl": "bogus" }, path))).toBe("InvalidArgument");
       expect(await errorCode(await put("acl", "", { "x-amz-acl": "private", "x-amz-grant-full-control": `id="${ownerId}"` }, path))).toBe("InvalidRequest");
     }
-    // only the null version of an object is one s3d has
-    expect(await errorCode(await req({ method: "PUT", path: `/${bucket}/acl-object`, query: [["acl", ""], ["versionId", "3HL4kqtJlcpX"]], headers: { "x-amz-acl": "private" } }))).toBe("NotImplemented");
-    expect(await errorCode(await req({ method: "GET", path: `/${bucket}/acl-object`, query: [["acl", ""], ["versionId", "3HL4kqtJlcpX"]] }))).toBe("NotImplemented");
+    // a version id s3d could not have made names nothing
+    expect(await errorCode(await req({ method: "PUT", path: `/${bucket}/acl-object`, query: [["acl", ""], ["versionId", "3HL4kqtJlcpX"]], headers: { "x-amz-acl": "private" } }))).toBe("InvalidArgument");
+    expect(await errorCode(await req({ method: "GET", path: `/${bucket}/acl-object`, query: [["acl", ""], ["versionId", "3HL4kqtJlcpX"]] }))).toBe("InvalidArgument");
     expect(await errorCode(await put("acl", "", { "x-amz-acl": "private" }, `/${bucket}/no-such-acl-object`))).toBe("NoSuchKey");
     expect((await fetch(`${server.endpoint}/${bucket}/acl-object`)).status).toBe(403);
 
@@ -462,26 +462,34 @@ describe("buckets", () => {
   });
 });
 
-test("versionId: s3d keeps no versions, so only null names an object; any other id is NotImplemented and changes nothing", async () => {
+test("versionId in a bucket never versioned: only null names an object; any other id is InvalidArgument and changes nothing", async () => {
   await put("versioned", "current");
   const at = (method: string, versionId: string, extra: [string, string][] = []) => req({ method, path: `/${bucket}/versioned`, query: [["versionId", versionId], ...extra] });
-  for (const [method, extra] of [["GET", []], ["HEAD", []], ["DELETE", []], ["GET", [["tagging", ""]]], ["DELETE", [["tagging", ""]]]] as [string, [string, string][]][]) {
-    const res = await at(method, "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY", extra);
-    expect(`${method} ${extra.length ? "tagging" : ""}: ${res.status}`).toBe(`${method} ${extra.length ? "tagging" : ""}: 501`);
+  // malformed, and well-formed (as s3d makes them) but of a bucket that has none
+  for (const versionId of ["3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY", "A".repeat(32)]) {
+    for (const [method, extra] of [["GET", []], ["HEAD", []], ["DELETE", []], ["GET", [["tagging", ""]]], ["DELETE", [["tagging", ""]]]] as [string, [string, string][]][]) {
+      const res = await at(method, versionId, extra);
+      expect(`${method} ${extra.length ? "tagging" : ""}: ${res.status}`).toBe(`${method} ${extra.length ? "tagging" : ""}: 400`);
+    }
   }
-  expect(await (await at("GET", "null")).text()).toBe("current");
+  const got = await at("GET", "null");
+  expect([await got.text(), got.headers.get("x-amz-version-id")]).toEqual(["current", null]);
   const copyFrom = (source: string) => req({ method: "PUT", path: `/${bucket}/versioned-copy`, headers: { "x-amz-copy-source": source } });
-  expect(await errorCode(await copyFrom(`/${bucket}/versioned?versionId=abc`))).toBe("NotImplemented");
+  expect(await errorCode(await copyFrom(`/${bucket}/versioned?versionId=abc`))).toBe("InvalidArgument");
+  expect(await errorCode(await copyFrom(`/${bucket}/versioned?versionId=${"A".repeat(32)}`))).toBe("InvalidArgument");
   expect(await errorCode(await copyFrom(`/${bucket}/versioned?versionId=%E0%A4%A`))).toBe("InvalidArgument");
-  expect((await copyFrom(`/${bucket}/versioned?versionId=null`)).status).toBe(200);
+  const copied = await copyFrom(`/${bucket}/versioned?versionId=null`);
+  expect([copied.status, copied.headers.get("x-amz-copy-source-version-id"), copied.headers.get("x-amz-version-id")]).toEqual([200, null, null]);
 
-  const body = `<Delete><Object><Key>versioned</Key><VersionId>abc</VersionId></Object><Object><Key>versioned-copy</Key><VersionId>null</VersionId></Object></Delete>`;
+  const body = `<Delete><Object><Key>versioned</Key><VersionId>abc</VersionId></Object><Object><Key>versioned</Key><VersionId>${"A".repeat(32)}</VersionId></Object><Object><Key>versioned-copy</Key><VersionId>null</VersionId></Object></Delete>`;
   const text = await (await req({ method: "POST", path: `/${bucket}`, query: [["delete", ""]], body, headers: { "content-md5": md5Base64(body) } })).text();
-  expect(text).toContain("<Error><Key>versioned</Key><VersionId>abc</VersionId><Code>NotImplemented</Code>");
+  expect(text).toContain("<Error><Key>versioned</Key><VersionId>abc</VersionId><Code>NoSuchVersion</Code>");
+  expect(text).toContain(`<Error><Key>versioned</Key><VersionId>${"A".repeat(32)}</VersionId><Code>NoSuchVersion</Code>`);
   expect(text).toContain("<Deleted><Key>versioned-copy</Key><VersionId>null</VersionId></Deleted>");
   expect(await (await req({ method: "GET", path: `/${bucket}/versioned` })).text()).toBe("current");
   expect((await req({ method: "GET", path: `/${bucket}/versioned-copy` })).status).toBe(404);
-  expect((await at("DELETE", "null")).status).toBe(204);
+  const deleted = await at("DELETE", "null");
+  expect([deleted.status, deleted.headers.get("x-amz-version-id"), deleted.headers.get("x-amz-delete-marker")]).toEqual([204, null, null]);
   expect((await req({ method: "GET", path: `/${bucket}/versioned` })).status).toBe(404);
 });
 
@@ -621,9 +629,9 @@ describe("CORS", () => {
     const foreign = await req({ method: "GET", path: `/${cb}/obj`, headers: { origin: "https://evil.example.test" } });
     expect(foreign.headers.get("access-control-allow-origin")).toBeNull();
 
-    // a refusal raised while routing (here an unserved versionId) is readable by the browser too
+    // a refusal raised while routing (here a malformed versionId) is readable by the browser too
     const refusedByRoute = await req({ method: "GET", path: `/${cb}/obj`, query: [["versionId", "abc"]], headers: { origin: "https://app.example.test" } });
-    expect([refusedByRoute.status, refusedByRoute.headers.get("access-control-allow-origin")]).toEqual([501, "https://app.example.test"]);
+    expect([refusedByRoute.status, refusedByRoute.headers.get("access-control-allow-origin")]).toEqual([400, "https://app.example.test"]);
     const noMethod = await fetch(`${server.endpoint}/${cb}/x`, { method: "OPTIONS", headers: { origin: "https://app.example.test" } });
     expect([noMethod.status, await noMethod.text()]).toEqual([400, expect.stringContaining("Access-Control-Request-Method request header needed")]);
 

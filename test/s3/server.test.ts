@@ -587,9 +587,9 @@ describe("ListObjectVersions (every object is its key's one version, null)", () 
     expect(await versions([["max-keys", "0"]])).toContain("<IsTruncated>false</IsTruncated>");
   });
 
-  test("a version-id marker needs a key marker, and can only be null; other methods stay unserved", async () => {
+  test("a version-id marker needs a key marker, and must be a version id; other methods stay unserved", async () => {
     await expectError(await s3(server.endpoint, { method: "GET", path: `/${vb}`, query: [["versions", ""], ["version-id-marker", "null"]] }), 400, "InvalidArgument");
-    await expectError(await s3(server.endpoint, { method: "GET", path: `/${vb}`, query: [["versions", ""], ["key-marker", "b"], ["version-id-marker", "3HL4kqtJlcpX"]] }), 501, "NotImplemented");
+    await expectError(await s3(server.endpoint, { method: "GET", path: `/${vb}`, query: [["versions", ""], ["key-marker", "b"], ["version-id-marker", "3HL4kqtJlcpX"]] }), 400, "InvalidArgument");
     await expectError(await s3(server.endpoint, { method: "GET", path: "/no-such-versions-bucket", query: [["versions", ""]] }), 404, "NoSuchBucket");
     await expectError(await s3(server.endpoint, { method: "DELETE", path: `/${vb}`, query: [["versions", ""]] }), 501, "NotImplemented");
     expect((await s3(server.endpoint, { method: "HEAD", path: `/${vb}` })).status).toBe(200);
@@ -599,7 +599,7 @@ describe("ListObjectVersions (every object is its key's one version, null)", () 
 describe("operations s3d does not serve", () => {
   test("unknown sub-resources are NotImplemented, wrong methods MethodNotAllowed", async () => {
     await expectError(await s3(server.endpoint, { method: "GET", path: `/${bucket}`, query: [["inventory", ""]] }), 501, "NotImplemented");
-    await expectError(await s3(server.endpoint, { method: "PUT", path: `/${bucket}`, query: [["versioning", ""]], body: "<VersioningConfiguration/>" }), 501, "NotImplemented");
+    await expectError(await s3(server.endpoint, { method: "PUT", path: `/${bucket}`, query: [["replication", ""]], body: "<ReplicationConfiguration/>" }), 501, "NotImplemented");
     await expectError(await s3(server.endpoint, { method: "POST", path: `/${bucket}/k` }), 405, "MethodNotAllowed");
     // a bucket configuration's sub-resource takes only its own methods (a POST is no form upload there)
     for (const sub of ["cors", "policyStatus", "ownershipControls", "encryption", "website"]) {

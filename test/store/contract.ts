@@ -99,7 +99,7 @@ export function backendContract(name: string, make: () => Promise<BackendUnderTe
       await expectS3Error(b.headBucket("nope"), "NoSuchBucket");
       await b.putObject("alpha", "k", bodyOf(new Uint8Array([1])), noAttrs, t0);
       await expectS3Error(b.deleteBucket("alpha"), "BucketNotEmpty");
-      await b.deleteObject("alpha", "k");
+      await b.deleteObject("alpha", "k", t0);
       // an upload still open does not keep the bucket: it ends with it, parts and all
       const upload = await b.createMultipartUpload("alpha", "m", noAttrs, t0);
       await b.uploadPart("alpha", "m", upload, 1, bodyOf(new Uint8Array([2])), t0);
@@ -138,8 +138,8 @@ export function backendContract(name: string, make: () => Promise<BackendUnderTe
       await b.putObject("bkt", "dir/a b", bodyOf(next), noAttrs, t0 + 5);
       expect(Buffer.compare(await get("bkt", "dir/a b"), next)).toBe(0);
       expect((await b.openObject("bkt", "dir/a b")).meta.userMeta).toEqual({});
-      await b.deleteObject("bkt", "dir/a b");
-      await b.deleteObject("bkt", "dir/a b"); // deleting a missing key succeeds
+      await b.deleteObject("bkt", "dir/a b", t0);
+      await b.deleteObject("bkt", "dir/a b", t0); // deleting a missing key succeeds
       await expectS3Error(b.openObject("bkt", "dir/a b"), "NoSuchKey");
       await expectS3Error(b.putObject("none", "k", bodyOf(next), noAttrs, t0), "NoSuchBucket");
       await expectS3Error(b.openObject("none", "k"), "NoSuchBucket");
@@ -191,7 +191,7 @@ export function backendContract(name: string, make: () => Promise<BackendUnderTe
       await b.putObject("bkt", "k", bodyOf(first), noAttrs, t0);
       const reader = await b.openObject("bkt", "k");
       await b.putObject("bkt", "k", bodyOf(randomBytesSeeded(10, 6)), noAttrs, t0);
-      await b.deleteObject("bkt", "k");
+      await b.deleteObject("bkt", "k", t0);
       expect(Buffer.compare(await readAll(reader.stream()), first)).toBe(0);
     });
 

@@ -5,8 +5,9 @@ import { join } from "node:path";
 import { FsBackend, inlineObjectBytesMax } from "../../src/store/fs/backend.ts";
 import type { BlobStore } from "../../src/store/fs/blobs.ts";
 import { backendContract, bodyOf, randomBytesSeeded } from "./contract.ts";
+import { versionsContract } from "./versions-contract.ts";
 
-backendContract("fs", async () => {
+async function fsUnderTest() {
   const dir = mkdtempSync(join(tmpdir(), "s3d-fs-"));
   const backend = new FsBackend(dir);
   return {
@@ -16,7 +17,10 @@ backendContract("fs", async () => {
       rmSync(dir, { recursive: true, force: true });
     },
   };
-});
+}
+
+backendContract("fs", fsUnderTest);
+versionsContract("fs", fsUnderTest);
 
 function blobFiles(dir: string): string[] {
   const root = join(dir, "blobs");
@@ -633,4 +637,28 @@ test("sealer: a pushed chunk is released only once every byte of it is sealed", 
   expect([detached(b), detached(c)]).toEqual([false, false]);
   sealer.finish();
   expect([detached(b), detached(c)]).toEqual([true, true]);
+});
+
+test("fs: start-up recovery keeps the blobs of noncurrent versions, and removing a version frees its blob", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "s3d-fs-"));
+  try {
+    const attrs = { headers: {}, userMeta: {}, tags: {} };
+    const old = randomBytesSeeded(150_000, 9);
+    const first = new FsBackend(dir);
+    await first.createBucket("bkt", 0);
+    await first.setBucketVersioning("bkt", "Enabled");
+    const v1 = await first.putObject("bkt", "k", bodyOf(old), attrs, 1);
+    await first.putObject("bkt", "k", bodyOf(randomBytesSeeded(150_000, 10)), attrs, 2);
+    await first.deleteObject("bkt", "k", 3);
+    await first.close();
+    const second = new FsBackend(dir);
+    expect(second.collectOrphans()).toBe(0);
+    expect(Buffer.from(await (await second.openObject("bkt", "k", v1.versionId)).bytes()).equals(Buffer.from(old))).toBe(true);
+    const before = blobFiles(dir).length;
+    await second.deleteObject("bkt", "k", 4, { versionId: v1.versionId });
+    await second.close();
+    expect(blobFiles(dir).length).toBe(before - 1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -9,7 +9,7 @@ import { bodyOf, randomBytesSeeded } from "./contract.ts";
 function entry(key: string, inlineBytes: number): CachedObject {
   const inline = inlineBytes > 0 ? new Uint8Array(inlineBytes) : null;
   return {
-    row: { key: Buffer.from(key), size: inlineBytes, etag: "e", modified_ms: 0, parts_count: 0, headers: "{}", user_meta: "{}", segments: "[]", tags: "{}", checksum: null, inline },
+    row: { key: Buffer.from(key), size: inlineBytes, etag: "e", modified_ms: 0, parts_count: 0, headers: "{}", user_meta: "{}", segments: "[]", tags: "{}", checksum: null, inline, version_id: null },
     meta: { key, sizeBytes: inlineBytes, etag: "e", lastModifiedMs: 0, partsCount: 0, headers: { "content-type": "x/y" }, userMeta: {}, tags: { t: "1" } },
     segments: [],
   };
@@ -90,7 +90,7 @@ test("fs backend: reads after every kind of change see the change, never a cache
     const completed = await read("k");
     expect(completed.bytes.equals(part)).toBe(true);
     expect(completed.meta).toMatchObject({ partsCount: 1, userMeta: { v: "4" } });
-    await backend.deleteObject("bkt", "k");
+    await backend.deleteObject("bkt", "k", 4002);
     await expect(backend.openObject("bkt", "k")).rejects.toMatchObject({ code: "NoSuchKey" });
     await backend.putObject("bkt", "k", bodyOf(one), attrs("5"), 5000);
     expect((await read("k")).meta.userMeta).toEqual({ v: "5" });

@@ -119,8 +119,6 @@ export async function deleteBucketTagging(ctx: S3Context) {
  * so, or the configuration's own "not found" error. The sub-resource each answers, and how.
  */
 const unsetConfigurations: Record<string, { operation: string; answer: (ctx: S3Context) => S3Response }> = {
-  // s3d keeps no versions: every bucket is one that was never versioned, shown with no Status
-  versioning: { operation: "GetBucketVersioning", answer: () => xmlResponse(x("VersioningConfiguration", { xmlns: s3Xmlns })) },
   accelerate: { operation: "GetBucketAccelerateConfiguration", answer: () => xmlResponse(x("AccelerateConfiguration", { xmlns: s3Xmlns })) },
   logging: { operation: "GetBucketLogging", answer: () => xmlResponse(x("BucketLoggingStatus", { xmlns: s3Xmlns })) },
   requestPayment: { operation: "GetBucketRequestPayment", answer: () => xmlResponse(x("RequestPaymentConfiguration", { xmlns: s3Xmlns }, x("Payer", "BucketOwner"))) },

@@ -14,6 +14,7 @@ import type { S3Context } from "./context.ts";
 import { checksumElements, uploadIdOf } from "./multipart.ts";
 import { preconditionFrom } from "./objects.ts";
 import { expirationHeaders } from "./lifecycle.ts";
+import { checkVersionIn, versionHeader, writtenVersionHeader } from "./versioning.ts";
 
 function directive(ctx: S3Context, header: string): "COPY" | "REPLACE" {
   const value = ctx.req.headers[header] ?? "COPY";
@@ -30,8 +31,13 @@ function directive(ctx: S3Context, header: string): "COPY" | "REPLACE" {
  */
 async function openSource(ctx: S3Context): Promise<ObjectReader> {
   const source = parseCopySource(ctx.req.headers["x-amz-copy-source"]);
-  await ctx.access.check([source.versioned ? "s3:GetObjectVersion" : "s3:GetObject"], source.bucket, source.key);
-  const reader = await ctx.backend.openObject(source.bucket, source.key).catch(async (error: unknown) => {
+  await ctx.access.check([source.versionId !== undefined ? "s3:GetObjectVersion" : "s3:GetObject"], source.bucket, source.key);
+  if (source.versionId !== undefined) await checkVersionIn(ctx, source.bucket, source.versionId, "x-amz-copy-source");
+  const reader = await ctx.backend.openObject(source.bucket, source.key, source.versionId).catch(async (error: unknown) => {
+    // (a delete marker named by its id has no bytes to copy: S3 tells so as a bad request)
+    if (error instanceof S3Error && error.code === "MethodNotAllowed") {
+      throw new S3Error("InvalidRequest", "The source of a copy request may not specifically refer to a delete marker by version id.");
+    }
     throw await ctx.access.told(error, source.bucket);
   });
   try {
@@ -41,6 +47,13 @@ async function openSource(ctx: S3Context): Promise<ObjectReader> {
     reader.close();
     throw error;
   }
+}
+
+/** x-amz-copy-source-version-id: the version copied, where its bucket has versions. */
+async function sourceVersionHeader(ctx: S3Context, reader: ObjectReader): Promise<Record<string, string>> {
+  const { bucket } = parseCopySource(ctx.req.headers["x-amz-copy-source"]);
+  const { "x-amz-version-id": versionId } = await versionHeader(ctx, bucket, reader.meta.versionId);
+  return versionId === undefined ? {} : { "x-amz-copy-source-version-id": versionId };
 }
 
 /**
@@ -80,8 +93,9 @@ export async function copyObject(ctx: S3Context) {
   const requested = attributesFromHeaders(headers);
   const precondition = preconditionFrom(ctx);
   const reader = await openSource(ctx);
-  let body;
+  let body, copied;
   try {
+    copied = await sourceVersionHeader(ctx, reader);
     const source = parseCopySource(headers["x-amz-copy-source"]);
     // (naming the encryption is a change: it is how S3 users encrypt objects in place)
     const changesNothing = metadataDirective === "COPY" && taggingDirective === "COPY" && headers["x-amz-server-side-encryption"] === undefined && headers[websiteRedirectHeader] === undefined;
@@ -112,7 +126,7 @@ export async function copyObject(ctx: S3Context) {
   };
   const meta = await releasingOnFailure(reader, () => ctx.backend.putObject(bucket, key, body, attrs, nowMs, precondition));
   const result = x("CopyObjectResult", { xmlns: s3Xmlns }, x("LastModified", isoTime(meta.lastModifiedMs)), x("ETag", quoteEtag(meta.etag)), checksumElements(meta.checksum));
-  return xmlResponse(result, 200, await expirationHeaders(ctx, meta));
+  return xmlResponse(result, 200, { ...(await expirationHeaders(ctx, meta)), ...writtenVersionHeader(meta.versionId), ...copied });
 }
 
 /** x-amz-copy-source-range: "bytes=first-last", both given, within the source. */
@@ -136,8 +150,9 @@ export async function uploadPartCopy(ctx: S3Context) {
   // an upload created with a checksum needs it of every part, copied ones too
   const uploadChecksum = await ctx.backend.uploadChecksum(bucket, key, uploadIdOf(ctx));
   const reader = await openSource(ctx);
-  let body;
+  let body, copied;
   try {
+    copied = await sourceVersionHeader(ctx, reader);
     body = trustedBody(sourceBytes(reader, copyRange(headers["x-amz-copy-source-range"], reader.meta.sizeBytes)), uploadChecksum?.algorithm as ChecksumAlgorithm | undefined);
   } catch (error) {
     reader.close();
@@ -148,5 +163,7 @@ export async function uploadPartCopy(ctx: S3Context) {
   const checksum = body.digest().checksum;
   return xmlResponse(
     x("CopyPartResult", { xmlns: s3Xmlns }, x("LastModified", isoTime(part.lastModifiedMs)), x("ETag", quoteEtag(part.etag)), checksumElements(checksum && { algorithm: checksum.algorithm, value: checksum.value })),
+    200,
+    copied,
   );
 }

@@ -1,6 +1,6 @@
 /** ListObjectsV2, ListObjects (v1) and ListObjectVersions. */
 import { S3Error } from "../../errors.ts";
-import { listKeysMax, type ListPage } from "../../store/backend.ts";
+import { listKeysMax, type ListPage, type ListVersionsPage } from "../../store/backend.ts";
 import { uriEncode } from "../../sigv4/index.ts";
 import { isoTime, xmlResponse } from "../respond.ts";
 import { checkVersionId } from "../names.ts";
@@ -56,25 +56,42 @@ export function decodeToken(token: string): string {
 }
 
 /**
- * The Contents elements of a page (or, for ListObjectVersions, its Version elements: every
- * object is its key's one version, `null`, and the latest), written out directly: a page holds
- * up to 1000 of them, and through the element builder they were a third of a listing's time.
- * Only the key can need escaping; an ETag is hex (and "-N"), so its quotes are written already
- * escaped.
+ * The Contents elements of a page, written out directly: a page holds up to 1000 of them, and
+ * through the element builder they were a third of a listing's time. Only the key can need
+ * escaping; an ETag is hex (and "-N"), so its quotes are written already escaped.
  */
-function contents(ctx: S3Context, page: ListPage, enc: (s: string) => string, withOwner: boolean, element: "Contents" | "Version" = "Contents"): Xml {
-  const owner = withOwner ? ownerOf(ctx) : undefined;
-  const ownerXml = owner ? x("Owner", x("ID", owner.id), x("DisplayName", owner.displayName)).text : "";
-  const version = element === "Version" ? "<VersionId>null</VersionId><IsLatest>true</IsLatest>" : "";
+function contents(ctx: S3Context, page: ListPage, enc: (s: string) => string, withOwner: boolean): Xml {
+  const ownerXml = withOwner ? ownerXmlOf(ctx) : "";
   let out = "";
   for (const o of page.objects) {
-    // whole seconds, as S3 lists them and as Last-Modified gives them
     out +=
-      `<${element}><Key>${escapeXml(enc(o.key))}</Key>${version}<LastModified>${isoTime(o.lastModifiedMs - (o.lastModifiedMs % 1000))}</LastModified>` +
-      `<ETag>&#34;${o.etag}&#34;</ETag><Size>${o.sizeBytes}</Size>${ownerXml}<StorageClass>STANDARD</StorageClass></${element}>`;
+      `<Contents><Key>${escapeXml(enc(o.key))}</Key><LastModified>${listedTime(o.lastModifiedMs)}</LastModified>` +
+      `<ETag>&#34;${o.etag}&#34;</ETag><Size>${o.sizeBytes}</Size>${ownerXml}<StorageClass>STANDARD</StorageClass></Contents>`;
   }
   return new Xml(out);
 }
+
+/** The Version and DeleteMarker elements of a ListObjectVersions page, in the page's order. */
+function versionEntries(ctx: S3Context, page: ListVersionsPage, enc: (s: string) => string): Xml {
+  const ownerXml = ownerXmlOf(ctx);
+  let out = "";
+  for (const v of page.versions) {
+    const named = `<Key>${escapeXml(enc(v.key))}</Key><VersionId>${v.versionId ?? "null"}</VersionId><IsLatest>${v.isLatest}</IsLatest>` +
+      `<LastModified>${listedTime(v.lastModifiedMs)}</LastModified>`;
+    out += v.deleteMarker
+      ? `<DeleteMarker>${named}${ownerXml}</DeleteMarker>`
+      : `<Version>${named}<ETag>&#34;${v.etag}&#34;</ETag><Size>${v.sizeBytes}</Size>${ownerXml}<StorageClass>STANDARD</StorageClass></Version>`;
+  }
+  return new Xml(out);
+}
+
+const ownerXmlOf = (ctx: S3Context) => {
+  const owner = ownerOf(ctx);
+  return x("Owner", x("ID", owner.id), x("DisplayName", owner.displayName)).text;
+};
+
+/** Whole seconds, as S3 lists times and as Last-Modified gives them. */
+const listedTime = (ms: number) => isoTime(ms - (ms % 1000));
 
 /** The parameters every object listing reads. */
 function listingParams(params: Map<string, string>) {
@@ -142,9 +159,8 @@ export async function listObjectsV1(ctx: S3Context) {
 }
 
 /**
- * ListObjectVersions, as S3 answers it for a bucket that was never versioned: each object is one
- * version, `null`, the latest, and there are no delete markers. Pages follow key-marker (and
- * version-id-marker, which can only be `null` here: the key's one version was listed already).
+ * ListObjectVersions: every version and delete marker, keys in order and each key's newest first.
+ * A page resumes after key-marker's last version, or after the version-id-marker's version of it.
  */
 export async function listObjectVersions(ctx: S3Context) {
   const { params, bucket } = ctx.req;
@@ -158,12 +174,9 @@ export async function listObjectVersions(ctx: S3Context) {
         ArgumentValue: versionIdMarker,
       });
     }
-    checkVersionId(versionIdMarker);
+    checkVersionId(versionIdMarker, "version-id-marker");
   }
-  const page = await ctx.backend.listObjects(bucket, { prefix, delimiter, after: keyMarker, maxKeys });
-  const next = page.isTruncated ? page.lastEntry : undefined;
-  // a page that ends on a common prefix resumes after it, and has no version to name
-  const nextIsVersion = next !== undefined && page.commonPrefixes.at(-1) !== next;
+  const page = await ctx.backend.listObjectVersions(bucket, { prefix, delimiter, keyMarker, versionIdMarker, maxKeys });
   return xmlResponse(
     x(
       "ListVersionsResult",
@@ -172,14 +185,14 @@ export async function listObjectVersions(ctx: S3Context) {
       x("Prefix", enc(prefix)),
       x("KeyMarker", enc(keyMarker)),
       x("VersionIdMarker", versionIdMarker),
-      next !== undefined ? x("NextKeyMarker", enc(next)) : null,
-      nextIsVersion ? x("NextVersionIdMarker", "null") : null,
+      page.nextKeyMarker !== undefined ? x("NextKeyMarker", enc(page.nextKeyMarker)) : null,
+      page.nextVersionIdMarker !== undefined ? x("NextVersionIdMarker", page.nextVersionIdMarker) : null,
       x("MaxKeys", maxKeys),
       delimiter !== "" ? x("Delimiter", enc(delimiter)) : null,
       x("IsTruncated", page.isTruncated),
       params.has("encoding-type") ? x("EncodingType", "url") : null,
-      contents(ctx, page, enc, true, "Version"),
-      commonPrefixes(page, enc),
+      versionEntries(ctx, page, enc),
+      page.commonPrefixes.map((p) => x("CommonPrefixes", x("Prefix", enc(p)))),
     ),
   );
 }

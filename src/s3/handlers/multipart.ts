@@ -12,6 +12,7 @@ import { encodingOf, markerParam, maxParam } from "./list.ts";
 import { preconditionFrom, uploadBody } from "./objects.ts";
 import { readSmallBody } from "./small-body.ts";
 import { abortHeaders, expirationHeaders } from "./lifecycle.ts";
+import { writtenVersionHeader } from "./versioning.ts";
 
 const listPartsMax = 1000;
 const listUploadsMax = 1000;
@@ -118,7 +119,7 @@ export async function completeMultipartUpload(ctx: S3Context) {
       checksumElements(meta.checksum),
     ),
     200,
-    await expirationHeaders(ctx, meta),
+    { ...(await expirationHeaders(ctx, meta)), ...writtenVersionHeader(meta.versionId) },
   );
 }
 

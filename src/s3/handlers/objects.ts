@@ -1,11 +1,11 @@
 /** Object operations: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects, GetObjectAttributes, GetObjectAcl, tagging. */
-import { S3Error } from "../../errors.ts";
+import { noSuchVersion, S3Error } from "../../errors.ts";
 import { listKeysMax, objectBytesMax, type IncomingBody, type ObjectMeta, type ObjectReader, type Precondition } from "../../store/backend.ts";
 import type { ChecksumAlgorithm } from "../../checksum/index.ts";
 import { attributesFromHeaders, checksumHeaders, checkWriteHeaders, objectHeaders } from "../attributes.ts";
 import { requestBody } from "../body.ts";
 import { checkWrite, evaluateRead, readConditionsFrom, writeConditionFrom } from "../conditions.ts";
-import { checkKey, checkVersionId, partNumberOf } from "../names.ts";
+import { checkKey, partNumberOf } from "../names.ts";
 import { tagsFromXml, tagsXml } from "../tags.ts";
 import { contentRange, resolveRange, type ByteRange } from "../range.ts";
 import { emptyResponse, httpTime, isHeaderValue, quoteEtag, xmlResponse, type S3Response } from "../respond.ts";
@@ -14,6 +14,7 @@ import { ownerOnlyAcl, type S3Context } from "./context.ts";
 import { markerParam, maxParam } from "./list.ts";
 import { readSmallBody, requireIntegrityHeader } from "./small-body.ts";
 import { expirationHeaders } from "./lifecycle.ts";
+import { canNameVersions, versionHeader, versionParam, writtenVersionHeader } from "./versioning.ts";
 
 /** The body of an upload (PutObject, UploadPart), verified against what the client declared. */
 export function uploadBody(ctx: S3Context, limitBytes: number, defaultChecksum?: ChecksumAlgorithm): IncomingBody {
@@ -34,7 +35,12 @@ export async function putObject(ctx: S3Context) {
   const precondition = preconditionFrom(ctx);
   const body = uploadBody(ctx, objectBytesMax);
   const meta = await ctx.backend.putObject(bucket, key, body, attrs, nowMs, precondition);
-  return emptyResponse(200, { etag: quoteEtag(meta.etag), ...checksumHeaders(meta.checksum), ...(await expirationHeaders(ctx, meta)) });
+  return emptyResponse(200, {
+    etag: quoteEtag(meta.etag),
+    ...checksumHeaders(meta.checksum),
+    ...(await expirationHeaders(ctx, meta)),
+    ...writtenVersionHeader(meta.versionId),
+  });
 }
 
 /** Bodies up to this size are read whole and sent in one write. */
@@ -53,17 +59,18 @@ const responseOverrides: Record<string, string> = {
 export async function getObject(ctx: S3Context, withBody = true): Promise<S3Response> {
   const { bucket, key, params } = ctx.req;
   checkKey(key);
-  const reader = await ctx.backend.openObject(bucket, key);
+  const reader = await ctx.backend.openObject(bucket, key, await versionParam(ctx));
   try {
     const { meta } = reader;
-    const headers = Object.assign(objectHeaders(meta), await expirationHeaders(ctx, meta));
+    const headers = Object.assign(objectHeaders(meta), await expirationHeaders(ctx, meta), await versionHeader(ctx, bucket, meta.versionId));
     // the tag count is the tags' business: a reader sees it only where it may read them
     if (headers["x-amz-tagging-count"] !== undefined && !(await ctx.access.allows(["s3:GetObjectTagging"], bucket, key))) {
       delete headers["x-amz-tagging-count"];
     }
     if (evaluateRead(readConditionsFrom(ctx.req.headers), meta, ctx.req.nowMs) === "not-modified") {
       reader.close();
-      return emptyResponse(304, { etag: headers.etag, "last-modified": headers["last-modified"] });
+      const { etag, "last-modified": lastModified, "x-amz-version-id": versionId } = headers;
+      return emptyResponse(304, { etag, "last-modified": lastModified, ...(versionId !== undefined ? { "x-amz-version-id": versionId } : {}) });
     }
     for (const [param, header] of Object.entries(responseOverrides)) {
       const value = params.get(param);
@@ -126,7 +133,7 @@ export async function getObjectAttributes(ctx: S3Context) {
   if (requested.length === 0 || unknown !== undefined) {
     throw new S3Error("InvalidArgument", `Invalid attribute name specified: ${unknown ?? "(none)"}`, { ArgumentName: "x-amz-object-attributes" });
   }
-  const reader = await ctx.backend.openObject(ctx.req.bucket, ctx.req.key);
+  const reader = await ctx.backend.openObject(ctx.req.bucket, ctx.req.key, await versionParam(ctx));
   reader.close();
   const { meta } = reader;
   const want = (a: string) => requested.includes(a);
@@ -142,7 +149,7 @@ export async function getObjectAttributes(ctx: S3Context) {
       want("ObjectSize") ? x("ObjectSize", meta.sizeBytes) : null,
     ),
     200,
-    { "last-modified": httpTime(meta.lastModifiedMs) },
+    { "last-modified": httpTime(meta.lastModifiedMs), ...(await versionHeader(ctx, ctx.req.bucket, meta.versionId)) },
   );
 }
 
@@ -178,32 +185,36 @@ function objectPartsXml(headers: Record<string, string>, reader: ObjectReader) {
 
 /** An object's ACL: its owner's, as every s3d object's (no ACLs, BucketOwnerEnforced). */
 export async function getObjectAcl(ctx: S3Context) {
-  const reader = await ctx.backend.openObject(ctx.req.bucket, ctx.req.key);
+  const reader = await ctx.backend.openObject(ctx.req.bucket, ctx.req.key, await versionParam(ctx));
   reader.close();
-  return xmlResponse(ownerOnlyAcl(ctx));
+  return xmlResponse(ownerOnlyAcl(ctx), 200, await versionHeader(ctx, ctx.req.bucket, reader.meta.versionId));
 }
 
 export async function getObjectTagging(ctx: S3Context) {
-  const reader = await ctx.backend.openObject(ctx.req.bucket, ctx.req.key);
+  const reader = await ctx.backend.openObject(ctx.req.bucket, ctx.req.key, await versionParam(ctx));
   reader.close();
-  return xmlResponse(tagsXml(reader.meta.tags));
+  return xmlResponse(tagsXml(reader.meta.tags), 200, await versionHeader(ctx, ctx.req.bucket, reader.meta.versionId));
 }
 
 export async function putObjectTagging(ctx: S3Context) {
   const tags = tagsFromXml(await readSmallBody(ctx));
-  await ctx.backend.setObjectTags(ctx.req.bucket, ctx.req.key, tags);
-  return emptyResponse(200);
+  const versionId = await ctx.backend.setObjectTags(ctx.req.bucket, ctx.req.key, tags, await versionParam(ctx));
+  return emptyResponse(200, await versionHeader(ctx, ctx.req.bucket, versionId));
 }
 
 export async function deleteObjectTagging(ctx: S3Context) {
-  await ctx.backend.setObjectTags(ctx.req.bucket, ctx.req.key, {});
-  return emptyResponse(204);
+  const versionId = await ctx.backend.setObjectTags(ctx.req.bucket, ctx.req.key, {}, await versionParam(ctx));
+  return emptyResponse(204, await versionHeader(ctx, ctx.req.bucket, versionId));
 }
 
 export async function deleteObject(ctx: S3Context) {
-  checkKey(ctx.req.key);
-  await ctx.backend.deleteObject(ctx.req.bucket, ctx.req.key, deleteCondition(ctx.req.key, ctx.req.headers["if-match"]));
-  return emptyResponse(204);
+  const { bucket, key, nowMs } = ctx.req;
+  checkKey(key);
+  const precondition = deleteCondition(key, ctx.req.headers["if-match"]);
+  const outcome = await ctx.backend.deleteObject(bucket, key, nowMs, { versionId: await versionParam(ctx), precondition });
+  const headers: Record<string, string> = outcome.versionId !== undefined ? { "x-amz-version-id": outcome.versionId } : {};
+  if (outcome.deleteMarker) headers["x-amz-delete-marker"] = "true";
+  return emptyResponse(204, headers);
 }
 
 /**
@@ -233,11 +244,13 @@ export async function deleteObjects(ctx: S3Context) {
     objects.map(async ({ key, versionId, etag }) => {
       try {
         checkKey(key);
-        checkVersionId(versionId);
         // each key as if deleted on its own: its bucket's policy may deny it (or allow an unsigned request)
         await ctx.access.check([versionId === undefined ? "s3:DeleteObject" : "s3:DeleteObjectVersion"], bucket, key);
-        await ctx.backend.deleteObject(bucket, key, deleteCondition(key, etag));
-        return { key, versionId };
+        // (a DeleteObject naming a missing version is a 204; an entry naming one, or a malformed id, an error)
+        if (versionId !== undefined && !(await canNameVersions(ctx, bucket, versionId))) throw noSuchVersion(key, versionId);
+        const outcome = await ctx.backend.deleteObject(bucket, key, ctx.req.nowMs, { versionId, precondition: deleteCondition(key, etag) });
+        if (outcome.versionMissing) throw noSuchVersion(key, versionId!);
+        return { key, versionId, outcome };
       } catch (error) {
         if (!(error instanceof S3Error)) throw error;
         return { key, versionId, error: await ctx.access.told(error, bucket) };
@@ -251,7 +264,10 @@ export async function deleteObjects(ctx: S3Context) {
       outcomes.map((o) => {
         const named = [x("Key", o.key), o.versionId !== undefined ? x("VersionId", o.versionId) : null];
         if (o.error) return x("Error", named, x("Code", o.error.code), x("Message", o.error.message));
-        return quiet ? null : x("Deleted", named);
+        if (quiet) return null;
+        // a marker added, or one removed by its version id, is named with its id
+        const { deleteMarker, versionId } = o.outcome;
+        return x("Deleted", named, deleteMarker ? [x("DeleteMarker", true), x("DeleteMarkerVersionId", versionId ?? "null")] : null);
       }),
     ),
   );

@@ -7,12 +7,13 @@ import { randomBytes } from "node:crypto";
 import { closeSync, fstatSync, openSync, statfsSync } from "node:fs";
 import { join } from "node:path";
 import { tryLockExclusive } from "../../../ffi/libc.ts";
-import { S3Error } from "../../errors.ts";
+import { noSuchVersion, S3Error } from "../../errors.ts";
 import { assert } from "../../util/assert.ts";
 import type {
   Backend,
   BucketInfo,
   CompletedPart,
+  DeleteOutcome,
   IncomingBody,
   ListedObject,
   ListPage,
@@ -20,12 +21,15 @@ import type {
   ListQuery,
   ListUploadsPage,
   ListUploadsQuery,
+  ListVersionsPage,
+  ListVersionsQuery,
   ObjectAttributes,
   ObjectMeta,
   ObjectReader,
   PartInfo,
   Precondition,
   UploadChecksum,
+  VersioningStatus,
 } from "../backend.ts";
 import type { ByteRange } from "../../s3/range.ts";
 import { cursorPastPrefix, listEntries, utf8, type ListCursor } from "../listing.ts";
@@ -39,12 +43,16 @@ import { MultipartStore } from "./multipart.ts";
 import { segmentStream } from "./read.ts";
 import { type CachedObject, RowCache } from "./row-cache.ts";
 import { sealIdBytes, type Sealing } from "./sealing.ts";
+import { markerHeaders, newVersionId, Versions, type VersionRow } from "./versions.ts";
 
 /**
  * Objects up to this size live inside their metadata row: one group-committed WAL fsync makes
  * them durable, instead of a file fsync and a directory fsync each.
  */
 export const inlineObjectBytesMax = 64 * 1024;
+
+/** The bucket_configs entry that holds a bucket's versioning status. */
+const versioningConfig = "versioning";
 
 export interface FsBackendOptions {
   minFreeBytes?: number;
@@ -61,6 +69,7 @@ export class FsBackend implements Backend {
   private readonly wal: WalSync;
   private readonly committer: Committer;
   private readonly multipart: MultipartStore;
+  private readonly versions: Versions;
   /** Recently read object rows; every change to an object's row drops its entry (row-cache.ts). */
   private readonly rows = new RowCache();
 
@@ -101,6 +110,7 @@ export class FsBackend implements Backend {
       rolledBack: () => this.loadBuckets(),
       unusable: () => this.unhealthy(),
     });
+    this.versions = new Versions(this.db, (bucket, key) => this.rows.drop(bucket, key));
     this.multipart = new MultipartStore(this.db, this.blobs, this.committer, (b) => this.requireBucket(b));
     this.loadBuckets();
   }
@@ -146,6 +156,7 @@ export class FsBackend implements Backend {
       for (const [id] of segmentsOf(row)) referenced.add(id);
     }
     for (const row of this.db.query<{ blob: string }, []>("SELECT blob FROM parts").iterate()) referenced.add(row.blob);
+    for (const id of this.versions.blobIds()) referenced.add(id);
     return this.blobs.sweepOrphans((id) => referenced.has(id));
   }
 
@@ -167,7 +178,7 @@ export class FsBackend implements Backend {
     let uploadBlobs: string[] = [];
     await this.bucketsChange(() => {
       this.requireBucket(name);
-      if (this.db.query("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1").get(name)) {
+      if (this.db.query("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1").get(name) || this.versions.any(name)) {
         throw new S3Error("BucketNotEmpty", "The bucket you tried to delete is not empty", { BucketName: name });
       }
       // Uploads still open end with their bucket, as in S3 (listing shows the bucket empty).
@@ -194,9 +205,26 @@ export class FsBackend implements Backend {
 
   private loadBuckets(): void {
     this.buckets.clear();
-    for (const row of this.db.query<{ name: string; created_ms: number }, []>("SELECT name, created_ms FROM buckets").all()) {
-      this.buckets.set(row.name, { name: row.name, createdMs: row.created_ms });
-    }
+    const rows = this.db
+      .query<{ name: string; created_ms: number; versioning: VersioningStatus | null }, []>(
+        `SELECT buckets.name AS name, created_ms, value AS versioning FROM buckets
+         LEFT JOIN bucket_configs ON bucket_configs.bucket = buckets.name AND bucket_configs.name = '${versioningConfig}'`,
+      )
+      .all();
+    for (const row of rows) this.buckets.set(row.name, { name: row.name, createdMs: row.created_ms, versioning: row.versioning ?? undefined });
+  }
+
+  async setBucketVersioning(bucket: string, status: VersioningStatus): Promise<void> {
+    await this.bucketsChange(() => {
+      const info = this.requireBucket(bucket);
+      this.db.query("INSERT OR REPLACE INTO bucket_configs (bucket, name, value) VALUES (?, ?, ?)").run(bucket, versioningConfig, status);
+      this.buckets.set(bucket, { ...info, versioning: status });
+    });
+  }
+
+  async listObjectVersions(bucket: string, query: ListVersionsQuery): Promise<ListVersionsPage> {
+    this.requireBucket(bucket);
+    return this.versions.list(bucket, query);
   }
 
   async listBuckets(): Promise<BucketInfo[]> {
@@ -213,6 +241,7 @@ export class FsBackend implements Backend {
   }
 
   async setBucketConfig(bucket: string, name: string, value: string | undefined): Promise<void> {
+    assert(name !== versioningConfig, "versioning is set through setBucketVersioning, which keeps the bucket map in step");
     await this.committer.commit(() => {
       this.requireBucket(bucket);
       if (value === undefined) this.db.query("DELETE FROM bucket_configs WHERE bucket = ? AND name = ?").run(bucket, name);
@@ -260,24 +289,29 @@ export class FsBackend implements Backend {
     let committed: ObjectMeta;
     try {
       committed = await this.committer.commit(() => {
-        this.requireBucket(bucket);
+        const { versioning } = this.requireBucket(bucket);
         const current = this.objectMetaRow(bucket, key);
-        const { meta, segments, inline } = decide();
+        const decided = decide();
+        const meta: ObjectMeta = { ...decided.meta, versionId: versioning === "Enabled" ? newVersionId() : undefined };
         precondition?.(current ? objectMetaOf(current) : undefined, meta);
-        superseded = current ? segmentsOf(current).map(([id]) => id) : [];
+        // In a versioned bucket the version replaced is kept, unless it is the null version a
+        // suspended bucket's write replaces.
+        if (versioning === undefined) superseded = current ? segmentsOf(current).map(([id]) => id) : [];
+        else superseded = this.versions.makeWay(bucket, key, current, versioning, meta.lastModifiedMs);
         const columns = [meta.sizeBytes, meta.etag, meta.lastModifiedMs, meta.partsCount,
-          JSON.stringify(meta.headers), JSON.stringify(meta.userMeta), JSON.stringify(segments),
-          JSON.stringify(meta.tags), meta.checksum === undefined ? null : JSON.stringify(meta.checksum), inline ?? null] as const;
+          JSON.stringify(meta.headers), JSON.stringify(meta.userMeta), JSON.stringify(decided.segments),
+          JSON.stringify(meta.tags), meta.checksum === undefined ? null : JSON.stringify(meta.checksum), decided.inline ?? null,
+          meta.versionId ?? null] as const;
         this.rows.drop(bucket, key);
         // An overwrite rewrites its row in place: the same pages, no index change, no freed and
         // reallocated overflow page (a 4 KiB overwrite: 6.3 µs instead of 24 with INSERT OR REPLACE).
         if (current) {
           this.db
-            .query(`UPDATE objects SET size = ?, etag = ?, modified_ms = ?, parts_count = ?, headers = ?, user_meta = ?, segments = ?, tags = ?, checksum = ?, inline = ? WHERE rowid = ?`)
+            .query(`UPDATE objects SET size = ?, etag = ?, modified_ms = ?, parts_count = ?, headers = ?, user_meta = ?, segments = ?, tags = ?, checksum = ?, inline = ?, version_id = ? WHERE rowid = ?`)
             .run(...columns, current.row);
         } else {
           this.db
-            .query(`INSERT INTO objects (size, etag, modified_ms, parts_count, headers, user_meta, segments, tags, checksum, inline, bucket, key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+            .query(`INSERT INTO objects (size, etag, modified_ms, parts_count, headers, user_meta, segments, tags, checksum, inline, version_id, bucket, key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
             .run(...columns, bucket, keyBytes(key));
         }
         return meta;
@@ -292,9 +326,9 @@ export class FsBackend implements Backend {
     return committed;
   }
 
-  async openObject(bucket: string, key: string): Promise<ObjectReader> {
+  async openObject(bucket: string, key: string, versionId?: string): Promise<ObjectReader> {
     this.requireBucket(bucket);
-    const { row, meta, segments } = this.readObject(bucket, key);
+    const { row, meta, segments } = versionId === undefined ? this.readObject(bucket, key) : this.readVersion(bucket, key, versionId);
     const ids = segments.map(([id]) => id);
     // Acquired in the same turn as the read: no commit can remove these blobs in between.
     this.blobs.acquire(ids);
@@ -338,26 +372,70 @@ export class FsBackend implements Backend {
     };
   }
 
-  async setObjectTags(bucket: string, key: string, tags: Record<string, string>): Promise<void> {
-    await this.committer.commit(() => {
+  async setObjectTags(bucket: string, key: string, tags: Record<string, string>, versionId?: string): Promise<string | undefined> {
+    return this.committer.commit(() => {
       this.requireBucket(bucket);
+      const version = this.locate(bucket, key, versionId);
+      if ("noncurrent" in version) {
+        this.versions.setTags(bucket, key, version.noncurrent, tags);
+        return version.noncurrent.version_id ?? undefined;
+      }
       this.rows.drop(bucket, key);
-      const changed = this.db.query("UPDATE objects SET tags = ? WHERE bucket = ? AND key = ?").run(JSON.stringify(tags), bucket, keyBytes(key));
-      if (changed.changes === 0) throw new S3Error("NoSuchKey", "The specified key does not exist.", { Key: key });
+      this.db.query("UPDATE objects SET tags = ? WHERE rowid = ?").run(JSON.stringify(tags), version.current.row);
+      return version.current.version_id ?? undefined;
     });
   }
 
-  async deleteObject(bucket: string, key: string, precondition?: (current: ObjectMeta | undefined) => void): Promise<void> {
+  async deleteObject(
+    bucket: string,
+    key: string,
+    nowMs: number,
+    options: { versionId?: string; precondition?: (current: ObjectMeta | undefined) => void } = {},
+  ): Promise<DeleteOutcome> {
     let removed: string[] = [];
-    await this.committer.commit(() => {
-      this.requireBucket(bucket);
-      const current = this.objectMetaRow(bucket, key);
-      precondition?.(current ? objectMetaOf(current) : undefined);
-      removed = current ? segmentsOf(current).map(([id]) => id) : [];
-      this.rows.drop(bucket, key);
-      this.db.query("DELETE FROM objects WHERE bucket = ? AND key = ?").run(bucket, keyBytes(key));
+    const outcome = await this.committer.commit((): DeleteOutcome => {
+      const { versioning } = this.requireBucket(bucket);
+      const done = this.deleteVersion(bucket, key, nowMs, versioning, options);
+      removed = done.removed;
+      // a bucket never versioned names no versions in its answers, "null" included
+      return versioning === undefined ? { ...done.outcome, versionId: undefined } : done.outcome;
     }, true);
     this.blobs.remove(removed);
+    return outcome;
+  }
+
+  /**
+   * Inside a commit: removes the version `versionId` names for good, or, without one, the current
+   * object (a bucket never versioned) or hides it behind a new delete marker. Returns the blobs freed.
+   */
+  private deleteVersion(
+    bucket: string,
+    key: string,
+    nowMs: number,
+    versioning: VersioningStatus | undefined,
+    { versionId, precondition }: { versionId?: string; precondition?: (current: ObjectMeta | undefined) => void },
+  ): { outcome: DeleteOutcome; removed: string[] } {
+    const current = this.objectMetaRow(bucket, key);
+    if (versionId !== undefined && (current === null || (current.version_id ?? "null") !== versionId)) {
+      // a noncurrent version or a delete marker
+      const row = this.versions.find(bucket, key, versionId);
+      precondition?.(row === null || row.delete_marker === 1 ? undefined : objectMetaOf(row));
+      if (row === null) return { outcome: { versionId, deleteMarker: false, versionMissing: true }, removed: [] };
+      return { outcome: { versionId, deleteMarker: row.delete_marker === 1 }, removed: this.versions.remove(bucket, key, row) };
+    }
+    precondition?.(current ? objectMetaOf(current) : undefined);
+    const hidden = versionId === undefined && versioning !== undefined;
+    const removed = hidden ? this.versions.makeWay(bucket, key, current, versioning, nowMs) : current ? segmentsOf(current).map(([id]) => id) : [];
+    this.rows.drop(bucket, key);
+    if (current) this.db.query("DELETE FROM objects WHERE rowid = ?").run(current.row);
+    if (hidden) {
+      const markerId = versioning === "Enabled" ? newVersionId() : undefined;
+      this.versions.addMarker(bucket, key, markerId, nowMs);
+      return { outcome: { versionId: markerId ?? "null", deleteMarker: true }, removed };
+    }
+    // the current version removed for good: the newest one left takes its place
+    if (versionId !== undefined) this.versions.promoteNewest(bucket, key);
+    return { outcome: { versionId, deleteMarker: false }, removed };
   }
 
   async listObjects(bucket: string, query: ListQuery): Promise<ListPage> {
@@ -437,15 +515,46 @@ export class FsBackend implements Backend {
     return bucket;
   }
 
-  /** `key`'s object, from the row cache or read (and cached) from its row; NoSuchKey when there is none. */
+  /**
+   * `key`'s current object, from the row cache or read (and cached) from its row; NoSuchKey when
+   * there is none, with the headers of the delete marker in its place if there is one.
+   */
   private readObject(bucket: string, key: string): CachedObject {
     const cached = this.rows.get(bucket, key);
     if (cached !== undefined) return cached;
     const row = this.db.query<ObjectRow, [string, Uint8Array]>("SELECT * FROM objects WHERE bucket = ? AND key = ?").get(bucket, keyBytes(key));
-    if (!row) throw new S3Error("NoSuchKey", "The specified key does not exist.", { Key: key });
+    if (!row) throw noSuchKey(key, this.versions.currentMarker(bucket, key));
     const entry = { row, meta: objectMetaOf(row), segments: segmentsOf(row) };
     this.rows.set(bucket, key, entry);
     return entry;
+  }
+
+  /** The version `versionId` names, current or not (not cached); a delete marker is MethodNotAllowed. */
+  private readVersion(bucket: string, key: string, versionId: string): CachedObject {
+    const version = this.locate(bucket, key, versionId);
+    const row = "current" in version ? version.current : version.noncurrent;
+    return { row, meta: objectMetaOf(row), segments: segmentsOf(row) };
+  }
+
+  /**
+   * The object version `versionId` names, or the current one: in `objects` (with its rowid) or in
+   * `versions`. A delete marker in its place is refused as S3 refuses it.
+   */
+  private locate(bucket: string, key: string, versionId: string | undefined): { current: ObjectRow & { row: number } } | { noncurrent: VersionRow } {
+    const current = this.db
+      .query<ObjectRow & { row: number }, [string, Uint8Array]>("SELECT rowid AS row, * FROM objects WHERE bucket = ? AND key = ?")
+      .get(bucket, keyBytes(key));
+    if (versionId === undefined) {
+      if (current === null) throw noSuchKey(key, this.versions.currentMarker(bucket, key));
+      return { current };
+    }
+    if (current !== null && (current.version_id ?? "null") === versionId) return { current };
+    const row = this.versions.find(bucket, key, versionId);
+    if (row === null) throw noSuchVersion(key, versionId);
+    if (row.delete_marker === 1) {
+      throw new S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.", { Method: "GET", ResourceType: "DeleteMarker" }, markerHeaders(row, true));
+    }
+    return { noncurrent: row };
   }
 
   /** The metadata of `key`'s row and its rowid (`row`: an overwrite updates the row in place). */
@@ -456,3 +565,7 @@ export class FsBackend implements Backend {
   }
 }
 
+/** NoSuchKey, carrying the headers of the delete marker that is the key's current version, if one is. */
+function noSuchKey(key: string, marker: VersionRow | null): S3Error {
+  return new S3Error("NoSuchKey", "The specified key does not exist.", { Key: key }, marker ? markerHeaders(marker, false) : {});
+}

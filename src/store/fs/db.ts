@@ -39,8 +39,29 @@ CREATE TABLE IF NOT EXISTS objects (
   tags TEXT NOT NULL DEFAULT '{}',
   checksum TEXT,
   inline BLOB,
+  version_id TEXT,
   PRIMARY KEY (bucket, key)
 );
+CREATE TABLE IF NOT EXISTS versions (
+  bucket TEXT NOT NULL,
+  key BLOB NOT NULL,
+  seq INTEGER NOT NULL,
+  version_id TEXT,
+  delete_marker INTEGER NOT NULL,
+  noncurrent_ms INTEGER,
+  size INTEGER NOT NULL,
+  etag TEXT NOT NULL,
+  modified_ms INTEGER NOT NULL,
+  parts_count INTEGER NOT NULL,
+  headers TEXT NOT NULL,
+  user_meta TEXT NOT NULL,
+  segments TEXT NOT NULL,
+  tags TEXT NOT NULL,
+  checksum TEXT,
+  inline BLOB,
+  PRIMARY KEY (bucket, key, seq)
+);
+CREATE INDEX IF NOT EXISTS versions_by_id ON versions (bucket, key, version_id);
 CREATE TABLE IF NOT EXISTS uploads (
   upload_id TEXT PRIMARY KEY,
   bucket TEXT NOT NULL,
@@ -80,6 +101,8 @@ export interface ObjectRow {
   checksum: string | null;
   /** the bytes of a small object, kept in the row instead of a blob file (sealed: id ‖ fragments) */
   inline: Uint8Array | null;
+  /** null: the null version (every object of a bucket never versioned) */
+  version_id: string | null;
 }
 
 export interface UploadRow {
@@ -130,6 +153,7 @@ function setUp(db: Database): Database {
   db.run(`PRAGMA cache_size = -${metadataCacheKiB}`);
   db.run(schema);
   rebuildObjectsAsRowidTable(db);
+  addVersionIdColumn(db);
   // The log left by the last run, copied into the database now: the next commit then writes over
   // it from its start instead of growing the file, which a disk full from outside would refuse.
   try {
@@ -184,13 +208,19 @@ function rebuildObjectsAsRowidTable(db: Database): void {
   })();
 }
 
+/** Objects gained a version id with versioning: a data dir made before has null versions only. */
+function addVersionIdColumn(db: Database): void {
+  const columns = db.query<{ name: string }, []>("PRAGMA table_info(objects)").all();
+  if (!columns.some((c) => c.name === "version_id")) db.run("ALTER TABLE objects ADD COLUMN version_id TEXT");
+}
+
 export const keyText = (key: Uint8Array): string => Buffer.from(key).toString("utf8");
 export const keyBytes = utf8;
 
 /** An object row without its inline bytes: what listings and commits read. */
 export type ObjectMetaRow = Omit<ObjectRow, "inline">;
 /** The columns of an ObjectMetaRow: selecting them leaves the inline bytes' pages unread. */
-export const objectMetaColumns = "key, size, etag, modified_ms, parts_count, headers, user_meta, segments, tags, checksum";
+export const objectMetaColumns = "key, size, etag, modified_ms, parts_count, headers, user_meta, segments, tags, checksum, version_id";
 
 export function objectMetaOf(row: ObjectMetaRow): ObjectMeta {
   return {
@@ -203,6 +233,7 @@ export function objectMetaOf(row: ObjectMetaRow): ObjectMeta {
     userMeta: JSON.parse(row.user_meta),
     tags: JSON.parse(row.tags),
     checksum: row.checksum === null ? undefined : JSON.parse(row.checksum),
+    versionId: row.version_id ?? undefined,
   };
 }
 

@@ -1,0 +1,238 @@
+/**
+ * Object versions in the fs backend's metadata. The `objects` table keeps what it always kept:
+ * the current version of each key that has one, which every read, write and listing of a bucket
+ * never versioned touches alone. `versions` keeps the rest: noncurrent versions and delete
+ * markers, each key's numbered by `seq`, newest highest. The invariants:
+ *
+ * - a key's current version is its `objects` row or, when it has none, a delete marker in
+ *   `versions` whose `noncurrent_ms` is NULL; never both, and never two;
+ * - every other row in `versions` is older than the current version and has `noncurrent_ms`;
+ * - a key has at most one null version (version_id NULL), in either table.
+ *
+ * Every method runs inside a commit (committer.ts): no other write interleaves.
+ */
+import type { Database } from "bun:sqlite";
+import { randomBytes } from "node:crypto";
+import type { ListedVersion, ListVersionsPage, ListVersionsQuery, VersioningStatus } from "../backend.ts";
+import { cursorPastPrefix, listEntries, utf8, type ListCursor } from "../listing.ts";
+import { keyBytes, segmentsOf, type ObjectMetaRow, type ObjectRow } from "./db.ts";
+
+/** A row of `versions`. */
+export interface VersionRow extends ObjectRow {
+  seq: number;
+  delete_marker: 0 | 1;
+  noncurrent_ms: number | null;
+}
+
+/** The columns an object version has in both tables. */
+const contentColumns = "size, etag, modified_ms, parts_count, headers, user_meta, segments, tags, checksum, inline";
+
+/** A new version's id (see `isVersionId`): 24 random bytes. */
+export function newVersionId(): string {
+  return randomBytes(24).toString("base64url");
+}
+
+/** "null" names the null version, stored as NULL. */
+const storedId = (versionId: string): string | null => (versionId === "null" ? null : versionId);
+
+/**
+ * What a read that finds a delete marker answers with besides its error: that it is one, and its
+ * id; a marker named by its id (405) also tells when it was made and what can be done to it.
+ */
+export function markerHeaders(row: { version_id: string | null; modified_ms: number }, named: boolean): Record<string, string> {
+  const headers: Record<string, string> = { "x-amz-delete-marker": "true", "x-amz-version-id": row.version_id ?? "null" };
+  if (named) Object.assign(headers, { "last-modified": new Date(row.modified_ms).toUTCString(), allow: "DELETE" });
+  return headers;
+}
+
+/** Sorts before every `versions` row of the same key in listings (see `listSub`). */
+const currentSub = "0";
+/** Sorts after every row of a key: a key marker without a version id resumes at the next key. */
+const afterEverySub = "~";
+const seqCeiling = 999_999_999_999_999;
+
+export class Versions {
+  constructor(
+    private readonly db: Database,
+    /** called before a key's `objects` row changes or goes (the row cache drops it) */
+    private readonly objectRowChanging: (bucket: string, key: string) => void,
+  ) {}
+
+  /**
+   * Makes way for a new current version of `key` (an object, or a delete marker) in a versioned
+   * bucket: the current object, unless it is the null version about to be replaced (suspended),
+   * moves to `versions`; a current delete marker becomes noncurrent; a suspended bucket's write
+   * replaces the key's null version wherever it is. Returns the blobs no version holds any more,
+   * and whether the `objects` row is free to be rewritten in place (its version was kept).
+   */
+  makeWay(bucket: string, key: string, current: (ObjectMetaRow & { row: number }) | null, status: VersioningStatus, nowMs: number): string[] {
+    const freed: string[] = [];
+    const replacesCurrent = current !== null && status === "Suspended" && current.version_id === null;
+    if (current !== null && !replacesCurrent) {
+      this.db
+        .query(`INSERT INTO versions (bucket, key, seq, version_id, delete_marker, noncurrent_ms, ${contentColumns})
+                SELECT bucket, key, ?, version_id, 0, ?, ${contentColumns} FROM objects WHERE rowid = ?`)
+        .run(this.nextSeq(bucket, key), nowMs, current.row);
+    } else if (replacesCurrent) {
+      freed.push(...blobIdsOf(current));
+    }
+    this.db.query("UPDATE versions SET noncurrent_ms = ? WHERE bucket = ? AND key = ? AND noncurrent_ms IS NULL").run(nowMs, bucket, keyBytes(key));
+    if (status === "Suspended") {
+      const nulls = this.db
+        .query<{ segments: string }, [string, Uint8Array]>("DELETE FROM versions WHERE bucket = ? AND key = ? AND version_id IS NULL RETURNING segments")
+        .all(bucket, keyBytes(key));
+      for (const row of nulls) freed.push(...blobIdsOf(row));
+    }
+    return freed;
+  }
+
+  /** Adds a delete marker as `key`'s current version (after `makeWay`, with the `objects` row gone). */
+  addMarker(bucket: string, key: string, versionId: string | undefined, nowMs: number): void {
+    this.db
+      .query(`INSERT INTO versions (bucket, key, seq, version_id, delete_marker, noncurrent_ms, ${contentColumns})
+              VALUES (?, ?, ?, ?, 1, NULL, 0, '', ?, 0, '{}', '{}', '[]', '{}', NULL, NULL)`)
+      .run(bucket, keyBytes(key), this.nextSeq(bucket, key), versionId ?? null, nowMs);
+  }
+
+  /** `key`'s current delete marker, if its current version is one. */
+  currentMarker(bucket: string, key: string): VersionRow | null {
+    return this.db
+      .query<VersionRow, [string, Uint8Array]>("SELECT * FROM versions WHERE bucket = ? AND key = ? AND noncurrent_ms IS NULL")
+      .get(bucket, keyBytes(key));
+  }
+
+  /** The noncurrent version or delete marker `versionId` names ("null" included), if there is one. */
+  find(bucket: string, key: string, versionId: string): VersionRow | null {
+    const id = storedId(versionId);
+    return this.db
+      .query<VersionRow, [string, Uint8Array, string | null]>("SELECT * FROM versions WHERE bucket = ? AND key = ? AND version_id IS ?")
+      .get(bucket, keyBytes(key), id);
+  }
+
+  /**
+   * Removes a row of `versions` for good; when it was the current delete marker, the newest
+   * version left becomes current. Returns the blobs it held.
+   */
+  remove(bucket: string, key: string, row: VersionRow): string[] {
+    this.db.query("DELETE FROM versions WHERE bucket = ? AND key = ? AND seq = ?").run(bucket, keyBytes(key), row.seq);
+    if (row.noncurrent_ms === null) this.promoteNewest(bucket, key);
+    return blobIdsOf(row);
+  }
+
+  /**
+   * After `key`'s current version was removed for good: the newest version left becomes current
+   * (an object moves back to `objects`; a delete marker stays where it is, current again).
+   */
+  promoteNewest(bucket: string, key: string): void {
+    const newest = this.db
+      .query<VersionRow, [string, Uint8Array]>("SELECT * FROM versions WHERE bucket = ? AND key = ? ORDER BY seq DESC LIMIT 1")
+      .get(bucket, keyBytes(key));
+    if (newest === null) return;
+    if (newest.delete_marker === 1) {
+      this.db.query("UPDATE versions SET noncurrent_ms = NULL WHERE bucket = ? AND key = ? AND seq = ?").run(bucket, keyBytes(key), newest.seq);
+      return;
+    }
+    this.objectRowChanging(bucket, key);
+    this.db
+      .query(`INSERT INTO objects (bucket, key, version_id, ${contentColumns}) SELECT bucket, key, version_id, ${contentColumns} FROM versions WHERE bucket = ? AND key = ? AND seq = ?`)
+      .run(bucket, keyBytes(key), newest.seq);
+    this.db.query("DELETE FROM versions WHERE bucket = ? AND key = ? AND seq = ?").run(bucket, keyBytes(key), newest.seq);
+  }
+
+  /** Replaces a noncurrent version's tags. */
+  setTags(bucket: string, key: string, row: VersionRow, tags: Record<string, string>): void {
+    this.db.query("UPDATE versions SET tags = ? WHERE bucket = ? AND key = ? AND seq = ?").run(JSON.stringify(tags), bucket, keyBytes(key), row.seq);
+  }
+
+  /** Whether the bucket holds any noncurrent version or delete marker. */
+  any(bucket: string): boolean {
+    return this.db.query("SELECT 1 FROM versions WHERE bucket = ? LIMIT 1").get(bucket) !== null;
+  }
+
+  /** Every blob a noncurrent version holds (start-up recovery keeps them). */
+  *blobIds(): Generator<string> {
+    for (const row of this.db.query<{ segments: string }, []>("SELECT segments FROM versions WHERE delete_marker = 0").iterate()) {
+      for (const [id] of segmentsOf(row)) yield id;
+    }
+  }
+
+  /**
+   * ListObjectVersions: both tables merged in listing order, keys in byte order and each key's
+   * versions newest first. Within a key, rows sort by `sub`: the current object's is `currentSub`,
+   * a `versions` row's falls as its seq rises.
+   */
+  list(bucket: string, query: ListVersionsQuery): ListVersionsPage {
+    const prefixBytes = utf8(query.prefix);
+    const prefixEnd = cursorPastPrefix(query.prefix).keyBytes;
+    const sub = `printf('1%015d', ${seqCeiling} - seq)`;
+    const arm = (table: string, subExpr: string, extra: string) =>
+      `SELECT CAST(key AS TEXT) AS key, key AS keyBlob, ${subExpr} AS sub, version_id, ${extra}, size, etag, modified_ms
+       FROM ${table} WHERE bucket = ? AND key >= ? AND key < ? AND (key > ? OR (key = ? AND ${subExpr} > ?))`;
+    type Row = { key: string; sub: string; version_id: string | null; delete_marker: 0 | 1; noncurrent_ms: number | null; size: number; etag: string; modified_ms: number };
+    const scan = this.db.query<Row, (string | Uint8Array | number)[]>(
+      `${arm("objects", `'${currentSub}'`, "0 AS delete_marker, NULL AS noncurrent_ms")}
+       UNION ALL
+       ${arm("versions", sub, "delete_marker, noncurrent_ms")}
+       ORDER BY keyBlob, sub LIMIT ?`,
+    );
+    const start: ListCursor = { keyBytes: utf8(query.keyMarker), sub: this.startSub(bucket, query) };
+    const result = listEntries(
+      (after, limit) => {
+        const where = [bucket, prefixBytes, prefixEnd, after.keyBytes, after.keyBytes, after.sub];
+        return scan.all(...where, ...where, limit);
+      },
+      { prefix: query.prefix, delimiter: query.delimiter, start, maxEntries: query.maxKeys },
+    );
+    const versions: ListedVersion[] = [];
+    const commonPrefixes: string[] = [];
+    for (const e of result.entries) {
+      if (e.prefix !== undefined) commonPrefixes.push(e.prefix);
+      else versions.push(listedVersionOf(e.row));
+    }
+    const last = result.entries.at(-1);
+    const truncated = result.isTruncated && last !== undefined;
+    return {
+      versions,
+      commonPrefixes,
+      isTruncated: result.isTruncated,
+      nextKeyMarker: truncated ? (last.prefix ?? last.row!.key) : undefined,
+      nextVersionIdMarker: truncated && last.row !== undefined ? (last.row.version_id ?? "null") : undefined,
+    };
+  }
+
+  /** Where a page starts within its key marker: after the marker's version, or after the whole key. */
+  private startSub(bucket: string, query: ListVersionsQuery): string {
+    if (query.keyMarker === "") return "";
+    if (query.versionIdMarker === "") return afterEverySub;
+    const current = this.db
+      .query<{ n: number }, [string, Uint8Array, string | null]>("SELECT 1 AS n FROM objects WHERE bucket = ? AND key = ? AND version_id IS ?")
+      .get(bucket, keyBytes(query.keyMarker), storedId(query.versionIdMarker));
+    if (current !== null) return currentSub;
+    const row = this.find(bucket, query.keyMarker, query.versionIdMarker);
+    // a version since removed: the key's remaining versions cannot be placed against it
+    if (row === null) return afterEverySub;
+    return `1${String(seqCeiling - row.seq).padStart(15, "0")}`;
+  }
+
+  private nextSeq(bucket: string, key: string): number {
+    const row = this.db.query<{ next: number }, [string, Uint8Array]>("SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM versions WHERE bucket = ? AND key = ?").get(bucket, keyBytes(key));
+    return row!.next;
+  }
+}
+
+function listedVersionOf(row: { key: string; version_id: string | null; delete_marker: 0 | 1; noncurrent_ms: number | null; size: number; etag: string; modified_ms: number }): ListedVersion {
+  return {
+    key: row.key,
+    versionId: row.version_id ?? undefined,
+    isLatest: row.noncurrent_ms === null,
+    deleteMarker: row.delete_marker === 1,
+    noncurrentSinceMs: row.noncurrent_ms ?? undefined,
+    sizeBytes: row.size,
+    etag: row.etag,
+    lastModifiedMs: row.modified_ms,
+  };
+}
+
+function blobIdsOf(row: { segments: string }): string[] {
+  return segmentsOf(row).map(([id]) => id);
+}
