@@ -11,11 +11,13 @@ import { assert } from "../util/assert.ts";
 import { S3Error, type S3ErrorCode } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { Counter, Gauge, type MetricFamily } from "../util/metrics.ts";
-import { listKeysMax, type Backend, type ListedObject, type ObjectMeta } from "../store/backend.ts";
-import { expiryOf, hasActions, lifecycleConfigName, parseStoredLifecycle, prefixesToScan, uploadAbortOf, type LifecycleRule } from "./lifecycle.ts";
+import { listKeysMax, type Backend, type ListedObject, type ListedVersion, type ObjectMeta } from "../store/backend.ts";
+import { expiryOf, hasActions, lifecycleConfigName, parseStoredLifecycle, prefixesToScan, uploadAbortOf, versionExpiryOf, type LifecycleRule, type VersionSubject } from "./lifecycle.ts";
 
 export interface LifecycleScanResult {
   expired: number;
+  /** versions removed for good: noncurrent ones, and expired object delete markers */
+  removedVersions: number;
   aborted: number;
 }
 
@@ -45,12 +47,14 @@ export class LifecycleRunner {
   private started = false;
   private stopped = false;
   private readonly expired = new Counter("s3d_lifecycle_expired_objects_total", "Objects deleted because their bucket's lifecycle rules expired them.");
+  private readonly removedVersions = new Counter("s3d_lifecycle_removed_versions_total", "Versions removed for good by their bucket's lifecycle rules: noncurrent ones, and expired object delete markers.");
   private readonly aborted = new Counter("s3d_lifecycle_aborted_uploads_total", "Multipart uploads aborted by their bucket's lifecycle rules.");
   private readonly failures = new Counter("s3d_lifecycle_failures_total", "Buckets whose lifecycle rules a pass could not apply (the log says why).");
   private lastPassEndedMs = 0;
   /** what /_s3d/metrics shows of the scans */
   readonly metrics: MetricFamily[] = [
     this.expired,
+    this.removedVersions,
     this.aborted,
     this.failures,
     new Gauge("s3d_lifecycle_last_pass_timestamp_seconds", "When the last whole pass over the buckets' lifecycle rules ended, in seconds since the Unix epoch (0 before the first).", () => this.lastPassEndedMs / 1000),
@@ -87,22 +91,25 @@ export class LifecycleRunner {
 
   /** One pass over every bucket with rules. A bucket that fails is logged and the pass goes on to the next. */
   async scan(): Promise<LifecycleScanResult> {
-    const total: LifecycleScanResult = { expired: 0, aborted: 0 };
+    const total: LifecycleScanResult = { expired: 0, removedVersions: 0, aborted: 0 };
     for (const { name } of await this.backend.listBuckets()) {
       await yieldToServing();
       if (this.stopped) break;
-      const result = { expired: 0, aborted: 0 };
+      const result = { expired: 0, removedVersions: 0, aborted: 0 };
       try {
         result.expired = await this.expireObjects(name);
         this.expired.inc([], result.expired);
+        result.removedVersions = await this.removeVersions(name);
+        this.removedVersions.inc([], result.removedVersions);
         result.aborted = await this.abortUploads(name);
         this.aborted.inc([], result.aborted);
       } catch (error) {
         this.failures.inc();
         this.logger.error("lifecycle rules could not be applied", { bucket: name, error: describe(error) });
       }
-      if (result.expired + result.aborted > 0) this.logger.info("lifecycle rules applied", { bucket: name, ...result });
+      if (result.expired + result.removedVersions + result.aborted > 0) this.logger.info("lifecycle rules applied", { bucket: name, ...result });
       total.expired += result.expired;
+      total.removedVersions += result.removedVersions;
       total.aborted += result.aborted;
     }
     if (!this.stopped) this.lastPassEndedMs = this.nowMs();
@@ -118,7 +125,7 @@ export class LifecycleRunner {
   }
 
   /** The prefixes to list for the bucket's rules (none when it has no rules that act). */
-  private async prefixesOf(bucket: string, of: "objects" | "uploads"): Promise<string[]> {
+  private async prefixesOf(bucket: string, of: Parameters<typeof prefixesToScan>[1]): Promise<string[]> {
     const rules = await this.rulesOf(bucket);
     return rules ? prefixesToScan(rules, of) : [];
   }
@@ -169,6 +176,93 @@ export class LifecycleRunner {
       return true;
     } catch (error) {
       if (!refused(error, "PreconditionFailed", "NoSuchBucket")) this.logger.warn("an expired object could not be deleted", { bucket, key: listed.key, error: describe(error) });
+      return false;
+    }
+  }
+
+  /** In a versioned bucket, removes for good the versions the rules end: how many. */
+  private async removeVersions(bucket: string): Promise<number> {
+    const info = await this.backend.headBucket(bucket).catch(gone);
+    if (info?.versioning === undefined) return 0;
+    let removed = 0;
+    for (const prefix of await this.prefixesOf(bucket, "versions")) removed += await this.removeVersionsUnder(bucket, prefix);
+    return removed;
+  }
+
+  /**
+   * Walks the versions under `prefix`, each key's newest first, and removes those whose time is up.
+   * A version removed at the end of a page leaves the next page nothing to resume after within its
+   * key: the key's older versions wait for the next scan.
+   */
+  private async removeVersionsUnder(bucket: string, prefix: string): Promise<number> {
+    let removed = 0;
+    let keyMarker = "";
+    let versionIdMarker = "";
+    // a key's versions can run across pages: what is known of the key being walked
+    let key: string | undefined;
+    let newerNoncurrent = 0;
+    /** the key's latest version, a delete marker: expired once no other version of the key follows it */
+    let latestMarker: ListedVersion | undefined;
+    for (;;) {
+      const rules = await this.rulesOf(bucket);
+      if (rules === undefined || this.stopped) return removed;
+      const page = await this.backend.listObjectVersions(bucket, { prefix, delimiter: "", keyMarker, versionIdMarker, maxKeys: listKeysMax }).catch(gone);
+      if (page === undefined) return removed;
+      await yieldToServing();
+      const nowMs = this.nowMs();
+      const due: Array<[ListedVersion, VersionSubject]> = [];
+      const consider = (v: ListedVersion, lone: boolean) => {
+        // (a delete marker has no tags; a version's are read only where they decide)
+        const subject: VersionSubject = { ...v, tags: v.deleteMarker ? {} : undefined, newerNoncurrent, lone };
+        const expiry = versionExpiryOf(rules, subject);
+        if (expiry !== undefined && (expiry === "unknown" || expiry.atMs <= nowMs)) due.push([v, subject]);
+      };
+      for (const v of page.versions) {
+        if (v.key !== key) {
+          if (latestMarker !== undefined) consider(latestMarker, true);
+          [key, newerNoncurrent, latestMarker] = [v.key, 0, undefined];
+        } else latestMarker = undefined;
+        if (v.isLatest) {
+          if (v.deleteMarker) latestMarker = v;
+          continue;
+        }
+        consider(v, false);
+        newerNoncurrent += 1;
+      }
+      if (!page.isTruncated && latestMarker !== undefined) consider(latestMarker, true);
+      for (let i = 0; i < due.length; i += objectsPerTurn) {
+        const removals = await Promise.all(due.slice(i, i + objectsPerTurn).map(([v, subject]) => this.removeVersion(bucket, rules, v, subject, nowMs)));
+        removed += removals.filter(Boolean).length;
+        await yieldToServing();
+      }
+      if (!page.isTruncated || page.nextKeyMarker === undefined) return removed;
+      keyMarker = page.nextKeyMarker;
+      versionIdMarker = page.nextVersionIdMarker ?? "";
+    }
+  }
+
+  /** Removes one version if the rules end it by now (its tags read when they decide); whether it did. Never throws. */
+  private async removeVersion(bucket: string, rules: LifecycleRule[], listed: ListedVersion, subject: VersionSubject, nowMs: number): Promise<boolean> {
+    const versionId = listed.versionId ?? "null";
+    const endsBy = (tags: Record<string, string> | undefined) => {
+      const expiry = versionExpiryOf(rules, { ...subject, tags });
+      return expiry !== undefined && expiry !== "unknown" && expiry.atMs <= nowMs;
+    };
+    try {
+      if (!endsBy(subject.tags)) {
+        if (listed.deleteMarker) return false;
+        const reader = await this.backend.openObject(bucket, listed.key, versionId);
+        reader.close();
+        if (!endsBy(reader.meta.tags)) return false;
+      }
+      // (a version's tags may have changed since they were read)
+      const precondition = (meta: ObjectMeta | undefined) => {
+        if (meta !== undefined && !endsBy(meta.tags)) throw staleCandidate();
+      };
+      await this.backend.deleteObject(bucket, listed.key, nowMs, { versionId, precondition });
+      return true;
+    } catch (error) {
+      if (!refused(error, "PreconditionFailed", "NoSuchBucket", "NoSuchVersion")) this.logger.warn("a version past its time could not be removed", { bucket, key: listed.key, versionId, error: describe(error) });
       return false;
     }
   }

@@ -22,7 +22,7 @@ export interface LifecycleRule {
   enabled: boolean;
   filter: LifecycleFilter;
   expiration?: { days?: number; dateMs?: number; expiredObjectDeleteMarker?: boolean };
-  /** unversioned buckets have no noncurrent versions: kept and written back, never acted on */
+  /** versions that stopped being current: removed `noncurrentDays` after, beyond the newest `newerNoncurrentVersions` */
   noncurrentVersionExpiration?: { noncurrentDays?: number; newerNoncurrentVersions?: number };
   abortIncompleteMultipartUploadDays?: number;
 }
@@ -89,15 +89,60 @@ export interface Expiry {
  * expires it. "unknown" when the answer depends on tags the subject does not carry.
  */
 export function expiryOf(rules: readonly LifecycleRule[], subject: LifecycleSubject): Expiry | undefined | "unknown" {
+  return firstAction(rules, subject, (rule) => expirationTimeOf(rule, subject.lastModifiedMs));
+}
+
+/** When the rule's Expiration (Days or Date) comes for something last modified at `lastModifiedMs`. */
+function expirationTimeOf(rule: LifecycleRule, lastModifiedMs: number): number | undefined {
+  const e = rule.expiration;
+  if (e?.days !== undefined) return afterDays(lastModifiedMs, e.days);
+  return e?.dateMs;
+}
+
+/** A version of an object in a versioned bucket, as the rules see it. */
+export interface VersionSubject extends LifecycleSubject {
+  deleteMarker: boolean;
+  isLatest: boolean;
+  /** when a newer version took its place (noncurrent versions) */
+  noncurrentSinceMs?: number;
+  /** how many noncurrent versions of the key are newer than this one */
+  newerNoncurrent: number;
+  /** a latest delete marker with no other version of its key: an expired object delete marker */
+  lone: boolean;
+}
+
+/**
+ * When a rule removes a version for good: a noncurrent one by NoncurrentVersionExpiration (its
+ * days counted from when it stopped being current, beyond the newest NewerNoncurrentVersions),
+ * an expired object delete marker (the key's only version left) by ExpiredObjectDeleteMarker at
+ * once, or by Expiration's Days or Date as an object would be. The current object version is
+ * never one: expiring it adds a delete marker (`expiryOf`).
+ */
+export function versionExpiryOf(rules: readonly LifecycleRule[], subject: VersionSubject): Expiry | undefined | "unknown" {
+  if (subject.isLatest && !(subject.deleteMarker && subject.lone)) return undefined;
+  return firstAction(rules, subject, (rule) => {
+    if (subject.isLatest) return rule.expiration?.expiredObjectDeleteMarker === true ? subject.lastModifiedMs : expirationTimeOf(rule, subject.lastModifiedMs);
+    const noncurrent = rule.noncurrentVersionExpiration;
+    if (noncurrent?.noncurrentDays === undefined || subject.noncurrentSinceMs === undefined) return undefined;
+    if (noncurrent.newerNoncurrentVersions !== undefined && subject.newerNoncurrent < noncurrent.newerNoncurrentVersions) return undefined;
+    return afterDays(subject.noncurrentSinceMs, noncurrent.noncurrentDays);
+  });
+}
+
+/**
+ * The enabled rule whose action (`timeOf`: when it acts, or undefined when it has none for the
+ * subject) comes first; "unknown" when that depends on tags the subject does not carry.
+ */
+function firstAction(rules: readonly LifecycleRule[], subject: LifecycleSubject, timeOf: (rule: LifecycleRule) => number | undefined): Expiry | undefined | "unknown" {
   let first: Expiry | undefined;
-  /** the earliest expiry among rules that hold only if the subject has tags it does not carry */
+  /** the earliest time among rules that hold only if the subject has tags it does not carry */
   let firstUndecidedMs = Infinity;
   for (const rule of rules) {
-    const e = rule.expiration;
-    if (!rule.enabled || e === undefined || (e.days === undefined && e.dateMs === undefined)) continue;
+    if (!rule.enabled) continue;
+    const atMs = timeOf(rule);
+    if (atMs === undefined) continue;
     const holds = applies(rule, subject);
     if (holds === false) continue;
-    const atMs = e.days !== undefined ? afterDays(subject.lastModifiedMs, e.days) : (e.dateMs as number);
     if (atMs >= timeMsMax) continue;
     if (holds === undefined) firstUndecidedMs = Math.min(firstUndecidedMs, atMs);
     else if (first === undefined || atMs < first.atMs) first = { atMs, ruleId: rule.id };
@@ -122,18 +167,22 @@ export function uploadAbortOf(rules: readonly LifecycleRule[], key: string, init
 
 const expires = (r: LifecycleRule) => r.enabled && (r.expiration?.days !== undefined || r.expiration?.dateMs !== undefined);
 const aborts = (r: LifecycleRule) => r.enabled && r.abortIncompleteMultipartUploadDays !== undefined;
+/** rules that remove versions for good: noncurrent ones, or expired object delete markers */
+const removesVersions = (r: LifecycleRule) =>
+  expires(r) || (r.enabled && (r.noncurrentVersionExpiration?.noncurrentDays !== undefined || r.expiration?.expiredObjectDeleteMarker === true));
+const scanned = { objects: expires, uploads: aborts, versions: removesVersions };
 
-/** Whether any enabled rule can expire objects or abort uploads (a bucket whose rules cannot needs no scan). */
+/** Whether any enabled rule can expire objects, remove versions or abort uploads (a bucket whose rules cannot needs no scan). */
 export function hasActions(rules: readonly LifecycleRule[]): boolean {
-  return rules.some((r) => expires(r) || aborts(r));
+  return rules.some((r) => removesVersions(r) || aborts(r));
 }
 
 /**
  * The key prefixes a scan must list to find every object (or upload) the rules may act on, none
  * inside another: a bucket whose rules name only "logs/" is not listed whole.
  */
-export function prefixesToScan(rules: readonly LifecycleRule[], of: "objects" | "uploads"): string[] {
-  const prefixes = rules.filter(of === "objects" ? expires : aborts).map((r) => conditionsOf(r.filter).prefix).sort();
+export function prefixesToScan(rules: readonly LifecycleRule[], of: keyof typeof scanned): string[] {
+  const prefixes = rules.filter(scanned[of]).map((r) => conditionsOf(r.filter).prefix).sort();
   const kept: string[] = [];
   for (const prefix of prefixes) if (!kept.some((k) => prefix.startsWith(k))) kept.push(prefix);
   return kept;

@@ -62,12 +62,12 @@ test("objects are deleted once their days have passed (at the next midnight UTC)
   await put("tmp/untagged");
   // 1 day after 10:00 on 12-06 is 10:00 on 12-07: expired from midnight on 12-08
   nowMs = Date.parse("2026-12-07T23:59:59Z");
-  expect(await runner().scan()).toEqual({ expired: 0, aborted: 0 });
+  expect(await runner().scan()).toEqual({ expired: 0, removedVersions: 0, aborted: 0 });
   nowMs = Date.parse("2026-12-08T00:00:00Z");
-  expect(await runner().scan()).toEqual({ expired: 3, aborted: 0 });
+  expect(await runner().scan()).toEqual({ expired: 3, removedVersions: 0, aborted: 0 });
   expect(await keys()).toEqual(["big", "small", "tmp/other-value", "tmp/untagged"]);
   nowMs = Date.parse("2026-12-10T00:00:00Z");
-  expect(await runner().scan()).toEqual({ expired: 1, aborted: 0 });
+  expect(await runner().scan()).toEqual({ expired: 1, removedVersions: 0, aborted: 0 });
   expect(await keys()).toEqual(["small", "tmp/other-value", "tmp/untagged"]);
   expect(logged.some((l) => JSON.parse(l).msg === "lifecycle rules applied" && JSON.parse(l).expired === 1)).toBe(true);
 });
@@ -77,16 +77,16 @@ test("a date expires every matching object once it has passed, new ones too; dis
   await setRules([{ expiration: { dateMs: Date.parse("2026-12-07T00:00:00Z") } }, { enabled: false, filter: { form: "filter", prefix: "k" }, expiration: { days: 1 } }]);
   await put("a");
   await put("other-object", 10, {}, t0, "other");
-  expect(await runner().scan()).toEqual({ expired: 0, aborted: 0 });
+  expect(await runner().scan()).toEqual({ expired: 0, removedVersions: 0, aborted: 0 });
   nowMs = Date.parse("2026-12-07T00:00:00Z");
   await put("made-after-the-date", 10, {}, nowMs);
-  expect(await runner().scan()).toEqual({ expired: 2, aborted: 0 });
+  expect(await runner().scan()).toEqual({ expired: 2, removedVersions: 0, aborted: 0 });
   expect(await keys()).toEqual([]);
   expect(await keys("other")).toEqual(["other-object"]);
   await setRules([{ enabled: false, expiration: { days: 1 } }]);
   await put("kept");
   nowMs += 100 * dayMs;
-  expect(await runner().scan()).toEqual({ expired: 0, aborted: 0 });
+  expect(await runner().scan()).toEqual({ expired: 0, removedVersions: 0, aborted: 0 });
   expect(await keys()).toEqual(["kept"]);
 });
 
@@ -101,7 +101,7 @@ test("an object written again after the scan listed it is not deleted: the commi
     await put("k", 20, {}, nowMs);
     return page;
   };
-  expect(await runner().scan()).toEqual({ expired: 0, aborted: 0 });
+  expect(await runner().scan()).toEqual({ expired: 0, removedVersions: 0, aborted: 0 });
   const reader = await backend.openObject("bkt", "k");
   reader.close();
   expect([reader.meta.sizeBytes, reader.meta.lastModifiedMs]).toEqual([20, nowMs]);
@@ -114,7 +114,7 @@ test("uploads are aborted once DaysAfterInitiation have passed, by prefix; compl
   const elsewhere = await backend.createMultipartUpload("bkt", "keep/old", attrs(), t0);
   const young = await backend.createMultipartUpload("bkt", "tmp/young", attrs(), t0 + 2 * dayMs);
   nowMs = Date.parse("2026-12-09T00:00:00Z"); // 2 days after 12-06 10:00, rounded up
-  expect(await runner().scan()).toEqual({ expired: 0, aborted: 1 });
+  expect(await runner().scan()).toEqual({ expired: 0, removedVersions: 0, aborted: 1 });
   const left = await backend.listMultipartUploads("bkt", { prefix: "", delimiter: "", keyMarker: "", uploadIdMarker: "", maxUploads: 1000 });
   expect(left.uploads.map((u) => u.uploadId).sort()).toEqual([elsewhere, young].sort());
   await expect(backend.listParts("bkt", "tmp/old", old, 0, 1000)).rejects.toMatchObject({ code: "NoSuchUpload" });
@@ -124,12 +124,12 @@ test("many objects over several pages are all expired, and a stopped runner stop
   await setRules([{ expiration: { days: 1 } }]);
   await Promise.all(Array.from({ length: 2500 }, (_, i) => put(`k${String(i).padStart(5, "0")}`, 1)));
   nowMs = t0 + 5 * dayMs;
-  expect(await runner().scan()).toEqual({ expired: 2500, aborted: 0 });
+  expect(await runner().scan()).toEqual({ expired: 2500, removedVersions: 0, aborted: 0 });
   expect(await keys()).toEqual([]);
   await put("again", 1);
   const stopped = runner();
   await stopped.stop();
-  expect(await stopped.scan()).toEqual({ expired: 0, aborted: 0 });
+  expect(await stopped.scan()).toEqual({ expired: 0, removedVersions: 0, aborted: 0 });
   expect(await keys()).toEqual(["again"]);
 });
 
@@ -175,7 +175,7 @@ test("a bucket whose scan fails is logged, and the buckets after it are still sc
     if (bucket === "bkt") throw new Error("disk I/O error");
     return listObjects(bucket, query);
   };
-  expect(await runner().scan()).toEqual({ expired: 1, aborted: 0 });
+  expect(await runner().scan()).toEqual({ expired: 1, removedVersions: 0, aborted: 0 });
   expect(await keys("later")).toEqual([]);
   expect(logged.some((l) => JSON.parse(l).msg === "lifecycle rules could not be applied" && JSON.parse(l).bucket === "bkt")).toBe(true);
 });
@@ -193,7 +193,78 @@ test("a scan lets the server serve between pieces of its work: the event loop tu
   setImmediate(tick);
   const scanned = await runner().scan();
   ticking = false;
-  expect(scanned).toEqual({ expired: 0, aborted: 0 });
+  expect(scanned).toEqual({ expired: 0, removedVersions: 0, aborted: 0 });
   // (a turn at least every 100 objects: without the pauses the reads, synchronous in the fs backend, ran in none)
   expect(turns).toBeGreaterThanOrEqual(30);
+});
+
+/** Every version of the bucket: [key, version id or "null", delete marker] */
+async function versions(): Promise<Array<[string, string, boolean]>> {
+  const page = await backend.listObjectVersions("bkt", { prefix: "", delimiter: "", keyMarker: "", versionIdMarker: "", maxKeys: 1000 });
+  return page.versions.map((v) => [v.key, v.versionId ?? "null", v.deleteMarker]);
+}
+
+test("versioned: Expiration adds a delete marker; NoncurrentVersionExpiration removes versions days after they stopped being current, beyond the newest N", async () => {
+  await backend.setBucketVersioning("bkt", "Enabled");
+  await setRules([
+    { filter: { form: "filter", prefix: "docs/" }, expiration: { days: 10 }, noncurrentVersionExpiration: { noncurrentDays: 2, newerNoncurrentVersions: 1 } },
+    { filter: { form: "filter", prefix: "tagged/", tag: ["keep", "no"] }, noncurrentVersionExpiration: { noncurrentDays: 1 } },
+  ]);
+  // three versions of docs/a: v1 noncurrent from 12-06 10:00, v2 from 12-07 10:00, v3 current
+  const v1 = await put("docs/a", 10, {}, t0);
+  const v2 = await put("docs/a", 20, {}, t0 + dayMs);
+  const v3 = await put("docs/a", 30, {}, t0 + dayMs);
+  const t1 = await put("tagged/x", 10, { keep: "no" }, t0);
+  const t2 = await put("tagged/y", 10, { keep: "yes" }, t0);
+  await put("tagged/x", 10, {}, t0);
+  await put("tagged/y", 10, {}, t0);
+  const id = (m: { versionId?: string }) => m.versionId!;
+  // 2 days after 12-07 10:00 ends at midnight 12-10; v2 is kept as the one newer noncurrent version
+  nowMs = Date.parse("2026-12-09T23:59:59Z");
+  expect(await runner().scan()).toEqual({ expired: 0, removedVersions: 1, aborted: 0 });
+  expect(await versions()).toEqual([
+    ["docs/a", id(v3), false],
+    ["docs/a", id(v2), false],
+    ["docs/a", id(v1), false],
+    ...(await versions()).filter(([key]) => key.startsWith("tagged/")),
+  ]);
+  // (the tagged version expired after one day, its tag read from the version itself)
+  expect((await versions()).filter(([key]) => key.startsWith("tagged/")).map(([key, v]) => [key, v])).toEqual([
+    ["tagged/x", expect.any(String)],
+    ["tagged/y", expect.any(String)],
+    ["tagged/y", id(t2)],
+  ]);
+  expect((await versions()).some(([, v]) => v === id(t1))).toBe(false);
+  nowMs = Date.parse("2026-12-10T00:00:00Z");
+  expect(await runner().scan()).toEqual({ expired: 0, removedVersions: 1, aborted: 0 });
+  expect((await versions()).filter(([key]) => key === "docs/a").map(([, v]) => v)).toEqual([id(v3), id(v2)]);
+  // the current version expires 10 days after it was written: a delete marker hides it (nothing is
+  // lost), and v2, no longer the newest noncurrent version, goes in the same pass
+  nowMs = Date.parse("2026-12-18T00:00:00Z");
+  expect(await runner().scan()).toEqual({ expired: 1, removedVersions: 1, aborted: 0 });
+  const docs = (await versions()).filter(([key]) => key === "docs/a");
+  expect(docs.map(([, v, marker]) => [v === id(v3) ? v : "marker", marker])).toEqual([
+    ["marker", true],
+    [id(v3), false],
+  ]);
+});
+
+test("versioned: an expired object delete marker (its key's only version left) is removed; one in front of versions is kept", async () => {
+  await backend.setBucketVersioning("bkt", "Enabled");
+  await setRules([{ filter: { form: "filter" }, expiration: { expiredObjectDeleteMarker: true }, noncurrentVersionExpiration: { noncurrentDays: 1 } }]);
+  await put("lone", 10, {}, t0);
+  await backend.deleteObject("bkt", "lone", t0);
+  await put("kept", 10, {}, t0);
+  await backend.deleteObject("bkt", "kept", t0);
+  // the first pass removes the noncurrent versions once a day has passed; the markers are then alone
+  nowMs = Date.parse("2026-12-06T12:00:00Z");
+  expect(await runner().scan()).toEqual({ expired: 0, removedVersions: 0, aborted: 0 });
+  nowMs = Date.parse("2026-12-08T00:00:00Z");
+  expect(await runner().scan()).toEqual({ expired: 0, removedVersions: 2, aborted: 0 });
+  expect((await versions()).map(([key, , marker]) => [key, marker])).toEqual([
+    ["kept", true],
+    ["lone", true],
+  ]);
+  expect(await runner().scan()).toEqual({ expired: 0, removedVersions: 2, aborted: 0 });
+  expect(await versions()).toEqual([]);
 });

@@ -180,7 +180,9 @@ describe("what the rules decide", () => {
     expect(uploadAbortOf(rules, "x", 0)).toEqual({ atMs: 11 * dayMs, ruleId: "slow" });
     expect(uploadAbortOf([rule({ enabled: false, abortIncompleteMultipartUploadDays: 1 })], "x", 0)).toBeUndefined();
     expect(hasActions(rules)).toBe(true);
-    expect(hasActions([rule({ expiration: { expiredObjectDeleteMarker: true }, noncurrentVersionExpiration: { noncurrentDays: 1 } })])).toBe(false);
+    expect(hasActions([rule({ expiration: { expiredObjectDeleteMarker: true } })])).toBe(true);
+    expect(hasActions([rule({ noncurrentVersionExpiration: { noncurrentDays: 1 } })])).toBe(true);
+    expect(hasActions([rule({ enabled: false, noncurrentVersionExpiration: { noncurrentDays: 1 } })])).toBe(false);
   });
 
   test("a scan lists only the prefixes that rules acting on objects (or uploads) name, none inside another", () => {
