@@ -10,6 +10,7 @@ import { emptyResponse, xmlResponse } from "../respond.ts";
 import { childList, childText, malformedXml, parseXmlBody, s3Xmlns, single, x, type XmlNode } from "../xml.ts";
 import { ownerOf, type S3Context } from "./context.ts";
 import { readSmallBody, requireIntegrityHeader } from "./small-body.ts";
+import { versionParam } from "./versioning.ts";
 
 /** The name a bucket's default encryption is kept under: only whether it asked for a bucket key, to give that back. */
 const encryptionConfigName = "encryption";
@@ -61,7 +62,7 @@ function ownerGrantHeaders(headers: Record<string, string>, owner: string): bool
 export async function putAcl(ctx: S3Context) {
   const { bucket, key, headers } = ctx.req;
   if (key === "") await ctx.backend.headBucket(bucket);
-  else (await ctx.backend.openObject(bucket, key)).close();
+  else (await ctx.backend.openObject(bucket, key, await versionParam(ctx))).close();
   const owner = ownerOf(ctx).id;
   const canned = headers["x-amz-acl"];
   const grantHeaders = Object.keys(headers).some((name) => name.startsWith("x-amz-grant-"));

@@ -15,6 +15,7 @@ import { tagsFromXml } from "../tags.ts";
 import { x } from "../xml.ts";
 import type { S3Context } from "./context.ts";
 import { formConditionValues } from "../access.ts";
+import { writtenVersionHeader } from "./versioning.ts";
 
 /** What S3 reads of a form before its file: at most this many bytes, part headers included. */
 export const formFieldBytesMax = 20 * 1024;
@@ -69,7 +70,7 @@ export async function postObject(ctx: S3Context): Promise<S3Response> {
 
   const body = requestBody(sized(form.file.content, range), headers, { kind: "unsigned" }, { limitBytes: objectBytesMax, lengthRequired: false });
   const meta = await ctx.backend.putObject(req.bucket, key, body, attrs, req.nowMs);
-  return answer(ctx, fields, key, quoteEtag(meta.etag), checksumHeaders(meta.checksum));
+  return answer(ctx, fields, key, quoteEtag(meta.etag), { ...checksumHeaders(meta.checksum), ...writtenVersionHeader(meta.versionId) });
 }
 
 /**
@@ -159,10 +160,10 @@ async function* sized(content: AsyncIterable<Uint8Array>, range: LengthRange): A
  * success_action_status names (200, or 201 with a PostResponse document), 204 by default. Each
  * carries the object's ETag and URL.
  */
-function answer(ctx: S3Context, fields: Map<string, string>, key: string, etag: string, checksums: Record<string, string>): S3Response {
+function answer(ctx: S3Context, fields: Map<string, string>, key: string, etag: string, extraHeaders: Record<string, string>): S3Response {
   const { req } = ctx;
   const location = objectUrl(ctx, key);
-  const headers = { etag, location, ...checksums };
+  const headers = { etag, location, ...extraHeaders };
   const redirect = redirectUrl(fields.get("success_action_redirect") ?? fields.get("redirect"));
   if (redirect !== undefined) {
     // added to the URL's query as it is, before any fragment (which a browser keeps to itself)
