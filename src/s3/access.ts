@@ -60,6 +60,7 @@ const operationActions: Record<string, { actions: string[]; on: "bucket" | "obje
   PutBucketTagging: { actions: ["s3:PutBucketTagging"], on: "bucket" },
   DeleteBucketTagging: { actions: ["s3:PutBucketTagging"], on: "bucket" },
   GetBucketVersioning: { actions: ["s3:GetBucketVersioning"], on: "bucket" },
+  PutBucketVersioning: { actions: ["s3:PutBucketVersioning"], on: "bucket" },
   GetBucketAcl: { actions: ["s3:GetBucketAcl"], on: "bucket" },
   GetBucketEncryption: { actions: ["s3:GetEncryptionConfiguration"], on: "bucket" },
   GetBucketLifecycleConfiguration: { actions: ["s3:GetLifecycleConfiguration"], on: "bucket" },
@@ -82,7 +83,7 @@ const operationActions: Record<string, { actions: string[]; on: "bucket" | "obje
   GetObjectLockConfiguration: { actions: ["s3:GetBucketObjectLockConfiguration"], on: "bucket" },
 };
 
-/** With a versionId (s3d knows only "null"), S3 asks for the action's Version form. */
+/** With a versionId ("null" included), S3 asks for the action's Version form. */
 const versionActions: Record<string, string> = {
   "s3:GetObject": "s3:GetObjectVersion",
   "s3:GetObjectAttributes": "s3:GetObjectVersionAttributes",
