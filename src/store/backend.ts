@@ -153,8 +153,6 @@ export interface DeleteOutcome {
   versionId: string | undefined;
   /** a marker was added, or the version removed was one */
   deleteMarker: boolean;
-  /** the versionId named no version: nothing was removed */
-  versionMissing?: boolean;
 }
 
 export interface UploadInfo {
@@ -276,8 +274,8 @@ export const listKeysMax = 1000;
 
 /**
  * Whether a request's version id could name a version: "null" (the null version) or an id as
- * backends make them, 32 URL-safe base64 characters (S3's are 32 characters too, and opaque to clients).
+ * backends make them, 32 of letters, digits, `.` and `_`, as S3's are (opaque to clients).
  */
 export function isVersionId(value: string): boolean {
-  return value === "null" || /^[A-Za-z0-9_-]{32}$/.test(value);
+  return value === "null" || /^[A-Za-z0-9._]{32}$/.test(value);
 }

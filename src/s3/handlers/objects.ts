@@ -246,10 +246,9 @@ export async function deleteObjects(ctx: S3Context) {
         checkKey(key);
         // each key as if deleted on its own: its bucket's policy may deny it (or allow an unsigned request)
         await ctx.access.check([versionId === undefined ? "s3:DeleteObject" : "s3:DeleteObjectVersion"], bucket, key);
-        // (a DeleteObject naming a missing version is a 204; an entry naming one, or a malformed id, an error)
+        // (an id no version of the bucket could have is an error entry; a version already gone is deleted, as a retry expects)
         if (versionId !== undefined && !(await canNameVersions(ctx, bucket, versionId))) throw noSuchVersion(key, versionId);
         const outcome = await ctx.backend.deleteObject(bucket, key, ctx.req.nowMs, { versionId, precondition: deleteCondition(key, etag) });
-        if (outcome.versionMissing) throw noSuchVersion(key, versionId!);
         return { key, versionId, outcome };
       } catch (error) {
         if (!(error instanceof S3Error)) throw error;

@@ -420,7 +420,7 @@ export class FsBackend implements Backend {
       // a noncurrent version or a delete marker
       const row = this.versions.find(bucket, key, versionId);
       precondition?.(row === null || row.delete_marker === 1 ? undefined : objectMetaOf(row));
-      if (row === null) return { outcome: { versionId, deleteMarker: false, versionMissing: true }, removed: [] };
+      if (row === null) return { outcome: { versionId, deleteMarker: false }, removed: [] };
       return { outcome: { versionId, deleteMarker: row.delete_marker === 1 }, removed: this.versions.remove(bucket, key, row) };
     }
     precondition?.(current ? objectMetaOf(current) : undefined);

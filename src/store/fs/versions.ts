@@ -27,9 +27,13 @@ export interface VersionRow extends ObjectRow {
 /** The columns an object version has in both tables. */
 const contentColumns = "size, etag, modified_ms, parts_count, headers, user_meta, segments, tags, checksum, inline";
 
-/** A new version's id (see `isVersionId`): 24 random bytes. */
+/**
+ * A new version's id (see `isVersionId`): 24 random bytes in 32 characters of S3's alphabet for
+ * them, letters, digits, `.` and `_` (base64url's `-` would start one id in 64, which the AWS CLI
+ * then reads as an option).
+ */
 export function newVersionId(): string {
-  return randomBytes(24).toString("base64url");
+  return randomBytes(24).toString("base64url").replaceAll("-", ".");
 }
 
 /** "null" names the null version, stored as NULL. */
