@@ -99,7 +99,8 @@ export async function copyObject(ctx: S3Context) {
     const source = parseCopySource(headers["x-amz-copy-source"]);
     // (naming the encryption is a change: it is how S3 users encrypt objects in place)
     const changesNothing = metadataDirective === "COPY" && taggingDirective === "COPY" && headers["x-amz-server-side-encryption"] === undefined && headers[websiteRedirectHeader] === undefined;
-    if (source.bucket === bucket && source.key === key && changesNothing) {
+    // (a version named onto its own key is how S3 users restore it: a new version, allowed)
+    if (source.bucket === bucket && source.key === key && source.versionId === undefined && changesNothing) {
       throw new S3Error("InvalidRequest", "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.");
     }
     if (reader.meta.sizeBytes > objectBytesMax) {
