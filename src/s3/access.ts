@@ -81,6 +81,11 @@ const operationActions: Record<string, { actions: string[]; on: "bucket" | "obje
   GetPublicAccessBlock: { actions: ["s3:GetBucketPublicAccessBlock"], on: "bucket" },
   GetBucketReplication: { actions: ["s3:GetReplicationConfiguration"], on: "bucket" },
   GetObjectLockConfiguration: { actions: ["s3:GetBucketObjectLockConfiguration"], on: "bucket" },
+  PutObjectLockConfiguration: { actions: ["s3:PutBucketObjectLockConfiguration"], on: "bucket" },
+  GetObjectRetention: { actions: ["s3:GetObjectRetention"], on: "object" },
+  PutObjectRetention: { actions: ["s3:PutObjectRetention"], on: "object" },
+  GetObjectLegalHold: { actions: ["s3:GetObjectLegalHold"], on: "object" },
+  PutObjectLegalHold: { actions: ["s3:PutObjectLegalHold"], on: "object" },
 };
 
 /** With a versionId ("null" included), S3 asks for the action's Version form. */
@@ -97,6 +102,11 @@ const versionActions: Record<string, string> = {
 
 /** Writes that set tags with the object (x-amz-tagging) need s3:PutObjectTagging as well. */
 const taggingWrites = new Set(["PutObject", "CreateMultipartUpload", "CopyObject"]);
+/** Operations that may override GOVERNANCE retention: with x-amz-bypass-governance-retention they need s3:BypassGovernanceRetention too. */
+const bypassingOperations = new Set(["DeleteObject", "PutObjectRetention"]);
+
+/** Whether a request asks to override GOVERNANCE retention. */
+export const asksBypass = (headers: Record<string, string>) => headers["x-amz-bypass-governance-retention"]?.toLowerCase() === "true";
 
 /**
  * The actions a request for `operation` needs: the operation's own, in their Version form when it
@@ -107,6 +117,7 @@ function actionsOf(operation: string, params: ReadonlyMap<string, string>, heade
   if (needs === undefined) return undefined;
   let actions = params.has("versionId") ? needs.actions.map((a) => versionActions[a] ?? a) : needs.actions;
   if (taggingWrites.has(operation) && headers["x-amz-tagging"] !== undefined) actions = [...actions, "s3:PutObjectTagging"];
+  if (bypassingOperations.has(operation) && asksBypass(headers)) actions = [...actions, "s3:BypassGovernanceRetention"];
   return { actions, on: needs.on };
 }
 

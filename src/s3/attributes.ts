@@ -4,6 +4,7 @@ import { checksumHeader, type ChecksumAlgorithm } from "../checksum/index.ts";
 import type { ObjectAttributes, ObjectMeta, StoredChecksum } from "../store/backend.ts";
 import { decodeEncodedWords, encodeForHeader } from "./encoded-words.ts";
 import { httpTime, quoteEtag } from "./respond.ts";
+import { lockHeaders } from "./object-lock.ts";
 import { tagsFromHeader } from "./tags.ts";
 
 /**
@@ -34,12 +35,11 @@ const awsStorageClasses = ["STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONE
 /** Canned ACLs that ask for nothing beyond what an object has without ACLs (S3's BucketOwnerEnforced accepts these). */
 export const ownerOnlyAcls = ["private", "bucket-owner-full-control"];
 export const cannedAcls = [...ownerOnlyAcls, "public-read", "public-read-write", "authenticated-read", "aws-exec-read", "bucket-owner-read", "log-delivery-write"];
-const objectLockHeaders = ["x-amz-object-lock-mode", "x-amz-object-lock-retain-until-date", "x-amz-object-lock-legal-hold"];
 
 /**
  * Refuses what a write (PutObject, CopyObject, CreateMultipartUpload) asks for that s3d would not
  * do, instead of storing the object without it: SSE-S3 on a server that stores data unencrypted,
- * SSE-KMS, a storage class other than STANDARD, ACLs that grant anything, object lock, appends; and
+ * SSE-KMS, a storage class other than STANDARD, ACLs that grant anything, appends; and
  * a website redirect S3 would refuse.
  */
 export function checkWriteHeaders(headers: Record<string, string>, encryptedAtRest: boolean): void {
@@ -60,7 +60,6 @@ export function checkWriteHeaders(headers: Record<string, string>, encryptedAtRe
   if ((acl !== undefined && !ownerOnlyAcls.includes(acl)) || Object.keys(headers).some((name) => name.startsWith("x-amz-grant-"))) {
     throw aclsNotSupported();
   }
-  if (objectLockHeaders.some((name) => headers[name] !== undefined)) throw new S3Error("InvalidRequest", "Bucket is missing Object Lock Configuration");
   const redirect = headers[websiteRedirectHeader];
   if (redirect !== undefined && (!/^(\/|https?:\/\/)/.test(redirect) || Buffer.byteLength(redirect) > websiteRedirectBytesMax)) {
     throw new S3Error("InvalidArgument", "The website redirect location must have a prefix of 'http://' or 'https://' or '/'.", { ArgumentName: websiteRedirectHeader, ArgumentValue: redirect.slice(0, 200) });
@@ -84,15 +83,14 @@ export function refuseCustomerKeys(headers: Record<string, string>): void {
 
 /**
  * Refuses what a CreateBucket asks for that an s3d bucket cannot be, instead of creating a plain
- * bucket: object lock, ACLs that grant anything (every bucket is BucketOwnerEnforced), object
- * ownership other than BucketOwnerEnforced.
+ * bucket: ACLs that grant anything (every bucket is BucketOwnerEnforced), object ownership other
+ * than BucketOwnerEnforced. Returns whether it asks for Object Lock.
  */
-export function checkBucketCreationHeaders(headers: Record<string, string>): void {
+export function checkBucketCreationHeaders(headers: Record<string, string>): { objectLock: boolean } {
   const lock = headers["x-amz-bucket-object-lock-enabled"]?.toLowerCase();
   if (lock !== undefined && lock !== "true" && lock !== "false") {
     throw new S3Error("InvalidArgument", "x-amz-bucket-object-lock-enabled must be true or false", { ArgumentName: "x-amz-bucket-object-lock-enabled", ArgumentValue: lock });
   }
-  if (lock === "true") throw new S3Error("NotImplemented", "Object Lock is not implemented by s3d.", { Header: "x-amz-bucket-object-lock-enabled" });
   const ownership = headers["x-amz-object-ownership"];
   const kind = ownership === undefined ? "held" : ownershipKind(ownership);
   if (kind === "unsupported") throw ownershipNotImplemented(ownership!, { Header: "x-amz-object-ownership" });
@@ -102,6 +100,7 @@ export function checkBucketCreationHeaders(headers: Record<string, string>): voi
   if ((acl !== undefined && !ownerOnlyAcls.includes(acl)) || Object.keys(headers).some((name) => name.startsWith("x-amz-grant-"))) {
     throw new S3Error("InvalidBucketAclWithObjectOwnership", "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting");
   }
+  return { objectLock: lock === "true" };
 }
 
 /**
@@ -157,7 +156,7 @@ export function objectHeaders(meta: ObjectMeta): Record<string, string> {
   for (const [name, value] of Object.entries(meta.userMeta)) out[userMetaPrefix + name] = encodeForHeader(value);
   const tagCount = Object.keys(meta.tags).length;
   if (tagCount > 0) out["x-amz-tagging-count"] = String(tagCount);
-  return out;
+  return Object.assign(out, lockHeaders(meta.lock));
 }
 
 /** x-amz-checksum-<algorithm> and x-amz-checksum-type for a stored checksum. */

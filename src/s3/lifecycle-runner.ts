@@ -262,7 +262,8 @@ export class LifecycleRunner {
       await this.backend.deleteObject(bucket, listed.key, nowMs, { versionId, precondition });
       return true;
     } catch (error) {
-      if (!refused(error, "PreconditionFailed", "NoSuchBucket", "NoSuchVersion")) this.logger.warn("a version past its time could not be removed", { bucket, key: listed.key, versionId, error: describe(error) });
+      // (a version Object Lock keeps is AccessDenied: it stays until its lock ends, as in S3)
+      if (!refused(error, "PreconditionFailed", "NoSuchBucket", "NoSuchVersion", "AccessDenied")) this.logger.warn("a version past its time could not be removed", { bucket, key: listed.key, versionId, error: describe(error) });
       return false;
     }
   }

@@ -11,6 +11,7 @@ import * as multipart from "./handlers/multipart.ts";
 import * as objects from "./handlers/objects.ts";
 import * as policy from "./handlers/policy.ts";
 import * as publicAccessBlock from "./handlers/public-access-block.ts";
+import * as objectLock from "./handlers/object-lock.ts";
 import * as versioning from "./handlers/versioning.ts";
 import * as website from "./handlers/website.ts";
 import { postObject } from "./handlers/post-object.ts";
@@ -30,8 +31,8 @@ export interface Route {
 /** Sub-resources of the S3 API that s3d does not serve (yet): answered with NotImplemented. */
 const unservedSubresources = [
   "acl", "accelerate", "analytics", "encryption", "intelligent-tiering", "inventory",
-  "legal-hold", "logging", "metrics", "notification", "object-lock", "ownershipControls",
-  "publicAccessBlock", "replication", "requestPayment", "restore", "retention",
+  "logging", "metrics", "notification", "ownershipControls",
+  "publicAccessBlock", "replication", "requestPayment", "restore",
   "select", "torrent", "versions", "website",
 ];
 
@@ -67,6 +68,7 @@ const bucketConfigurations: ReadonlyArray<readonly [string, Readonly<Record<stri
   ["policy", { PUT: route("PutBucketPolicy", policy.putBucketPolicy), GET: route("GetBucketPolicy", policy.getBucketPolicy), DELETE: route("DeleteBucketPolicy", policy.deleteBucketPolicy) }],
   ["policyStatus", { GET: route("GetBucketPolicyStatus", policy.getBucketPolicyStatus) }],
   ["versioning", { PUT: route("PutBucketVersioning", versioning.putBucketVersioning), GET: route("GetBucketVersioning", versioning.getBucketVersioning) }],
+  ["object-lock", { PUT: route("PutObjectLockConfiguration", objectLock.putObjectLockConfiguration), GET: route("GetObjectLockConfiguration", objectLock.getObjectLockConfiguration) }],
   [
     "lifecycle",
     {
@@ -103,6 +105,12 @@ const bucketConfigurations: ReadonlyArray<readonly [string, Readonly<Record<stri
   ],
 ];
 
+/** An object version's settings, each a sub-resource (`?retention`), by the methods it is served for. */
+const objectConfigurations: ReadonlyArray<readonly [string, Readonly<Record<string, Route>>]> = [
+  ["retention", { PUT: route("PutObjectRetention", objectLock.putObjectRetention), GET: route("GetObjectRetention", objectLock.getObjectRetention) }],
+  ["legal-hold", { PUT: route("PutObjectLegalHold", objectLock.putObjectLegalHold), GET: route("GetObjectLegalHold", objectLock.getObjectLegalHold) }],
+];
+
 export function routeOf(method: string, bucket: string, key: string, params: Map<string, string>, headers: Record<string, string>): Route {
   if (method === "OPTIONS" && bucket !== "") return { operation: "PreflightRequest", handler: cors.preflight, anonymous: true };
   if (key === "" && bucket !== "") {
@@ -115,6 +123,14 @@ export function routeOf(method: string, bucket: string, key: string, params: Map
   }
   // (an object's operations read `versionId` before the checks below: it must be one s3d could have made)
   if (key !== "") checkVersionId(params.get("versionId"));
+  if (key !== "") {
+    for (const [name, methods] of objectConfigurations) {
+      if (!params.has(name)) continue;
+      const served = methods[method];
+      if (served === undefined) throw methodNotAllowed(method, "OBJECT");
+      return served;
+    }
+  }
   if (key !== "" && method === "GET" && params.has("attributes")) return route("GetObjectAttributes", objects.getObjectAttributes);
   if (params.has("attributes")) throw new S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.");
   const objectTagging = key !== "" && params.has("tagging");

@@ -13,6 +13,8 @@ export interface BucketInfo {
   name: string;
   createdMs: number;
   versioning?: VersioningStatus;
+  /** present when Object Lock is enabled (for good: versioning then stays Enabled) */
+  objectLock?: { defaultRetention?: DefaultRetention };
 }
 
 /** Facts about a body that are known once it has been read to the end. */
@@ -60,6 +62,28 @@ export interface ObjectAttributes {
   userMeta: Record<string, string>;
   /** object tags */
   tags: Record<string, string>;
+  /** Object Lock: what keeps this version from being removed (a bucket with Object Lock only) */
+  lock?: ObjectLock;
+}
+
+export type LockMode = "GOVERNANCE" | "COMPLIANCE";
+
+/**
+ * A version's Object Lock state: a retention (until `retainUntilMs`: COMPLIANCE binds everyone,
+ * GOVERNANCE yields to a bypass) and a legal hold (binds everyone while on). `legalHold` is
+ * undefined until one was first set.
+ */
+export interface ObjectLock {
+  mode?: LockMode;
+  retainUntilMs?: number;
+  legalHold?: boolean;
+}
+
+/** A bucket's default retention for new versions: a mode and a period of days or years. */
+export interface DefaultRetention {
+  mode: LockMode;
+  days?: number;
+  years?: number;
 }
 
 export interface ObjectMeta extends ObjectAttributes {
@@ -147,6 +171,13 @@ export interface ListVersionsPage {
   nextVersionIdMarker: string | undefined;
 }
 
+export interface DeleteOptions {
+  versionId?: string;
+  precondition?: (current: ObjectMeta | undefined) => void;
+  /** x-amz-bypass-governance-retention: a GOVERNANCE retention does not keep the version */
+  bypassGovernance?: boolean;
+}
+
 /** What a delete did: removed a version, added a delete marker, or (unversioned) removed the object. */
 export interface DeleteOutcome {
   /** the version removed or the marker added ("null" for the null version); undefined in a bucket never versioned */
@@ -216,7 +247,8 @@ export interface Backend {
   unhealthy(): string | undefined;
   /** What the store counts and measures, shown at /_s3d/metrics. */
   metrics(): MetricFamily[];
-  createBucket(name: string, nowMs: number): Promise<void>;
+  /** With `objectLock`, the bucket is made with versioning Enabled and Object Lock, as S3 makes it. */
+  createBucket(name: string, nowMs: number, options?: { objectLock?: boolean }): Promise<void>;
   headBucket(name: string): Promise<BucketInfo>;
   /** BucketNotEmpty while it holds objects; multipart uploads still open are aborted with it. */
   deleteBucket(name: string): Promise<void>;
@@ -245,11 +277,19 @@ export interface Backend {
     bucket: string,
     key: string,
     nowMs: number,
-    options?: { versionId?: string; precondition?: (current: ObjectMeta | undefined) => void },
+    options?: DeleteOptions,
   ): Promise<DeleteOutcome>;
   listObjects(bucket: string, query: ListQuery): Promise<ListPage>;
-  /** Sets a bucket's versioning (S3 never lets a bucket go back to never versioned). */
+  /** Sets a bucket's versioning (S3 never lets a bucket go back to never versioned; one with Object Lock stays Enabled: InvalidBucketState). */
   setBucketVersioning(bucket: string, status: VersioningStatus): Promise<void>;
+  /** Enables Object Lock (versioning must be Enabled: InvalidBucketState) and sets its default retention (none: removed). */
+  setBucketObjectLock(bucket: string, defaultRetention: DefaultRetention | undefined): Promise<void>;
+  /**
+   * Changes the Object Lock state of the current version, or of the one `versionId` names:
+   * `change` gets it as it is inside the commit and returns the new one (or throws to refuse).
+   * Resolves to the version's id.
+   */
+  setObjectLock(bucket: string, key: string, versionId: string | undefined, change: (current: ObjectLock) => ObjectLock): Promise<string | undefined>;
   /** Every version and delete marker: keys in order, each key's newest first. */
   listObjectVersions(bucket: string, query: ListVersionsQuery): Promise<ListVersionsPage>;
 

@@ -208,6 +208,37 @@ export function versionsContract(name: string, make: () => Promise<BackendUnderT
       }
     });
 
+    test("Object Lock: enabled with versioning, it keeps versions from removal (legal hold, COMPLIANCE, GOVERNANCE without a bypass) until it ends", async () => {
+      expect((await refusal(b.setBucketObjectLock("bkt", undefined))).code).toBe("InvalidBucketState");
+      await b.createBucket("locked", t0, { objectLock: true });
+      expect(await b.headBucket("locked")).toMatchObject({ versioning: "Enabled", objectLock: {} });
+      expect((await refusal(b.setBucketVersioning("locked", "Suspended"))).code).toBe("InvalidBucketState");
+      await b.setBucketObjectLock("locked", { mode: "GOVERNANCE", days: 1 });
+      expect((await b.headBucket("locked")).objectLock).toEqual({ defaultRetention: { mode: "GOVERNANCE", days: 1 } });
+      const put = (key: string, lock: ObjectAttributes["lock"]) => b.putObject("locked", key, bodyOf(Buffer.from(key)), { ...noAttrs, lock }, t0);
+      const until = t0 + 10_000;
+      const compliance = await put("c", { mode: "COMPLIANCE", retainUntilMs: until });
+      const governance = await put("g", { mode: "GOVERNANCE", retainUntilMs: until });
+      const held = await put("h", { legalHold: true });
+      expect((await b.openObject("locked", "c")).meta.lock).toEqual({ mode: "COMPLIANCE", retainUntilMs: until });
+      const remove = (key: string, versionId: string | undefined, nowMs: number, bypassGovernance = false) =>
+        b.deleteObject("locked", key, nowMs, { versionId, bypassGovernance });
+      // hiding a locked version behind a delete marker is allowed; removing it is not
+      expect((await remove("c", undefined, t0)).deleteMarker).toBe(true);
+      for (const [key, id, bypass] of [["c", compliance.versionId, true], ["g", governance.versionId, false], ["h", held.versionId, true]] as const) {
+        expect((await refusal(remove(key, id, t0 + 1, bypass))).code).toBe("AccessDenied");
+      }
+      expect(Buffer.from(await (await b.openObject("locked", "g")).bytes()).toString()).toBe("g");
+      await remove("g", governance.versionId, t0 + 1, true);
+      expect((await refusal(b.openObject("locked", "g"))).code).toBe("NoSuchKey");
+      // once the retention has passed the version may go; a legal hold stays until it is lifted
+      await remove("c", compliance.versionId, until);
+      expect((await refusal(remove("h", held.versionId, until))).code).toBe("AccessDenied");
+      expect(await b.setObjectLock("locked", "h", undefined, (current) => ({ ...current, legalHold: false }))).toBe(held.versionId);
+      await remove("h", held.versionId, until);
+      expect(await b.setObjectLock("locked", "none", undefined, (c) => c).catch((e: S3Error) => e.code)).toBe("NoSuchKey");
+    });
+
     test("ListObjectVersions: prefixes, delimiters and markers", async () => {
       await b.setBucketVersioning("bkt", "Enabled");
       const ids: Record<string, string[]> = {};

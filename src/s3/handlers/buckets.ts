@@ -12,7 +12,7 @@ import { ownerOf, ownerOnlyAcl, type S3Context } from "./context.ts";
 export async function createBucket(ctx: S3Context) {
   const { bucket } = ctx.req;
   checkBucketName(bucket);
-  checkBucketCreationHeaders(ctx.req.headers);
+  const { objectLock } = checkBucketCreationHeaders(ctx.req.headers);
   const text = await readSmallBody(ctx);
   if (text.trim() !== "") {
     const doc = parseXmlBody(text);
@@ -24,7 +24,7 @@ export async function createBucket(ctx: S3Context) {
     }
   }
   try {
-    await ctx.backend.createBucket(bucket, ctx.req.nowMs);
+    await ctx.backend.createBucket(bucket, ctx.req.nowMs, { objectLock });
   } catch (error) {
     // S3's legacy rule in us-east-1: creating a bucket you already own there succeeds again.
     if (!(error instanceof S3Error && error.code === "BucketAlreadyOwnedByYou" && ctx.region === "us-east-1")) throw error;
@@ -125,7 +125,6 @@ const unsetConfigurations: Record<string, { operation: string; answer: (ctx: S3C
   // no ACLs: every bucket is BucketOwnerEnforced, its owner the only grantee
   acl: { operation: "GetBucketAcl", answer: (ctx) => xmlResponse(ownerOnlyAcl(ctx)) },
   replication: { operation: "GetBucketReplication", answer: (ctx) => notSet(ctx, "ReplicationConfigurationNotFoundError", "The replication configuration was not found") },
-  "object-lock": { operation: "GetObjectLockConfiguration", answer: (ctx) => notSet(ctx, "ObjectLockConfigurationNotFoundError", "Object Lock configuration does not exist for this bucket") },
 };
 
 function notSet(ctx: S3Context, code: S3ErrorCode, message: string): never {

@@ -15,6 +15,7 @@ import { checksumElements, uploadIdOf } from "./multipart.ts";
 import { preconditionFrom } from "./objects.ts";
 import { expirationHeaders } from "./lifecycle.ts";
 import { checkVersionIn, versionHeader, writtenVersionHeader } from "./versioning.ts";
+import { writeLock } from "./object-lock.ts";
 
 function directive(ctx: S3Context, header: string): "COPY" | "REPLACE" {
   const value = ctx.req.headers[header] ?? "COPY";
@@ -91,6 +92,8 @@ export async function copyObject(ctx: S3Context) {
   const taggingDirective = directive(ctx, "x-amz-tagging-directive");
   checkWriteHeaders(headers, ctx.backend.encryptedAtRest);
   const requested = attributesFromHeaders(headers);
+  // (the copy's own: a source's lock is not copied, as in S3)
+  const lock = await writeLock(ctx, bucket, false);
   const precondition = preconditionFrom(ctx);
   const reader = await openSource(ctx);
   let body, copied;
@@ -124,6 +127,7 @@ export async function copyObject(ctx: S3Context) {
     headers: metadataDirective === "REPLACE" ? requested.headers : copiedHeaders(reader.meta.headers, requested.headers),
     userMeta: metadataDirective === "REPLACE" ? requested.userMeta : reader.meta.userMeta,
     tags: taggingDirective === "REPLACE" ? tagsFromHeader(headers["x-amz-tagging"]) : reader.meta.tags,
+    lock,
   };
   const meta = await releasingOnFailure(reader, () => ctx.backend.putObject(bucket, key, body, attrs, nowMs, precondition));
   const result = x("CopyObjectResult", { xmlns: s3Xmlns }, x("LastModified", isoTime(meta.lastModifiedMs)), x("ETag", quoteEtag(meta.etag)), checksumElements(meta.checksum));

@@ -13,6 +13,7 @@ import { preconditionFrom, uploadBody } from "./objects.ts";
 import { readSmallBody } from "./small-body.ts";
 import { abortHeaders, expirationHeaders } from "./lifecycle.ts";
 import { writtenVersionHeader } from "./versioning.ts";
+import { writeLock } from "./object-lock.ts";
 
 const listPartsMax = 1000;
 const listUploadsMax = 1000;
@@ -52,7 +53,8 @@ export async function createMultipartUpload(ctx: S3Context) {
   checkKey(key);
   checkWriteHeaders(ctx.req.headers, ctx.backend.encryptedAtRest);
   const checksum = uploadChecksumFrom(ctx.req.headers);
-  const uploadId = await ctx.backend.createMultipartUpload(bucket, key, attributesFromHeaders(ctx.req.headers), nowMs, checksum);
+  const attrs = { ...attributesFromHeaders(ctx.req.headers), lock: await writeLock(ctx, bucket, false) };
+  const uploadId = await ctx.backend.createMultipartUpload(bucket, key, attrs, nowMs, checksum);
   const headers: Record<string, string> = checksum ? { "x-amz-checksum-algorithm": checksum.algorithm, "x-amz-checksum-type": checksum.type } : {};
   Object.assign(headers, await abortHeaders(ctx, nowMs));
   return xmlResponse(

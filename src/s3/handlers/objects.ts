@@ -15,6 +15,7 @@ import { markerParam, maxParam } from "./list.ts";
 import { readSmallBody, requireIntegrityHeader } from "./small-body.ts";
 import { expirationHeaders } from "./lifecycle.ts";
 import { canNameVersions, versionHeader, versionParam, writtenVersionHeader } from "./versioning.ts";
+import { bypassGovernance, writeLock } from "./object-lock.ts";
 
 /** The body of an upload (PutObject, UploadPart), verified against what the client declared. */
 export function uploadBody(ctx: S3Context, limitBytes: number, defaultChecksum?: ChecksumAlgorithm): IncomingBody {
@@ -32,6 +33,7 @@ export async function putObject(ctx: S3Context) {
   checkKey(key);
   checkWriteHeaders(ctx.req.headers, ctx.backend.encryptedAtRest);
   const attrs = attributesFromHeaders(ctx.req.headers);
+  attrs.lock = await writeLock(ctx, bucket, true);
   const precondition = preconditionFrom(ctx);
   const body = uploadBody(ctx, objectBytesMax);
   const meta = await ctx.backend.putObject(bucket, key, body, attrs, nowMs, precondition);
@@ -211,7 +213,8 @@ export async function deleteObject(ctx: S3Context) {
   const { bucket, key, nowMs } = ctx.req;
   checkKey(key);
   const precondition = deleteCondition(key, ctx.req.headers["if-match"]);
-  const outcome = await ctx.backend.deleteObject(bucket, key, nowMs, { versionId: await versionParam(ctx), precondition });
+  const options = { versionId: await versionParam(ctx), precondition, bypassGovernance: await bypassGovernance(ctx) };
+  const outcome = await ctx.backend.deleteObject(bucket, key, nowMs, options);
   const headers: Record<string, string> = outcome.versionId !== undefined ? { "x-amz-version-id": outcome.versionId } : {};
   if (outcome.deleteMarker) headers["x-amz-delete-marker"] = "true";
   return emptyResponse(204, headers);
@@ -239,16 +242,17 @@ export async function deleteObjects(ctx: S3Context) {
     return { key, versionId: childText(o, "VersionId")?.trim(), etag: childText(o, "ETag")?.trim() };
   });
   if (objects.length === 0 || objects.length > listKeysMax) throw malformedXml();
+  const bypass = await bypassGovernance(ctx);
   // Deleted concurrently, so the group committer folds them into few transactions.
   const outcomes = await Promise.all(
     objects.map(async ({ key, versionId, etag }) => {
       try {
         checkKey(key);
         // each key as if deleted on its own: its bucket's policy may deny it (or allow an unsigned request)
-        await ctx.access.check([versionId === undefined ? "s3:DeleteObject" : "s3:DeleteObjectVersion"], bucket, key);
+        await ctx.access.check([versionId === undefined ? "s3:DeleteObject" : "s3:DeleteObjectVersion", ...(bypass ? ["s3:BypassGovernanceRetention"] : [])], bucket, key);
         // (an id no version of the bucket could have is an error entry; a version already gone is deleted, as a retry expects)
         if (versionId !== undefined && !(await canNameVersions(ctx, bucket, versionId))) throw noSuchVersion(key, versionId);
-        const outcome = await ctx.backend.deleteObject(bucket, key, ctx.req.nowMs, { versionId, precondition: deleteCondition(key, etag) });
+        const outcome = await ctx.backend.deleteObject(bucket, key, ctx.req.nowMs, { versionId, precondition: deleteCondition(key, etag), bypassGovernance: bypass });
         return { key, versionId, outcome };
       } catch (error) {
         if (!(error instanceof S3Error)) throw error;

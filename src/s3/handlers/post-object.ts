@@ -16,6 +16,7 @@ import { x } from "../xml.ts";
 import type { S3Context } from "./context.ts";
 import { formConditionValues } from "../access.ts";
 import { writtenVersionHeader } from "./versioning.ts";
+import { writeLock } from "./object-lock.ts";
 
 /** What S3 reads of a form before its file: at most this many bytes, part headers included. */
 export const formFieldBytesMax = 20 * 1024;
@@ -64,7 +65,7 @@ export async function postObject(ctx: S3Context): Promise<S3Response> {
 
   refuseCustomerKeys(headers);
   checkWriteHeaders(headers, ctx.backend.encryptedAtRest);
-  const attrs = attributesFromHeaders(headers);
+  const attrs = { ...attributesFromHeaders(headers), lock: await writeLock(ctx, req.bucket, false, headers) };
   const tagging = fields.get("tagging");
   if (tagging !== undefined) attrs.tags = tagsFromXml(tagging);
 

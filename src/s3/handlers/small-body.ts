@@ -43,9 +43,7 @@ export async function readSmallBody(ctx: S3Context, options: SmallBodyOptions = 
  * The operations S3 requires an integrity header for (DeleteObjects, PutBucketTagging): Content-MD5,
  * or an x-amz-checksum-* (or only its algorithm, for s3d to compute), which the body is then checked against.
  */
-export function requireIntegrityHeader(headers: Record<string, string>): void {
+export function requireIntegrityHeader(headers: Record<string, string>, message = "Missing required header for this request: Content-MD5 or x-amz-checksum-*"): void {
   const hasChecksum = checksumAlgorithms.some((a) => headers[checksumHeader(a)] !== undefined) || headers["x-amz-sdk-checksum-algorithm"] !== undefined;
-  if (headers["content-md5"] === undefined && !hasChecksum) {
-    throw new S3Error("InvalidRequest", "Missing required header for this request: Content-MD5 or x-amz-checksum-*");
-  }
+  if (headers["content-md5"] === undefined && !hasChecksum) throw new S3Error("InvalidRequest", message);
 }

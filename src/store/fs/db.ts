@@ -8,7 +8,7 @@ import { Database } from "bun:sqlite";
 import { closeSync, fdatasync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import { fsyncDirectory } from "./blobs.ts";
-import type { ObjectAttributes, ObjectMeta } from "../backend.ts";
+import type { ObjectAttributes, ObjectLock, ObjectMeta } from "../backend.ts";
 import { utf8 } from "../listing.ts";
 
 const schema = `
@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS objects (
   checksum TEXT,
   inline BLOB,
   version_id TEXT,
+  lock TEXT,
   PRIMARY KEY (bucket, key)
 );
 CREATE TABLE IF NOT EXISTS versions (
@@ -59,6 +60,7 @@ CREATE TABLE IF NOT EXISTS versions (
   tags TEXT NOT NULL,
   checksum TEXT,
   inline BLOB,
+  lock TEXT,
   PRIMARY KEY (bucket, key, seq)
 );
 CREATE INDEX IF NOT EXISTS versions_by_id ON versions (bucket, key, version_id);
@@ -70,7 +72,8 @@ CREATE TABLE IF NOT EXISTS uploads (
   headers TEXT NOT NULL,
   user_meta TEXT NOT NULL,
   tags TEXT NOT NULL DEFAULT '{}',
-  checksum TEXT
+  checksum TEXT,
+  lock TEXT
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS uploads_by_key ON uploads (bucket, key, upload_id);
 CREATE TABLE IF NOT EXISTS parts (
@@ -103,6 +106,8 @@ export interface ObjectRow {
   inline: Uint8Array | null;
   /** null: the null version (every object of a bucket never versioned) */
   version_id: string | null;
+  /** JSON ObjectLock, or null */
+  lock: string | null;
 }
 
 export interface UploadRow {
@@ -115,6 +120,8 @@ export interface UploadRow {
   tags: string;
   /** JSON UploadChecksum, or null */
   checksum: string | null;
+  /** JSON ObjectLock the completed object gets, or null */
+  lock: string | null;
 }
 
 export interface PartRow {
@@ -153,7 +160,9 @@ function setUp(db: Database): Database {
   db.run(`PRAGMA cache_size = -${metadataCacheKiB}`);
   db.run(schema);
   rebuildObjectsAsRowidTable(db);
-  addVersionIdColumn(db);
+  // columns added since data dirs were first made: versions, then Object Lock
+  addColumn(db, "objects", "version_id");
+  for (const table of ["objects", "versions", "uploads"]) addColumn(db, table, "lock");
   // The log left by the last run, copied into the database now: the next commit then writes over
   // it from its start instead of growing the file, which a disk full from outside would refuse.
   try {
@@ -208,10 +217,10 @@ function rebuildObjectsAsRowidTable(db: Database): void {
   })();
 }
 
-/** Objects gained a version id with versioning: a data dir made before has null versions only. */
-function addVersionIdColumn(db: Database): void {
-  const columns = db.query<{ name: string }, []>("PRAGMA table_info(objects)").all();
-  if (!columns.some((c) => c.name === "version_id")) db.run("ALTER TABLE objects ADD COLUMN version_id TEXT");
+/** Adds a column (TEXT, NULL in every row) that a data dir made before it lacks. */
+function addColumn(db: Database, table: string, column: string): void {
+  const columns = db.query<{ name: string }, []>(`PRAGMA table_info(${table})`).all();
+  if (!columns.some((c) => c.name === column)) db.run(`ALTER TABLE ${table} ADD COLUMN ${column} TEXT`);
 }
 
 export const keyText = (key: Uint8Array): string => Buffer.from(key).toString("utf8");
@@ -220,7 +229,7 @@ export const keyBytes = utf8;
 /** An object row without its inline bytes: what listings and commits read. */
 export type ObjectMetaRow = Omit<ObjectRow, "inline">;
 /** The columns of an ObjectMetaRow: selecting them leaves the inline bytes' pages unread. */
-export const objectMetaColumns = "key, size, etag, modified_ms, parts_count, headers, user_meta, segments, tags, checksum, version_id";
+export const objectMetaColumns = "key, size, etag, modified_ms, parts_count, headers, user_meta, segments, tags, checksum, version_id, lock";
 
 export function objectMetaOf(row: ObjectMetaRow): ObjectMeta {
   return {
@@ -234,12 +243,21 @@ export function objectMetaOf(row: ObjectMetaRow): ObjectMeta {
     tags: JSON.parse(row.tags),
     checksum: row.checksum === null ? undefined : JSON.parse(row.checksum),
     versionId: row.version_id ?? undefined,
+    ...lockOf(row),
   };
 }
 
-export function attributesOf(row: { headers: string; user_meta: string; tags: string }): ObjectAttributes {
-  return { headers: JSON.parse(row.headers), userMeta: JSON.parse(row.user_meta), tags: JSON.parse(row.tags) };
+export function attributesOf(row: { headers: string; user_meta: string; tags: string; lock: string | null }): ObjectAttributes {
+  return { headers: JSON.parse(row.headers), userMeta: JSON.parse(row.user_meta), tags: JSON.parse(row.tags), ...lockOf(row) };
 }
+
+/** The row's Object Lock state, as an attribute (absent when it has none). */
+function lockOf(row: { lock: string | null }): { lock?: ObjectLock } {
+  return row.lock === null ? {} : { lock: JSON.parse(row.lock) };
+}
+
+/** An attribute's Object Lock state as its column holds it. */
+export const lockColumn = (lock: ObjectLock | undefined): string | null => (lock === undefined ? null : JSON.stringify(lock));
 
 export function segmentsOf(row: { segments: string }): Segment[] {
   return JSON.parse(row.segments);

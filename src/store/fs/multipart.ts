@@ -23,7 +23,7 @@ import {
 import { cursorPastPrefix, listEntries, utf8, type ListCursor } from "../listing.ts";
 import type { BlobStore } from "./blobs.ts";
 import { NotDurableError, type Committer } from "./committer.ts";
-import { attributesOf, keyBytes, keyText, type PartRow, type Segment, type UploadRow } from "./db.ts";
+import { attributesOf, keyBytes, keyText, lockColumn, type PartRow, type Segment, type UploadRow } from "./db.ts";
 
 /** Sorts after every upload id (hex time, then base64url), so a bare key marker skips all uploads of that key. */
 const afterEveryUploadId = "~";
@@ -50,9 +50,9 @@ export class MultipartStore {
     await this.committer.commit(() => {
       this.requireBucket(bucket);
       this.db
-        .query("INSERT INTO uploads (upload_id, bucket, key, initiated_ms, headers, user_meta, tags, checksum) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        .query("INSERT INTO uploads (upload_id, bucket, key, initiated_ms, headers, user_meta, tags, checksum, lock) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
         .run(uploadId, bucket, keyBytes(key), nowMs, JSON.stringify(attrs.headers), JSON.stringify(attrs.userMeta), JSON.stringify(attrs.tags),
-          checksum === undefined ? null : JSON.stringify(checksum));
+          checksum === undefined ? null : JSON.stringify(checksum), lockColumn(attrs.lock));
     });
     return uploadId;
   }

@@ -25,7 +25,7 @@ export interface VersionRow extends ObjectRow {
 }
 
 /** The columns an object version has in both tables. */
-const contentColumns = "size, etag, modified_ms, parts_count, headers, user_meta, segments, tags, checksum, inline";
+const contentColumns = "size, etag, modified_ms, parts_count, headers, user_meta, segments, tags, checksum, inline, lock";
 
 /**
  * A new version's id (see `isVersionId`): 24 random bytes in 32 characters of S3's alphabet for
@@ -94,7 +94,7 @@ export class Versions {
   addMarker(bucket: string, key: string, versionId: string | undefined, nowMs: number): void {
     this.db
       .query(`INSERT INTO versions (bucket, key, seq, version_id, delete_marker, noncurrent_ms, ${contentColumns})
-              VALUES (?, ?, ?, ?, 1, NULL, 0, '', ?, 0, '{}', '{}', '[]', '{}', NULL, NULL)`)
+              VALUES (?, ?, ?, ?, 1, NULL, 0, '', ?, 0, '{}', '{}', '[]', '{}', NULL, NULL, NULL)`)
       .run(bucket, keyBytes(key), this.nextSeq(bucket, key), versionId ?? null, nowMs);
   }
 
@@ -143,9 +143,9 @@ export class Versions {
     this.db.query("DELETE FROM versions WHERE bucket = ? AND key = ? AND seq = ?").run(bucket, keyBytes(key), newest.seq);
   }
 
-  /** Replaces a noncurrent version's tags. */
-  setTags(bucket: string, key: string, row: VersionRow, tags: Record<string, string>): void {
-    this.db.query("UPDATE versions SET tags = ? WHERE bucket = ? AND key = ? AND seq = ?").run(JSON.stringify(tags), bucket, keyBytes(key), row.seq);
+  /** Replaces a noncurrent version's tags or Object Lock state (a JSON column). */
+  setColumn(bucket: string, key: string, row: VersionRow, column: "tags" | "lock", value: string | null): void {
+    this.db.query(`UPDATE versions SET ${column} = ? WHERE bucket = ? AND key = ? AND seq = ?`).run(value, bucket, keyBytes(key), row.seq);
   }
 
   /** Whether the bucket holds any noncurrent version or delete marker. */

@@ -1,0 +1,128 @@
+/**
+ * Object Lock: Put/GetObjectLockConfiguration, Put/GetObjectRetention, Put/GetObjectLegalHold, the
+ * lock a write gives its version, and the bypass a delete may ask for (the documents and rules
+ * themselves: ../object-lock.ts; what the lock forbids is enforced by the store, ../../store/locks.ts).
+ */
+import { S3Error } from "../../errors.ts";
+import type { ObjectLock } from "../../store/backend.ts";
+import {
+  checkRetentionChange,
+  defaultRetentionUntil,
+  legalHoldFromXml,
+  legalHoldXml,
+  lockFromHeaders,
+  objectLockConfigFromXml,
+  objectLockConfigXml,
+  retentionFromXml,
+  retentionXml,
+} from "../object-lock.ts";
+import { emptyResponse, xmlResponse } from "../respond.ts";
+import { asksBypass } from "../access.ts";
+import type { S3Context } from "./context.ts";
+import { readSmallBody, requireIntegrityHeader } from "./small-body.ts";
+import { versionHeader, versionParam } from "./versioning.ts";
+
+/** PutObjectLockConfiguration: enables Object Lock (versioning must be Enabled) and sets or removes the default retention. */
+export async function putObjectLockConfiguration(ctx: S3Context) {
+  requireIntegrityHeader(ctx.req.headers);
+  await ctx.backend.headBucket(ctx.req.bucket);
+  const defaultRetention = objectLockConfigFromXml(await readSmallBody(ctx));
+  await ctx.backend.setBucketObjectLock(ctx.req.bucket, defaultRetention);
+  return emptyResponse(200);
+}
+
+export async function getObjectLockConfiguration(ctx: S3Context) {
+  const { objectLock } = await ctx.backend.headBucket(ctx.req.bucket);
+  if (objectLock === undefined) {
+    throw new S3Error("ObjectLockConfigurationNotFoundError", "Object Lock configuration does not exist for this bucket", { BucketName: ctx.req.bucket });
+  }
+  return xmlResponse(objectLockConfigXml(objectLock.defaultRetention));
+}
+
+/** The retention and legal hold APIs need a bucket with Object Lock. */
+async function requireObjectLock(ctx: S3Context): Promise<void> {
+  if ((await ctx.backend.headBucket(ctx.req.bucket)).objectLock === undefined) {
+    throw new S3Error("InvalidRequest", "Bucket is missing Object Lock Configuration");
+  }
+}
+
+/** A version's Object Lock, read for GetObjectRetention and GetObjectLegalHold. */
+async function lockOf(ctx: S3Context): Promise<{ lock: ObjectLock; headers: Record<string, string> }> {
+  await requireObjectLock(ctx);
+  const reader = await ctx.backend.openObject(ctx.req.bucket, ctx.req.key, await versionParam(ctx));
+  reader.close();
+  return { lock: reader.meta.lock ?? {}, headers: await versionHeader(ctx, ctx.req.bucket, reader.meta.versionId) };
+}
+
+const noLockConfiguration = () => new S3Error("NoSuchObjectLockConfiguration", "The specified object does not have a ObjectLock configuration");
+
+/** Changes a version's lock inside its commit; answers 200 with the version's id. */
+async function changeLock(ctx: S3Context, change: (current: ObjectLock) => ObjectLock) {
+  requireIntegrityHeader(ctx.req.headers);
+  await requireObjectLock(ctx);
+  const versionId = await ctx.backend.setObjectLock(ctx.req.bucket, ctx.req.key, await versionParam(ctx), change);
+  return emptyResponse(200, await versionHeader(ctx, ctx.req.bucket, versionId));
+}
+
+/** PutObjectRetention: a retention that holds may only be extended in its mode, or changed with a bypass (GOVERNANCE). */
+export async function putObjectRetention(ctx: S3Context) {
+  const { nowMs } = ctx.req;
+  const bypass = await bypassGovernance(ctx);
+  const next = retentionFromXml(await readSmallBody(ctx), nowMs);
+  return changeLock(ctx, (current) => {
+    checkRetentionChange(current, next, nowMs, bypass);
+    const { mode: _, retainUntilMs: __, ...rest } = current;
+    return { ...rest, ...next };
+  });
+}
+
+export async function getObjectRetention(ctx: S3Context) {
+  const { lock, headers } = await lockOf(ctx);
+  if (lock.mode === undefined) throw noLockConfiguration();
+  return xmlResponse(retentionXml(lock), 200, headers);
+}
+
+export async function putObjectLegalHold(ctx: S3Context) {
+  const on = legalHoldFromXml(await readSmallBody(ctx));
+  return changeLock(ctx, (current) => ({ ...current, legalHold: on }));
+}
+
+export async function getObjectLegalHold(ctx: S3Context) {
+  const { lock, headers } = await lockOf(ctx);
+  if (lock.legalHold === undefined) throw noLockConfiguration();
+  return xmlResponse(legalHoldXml(lock.legalHold), 200, headers);
+}
+
+/**
+ * The Object Lock a write gives its new version in `bucket`: what its x-amz-object-lock-* headers
+ * ask for (a form's fields, for a POST), over the bucket's default retention. A bucket without
+ * Object Lock takes none. A write whose request carries the bytes (`bodyChecked`: PutObject) must
+ * then carry an integrity header, as S3 requires.
+ */
+export async function writeLock(ctx: S3Context, bucket: string, bodyChecked: boolean, headers = ctx.req.headers): Promise<ObjectLock | undefined> {
+  const { nowMs } = ctx.req;
+  const requested = lockFromHeaders(headers, nowMs);
+  const { objectLock } = await ctx.backend.headBucket(bucket);
+  if (objectLock === undefined) {
+    if (requested !== undefined) throw new S3Error("InvalidRequest", "Bucket is missing ObjectLockConfiguration");
+    return undefined;
+  }
+  const defaults = objectLock.defaultRetention;
+  const lock: ObjectLock = { ...(defaults && { mode: defaults.mode, retainUntilMs: defaultRetentionUntil(defaults, nowMs) }), ...requested };
+  if (Object.keys(lock).length === 0) return undefined;
+  if (bodyChecked) requireIntegrityHeader(headers, "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters");
+  return lock;
+}
+
+/**
+ * x-amz-bypass-governance-retention: whether a delete or retention change may override GOVERNANCE
+ * retention (its permission, s3:BypassGovernanceRetention, is checked with the request's). Only
+ * a bucket with Object Lock takes it, as in S3.
+ */
+export async function bypassGovernance(ctx: S3Context): Promise<boolean> {
+  if (ctx.req.headers["x-amz-bypass-governance-retention"] === undefined) return false;
+  if ((await ctx.backend.headBucket(ctx.req.bucket)).objectLock === undefined) {
+    throw new S3Error("InvalidArgument", "x-amz-bypass-governance-retention is only applicable to Object Lock enabled buckets.", { ArgumentName: "x-amz-bypass-governance-retention" });
+  }
+  return asksBypass(ctx.req.headers);
+}
