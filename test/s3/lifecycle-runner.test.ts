@@ -268,3 +268,19 @@ test("versioned: an expired object delete marker (its key's only version left) i
   expect(await runner().scan()).toEqual({ expired: 0, removedVersions: 2, aborted: 0 });
   expect(await versions()).toEqual([]);
 });
+
+test("versioned with Object Lock: a locked noncurrent version outlives its rule, quietly, until its retention ends", async () => {
+  await backend.createBucket("locked", t0, { objectLock: true });
+  await setRules([{ filter: { form: "filter" }, noncurrentVersionExpiration: { noncurrentDays: 1 } }], "locked");
+  const until = Date.parse("2026-12-20T00:00:00Z");
+  const old = await backend.putObject("locked", "k", bodyOf(new Uint8Array(10)), { ...attrs(), lock: { mode: "COMPLIANCE", retainUntilMs: until } }, t0);
+  await backend.putObject("locked", "k", bodyOf(new Uint8Array(20)), attrs(), t0);
+  const listed = async () => (await backend.listObjectVersions("locked", { prefix: "", delimiter: "", keyMarker: "", versionIdMarker: "", maxKeys: 10 })).versions.map((v) => v.versionId);
+  nowMs = Date.parse("2026-12-10T00:00:00Z");
+  expect((await runner().scan()).removedVersions).toBe(0);
+  expect(await listed()).toContain(old.versionId);
+  expect(logged.some((l) => JSON.parse(l).level === "warn")).toBe(false);
+  nowMs = until;
+  expect((await runner().scan()).removedVersions).toBe(1);
+  expect(await listed()).not.toContain(old.versionId);
+});
