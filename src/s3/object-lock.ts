@@ -5,6 +5,7 @@
  */
 import { S3Error } from "../errors.ts";
 import type { DefaultRetention, LockMode, ObjectLock } from "../store/backend.ts";
+import { isoTimeMs } from "../util/iso-time.ts";
 import { isoTime } from "./respond.ts";
 import { childNames, childText, malformedXml, parseXmlBody, s3Xmlns, single, x, type Xml, type XmlNode } from "./xml.ts";
 
@@ -63,9 +64,9 @@ export function defaultRetentionUntil(retention: DefaultRetention, nowMs: number
   return nowMs + (retention.days !== undefined ? retention.days * dayMs : retention.years! * yearMs);
 }
 
-/** An ISO 8601 time a client gives, in the future. */
+/** An ISO 8601 time a client gives (a date, a time and a zone; no 31 February), in the future. */
 function futureTime(value: string, nowMs: number, argument: string, invalid: () => S3Error): number {
-  const ms = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)$/.test(value) ? Date.parse(value) : NaN;
+  const ms = /T.*(Z|[+-]\d\d:\d\d)$/.test(value) ? isoTimeMs(value) : NaN;
   if (Number.isNaN(ms)) throw invalid();
   if (ms <= nowMs) throw new S3Error("InvalidArgument", "The retain until date must be in the future!", { ArgumentName: argument, ArgumentValue: value });
   return ms;

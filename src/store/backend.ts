@@ -294,8 +294,11 @@ export interface Backend {
   listObjectVersions(bucket: string, query: ListVersionsQuery): Promise<ListVersionsPage>;
 
   createMultipartUpload(bucket: string, key: string, attrs: ObjectAttributes, nowMs: number, checksum?: UploadChecksum): Promise<string>;
-  /** The checksum an upload was created with (NoSuchUpload when it does not exist). */
-  uploadChecksum(bucket: string, key: string, uploadId: string): Promise<UploadChecksum | undefined>;
+  /**
+   * What an upload was created with that its parts must honour (NoSuchUpload when it does not
+   * exist): its checksum, and its Object Lock (each part then needs an integrity header).
+   */
+  uploadSettings(bucket: string, key: string, uploadId: string): Promise<{ checksum?: UploadChecksum; lock?: ObjectLock }>;
   uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: IncomingBody, nowMs: number): Promise<PartInfo>;
   completeMultipartUpload(bucket: string, key: string, uploadId: string, parts: CompletedPart[], nowMs: number, precondition?: Precondition): Promise<ObjectMeta>;
   abortMultipartUpload(bucket: string, key: string, uploadId: string): Promise<void>;

@@ -104,6 +104,8 @@ describe("the x-amz-object-lock-* headers", () => {
       { "x-amz-object-lock-mode": "LOCKED", "x-amz-object-lock-retain-until-date": later },
       { "x-amz-object-lock-mode": "GOVERNANCE", "x-amz-object-lock-retain-until-date": "next year" },
       { "x-amz-object-lock-mode": "GOVERNANCE", "x-amz-object-lock-retain-until-date": "2027-01-01" },
+      { "x-amz-object-lock-mode": "GOVERNANCE", "x-amz-object-lock-retain-until-date": "2099-02-31T00:00:00Z" },
+      { "x-amz-object-lock-mode": "GOVERNANCE", "x-amz-object-lock-retain-until-date": "2099-01-01T00:00:00" },
       { "x-amz-object-lock-mode": "GOVERNANCE", "x-amz-object-lock-retain-until-date": "2020-01-01T00:00:00Z" },
       { "x-amz-object-lock-legal-hold": "on" },
     ];

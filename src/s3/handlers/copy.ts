@@ -153,7 +153,7 @@ export async function uploadPartCopy(ctx: S3Context) {
   const { bucket, key, params, headers, nowMs } = ctx.req;
   const partNumber = partNumberOf(params.get("partNumber"));
   // an upload created with a checksum needs it of every part, copied ones too
-  const uploadChecksum = await ctx.backend.uploadChecksum(bucket, key, uploadIdOf(ctx));
+  const { checksum: uploadChecksum } = await ctx.backend.uploadSettings(bucket, key, uploadIdOf(ctx));
   const reader = await openSource(ctx);
   let body, copied;
   try {

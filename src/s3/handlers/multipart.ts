@@ -10,7 +10,7 @@ import { childList, childText, parseXmlBody, s3Xmlns, x, malformedXml } from "..
 import { ownerOf, type S3Context } from "./context.ts";
 import { encodingOf, markerParam, maxParam } from "./list.ts";
 import { preconditionFrom, uploadBody } from "./objects.ts";
-import { readSmallBody } from "./small-body.ts";
+import { readSmallBody, requireIntegrityHeader } from "./small-body.ts";
 import { abortHeaders, expirationHeaders } from "./lifecycle.ts";
 import { writtenVersionHeader } from "./versioning.ts";
 import { writeLock } from "./object-lock.ts";
@@ -67,7 +67,8 @@ export async function createMultipartUpload(ctx: S3Context) {
 export async function uploadPart(ctx: S3Context) {
   const { bucket, key, params, nowMs } = ctx.req;
   const partNumber = partNumberOf(params.get("partNumber"));
-  const uploadChecksum = await ctx.backend.uploadChecksum(bucket, key, uploadIdOf(ctx));
+  const { checksum: uploadChecksum, lock } = await ctx.backend.uploadSettings(bucket, key, uploadIdOf(ctx));
+  if (lock !== undefined) requireIntegrityHeader(ctx.req.headers, "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Part requests with Object Lock parameters");
   const body = uploadBody(ctx, partBytesMax, uploadChecksum?.algorithm as ChecksumAlgorithm | undefined);
   const part = await ctx.backend.uploadPart(bucket, key, uploadIdOf(ctx), partNumber, body, nowMs);
   const checksum = body.digest().checksum;

@@ -515,8 +515,8 @@ export class FsBackend implements Backend {
     return this.multipart.create(bucket, key, attrs, nowMs, checksum);
   }
 
-  async uploadChecksum(bucket: string, key: string, uploadId: string): Promise<UploadChecksum | undefined> {
-    return this.multipart.checksumOf(bucket, key, uploadId);
+  async uploadSettings(bucket: string, key: string, uploadId: string): Promise<{ checksum?: UploadChecksum; lock?: ObjectLock }> {
+    return this.multipart.settingsOf(bucket, key, uploadId);
   }
 
   uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: IncomingBody, nowMs: number): Promise<PartInfo> {

@@ -14,6 +14,7 @@ import {
   type ListUploadsPage,
   type ListUploadsQuery,
   type ObjectAttributes,
+  type ObjectLock,
   type ObjectMeta,
   type PartInfo,
   type StoredChecksum,
@@ -57,8 +58,9 @@ export class MultipartStore {
     return uploadId;
   }
 
-  checksumOf(bucket: string, key: string, uploadId: string): UploadChecksum | undefined {
-    return uploadChecksumOf(this.requireUpload(bucket, key, uploadId));
+  settingsOf(bucket: string, key: string, uploadId: string): { checksum?: UploadChecksum; lock?: ObjectLock } {
+    const upload = this.requireUpload(bucket, key, uploadId);
+    return { checksum: uploadChecksumOf(upload), lock: attributesOf(upload).lock };
   }
 
   async uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: IncomingBody, nowMs: number): Promise<PartInfo> {
