@@ -3,7 +3,7 @@ import { S3Error } from "../../src/errors.ts";
 import { evaluate, isPublic, parseBucketPolicy, resourceArn } from "../../src/s3/bucket-policy.ts";
 import { globMatches } from "../../src/s3/wildcard.ts";
 import { int, pick } from "../sigv4/prng.ts";
-import { fuzzIterations, fuzzRandom } from "../support/fuzz.ts";
+import { fuzzIterations, fuzzRandom, mutated } from "../support/fuzz.ts";
 
 const bucket = "site";
 const policy = (...statements: unknown[]) => JSON.stringify({ Version: "2012-10-17", Statement: statements });
@@ -87,11 +87,7 @@ describe("parseBucketPolicy", () => {
     const valid = policy(allow(["s3:GetObject", "s3:List*"], [`arn:aws:s3:::${bucket}`, `arn:aws:s3:::${bucket}/*`]), deny("s3:Delete*", `arn:aws:s3:::${bucket}/keep/*`));
     const pieces = ['"', "[", "]", "{", "}", ",", ":", "*", "?", "null", "1", '"Allow"', '"s3:*"', " "];
     for (let i = 0; i < fuzzIterations(2000); i++) {
-      let text = valid;
-      for (let k = 1 + int(rand, 3); k > 0; k--) {
-        const at = int(rand, text.length);
-        text = text.slice(0, at) + (rand() < 0.7 ? pick(rand, pieces) : "") + text.slice(at + int(rand, 4));
-      }
+      const text = mutated(valid, rand, pieces, 4);
       try {
         parseBucketPolicy(text, bucket);
       } catch (e) {

@@ -14,8 +14,7 @@ import {
   retentionFromXml,
 } from "../../src/s3/object-lock.ts";
 import { xmlDocument } from "../../src/s3/xml.ts";
-import { int, pick } from "../sigv4/prng.ts";
-import { fuzzIterations, fuzzRandom } from "../support/fuzz.ts";
+import { fuzzIterations, fuzzRandom, mutated } from "../support/fuzz.ts";
 import { refusalCode } from "../support/refusal.ts";
 
 const ns = `xmlns="http://s3.amazonaws.com/doc/2006-03-01/"`;
@@ -60,11 +59,7 @@ describe("ObjectLockConfiguration", () => {
     const valid = rule("<Mode>GOVERNANCE</Mode><Days>30</Days>");
     const pieces = ["<", ">", "/", "Days", "Years", "<Days>", "</Days>", "1", "-", "COMPLIANCE", "&amp;", "&#0;", " ", "<![CDATA[5]]>", "<!--x-->"];
     for (let i = 0; i < fuzzIterations(3000); i++) {
-      let text = valid;
-      for (let k = 1 + int(rand, 3); k > 0; k--) {
-        const at = int(rand, text.length);
-        text = text.slice(0, at) + (rand() < 0.7 ? pick(rand, pieces) : "") + text.slice(at + int(rand, 6));
-      }
+      const text = mutated(valid, rand, pieces);
       try {
         const retention = objectLockConfigFromXml(text);
         if (retention !== undefined) {

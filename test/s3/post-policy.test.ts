@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { S3Error } from "../../src/errors.ts";
 import { checkPolicy, parsePolicy, type PostPolicy } from "../../src/s3/post-policy.ts";
-import { int, pick } from "../sigv4/prng.ts";
-import { fuzzIterations, fuzzRandom } from "../support/fuzz.ts";
+import { int } from "../sigv4/prng.ts";
+import { fuzzIterations, fuzzRandom, mutated } from "../support/fuzz.ts";
 
 const b64 = (document: unknown) => Buffer.from(typeof document === "string" ? document : JSON.stringify(document)).toString("base64");
 const nowMs = Date.parse("2026-12-06T12:00:00Z");
@@ -66,12 +66,7 @@ describe("parsePolicy, fuzzed", () => {
     const valid = JSON.stringify({ expiration: future, conditions: [{ bucket: "b" }, ["starts-with", "$key", "up/"], ["content-length-range", 1, 10], ["eq", "$acl", "private"]] });
     const pieces = ['"', "[", "]", "{", "}", ",", ":", "-1", "1e999", "null", "true", '"$"', '""', "\\u0000", " "];
     for (let i = 0; i < fuzzIterations(2000); i++) {
-      let text = valid;
-      for (let k = 1 + int(rand, 3); k > 0; k--) {
-        const at = int(rand, text.length);
-        const cut = int(rand, 4);
-        text = text.slice(0, at) + (rand() < 0.7 ? pick(rand, pieces) : "") + text.slice(at + cut);
-      }
+      const text = mutated(valid, rand, pieces, 4);
       const encoded = rand() < 0.9 ? b64(text) : b64(text).slice(0, -1 - int(rand, 3));
       try {
         const policy = parsePolicy(encoded);

@@ -6,10 +6,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { S3Error } from "../../src/errors.ts";
 import { parseStoredBlock, publicAccessBlockFromXml, publicAccessBlockXml, type PublicAccessBlock } from "../../src/s3/public-access-block.ts";
 import { xmlDocument } from "../../src/s3/xml.ts";
-import { int, pick } from "../sigv4/prng.ts";
 import { refusalCode } from "../support/refusal.ts";
 import { errorCode, md5Base64, s3 } from "../support/client.ts";
-import { fuzzIterations, fuzzRandom } from "../support/fuzz.ts";
+import { fuzzIterations, fuzzRandom, mutated } from "../support/fuzz.ts";
 import { startS3d, type TestServer } from "../support/server.ts";
 
 const settings = (acls: boolean, ignore: boolean, policy: boolean, restrict: boolean): PublicAccessBlock => ({
@@ -64,11 +63,7 @@ describe("the PublicAccessBlockConfiguration document", () => {
     const valid = document({ BlockPublicAcls: "true", IgnorePublicAcls: "false", BlockPublicPolicy: "true", RestrictPublicBuckets: "false" });
     const pieces = ["<", ">", "/", "true", "false", "<BlockPublicAcls>", "</BlockPublicAcls>", "&amp;", "&#0;", " ", "\n", "<![CDATA[true]]>", "<!--x-->", '"'];
     for (let i = 0; i < fuzzIterations(3000); i++) {
-      let text = valid;
-      for (let k = 1 + int(rand, 3); k > 0; k--) {
-        const at = int(rand, text.length);
-        text = text.slice(0, at) + (rand() < 0.7 ? pick(rand, pieces) : "") + text.slice(at + int(rand, 6));
-      }
+      const text = mutated(valid, rand, pieces);
       try {
         const block = publicAccessBlockFromXml(text);
         expect(Object.values(block).every((v) => typeof v === "boolean")).toBe(true);

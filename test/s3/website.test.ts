@@ -8,7 +8,7 @@ import { addressedBy } from "../../src/s3/request.ts";
 import { encodeKey, ruleFor, ruleRedirect, websiteFromXml, websiteKey, websiteXml } from "../../src/s3/website.ts";
 import { xmlDocument } from "../../src/s3/xml.ts";
 import { int, pick } from "../sigv4/prng.ts";
-import { fuzzIterations, fuzzRandom } from "../support/fuzz.ts";
+import { fuzzIterations, fuzzRandom, mutated } from "../support/fuzz.ts";
 import { refusalCode } from "../support/refusal.ts";
 import { errorCode, md5Base64, rawRequest, s3 } from "../support/client.ts";
 import { startS3d, type TestServer } from "../support/server.ts";
@@ -89,11 +89,7 @@ describe("the WebsiteConfiguration document", () => {
     );
     const pieces = ["<", ">", "/", "<Suffix>", "</Suffix>", "<HostName>", "<RoutingRule>", "</RoutingRule>", "301", "&amp;", " ", "\n", "https", "<RedirectAllRequestsTo><HostName>x</HostName></RedirectAllRequestsTo>"];
     for (let i = 0; i < fuzzIterations(3000); i++) {
-      let text = valid;
-      for (let k = 1 + int(rand, 3); k > 0; k--) {
-        const at = int(rand, text.length);
-        text = text.slice(0, at) + (rand() < 0.7 ? pick(rand, pieces) : "") + text.slice(at + int(rand, 6));
-      }
+      const text = mutated(valid, rand, pieces);
       const code = refusal(text);
       if (code === undefined) expect(websiteFromXml(xmlDocument(websiteXml(websiteFromXml(text))))).toEqual(websiteFromXml(text));
       else expect([text, ["MalformedXML", "InvalidArgument", "InvalidRequest"].includes(code)]).toEqual([text, true]);
