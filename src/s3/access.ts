@@ -138,7 +138,7 @@ export interface Access {
   /** throws AccessDenied unless it `allows` */
   check(actions: readonly string[], bucket: string, key?: string): Promise<void>;
   /**
-   * `error` as this request may be told it: that a key is missing (NoSuchKey) is told only where the
+   * `error` as this request may be told it: that a key or version is missing (NoSuchKey, NoSuchVersion) is told only where the
    * request may list the key's bucket, else it is AccessDenied (as S3 answers).
    */
   told<E>(error: E, bucket: string): Promise<E | S3Error>;
@@ -204,7 +204,9 @@ export class BucketPolicies extends KeptConfigs<BucketPolicy> {
         if (!(await allows(actions, bucket, key))) throw accessDenied();
       },
       told: async (error, bucket) => {
-        const hidden = error instanceof S3Error && error.code === "NoSuchKey" && !(await allows(["s3:ListBucket"], bucket));
+        // (a missing version tells as much as a missing key)
+        const missing = error instanceof S3Error && (error.code === "NoSuchKey" || error.code === "NoSuchVersion");
+        const hidden = missing && !(await allows(["s3:ListBucket"], bucket));
         return hidden ? accessDenied() : error;
       },
     };

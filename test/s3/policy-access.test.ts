@@ -286,4 +286,28 @@ describe("bucket policies", () => {
     expect((await signed({ method: "PUT", path: `/${other}/f`, body: "f" })).status).toBe(200);
     expect(await errorCode(await unsigned("GET", `/${other}/f`))).toBe("AccessDenied");
   });
+
+  test("versions: reading one needs s3:GetObjectVersion, and that one is missing is told only to those who may list", async () => {
+    const versioned = "public-versions";
+    expect((await signed({ method: "PUT", path: `/${versioned}` })).status).toBe(200);
+    const enable = `<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>`;
+    expect((await signed({ method: "PUT", path: `/${versioned}`, query: [["versioning", ""]], body: enable })).status).toBe(200);
+    const first = (await signed({ method: "PUT", path: `/${versioned}/f`, body: "one" })).headers.get("x-amz-version-id")!;
+    expect((await signed({ method: "PUT", path: `/${versioned}/f`, body: "two" })).status).toBe(200);
+    const policy = (actions: string[]) => {
+      const body = JSON.stringify({ Statement: [statement("Allow", actions, [`arn:aws:s3:::${versioned}`, `arn:aws:s3:::${versioned}/*`])] });
+      return signed({ method: "PUT", path: `/${versioned}`, query: [["policy", ""]], body, headers: { "content-md5": md5Base64(body) } });
+    };
+    const missing = "A".repeat(32);
+    expect((await policy(["s3:GetObject"])).status).toBe(204);
+    expect(await (await unsigned("GET", `/${versioned}/f`)).text()).toBe("two");
+    expect(await errorCode(await unsigned("GET", `/${versioned}/f?versionId=${first}`))).toBe("AccessDenied");
+    expect((await policy(["s3:GetObject", "s3:GetObjectVersion"])).status).toBe(204);
+    expect(await (await unsigned("GET", `/${versioned}/f?versionId=${first}`)).text()).toBe("one");
+    expect(await errorCode(await unsigned("GET", `/${versioned}/f?versionId=${missing}`))).toBe("AccessDenied");
+    expect((await policy(["s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"])).status).toBe(204);
+    expect(await errorCode(await unsigned("GET", `/${versioned}/f?versionId=${missing}`))).toBe("NoSuchVersion");
+    // listing versions is its own action
+    expect(await errorCode(await unsigned("GET", `/${versioned}?versions`))).toBe("AccessDenied");
+  });
 });
