@@ -3,9 +3,11 @@
  * their [[users]] entry; a user without one may do everything, as root always may). Three
  * permissions, each on its own: "read" (GET and HEAD of objects, listings, reading a bucket's
  * settings), "write" (putting, copying in, tagging and deleting objects, multipart uploads) and
- * "owner" (creating and deleting the bucket, changing its settings, its policy). A write-only user
- * (a backup agent) can store but not read back. Owner is full control in effect: a policy it puts
- * may open the bucket to anyone, itself included. Pure.
+ * "owner" (creating and deleting the bucket, changing its settings, its policy, and what undoes
+ * versioning or Object Lock: removing a version for good, a retention or legal hold changed, a
+ * bypass). A write-only user (a backup agent) can store but not read back, and what it stores in
+ * a versioned or locked bucket it cannot destroy. Owner is full control in effect: a policy it
+ * puts may open the bucket to anyone, itself included. Pure.
  */
 import { globMatches } from "./wildcard.ts";
 
@@ -17,6 +19,11 @@ export type Grants = ReadonlyArray<{ bucket: string; allows: readonly Permission
 
 /** The bucket-level actions that are the owner's even though they only read: the policy is the owner's business. */
 const ownerReads = new Set(["s3:getbucketpolicy", "s3:getbucketpolicystatus"]);
+/**
+ * The object-level actions that are the owner's: those that destroy what versioning and Object Lock
+ * keep, so that a compromised writer (ransomware on a backup agent) cannot.
+ */
+const ownerWrites = new Set(["s3:deleteobjectversion", "s3:bypassgovernanceretention", "s3:putobjectretention", "s3:putobjectlegalhold"]);
 /** Listing multipart uploads and their parts: a writer needs them to resume or clean up its own uploads. */
 const uploadListings = new Set(["s3:listmultipartuploadparts", "s3:listbucketmultipartuploads"]);
 
@@ -27,7 +34,7 @@ const uploadListings = new Set(["s3:listmultipartuploadparts", "s3:listbucketmul
  */
 export function permissionsFor(actions: readonly string[], onObject: boolean): Permission[] {
   const lower = actions.map((a) => a.toLowerCase());
-  if (lower.some((a) => ownerReads.has(a))) return ["owner"];
+  if (lower.some((a) => ownerReads.has(a) || ownerWrites.has(a))) return ["owner"];
   if (lower.length > 0 && lower.every((a) => uploadListings.has(a))) return ["read", "write"];
   if (lower.length > 0 && lower.every((a) => a.startsWith("s3:get") || a.startsWith("s3:list"))) {
     // (a bucket's settings, not its listing: HeadBucket and listings are s3:ListBucket*)

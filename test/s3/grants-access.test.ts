@@ -13,7 +13,7 @@ let server: TestServer;
 let dir: string;
 const users = {
   reader: { accessKeyId: "READERKEY", secret: "reader-secret-1", buckets: `{ shared = "read" }` },
-  agent: { accessKeyId: "AGENTKEY", secret: "agent-secret-1", buckets: `{ drop = "write" }` },
+  agent: { accessKeyId: "AGENTKEY", secret: "agent-secret-1", buckets: `{ drop = "write", vault = "write" }` },
   team: { accessKeyId: "TEAMKEY", secret: "team-secret-1", buckets: `{ "team-*" = ["owner", "read", "write"], shared = "read", drop = "write" }` },
   admin: { accessKeyId: "ADMINKEY", secret: "admin-secret-1", buckets: `{ "team-*" = "owner" }` },
   outsider: { accessKeyId: "OUTSIDERKEY", secret: "outsider-secret-1", buckets: `{ elsewhere = "read" }` },
@@ -87,6 +87,23 @@ describe("users limited to some buckets", () => {
     expect(await code(as("agent", "PUT", "/drop/copy.txt", { headers: { "x-amz-copy-source": "/shared/a.txt" } }))).toBe("AccessDenied");
     expect(await (await as("root", "GET", "/drop/backup-1.tar")).text()).toBe("backup bytes");
     expect(await code(as("agent", "DELETE", "/drop/backup-1.tar"))).toBe(204);
+  });
+
+  test("a write-only agent cannot destroy what versioning and Object Lock keep: no version removed, no hold lifted, no bypass", async () => {
+    expect((await as("root", "PUT", "/vault", { headers: { "x-amz-bucket-object-lock-enabled": "true" } })).status).toBe(200);
+    const stored = await as("agent", "PUT", "/vault/backup.tar", { body: "backup", headers: { "content-md5": md5Base64("backup"), "x-amz-object-lock-legal-hold": "ON" } });
+    expect(stored.status).toBe(200);
+    const version = stored.headers.get("x-amz-version-id")!;
+    const off = "<LegalHold><Status>OFF</Status></LegalHold>";
+    const versioned: [string, string][] = [["versionId", version]];
+    expect(await code(as("agent", "PUT", "/vault/backup.tar", { query: [["legal-hold", ""], ...versioned], body: off, headers: { "content-md5": md5Base64(off) } }))).toBe("AccessDenied");
+    const retention = "<Retention><Mode>GOVERNANCE</Mode><RetainUntilDate>2099-01-01T00:00:00Z</RetainUntilDate></Retention>";
+    expect(await code(as("agent", "PUT", "/vault/backup.tar", { query: [["retention", ""], ...versioned], body: retention, headers: { "content-md5": md5Base64(retention) } }))).toBe("AccessDenied");
+    expect(await code(as("agent", "DELETE", "/vault/backup.tar", { query: versioned }))).toBe("AccessDenied");
+    expect(await code(as("agent", "DELETE", "/vault/backup.tar", { headers: { "x-amz-bypass-governance-retention": "true" } }))).toBe("AccessDenied");
+    // a delete marker hides the version and destroys nothing
+    expect(await code(as("agent", "DELETE", "/vault/backup.tar"))).toBe(204);
+    expect(await (await as("root", "GET", "/vault/backup.tar", { query: versioned })).text()).toBe("backup");
   });
 
   test("a team owns the buckets its pattern names: creates, configures and deletes them, and copies from what it may read", async () => {
@@ -182,7 +199,7 @@ describe("users limited to some buckets", () => {
     expect((await fetch(`${server.endpoint}/private/p.txt`)).status).toBe(403);
     expect(await code(as("root", "DELETE", "/private", { query: [["publicAccessBlock", ""]] }))).toBe(204);
     expect(await code(as("root", "DELETE", "/private", { query: [["policy", ""]] }))).toBe(204);
-    expect((await bucketsSeenBy("root")).sort()).toEqual(["drop", "private", "shared"]);
+    expect((await bucketsSeenBy("root")).sort()).toEqual(["drop", "private", "shared", "vault"]);
   });
 
   test("a POST form signed by a limited user is held to the same grants", async () => {

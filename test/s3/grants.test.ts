@@ -19,6 +19,10 @@ test("reading actions need read (a bucket's settings: read or owner); others wri
   expect(permissionsFor(["s3:PutBucketCORS"], false)).toEqual(["owner"]);
   expect(permissionsFor(["s3:PutLifecycleConfiguration"], false)).toEqual(["owner"]);
   expect(permissionsFor(["s3:GetBucketPolicy"], false)).toEqual(["owner"]);
+  // what undoes versioning and Object Lock is the owner's: a writer cannot destroy what it wrote
+  for (const action of ["s3:DeleteObjectVersion", "s3:PutObjectRetention", "s3:PutObjectLegalHold"]) expect(permissionsFor([action], true)).toEqual(["owner"]);
+  expect(permissionsFor(["s3:DeleteObject", "s3:BypassGovernanceRetention"], true)).toEqual(["owner"]);
+  expect(permissionsFor(["s3:GetObjectRetention"], true)).toEqual(["read"]);
 });
 
 test("grants: each pattern allows what it lists, patterns with * name many buckets", () => {
