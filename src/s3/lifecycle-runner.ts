@@ -11,7 +11,7 @@ import { assert } from "../util/assert.ts";
 import { S3Error, type S3ErrorCode } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { Counter, Gauge, type MetricFamily } from "../util/metrics.ts";
-import { listKeysMax, type Backend, type ListedObject, type ListedVersion, type ObjectMeta } from "../store/backend.ts";
+import { listKeysMax, type Backend, type ListedObject, type ListedVersion, type ObjectMeta, type VersionState } from "../store/backend.ts";
 import { expiryOf, hasActions, lifecycleConfigName, parseStoredLifecycle, prefixesToScan, uploadAbortOf, versionExpiryOf, type LifecycleRule, type VersionSubject } from "./lifecycle.ts";
 
 export interface LifecycleScanResult {
@@ -255,9 +255,11 @@ export class LifecycleRunner {
         reader.close();
         if (!endsBy(reader.meta.tags)) return false;
       }
-      // (a version's tags may have changed since they were read)
-      const precondition = (meta: ObjectMeta | undefined) => {
-        if (meta !== undefined && !endsBy(meta.tags)) throw staleCandidate();
+      // Decided again inside the commit against the version as it stands then: it may have become
+      // current (the one before it removed), lost newer versions, or had its tags changed.
+      const precondition = (meta: ObjectMeta | undefined, state: () => VersionState) => {
+        const expiry = versionExpiryOf(rules, { ...subject, ...state(), tags: meta?.tags ?? subject.tags });
+        if (expiry === undefined || expiry === "unknown" || expiry.atMs > nowMs) throw staleCandidate();
       };
       await this.backend.deleteObject(bucket, listed.key, nowMs, { versionId, precondition });
       return true;

@@ -171,9 +171,24 @@ export interface ListVersionsPage {
   nextVersionIdMarker: string | undefined;
 }
 
+/** Where a version stands among its key's versions, as a delete's precondition sees it inside the commit. */
+export interface VersionState {
+  isLatest: boolean;
+  /** when a newer version took its place; undefined for the latest */
+  noncurrentSinceMs: number | undefined;
+  /** noncurrent versions of the key newer than this one */
+  newerNoncurrent: number;
+  /** the key's only version */
+  lone: boolean;
+}
+
 export interface DeleteOptions {
   versionId?: string;
-  precondition?: (current: ObjectMeta | undefined) => void;
+  /**
+   * Checked inside the commit against the version the delete would remove or hide (undefined: none,
+   * or a delete marker) and, on request, where that version stands; throwing refuses the delete.
+   */
+  precondition?: (current: ObjectMeta | undefined, state: () => VersionState) => void;
   /** x-amz-bypass-governance-retention: a GOVERNANCE retention does not keep the version */
   bypassGovernance?: boolean;
 }

@@ -284,3 +284,20 @@ test("versioned with Object Lock: a locked noncurrent version outlives its rule,
   expect((await runner().scan()).removedVersions).toBe(1);
   expect(await listed()).not.toContain(old.versionId);
 });
+
+test("versioned: a version that became current after the scan listed it is not removed (decided again inside the commit)", async () => {
+  await backend.setBucketVersioning("bkt", "Enabled");
+  await setRules([{ filter: { form: "filter" }, noncurrentVersionExpiration: { noncurrentDays: 1 } }]);
+  const v1 = await put("k", 10, {}, t0);
+  const v2 = await put("k", 20, {}, t0);
+  // right after the scan lists the versions, a client removes v2: v1 is current again
+  const list = backend.listObjectVersions.bind(backend);
+  backend.listObjectVersions = async (bucket, query) => {
+    const page = await list(bucket, query);
+    await backend.deleteObject("bkt", "k", t0, { versionId: v2.versionId });
+    return page;
+  };
+  nowMs = t0 + 10 * dayMs;
+  expect((await runner().scan()).removedVersions).toBe(0);
+  expect((await backend.openObject("bkt", "k")).meta.versionId).toBe(v1.versionId);
+});

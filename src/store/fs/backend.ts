@@ -33,6 +33,7 @@ import type {
   Precondition,
   UploadChecksum,
   VersioningStatus,
+  VersionState,
 } from "../backend.ts";
 import type { ByteRange } from "../../s3/range.ts";
 import { cursorPastPrefix, listEntries, utf8, type ListCursor } from "../listing.ts";
@@ -462,13 +463,15 @@ export class FsBackend implements Backend {
       // a noncurrent version or a delete marker
       const row = this.versions.find(bucket, key, versionId);
       const meta = row === null || row.delete_marker === 1 ? undefined : objectMetaOf(row);
-      precondition?.(meta);
+      precondition?.(meta, () => (row === null ? missingVersion : this.versions.stateOf(bucket, key, row, current !== null)));
       if (row === null) return { outcome: { versionId, deleteMarker: false }, removed: [] };
       checkRemovable(meta?.lock, nowMs, bypassGovernance);
       return { outcome: { versionId, deleteMarker: row.delete_marker === 1 }, removed: this.versions.remove(bucket, key, row) };
     }
     const meta = current ? objectMetaOf(current) : undefined;
-    precondition?.(meta);
+    precondition?.(meta, () =>
+      current === null ? missingVersion : { isLatest: true, noncurrentSinceMs: undefined, newerNoncurrent: 0, lone: !this.versions.hasNoncurrent(bucket, key) },
+    );
     const hidden = versionId === undefined && versioning !== undefined;
     if (!hidden) checkRemovable(meta?.lock, nowMs, bypassGovernance);
     const removed = hidden ? this.versions.makeWay(bucket, key, current, versioning, nowMs) : current ? segmentsOf(current).map(([id]) => id) : [];
@@ -610,6 +613,9 @@ export class FsBackend implements Backend {
       .get(bucket, keyBytes(key));
   }
 }
+
+/** Where a version that is not there stands: nowhere a rule could act on. */
+const missingVersion: VersionState = { isLatest: false, noncurrentSinceMs: undefined, newerNoncurrent: 0, lone: false };
 
 /** NoSuchKey, carrying the headers of the delete marker that is the key's current version, if one is. */
 function noSuchKey(key: string, marker: VersionRow | null): S3Error {

@@ -13,7 +13,7 @@
  */
 import type { Database } from "bun:sqlite";
 import { randomBytes } from "node:crypto";
-import type { ListedVersion, ListVersionsPage, ListVersionsQuery, VersioningStatus } from "../backend.ts";
+import type { ListedVersion, ListVersionsPage, ListVersionsQuery, VersioningStatus, VersionState } from "../backend.ts";
 import { cursorPastPrefix, listEntries, utf8, type ListCursor } from "../listing.ts";
 import { keyBytes, segmentsOf, type ObjectMetaRow, type ObjectRow } from "./db.ts";
 
@@ -146,6 +146,26 @@ export class Versions {
   /** Replaces a noncurrent version's tags or Object Lock state (a JSON column). */
   setColumn(bucket: string, key: string, row: VersionRow, column: "tags" | "lock", value: string | null): void {
     this.db.query(`UPDATE versions SET ${column} = ? WHERE bucket = ? AND key = ? AND seq = ?`).run(value, bucket, keyBytes(key), row.seq);
+  }
+
+  /** Where a `versions` row stands among its key's versions (`hasCurrentObject`: the key has an `objects` row). */
+  stateOf(bucket: string, key: string, row: VersionRow, hasCurrentObject: boolean): VersionState {
+    const counts = this.db
+      .query<{ newer: number; total: number }, [number, string, Uint8Array]>(
+        "SELECT COUNT(CASE WHEN seq > ? AND noncurrent_ms IS NOT NULL THEN 1 END) AS newer, COUNT(*) AS total FROM versions WHERE bucket = ? AND key = ?",
+      )
+      .get(row.seq, bucket, keyBytes(key))!;
+    return {
+      isLatest: row.noncurrent_ms === null,
+      noncurrentSinceMs: row.noncurrent_ms ?? undefined,
+      newerNoncurrent: counts.newer,
+      lone: !hasCurrentObject && counts.total === 1,
+    };
+  }
+
+  /** Whether the key has versions besides its current one. */
+  hasNoncurrent(bucket: string, key: string): boolean {
+    return this.db.query("SELECT 1 FROM versions WHERE bucket = ? AND key = ? LIMIT 1").get(bucket, keyBytes(key)) !== null;
   }
 
   /** Whether the bucket holds any noncurrent version or delete marker. */
