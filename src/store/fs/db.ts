@@ -64,6 +64,7 @@ CREATE TABLE IF NOT EXISTS versions (
   PRIMARY KEY (bucket, key, seq)
 );
 CREATE INDEX IF NOT EXISTS versions_by_id ON versions (bucket, key, version_id);
+CREATE INDEX IF NOT EXISTS versions_listing ON versions (bucket, key, seq DESC);
 CREATE TABLE IF NOT EXISTS uploads (
   upload_id TEXT PRIMARY KEY,
   bucket TEXT NOT NULL,

@@ -9,12 +9,12 @@
  * - every other row in `versions` is older than the current version and has `noncurrent_ms`;
  * - a key has at most one null version (version_id NULL), in either table.
  *
- * Every method runs inside a commit (committer.ts): no other write interleaves.
+ * The methods that change rows run inside a commit (committer.ts), where no other write interleaves.
  */
 import type { Database } from "bun:sqlite";
 import { randomBytes } from "node:crypto";
 import type { ListedVersion, ListVersionsPage, ListVersionsQuery, VersioningStatus, VersionState } from "../backend.ts";
-import { cursorPastPrefix, listEntries, utf8, type ListCursor } from "../listing.ts";
+import { compareBytes, cursorPastPrefix, listEntries, utf8, type ListCursor } from "../listing.ts";
 import { keyBytes, segmentsOf, type ObjectMetaRow, type ObjectRow } from "./db.ts";
 
 /** A row of `versions`. */
@@ -56,18 +56,32 @@ const afterEverySub = "~";
 const seqCeiling = 999_999_999_999_999;
 
 export class Versions {
+  /** ListObjectVersions' queries: a key's current object and its versions below a seq, and the keys after one */
+  private readonly listing;
+
   constructor(
     private readonly db: Database,
     /** called before a key's `objects` row changes or goes (the row cache drops it) */
     private readonly objectRowChanging: (bucket: string, key: string) => void,
-  ) {}
+  ) {
+    const columns = "CAST(key AS TEXT) AS key, key AS keyBlob, version_id, size, etag, modified_ms";
+    const current = `${columns}, '${currentSub}' AS sub, 0 AS delete_marker, NULL AS noncurrent_ms FROM objects`;
+    const noncurrent = `${columns}, printf('1%015d', ${seqCeiling} - seq) AS sub, delete_marker, noncurrent_ms FROM versions`;
+    const range = "bucket = ? AND key > ? AND key >= ? AND key < ?";
+    this.listing = {
+      currentAt: db.query<ListedRow, [string, Uint8Array]>(`SELECT ${current} WHERE bucket = ? AND key = ?`),
+      versionsAt: db.query<ListedRow, [string, Uint8Array, number, number]>(`SELECT ${noncurrent} WHERE bucket = ? AND key = ? AND seq < ? ORDER BY seq DESC LIMIT ?`),
+      currentAfter: db.query<ListedRow, [string, Uint8Array, Uint8Array, Uint8Array, number]>(`SELECT ${current} WHERE ${range} ORDER BY objects.key LIMIT ?`),
+      versionsAfter: db.query<ListedRow, [string, Uint8Array, Uint8Array, Uint8Array, number]>(`SELECT ${noncurrent} WHERE ${range} ORDER BY versions.key, seq DESC LIMIT ?`),
+    };
+  }
 
   /**
    * Makes way for a new current version of `key` (an object, or a delete marker) in a versioned
    * bucket: the current object, unless it is the null version about to be replaced (suspended),
    * moves to `versions`; a current delete marker becomes noncurrent; a suspended bucket's write
-   * replaces the key's null version wherever it is. Returns the blobs no version holds any more,
-   * and whether the `objects` row is free to be rewritten in place (its version was kept).
+   * replaces the key's null version wherever it is. Returns the blobs no version holds any more.
+   * The caller then rewrites the `objects` row in place or deletes it.
    */
   makeWay(bucket: string, key: string, current: (ObjectMetaRow & { row: number }) | null, status: VersioningStatus, nowMs: number): string[] {
     const freed: string[] = [];
@@ -188,22 +202,21 @@ export class Versions {
   list(bucket: string, query: ListVersionsQuery): ListVersionsPage {
     const prefixBytes = utf8(query.prefix);
     const prefixEnd = cursorPastPrefix(query.prefix).keyBytes;
-    const sub = `printf('1%015d', ${seqCeiling} - seq)`;
-    const arm = (table: string, subExpr: string, extra: string) =>
-      `SELECT CAST(key AS TEXT) AS key, key AS keyBlob, ${subExpr} AS sub, version_id, ${extra}, size, etag, modified_ms
-       FROM ${table} WHERE bucket = ? AND key >= ? AND key < ? AND (key > ? OR (key = ? AND ${subExpr} > ?))`;
-    type Row = { key: string; sub: string; version_id: string | null; delete_marker: 0 | 1; noncurrent_ms: number | null; size: number; etag: string; modified_ms: number };
-    const scan = this.db.query<Row, (string | Uint8Array | number)[]>(
-      `${arm("objects", `'${currentSub}'`, "0 AS delete_marker, NULL AS noncurrent_ms")}
-       UNION ALL
-       ${arm("versions", sub, "delete_marker, noncurrent_ms")}
-       ORDER BY keyBlob, sub LIMIT ?`,
-    );
+    const inPrefix = (keyBytes: Uint8Array) => compareBytes(keyBytes, prefixBytes) >= 0 && compareBytes(keyBytes, prefixEnd) < 0;
     const start: ListCursor = { keyBytes: utf8(query.keyMarker), sub: this.startSub(bucket, query) };
     const result = listEntries(
       (after, limit) => {
-        const where = [bucket, prefixBytes, prefixEnd, after.keyBytes, after.keyBytes, after.sub];
-        return scan.all(...where, ...where, limit);
+        // The rest of the cursor's key, then the keys after it: each part a seek on an index (one
+        // query over both with the cursor as an OR read every row before the cursor, on every page).
+        const rest: ListedRow[] = [];
+        if (after.sub !== afterEverySub && after.keyBytes.length > 0 && inPrefix(after.keyBytes)) {
+          if (after.sub < currentSub) rest.push(...this.listing.currentAt.all(bucket, after.keyBytes));
+          const seqBelow = after.sub > currentSub ? seqOfSub(after.sub) : Number.MAX_SAFE_INTEGER;
+          rest.push(...this.listing.versionsAt.all(bucket, after.keyBytes, seqBelow, limit));
+        }
+        if (rest.length >= limit) return rest.slice(0, limit);
+        const after_ = [bucket, after.keyBytes, prefixBytes, prefixEnd, limit - rest.length] as const;
+        return [...rest, ...mergeByKey(this.listing.currentAfter.all(...after_), this.listing.versionsAfter.all(...after_), limit - rest.length)];
       },
       { prefix: query.prefix, delimiter: query.delimiter, start, maxEntries: query.maxKeys },
     );
@@ -244,7 +257,34 @@ export class Versions {
   }
 }
 
-function listedVersionOf(row: { key: string; version_id: string | null; delete_marker: 0 | 1; noncurrent_ms: number | null; size: number; etag: string; modified_ms: number }): ListedVersion {
+/** A row of ListObjectVersions' queries, from either table. */
+interface ListedRow {
+  key: string;
+  keyBlob: Uint8Array;
+  sub: string;
+  version_id: string | null;
+  delete_marker: 0 | 1;
+  noncurrent_ms: number | null;
+  size: number;
+  etag: string;
+  modified_ms: number;
+}
+
+const seqOfSub = (sub: string) => seqCeiling - Number(sub.slice(1));
+
+/** Up to `limit` rows of two lists ordered by key, in key order; at one key the current object comes first. */
+function mergeByKey(current: ListedRow[], noncurrent: ListedRow[], limit: number): ListedRow[] {
+  const out: ListedRow[] = [];
+  let i = 0;
+  let j = 0;
+  while (out.length < limit && (i < current.length || j < noncurrent.length)) {
+    const takeCurrent = j >= noncurrent.length || (i < current.length && compareBytes(current[i].keyBlob, noncurrent[j].keyBlob) <= 0);
+    out.push(takeCurrent ? current[i++] : noncurrent[j++]);
+  }
+  return out;
+}
+
+function listedVersionOf(row: ListedRow): ListedVersion {
   return {
     key: row.key,
     versionId: row.version_id ?? undefined,
