@@ -310,4 +310,27 @@ describe("bucket policies", () => {
     // listing versions is its own action
     expect(await errorCode(await unsigned("GET", `/${versioned}?versions`))).toBe("AccessDenied");
   });
+
+  test("Object Lock's headers are shown only to readers who may read the retention and the legal hold", async () => {
+    const locked = "public-locked";
+    expect((await signed({ method: "PUT", path: `/${locked}`, headers: { "x-amz-bucket-object-lock-enabled": "true" } })).status).toBe(200);
+    const lockHeaders = { "x-amz-object-lock-mode": "GOVERNANCE", "x-amz-object-lock-retain-until-date": "2099-01-01T00:00:00Z", "x-amz-object-lock-legal-hold": "ON" };
+    expect((await signed({ method: "PUT", path: `/${locked}/f`, body: "f", headers: { ...lockHeaders, "content-md5": md5Base64("f") } })).status).toBe(200);
+    const shown = async () => {
+      const res = await unsigned("HEAD", `/${locked}/f`);
+      return [res.status, res.headers.get("x-amz-object-lock-mode"), res.headers.get("x-amz-object-lock-retain-until-date"), res.headers.get("x-amz-object-lock-legal-hold")];
+    };
+    const policy = (actions: string[]) => {
+      const body = JSON.stringify({ Statement: [statement("Allow", actions, `arn:aws:s3:::${locked}/*`)] });
+      return signed({ method: "PUT", path: `/${locked}`, query: [["policy", ""]], body, headers: { "content-md5": md5Base64(body) } });
+    };
+    expect((await policy(["s3:GetObject"])).status).toBe(204);
+    expect(await shown()).toEqual([200, null, null, null]);
+    expect((await policy(["s3:GetObject", "s3:GetObjectRetention"])).status).toBe(204);
+    expect(await shown()).toEqual([200, "GOVERNANCE", "2099-01-01T00:00:00.000Z", null]);
+    expect((await policy(["s3:GetObject", "s3:GetObjectLegalHold"])).status).toBe(204);
+    expect(await shown()).toEqual([200, null, null, "ON"]);
+    // the owner sees them all
+    expect((await signed({ method: "HEAD", path: `/${locked}/f` })).headers.get("x-amz-object-lock-legal-hold")).toBe("ON");
+  });
 });

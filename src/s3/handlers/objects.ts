@@ -45,6 +45,23 @@ export async function putObject(ctx: S3Context) {
   });
 }
 
+/**
+ * Headers that tell what a reader may not read otherwise, each shown only where it may, as S3
+ * shows them: the tag count (s3:GetObjectTagging), Object Lock's retention and legal hold.
+ */
+const guardedHeaders: ReadonlyArray<[action: string, headers: readonly string[]]> = [
+  ["s3:GetObjectTagging", ["x-amz-tagging-count"]],
+  ["s3:GetObjectRetention", ["x-amz-object-lock-mode", "x-amz-object-lock-retain-until-date"]],
+  ["s3:GetObjectLegalHold", ["x-amz-object-lock-legal-hold"]],
+];
+
+async function withholdUnreadable(ctx: S3Context, headers: Record<string, string>): Promise<void> {
+  for (const [action, names] of guardedHeaders) {
+    if (names.every((name) => headers[name] === undefined) || (await ctx.access.allows([action], ctx.req.bucket, ctx.req.key))) continue;
+    for (const name of names) delete headers[name];
+  }
+}
+
 /** Bodies up to this size are read whole and sent in one write. */
 const smallResponseBytesMax = 64 * 1024;
 
@@ -65,10 +82,7 @@ export async function getObject(ctx: S3Context, withBody = true): Promise<S3Resp
   try {
     const { meta } = reader;
     const headers = Object.assign(objectHeaders(meta), await expirationHeaders(ctx, meta), await versionHeader(ctx, bucket, meta.versionId));
-    // the tag count is the tags' business: a reader sees it only where it may read them
-    if (headers["x-amz-tagging-count"] !== undefined && !(await ctx.access.allows(["s3:GetObjectTagging"], bucket, key))) {
-      delete headers["x-amz-tagging-count"];
-    }
+    await withholdUnreadable(ctx, headers);
     if (evaluateRead(readConditionsFrom(ctx.req.headers), meta, ctx.req.nowMs) === "not-modified") {
       reader.close();
       const { etag, "last-modified": lastModified, "x-amz-version-id": versionId } = headers;
