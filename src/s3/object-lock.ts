@@ -17,12 +17,6 @@ const yearMs = 365 * dayMs;
 const defaultRetentionDaysMax = 36_500;
 const defaultRetentionYearsMax = 100;
 
-/** The text of an element that may appear once, trimmed. */
-function textOf(node: XmlNode, name: string): string | undefined {
-  single(node, name);
-  return childText(node, name)?.trim();
-}
-
 /** The one root element `name` of a document, with only the children `allowed`. */
 function rootOf(text: string, name: string, allowed: readonly string[]): XmlNode {
   const root = parseXmlBody(text)[name];
@@ -33,15 +27,15 @@ function rootOf(text: string, name: string, allowed: readonly string[]): XmlNode
 /** PutObjectLockConfiguration's document: Object Lock enabled, and the default retention if it has a rule. */
 export function objectLockConfigFromXml(text: string): DefaultRetention | undefined {
   const root = rootOf(text, "ObjectLockConfiguration", ["ObjectLockEnabled", "Rule"]);
-  if (textOf(root, "ObjectLockEnabled") !== "Enabled") throw malformedXml();
+  if (childText(root, "ObjectLockEnabled")?.trim() !== "Enabled") throw malformedXml();
   const rule = single(root, "Rule");
   if (rule === undefined) return undefined;
   if (childNames(rule).some((child) => child !== "DefaultRetention")) throw malformedXml();
   const retention = single(rule, "DefaultRetention");
   if (retention === undefined || childNames(retention).some((child) => !["Mode", "Days", "Years"].includes(child))) throw malformedXml();
-  const mode = textOf(retention, "Mode");
-  const days = textOf(retention, "Days");
-  const years = textOf(retention, "Years");
+  const mode = childText(retention, "Mode")?.trim();
+  const days = childText(retention, "Days")?.trim();
+  const years = childText(retention, "Years")?.trim();
   if (mode === undefined || !modes.includes(mode) || (days === undefined) === (years === undefined)) throw malformedXml();
   const [name, value, max] = days !== undefined ? ["Days", days, defaultRetentionDaysMax] : ["Years", years!, defaultRetentionYearsMax];
   const period = /^-?\d{1,10}$/.test(value) ? Number(value) : NaN;
@@ -110,8 +104,8 @@ export function lockHeaders(lock: ObjectLock | undefined): Record<string, string
 /** PutObjectRetention's document: a mode and a date, or neither (the retention removed). */
 export function retentionFromXml(text: string, nowMs: number): Pick<ObjectLock, "mode" | "retainUntilMs"> {
   const root = rootOf(text, "Retention", ["Mode", "RetainUntilDate"]);
-  const mode = textOf(root, "Mode");
-  const until = textOf(root, "RetainUntilDate");
+  const mode = childText(root, "Mode")?.trim();
+  const until = childText(root, "RetainUntilDate")?.trim();
   if (mode === undefined && until === undefined) return {};
   if (mode === undefined || until === undefined || !modes.includes(mode)) throw malformedXml();
   return { mode: mode as LockMode, retainUntilMs: futureTime(until, nowMs, "RetainUntilDate", malformedXml) };
@@ -123,7 +117,7 @@ export function retentionXml(lock: ObjectLock): Xml {
 
 /** PutObjectLegalHold's document: ON or OFF. */
 export function legalHoldFromXml(text: string): boolean {
-  const status = textOf(rootOf(text, "LegalHold", ["Status"]), "Status");
+  const status = childText(rootOf(text, "LegalHold", ["Status"]), "Status")?.trim();
   if (status !== "ON" && status !== "OFF") throw malformedXml();
   return status === "ON";
 }

@@ -25,12 +25,21 @@ function directive(ctx: S3Context, header: string): "COPY" | "REPLACE" {
   return value;
 }
 
+/** A copy's source, open: where it is, and the version read (x-amz-copy-source-version-id, where its bucket has versions). */
+interface Source {
+  reader: ObjectReader;
+  bucket: string;
+  key: string;
+  versionId?: string;
+  versionHeader: Record<string, string>;
+}
+
 /**
  * The copy source, opened once the request may read it (s3:GetObject, or s3:GetObjectVersion when it
  * names a version; its bucket's policy may deny it). That the source is missing is told to an
  * unsigned request only where it may list the source's bucket.
  */
-async function openSource(ctx: S3Context): Promise<ObjectReader> {
+async function openSource(ctx: S3Context): Promise<Source> {
   const source = parseCopySource(ctx.req.headers["x-amz-copy-source"]);
   await ctx.access.check([source.versionId !== undefined ? "s3:GetObjectVersion" : "s3:GetObject"], source.bucket, source.key);
   if (source.versionId !== undefined) await checkVersionIn(ctx, source.bucket, source.versionId, "x-amz-copy-source");
@@ -43,18 +52,12 @@ async function openSource(ctx: S3Context): Promise<ObjectReader> {
   });
   try {
     checkCopySource(ctx.req.headers, reader.meta, ctx.req.nowMs);
-    return reader;
+    const { "x-amz-version-id": copied } = await versionHeader(ctx, source.bucket, reader.meta.versionId);
+    return { reader, ...source, versionHeader: copied === undefined ? {} : { "x-amz-copy-source-version-id": copied } };
   } catch (error) {
     reader.close();
     throw error;
   }
-}
-
-/** x-amz-copy-source-version-id: the version copied, where its bucket has versions. */
-async function sourceVersionHeader(ctx: S3Context, reader: ObjectReader): Promise<Record<string, string>> {
-  const { bucket } = parseCopySource(ctx.req.headers["x-amz-copy-source"]);
-  const { "x-amz-version-id": versionId } = await versionHeader(ctx, bucket, reader.meta.versionId);
-  return versionId === undefined ? {} : { "x-amz-copy-source-version-id": versionId };
 }
 
 /**
@@ -95,11 +98,10 @@ export async function copyObject(ctx: S3Context) {
   // (the copy's own: a source's lock is not copied, as in S3)
   const lock = await writeLock(ctx, bucket, false);
   const precondition = preconditionFrom(ctx);
-  const reader = await openSource(ctx);
-  let body, copied;
+  const source = await openSource(ctx);
+  const { reader } = source;
+  let body;
   try {
-    copied = await sourceVersionHeader(ctx, reader);
-    const source = parseCopySource(headers["x-amz-copy-source"]);
     // (naming the encryption is a change: it is how S3 users encrypt objects in place)
     const changesNothing = metadataDirective === "COPY" && taggingDirective === "COPY" && headers["x-amz-server-side-encryption"] === undefined && headers[websiteRedirectHeader] === undefined;
     // (a version named onto its own key is how S3 users restore it: a new version, allowed)
@@ -131,7 +133,7 @@ export async function copyObject(ctx: S3Context) {
   };
   const meta = await releasingOnFailure(reader, () => ctx.backend.putObject(bucket, key, body, attrs, nowMs, precondition));
   const result = x("CopyObjectResult", { xmlns: s3Xmlns }, x("LastModified", isoTime(meta.lastModifiedMs)), x("ETag", quoteEtag(meta.etag)), checksumElements(meta.checksum));
-  return xmlResponse(result, 200, { ...(await expirationHeaders(ctx, meta)), ...writtenVersionHeader(meta.versionId), ...copied });
+  return xmlResponse(result, 200, { ...(await expirationHeaders(ctx, meta)), ...writtenVersionHeader(meta.versionId), ...source.versionHeader });
 }
 
 /** x-amz-copy-source-range: "bytes=first-last", both given, within the source. */
@@ -154,10 +156,9 @@ export async function uploadPartCopy(ctx: S3Context) {
   const partNumber = partNumberOf(params.get("partNumber"));
   // an upload created with a checksum needs it of every part, copied ones too
   const { checksum: uploadChecksum } = await ctx.backend.uploadSettings(bucket, key, uploadIdOf(ctx));
-  const reader = await openSource(ctx);
-  let body, copied;
+  const { reader, versionHeader: copied } = await openSource(ctx);
+  let body;
   try {
-    copied = await sourceVersionHeader(ctx, reader);
     body = trustedBody(sourceBytes(reader, copyRange(headers["x-amz-copy-source-range"], reader.meta.sizeBytes)), uploadChecksum?.algorithm as ChecksumAlgorithm | undefined);
   } catch (error) {
     reader.close();

@@ -2,7 +2,7 @@
 import { S3Error } from "../../errors.ts";
 import { isVersionId, type VersioningStatus } from "../../store/backend.ts";
 import { emptyResponse, xmlResponse } from "../respond.ts";
-import { childNames, childText, malformedXml, parseXmlBody, s3Xmlns, single, x, type XmlNode } from "../xml.ts";
+import { childNames, childText, malformedXml, parseXmlBody, s3Xmlns, x } from "../xml.ts";
 import type { S3Context } from "./context.ts";
 import { readSmallBody } from "./small-body.ts";
 
@@ -18,8 +18,8 @@ export async function putBucketVersioning(ctx: S3Context) {
   const doc = parseXmlBody(await readSmallBody(ctx));
   const config = doc.VersioningConfiguration;
   if (config === undefined || childNames(config).some((name) => name !== "Status" && name !== "MfaDelete")) throw malformedXml();
-  const status = textOf(config, "Status");
-  const mfaDelete = textOf(config, "MfaDelete");
+  const status = childText(config, "Status")?.trim();
+  const mfaDelete = childText(config, "MfaDelete")?.trim();
   if (mfaDelete !== undefined && mfaDelete !== "Disabled") {
     if (mfaDelete !== "Enabled") throw malformedXml();
     throw new S3Error("NotImplemented", "s3d has no MFA devices: MfaDelete cannot be enabled.");
@@ -28,12 +28,6 @@ export async function putBucketVersioning(ctx: S3Context) {
   if (!statuses.includes(status)) throw malformedXml();
   await ctx.backend.setBucketVersioning(ctx.req.bucket, status as VersioningStatus);
   return emptyResponse(200);
-}
-
-/** The text of an element that may appear once, trimmed. */
-function textOf(node: XmlNode, name: string): string | undefined {
-  single(node, name);
-  return childText(node, name)?.trim();
 }
 
 /** GetBucketVersioning: no Status until versioning was first set, as in S3. */

@@ -42,7 +42,7 @@ import { BlobStore } from "./blobs.ts";
 import { Gauge, type MetricFamily } from "../../util/metrics.ts";
 import { Committer, NotDurableError } from "./committer.ts";
 import { reserveBytes, SpaceGuard, SpaceReserve } from "./space.ts";
-import { keyBytes, lockColumn, objectMetaColumns, objectMetaOf, openDatabase, segmentsOf, WalSync, type ObjectMetaRow, type ObjectRow, type Segment } from "./db.ts";
+import { blobIdsOf, keyBytes, lockColumn, lockOf, objectMetaColumns, objectMetaOf, openDatabase, segmentsOf, WalSync, type ObjectMetaRow, type ObjectRow, type Segment } from "./db.ts";
 import { MultipartStore } from "./multipart.ts";
 import { segmentStream } from "./read.ts";
 import { type CachedObject, RowCache } from "./row-cache.ts";
@@ -330,7 +330,7 @@ export class FsBackend implements Backend {
         precondition?.(current ? objectMetaOf(current) : undefined, meta);
         // In a versioned bucket the version replaced is kept, unless it is the null version a
         // suspended bucket's write replaces.
-        if (versioning === undefined) superseded = current ? segmentsOf(current).map(([id]) => id) : [];
+        if (versioning === undefined) superseded = current ? blobIdsOf(current) : [];
         else superseded = this.versions.makeWay(bucket, key, current, versioning, meta.lastModifiedMs);
         const columns = [meta.sizeBytes, meta.etag, meta.lastModifiedMs, meta.partsCount,
           JSON.stringify(meta.headers), JSON.stringify(meta.userMeta), JSON.stringify(decided.segments),
@@ -411,7 +411,7 @@ export class FsBackend implements Backend {
   }
 
   async setObjectLock(bucket: string, key: string, versionId: string | undefined, change: (current: ObjectLock) => ObjectLock): Promise<string | undefined> {
-    return this.setVersionColumn(bucket, key, versionId, "lock", (row) => lockColumn(change(row.lock === null ? {} : JSON.parse(row.lock))));
+    return this.setVersionColumn(bucket, key, versionId, "lock", (row) => lockColumn(change(lockOf(row) ?? {})));
   }
 
   /** Rewrites one JSON column of a version (current or noncurrent) inside a commit; resolves to its id. */
@@ -474,7 +474,9 @@ export class FsBackend implements Backend {
     );
     const hidden = versionId === undefined && versioning !== undefined;
     if (!hidden) checkRemovable(meta?.lock, nowMs, bypassGovernance);
-    const removed = hidden ? this.versions.makeWay(bucket, key, current, versioning, nowMs) : current ? segmentsOf(current).map(([id]) => id) : [];
+    let removed: string[] = [];
+    if (hidden) removed = this.versions.makeWay(bucket, key, current, versioning, nowMs);
+    else if (current) removed = blobIdsOf(current);
     this.rows.drop(bucket, key);
     if (current) this.db.query("DELETE FROM objects WHERE rowid = ?").run(current.row);
     if (hidden) {

@@ -244,17 +244,21 @@ export function objectMetaOf(row: ObjectMetaRow): ObjectMeta {
     tags: JSON.parse(row.tags),
     checksum: row.checksum === null ? undefined : JSON.parse(row.checksum),
     versionId: row.version_id ?? undefined,
-    ...lockOf(row),
+    ...lockAttribute(row),
   };
 }
 
 export function attributesOf(row: { headers: string; user_meta: string; tags: string; lock: string | null }): ObjectAttributes {
-  return { headers: JSON.parse(row.headers), userMeta: JSON.parse(row.user_meta), tags: JSON.parse(row.tags), ...lockOf(row) };
+  return { headers: JSON.parse(row.headers), userMeta: JSON.parse(row.user_meta), tags: JSON.parse(row.tags), ...lockAttribute(row) };
 }
 
-/** The row's Object Lock state, as an attribute (absent when it has none). */
-function lockOf(row: { lock: string | null }): { lock?: ObjectLock } {
-  return row.lock === null ? {} : { lock: JSON.parse(row.lock) };
+/** A row's Object Lock state (undefined when it has none). */
+export const lockOf = (row: { lock: string | null }): ObjectLock | undefined => (row.lock === null ? undefined : JSON.parse(row.lock));
+
+/** The row's Object Lock state as an attribute, absent when it has none. */
+function lockAttribute(row: { lock: string | null }): { lock?: ObjectLock } {
+  const lock = lockOf(row);
+  return lock === undefined ? {} : { lock };
 }
 
 /** An attribute's Object Lock state as its column holds it. */
@@ -262,4 +266,9 @@ export const lockColumn = (lock: ObjectLock | undefined): string | null => (lock
 
 export function segmentsOf(row: { segments: string }): Segment[] {
   return JSON.parse(row.segments);
+}
+
+/** The ids of the blobs a row's bytes are in. */
+export function blobIdsOf(row: { segments: string }): string[] {
+  return segmentsOf(row).map(([id]) => id);
 }

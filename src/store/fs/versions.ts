@@ -15,7 +15,8 @@ import type { Database } from "bun:sqlite";
 import { randomBytes } from "node:crypto";
 import type { ListedVersion, ListVersionsPage, ListVersionsQuery, VersioningStatus, VersionState } from "../backend.ts";
 import { compareBytes, cursorPastPrefix, listEntries, utf8, type ListCursor } from "../listing.ts";
-import { keyBytes, segmentsOf, type ObjectMetaRow, type ObjectRow } from "./db.ts";
+import { checkRemovable } from "../locks.ts";
+import { blobIdsOf, keyBytes, lockOf, segmentsOf, type ObjectMetaRow, type ObjectRow } from "./db.ts";
 
 /** A row of `versions`. */
 export interface VersionRow extends ObjectRow {
@@ -80,8 +81,9 @@ export class Versions {
    * Makes way for a new current version of `key` (an object, or a delete marker) in a versioned
    * bucket: the current object, unless it is the null version about to be replaced (suspended),
    * moves to `versions`; a current delete marker becomes noncurrent; a suspended bucket's write
-   * replaces the key's null version wherever it is. Returns the blobs no version holds any more.
-   * The caller then rewrites the `objects` row in place or deletes it.
+   * replaces the key's null version wherever it is (unless Object Lock keeps it: a bucket with
+   * Object Lock cannot be suspended, and this holds whatever a backend lets through). Returns the
+   * blobs no version holds any more. The caller then rewrites the `objects` row in place or deletes it.
    */
   makeWay(bucket: string, key: string, current: (ObjectMetaRow & { row: number }) | null, status: VersioningStatus, nowMs: number): string[] {
     const freed: string[] = [];
@@ -92,15 +94,18 @@ export class Versions {
                 SELECT bucket, key, ?, version_id, 0, ?, ${contentColumns} FROM objects WHERE rowid = ?`)
         .run(this.nextSeq(bucket, key), nowMs, current.row);
     } else if (replacesCurrent) {
+      checkRemovable(lockOf(current), nowMs, false);
       freed.push(...blobIdsOf(current));
     }
-    this.db.query("UPDATE versions SET noncurrent_ms = ? WHERE bucket = ? AND key = ? AND noncurrent_ms IS NULL").run(nowMs, bucket, keyBytes(key));
     if (status === "Suspended") {
       const nulls = this.db
-        .query<{ segments: string }, [string, Uint8Array]>("DELETE FROM versions WHERE bucket = ? AND key = ? AND version_id IS NULL RETURNING segments")
+        .query<{ segments: string; lock: string | null }, [string, Uint8Array]>("SELECT segments, lock FROM versions WHERE bucket = ? AND key = ? AND version_id IS NULL")
         .all(bucket, keyBytes(key));
+      for (const row of nulls) checkRemovable(lockOf(row), nowMs, false);
+      this.db.query("DELETE FROM versions WHERE bucket = ? AND key = ? AND version_id IS NULL").run(bucket, keyBytes(key));
       for (const row of nulls) freed.push(...blobIdsOf(row));
     }
+    this.db.query("UPDATE versions SET noncurrent_ms = ? WHERE bucket = ? AND key = ? AND noncurrent_ms IS NULL").run(nowMs, bucket, keyBytes(key));
     return freed;
   }
 
@@ -297,6 +302,3 @@ function listedVersionOf(row: ListedRow): ListedVersion {
   };
 }
 
-function blobIdsOf(row: { segments: string }): string[] {
-  return segmentsOf(row).map(([id]) => id);
-}
