@@ -35,7 +35,6 @@ import type {
   VersioningStatus,
   VersionState,
 } from "../backend.ts";
-import type { ByteRange } from "../../s3/range.ts";
 import { cursorPastPrefix, listEntries, utf8, type ListCursor } from "../listing.ts";
 import { atRestSetup } from "./at-rest.ts";
 import { BlobStore } from "./blobs.ts";
@@ -43,8 +42,9 @@ import { Gauge, type MetricFamily } from "../../util/metrics.ts";
 import { Committer, NotDurableError } from "./committer.ts";
 import { reserveBytes, SpaceGuard, SpaceReserve } from "./space.ts";
 import { blobIdsOf, keyBytes, lockColumn, lockOf, objectMetaColumns, objectMetaOf, openDatabase, segmentsOf, WalSync, type ObjectMetaRow, type ObjectRow, type Segment } from "./db.ts";
+import { Buckets } from "./buckets.ts";
 import { MultipartStore } from "./multipart.ts";
-import { segmentStream } from "./read.ts";
+import { objectReader } from "./read.ts";
 import { type CachedObject, RowCache } from "./row-cache.ts";
 import { sealIdBytes, type Sealing } from "./sealing.ts";
 import { markerHeaders, newVersionId, Versions, type VersionRow } from "./versions.ts";
@@ -56,9 +56,6 @@ import { checkRemovable } from "../locks.ts";
  */
 export const inlineObjectBytesMax = 64 * 1024;
 
-/** The bucket_configs entries of the settings kept in BucketInfo: versioning's status, and Object Lock's (JSON). */
-const versioningConfig = "versioning";
-const objectLockConfig = "object-lock";
 
 export interface FsBackendOptions {
   minFreeBytes?: number;
@@ -80,8 +77,7 @@ export class FsBackend implements Backend {
   private readonly rows = new RowCache();
 
   private readonly lockFd: number;
-  /** Every bucket, read on every request: kept in memory, changed only inside commits. */
-  private readonly buckets = new Map<string, BucketInfo>();
+  private readonly buckets: Buckets;
 
   private readonly space: SpaceGuard;
   private readonly reserve: SpaceReserve;
@@ -113,12 +109,12 @@ export class FsBackend implements Backend {
     this.wal = new WalSync(dbPath);
     this.committer = new Committer(this.db, () => this.wal.sync(), {
       makeRoom: () => this.reserve.release(),
-      rolledBack: () => this.loadBuckets(),
+      rolledBack: () => this.buckets.load(),
       unusable: () => this.unhealthy(),
     });
     this.versions = new Versions(this.db, (bucket, key) => this.rows.drop(bucket, key));
+    this.buckets = new Buckets(this.db, this.committer);
     this.multipart = new MultipartStore(this.db, this.blobs, this.committer, (b) => this.requireBucket(b));
-    this.loadBuckets();
   }
 
   /**
@@ -167,25 +163,7 @@ export class FsBackend implements Backend {
   }
 
   async createBucket(name: string, nowMs: number, options: { objectLock?: boolean } = {}): Promise<void> {
-    await this.bucketsChange(() => {
-      if (this.buckets.has(name)) {
-        throw new S3Error("BucketAlreadyOwnedByYou", "Your previous request to create the named bucket succeeded and you already own it.", { BucketName: name });
-      }
-      this.db.query("INSERT INTO buckets (name, created_ms) VALUES (?, ?)").run(name, nowMs);
-      this.buckets.set(name, { name, createdMs: nowMs });
-      if (options.objectLock) {
-        this.setBucketSetting(name, versioningConfig, "Enabled");
-        this.setBucketSetting(name, objectLockConfig, JSON.stringify({}));
-      }
-    });
-  }
-
-  /** Inside a commit: stores one of the bucket settings kept in its BucketInfo, and updates that. */
-  private setBucketSetting(bucket: string, name: typeof versioningConfig | typeof objectLockConfig, value: string): void {
-    this.db.query("INSERT OR REPLACE INTO bucket_configs (bucket, name, value) VALUES (?, ?, ?)").run(bucket, name, value);
-    const info = this.requireBucket(bucket);
-    if (name === versioningConfig) this.buckets.set(bucket, { ...info, versioning: value as VersioningStatus });
-    else this.buckets.set(bucket, { ...info, objectLock: JSON.parse(value) });
+    await this.buckets.create(name, nowMs, options.objectLock ?? false);
   }
 
   async headBucket(name: string): Promise<BucketInfo> {
@@ -194,66 +172,24 @@ export class FsBackend implements Backend {
 
   async deleteBucket(name: string): Promise<void> {
     let uploadBlobs: string[] = [];
-    await this.bucketsChange(() => {
+    await this.buckets.change(() => {
       this.requireBucket(name);
       if (this.db.query("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1").get(name) || this.versions.any(name)) {
         throw new S3Error("BucketNotEmpty", "The bucket you tried to delete is not empty", { BucketName: name });
       }
       // Uploads still open end with their bucket, as in S3 (listing shows the bucket empty).
       uploadBlobs = this.multipart.forgetBucket(name);
-      this.db.query("DELETE FROM buckets WHERE name = ?").run(name);
-      this.db.query("DELETE FROM bucket_configs WHERE bucket = ?").run(name);
-      this.buckets.delete(name);
+      this.buckets.forget(name);
     }, true);
     this.blobs.remove(uploadBlobs);
   }
 
-  /**
-   * Commits a change to the bucket set. The in-memory bucket map changes inside the commit, in
-   * step with the rows; a transaction that then fails to commit (an I/O error) reloads it.
-   */
-  private async bucketsChange(change: () => void, freesSpace = false): Promise<void> {
-    try {
-      await this.committer.commit(change, freesSpace);
-    } catch (error) {
-      if (!(error instanceof S3Error)) this.loadBuckets();
-      throw error;
-    }
-  }
-
-  private loadBuckets(): void {
-    this.buckets.clear();
-    const rows = this.db
-      .query<{ name: string; created_ms: number; versioning: VersioningStatus | null; lock: string | null }, []>(
-        `SELECT buckets.name AS name, created_ms, v.value AS versioning, l.value AS lock FROM buckets
-         LEFT JOIN bucket_configs v ON v.bucket = buckets.name AND v.name = '${versioningConfig}'
-         LEFT JOIN bucket_configs l ON l.bucket = buckets.name AND l.name = '${objectLockConfig}'`,
-      )
-      .all();
-    for (const row of rows) {
-      const info: BucketInfo = { name: row.name, createdMs: row.created_ms };
-      if (row.versioning !== null) info.versioning = row.versioning;
-      if (row.lock !== null) info.objectLock = JSON.parse(row.lock);
-      this.buckets.set(row.name, info);
-    }
-  }
-
   async setBucketVersioning(bucket: string, status: VersioningStatus): Promise<void> {
-    await this.bucketsChange(() => {
-      if (this.requireBucket(bucket).objectLock !== undefined && status !== "Enabled") {
-        throw new S3Error("InvalidBucketState", "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.");
-      }
-      this.setBucketSetting(bucket, versioningConfig, status);
-    });
+    await this.buckets.setVersioning(bucket, status);
   }
 
   async setBucketObjectLock(bucket: string, defaultRetention: DefaultRetention | undefined): Promise<void> {
-    await this.bucketsChange(() => {
-      if (this.requireBucket(bucket).versioning !== "Enabled") {
-        throw new S3Error("InvalidBucketState", "Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration");
-      }
-      this.setBucketSetting(bucket, objectLockConfig, JSON.stringify(defaultRetention === undefined ? {} : { defaultRetention }));
-    });
+    await this.buckets.setObjectLock(bucket, defaultRetention);
   }
 
   async listObjectVersions(bucket: string, query: ListVersionsQuery): Promise<ListVersionsPage> {
@@ -262,25 +198,15 @@ export class FsBackend implements Backend {
   }
 
   async listBuckets(): Promise<BucketInfo[]> {
-    return this.db
-      .query<{ name: string; created_ms: number }, []>("SELECT name, created_ms FROM buckets ORDER BY name")
-      .all()
-      .map((r) => ({ name: r.name, createdMs: r.created_ms }));
+    return this.buckets.list().map(({ name, createdMs }) => ({ name, createdMs }));
   }
 
   async getBucketConfig(bucket: string, name: string): Promise<string | undefined> {
-    this.requireBucket(bucket);
-    const row = this.db.query<{ value: string }, [string, string]>("SELECT value FROM bucket_configs WHERE bucket = ? AND name = ?").get(bucket, name);
-    return row?.value;
+    return this.buckets.getConfig(bucket, name);
   }
 
   async setBucketConfig(bucket: string, name: string, value: string | undefined): Promise<void> {
-    assert(name !== versioningConfig && name !== objectLockConfig, "settings kept in BucketInfo are set through their own calls, which keep the bucket map in step");
-    await this.committer.commit(() => {
-      this.requireBucket(bucket);
-      if (value === undefined) this.db.query("DELETE FROM bucket_configs WHERE bucket = ? AND name = ?").run(bucket, name);
-      else this.db.query("INSERT OR REPLACE INTO bucket_configs (bucket, name, value) VALUES (?, ?, ?)").run(bucket, name, value);
-    });
+    await this.buckets.setConfig(bucket, name, value);
   }
 
   async putObject(bucket: string, key: string, body: IncomingBody, attrs: ObjectAttributes, nowMs: number, precondition?: Precondition): Promise<ObjectMeta> {
@@ -363,47 +289,8 @@ export class FsBackend implements Backend {
   async openObject(bucket: string, key: string, versionId?: string): Promise<ObjectReader> {
     this.requireBucket(bucket);
     const { row, meta, segments } = versionId === undefined ? this.readObject(bucket, key) : this.readVersion(bucket, key, versionId);
-    const ids = segments.map(([id]) => id);
-    // Acquired in the same turn as the read: no commit can remove these blobs in between.
-    this.blobs.acquire(ids);
-    let open = true;
-    const close = () => {
-      if (open) {
-        open = false;
-        this.blobs.release(ids);
-      }
-    };
-    const sealing = this.sealing;
-    // A sealed inline object that fails to open throws here, before any byte is answered.
-    const inlineBytes = (inline: Uint8Array, start: number, end: number) =>
-      sealing ? sealing.openInline(inline, meta.sizeBytes, start, end) : inline.subarray(start, end);
-    /** [start, end) of a range, or of the whole object. */
-    const bounds = (range?: ByteRange) => [range?.start ?? 0, range ? range.end + 1 : meta.sizeBytes] as const;
-    const stream = (range?: ByteRange) => {
-      const [start, end] = bounds(range);
-      if (row.inline !== null) {
-        close();
-        return new Blob([inlineBytes(row.inline, start, end)]).stream();
-      }
-      return segmentStream(segments, start, end, this.blobs.readSegment, close);
-    };
-    return {
-      meta,
-      close,
-      stream,
-      partRange: (partNumber) => {
-        // a completed upload's object has one segment a part, in order
-        const sizes = meta.partsCount > 0 ? segments.map(([, size]) => size) : [meta.sizeBytes];
-        if (partNumber < 1 || partNumber > sizes.length) return undefined;
-        const start = sizes.slice(0, partNumber - 1).reduce((sum, size) => sum + size, 0);
-        return { start, end: start + sizes[partNumber - 1] - 1 };
-      },
-      bytes: async (range) => {
-        if (row.inline === null) return new Uint8Array(await new Response(stream(range)).arrayBuffer());
-        close();
-        return inlineBytes(row.inline, ...bounds(range));
-      },
-    };
+    // (the reader acquires the blobs now, in the same turn as the read: no commit can remove them in between)
+    return objectReader({ row, meta, segments }, this.blobs, this.sealing);
   }
 
   async setObjectTags(bucket: string, key: string, tags: Record<string, string>, versionId?: string): Promise<string | undefined> {
@@ -561,9 +448,7 @@ export class FsBackend implements Backend {
   }
 
   private requireBucket(name: string): BucketInfo {
-    const bucket = this.buckets.get(name);
-    if (!bucket) throw new S3Error("NoSuchBucket", "The specified bucket does not exist", { BucketName: name });
-    return bucket;
+    return this.buckets.require(name);
   }
 
   /**

@@ -1,5 +1,56 @@
-/** Streams a byte range of an object stored as consecutive blob files. */
+/** Reading a stored object: its inline bytes, or a byte range of its consecutive blob files. */
+import type { ByteRange } from "../../s3/range.ts";
 import { handOn } from "../../util/chunks.ts";
+import type { ObjectReader } from "../backend.ts";
+import type { BlobStore } from "./blobs.ts";
+import type { CachedObject } from "./row-cache.ts";
+import type { Sealing } from "./sealing.ts";
+
+/**
+ * A reader of one version as just read from its row. Its blobs are acquired at once (call it in
+ * the turn of the read: no commit can remove them in between) and released when it is done.
+ */
+export function objectReader({ row, meta, segments }: CachedObject, blobs: BlobStore, sealing: Sealing | undefined): ObjectReader {
+  const ids = segments.map(([id]) => id);
+  blobs.acquire(ids);
+  let open = true;
+  const close = () => {
+    if (open) {
+      open = false;
+      blobs.release(ids);
+    }
+  };
+  // A sealed inline object that fails to open throws here, before any byte is answered.
+  const inlineBytes = (inline: Uint8Array, start: number, end: number) =>
+    sealing ? sealing.openInline(inline, meta.sizeBytes, start, end) : inline.subarray(start, end);
+  /** [start, end) of a range, or of the whole object. */
+  const bounds = (range?: ByteRange) => [range?.start ?? 0, range ? range.end + 1 : meta.sizeBytes] as const;
+  const stream = (range?: ByteRange) => {
+    const [start, end] = bounds(range);
+    if (row.inline !== null) {
+      close();
+      return new Blob([inlineBytes(row.inline, start, end)]).stream();
+    }
+    return segmentStream(segments, start, end, blobs.readSegment, close);
+  };
+  return {
+    meta,
+    close,
+    stream,
+    partRange: (partNumber) => {
+      // a completed upload's object has one segment a part, in order
+      const sizes = meta.partsCount > 0 ? segments.map(([, size]) => size) : [meta.sizeBytes];
+      if (partNumber < 1 || partNumber > sizes.length) return undefined;
+      const start = sizes.slice(0, partNumber - 1).reduce((sum, size) => sum + size, 0);
+      return { start, end: start + sizes[partNumber - 1] - 1 };
+    },
+    bytes: async (range) => {
+      if (row.inline === null) return new Uint8Array(await new Response(stream(range)).arrayBuffer());
+      close();
+      return inlineBytes(row.inline, ...bounds(range));
+    },
+  };
+}
 
 /**
  * Reads plaintext bytes [from, to) of one blob of `sizeBytes` plaintext bytes. A file shorter
