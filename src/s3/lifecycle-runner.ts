@@ -189,11 +189,7 @@ export class LifecycleRunner {
     return removed;
   }
 
-  /**
-   * Walks the versions under `prefix`, each key's newest first, and removes those whose time is up.
-   * A version removed at the end of a page leaves the next page nothing to resume after within its
-   * key: the key's older versions wait for the next scan.
-   */
+  /** Walks the versions under `prefix`, each key's newest first, and removes those whose time is up. */
   private async removeVersionsUnder(bucket: string, prefix: string): Promise<number> {
     let removed = 0;
     let keyMarker = "";
@@ -203,10 +199,14 @@ export class LifecycleRunner {
     let newerNoncurrent = 0;
     /** the key's latest version, a delete marker: expired once no other version of the key follows it */
     let latestMarker: ListedVersion | undefined;
+    /** a page's last version, due: the next page resumes after it, so it is removed once that page is listed */
+    let carried: Parameters<LifecycleRunner["removeVersion"]> | undefined;
     for (;;) {
       const rules = await this.rulesOf(bucket);
       if (rules === undefined || this.stopped) return removed;
       const page = await this.backend.listObjectVersions(bucket, { prefix, delimiter: "", keyMarker, versionIdMarker, maxKeys: listKeysMax }).catch(gone);
+      if (carried !== undefined) removed += Number(await this.removeVersion(...carried));
+      carried = undefined;
       if (page === undefined) return removed;
       await yieldToServing();
       const nowMs = this.nowMs();
@@ -230,6 +230,10 @@ export class LifecycleRunner {
         newerNoncurrent += 1;
       }
       if (!page.isTruncated && latestMarker !== undefined) consider(latestMarker, true);
+      if (page.isTruncated && due.length > 0 && due[due.length - 1][0] === page.versions.at(-1)) {
+        const [last, subject] = due.pop()!;
+        carried = [bucket, rules, last, subject, nowMs];
+      }
       for (let i = 0; i < due.length; i += objectsPerTurn) {
         const removals = await Promise.all(due.slice(i, i + objectsPerTurn).map(([v, subject]) => this.removeVersion(bucket, rules, v, subject, nowMs)));
         removed += removals.filter(Boolean).length;

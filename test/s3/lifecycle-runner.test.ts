@@ -301,3 +301,12 @@ test("versioned: a version that became current after the scan listed it is not r
   expect((await runner().scan()).removedVersions).toBe(0);
   expect((await backend.openObject("bkt", "k")).meta.versionId).toBe(v1.versionId);
 });
+
+test("versioned: a key with more due versions than a listing page holds loses them all in one pass", async () => {
+  await backend.setBucketVersioning("bkt", "Enabled");
+  await setRules([{ filter: { form: "filter" }, noncurrentVersionExpiration: { noncurrentDays: 1 } }]);
+  for (let i = 0; i < 1005; i += 100) await Promise.all(Array.from({ length: Math.min(100, 1005 - i) }, () => put("k", 4, {}, t0)));
+  nowMs = t0 + 10 * dayMs;
+  expect((await runner().scan()).removedVersions).toBe(1004);
+  expect((await backend.listObjectVersions("bkt", { prefix: "", delimiter: "", keyMarker: "", versionIdMarker: "", maxKeys: 10 })).versions.length).toBe(1);
+}, 60_000);
