@@ -190,6 +190,23 @@ describe("an encrypted data dir through the S3 API", () => {
     };
     for (const f of files) expect([f, holds(f)]).toEqual([f, false]);
   });
+
+  test("versions stay sealed and read back as their own bytes, inline and file-backed, after they stop being current", async () => {
+    const versioned = "sealed-versions";
+    expect((await req({ method: "PUT", path: `/${versioned}` })).status).toBe(200);
+    const enable = "<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>";
+    expect((await req({ method: "PUT", path: `/${versioned}`, query: [["versioning", ""]], body: enable })).status).toBe(200);
+    const bodies = [marked(100, 21), marked(300_000, 22), marked(50, 23)];
+    const ids: string[] = [];
+    for (const body of bodies) ids.push((await req({ method: "PUT", path: `/${versioned}/k`, body })).headers.get("x-amz-version-id")!);
+    expect((await req({ method: "DELETE", path: `/${versioned}/k` })).status).toBe(204);
+    for (const [i, id] of ids.entries()) {
+      const res = await req({ method: "GET", path: `/${versioned}/k`, query: [["versionId", id]] });
+      expect([res.status, Buffer.compare(Buffer.from(await res.arrayBuffer()), bodies[i])]).toEqual([200, 0]);
+    }
+    const range = await req({ method: "GET", path: `/${versioned}/k`, query: [["versionId", ids[1]]], headers: { range: `bytes=${P - 2}-${P + 1}` } });
+    expect(Buffer.compare(Buffer.from(await range.arrayBuffer()), bodies[1].subarray(P - 2, P + 2))).toBe(0);
+  });
 });
 
 test("copies that fail before reading their source (no such bucket, no such upload) leave no file open and hold no blob", async () => {
