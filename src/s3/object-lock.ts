@@ -10,9 +10,6 @@ import { isoTime } from "./respond.ts";
 import { childNames, childText, malformedXml, parseXmlBody, s3Xmlns, single, x, type Xml, type XmlNode } from "./xml.ts";
 
 const modes: readonly string[] = ["GOVERNANCE", "COMPLIANCE"] satisfies LockMode[];
-const dayMs = 86_400_000;
-/** A year of default retention: 365 days (S3 does not say how it counts one). */
-const yearMs = 365 * dayMs;
 /** The longest default retention S3 takes: 100 years (36,500 days). */
 const defaultRetentionDaysMax = 36_500;
 const defaultRetentionYearsMax = 100;
@@ -51,11 +48,6 @@ export function objectLockConfigXml(defaultRetention: DefaultRetention | undefin
     x("DefaultRetention", x("Mode", defaultRetention.mode), defaultRetention.days !== undefined ? x("Days", defaultRetention.days) : x("Years", defaultRetention.years!)),
   );
   return x("ObjectLockConfiguration", { xmlns: s3Xmlns }, x("ObjectLockEnabled", "Enabled"), rule ?? null);
-}
-
-/** When a version written at `nowMs` is retained until by the bucket's default retention. */
-export function defaultRetentionUntil(retention: DefaultRetention, nowMs: number): number {
-  return nowMs + (retention.days !== undefined ? retention.days * dayMs : retention.years! * yearMs);
 }
 
 /** An ISO 8601 time a client gives (a date, a time and a zone; no 31 February), in the future. */

@@ -2,10 +2,9 @@
 import { describe, expect, test } from "bun:test";
 import { S3Error } from "../../src/errors.ts";
 import type { ObjectLock } from "../../src/store/backend.ts";
-import { checkRemovable } from "../../src/store/locks.ts";
+import { checkRemovable, lockOfNewVersion } from "../../src/store/locks.ts";
 import {
   checkRetentionChange,
-  defaultRetentionUntil,
   legalHoldFromXml,
   lockFromHeaders,
   lockHeaders,
@@ -73,9 +72,12 @@ describe("ObjectLockConfiguration", () => {
     }
   });
 
-  test("a default retention runs from the write: days of 24 hours, years of 365 days", () => {
-    expect(defaultRetentionUntil({ mode: "GOVERNANCE", days: 2 }, now)).toBe(now + 2 * 86_400_000);
-    expect(defaultRetentionUntil({ mode: "GOVERNANCE", years: 1 }, now)).toBe(now + 365 * 86_400_000);
+  test("a default retention runs from the new version's making (days of 24 hours, years of 365 days), where its write asked for no retention", () => {
+    expect(lockOfNewVersion(undefined, { mode: "GOVERNANCE", days: 2 }, now)).toEqual({ mode: "GOVERNANCE", retainUntilMs: now + 2 * 86_400_000 });
+    expect(lockOfNewVersion({ legalHold: true }, { mode: "COMPLIANCE", years: 1 }, now)).toEqual({ legalHold: true, mode: "COMPLIANCE", retainUntilMs: now + 365 * 86_400_000 });
+    const own = { mode: "GOVERNANCE" as const, retainUntilMs: now + 5 };
+    expect(lockOfNewVersion(own, { mode: "COMPLIANCE", days: 1 }, now)).toBe(own);
+    expect(lockOfNewVersion(undefined, undefined, now)).toBeUndefined();
   });
 });
 

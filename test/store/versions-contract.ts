@@ -221,6 +221,8 @@ export function versionsContract(name: string, make: () => Promise<BackendUnderT
       const governance = await put("g", { mode: "GOVERNANCE", retainUntilMs: until });
       const held = await put("h", { legalHold: true });
       expect((await b.openObject("locked", "c")).meta.lock).toEqual({ mode: "COMPLIANCE", retainUntilMs: until });
+      // a version that asks for no retention gets the bucket's default, counted from its making
+      expect(held.lock).toEqual({ legalHold: true, mode: "GOVERNANCE", retainUntilMs: t0 + 86_400_000 });
       const remove = (key: string, versionId: string | undefined, nowMs: number, bypassGovernance = false) =>
         b.deleteObject("locked", key, nowMs, { versionId, bypassGovernance });
       // hiding a locked version behind a delete marker is allowed; removing it is not
@@ -235,7 +237,8 @@ export function versionsContract(name: string, make: () => Promise<BackendUnderT
       await remove("c", compliance.versionId, until);
       expect((await refusal(remove("h", held.versionId, until))).code).toBe("AccessDenied");
       expect(await b.setObjectLock("locked", "h", undefined, (current) => ({ ...current, legalHold: false }))).toBe(held.versionId);
-      await remove("h", held.versionId, until);
+      expect((await refusal(remove("h", held.versionId, until))).code).toBe("AccessDenied");
+      await remove("h", held.versionId, until, true);
       expect(await b.setObjectLock("locked", "none", undefined, (c) => c).catch((e: S3Error) => e.code)).toBe("NoSuchKey");
     });
 

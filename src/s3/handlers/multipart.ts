@@ -68,7 +68,7 @@ export async function uploadPart(ctx: S3Context) {
   const { bucket, key, params, nowMs } = ctx.req;
   const partNumber = partNumberOf(params.get("partNumber"));
   const { checksum: uploadChecksum, lock } = await ctx.backend.uploadSettings(bucket, key, uploadIdOf(ctx));
-  if (lock !== undefined) requireIntegrityHeader(ctx.req.headers, "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Part requests with Object Lock parameters");
+  if (lock !== undefined || (await ctx.backend.headBucket(bucket)).objectLock?.defaultRetention !== undefined) requireIntegrityHeader(ctx.req.headers, "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Part requests with Object Lock parameters");
   const body = uploadBody(ctx, partBytesMax, uploadChecksum?.algorithm as ChecksumAlgorithm | undefined);
   const part = await ctx.backend.uploadPart(bucket, key, uploadIdOf(ctx), partNumber, body, nowMs);
   const checksum = body.digest().checksum;

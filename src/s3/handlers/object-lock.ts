@@ -7,7 +7,6 @@ import { S3Error } from "../../errors.ts";
 import type { ObjectLock } from "../../store/backend.ts";
 import {
   checkRetentionChange,
-  defaultRetentionUntil,
   legalHoldFromXml,
   legalHoldXml,
   lockFromHeaders,
@@ -94,10 +93,11 @@ export async function getObjectLegalHold(ctx: S3Context) {
 }
 
 /**
- * The Object Lock a write gives its new version in `bucket`: what its x-amz-object-lock-* headers
- * ask for (a form's fields, for a POST), over the bucket's default retention. A bucket without
- * Object Lock takes none. A write whose request carries the bytes (`bodyChecked`: PutObject) must
- * then carry an integrity header, as S3 requires.
+ * The Object Lock a write asks for its new version in `bucket`, in its x-amz-object-lock-* headers
+ * (a form's fields, for a POST); the store adds the bucket's default retention inside the commit
+ * (store/locks.ts). A bucket without Object Lock takes none. A write whose request carries the
+ * bytes (`bodyChecked`: PutObject) and whose version gets a lock must carry an integrity header,
+ * as S3 requires.
  */
 export async function writeLock(ctx: S3Context, bucket: string, bodyChecked: boolean, headers = ctx.req.headers): Promise<ObjectLock | undefined> {
   const { nowMs } = ctx.req;
@@ -107,11 +107,10 @@ export async function writeLock(ctx: S3Context, bucket: string, bodyChecked: boo
     if (requested !== undefined) throw new S3Error("InvalidRequest", "Bucket is missing ObjectLockConfiguration");
     return undefined;
   }
-  const defaults = objectLock.defaultRetention;
-  const lock: ObjectLock = { ...(defaults && { mode: defaults.mode, retainUntilMs: defaultRetentionUntil(defaults, nowMs) }), ...requested };
-  if (Object.keys(lock).length === 0) return undefined;
-  if (bodyChecked) requireIntegrityHeader(headers, "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters");
-  return lock;
+  if (bodyChecked && (requested !== undefined || objectLock.defaultRetention !== undefined)) {
+    requireIntegrityHeader(headers, "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters");
+  }
+  return requested;
 }
 
 /**

@@ -48,7 +48,7 @@ import { objectReader } from "./read.ts";
 import { type CachedObject, RowCache } from "./row-cache.ts";
 import { sealIdBytes, type Sealing } from "./sealing.ts";
 import { markerHeaders, newVersionId, Versions, type VersionRow } from "./versions.ts";
-import { checkRemovable } from "../locks.ts";
+import { checkRemovable, lockOfNewVersion } from "../locks.ts";
 
 /**
  * Objects up to this size live inside their metadata row: one group-committed WAL fsync makes
@@ -249,10 +249,14 @@ export class FsBackend implements Backend {
     let committed: ObjectMeta;
     try {
       committed = await this.committer.commit(() => {
-        const { versioning } = this.requireBucket(bucket);
+        const { versioning, objectLock } = this.requireBucket(bucket);
         const current = this.objectMetaRow(bucket, key);
         const decided = decide();
-        const meta: ObjectMeta = { ...decided.meta, versionId: versioning === "Enabled" ? newVersionId() : undefined };
+        const meta: ObjectMeta = {
+          ...decided.meta,
+          versionId: versioning === "Enabled" ? newVersionId() : undefined,
+          lock: lockOfNewVersion(decided.meta.lock, objectLock?.defaultRetention, decided.meta.lastModifiedMs),
+        };
         precondition?.(current ? objectMetaOf(current) : undefined, meta);
         // In a versioned bucket the version replaced is kept, unless it is the null version a
         // suspended bucket's write replaces.
