@@ -65,6 +65,7 @@ CREATE TABLE IF NOT EXISTS versions (
 );
 CREATE INDEX IF NOT EXISTS versions_by_id ON versions (bucket, key, version_id);
 CREATE INDEX IF NOT EXISTS versions_listing ON versions (bucket, key, seq DESC);
+CREATE INDEX IF NOT EXISTS versions_current_marker ON versions (bucket, key) WHERE noncurrent_ms IS NULL;
 CREATE TABLE IF NOT EXISTS uploads (
   upload_id TEXT PRIMARY KEY,
   bucket TEXT NOT NULL,

@@ -256,9 +256,10 @@ export class Versions {
     return `1${String(seqCeiling - row.seq).padStart(15, "0")}`;
   }
 
+  /** One past the key's newest seq: a seek to the end of its run in the index (MAX read all of them). */
   private nextSeq(bucket: string, key: string): number {
-    const row = this.db.query<{ next: number }, [string, Uint8Array]>("SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM versions WHERE bucket = ? AND key = ?").get(bucket, keyBytes(key));
-    return row!.next;
+    const newest = this.db.query<{ seq: number }, [string, Uint8Array]>("SELECT seq FROM versions WHERE bucket = ? AND key = ? ORDER BY seq DESC LIMIT 1").get(bucket, keyBytes(key));
+    return (newest?.seq ?? 0) + 1;
   }
 }
 
