@@ -15,6 +15,7 @@ import type { Signer } from "./auth.ts";
 import { grantsAllow, grantsAllowAny, permissionsFor, type Grants } from "./grants.ts";
 import { allowsSomewhere, evaluate, isPublic, parseBucketPolicy, resourceArn, type BucketPolicy } from "./bucket-policy.ts";
 import { parseStoredBlock, publicAccessBlockConfigName, type PublicAccessBlock } from "./public-access-block.ts";
+import { asksBypass } from "./object-lock.ts";
 
 /** The name a bucket's policy document is kept under among its configurations. */
 export const policyConfigName = "policy";
@@ -100,13 +101,25 @@ const versionActions: Record<string, string> = {
   "s3:DeleteObject": "s3:DeleteObjectVersion",
 };
 
-/** Writes that set tags with the object (x-amz-tagging) need s3:PutObjectTagging as well. */
-const taggingWrites = new Set(["PutObject", "CreateMultipartUpload", "CopyObject"]);
+/**
+ * Writes that make a version with what else it may carry: tags (x-amz-tagging) need
+ * s3:PutObjectTagging as well, a retention or a legal hold (x-amz-object-lock-*) what setting one
+ * needs, as in S3 (else anyone who may write could lock a version beyond its owner's reach).
+ */
+const versionWrites = new Set(["PutObject", "CreateMultipartUpload", "CopyObject"]);
+
+/** The actions a write's x-amz-tagging and x-amz-object-lock-* headers (or a form's fields) need besides s3:PutObject. */
+export function attachedActions(headers: Record<string, string>): string[] {
+  const actions: string[] = [];
+  if (headers["x-amz-tagging"] !== undefined) actions.push("s3:PutObjectTagging");
+  if (headers["x-amz-object-lock-mode"] !== undefined || headers["x-amz-object-lock-retain-until-date"] !== undefined) actions.push("s3:PutObjectRetention");
+  if (headers["x-amz-object-lock-legal-hold"] !== undefined) actions.push("s3:PutObjectLegalHold");
+  return actions;
+}
 /** Operations that may override GOVERNANCE retention: with x-amz-bypass-governance-retention they need s3:BypassGovernanceRetention too. */
 const bypassingOperations = new Set(["DeleteObject", "PutObjectRetention"]);
 
-/** Whether a request asks to override GOVERNANCE retention. */
-export const asksBypass = (headers: Record<string, string>) => headers["x-amz-bypass-governance-retention"]?.toLowerCase() === "true";
+
 
 /**
  * The actions a request for `operation` needs: the operation's own, in their Version form when it
@@ -116,7 +129,7 @@ function actionsOf(operation: string, params: ReadonlyMap<string, string>, heade
   const needs = operationActions[operation];
   if (needs === undefined) return undefined;
   let actions = params.has("versionId") ? needs.actions.map((a) => versionActions[a] ?? a) : needs.actions;
-  if (taggingWrites.has(operation) && headers["x-amz-tagging"] !== undefined) actions = [...actions, "s3:PutObjectTagging"];
+  if (versionWrites.has(operation)) actions = [...actions, ...attachedActions(headers)];
   if (bypassingOperations.has(operation) && asksBypass(headers)) actions = [...actions, "s3:BypassGovernanceRetention"];
   return { actions, on: needs.on };
 }

@@ -23,7 +23,11 @@ const ownerReads = new Set(["s3:getbucketpolicy", "s3:getbucketpolicystatus"]);
  * The object-level actions that are the owner's: those that destroy what versioning and Object Lock
  * keep, so that a compromised writer (ransomware on a backup agent) cannot.
  */
-const ownerWrites = new Set(["s3:deleteobjectversion", "s3:bypassgovernanceretention", "s3:putobjectretention", "s3:putobjectlegalhold"]);
+const ownerWrites = new Set([
+  "s3:deleteobjectversion", "s3:bypassgovernanceretention", "s3:putobjectretention", "s3:putobjectlegalhold",
+  // (tags on a noncurrent version could bring it under a lifecycle rule that removes it)
+  "s3:putobjectversiontagging", "s3:deleteobjectversiontagging",
+]);
 /** Listing multipart uploads and their parts: a writer needs them to resume or clean up its own uploads. */
 const uploadListings = new Set(["s3:listmultipartuploadparts", "s3:listbucketmultipartuploads"]);
 

@@ -82,6 +82,9 @@ export function lockFromHeaders(headers: Record<string, string>, nowMs: number):
   return lock;
 }
 
+/** Whether a request asks to override GOVERNANCE retention (x-amz-bypass-governance-retention: true, in any case). */
+export const asksBypass = (headers: Record<string, string>) => headers["x-amz-bypass-governance-retention"]?.toLowerCase() === "true";
+
 /** What GET and HEAD say of a version's Object Lock (the legal hold only once one was set, as S3). */
 export function lockHeaders(lock: ObjectLock | undefined): Record<string, string> {
   const headers: Record<string, string> = {};
@@ -116,16 +119,4 @@ export function legalHoldFromXml(text: string): boolean {
 
 export function legalHoldXml(on: boolean): Xml {
   return x("LegalHold", { xmlns: s3Xmlns }, x("Status", on ? "ON" : "OFF"));
-}
-
-/**
- * The retention a version may be given in place of the one it has: while that one holds, only
- * the same mode with a date as late or later, unless a bypass lets a GOVERNANCE one be shortened,
- * removed or changed (a COMPLIANCE one binds everyone, root included, as in S3).
- */
-export function checkRetentionChange(current: ObjectLock, next: Pick<ObjectLock, "mode" | "retainUntilMs">, nowMs: number, bypassGovernance: boolean): void {
-  if (current.mode === undefined || current.retainUntilMs === undefined || current.retainUntilMs <= nowMs) return;
-  const extends_ = next.mode === current.mode && next.retainUntilMs !== undefined && next.retainUntilMs >= current.retainUntilMs;
-  if (extends_ || (current.mode === "GOVERNANCE" && bypassGovernance)) return;
-  throw new S3Error("AccessDenied", "Access Denied because object protected by object lock.");
 }

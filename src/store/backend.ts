@@ -4,6 +4,7 @@
  * Errors are S3Errors (NoSuchBucket, NoSuchKey, NoSuchUpload, BucketNotEmpty, ...).
  */
 import type { ByteRange } from "../s3/range.ts";
+import type { LockChange } from "./locks.ts";
 import type { MetricFamily } from "../util/metrics.ts";
 
 /** A bucket's versioning: absent until it is first set, and never absent again (as in S3). */
@@ -300,11 +301,11 @@ export interface Backend {
   /** Enables Object Lock (versioning must be Enabled: InvalidBucketState) and sets its default retention (none: removed). */
   setBucketObjectLock(bucket: string, defaultRetention: DefaultRetention | undefined): Promise<void>;
   /**
-   * Changes the Object Lock state of the current version, or of the one `versionId` names:
-   * `change` gets it as it is inside the commit and returns the new one (or throws to refuse).
+   * Changes the Object Lock of the current version, or of the one `versionId` names, by Object
+   * Lock's rules (store/locks.ts changedLock, inside the commit: AccessDenied where they forbid it).
    * Resolves to the version's id.
    */
-  setObjectLock(bucket: string, key: string, versionId: string | undefined, change: (current: ObjectLock) => ObjectLock): Promise<string | undefined>;
+  setObjectLock(bucket: string, key: string, versionId: string | undefined, change: LockChange, options: { nowMs: number; bypassGovernance: boolean }): Promise<string | undefined>;
   /** Every version and delete marker: keys in order, each key's newest first. */
   listObjectVersions(bucket: string, query: ListVersionsQuery): Promise<ListVersionsPage>;
 

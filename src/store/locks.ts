@@ -7,14 +7,42 @@ const dayMs = 86_400_000;
 const yearMs = 365 * dayMs;
 
 /**
- * The lock a version made at `nowMs` gets: the one its write asked for, with the bucket's default
- * retention where it asked for no retention of its own. Decided inside the write's commit, so a
- * default set meanwhile is never missed.
+ * The lock a version made at `nowMs` in a bucket (`bucketLock`: its Object Lock, if it has one)
+ * gets: the one its write asked for, with the bucket's default retention where it asked for no
+ * retention of its own. Decided inside the write's commit, so that a default set meanwhile is not
+ * missed, and a lock is never given in a bucket that lost its Object Lock meanwhile (deleted and
+ * made again without): InvalidRequest, as S3 answers a lock asked of such a bucket.
  */
-export function lockOfNewVersion(requested: ObjectLock | undefined, defaultRetention: DefaultRetention | undefined, nowMs: number): ObjectLock | undefined {
+export function lockOfNewVersion(requested: ObjectLock | undefined, bucketLock: { defaultRetention?: DefaultRetention } | undefined, nowMs: number): ObjectLock | undefined {
+  if (bucketLock === undefined) {
+    if (requested !== undefined) throw new S3Error("InvalidRequest", "Bucket is missing ObjectLockConfiguration");
+    return undefined;
+  }
+  const { defaultRetention } = bucketLock;
   if (defaultRetention === undefined || requested?.mode !== undefined) return requested;
   const periodMs = defaultRetention.days !== undefined ? defaultRetention.days * dayMs : defaultRetention.years! * yearMs;
   return { ...requested, mode: defaultRetention.mode, retainUntilMs: nowMs + periodMs };
+}
+
+/** A change of a version's Object Lock: its retention (a mode and a date, or neither: removed), or its legal hold. */
+export type LockChange = { retention: Pick<ObjectLock, "mode" | "retainUntilMs"> } | { legalHold: boolean };
+
+/**
+ * The lock a version has after `change`, refused (AccessDenied) where the rules forbid it: while a
+ * retention holds it may only be extended in its mode, unless a bypass lets a GOVERNANCE one be
+ * shortened, removed or changed (a COMPLIANCE one binds everyone, root included, as in S3).
+ * Applied inside the change's commit by every backend.
+ */
+export function changedLock(current: ObjectLock, change: LockChange, nowMs: number, bypassGovernance: boolean): ObjectLock {
+  if ("legalHold" in change) return { ...current, legalHold: change.legalHold };
+  const next = change.retention;
+  const holds = current.mode !== undefined && current.retainUntilMs !== undefined && current.retainUntilMs > nowMs;
+  const extended = next.mode === current.mode && next.retainUntilMs !== undefined && next.retainUntilMs >= (current.retainUntilMs ?? 0);
+  if (holds && !extended && !(current.mode === "GOVERNANCE" && bypassGovernance)) {
+    throw new S3Error("AccessDenied", "Access Denied because object protected by object lock.");
+  }
+  const { mode: _, retainUntilMs: __, ...rest } = current;
+  return { ...rest, ...next };
 }
 
 /**

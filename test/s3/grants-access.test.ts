@@ -91,11 +91,17 @@ describe("users limited to some buckets", () => {
 
   test("a write-only agent cannot destroy what versioning and Object Lock keep: no version removed, no hold lifted, no bypass", async () => {
     expect((await as("root", "PUT", "/vault", { headers: { "x-amz-bucket-object-lock-enabled": "true" } })).status).toBe(200);
-    const stored = await as("agent", "PUT", "/vault/backup.tar", { body: "backup", headers: { "content-md5": md5Base64("backup"), "x-amz-object-lock-legal-hold": "ON" } });
+    // a lock is the owner's to set, as it is the owner's to lift: a writer may not plant one beyond its reach
+    const locked = { "content-md5": md5Base64("backup"), "x-amz-object-lock-mode": "COMPLIANCE", "x-amz-object-lock-retain-until-date": "2999-01-01T00:00:00Z" };
+    expect(await code(as("agent", "PUT", "/vault/planted.tar", { body: "backup", headers: locked }))).toBe("AccessDenied");
+    expect(await code(as("agent", "PUT", "/vault/planted.tar", { body: "backup", headers: { "content-md5": md5Base64("backup"), "x-amz-object-lock-legal-hold": "ON" } }))).toBe("AccessDenied");
+    const stored = await as("agent", "PUT", "/vault/backup.tar", { body: "backup", headers: { "content-md5": md5Base64("backup") } });
     expect(stored.status).toBe(200);
     const version = stored.headers.get("x-amz-version-id")!;
-    const off = "<LegalHold><Status>OFF</Status></LegalHold>";
     const versioned: [string, string][] = [["versionId", version]];
+    const on = "<LegalHold><Status>ON</Status></LegalHold>";
+    expect(await code(as("root", "PUT", "/vault/backup.tar", { query: [["legal-hold", ""], ...versioned], body: on, headers: { "content-md5": md5Base64(on) } }))).toBe(200);
+    const off = "<LegalHold><Status>OFF</Status></LegalHold>";
     expect(await code(as("agent", "PUT", "/vault/backup.tar", { query: [["legal-hold", ""], ...versioned], body: off, headers: { "content-md5": md5Base64(off) } }))).toBe("AccessDenied");
     const retention = "<Retention><Mode>GOVERNANCE</Mode><RetainUntilDate>2099-01-01T00:00:00Z</RetainUntilDate></Retention>";
     expect(await code(as("agent", "PUT", "/vault/backup.tar", { query: [["retention", ""], ...versioned], body: retention, headers: { "content-md5": md5Base64(retention) } }))).toBe("AccessDenied");

@@ -2,9 +2,8 @@
 import { describe, expect, test } from "bun:test";
 import { S3Error } from "../../src/errors.ts";
 import type { ObjectLock } from "../../src/store/backend.ts";
-import { checkRemovable, lockOfNewVersion } from "../../src/store/locks.ts";
+import { changedLock, checkRemovable, lockOfNewVersion } from "../../src/store/locks.ts";
 import {
-  checkRetentionChange,
   legalHoldFromXml,
   lockFromHeaders,
   lockHeaders,
@@ -73,11 +72,14 @@ describe("ObjectLockConfiguration", () => {
   });
 
   test("a default retention runs from the new version's making (days of 24 hours, years of 365 days), where its write asked for no retention", () => {
-    expect(lockOfNewVersion(undefined, { mode: "GOVERNANCE", days: 2 }, now)).toEqual({ mode: "GOVERNANCE", retainUntilMs: now + 2 * 86_400_000 });
-    expect(lockOfNewVersion({ legalHold: true }, { mode: "COMPLIANCE", years: 1 }, now)).toEqual({ legalHold: true, mode: "COMPLIANCE", retainUntilMs: now + 365 * 86_400_000 });
+    expect(lockOfNewVersion(undefined, { defaultRetention: { mode: "GOVERNANCE", days: 2 } }, now)).toEqual({ mode: "GOVERNANCE", retainUntilMs: now + 2 * 86_400_000 });
+    expect(lockOfNewVersion({ legalHold: true }, { defaultRetention: { mode: "COMPLIANCE", years: 1 } }, now)).toEqual({ legalHold: true, mode: "COMPLIANCE", retainUntilMs: now + 365 * 86_400_000 });
     const own = { mode: "GOVERNANCE" as const, retainUntilMs: now + 5 };
-    expect(lockOfNewVersion(own, { mode: "COMPLIANCE", days: 1 }, now)).toBe(own);
+    expect(lockOfNewVersion(own, { defaultRetention: { mode: "COMPLIANCE", days: 1 } }, now)).toBe(own);
+    expect(lockOfNewVersion(undefined, {}, now)).toBeUndefined();
     expect(lockOfNewVersion(undefined, undefined, now)).toBeUndefined();
+    // a bucket without Object Lock (one made again without it while the write was on its way) takes no lock
+    expect(refusalCode(() => lockOfNewVersion({ legalHold: true }, undefined, now))).toBe("InvalidRequest");
   });
 });
 
@@ -131,7 +133,7 @@ describe("the rules", () => {
   const compliance: ObjectLock = { mode: "COMPLIANCE", retainUntilMs: until };
 
   test("a retention that holds is only extended in its mode, or changed with a bypass when GOVERNANCE; one that has passed may become anything", () => {
-    const change = (current: ObjectLock, next: ObjectLock, bypass = false, at = now) => refusalCode(() => checkRetentionChange(current, next, at, bypass));
+    const change = (current: ObjectLock, next: ObjectLock, bypass = false, at = now) => refusalCode(() => changedLock(current, { retention: next }, at, bypass));
     expect(change(governance, { mode: "GOVERNANCE", retainUntilMs: until + 1 })).toBeUndefined();
     expect(change(compliance, { mode: "COMPLIANCE", retainUntilMs: until })).toBeUndefined();
     expect(change(governance, { mode: "GOVERNANCE", retainUntilMs: until - 1 })).toBe("AccessDenied");

@@ -427,3 +427,13 @@ test("Object Lock configurations and version locks survive a crash and restart",
   await expectError(await del(bucket, "k", versionId, bypass), 403, "AccessDenied");
   await expectError(await setVersioning(bucket, "Suspended"), 409, "InvalidBucketState");
 });
+
+test("CreateBucket asking for Object Lock of a bucket that exists without it is refused, even in us-east-1 where a plain create succeeds again", async () => {
+  const plain = "plain-not-worm";
+  expect((await req({ method: "PUT", path: `/${plain}` })).status).toBe(200);
+  await expectError(await req({ method: "PUT", path: `/${plain}`, headers: { "x-amz-bucket-object-lock-enabled": "true" } }), 409, "BucketAlreadyOwnedByYou");
+  expect((await req({ method: "PUT", path: `/${plain}` })).status).toBe(200);
+  const worm = "already-worm";
+  expect((await req({ method: "PUT", path: `/${worm}`, headers: { "x-amz-bucket-object-lock-enabled": "true" } })).status).toBe(200);
+  expect((await req({ method: "PUT", path: `/${worm}`, headers: { "x-amz-bucket-object-lock-enabled": "true" } })).status).toBe(200);
+});

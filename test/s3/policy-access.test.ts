@@ -333,4 +333,23 @@ describe("bucket policies", () => {
     // the owner sees them all
     expect((await signed({ method: "HEAD", path: `/${locked}/f` })).headers.get("x-amz-object-lock-legal-hold")).toBe("ON");
   });
+
+  test("a write that locks its version needs s3:PutObjectRetention or s3:PutObjectLegalHold besides s3:PutObject, as in S3", async () => {
+    const locked = "public-drop-locked";
+    expect((await signed({ method: "PUT", path: `/${locked}`, headers: { "x-amz-bucket-object-lock-enabled": "true" } })).status).toBe(200);
+    const policy = (actions: string[]) => {
+      const body = JSON.stringify({ Statement: [statement("Allow", actions, `arn:aws:s3:::${locked}/*`)] });
+      return signed({ method: "PUT", path: `/${locked}`, query: [["policy", ""]], body, headers: { "content-md5": md5Base64(body) } });
+    };
+    const put = (headers: Record<string, string>) => unsigned("PUT", `/${locked}/f`, { body: "f", headers: { "content-md5": md5Base64("f"), ...headers } });
+    const retention = { "x-amz-object-lock-mode": "COMPLIANCE", "x-amz-object-lock-retain-until-date": "2999-01-01T00:00:00Z" };
+    const hold = { "x-amz-object-lock-legal-hold": "ON" };
+    expect((await policy(["s3:PutObject"])).status).toBe(204);
+    expect((await put({})).status).toBe(200);
+    expect(await errorCode(await put(retention))).toBe("AccessDenied");
+    expect(await errorCode(await put(hold))).toBe("AccessDenied");
+    expect((await policy(["s3:PutObject", "s3:PutObjectLegalHold"])).status).toBe(204);
+    expect((await put(hold)).status).toBe(200);
+    expect(await errorCode(await put(retention))).toBe("AccessDenied");
+  });
 });

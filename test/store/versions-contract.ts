@@ -210,6 +210,8 @@ export function versionsContract(name: string, make: () => Promise<BackendUnderT
 
     test("Object Lock: enabled with versioning, it keeps versions from removal (legal hold, COMPLIANCE, GOVERNANCE without a bypass) until it ends", async () => {
       expect((await refusal(b.setBucketObjectLock("bkt", undefined))).code).toBe("InvalidBucketState");
+      // a lock asked of a bucket without Object Lock is refused inside the write's commit
+      expect((await refusal(b.putObject("bkt", "x", bodyOf(Buffer.from("x")), { ...noAttrs, lock: { legalHold: true } }, t0))).code).toBe("InvalidRequest");
       await b.createBucket("locked", t0, { objectLock: true });
       expect(await b.headBucket("locked")).toMatchObject({ versioning: "Enabled", objectLock: {} });
       expect((await refusal(b.setBucketVersioning("locked", "Suspended"))).code).toBe("InvalidBucketState");
@@ -236,10 +238,17 @@ export function versionsContract(name: string, make: () => Promise<BackendUnderT
       // once the retention has passed the version may go; a legal hold stays until it is lifted
       await remove("c", compliance.versionId, until);
       expect((await refusal(remove("h", held.versionId, until))).code).toBe("AccessDenied");
-      expect(await b.setObjectLock("locked", "h", undefined, (current) => ({ ...current, legalHold: false }))).toBe(held.versionId);
+      const at = { nowMs: t0 + 1, bypassGovernance: false };
+      // a retention that holds is only extended; COMPLIANCE binds even with a bypass
+      const retention = (mode: "GOVERNANCE" | "COMPLIANCE", retainUntilMs: number) => ({ retention: { mode, retainUntilMs } });
+      expect((await refusal(b.setObjectLock("locked", "h", undefined, retention("GOVERNANCE", t0 + 2), at))).code).toBe("AccessDenied");
+      await b.setObjectLock("locked", "h", undefined, retention("GOVERNANCE", t0 + 2), { ...at, bypassGovernance: true });
+      await b.setObjectLock("locked", "h", undefined, retention("GOVERNANCE", t0 + 86_400_000), at);
+      expect(await b.setObjectLock("locked", "h", undefined, { legalHold: false }, at)).toBe(held.versionId);
+      expect((await b.openObject("locked", "h")).meta.lock).toEqual({ legalHold: false, mode: "GOVERNANCE", retainUntilMs: t0 + 86_400_000 });
       expect((await refusal(remove("h", held.versionId, until))).code).toBe("AccessDenied");
       await remove("h", held.versionId, until, true);
-      expect(await b.setObjectLock("locked", "none", undefined, (c) => c).catch((e: S3Error) => e.code)).toBe("NoSuchKey");
+      expect(await b.setObjectLock("locked", "none", undefined, { legalHold: true }, at).catch((e: S3Error) => e.code)).toBe("NoSuchKey");
     });
 
     test("ListObjectVersions: prefixes, delimiters and markers", async () => {

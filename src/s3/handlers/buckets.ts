@@ -26,8 +26,10 @@ export async function createBucket(ctx: S3Context) {
   try {
     await ctx.backend.createBucket(bucket, ctx.req.nowMs, { objectLock });
   } catch (error) {
-    // S3's legacy rule in us-east-1: creating a bucket you already own there succeeds again.
-    if (!(error instanceof S3Error && error.code === "BucketAlreadyOwnedByYou" && ctx.region === "us-east-1")) throw error;
+    // S3's legacy rule in us-east-1: creating a bucket you already own there succeeds again; not
+    // when asked for Object Lock the bucket lacks (a step that makes a WORM bucket must not pass)
+    const again = error instanceof S3Error && error.code === "BucketAlreadyOwnedByYou" && ctx.region === "us-east-1";
+    if (!again || (objectLock && (await ctx.backend.headBucket(bucket)).objectLock === undefined)) throw error;
   }
   return emptyResponse(200, { location: `/${bucket}` });
 }

@@ -10,10 +10,10 @@ import { childList, childText, parseXmlBody, s3Xmlns, x, malformedXml } from "..
 import { ownerOf, type S3Context } from "./context.ts";
 import { encodingOf, markerParam, maxParam } from "./list.ts";
 import { preconditionFrom, uploadBody } from "./objects.ts";
-import { readSmallBody, requireIntegrityHeader } from "./small-body.ts";
+import { readSmallBody } from "./small-body.ts";
 import { abortHeaders, expirationHeaders } from "./lifecycle.ts";
 import { writtenVersionHeader } from "./versioning.ts";
-import { writeLock } from "./object-lock.ts";
+import { requireLockIntegrity, writeLock } from "./object-lock.ts";
 
 const listPartsMax = 1000;
 const listUploadsMax = 1000;
@@ -68,7 +68,7 @@ export async function uploadPart(ctx: S3Context) {
   const { bucket, key, params, nowMs } = ctx.req;
   const partNumber = partNumberOf(params.get("partNumber"));
   const { checksum: uploadChecksum, lock } = await ctx.backend.uploadSettings(bucket, key, uploadIdOf(ctx));
-  if (lock !== undefined || (await ctx.backend.headBucket(bucket)).objectLock?.defaultRetention !== undefined) requireIntegrityHeader(ctx.req.headers, "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Part requests with Object Lock parameters");
+  requireLockIntegrity(ctx.req.headers, "Put Part", lock, (await ctx.backend.headBucket(bucket)).objectLock);
   const body = uploadBody(ctx, partBytesMax, uploadChecksum?.algorithm as ChecksumAlgorithm | undefined);
   const part = await ctx.backend.uploadPart(bucket, key, uploadIdOf(ctx), partNumber, body, nowMs);
   const checksum = body.digest().checksum;

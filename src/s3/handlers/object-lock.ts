@@ -4,9 +4,10 @@
  * themselves: ../object-lock.ts; what the lock forbids is enforced by the store, ../../store/locks.ts).
  */
 import { S3Error } from "../../errors.ts";
-import type { ObjectLock } from "../../store/backend.ts";
+import type { BucketInfo, ObjectLock } from "../../store/backend.ts";
+import type { LockChange } from "../../store/locks.ts";
 import {
-  checkRetentionChange,
+  asksBypass,
   legalHoldFromXml,
   legalHoldXml,
   lockFromHeaders,
@@ -16,7 +17,6 @@ import {
   retentionXml,
 } from "../object-lock.ts";
 import { emptyResponse, xmlResponse } from "../respond.ts";
-import { asksBypass } from "../access.ts";
 import type { S3Context } from "./context.ts";
 import { readSmallBody, requireIntegrityHeader } from "./small-body.ts";
 import { versionHeader, versionParam } from "./versioning.ts";
@@ -46,7 +46,7 @@ async function requireObjectLock(ctx: S3Context): Promise<void> {
 }
 
 /** A version's Object Lock, read for GetObjectRetention and GetObjectLegalHold. */
-async function lockOf(ctx: S3Context): Promise<{ lock: ObjectLock; headers: Record<string, string> }> {
+async function readLock(ctx: S3Context): Promise<{ lock: ObjectLock; headers: Record<string, string> }> {
   await requireObjectLock(ctx);
   const reader = await ctx.backend.openObject(ctx.req.bucket, ctx.req.key, await versionParam(ctx));
   reader.close();
@@ -55,39 +55,33 @@ async function lockOf(ctx: S3Context): Promise<{ lock: ObjectLock; headers: Reco
 
 const noLockConfiguration = () => new S3Error("NoSuchObjectLockConfiguration", "The specified object does not have a ObjectLock configuration");
 
-/** Changes a version's lock inside its commit; answers 200 with the version's id. */
-async function changeLock(ctx: S3Context, change: (current: ObjectLock) => ObjectLock) {
+/** Changes a version's lock (the store decides by Object Lock's rules); answers 200 with the version's id. */
+async function changeLock(ctx: S3Context, change: LockChange, bypass = false) {
   requireIntegrityHeader(ctx.req.headers);
   await requireObjectLock(ctx);
-  const versionId = await ctx.backend.setObjectLock(ctx.req.bucket, ctx.req.key, await versionParam(ctx), change);
+  const versionId = await ctx.backend.setObjectLock(ctx.req.bucket, ctx.req.key, await versionParam(ctx), change, { nowMs: ctx.req.nowMs, bypassGovernance: bypass });
   return emptyResponse(200, await versionHeader(ctx, ctx.req.bucket, versionId));
 }
 
 /** PutObjectRetention: a retention that holds may only be extended in its mode, or changed with a bypass (GOVERNANCE). */
 export async function putObjectRetention(ctx: S3Context) {
-  const { nowMs } = ctx.req;
   const bypass = await bypassGovernance(ctx);
-  const next = retentionFromXml(await readSmallBody(ctx), nowMs);
-  return changeLock(ctx, (current) => {
-    checkRetentionChange(current, next, nowMs, bypass);
-    const { mode: _, retainUntilMs: __, ...rest } = current;
-    return { ...rest, ...next };
-  });
+  return changeLock(ctx, { retention: retentionFromXml(await readSmallBody(ctx), ctx.req.nowMs) }, bypass);
 }
 
 export async function getObjectRetention(ctx: S3Context) {
-  const { lock, headers } = await lockOf(ctx);
+  const { lock, headers } = await readLock(ctx);
   if (lock.mode === undefined) throw noLockConfiguration();
   return xmlResponse(retentionXml(lock), 200, headers);
 }
 
 export async function putObjectLegalHold(ctx: S3Context) {
   const on = legalHoldFromXml(await readSmallBody(ctx));
-  return changeLock(ctx, (current) => ({ ...current, legalHold: on }));
+  return changeLock(ctx, { legalHold: on });
 }
 
 export async function getObjectLegalHold(ctx: S3Context) {
-  const { lock, headers } = await lockOf(ctx);
+  const { lock, headers } = await readLock(ctx);
   if (lock.legalHold === undefined) throw noLockConfiguration();
   return xmlResponse(legalHoldXml(lock.legalHold), 200, headers);
 }
@@ -107,10 +101,17 @@ export async function writeLock(ctx: S3Context, bucket: string, bodyChecked: boo
     if (requested !== undefined) throw new S3Error("InvalidRequest", "Bucket is missing ObjectLockConfiguration");
     return undefined;
   }
-  if (bodyChecked && (requested !== undefined || objectLock.defaultRetention !== undefined)) {
-    requireIntegrityHeader(headers, "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters");
-  }
+  if (bodyChecked) requireLockIntegrity(headers, "Put Object", requested, objectLock);
   return requested;
+}
+
+/**
+ * S3 asks an integrity header of a request that carries a version's bytes (PutObject; each
+ * UploadPart, "Put Part") when the version gets a lock, its own (`requested`) or its bucket's default.
+ */
+export function requireLockIntegrity(headers: Record<string, string>, request: "Put Object" | "Put Part", requested: ObjectLock | undefined, bucketLock: BucketInfo["objectLock"]): void {
+  if (requested === undefined && bucketLock?.defaultRetention === undefined) return;
+  requireIntegrityHeader(headers, `Content-MD5 OR x-amz-checksum- HTTP header is required for ${request} requests with Object Lock parameters`);
 }
 
 /**

@@ -17,6 +17,7 @@ import type { S3Context } from "./context.ts";
 import { formConditionValues } from "../access.ts";
 import { writtenVersionHeader } from "./versioning.ts";
 import { writeLock } from "./object-lock.ts";
+import { attachedActions } from "../access.ts";
 
 /** What S3 reads of a form before its file: at most this many bytes, part headers included. */
 export const formFieldBytesMax = 20 * 1024;
@@ -61,7 +62,8 @@ export async function postObject(ctx: S3Context): Promise<S3Response> {
   // reading the form's fields where a PUT's would read headers
   const values = formConditionValues(ctx.access.values, signer !== undefined, headers);
   const access = ctx.policies.accessFor(signer === undefined ? undefined : ctx.formAuth.signerOf(signer), values);
-  await access.check(fields.has("tagging") ? ["s3:PutObject", "s3:PutObjectTagging"] : ["s3:PutObject"], req.bucket, key);
+  const actions = new Set(["s3:PutObject", ...attachedActions(headers), ...(fields.has("tagging") ? ["s3:PutObjectTagging"] : [])]);
+  await access.check([...actions], req.bucket, key);
 
   refuseCustomerKeys(headers);
   checkWriteHeaders(headers, ctx.backend.encryptedAtRest);

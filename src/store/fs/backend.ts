@@ -47,8 +47,8 @@ import { MultipartStore } from "./multipart.ts";
 import { objectReader } from "./read.ts";
 import { type CachedObject, RowCache } from "./row-cache.ts";
 import { sealIdBytes, type Sealing } from "./sealing.ts";
-import { markerHeaders, newVersionId, Versions, type VersionRow } from "./versions.ts";
-import { checkRemovable, lockOfNewVersion } from "../locks.ts";
+import { isVersion, markerHeaders, newVersionId, Versions, type VersionRow } from "./versions.ts";
+import { changedLock, checkRemovable, lockOfNewVersion, type LockChange } from "../locks.ts";
 
 /**
  * Objects up to this size live inside their metadata row: one group-committed WAL fsync makes
@@ -255,12 +255,16 @@ export class FsBackend implements Backend {
         const meta: ObjectMeta = {
           ...decided.meta,
           versionId: versioning === "Enabled" ? newVersionId() : undefined,
-          lock: lockOfNewVersion(decided.meta.lock, objectLock?.defaultRetention, decided.meta.lastModifiedMs),
+          lock: lockOfNewVersion(decided.meta.lock, objectLock, decided.meta.lastModifiedMs),
         };
         precondition?.(current ? objectMetaOf(current) : undefined, meta);
         // In a versioned bucket the version replaced is kept, unless it is the null version a
         // suspended bucket's write replaces.
-        if (versioning === undefined) superseded = current ? blobIdsOf(current) : [];
+        if (versioning === undefined) {
+          // (no version here can be locked: a lock needs a bucket with Object Lock, which stays versioned)
+          if (current) checkRemovable(lockOf(current), meta.lastModifiedMs, false);
+          superseded = current ? blobIdsOf(current) : [];
+        }
         else superseded = this.versions.makeWay(bucket, key, current, versioning, meta.lastModifiedMs);
         const columns = [meta.sizeBytes, meta.etag, meta.lastModifiedMs, meta.partsCount,
           JSON.stringify(meta.headers), JSON.stringify(meta.userMeta), JSON.stringify(decided.segments),
@@ -301,8 +305,8 @@ export class FsBackend implements Backend {
     return this.setVersionColumn(bucket, key, versionId, "tags", () => JSON.stringify(tags));
   }
 
-  async setObjectLock(bucket: string, key: string, versionId: string | undefined, change: (current: ObjectLock) => ObjectLock): Promise<string | undefined> {
-    return this.setVersionColumn(bucket, key, versionId, "lock", (row) => lockColumn(change(lockOf(row) ?? {})));
+  async setObjectLock(bucket: string, key: string, versionId: string | undefined, change: LockChange, options: { nowMs: number; bypassGovernance: boolean }): Promise<string | undefined> {
+    return this.setVersionColumn(bucket, key, versionId, "lock", (row) => lockColumn(changedLock(lockOf(row) ?? {}, change, options.nowMs, options.bypassGovernance)));
   }
 
   /** Rewrites one JSON column of a version (current or noncurrent) inside a commit; resolves to its id. */
@@ -350,7 +354,7 @@ export class FsBackend implements Backend {
     { versionId, precondition, bypassGovernance = false }: DeleteOptions,
   ): { outcome: DeleteOutcome; removed: string[] } {
     const current = this.objectMetaRow(bucket, key);
-    if (versionId !== undefined && (current === null || (current.version_id ?? "null") !== versionId)) {
+    if (versionId !== undefined && (current === null || !isVersion(current, versionId))) {
       // a noncurrent version or a delete marker
       const row = this.versions.find(bucket, key, versionId);
       const meta = row === null || row.delete_marker === 1 ? undefined : objectMetaOf(row);
@@ -488,7 +492,7 @@ export class FsBackend implements Backend {
       if (current === null) throw noSuchKey(key, this.versions.currentMarker(bucket, key));
       return { current };
     }
-    if (current !== null && (current.version_id ?? "null") === versionId) return { current };
+    if (current !== null && isVersion(current, versionId)) return { current };
     const row = this.versions.find(bucket, key, versionId);
     if (row === null) throw noSuchVersion(key, versionId);
     if (row.delete_marker === 1) {

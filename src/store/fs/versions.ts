@@ -40,6 +40,9 @@ export function newVersionId(): string {
 /** "null" names the null version, stored as NULL. */
 const storedId = (versionId: string): string | null => (versionId === "null" ? null : versionId);
 
+/** Whether a row (of either table) is the version `versionId` names. */
+export const isVersion = (row: { version_id: string | null }, versionId: string): boolean => row.version_id === storedId(versionId);
+
 /**
  * What a read that finds a delete marker answers with besides its error: that it is one, and its
  * id; a marker named by its id (405) also tells when it was made and what can be done to it.
