@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash, randomBytes } from "node:crypto";
+import { expect } from "bun:test";
 import { accessKey, region, secretKey } from "../support/server.ts";
 
 export const installHint = "install the real clients with: apt-get install -y awscli python3-boto3 python3-requests s3cmd rclone chromium prometheus";
@@ -162,4 +163,26 @@ export async function requireModule<T>(name: string): Promise<T> {
   } catch (e) {
     throw new Error(`${name} is missing (${(e as Error).message}): install it with: npm i -D ${name}`);
   }
+}
+
+/**
+ * The AWS CLI against one server (given late: tests start it in beforeAll): `aws` runs any command,
+ * `api` an `s3api` call that must succeed (its JSON output, {} when it prints nothing), `apiFails`
+ * one that must fail (its stderr).
+ */
+export function awsCli(endpoint: () => string, tmp: () => TempDir) {
+  const aws = (...args: string[]) => run([...awsArgs(endpoint()), ...args], { env: clientEnv(tmp()), timeoutMs: 60_000 });
+  return {
+    aws,
+    api: async (...args: string[]): Promise<any> => {
+      const r = await aws("s3api", ...args, "--output", "json");
+      expect(r.code, r.describe).toBe(0);
+      return r.stdout.trim() === "" ? {} : JSON.parse(r.stdout);
+    },
+    apiFails: async (...args: string[]): Promise<string> => {
+      const r = await aws("s3api", ...args);
+      expect(r.code, r.describe).not.toBe(0);
+      return r.stderr;
+    },
+  };
 }

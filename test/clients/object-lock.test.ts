@@ -10,7 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startS3d, type TestServer } from "../support/server.ts";
-import { awsArgs, clientEnv, makeTempDir, requireExecutable, run, s3cmdArgs, whichOnPath, writeRandomFile, type TempDir } from "./helpers.ts";
+import { awsCli, clientEnv, makeTempDir, requireExecutable, run, s3cmdArgs, whichOnPath, writeRandomFile, type TempDir } from "./helpers.ts";
 
 const lockedMessage = "Access Denied because object protected by object lock.";
 const dayMs = 86_400_000;
@@ -27,21 +27,14 @@ afterAll(async () => {
   tmp?.remove();
 });
 
-const aws = (...args: string[]) => run([...awsArgs(server.endpoint), ...args], { env: clientEnv(tmp), timeoutMs: 60_000 });
-
-/** An `aws s3api` call that must succeed: its JSON output ({} when it prints nothing). */
-async function api(...args: string[]): Promise<any> {
-  const r = await aws("s3api", ...args, "--output", "json");
-  expect(r.code, r.describe).toBe(0);
-  return r.stdout.trim() === "" ? {} : JSON.parse(r.stdout);
-}
+const cli = awsCli(() => server.endpoint, () => tmp);
+const { aws, api } = cli;
 
 /** An `aws s3api` call that must fail with `code`: its message. */
 async function apiFails(code: string, ...args: string[]): Promise<string> {
-  const r = await aws("s3api", ...args);
-  expect(r.code, r.describe).not.toBe(0);
-  const m = /An error occurred \(([^)]*)\) when calling the \w+ operation: (.*)/.exec(r.stderr);
-  expect(m?.[1], r.describe).toBe(code);
+  const stderr = await cli.apiFails(...args);
+  const m = /An error occurred \(([^)]*)\) when calling the \w+ operation: (.*)/.exec(stderr);
+  expect(m?.[1], stderr).toBe(code);
   return m![2]!.trim();
 }
 

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { accessKey, secretKey, startS3d, type TestServer } from "../support/server.ts";
-import { awsArgs, clientEnv, makeTempDir, requireExecutable, run, sha256, whichOnPath, type TempDir } from "./helpers.ts";
+import { awsCli, clientEnv, makeTempDir, requireExecutable, run, sha256, whichOnPath, type TempDir } from "./helpers.ts";
 
 /** The form of the ids s3d makes (AWS's are opaque too: never "null", never empty). */
 const versionIdPattern = /^[A-Za-z0-9._]{32}$/;
@@ -27,23 +27,7 @@ afterAll(async () => {
   tmp?.remove();
 });
 
-function aws(...args: string[]) {
-  return run([...awsArgs(server.endpoint), ...args], { env: clientEnv(tmp), timeoutMs: 60_000 });
-}
-
-/** An `aws s3api` call that must succeed: its JSON output ({} when it prints nothing). */
-async function api(...args: string[]): Promise<any> {
-  const r = await aws("s3api", ...args, "--output", "json");
-  expect(r.code, r.describe).toBe(0);
-  return r.stdout.trim() === "" ? {} : JSON.parse(r.stdout);
-}
-
-/** An `aws s3api` call that must fail: its stderr. */
-async function apiFails(...args: string[]): Promise<string> {
-  const r = await aws("s3api", ...args);
-  expect(r.code, r.describe).not.toBe(0);
-  return r.stderr;
-}
+const { aws, api, apiFails } = awsCli(() => server.endpoint, () => tmp);
 
 const setVersioning = (bucket: string, status: "Enabled" | "Suspended") =>
   api("put-bucket-versioning", "--bucket", bucket, "--versioning-configuration", `Status=${status}`);
