@@ -11,6 +11,7 @@ import { assert } from "../util/assert.ts";
 import { S3Error, type S3ErrorCode } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { Counter, Gauge, type MetricFamily } from "../util/metrics.ts";
+import { removable } from "../store/locks.ts";
 import { listKeysMax, type Backend, type ListedObject, type ListedVersion, type ObjectMeta, type VersionState } from "../store/backend.ts";
 import { expiryOf, hasActions, lifecycleConfigName, parseStoredLifecycle, prefixesToScan, uploadAbortOf, versionExpiryOf, type LifecycleRule, type VersionSubject } from "./lifecycle.ts";
 
@@ -215,7 +216,8 @@ export class LifecycleRunner {
         // (a delete marker has no tags; a version's are read only where they decide)
         const subject: VersionSubject = { ...v, tags: v.deleteMarker ? {} : undefined, newerNoncurrent, lone };
         const expiry = versionExpiryOf(rules, subject);
-        if (expiry !== undefined && (expiry === "unknown" || expiry.atMs <= nowMs)) due.push([v, subject]);
+        // (a version Object Lock keeps waits for its lock to end without costing a commit a pass)
+        if (expiry !== undefined && (expiry === "unknown" || expiry.atMs <= nowMs) && removable(v.lock, nowMs, false)) due.push([v, subject]);
       };
       for (const v of page.versions) {
         if (v.key !== key) {

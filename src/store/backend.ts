@@ -151,6 +151,8 @@ export interface ListedVersion extends ListedObject {
   deleteMarker: boolean;
   /** when a newer version took its place; undefined for the latest */
   noncurrentSinceMs: number | undefined;
+  /** its Object Lock, if it has one (not shown by ListObjectVersions: lifecycle passes read it) */
+  lock?: ObjectLock;
 }
 
 export interface ListVersionsQuery {

@@ -51,9 +51,12 @@ export function changedLock(current: ObjectLock, change: LockChange, nowMs: numb
  * answers (it binds the root user too).
  */
 export function checkRemovable(lock: ObjectLock | undefined, nowMs: number, bypassGovernance: boolean): void {
-  if (lock === undefined) return;
+  if (!removable(lock, nowMs, bypassGovernance)) throw new S3Error("AccessDenied", "Access Denied because object protected by object lock.");
+}
+
+/** Whether Object Lock lets a version go (see checkRemovable). */
+export function removable(lock: ObjectLock | undefined, nowMs: number, bypassGovernance: boolean): boolean {
+  if (lock === undefined) return true;
   const retained = lock.retainUntilMs !== undefined && lock.retainUntilMs > nowMs;
-  if (lock.legalHold === true || (retained && (lock.mode === "COMPLIANCE" || !bypassGovernance))) {
-    throw new S3Error("AccessDenied", "Access Denied because object protected by object lock.");
-  }
+  return !(lock.legalHold === true || (retained && (lock.mode === "COMPLIANCE" || !bypassGovernance)));
 }

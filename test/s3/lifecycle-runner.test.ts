@@ -277,7 +277,11 @@ test("versioned with Object Lock: a locked noncurrent version outlives its rule,
   await backend.putObject("locked", "k", bodyOf(new Uint8Array(20)), attrs(), t0);
   const listed = async () => (await backend.listObjectVersions("locked", { prefix: "", delimiter: "", keyMarker: "", versionIdMarker: "", maxKeys: 10 })).versions.map((v) => v.versionId);
   nowMs = Date.parse("2026-12-10T00:00:00Z");
+  // (skipped by the listing's lock: no write, not even a refused one, is committed for it)
+  const writes = () => backend.metrics().find((m) => m.name === "s3d_metadata_writes_total")!.render();
+  const before = writes();
   expect((await runner().scan()).removedVersions).toBe(0);
+  expect(writes()).toBe(before);
   expect(await listed()).toContain(old.versionId);
   expect(logged.some((l) => JSON.parse(l).level === "warn")).toBe(false);
   nowMs = until;

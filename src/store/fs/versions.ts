@@ -68,7 +68,7 @@ export class Versions {
     /** called before a key's `objects` row changes or goes (the row cache drops it) */
     private readonly objectRowChanging: (bucket: string, key: string) => void,
   ) {
-    const columns = "CAST(key AS TEXT) AS key, key AS keyBlob, version_id, size, etag, modified_ms";
+    const columns = "CAST(key AS TEXT) AS key, key AS keyBlob, version_id, size, etag, modified_ms, lock";
     const current = `${columns}, '${currentSub}' AS sub, 0 AS delete_marker, NULL AS noncurrent_ms FROM objects`;
     const noncurrent = `${columns}, printf('1%015d', ${seqCeiling} - seq) AS sub, delete_marker, noncurrent_ms FROM versions`;
     const range = "bucket = ? AND key > ? AND key >= ? AND key < ?";
@@ -277,6 +277,7 @@ interface ListedRow {
   size: number;
   etag: string;
   modified_ms: number;
+  lock: string | null;
 }
 
 const seqOfSub = (sub: string) => seqCeiling - Number(sub.slice(1));
@@ -303,6 +304,7 @@ function listedVersionOf(row: ListedRow): ListedVersion {
     sizeBytes: row.size,
     etag: row.etag,
     lastModifiedMs: row.modified_ms,
+    ...(row.lock === null ? {} : { lock: lockOf(row) }),
   };
 }
 
