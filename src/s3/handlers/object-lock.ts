@@ -19,7 +19,7 @@ import {
 import { emptyResponse, xmlResponse } from "../respond.ts";
 import type { S3Context } from "./context.ts";
 import { readSmallBody, requireIntegrityHeader } from "./small-body.ts";
-import { versionHeader, versionParam } from "./versioning.ts";
+import { versionHeader, versionParam, versionRead } from "./versioning.ts";
 
 /** PutObjectLockConfiguration: enables Object Lock (versioning must be Enabled) and sets or removes the default retention. */
 export async function putObjectLockConfiguration(ctx: S3Context) {
@@ -48,9 +48,8 @@ async function requireObjectLock(ctx: S3Context): Promise<void> {
 /** A version's Object Lock, read for GetObjectRetention and GetObjectLegalHold. */
 async function readLock(ctx: S3Context): Promise<{ lock: ObjectLock; headers: Record<string, string> }> {
   await requireObjectLock(ctx);
-  const reader = await ctx.backend.openObject(ctx.req.bucket, ctx.req.key, await versionParam(ctx));
-  reader.close();
-  return { lock: reader.meta.lock ?? {}, headers: await versionHeader(ctx, ctx.req.bucket, reader.meta.versionId) };
+  const { meta, headers } = await versionRead(ctx);
+  return { lock: meta.lock ?? {}, headers };
 }
 
 const noLockConfiguration = () => new S3Error("NoSuchObjectLockConfiguration", "The specified object does not have a ObjectLock configuration");

@@ -14,7 +14,7 @@ import { ownerOnlyAcl, type S3Context } from "./context.ts";
 import { markerParam, maxParam } from "./list.ts";
 import { readSmallBody, requireIntegrityHeader } from "./small-body.ts";
 import { expirationHeaders } from "./lifecycle.ts";
-import { canNameVersions, versionHeader, versionParam, writtenVersionHeader } from "./versioning.ts";
+import { canNameVersions, versionHeader, versionParam, versionRead, writtenVersionHeader } from "./versioning.ts";
 import { bypassGovernance, writeLock } from "./object-lock.ts";
 
 /** The body of an upload (PutObject, UploadPart), verified against what the client declared. */
@@ -201,15 +201,13 @@ function objectPartsXml(headers: Record<string, string>, reader: ObjectReader) {
 
 /** An object's ACL: its owner's, as every s3d object's (no ACLs, BucketOwnerEnforced). */
 export async function getObjectAcl(ctx: S3Context) {
-  const reader = await ctx.backend.openObject(ctx.req.bucket, ctx.req.key, await versionParam(ctx));
-  reader.close();
-  return xmlResponse(ownerOnlyAcl(ctx), 200, await versionHeader(ctx, ctx.req.bucket, reader.meta.versionId));
+  const { headers } = await versionRead(ctx);
+  return xmlResponse(ownerOnlyAcl(ctx), 200, headers);
 }
 
 export async function getObjectTagging(ctx: S3Context) {
-  const reader = await ctx.backend.openObject(ctx.req.bucket, ctx.req.key, await versionParam(ctx));
-  reader.close();
-  return xmlResponse(tagsXml(reader.meta.tags), 200, await versionHeader(ctx, ctx.req.bucket, reader.meta.versionId));
+  const { meta, headers } = await versionRead(ctx);
+  return xmlResponse(tagsXml(meta.tags), 200, headers);
 }
 
 export async function putObjectTagging(ctx: S3Context) {

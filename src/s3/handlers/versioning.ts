@@ -1,6 +1,6 @@
 /** Bucket versioning: Put/GetBucketVersioning, and the version headers every object operation answers with. */
 import { S3Error } from "../../errors.ts";
-import { isVersionId, type VersioningStatus } from "../../store/backend.ts";
+import { isVersionId, type ObjectMeta, type VersioningStatus } from "../../store/backend.ts";
 import { emptyResponse, xmlResponse } from "../respond.ts";
 import { childNames, childText, malformedXml, parseXmlBody, s3Xmlns, x } from "../xml.ts";
 import type { S3Context } from "./context.ts";
@@ -59,6 +59,13 @@ export async function versionParam(ctx: S3Context): Promise<string | undefined> 
   const versionId = ctx.req.params.get("versionId");
   if (versionId !== undefined) await checkVersionIn(ctx, ctx.req.bucket, versionId);
   return versionId;
+}
+
+/** The metadata of the version a request names (or of the current one), with the version header its answer carries. */
+export async function versionRead(ctx: S3Context): Promise<{ meta: ObjectMeta; headers: Record<string, string> }> {
+  const reader = await ctx.backend.openObject(ctx.req.bucket, ctx.req.key, await versionParam(ctx));
+  reader.close();
+  return { meta: reader.meta, headers: await versionHeader(ctx, ctx.req.bucket, reader.meta.versionId) };
 }
 
 /** Refuses a version id other than "null" for a bucket never versioned (InvalidArgument, as S3). */
