@@ -36,6 +36,11 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return Buffer.compare(a, b);
 }
 
+/** Whether a key (as bytes) lies in [prefixBytes, prefixEnd): starts with the prefix `cursorPastPrefix` ends. */
+export function inKeyRange(keyBytes: Uint8Array, prefixBytes: Uint8Array, prefixEnd: Uint8Array): boolean {
+  return compareBytes(keyBytes, prefixBytes) >= 0 && compareBytes(keyBytes, prefixEnd) < 0;
+}
+
 /** The cursor that skips every key starting with `prefix`. */
 export function cursorPastPrefix(prefix: string): ListCursor {
   const bytes = utf8(prefix);

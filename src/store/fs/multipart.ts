@@ -21,7 +21,7 @@ import {
   type UploadChecksum,
   type UploadInfo,
 } from "../backend.ts";
-import { cursorPastPrefix, listEntries, utf8, type ListCursor } from "../listing.ts";
+import { cursorPastPrefix, inKeyRange, listEntries, utf8, type ListCursor } from "../listing.ts";
 import type { BlobStore } from "./blobs.ts";
 import { NotDurableError, type Committer } from "./committer.ts";
 import { attributesOf, keyBytes, keyText, lockColumn, type PartRow, type Segment, type UploadRow } from "./db.ts";
@@ -195,19 +195,25 @@ export class MultipartStore {
     this.requireBucket(bucket);
     const prefixBytes = utf8(query.prefix);
     const prefixEnd = cursorPastPrefix(query.prefix).keyBytes;
-    const scan = this.db.query<UploadRow, [string, Uint8Array, Uint8Array, string, Uint8Array, Uint8Array, number]>(
-      `SELECT * FROM uploads WHERE bucket = ? AND (key > ? OR (key = ? AND upload_id > ?))
-       AND key >= ? AND key < ? ORDER BY key, upload_id LIMIT ?`,
+    // The rest of the cursor's key, then the keys after it: each a seek on uploads_by_key (one
+    // query with the cursor in an OR read every upload before it, on every page).
+    const restOfKey = this.db.query<UploadRow, [string, Uint8Array, string, number]>(
+      "SELECT * FROM uploads WHERE bucket = ? AND key = ? AND upload_id > ? ORDER BY upload_id LIMIT ?",
     );
+    const keysAfter = this.db.query<UploadRow, [string, Uint8Array, Uint8Array, Uint8Array, number]>(
+      "SELECT * FROM uploads WHERE bucket = ? AND key > ? AND key >= ? AND key < ? ORDER BY key, upload_id LIMIT ?",
+    );
+    const scan = (after: ListCursor, limit: number): UploadRow[] => {
+      const rows = after.sub !== afterEveryUploadId && inKeyRange(after.keyBytes, prefixBytes, prefixEnd) ? restOfKey.all(bucket, after.keyBytes, after.sub, limit) : [];
+      if (rows.length < limit) rows.push(...keysAfter.all(bucket, after.keyBytes, prefixBytes, prefixEnd, limit - rows.length));
+      return rows;
+    };
     const start: ListCursor = {
       keyBytes: utf8(query.keyMarker),
       sub: query.uploadIdMarker !== "" ? query.uploadIdMarker : afterEveryUploadId,
     };
     const result = listEntries(
-      (after, limit) =>
-        scan
-          .all(bucket, after.keyBytes, after.keyBytes, after.sub, prefixBytes, prefixEnd, limit)
-          .map((row) => ({ ...uploadInfoOf(row), sub: row.upload_id })),
+      (after, limit) => scan(after, limit).map((row) => ({ ...uploadInfoOf(row), sub: row.upload_id })),
       { prefix: query.prefix, delimiter: query.delimiter, start, maxEntries: query.maxUploads },
     );
     const uploads: UploadInfo[] = [];

@@ -14,7 +14,7 @@
 import type { Database } from "bun:sqlite";
 import { randomBytes } from "node:crypto";
 import type { ListedVersion, ListVersionsPage, ListVersionsQuery, VersioningStatus, VersionState } from "../backend.ts";
-import { compareBytes, cursorPastPrefix, listEntries, utf8, type ListCursor } from "../listing.ts";
+import { compareBytes, cursorPastPrefix, inKeyRange, listEntries, utf8, type ListCursor } from "../listing.ts";
 import { checkRemovable } from "../locks.ts";
 import { blobIdsOf, keyBytes, lockOf, segmentsOf, type ObjectMetaRow, type ObjectRow } from "./db.ts";
 
@@ -210,14 +210,13 @@ export class Versions {
   list(bucket: string, query: ListVersionsQuery): ListVersionsPage {
     const prefixBytes = utf8(query.prefix);
     const prefixEnd = cursorPastPrefix(query.prefix).keyBytes;
-    const inPrefix = (keyBytes: Uint8Array) => compareBytes(keyBytes, prefixBytes) >= 0 && compareBytes(keyBytes, prefixEnd) < 0;
     const start: ListCursor = { keyBytes: utf8(query.keyMarker), sub: this.startSub(bucket, query) };
     const result = listEntries(
       (after, limit) => {
         // The rest of the cursor's key, then the keys after it: each part a seek on an index (one
         // query over both with the cursor as an OR read every row before the cursor, on every page).
         const rest: ListedRow[] = [];
-        if (after.sub !== afterEverySub && after.keyBytes.length > 0 && inPrefix(after.keyBytes)) {
+        if (after.sub !== afterEverySub && inKeyRange(after.keyBytes, prefixBytes, prefixEnd)) {
           if (after.sub < currentSub) rest.push(...this.listing.currentAt.all(bucket, after.keyBytes));
           const seqBelow = after.sub > currentSub ? seqOfSub(after.sub) : Number.MAX_SAFE_INTEGER;
           rest.push(...this.listing.versionsAt.all(bucket, after.keyBytes, seqBelow, limit));
