@@ -177,6 +177,12 @@ export class BucketPolicies extends KeptConfigs<BucketPolicy> {
     this.blocks.forget(bucket);
   }
 
+  /** Stores the bucket's Block Public Access settings (undefined: removes them), then forgets what was kept. */
+  async storeBlock(bucket: string, document: string | undefined): Promise<void> {
+    await this.blocks.store(bucket, document);
+    this.forget(bucket);
+  }
+
   /** Whether a Block Public Access setting holds for the bucket: its own, or the server's. */
   async blocked(bucket: string, setting: "blockPublicPolicy" | "restrictPublicBuckets"): Promise<boolean> {
     return this.blockedServerWide || (await this.blocks.of(bucket))?.[setting] === true;

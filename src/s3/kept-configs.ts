@@ -37,6 +37,15 @@ export class KeptConfigs<T> {
     return this.kept.get(bucket) === null;
   }
 
+  /**
+   * Stores the bucket's document (undefined: removes it), then forgets the kept one: the way a
+   * handler changes a kept configuration, so that no change can leave a stale copy behind.
+   */
+  async store(bucket: string, document: string | undefined): Promise<void> {
+    await this.backend.setBucketConfig(bucket, this.name, document);
+    this.forget(bucket);
+  }
+
   /** After a bucket's configuration changed, or the bucket came or went. */
   forget(bucket: string): void {
     this.generation++;

@@ -31,8 +31,7 @@ export async function putBucketLifecycle(ctx: S3Context) {
   }
   await ctx.backend.headBucket(ctx.req.bucket);
   const config: LifecycleConfig = { rules: lifecycleFromXml(await readSmallBody(ctx), newRuleId), transitionMinimumSize };
-  await ctx.backend.setBucketConfig(ctx.req.bucket, lifecycleConfigName, JSON.stringify(config));
-  ctx.lifecycles.forget(ctx.req.bucket);
+  await ctx.lifecycles.store(ctx.req.bucket, JSON.stringify(config));
   return emptyResponse(200, { [transitionMinimumSizeHeader]: transitionMinimumSize });
 }
 
@@ -47,8 +46,7 @@ export async function getBucketLifecycle(ctx: S3Context) {
 
 /** DeleteBucketLifecycle: 204, whether or not the bucket had a configuration. */
 export async function deleteBucketLifecycle(ctx: S3Context) {
-  await ctx.backend.setBucketConfig(ctx.req.bucket, lifecycleConfigName, undefined);
-  ctx.lifecycles.forget(ctx.req.bucket);
+  await ctx.lifecycles.store(ctx.req.bucket, undefined);
   return emptyResponse(204);
 }
 

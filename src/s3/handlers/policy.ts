@@ -28,8 +28,7 @@ export async function putBucketPolicy(ctx: S3Context) {
   if (isPublic(policy) && (await ctx.policies.blocked(ctx.req.bucket, "blockPublicPolicy"))) {
     throw new S3Error("AccessDenied", `Not authorized to perform s3:PutBucketPolicy on resource "arn:aws:s3:::${ctx.req.bucket}" because public policies are blocked by the BlockPublicPolicy block public access setting.`);
   }
-  await ctx.backend.setBucketConfig(ctx.req.bucket, policyConfigName, policy.document);
-  ctx.policies.forget(ctx.req.bucket);
+  await ctx.policies.store(ctx.req.bucket, policy.document);
   return emptyResponse(204);
 }
 
@@ -41,8 +40,7 @@ export async function getBucketPolicy(ctx: S3Context) {
 
 /** DeleteBucketPolicy: 204, whether or not the bucket had one. */
 export async function deleteBucketPolicy(ctx: S3Context) {
-  await ctx.backend.setBucketConfig(ctx.req.bucket, policyConfigName, undefined);
-  ctx.policies.forget(ctx.req.bucket);
+  await ctx.policies.store(ctx.req.bucket, undefined);
   return emptyResponse(204);
 }
 

@@ -10,8 +10,7 @@ export async function putPublicAccessBlock(ctx: S3Context) {
   requireIntegrityHeader(ctx.req.headers);
   await ctx.backend.headBucket(ctx.req.bucket);
   const block = publicAccessBlockFromXml(await readSmallBody(ctx));
-  await ctx.backend.setBucketConfig(ctx.req.bucket, publicAccessBlockConfigName, JSON.stringify(block));
-  ctx.policies.forget(ctx.req.bucket);
+  await ctx.policies.storeBlock(ctx.req.bucket, JSON.stringify(block));
   return emptyResponse(200);
 }
 
@@ -26,7 +25,6 @@ export async function getPublicAccessBlock(ctx: S3Context) {
 
 /** DeletePublicAccessBlock: 204, whether or not the bucket had settings. */
 export async function deletePublicAccessBlock(ctx: S3Context) {
-  await ctx.backend.setBucketConfig(ctx.req.bucket, publicAccessBlockConfigName, undefined);
-  ctx.policies.forget(ctx.req.bucket);
+  await ctx.policies.storeBlock(ctx.req.bucket, undefined);
   return emptyResponse(204);
 }

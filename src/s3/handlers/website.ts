@@ -10,8 +10,7 @@ export async function putBucketWebsite(ctx: S3Context) {
   requireIntegrityHeader(ctx.req.headers);
   await ctx.backend.headBucket(ctx.req.bucket);
   const config = websiteFromXml(await readSmallBody(ctx));
-  await ctx.backend.setBucketConfig(ctx.req.bucket, websiteConfigName, JSON.stringify(config));
-  ctx.websites.forget(ctx.req.bucket);
+  await ctx.websites.store(ctx.req.bucket, JSON.stringify(config));
   return emptyResponse(200);
 }
 
@@ -23,7 +22,6 @@ export async function getBucketWebsite(ctx: S3Context) {
 
 /** DeleteBucketWebsite: 204, whether or not the bucket had a configuration. */
 export async function deleteBucketWebsite(ctx: S3Context) {
-  await ctx.backend.setBucketConfig(ctx.req.bucket, websiteConfigName, undefined);
-  ctx.websites.forget(ctx.req.bucket);
+  await ctx.websites.store(ctx.req.bucket, undefined);
   return emptyResponse(204);
 }
