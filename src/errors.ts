@@ -27,6 +27,7 @@ const statusByCode = {
   InvalidBucketName: 400,
   InvalidBucketState: 409,
   InvalidDigest: 400,
+  InvalidEncryptionAlgorithmError: 400,
   InvalidPart: 400,
   InvalidPartNumber: 416,
   InvalidPartOrder: 400,
@@ -106,6 +107,11 @@ export function requestTimedOut(): S3Error {
 }
 
 /** S3's answer for a version id that names no version of the key. */
+/** A read of an object sealed with a client's key (SSE-C) that does not give it. */
+export function customerKeyRequired(): S3Error {
+  return new S3Error("InvalidRequest", "The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.");
+}
+
 export function noSuchVersion(key: string, versionId: string): S3Error {
   return new S3Error("NoSuchVersion", "The specified version does not exist.", { Key: key, VersionId: versionId });
 }

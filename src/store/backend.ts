@@ -65,6 +65,19 @@ export interface ObjectAttributes {
   tags: Record<string, string>;
   /** Object Lock: what keeps this version from being removed (a bucket with Object Lock only) */
   lock?: ObjectLock;
+  /**
+   * SSE-C: the store's salted check of the key the client sealed this object (or upload) with;
+   * set by the store, never the key itself. Present exactly when the bytes need that key.
+   */
+  customerKeyCheck?: string;
+}
+
+/**
+ * SSE-C: the 256-bit key a client sends with each request for an object sealed with it. The store
+ * seals and opens that object's bytes with it and keeps only a salted check of it.
+ */
+export interface CustomerKey {
+  readonly key: Uint8Array;
 }
 
 export type LockMode = "GOVERNANCE" | "COMPLIANCE";
@@ -276,13 +289,17 @@ export interface Backend {
   /** Sets (or with undefined, removes) a bucket's configuration document. */
   setBucketConfig(bucket: string, name: string, value: string | undefined): Promise<void>;
 
-  putObject(bucket: string, key: string, body: IncomingBody, attrs: ObjectAttributes, nowMs: number, precondition?: Precondition): Promise<ObjectMeta>;
+  /** With `customerKey` the bytes are sealed with it (SSE-C), and the ETag is not their MD5. */
+  putObject(bucket: string, key: string, body: IncomingBody, attrs: ObjectAttributes, nowMs: number, precondition?: Precondition, customerKey?: CustomerKey): Promise<ObjectMeta>;
   /**
    * Opens the current version, or the one `versionId` names ("null" for the null version). A
    * current delete marker is NoSuchKey, one named MethodNotAllowed (both with the marker's
    * `x-amz-delete-marker` and `x-amz-version-id` headers); a version that does not exist NoSuchVersion.
+   * A version sealed with a customer key (SSE-C) opens with that key; without one only its
+   * metadata can be read (its bytes and parts: InvalidRequest), with another it is AccessDenied.
+   * A key given for a version not sealed with one is InvalidRequest.
    */
-  openObject(bucket: string, key: string, versionId?: string): Promise<ObjectReader>;
+  openObject(bucket: string, key: string, versionId?: string, customerKey?: CustomerKey): Promise<ObjectReader>;
   /** Replaces the tags of the current version, or of the one `versionId` names; resolves to the version's id. */
   setObjectTags(bucket: string, key: string, tags: Record<string, string>, versionId?: string): Promise<string | undefined>;
   /**
@@ -311,13 +328,14 @@ export interface Backend {
   /** Every version and delete marker: keys in order, each key's newest first. */
   listObjectVersions(bucket: string, query: ListVersionsQuery): Promise<ListVersionsPage>;
 
-  createMultipartUpload(bucket: string, key: string, attrs: ObjectAttributes, nowMs: number, checksum?: UploadChecksum): Promise<string>;
+  /** With `customerKey`, every part must come with that key, and the object is sealed with it. */
+  createMultipartUpload(bucket: string, key: string, attrs: ObjectAttributes, nowMs: number, checksum?: UploadChecksum, customerKey?: CustomerKey): Promise<string>;
   /**
    * What an upload was created with that its parts must honour (NoSuchUpload when it does not
    * exist): its checksum, and its Object Lock (each part then needs an integrity header).
    */
   uploadSettings(bucket: string, key: string, uploadId: string): Promise<{ checksum?: UploadChecksum; lock?: ObjectLock }>;
-  uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: IncomingBody, nowMs: number): Promise<PartInfo>;
+  uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: IncomingBody, nowMs: number, customerKey?: CustomerKey): Promise<PartInfo>;
   completeMultipartUpload(bucket: string, key: string, uploadId: string, parts: CompletedPart[], nowMs: number, precondition?: Precondition): Promise<ObjectMeta>;
   abortMultipartUpload(bucket: string, key: string, uploadId: string): Promise<void>;
   listParts(bucket: string, key: string, uploadId: string, partNumberMarker: number, maxParts: number): Promise<ListPartsPage>;

@@ -447,7 +447,7 @@ test("fs blobs: sealed blobs, written directly or not, read back exactly; owned 
 /** A blob's plaintext, read whole. */
 async function readBlob(blobs: BlobStore, id: string, lengthBytes: number): Promise<Buffer> {
   const read: Uint8Array[] = [];
-  for await (const chunk of blobs.readSegment(id, lengthBytes, 0, lengthBytes)) read.push(chunk);
+  for await (const chunk of blobs.segmentReader(blobs.sealing)(id, lengthBytes, 0, lengthBytes)) read.push(chunk);
   return Buffer.concat(read);
 }
 

@@ -9,7 +9,7 @@ import { bodyOf, randomBytesSeeded } from "./contract.ts";
 function entry(key: string, inlineBytes: number): CachedObject {
   const inline = inlineBytes > 0 ? new Uint8Array(inlineBytes) : null;
   return {
-    row: { key: Buffer.from(key), size: inlineBytes, etag: "e", modified_ms: 0, parts_count: 0, headers: "{}", user_meta: "{}", segments: "[]", tags: "{}", checksum: null, inline, version_id: null, lock: null },
+    row: { key: Buffer.from(key), size: inlineBytes, etag: "e", modified_ms: 0, parts_count: 0, headers: "{}", user_meta: "{}", segments: "[]", tags: "{}", checksum: null, inline, version_id: null, lock: null, customer_key: null },
     meta: { key, sizeBytes: inlineBytes, etag: "e", lastModifiedMs: 0, partsCount: 0, headers: { "content-type": "x/y" }, userMeta: {}, tags: { t: "1" } },
     segments: [],
   };

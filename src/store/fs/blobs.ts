@@ -57,15 +57,15 @@ export class BlobStore {
   /** Blobs being kept as spares or unlinked. */
   private retiring = new Set<Promise<void>>();
 
-  /** Reads plaintext ranges of blobs, opening sealed fragments when there is a key. */
-  readonly readSegment: SegmentReader;
+  private readonly pathOf = (id: string) => this.path(id);
 
   /** Whether large blobs are written with O_DIRECT (blob-sinks.ts); false where the filesystem refuses it. */
   readonly directWrites: boolean;
 
   constructor(
     readonly root: string,
-    private readonly sealing?: Sealing,
+    /** the data dir's, when it is encrypted */
+    readonly sealing?: Sealing,
     directWrites = true,
   ) {
     mkdirSync(root, { recursive: true });
@@ -81,8 +81,11 @@ export class BlobStore {
     }
     fsyncDirectory(root);
     this.directWrites = directWrites && directWritesWork(root);
-    const pathOf = (id: string) => this.path(id);
-    this.readSegment = sealing ? sealedSegmentReader(sealing, pathOf) : plainSegmentReader(pathOf);
+  }
+
+  /** Reads plaintext ranges of blobs sealed with `sealing` (a client's key: SSE-C), or plain ones. */
+  segmentReader(sealing: Sealing | undefined): SegmentReader {
+    return sealing ? sealedSegmentReader(sealing, this.pathOf) : plainSegmentReader(this.pathOf);
   }
 
   newId(): string {
@@ -101,8 +104,9 @@ export class BlobStore {
    * the sealer hands back ciphertext and tag pieces that are written like plain chunks.
    * `chunksOwned`: the body's chunks are this writer's alone (IncomingBody.chunksOwned), so each
    * is handed back to the allocator once written or copied (by the sink) or sealed (by the sealer).
+   * `sealing`: the data dir's, unless the blob is sealed with a client's key (SSE-C).
    */
-  async write(id: string, body: ReadableStream<Uint8Array>, declaredBytes?: number, chunksOwned = false): Promise<number> {
+  async write(id: string, body: ReadableStream<Uint8Array>, declaredBytes?: number, chunksOwned = false, sealing = this.sealing): Promise<number> {
     const path = this.path(id);
     const direct = this.directWrites && declaredBytes !== undefined && declaredBytes >= directBlobBytesMin;
     const overwriting = declaredBytes !== undefined && declaredBytes >= spareBlobBytesMin && (await this.renameSpare(declaredBytes, path));
@@ -112,7 +116,7 @@ export class BlobStore {
     const directoryFlush = settledLater(fsyncDirectoryAsync(join(this.root, id.slice(0, 2))));
     // Sealed, the sealer releases the body's chunks once it has sealed them, and the sink writes the
     // sealer's ciphertext pieces, which are left to the collector (releasing them too gained nothing).
-    const sealer = this.sealing?.streamSealer(Buffer.from(id, "hex"), chunksOwned);
+    const sealer = sealing?.streamSealer(Buffer.from(id, "hex"), chunksOwned);
     const releaseChunks = chunksOwned && sealer === undefined;
     const sink: BlobSink = direct ? new DirectSink(file, releaseChunks, overwriting) : new PageCacheSink(file, releaseChunks, overwriting);
     let sizeBytes = 0;

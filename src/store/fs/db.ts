@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS objects (
   inline BLOB,
   version_id TEXT,
   lock TEXT,
+  customer_key TEXT,
   PRIMARY KEY (bucket, key)
 );
 CREATE TABLE IF NOT EXISTS versions (
@@ -61,6 +62,7 @@ CREATE TABLE IF NOT EXISTS versions (
   checksum TEXT,
   inline BLOB,
   lock TEXT,
+  customer_key TEXT,
   PRIMARY KEY (bucket, key, seq)
 );
 CREATE INDEX IF NOT EXISTS versions_by_id ON versions (bucket, key, version_id);
@@ -75,7 +77,8 @@ CREATE TABLE IF NOT EXISTS uploads (
   user_meta TEXT NOT NULL,
   tags TEXT NOT NULL DEFAULT '{}',
   checksum TEXT,
-  lock TEXT
+  lock TEXT,
+  customer_key TEXT
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS uploads_by_key ON uploads (bucket, key, upload_id);
 CREATE TABLE IF NOT EXISTS parts (
@@ -110,6 +113,8 @@ export interface ObjectRow {
   version_id: string | null;
   /** JSON ObjectLock, or null */
   lock: string | null;
+  /** SSE-C: the check of the key the bytes are sealed with (customer-keys.ts), or null */
+  customer_key: string | null;
 }
 
 export interface UploadRow {
@@ -124,6 +129,8 @@ export interface UploadRow {
   checksum: string | null;
   /** JSON ObjectLock the completed object gets, or null */
   lock: string | null;
+  /** SSE-C: the check of the key every part must come with, or null */
+  customer_key: string | null;
 }
 
 export interface PartRow {
@@ -162,9 +169,9 @@ function setUp(db: Database): Database {
   db.run(`PRAGMA cache_size = -${metadataCacheKiB}`);
   db.run(schema);
   rebuildObjectsAsRowidTable(db);
-  // columns added since data dirs were first made: versions, then Object Lock
+  // columns added since data dirs were first made: versions, then Object Lock, then SSE-C
   addColumn(db, "objects", "version_id");
-  for (const table of ["objects", "versions", "uploads"]) addColumn(db, table, "lock");
+  for (const table of ["objects", "versions", "uploads"]) for (const column of ["lock", "customer_key"]) addColumn(db, table, column);
   // The log left by the last run, copied into the database now: the next commit then writes over
   // it from its start instead of growing the file, which a disk full from outside would refuse.
   try {
@@ -231,7 +238,7 @@ export const keyBytes = utf8;
 /** An object row without its inline bytes: what listings and commits read. */
 export type ObjectMetaRow = Omit<ObjectRow, "inline">;
 /** The columns of an ObjectMetaRow: selecting them leaves the inline bytes' pages unread. */
-export const objectMetaColumns = "key, size, etag, modified_ms, parts_count, headers, user_meta, segments, tags, checksum, version_id, lock";
+export const objectMetaColumns = "key, size, etag, modified_ms, parts_count, headers, user_meta, segments, tags, checksum, version_id, lock, customer_key";
 
 export function objectMetaOf(row: ObjectMetaRow): ObjectMeta {
   return {
@@ -246,12 +253,17 @@ export function objectMetaOf(row: ObjectMetaRow): ObjectMeta {
     checksum: row.checksum === null ? undefined : JSON.parse(row.checksum),
     versionId: row.version_id ?? undefined,
     ...lockAttribute(row),
+    ...customerKeyAttribute(row),
   };
 }
 
-export function attributesOf(row: { headers: string; user_meta: string; tags: string; lock: string | null }): ObjectAttributes {
-  return { headers: JSON.parse(row.headers), userMeta: JSON.parse(row.user_meta), tags: JSON.parse(row.tags), ...lockAttribute(row) };
+export function attributesOf(row: { headers: string; user_meta: string; tags: string; lock: string | null; customer_key: string | null }): ObjectAttributes {
+  return { headers: JSON.parse(row.headers), userMeta: JSON.parse(row.user_meta), tags: JSON.parse(row.tags), ...lockAttribute(row), ...customerKeyAttribute(row) };
 }
+
+/** The row's SSE-C key check as an attribute, absent when its bytes need no customer key. */
+const customerKeyAttribute = (row: { customer_key: string | null }): { customerKeyCheck?: string } =>
+  row.customer_key === null ? {} : { customerKeyCheck: row.customer_key };
 
 /** A row's Object Lock state (undefined when it has none). */
 export const lockOf = (row: { lock: string | null }): ObjectLock | undefined => (row.lock === null ? undefined : JSON.parse(row.lock));

@@ -9,6 +9,7 @@ import {
   partsMax,
   type BucketInfo,
   type CompletedPart,
+  type CustomerKey,
   type IncomingBody,
   type ListPartsPage,
   type ListUploadsPage,
@@ -23,6 +24,7 @@ import {
 } from "../backend.ts";
 import { cursorPastPrefix, inKeyRange, listEntries, utf8, type ListCursor } from "../listing.ts";
 import type { BlobStore } from "./blobs.ts";
+import { customerKeyedEtag, type CustomerKeys } from "./customer-keys.ts";
 import { NotDurableError, type Committer } from "./committer.ts";
 import { attributesOf, keyBytes, keyText, lockColumn, type PartRow, type Segment, type UploadRow } from "./db.ts";
 
@@ -41,19 +43,20 @@ export class MultipartStore {
     private readonly db: Database,
     private readonly blobs: BlobStore,
     private readonly committer: Committer,
+    private readonly customerKeys: CustomerKeys,
     private readonly requireBucket: (name: string) => BucketInfo,
   ) {}
 
-  async create(bucket: string, key: string, attrs: ObjectAttributes, nowMs: number, checksum: UploadChecksum | undefined): Promise<string> {
+  async create(bucket: string, key: string, attrs: ObjectAttributes, nowMs: number, checksum: UploadChecksum | undefined, customerKey: CustomerKey | undefined): Promise<string> {
     // The start time leads (12 hex digits of milliseconds), so that uploads of one key sort by
     // when they began, as S3 lists them, and upload-id-marker still means "the ids after this one".
     const uploadId = nowMs.toString(16).padStart(12, "0") + randomBytes(18).toString("base64url");
     await this.committer.commit(() => {
       this.requireBucket(bucket);
       this.db
-        .query("INSERT INTO uploads (upload_id, bucket, key, initiated_ms, headers, user_meta, tags, checksum, lock) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        .query("INSERT INTO uploads (upload_id, bucket, key, initiated_ms, headers, user_meta, tags, checksum, lock, customer_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
         .run(uploadId, bucket, keyBytes(key), nowMs, JSON.stringify(attrs.headers), JSON.stringify(attrs.userMeta), JSON.stringify(attrs.tags),
-          checksum === undefined ? null : JSON.stringify(checksum), lockColumn(attrs.lock));
+          checksum === undefined ? null : JSON.stringify(checksum), lockColumn(attrs.lock), customerKey ? this.customerKeys.forNew(customerKey).newCheck() : null);
     });
     return uploadId;
   }
@@ -63,11 +66,14 @@ export class MultipartStore {
     return { checksum: uploadChecksumOf(upload), lock: attributesOf(upload).lock };
   }
 
-  async uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: IncomingBody, nowMs: number): Promise<PartInfo> {
-    this.requireUpload(bucket, key, uploadId);
+  /** A part of an upload made with a client's key (SSE-C) must come with that key, and is sealed with it. */
+  async uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: IncomingBody, nowMs: number, customerKey: CustomerKey | undefined): Promise<PartInfo> {
+    const upload = this.requireUpload(bucket, key, uploadId);
+    const customer = this.customerKeys.forPart(upload.customer_key ?? undefined, customerKey);
     const blobId = this.blobs.newId();
-    await this.blobs.write(blobId, body.stream, body.declaredBytes, body.chunksOwned);
+    await this.blobs.write(blobId, body.stream, body.declaredBytes, body.chunksOwned, customer?.sealing);
     const { sizeBytes, md5Hex, checksum } = body.digest();
+    const etag = customer ? customerKeyedEtag() : md5Hex;
     let superseded: string[] = [];
     try {
       await this.committer.commit(() => {
@@ -79,14 +85,14 @@ export class MultipartStore {
         superseded = old ? [old.blob] : [];
         this.db
           .query("INSERT OR REPLACE INTO parts (upload_id, part_number, blob, size, etag, modified_ms, checksum) VALUES (?, ?, ?, ?, ?, ?, ?)")
-          .run(uploadId, partNumber, blobId, sizeBytes, md5Hex, nowMs, expected ? checksum!.value : null);
+          .run(uploadId, partNumber, blobId, sizeBytes, etag, nowMs, expected ? checksum!.value : null);
       });
     } catch (error) {
       if (!(error instanceof NotDurableError)) this.blobs.remove([blobId]);
       throw error;
     }
     this.blobs.remove(superseded);
-    return { partNumber, etag: md5Hex, sizeBytes, lastModifiedMs: nowMs, checksum: checksum?.value };
+    return { partNumber, etag, sizeBytes, lastModifiedMs: nowMs, checksum: checksum?.value };
   }
 
   /** Checks a completion request against the stored parts. Runs inside the commit. */

@@ -1,7 +1,8 @@
 /** Reading a stored object: its inline bytes, or a byte range of its consecutive blob files. */
 import type { ByteRange } from "../../s3/range.ts";
 import { handOn } from "../../util/chunks.ts";
-import type { ObjectReader } from "../backend.ts";
+import { customerKeyRequired } from "../../errors.ts";
+import type { ObjectMeta, ObjectReader } from "../backend.ts";
 import type { BlobStore } from "./blobs.ts";
 import type { CachedObject } from "./row-cache.ts";
 import type { Sealing } from "./sealing.ts";
@@ -9,9 +10,13 @@ import type { Sealing } from "./sealing.ts";
 /**
  * A reader of one version as just read from its row. Its blobs are acquired at once (call it in
  * the turn of the read: no commit can remove them in between) and released when it is done.
+ * `sealing`: what opens its bytes; "withheld" when the request lacks the key they are sealed with
+ * (SSE-C): its metadata can be read, its bytes cannot.
  */
-export function objectReader({ row, meta, segments }: CachedObject, blobs: BlobStore, sealing: Sealing | undefined): ObjectReader {
+export function objectReader({ row, meta, segments }: CachedObject, blobs: BlobStore, sealing: Sealing | undefined | "withheld"): ObjectReader {
+  if (sealing === "withheld") return withheldReader(meta);
   const ids = segments.map(([id]) => id);
+  const readSegment = blobs.segmentReader(sealing);
   blobs.acquire(ids);
   let open = true;
   const close = () => {
@@ -31,7 +36,7 @@ export function objectReader({ row, meta, segments }: CachedObject, blobs: BlobS
       close();
       return new Blob([inlineBytes(row.inline, start, end)]).stream();
     }
-    return segmentStream(segments, start, end, blobs.readSegment, close);
+    return segmentStream(segments, start, end, readSegment, close);
   };
   return {
     meta,
@@ -50,6 +55,14 @@ export function objectReader({ row, meta, segments }: CachedObject, blobs: BlobS
       return inlineBytes(row.inline, ...bounds(range));
     },
   };
+}
+
+/** A reader of a version sealed with a key the request did not give: metadata only. */
+function withheldReader(meta: ObjectMeta): ObjectReader {
+  const refuse = (): never => {
+    throw customerKeyRequired();
+  };
+  return { meta, close: () => {}, stream: refuse, bytes: async () => refuse(), partRange: () => refuse() };
 }
 
 /**

@@ -26,7 +26,7 @@ export interface VersionRow extends ObjectRow {
 }
 
 /** The columns an object version has in both tables. */
-const contentColumns = "size, etag, modified_ms, parts_count, headers, user_meta, segments, tags, checksum, inline, lock";
+const contentColumns = "size, etag, modified_ms, parts_count, headers, user_meta, segments, tags, checksum, inline, lock, customer_key";
 
 /**
  * A new version's id (see `isVersionId`): 24 random bytes in 32 characters of S3's alphabet for
@@ -116,7 +116,7 @@ export class Versions {
   addMarker(bucket: string, key: string, versionId: string | undefined, nowMs: number): void {
     this.db
       .query(`INSERT INTO versions (bucket, key, seq, version_id, delete_marker, noncurrent_ms, ${contentColumns})
-              VALUES (?, ?, ?, ?, 1, NULL, 0, '', ?, 0, '{}', '{}', '[]', '{}', NULL, NULL, NULL)`)
+              VALUES (?, ?, ?, ?, 1, NULL, 0, '', ?, 0, '{}', '{}', '[]', '{}', NULL, NULL, NULL, NULL)`)
       .run(bucket, keyBytes(key), this.nextSeq(bucket, key), versionId ?? null, nowMs);
   }
 
