@@ -279,9 +279,11 @@ function tomlError(error: unknown, text: string): string {
   return `not valid TOML${at < 0 ? "" : ` on line ${text.slice(0, at).split("\n").length}`}: ${reason}`;
 }
 
+/** A host name or address (a listening one, or a client's: IPv4 in IPv6 included) on this machine alone. */
 export function isLoopback(host: string): boolean {
   if (host === "localhost") return true;
-  if (isIP(host) === 4) return host.startsWith("127.");
+  const v4 = host.startsWith("::ffff:") ? host.slice("::ffff:".length) : host;
+  if (isIP(v4) === 4) return v4.startsWith("127.");
   return host === "::1";
 }
 

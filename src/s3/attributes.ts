@@ -71,16 +71,6 @@ export function checkWriteHeaders(headers: Record<string, string>, encryptedAtRe
 /** S3's answer to an ACL that grants anything on a BucketOwnerEnforced bucket, which every s3d bucket is. */
 export const aclsNotSupported = () => new S3Error("AccessControlListNotSupported", "The bucket does not allow ACLs");
 
-/** SSE-C: a request that sends its own key expects it used, so s3d refuses rather than ignore it. */
-const customerKeyHeader = /^x-amz-(copy-source-)?server-side-encryption-customer-/;
-
-/** Refuses a request (or a form) that carries an SSE-C customer key. */
-export function refuseCustomerKeys(headers: Record<string, string>): void {
-  if (Object.keys(headers).some((name) => customerKeyHeader.test(name))) {
-    throw new S3Error("NotImplemented", "Server-side encryption with customer-provided keys (SSE-C) is not implemented by s3d.");
-  }
-}
-
 /**
  * Refuses what a CreateBucket asks for that an s3d bucket cannot be, instead of creating a plain
  * bucket: ACLs that grant anything (every bucket is BucketOwnerEnforced), object ownership other

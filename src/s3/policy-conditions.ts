@@ -94,6 +94,7 @@ const knownKeys = new Map<string, Family[]>([
   ["s3:x-amz-copy-source", ["String"]],
   ["s3:x-amz-metadata-directive", ["String"]],
   ["s3:x-amz-server-side-encryption", ["String"]],
+  ["s3:x-amz-server-side-encryption-customer-algorithm", ["String"]],
   ["s3:x-amz-storage-class", ["String"]],
 ]);
 

@@ -20,6 +20,8 @@ export interface S3Request {
   nowMs: number;
   /** "https" when the request came over TLS */
   scheme: "http" | "https";
+  /** the client is on this machine (a loopback address) */
+  loopback: boolean;
 }
 
 export interface ParsedTarget {

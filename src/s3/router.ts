@@ -15,7 +15,6 @@ import * as objectLock from "./handlers/object-lock.ts";
 import * as versioning from "./handlers/versioning.ts";
 import * as website from "./handlers/website.ts";
 import { postObject } from "./handlers/post-object.ts";
-import { refuseCustomerKeys } from "./attributes.ts";
 import { checkVersionId } from "./names.ts";
 
 export interface Route {
@@ -147,7 +146,6 @@ export function routeOf(method: string, bucket: string, key: string, params: Map
   }
   // (an object's was checked above)
   if (key === "") checkVersionId(params.get("versionId"));
-  refuseCustomerKeys(headers);
   if (bucket === "") {
     // "//key": a key with no bucket
     if (key !== "") throw new S3Error("InvalidBucketName", "The specified bucket is not valid.", { BucketName: "" });

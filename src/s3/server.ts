@@ -11,10 +11,12 @@ import { requestTimedOut, S3Error } from "../errors.ts";
 import { Gauge, renderMetrics, type MetricFamily } from "../util/metrics.ts";
 import { openFilesLimit, processMetrics } from "../util/process-metrics.ts";
 import type { Logger } from "../log.ts";
+import { isLoopback } from "../config.ts";
 import type { Backend } from "../store/backend.ts";
 import { BucketPolicies, conditionValuesOf, type Access } from "./access.ts";
 import { Authenticator, type Authenticated, type User } from "./auth.ts";
 import { corsHeaders, matchCors } from "./cors.ts";
+import { sealedWithCustomerKey } from "./customer-keys.ts";
 import type { FormAuth } from "./handlers/context.ts";
 import { corsRulesOf } from "./handlers/cors.ts";
 import { begun, hasBody, headersOf, identityHeaders, rawResponse, send } from "./http-io.ts";
@@ -137,6 +139,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         requestId,
         nowMs: nowMs(),
         scheme: options.tls ? "https" : "http",
+        loopback: isLoopback(incoming.socket?.remoteAddress ?? ""),
       };
       if (websiteBucket !== undefined) {
         operation = "Website";
@@ -195,8 +198,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         if (expectsContinue) outgoing.writeContinue();
         response = await route.handler({ req, backend, region, formAuth, policies, lifecycles, websites, access, ...who });
         if (response.body instanceof ReadableStream) response = { ...response, body: await begun(response.body) };
-        // every object is encrypted at rest with a master key: S3 says so on every object answer
-        if (backend.encryptedAtRest && response.status < 300 && encryptedObjectOperations.has(operation)) response.headers["x-amz-server-side-encryption"] = "AES256";
+        // every object is encrypted at rest with a master key: S3 says so on every object answer (one sealed with a client's key says that instead)
+        if (backend.encryptedAtRest && response.status < 300 && encryptedObjectOperations.has(operation) && !sealedWithCustomerKey(response)) {
+          response.headers["x-amz-server-side-encryption"] = "AES256";
+        }
       }
     } catch (error) {
       if (outgoing.destroyed || incoming.socket?.destroyed !== false) {

@@ -242,6 +242,24 @@ describe("bucket policies", () => {
     expect((await deletePolicy()).status).toBe(204);
   });
 
+  test("a policy can require every upload to be sealed with the client's key (SSE-C), by s3:x-amz-server-side-encryption-customer-algorithm", async () => {
+    const objects = `arn:aws:s3:::${bucket}/*`;
+    const sealedOnly = { ...statement("Deny", "s3:PutObject", objects), Condition: { Null: { "s3:x-amz-server-side-encryption-customer-algorithm": "true" } } };
+    expect((await putPolicy({ Statement: [sealedOnly] })).status).toBe(204);
+    expect(await errorCode(await signed({ method: "PUT", path: `/${bucket}/plain.txt`, body: "plain" }))).toBe("AccessDenied");
+    const key = Buffer.alloc(32, 7);
+    const sealing = {
+      "x-amz-server-side-encryption-customer-algorithm": "AES256",
+      "x-amz-server-side-encryption-customer-key": key.toString("base64"),
+      "x-amz-server-side-encryption-customer-key-md5": md5Base64(key),
+    };
+    expect((await signed({ method: "PUT", path: `/${bucket}/sealed.txt`, body: "sealed", headers: sealing })).status).toBe(200);
+    const read = await signed({ method: "GET", path: `/${bucket}/sealed.txt`, headers: sealing });
+    expect([read.status, await read.text()]).toEqual([200, "sealed"]);
+    expect((await signed({ method: "GET", path: `/${bucket}/plain.txt` })).status).toBe(404);
+    expect((await deletePolicy()).status).toBe(204);
+  });
+
   test("a signed caller a policy denies listing is not told that a key is missing, as S3 answers", async () => {
     expect(await errorCode(await signed({ method: "GET", path: `/${bucket}/no-such-page` }))).toBe("NoSuchKey");
     expect((await putPolicy({ Statement: [statement("Deny", "s3:ListBucket", `arn:aws:s3:::${bucket}`)] })).status).toBe(204);

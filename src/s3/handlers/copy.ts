@@ -16,6 +16,7 @@ import { preconditionFrom } from "./objects.ts";
 import { expirationHeaders } from "./lifecycle.ts";
 import { checkVersionIn, versionHeader, writtenVersionHeader } from "./versioning.ts";
 import { writeLock } from "./object-lock.ts";
+import { keyHeaders, requestedKey, requireKeyFor } from "../customer-keys.ts";
 
 function directive(ctx: S3Context, header: string): "COPY" | "REPLACE" {
   const value = ctx.req.headers[header] ?? "COPY";
@@ -36,14 +37,16 @@ interface Source {
 
 /**
  * The copy source, opened once the request may read it (s3:GetObject, or s3:GetObjectVersion when it
- * names a version; its bucket's policy may deny it). That the source is missing is told to an
- * unsigned request only where it may list the source's bucket.
+ * names a version; its bucket's policy may deny it), with the key its x-amz-copy-source-…-customer
+ * headers give (SSE-C). That the source is missing is told to an unsigned request only where it may
+ * list the source's bucket.
  */
 async function openSource(ctx: S3Context): Promise<Source> {
   const source = parseCopySource(ctx.req.headers["x-amz-copy-source"]);
+  const sealedWith = requestedKey(ctx.req, "source", false);
   await ctx.access.check([source.versionId !== undefined ? "s3:GetObjectVersion" : "s3:GetObject"], source.bucket, source.key);
   if (source.versionId !== undefined) await checkVersionIn(ctx, source.bucket, source.versionId, "x-amz-copy-source");
-  const reader = await ctx.backend.openObject(source.bucket, source.key, source.versionId).catch(async (error: unknown) => {
+  const reader = await ctx.backend.openObject(source.bucket, source.key, source.versionId, sealedWith?.customerKey).catch(async (error: unknown) => {
     // (a delete marker named by its id has no bytes to copy: S3 tells so as a bad request)
     if (error instanceof S3Error && error.code === "MethodNotAllowed") {
       throw new S3Error("InvalidRequest", "The source of a copy request may not specifically refer to a delete marker by version id.");
@@ -51,6 +54,7 @@ async function openSource(ctx: S3Context): Promise<Source> {
     throw await ctx.access.told(error, source.bucket);
   });
   try {
+    requireKeyFor(reader.meta, sealedWith);
     checkCopySource(ctx.req.headers, reader.meta, ctx.req.nowMs);
     const { "x-amz-version-id": copied } = await versionHeader(ctx, source.bucket, reader.meta.versionId);
     return { reader, ...source, versionHeader: copied === undefined ? {} : { "x-amz-copy-source-version-id": copied } };
@@ -98,12 +102,14 @@ export async function copyObject(ctx: S3Context) {
   // (the copy's own: a source's lock is not copied, as in S3)
   const lock = await writeLock(ctx, bucket, false);
   const precondition = preconditionFrom(ctx);
+  const sealedWith = requestedKey(ctx.req, "object", true);
   const source = await openSource(ctx);
   const { reader } = source;
   let body;
   try {
-    // (naming the encryption is a change: it is how S3 users encrypt objects in place)
-    const changesNothing = metadataDirective === "COPY" && taggingDirective === "COPY" && headers["x-amz-server-side-encryption"] === undefined && headers[websiteRedirectHeader] === undefined;
+    // (naming the encryption is a change: it is how S3 users encrypt objects in place, or change their SSE-C key)
+    const changesNothing = metadataDirective === "COPY" && taggingDirective === "COPY" && headers["x-amz-server-side-encryption"] === undefined &&
+      sealedWith === undefined && headers[websiteRedirectHeader] === undefined;
     // (a version named onto its own key is how S3 users restore it: a new version, allowed)
     if (source.bucket === bucket && source.key === key && source.versionId === undefined && changesNothing) {
       throw new S3Error("InvalidRequest", "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.");
@@ -131,9 +137,9 @@ export async function copyObject(ctx: S3Context) {
     tags: taggingDirective === "REPLACE" ? tagsFromHeader(headers["x-amz-tagging"]) : reader.meta.tags,
     lock,
   };
-  const meta = await releasingOnFailure(reader, () => ctx.backend.putObject(bucket, key, body, attrs, nowMs, precondition));
+  const meta = await releasingOnFailure(reader, () => ctx.backend.putObject(bucket, key, body, attrs, nowMs, precondition, sealedWith?.customerKey));
   const result = x("CopyObjectResult", { xmlns: s3Xmlns }, x("LastModified", isoTime(meta.lastModifiedMs)), x("ETag", quoteEtag(meta.etag)), checksumElements(meta.checksum));
-  return xmlResponse(result, 200, { ...(await expirationHeaders(ctx, meta)), ...writtenVersionHeader(meta.versionId), ...source.versionHeader });
+  return xmlResponse(result, 200, { ...(await expirationHeaders(ctx, meta)), ...writtenVersionHeader(meta.versionId), ...source.versionHeader, ...keyHeaders(sealedWith) });
 }
 
 /** x-amz-copy-source-range: "bytes=first-last", both given, within the source. */
@@ -156,6 +162,7 @@ export async function uploadPartCopy(ctx: S3Context) {
   const partNumber = partNumberOf(params.get("partNumber"));
   // an upload created with a checksum needs it of every part, copied ones too
   const { checksum: uploadChecksum } = await ctx.backend.uploadSettings(bucket, key, uploadIdOf(ctx));
+  const sealedWith = requestedKey(ctx.req, "object", true);
   const { reader, versionHeader: copied } = await openSource(ctx);
   let body;
   try {
@@ -164,12 +171,12 @@ export async function uploadPartCopy(ctx: S3Context) {
     reader.close();
     throw error;
   }
-  const part = await releasingOnFailure(reader, () => ctx.backend.uploadPart(bucket, key, uploadIdOf(ctx), partNumber, body, nowMs));
+  const part = await releasingOnFailure(reader, () => ctx.backend.uploadPart(bucket, key, uploadIdOf(ctx), partNumber, body, nowMs, sealedWith?.customerKey));
   // the part's own checksum, without a type (as UploadPart answers it)
   const checksum = body.digest().checksum;
   return xmlResponse(
     x("CopyPartResult", { xmlns: s3Xmlns }, x("LastModified", isoTime(part.lastModifiedMs)), x("ETag", quoteEtag(part.etag)), checksumElements(checksum && { algorithm: checksum.algorithm, value: checksum.value })),
     200,
-    copied,
+    { ...copied, ...keyHeaders(sealedWith) },
   );
 }

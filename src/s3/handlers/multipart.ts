@@ -13,6 +13,7 @@ import { preconditionFrom, uploadBody } from "./objects.ts";
 import { readSmallBody } from "./small-body.ts";
 import { abortHeaders, expirationHeaders } from "./lifecycle.ts";
 import { writtenVersionHeader } from "./versioning.ts";
+import { keyHeaders, requestedKey } from "../customer-keys.ts";
 import { requireLockIntegrity, writeLock } from "./object-lock.ts";
 
 const listPartsMax = 1000;
@@ -54,9 +55,10 @@ export async function createMultipartUpload(ctx: S3Context) {
   checkWriteHeaders(ctx.req.headers, ctx.backend.encryptedAtRest);
   const checksum = uploadChecksumFrom(ctx.req.headers);
   const attrs = { ...attributesFromHeaders(ctx.req.headers), lock: await writeLock(ctx, bucket, false) };
-  const uploadId = await ctx.backend.createMultipartUpload(bucket, key, attrs, nowMs, checksum);
+  const sealedWith = requestedKey(ctx.req, "object", true);
+  const uploadId = await ctx.backend.createMultipartUpload(bucket, key, attrs, nowMs, checksum, sealedWith?.customerKey);
   const headers: Record<string, string> = checksum ? { "x-amz-checksum-algorithm": checksum.algorithm, "x-amz-checksum-type": checksum.type } : {};
-  Object.assign(headers, await abortHeaders(ctx, nowMs));
+  Object.assign(headers, await abortHeaders(ctx, nowMs), keyHeaders(sealedWith));
   return xmlResponse(
     x("InitiateMultipartUploadResult", { xmlns: s3Xmlns }, x("Bucket", bucket), x("Key", key), x("UploadId", uploadId)),
     200,
@@ -69,11 +71,16 @@ export async function uploadPart(ctx: S3Context) {
   const partNumber = partNumberOf(params.get("partNumber"));
   const { checksum: uploadChecksum, lock } = await ctx.backend.uploadSettings(bucket, key, uploadIdOf(ctx));
   requireLockIntegrity(ctx.req.headers, "Put Part", lock, (await ctx.backend.headBucket(bucket)).objectLock);
+  const sealedWith = requestedKey(ctx.req, "object", true);
   const body = uploadBody(ctx, partBytesMax, uploadChecksum?.algorithm as ChecksumAlgorithm | undefined);
-  const part = await ctx.backend.uploadPart(bucket, key, uploadIdOf(ctx), partNumber, body, nowMs);
+  const part = await ctx.backend.uploadPart(bucket, key, uploadIdOf(ctx), partNumber, body, nowMs, sealedWith?.customerKey);
   const checksum = body.digest().checksum;
   // the part's own checksum; unlike an object's, S3 sends no checksum type with it
-  return emptyResponse(200, { etag: quoteEtag(part.etag), ...(checksum ? { [checksumHeader(checksum.algorithm as ChecksumAlgorithm)]: checksum.value } : {}) });
+  return emptyResponse(200, {
+    etag: quoteEtag(part.etag),
+    ...(checksum ? { [checksumHeader(checksum.algorithm as ChecksumAlgorithm)]: checksum.value } : {}),
+    ...keyHeaders(sealedWith),
+  });
 }
 
 export async function completeMultipartUpload(ctx: S3Context) {

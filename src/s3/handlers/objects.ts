@@ -16,6 +16,7 @@ import { readSmallBody, requireIntegrityHeader } from "./small-body.ts";
 import { expirationHeaders } from "./lifecycle.ts";
 import { canNameVersions, versionHeader, versionParam, versionRead, writtenVersionHeader } from "./versioning.ts";
 import { bypassGovernance, writeLock } from "./object-lock.ts";
+import { keyHeaders, requestedKey, requireKeyFor, type RequestedKey } from "../customer-keys.ts";
 
 /** The body of an upload (PutObject, UploadPart), verified against what the client declared. */
 export function uploadBody(ctx: S3Context, limitBytes: number, defaultChecksum?: ChecksumAlgorithm): IncomingBody {
@@ -35,14 +36,32 @@ export async function putObject(ctx: S3Context) {
   const attrs = attributesFromHeaders(ctx.req.headers);
   attrs.lock = await writeLock(ctx, bucket, true);
   const precondition = preconditionFrom(ctx);
+  const sealedWith = requestedKey(ctx.req, "object", true);
   const body = uploadBody(ctx, objectBytesMax);
-  const meta = await ctx.backend.putObject(bucket, key, body, attrs, nowMs, precondition);
+  const meta = await ctx.backend.putObject(bucket, key, body, attrs, nowMs, precondition, sealedWith?.customerKey);
   return emptyResponse(200, {
     etag: quoteEtag(meta.etag),
     ...checksumHeaders(meta.checksum),
     ...(await expirationHeaders(ctx, meta)),
     ...writtenVersionHeader(meta.versionId),
+    ...keyHeaders(sealedWith),
   });
+}
+
+/**
+ * Opens the version a read of bytes or attributes names, with the key the request gives for it
+ * (SSE-C): one sealed with a key is refused without it, before anything is answered.
+ */
+async function openForRead(ctx: S3Context): Promise<{ reader: ObjectReader; sealedWith: RequestedKey | undefined }> {
+  const sealedWith = requestedKey(ctx.req, "object", false);
+  const reader = await ctx.backend.openObject(ctx.req.bucket, ctx.req.key, await versionParam(ctx), sealedWith?.customerKey);
+  try {
+    requireKeyFor(reader.meta, sealedWith);
+  } catch (error) {
+    reader.close();
+    throw error;
+  }
+  return { reader, sealedWith };
 }
 
 /**
@@ -78,10 +97,10 @@ const responseOverrides: Record<string, string> = {
 export async function getObject(ctx: S3Context, withBody = true): Promise<S3Response> {
   const { bucket, key, params } = ctx.req;
   checkKey(key);
-  const reader = await ctx.backend.openObject(bucket, key, await versionParam(ctx));
+  const { reader, sealedWith } = await openForRead(ctx);
   try {
     const { meta } = reader;
-    const headers = Object.assign(objectHeaders(meta), await expirationHeaders(ctx, meta), await versionHeader(ctx, bucket, meta.versionId));
+    const headers = Object.assign(objectHeaders(meta), await expirationHeaders(ctx, meta), await versionHeader(ctx, bucket, meta.versionId), keyHeaders(sealedWith));
     await withholdUnreadable(ctx, headers);
     if (evaluateRead(readConditionsFrom(ctx.req.headers), meta, ctx.req.nowMs) === "not-modified") {
       reader.close();
@@ -149,7 +168,7 @@ export async function getObjectAttributes(ctx: S3Context) {
   if (requested.length === 0 || unknown !== undefined) {
     throw new S3Error("InvalidArgument", `Invalid attribute name specified: ${unknown ?? "(none)"}`, { ArgumentName: "x-amz-object-attributes" });
   }
-  const reader = await ctx.backend.openObject(ctx.req.bucket, ctx.req.key, await versionParam(ctx));
+  const { reader } = await openForRead(ctx);
   reader.close();
   const { meta } = reader;
   const want = (a: string) => requested.includes(a);

@@ -4,7 +4,8 @@
  */
 import { requestTimedOut, S3Error } from "../../errors.ts";
 import { objectBytesMax } from "../../store/backend.ts";
-import { attributesFromHeaders, checksumHeaders, checkWriteHeaders, refuseCustomerKeys, storedContentHeaders, userMetaPrefix } from "../attributes.ts";
+import { attributesFromHeaders, checksumHeaders, checkWriteHeaders, storedContentHeaders, userMetaPrefix } from "../attributes.ts";
+import { keyHeaders, requestedKey } from "../customer-keys.ts";
 import { requestBody } from "../body.ts";
 import { formBoundary, readForm, type FormFile } from "../form-data.ts";
 import { checkKey } from "../names.ts";
@@ -65,15 +66,15 @@ export async function postObject(ctx: S3Context): Promise<S3Response> {
   const actions = new Set(["s3:PutObject", ...attachedActions(headers), ...(fields.has("tagging") ? ["s3:PutObjectTagging"] : [])]);
   await access.check([...actions], req.bucket, key);
 
-  refuseCustomerKeys(headers);
   checkWriteHeaders(headers, ctx.backend.encryptedAtRest);
+  const sealedWith = requestedKey({ ...req, headers }, "object", true);
   const attrs = { ...attributesFromHeaders(headers), lock: await writeLock(ctx, req.bucket, false, headers) };
   const tagging = fields.get("tagging");
   if (tagging !== undefined) attrs.tags = tagsFromXml(tagging);
 
   const body = requestBody(sized(form.file.content, range), headers, { kind: "unsigned" }, { limitBytes: objectBytesMax, lengthRequired: false });
-  const meta = await ctx.backend.putObject(req.bucket, key, body, attrs, req.nowMs);
-  return answer(ctx, fields, key, quoteEtag(meta.etag), { ...checksumHeaders(meta.checksum), ...writtenVersionHeader(meta.versionId) });
+  const meta = await ctx.backend.putObject(req.bucket, key, body, attrs, req.nowMs, undefined, sealedWith?.customerKey);
+  return answer(ctx, fields, key, quoteEtag(meta.etag), { ...checksumHeaders(meta.checksum), ...writtenVersionHeader(meta.versionId), ...keyHeaders(sealedWith) });
 }
 
 /**

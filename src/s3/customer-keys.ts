@@ -1,0 +1,79 @@
+/**
+ * SSE-C, the S3 face: the key a client sends in `x-amz-server-side-encryption-customer-*` headers
+ * (`x-amz-copy-source-…` for a copy's source), checked as S3 checks it, and the headers that
+ * answer it. The store seals with the key and keeps only a salted check of it (store/fs/customer-keys.ts).
+ *
+ * S3 takes these keys over HTTPS only. s3d also takes them from a client on this machine
+ * (loopback), where the key never crosses a network: an edge box's own tools, tests.
+ */
+import { createHash } from "node:crypto";
+import { customerKeyRequired, S3Error } from "../errors.ts";
+import type { CustomerKey, ObjectMeta } from "../store/backend.ts";
+import type { S3Request } from "./request.ts";
+
+const keyBytes = 32;
+const base64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** A key a request came with, and the MD5 of it that its answer carries. */
+export interface RequestedKey {
+  customerKey: CustomerKey;
+  /** base64 MD5 of the key */
+  keyMd5: string;
+}
+
+/** Which of a request's keys: its object's, or (CopyObject, UploadPartCopy) its source's. */
+export type KeyRole = "object" | "source";
+
+const prefixes: Record<KeyRole, string> = {
+  object: "x-amz-server-side-encryption-customer-",
+  source: "x-amz-copy-source-server-side-encryption-customer-",
+};
+
+const refused = (message: string, details: Record<string, string> = {}) => new S3Error("InvalidArgument", message, details);
+
+/**
+ * The key the request gives for `role`, or undefined when it gives none. A write must send the
+ * key's MD5; a read may leave it out, as S3 lets it.
+ */
+export function requestedKey(req: S3Request, role: KeyRole, write: boolean): RequestedKey | undefined {
+  const prefix = prefixes[role];
+  const algorithm = req.headers[`${prefix}algorithm`];
+  const key = req.headers[`${prefix}key`];
+  const md5 = req.headers[`${prefix}key-md5`];
+  if (algorithm === undefined && key === undefined && md5 === undefined) return undefined;
+  if (req.scheme !== "https" && !req.loopback) {
+    throw refused("Requests specifying Server Side Encryption with Customer provided keys must be made over a secure connection.");
+  }
+  if (role === "object" && req.headers["x-amz-server-side-encryption"] !== undefined) {
+    throw refused("Server Side Encryption with Customer provided key is incompatible with the encryption method specified");
+  }
+  if (algorithm === undefined) throw refused("Requests specifying Server Side Encryption with Customer provided keys must provide a valid encryption algorithm.");
+  if (algorithm !== "AES256") {
+    throw new S3Error("InvalidEncryptionAlgorithmError", "The Encryption request you specified is not valid. Supported value: AES256.", { ArgumentName: `${prefix}algorithm`, ArgumentValue: algorithm });
+  }
+  if (key === undefined) throw refused("Requests specifying Server Side Encryption with Customer provided keys must provide an appropriate secret key.");
+  const bytes = base64.test(key) ? Buffer.from(key, "base64") : undefined;
+  if (bytes === undefined || bytes.length !== keyBytes) throw refused("The secret key was invalid for the specified algorithm.");
+  const keyMd5 = createHash("md5").update(bytes).digest("base64");
+  if (md5 === undefined && write) throw refused("Requests specifying Server Side Encryption with Customer provided keys must provide the client calculated MD5 of the secret key.");
+  if (md5 !== undefined && md5 !== keyMd5) throw refused("The calculated MD5 hash of the key did not match the hash that was provided.");
+  return { customerKey: { key: new Uint8Array(bytes) }, keyMd5 };
+}
+
+/** The headers that tell a client which key its object is sealed with (none without one). */
+export function keyHeaders(requested: RequestedKey | undefined): Record<string, string> {
+  if (requested === undefined) return {};
+  return { "x-amz-server-side-encryption-customer-algorithm": "AES256", "x-amz-server-side-encryption-customer-key-MD5": requested.keyMd5 };
+}
+
+/** Whether an answer is about an object sealed with a client's key (it carries `keyHeaders`). */
+export const sealedWithCustomerKey = (response: { headers: Record<string, string> }): boolean =>
+  response.headers["x-amz-server-side-encryption-customer-algorithm"] !== undefined;
+
+/**
+ * Refuses a read of the bytes (or the attributes) of a version sealed with a key the request
+ * does not give, before anything is answered: a HEAD has no body to fail in.
+ */
+export function requireKeyFor(meta: ObjectMeta, requested: RequestedKey | undefined): void {
+  if (meta.customerKeyCheck !== undefined && requested === undefined) throw customerKeyRequired();
+}
