@@ -73,6 +73,28 @@ describe("POST Object", () => {
     expect(object.headers.get("x-amz-tagging-count")).toBe("1");
   });
 
+  test("a form sealed with the client's key (SSE-C fields): answered with the key's MD5, readable only with the key", async () => {
+    const key = Buffer.alloc(32, 0x5c);
+    const sealing = {
+      "x-amz-server-side-encryption-customer-algorithm": "AES256",
+      "x-amz-server-side-encryption-customer-key": key.toString("base64"),
+      "x-amz-server-side-encryption-customer-key-MD5": createHash("md5").update(key).digest("base64"),
+    };
+    const conditions = [{ key: "sealed/form.txt" }, ...Object.entries(sealing).map(([name, value]) => ({ [name]: value }))];
+    const res = await post({ key: "sealed/form.txt", ...sealing, ...signedFields(conditions) }, { filename: "form.txt", content: "sealed by a form" });
+    expect(res.status).toBe(204);
+    expect(res.headers.get("x-amz-server-side-encryption-customer-key-md5")).toBe(sealing["x-amz-server-side-encryption-customer-key-MD5"]);
+    expect(res.headers.get("etag")).not.toBe(`"${md5Hex("sealed by a form")}"`);
+    await expectRefusal(await stored("sealed/form.txt"), 400, "InvalidRequest");
+    const read = await s3(server.endpoint, { method: "GET", path: `/${bucket}/sealed/form.txt`, headers: sealing });
+    expect([read.status, await read.text()]).toEqual([200, "sealed by a form"]);
+    // a key field that is not 256 bits stores nothing
+    const bad = { ...sealing, "x-amz-server-side-encryption-customer-key": Buffer.alloc(16).toString("base64") };
+    const badConditions = [{ key: "sealed/bad.txt" }, ...Object.entries(bad).map(([name, value]) => ({ [name]: value }))];
+    await expectRefusal(await post({ key: "sealed/bad.txt", ...bad, ...signedFields(badConditions) }, { filename: "bad.txt", content: "x" }), 400, "InvalidArgument");
+    expect((await stored("sealed/bad.txt")).status).toBe(404);
+  });
+
   test("success_action_status 201 answers a PostResponse document; 200 an empty body; others 204", async () => {
     const created = await post({ key: "status/created.txt", success_action_status: "201", ...signedFields([{ key: "status/created.txt" }, { success_action_status: "201" }]) }, { filename: "f", content: "x" });
     expect(created.status).toBe(201);
