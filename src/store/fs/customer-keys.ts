@@ -14,6 +14,7 @@
  */
 import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from "node:crypto";
 import { S3Error } from "../../errors.ts";
+import { assert } from "../../util/assert.ts";
 import type { CustomerKey } from "../backend.ts";
 import { Sealing } from "./sealing.ts";
 
@@ -31,6 +32,7 @@ export class CustomerSealing {
   private readonly derived: Uint8Array;
 
   constructor(customerKey: CustomerKey, dataDirKey: Uint8Array | undefined) {
+    assert(customerKey.key.length === keyBytes, "a customer key is 256 bits");
     this.derived = new Uint8Array(hkdfSync("sha256", customerKey.key, dataDirKey ?? new Uint8Array(0), "s3d sse-c v1", keyBytes));
     this.sealing = new Sealing(this.derived);
   }
