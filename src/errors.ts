@@ -106,12 +106,12 @@ export function requestTimedOut(): S3Error {
   return new S3Error("RequestTimeout", "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.");
 }
 
-/** S3's answer for a version id that names no version of the key. */
 /** A read of an object sealed with a client's key (SSE-C) that does not give it. */
 export function customerKeyRequired(): S3Error {
   return new S3Error("InvalidRequest", "The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.");
 }
 
+/** S3's answer for a version id that names no version of the key. */
 export function noSuchVersion(key: string, versionId: string): S3Error {
   return new S3Error("NoSuchVersion", "The specified version does not exist.", { Key: key, VersionId: versionId });
 }

@@ -66,7 +66,16 @@ export function keyHeaders(requested: RequestedKey | undefined): Record<string, 
   return { "x-amz-server-side-encryption-customer-algorithm": "AES256", "x-amz-server-side-encryption-customer-key-MD5": requested.keyMd5 };
 }
 
-/** Whether an answer is about an object sealed with a client's key (it carries `keyHeaders`). */
+/**
+ * The header that says an object is sealed with a client's key, for an answer that has no key to
+ * echo (CompleteMultipartUpload, whose request need not carry it): S3 says nothing there, but
+ * x-amz-server-side-encryption: AES256 would be wrong.
+ */
+export function sealedObjectHeader(meta: ObjectMeta): Record<string, string> {
+  return meta.customerKeyCheck === undefined ? {} : { "x-amz-server-side-encryption-customer-algorithm": "AES256" };
+}
+
+/** Whether an answer is about an object sealed with a client's key (it carries `keyHeaders` or `sealedObjectHeader`). */
 export const sealedWithCustomerKey = (response: { headers: Record<string, string> }): boolean =>
   response.headers["x-amz-server-side-encryption-customer-algorithm"] !== undefined;
 

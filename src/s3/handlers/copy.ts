@@ -97,19 +97,19 @@ export async function copyObject(ctx: S3Context) {
   checkKey(key);
   const metadataDirective = directive(ctx, "x-amz-metadata-directive");
   const taggingDirective = directive(ctx, "x-amz-tagging-directive");
+  const sealedWith = requestedKey(ctx.req, "object", true);
   checkWriteHeaders(headers, ctx.backend.encryptedAtRest);
   const requested = attributesFromHeaders(headers);
   // (the copy's own: a source's lock is not copied, as in S3)
   const lock = await writeLock(ctx, bucket, false);
   const precondition = preconditionFrom(ctx);
-  const sealedWith = requestedKey(ctx.req, "object", true);
   const source = await openSource(ctx);
   const { reader } = source;
   let body;
   try {
-    // (naming the encryption is a change: it is how S3 users encrypt objects in place, or change their SSE-C key)
+    // (naming the encryption is a change: it is how S3 users encrypt objects in place, or change or drop their SSE-C key)
     const changesNothing = metadataDirective === "COPY" && taggingDirective === "COPY" && headers["x-amz-server-side-encryption"] === undefined &&
-      sealedWith === undefined && headers[websiteRedirectHeader] === undefined;
+      sealedWith === undefined && reader.meta.customerKeyCheck === undefined && headers[websiteRedirectHeader] === undefined;
     // (a version named onto its own key is how S3 users restore it: a new version, allowed)
     if (source.bucket === bucket && source.key === key && source.versionId === undefined && changesNothing) {
       throw new S3Error("InvalidRequest", "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.");

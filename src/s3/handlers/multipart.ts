@@ -13,7 +13,7 @@ import { preconditionFrom, uploadBody } from "./objects.ts";
 import { readSmallBody } from "./small-body.ts";
 import { abortHeaders, expirationHeaders } from "./lifecycle.ts";
 import { writtenVersionHeader } from "./versioning.ts";
-import { keyHeaders, requestedKey } from "../customer-keys.ts";
+import { keyHeaders, requestedKey, sealedObjectHeader } from "../customer-keys.ts";
 import { requireLockIntegrity, writeLock } from "./object-lock.ts";
 
 const listPartsMax = 1000;
@@ -52,10 +52,10 @@ export function checksumElements(checksum: { algorithm: string; value?: string; 
 export async function createMultipartUpload(ctx: S3Context) {
   const { bucket, key, nowMs } = ctx.req;
   checkKey(key);
+  const sealedWith = requestedKey(ctx.req, "object", true);
   checkWriteHeaders(ctx.req.headers, ctx.backend.encryptedAtRest);
   const checksum = uploadChecksumFrom(ctx.req.headers);
   const attrs = { ...attributesFromHeaders(ctx.req.headers), lock: await writeLock(ctx, bucket, false) };
-  const sealedWith = requestedKey(ctx.req, "object", true);
   const uploadId = await ctx.backend.createMultipartUpload(bucket, key, attrs, nowMs, checksum, sealedWith?.customerKey);
   const headers: Record<string, string> = checksum ? { "x-amz-checksum-algorithm": checksum.algorithm, "x-amz-checksum-type": checksum.type } : {};
   Object.assign(headers, await abortHeaders(ctx, nowMs), keyHeaders(sealedWith));
@@ -129,7 +129,7 @@ export async function completeMultipartUpload(ctx: S3Context) {
       checksumElements(meta.checksum),
     ),
     200,
-    { ...(await expirationHeaders(ctx, meta)), ...writtenVersionHeader(meta.versionId) },
+    { ...(await expirationHeaders(ctx, meta)), ...writtenVersionHeader(meta.versionId), ...sealedObjectHeader(meta) },
   );
 }
 

@@ -32,11 +32,12 @@ export function preconditionFrom(ctx: S3Context): Precondition | undefined {
 export async function putObject(ctx: S3Context) {
   const { bucket, key, nowMs } = ctx.req;
   checkKey(key);
+  // (before checkWriteHeaders: SSE-C with x-amz-server-side-encryption is refused as a conflict on any server)
+  const sealedWith = requestedKey(ctx.req, "object", true);
   checkWriteHeaders(ctx.req.headers, ctx.backend.encryptedAtRest);
   const attrs = attributesFromHeaders(ctx.req.headers);
   attrs.lock = await writeLock(ctx, bucket, true);
   const precondition = preconditionFrom(ctx);
-  const sealedWith = requestedKey(ctx.req, "object", true);
   const body = uploadBody(ctx, objectBytesMax);
   const meta = await ctx.backend.putObject(bucket, key, body, attrs, nowMs, precondition, sealedWith?.customerKey);
   return emptyResponse(200, {
