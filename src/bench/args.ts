@@ -28,6 +28,8 @@ export interface RunOptions {
   serverPid: number | undefined;
   /** leave the objects and bucket in place */
   noCleanup: boolean;
+  /** objects sealed with a key of the run's own (SSE-C headers on PUT, GET and multipart) */
+  sseC: boolean;
 }
 
 export interface NullServerOptions {
@@ -78,10 +80,11 @@ load options:
   --key-prefix P                             object key prefix (default bench/)
   --server-pid PID                           also report this process's CPU use (Linux)
   --no-cleanup                               keep the objects
+  --sse-c                                    seal the objects with a random key of the run's (SSE-C)
   --json                                     one JSON document on stdout
 `;
 
-const flags = new Set(["--json", "--null-server", "--disk-ceiling", "--corrupt", "--hash", "--no-cleanup", "--help", "-h"]);
+const flags = new Set(["--json", "--null-server", "--disk-ceiling", "--corrupt", "--hash", "--no-cleanup", "--sse-c", "--help", "-h"]);
 
 export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   const values = new Map<string, string>();
@@ -120,6 +123,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     };
   }
   if (seen.has("--corrupt")) throw new UsageError("--corrupt only applies to --null-server");
+  if (seen.has("--sse-c") && seen.has("--disk-ceiling")) throw new UsageError("--sse-c applies to load runs");
   if (seen.has("--hash")) throw new UsageError("--hash only applies to --null-server");
 
   if (seen.has("--disk-ceiling")) {
@@ -186,6 +190,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     keyPrefix: values.get("--key-prefix") ?? "bench/",
     serverPid,
     noCleanup: seen.has("--no-cleanup"),
+    sseC: seen.has("--sse-c"),
   };
 }
 

@@ -79,7 +79,7 @@ async function load(options: RunOptions): Promise<number> {
 
 export function formatReport(r: RunReport): string {
   const lines = [
-    `${r.op} ${formatSize(r.sizeBytes)} x ${r.objects} objects, concurrency ${r.concurrency}, ${(r.durationMs / 1000).toFixed(1)} s, client ${r.client}, payload ${r.payload}`,
+    `${r.op} ${formatSize(r.sizeBytes)} x ${r.objects} objects, concurrency ${r.concurrency}, ${(r.durationMs / 1000).toFixed(1)} s, client ${r.client}, payload ${r.payload}${r.sseC ? ", SSE-C" : ""}`,
     `  ${r.ops} ops   ${r.opsPerSec} ops/s   ${r.mibPerSec} MiB/s`,
     `  latency ms: p50 ${r.latency.p50Ms}  p90 ${r.latency.p90Ms}  p99 ${r.latency.p99Ms}  max ${r.latency.maxMs}`,
     `  generator CPU ${r.clientCpuPercent}% of a core${r.serverCpuPercent === undefined ? "" : `, server CPU ${r.serverCpuPercent}%`}`,

@@ -2,6 +2,7 @@
  * One load run: make the bucket and the objects the workload needs, run it for the duration with
  * C workers, verify what comes back, clean up, and summarise.
  */
+import { randomBytes } from "node:crypto";
 import type { RunOptions } from "./args.ts";
 import { contentOffsetsMax, patternOf } from "./content.ts";
 import { createClient } from "./http.ts";
@@ -23,6 +24,8 @@ export interface RunReport {
   endpoint: string;
   client: string;
   payload: string;
+  /** objects sealed with a key of the run's (SSE-C) */
+  sseC: boolean;
   sizeBytes: number;
   objects: number;
   concurrency: number;
@@ -62,6 +65,7 @@ export async function runBench(opts: RunOptions, onProgress?: (p: Progress) => v
     region: opts.region,
     payload: opts.payload,
     keyPrefix: opts.keyPrefix,
+    customerKey: opts.sseC ? new Uint8Array(randomBytes(32)) : undefined,
   });
   const ownBucket = opts.bucket === undefined;
   const bucket = opts.bucket ?? `s3d-bench-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
@@ -282,6 +286,7 @@ export async function runBench(opts: RunOptions, onProgress?: (p: Progress) => v
     endpoint: opts.endpoint.origin,
     client: opts.client,
     payload: opts.payload,
+    sseC: opts.sseC,
     sizeBytes: opts.sizeBytes,
     objects: opts.objects,
     concurrency: opts.concurrency,

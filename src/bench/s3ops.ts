@@ -3,6 +3,7 @@
  * resolving or throwing an OpError that carries the S3 error code (or a transport/verification
  * code) for the error table.
  */
+import { createHash } from "node:crypto";
 import { crc32 } from "node:zlib";
 import { canonicalQuery, emptyPayloadHash, sha256Hex, signHeaders, unsignedPayload } from "../sigv4/index.ts";
 import { ContentDigests, objectBody, objectKey } from "./content.ts";
@@ -17,6 +18,8 @@ export interface S3Target {
   region: string;
   payload: PayloadMode;
   keyPrefix: string;
+  /** SSE-C: the 256-bit key the objects are sealed with */
+  customerKey?: Uint8Array;
 }
 
 export class OpError extends Error {
@@ -34,9 +37,17 @@ export interface ListPage {
 export class S3Ops {
   readonly digests = new ContentDigests();
   private readonly host: string;
+  /** the SSE-C headers of the run's key, on every request that writes or reads object bytes */
+  private readonly sealing: Record<string, string>;
 
   constructor(private readonly client: HttpClient, private readonly target: S3Target) {
     this.host = target.endpoint.host;
+    const key = target.customerKey;
+    this.sealing = key === undefined ? {} : {
+      "x-amz-server-side-encryption-customer-algorithm": "AES256",
+      "x-amz-server-side-encryption-customer-key": Buffer.from(key).toString("base64"),
+      "x-amz-server-side-encryption-customer-key-md5": createHash("md5").update(key).digest("base64"),
+    };
   }
 
   key(index: number): string {
@@ -60,7 +71,7 @@ export class S3Ops {
   async putObject(bucket: string, index: number, sizeBytes: number): Promise<number> {
     const body = objectBody(index, sizeBytes);
     const hash = this.target.payload === "signed" ? this.digests.sha256Of(index, 0, sizeBytes) : unsignedPayload;
-    const res = await this.send("PUT", `/${bucket}/${this.key(index)}`, [], body, hash);
+    const res = await this.send("PUT", `/${bucket}/${this.key(index)}`, [], body, hash, { headers: this.sealing });
     if (res.status !== 200) throw failure(res, `put ${this.key(index)}`);
     return sizeBytes;
   }
@@ -68,9 +79,8 @@ export class S3Ops {
   /** GET object `index` and check its size and CRC against what was put; returns its bytes. */
   async getObject(bucket: string, index: number, sizeBytes: number): Promise<number> {
     let crc = 0;
-    const res = await this.send("GET", `/${bucket}/${this.key(index)}`, [], undefined, emptyPayloadHash, (chunk) => {
-      crc = crc32(chunk, crc);
-    });
+    const sink = (chunk: Uint8Array) => void (crc = crc32(chunk, crc));
+    const res = await this.send("GET", `/${bucket}/${this.key(index)}`, [], undefined, emptyPayloadHash, { headers: this.sealing, sink });
     if (res.status !== 200) throw failure(res, `get ${this.key(index)}`);
     if (res.bodyBytes !== sizeBytes) {
       throw new OpError("VerificationFailed", `get ${this.key(index)}: ${res.bodyBytes} bytes, expected ${sizeBytes}`);
@@ -104,7 +114,7 @@ export class S3Ops {
   }
 
   async createMultipart(bucket: string, index: number): Promise<string> {
-    const res = await this.send("POST", `/${bucket}/${this.key(index)}`, [["uploads", ""]], undefined, emptyPayloadHash);
+    const res = await this.send("POST", `/${bucket}/${this.key(index)}`, [["uploads", ""]], undefined, emptyPayloadHash, { headers: this.sealing });
     const uploadId = /<UploadId>([^<]*)<\/UploadId>/.exec(res.text)?.[1];
     if (res.status !== 200 || uploadId === undefined) throw failure(res, `create multipart upload ${this.key(index)}`);
     return unescapeXml(uploadId);
@@ -115,7 +125,7 @@ export class S3Ops {
     const body = objectBody(index, start + sizeBytes).subarray(start);
     const hash = this.target.payload === "signed" ? this.digests.sha256Of(index, start, sizeBytes) : unsignedPayload;
     const query: [string, string][] = [["partNumber", String(partNumber)], ["uploadId", uploadId]];
-    const res = await this.send("PUT", `/${bucket}/${this.key(index)}`, query, body, hash);
+    const res = await this.send("PUT", `/${bucket}/${this.key(index)}`, query, body, hash, { headers: this.sealing });
     const etag = res.header("etag");
     if (res.status !== 200 || etag === undefined) throw failure(res, `upload part ${partNumber}`);
     return etag;
@@ -139,9 +149,9 @@ export class S3Ops {
     query: [string, string][],
     body: Uint8Array | undefined,
     payloadHash: string,
-    sink?: (chunk: Uint8Array) => void,
+    { headers: extra = {}, sink }: { headers?: Record<string, string>; sink?: (chunk: Uint8Array) => void } = {},
   ): Promise<HttpResponse> {
-    const headers: Record<string, string> = { host: this.host };
+    const headers: Record<string, string> = { host: this.host, ...extra };
     Object.assign(
       headers,
       signHeaders({
