@@ -49,6 +49,13 @@ const servedParams = new Set([
   "versionId", "tagging", "attributes", "cors", "delete", "location", "version-id-marker", "policy", "policyStatus", "lifecycle",
 ]);
 
+/**
+ * SSE-C's parameters, which some SDKs move into a presigned URL's query: there s3d would not read
+ * them (it reads the key from headers only) and would store the object unsealed, and the key would
+ * sit in URLs, logs and caches. Refused instead.
+ */
+const customerKeyParam = /^x-amz-(copy-source-)?server-side-encryption-customer-/i;
+
 function isServedParam(name: string): boolean {
   return servedParams.has(name) || name.startsWith("response-") || name.toLowerCase().startsWith("x-amz-");
 }
@@ -140,6 +147,7 @@ export function routeOf(method: string, bucket: string, key: string, params: Map
   if (key !== "" && method === "GET" && params.has("acl")) return route("GetObjectAcl", objects.getObjectAcl);
   if (key === "" && bucket !== "" && method === "GET" && params.has("versions")) return route("ListObjectVersions", list.listObjectVersions);
   for (const [name, value] of params) {
+    if (customerKeyParam.test(name)) throw new S3Error("InvalidArgument", "Server Side Encryption with Customer provided keys must be given in request headers, not in the query string.", { ArgumentName: name });
     if (unservedSubresources.includes(name) || (value === "" && !isServedParam(name))) {
       throw new S3Error("NotImplemented", `The ${name} sub-resource is not implemented by s3d.`);
     }

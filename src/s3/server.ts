@@ -357,7 +357,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     void send(outgoing, answer, requestId, idleTimeoutMs)
       .then((bytesOut) => requestMetrics.served({ operation: "Stalled", status: 400, bytesIn: 0, bytesOut, errorCode: timedOut.code }))
       .finally(() => incoming.destroy(timedOut));
-    logger.info("request", { requestId, method: incoming.method, resource: incoming.url, status: 400, error: timedOut.code });
+    // (the path alone: a query may carry a presigned URL's credentials)
+    logger.info("request", { requestId, method: incoming.method, resource: (incoming.url ?? "").split("?")[0], status: 400, error: timedOut.code });
   });
   // Expect: 100-continue is answered by `serve` after authentication, not by the HTTP layer first.
   server.on("checkContinue", (incoming: IncomingMessage, outgoing: ServerResponse) => handle(incoming, outgoing, true));

@@ -224,6 +224,17 @@ describe("refusals", () => {
     }
   });
 
+  test("SSE-C parameters in the query string (as some SDKs presign them) are refused, never taken for a plain write", async () => {
+    const query = Object.entries(sse(keyA)).map(([name, value]): [string, string] => [name, value]);
+    for (const [name] of query) {
+      const res = await c.req({ method: "PUT", path: c.path("in-query"), query: [[name, query.find(([n]) => n === name)![1]]], body });
+      expect({ name, status: res.status, code: field(await res.text(), "Code") }).toEqual({ name, status: 400, code: "InvalidArgument" });
+    }
+    const copySource = await c.req({ method: "PUT", path: c.path("in-query"), query: [["x-amz-copy-source-server-side-encryption-customer-key", "a2V5"]], headers: { "x-amz-copy-source": c.path("src-for-query") } });
+    expect([copySource.status, field(await copySource.text(), "Code")]).toEqual([400, "InvalidArgument"]);
+    expect((await c.get("in-query")).res.status).toBe(404);
+  });
+
   test("SSE-C with x-amz-server-side-encryption: AES256 (no key at rest): InvalidArgument on every write", async () => {
     const both = { ...sse(keyA), "x-amz-server-side-encryption": "AES256" };
     expect((await c.put("src-for-both", body)).status).toBe(200);

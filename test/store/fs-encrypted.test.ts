@@ -335,7 +335,7 @@ describe("the data dir records its key; start-up checks it", () => {
     backendAt(dir);
   });
 
-  test("a key on a data dir with unencrypted objects or parts is refused; on one with only buckets it is accepted", async () => {
+  test("a key on a data dir with unencrypted objects, versions or parts is refused; on one with only buckets it is accepted", async () => {
     const withObject = tempDir();
     const plain = backendAt(withObject, null);
     await plain.createBucket("bkt", 0);
@@ -345,10 +345,17 @@ describe("the data dir records its key; start-up checks it", () => {
     await plain2.createBucket("bkt", 0);
     const upload = await plain2.createMultipartUpload("bkt", "k", noAttrs, 0);
     await plain2.uploadPart("bkt", "k", upload, 1, bodyOf(randomBytesSeeded(100_000, 1)), 0);
+    // every key behind a delete marker: its versions are unencrypted objects too
+    const withVersion = tempDir();
+    const plain3 = backendAt(withVersion, null);
+    await plain3.createBucket("bkt", 0);
+    await plain3.setBucketVersioning("bkt", "Enabled");
+    await plain3.putObject("bkt", "k", bodyOf(randomBytesSeeded(10, 1)), noAttrs, 0);
+    await plain3.deleteObject("bkt", "k", 1);
     const bucketsOnly = tempDir();
     await backendAt(bucketsOnly, null).createBucket("bkt", 0);
     await closeAll();
-    for (const dir of [withObject, withPart]) {
+    for (const dir of [withObject, withPart, withVersion]) {
       expect(() => backendAt(dir)).toThrow(`holds unencrypted objects`);
       expect(() => backendAt(dir)).toThrow(keyFingerprint(key));
       backendAt(dir, null); // still opens without a key

@@ -42,7 +42,8 @@ export function atRestSetup(db: Database, dataDir: string, masterKey: Uint8Array
     return new Sealing(masterKey);
   }
   if (masterKey === undefined) return undefined;
-  const holdsData = db.query("SELECT 1 FROM objects LIMIT 1").get() !== null || db.query("SELECT 1 FROM parts LIMIT 1").get() !== null;
+  // (noncurrent versions too: a bucket's every key may be behind a delete marker)
+  const holdsData = ["SELECT 1 FROM objects LIMIT 1", "SELECT 1 FROM versions WHERE delete_marker = 0 LIMIT 1", "SELECT 1 FROM parts LIMIT 1"].some((sql) => db.query(sql).get() !== null);
   if (holdsData) {
     throw new EncryptionSetupError(
       `data dir ${dataDir} holds unencrypted objects and s3d does not encrypt them in place: start it without ${keyFlags}, ` +
