@@ -336,9 +336,13 @@ export interface Backend {
    */
   uploadSettings(bucket: string, key: string, uploadId: string): Promise<{ checksum?: UploadChecksum; lock?: ObjectLock }>;
   uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: IncomingBody, nowMs: number, customerKey?: CustomerKey): Promise<PartInfo>;
-  completeMultipartUpload(bucket: string, key: string, uploadId: string, parts: CompletedPart[], nowMs: number, precondition?: Precondition): Promise<ObjectMeta>;
+  /**
+   * An upload made with a customer key and a checksum completes (and its parts are listed) only
+   * with the key: the parts' checksums are of its plaintext, and kept sealed with it.
+   */
+  completeMultipartUpload(bucket: string, key: string, uploadId: string, parts: CompletedPart[], nowMs: number, precondition?: Precondition, customerKey?: CustomerKey): Promise<ObjectMeta>;
   abortMultipartUpload(bucket: string, key: string, uploadId: string): Promise<void>;
-  listParts(bucket: string, key: string, uploadId: string, partNumberMarker: number, maxParts: number): Promise<ListPartsPage>;
+  listParts(bucket: string, key: string, uploadId: string, partNumberMarker: number, maxParts: number, customerKey?: CustomerKey): Promise<ListPartsPage>;
   listMultipartUploads(bucket: string, query: ListUploadsQuery): Promise<ListUploadsPage>;
 
   close(): Promise<void>;

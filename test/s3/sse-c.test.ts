@@ -405,6 +405,37 @@ describe("multipart uploads", () => {
     expect(Buffer.compare(range.body, whole.subarray(5 * MiB - 10, 5 * MiB + 10))).toBe(0);
   });
 
+  test("checksums of a keyed upload are answered with the key only: ListParts and Complete need it, as do HEAD's and GetObjectAttributes'", async () => {
+    const sha = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("base64");
+    const create = await c.createUpload("mp-sums", { ...sse(keyA), "x-amz-checksum-algorithm": "SHA256" });
+    expect(create.res.status).toBe(200);
+    const etags: string[] = [];
+    for (const [n, body] of [[1, part1], [2, part2]] as const) {
+      const res = await c.uploadPart("mp-sums", create.uploadId, n, body, { ...sse(keyA), "x-amz-checksum-sha256": sha(body) });
+      expect([res.status, res.headers.get("x-amz-checksum-sha256")]).toEqual([200, sha(body)]);
+      etags.push(res.headers.get("etag")!);
+    }
+    const list = (headers: Record<string, string> = {}) => c.req({ method: "GET", path: c.path("mp-sums"), query: [["uploadId", create.uploadId]], headers });
+    await expectError(await list(), 400, "InvalidRequest");
+    await expectError(await list(sse(keyB)), 400, "InvalidRequest");
+    const listed = await (await list(sse(keyA))).text();
+    expect(listed).toContain(`<ChecksumSHA256>${sha(part1)}</ChecksumSHA256>`);
+    const parts = etags.map((etag, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${etag}</ETag><ChecksumSHA256>${sha([part1, part2][i])}</ChecksumSHA256></Part>`).join("");
+    const complete = (headers: Record<string, string> = {}) =>
+      c.req({ method: "POST", path: c.path("mp-sums"), query: [["uploadId", create.uploadId]], headers, body: `<CompleteMultipartUpload>${parts}</CompleteMultipartUpload>` });
+    await expectError(await complete(), 400, "InvalidRequest");
+    const done = await complete(sse(keyA));
+    const doneXml = await done.text();
+    expect(done.status).toBe(200);
+    const objectSum = field(doneXml, "ChecksumSHA256")!;
+    expect(objectSum).toMatch(/-2$/);
+    const head = (headers: Record<string, string>) => c.head("mp-sums", { ...headers, "x-amz-checksum-mode": "ENABLED" });
+    expect((await head(sse(keyA))).headers.get("x-amz-checksum-sha256")).toBe(objectSum);
+    expect((await head({})).status).toBe(400);
+    const attributes = await c.req({ method: "GET", path: c.path("mp-sums"), query: [["attributes", ""]], headers: { ...sse(keyA), "x-amz-object-attributes": "Checksum" } });
+    expect(field(await attributes.text(), "ChecksumSHA256")).toBe(objectSum);
+  });
+
   test("a part without the upload's key, with another, or with one for a plain upload: InvalidRequest", async () => {
     const body = bytesOf(1000, 12);
     const { uploadId } = await c.createUpload("mp-refused", sse(keyA));

@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { S3Error, type S3ErrorCode } from "../../src/errors.ts";
 import type { ByteRange } from "../../src/s3/range.ts";
-import { partBytesMin, type CustomerKey, type ObjectAttributes } from "../../src/store/backend.ts";
+import { partBytesMin, type CustomerKey, type IncomingBody, type ObjectAttributes } from "../../src/store/backend.ts";
 import { directBlobBytesMin } from "../../src/store/fs/blob-sinks.ts";
 import { FsBackend, inlineObjectBytesMax } from "../../src/store/fs/backend.ts";
 import { fragmentPlainBytes, sealedBytes } from "../../src/store/fs/sealing.ts";
@@ -321,6 +321,47 @@ for (const mode of modes) {
       await b.completeMultipartUpload("bkt", "plain-mp", plainUpload, [{ partNumber: 1, etag: plainPart.etag }], t0);
       expect(same(await read(b, "plain-mp"), p2)).toBe(true);
       await expectRefused(() => b.openObject("bkt", "plain-mp", undefined, keyA), "InvalidRequest", 400);
+    });
+
+    test("additional checksums of keyed objects and parts are sealed: read with the key only, never in clear on disk", async () => {
+      const { dir, b } = await fresh();
+      const sha = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("base64");
+      /** A body whose digest carries a SHA-256 checksum, as the S3 layer's does with x-amz-checksum-sha256. */
+      const checksummed = (bytes: Uint8Array): IncomingBody => {
+        const body = bodyOf(bytes);
+        return { ...body, digest: () => ({ ...body.digest(), checksum: { algorithm: "SHA256", value: sha(bytes), type: "FULL_OBJECT" as const } }) };
+      };
+      const small = randomBytesSeeded(2000, 71);
+      await b.putObject("bkt", "ck", checksummed(small), noAttrs, t0, undefined, keyA);
+      expect((await b.openObject("bkt", "ck")).meta.checksum).toBeUndefined();
+      expect((await b.openObject("bkt", "ck", undefined, keyA)).meta.checksum).toEqual({ algorithm: "SHA256", value: sha(small), type: "FULL_OBJECT" });
+      // (the row cache keeps the metadata without it)
+      expect((await b.openObject("bkt", "ck")).meta.checksum).toBeUndefined();
+
+      const parts = [randomBytesSeeded(partBytesMin, 72), randomBytesSeeded(1000, 73)];
+      const uploadId = await b.createMultipartUpload("bkt", "mp", noAttrs, t0, { algorithm: "SHA256", type: "COMPOSITE" }, keyA);
+      const infos = [];
+      for (const [i, part] of parts.entries()) infos.push(await b.uploadPart("bkt", "mp", uploadId, i + 1, checksummed(part), t0, keyA));
+      expect(infos.map((p) => p.checksum)).toEqual(parts.map(sha));
+      // listing the parts or completing the upload needs the key: the parts' checksums are sealed with it
+      await expectRefused(() => b.listParts("bkt", "mp", uploadId, 0, 10), "InvalidRequest", 400);
+      await expectRefused(() => b.listParts("bkt", "mp", uploadId, 0, 10, keyB), "InvalidRequest", 400);
+      expect((await b.listParts("bkt", "mp", uploadId, 0, 10, keyA)).parts.map((p) => p.checksum)).toEqual(parts.map(sha));
+      const completed = infos.map((p) => ({ partNumber: p.partNumber, etag: p.etag, checksum: p.checksum }));
+      await expectRefused(() => b.completeMultipartUpload("bkt", "mp", uploadId, completed, t0), "InvalidRequest", 400);
+      const meta = await b.completeMultipartUpload("bkt", "mp", uploadId, completed, t0, undefined, keyA);
+      expect(meta.checksum?.algorithm).toBe("SHA256");
+      expect((await b.openObject("bkt", "mp", undefined, keyA)).meta.checksum).toEqual(meta.checksum);
+      expect((await b.openObject("bkt", "mp")).meta.checksum).toBeUndefined();
+
+      // none of the checksums is on disk in clear (base64 as kept, nor the raw digest)
+      for (const value of [sha(small), ...parts.map(sha), meta.checksum!.value]) {
+        expect(filesHolding(dir, Buffer.from(value))).toEqual([]);
+        expect(filesHolding(dir, Buffer.from(value, "base64"))).toEqual([]);
+      }
+      // an object without a key keeps its checksum as before
+      await b.putObject("bkt", "plain", checksummed(small), noAttrs, t0);
+      expect((await b.openObject("bkt", "plain")).meta.checksum?.value).toBe(sha(small));
     });
 
     test("keyed objects survive a restart: read with the key, AccessDenied with another, withheld without", async () => {

@@ -116,7 +116,8 @@ export async function completeMultipartUpload(ctx: S3Context) {
       throw new S3Error("BadDigest", `The ${claimed} you specified did not match the calculated checksum.`);
     }
   };
-  const meta = await ctx.backend.completeMultipartUpload(bucket, key, uploadIdOf(ctx), parts, nowMs, precondition);
+  // (the key is needed where the upload has a checksum: its parts' are sealed with it)
+  const meta = await ctx.backend.completeMultipartUpload(bucket, key, uploadIdOf(ctx), parts, nowMs, precondition, requestedKey(ctx.req, "object", false)?.customerKey);
   return xmlResponse(
     x(
       "CompleteMultipartUploadResult",
@@ -150,7 +151,7 @@ export async function listParts(ctx: S3Context) {
   const { bucket, key, params } = ctx.req;
   const marker = markerParam(params.get("part-number-marker"), "part-number-marker");
   const maxParts = maxParam(params.get("max-parts"), "max-parts", listPartsMax);
-  const page = await ctx.backend.listParts(bucket, key, uploadIdOf(ctx), marker, maxParts);
+  const page = await ctx.backend.listParts(bucket, key, uploadIdOf(ctx), marker, maxParts, requestedKey(ctx.req, "object", false)?.customerKey);
   const owner = x("ID", ownerOf(ctx).id);
   return xmlResponse(
     x(

@@ -32,6 +32,7 @@ import type {
   ObjectReader,
   PartInfo,
   Precondition,
+  StoredChecksum,
   UploadChecksum,
   VersioningStatus,
   VersionState,
@@ -44,7 +45,7 @@ import { Committer, NotDurableError } from "./committer.ts";
 import { reserveBytes, SpaceGuard, SpaceReserve } from "./space.ts";
 import { blobIdsOf, keyBytes, lockColumn, lockOf, objectMetaColumns, objectMetaOf, openDatabase, segmentsOf, WalSync, type ObjectMetaRow, type ObjectRow, type Segment } from "./db.ts";
 import { Buckets } from "./buckets.ts";
-import { CustomerKeys, customerKeyedEtag } from "./customer-keys.ts";
+import { CustomerKeys, customerKeyedEtag, type CustomerSealing } from "./customer-keys.ts";
 import { MultipartStore } from "./multipart.ts";
 import { objectReader } from "./read.ts";
 import { type CachedObject, RowCache } from "./row-cache.ts";
@@ -238,18 +239,19 @@ export class FsBackend implements Backend {
     const { sizeBytes, md5Hex, checksum } = body.digest();
     const etag = customer ? customerKeyedEtag() : md5Hex;
     const meta: ObjectMeta = { key, sizeBytes, etag, lastModifiedMs: nowMs, partsCount: 0, ...attrs, checksum, customerKeyCheck: customer?.newCheck() };
-    return this.commitObject(bucket, key, () => ({ meta, segments: stored.segments, inline: stored.inline }), stored.newBlobs, precondition);
+    return this.commitObject(bucket, key, () => ({ meta, segments: stored.segments, inline: stored.inline, customer }), stored.newBlobs, precondition);
   }
 
   /**
    * Makes the object that `decide` returns (inside the commit, where no other write can
-   * interleave) the current version of `key`. `newBlobs` are removed if the commit fails; the
-   * blobs of the version it replaces are removed once it has succeeded.
+   * interleave) the current version of `key`; its checksum sealed with `customer`'s key, when it
+   * has one. `newBlobs` are removed if the commit fails; the blobs of the version it replaces are
+   * removed once it has succeeded.
    */
   private async commitObject(
     bucket: string,
     key: string,
-    decide: () => { meta: ObjectMeta; segments: Segment[]; inline?: Uint8Array },
+    decide: () => { meta: ObjectMeta; segments: Segment[]; inline?: Uint8Array; customer?: CustomerSealing },
     newBlobs: string[],
     precondition: Precondition | undefined,
   ): Promise<ObjectMeta> {
@@ -276,7 +278,7 @@ export class FsBackend implements Backend {
         else superseded = this.versions.makeWay(bucket, key, current, versioning, meta.lastModifiedMs);
         const columns = [meta.sizeBytes, meta.etag, meta.lastModifiedMs, meta.partsCount,
           JSON.stringify(meta.headers), JSON.stringify(meta.userMeta), JSON.stringify(decided.segments),
-          JSON.stringify(meta.tags), meta.checksum === undefined ? null : JSON.stringify(meta.checksum), decided.inline ?? null,
+          JSON.stringify(meta.tags), checksumColumn(meta.checksum, decided.customer), decided.inline ?? null,
           meta.versionId ?? null, lockColumn(meta.lock), meta.customerKeyCheck ?? null] as const;
         this.rows.drop(bucket, key);
         // An overwrite rewrites its row in place: the same pages, no index change, no freed and
@@ -306,9 +308,11 @@ export class FsBackend implements Backend {
     this.requireBucket(bucket);
     const { row, meta, segments } = versionId === undefined ? this.readObject(bucket, key) : this.readVersion(bucket, key, versionId);
     const customer = this.customerKeys.forObject(meta.customerKeyCheck, customerKey);
-    const sealing = customer === "withheld" ? customer : (customer?.sealing ?? this.sealing);
+    if (customer === "withheld") return objectReader({ row, meta, segments }, this.blobs, customer);
+    // (a sealed checksum opens with the key; the cached meta stays without it)
+    const opened = customer && row.checksum !== null ? { ...meta, checksum: JSON.parse(customer.openColumn(row.checksum)) } : meta;
     // (the reader acquires the blobs now, in the same turn as the read: no commit can remove them in between)
-    return objectReader({ row, meta, segments }, this.blobs, sealing);
+    return objectReader({ row, meta: opened, segments }, this.blobs, customer?.sealing ?? this.sealing);
   }
 
   async setObjectTags(bucket: string, key: string, tags: Record<string, string>, versionId?: string): Promise<string | undefined> {
@@ -433,10 +437,10 @@ export class FsBackend implements Backend {
     return this.space.admit(body.declaredBytes, () => this.multipart.uploadPart(bucket, key, uploadId, partNumber, body, nowMs, customerKey));
   }
 
-  async completeMultipartUpload(bucket: string, key: string, uploadId: string, parts: CompletedPart[], nowMs: number, precondition?: Precondition): Promise<ObjectMeta> {
+  async completeMultipartUpload(bucket: string, key: string, uploadId: string, parts: CompletedPart[], nowMs: number, precondition?: Precondition, customerKey?: CustomerKey): Promise<ObjectMeta> {
     let unused: string[] = [];
     const meta = await this.commitObject(bucket, key, () => {
-      const plan = this.multipart.planCompletion(bucket, key, uploadId, parts, nowMs);
+      const plan = this.multipart.planCompletion(bucket, key, uploadId, parts, nowMs, customerKey);
       unused = plan.unusedBlobs;
       this.multipart.forget(uploadId);
       return plan;
@@ -449,8 +453,8 @@ export class FsBackend implements Backend {
     return this.multipart.abort(bucket, key, uploadId);
   }
 
-  async listParts(bucket: string, key: string, uploadId: string, partNumberMarker: number, maxParts: number): Promise<ListPartsPage> {
-    return this.multipart.listParts(bucket, key, uploadId, partNumberMarker, maxParts);
+  async listParts(bucket: string, key: string, uploadId: string, partNumberMarker: number, maxParts: number, customerKey?: CustomerKey): Promise<ListPartsPage> {
+    return this.multipart.listParts(bucket, key, uploadId, partNumberMarker, maxParts, customerKey);
   }
 
   async listMultipartUploads(bucket: string, query: ListUploadsQuery): Promise<ListUploadsPage> {
@@ -517,6 +521,12 @@ export class FsBackend implements Backend {
       .query<ObjectMetaRow & { row: number }, [string, Uint8Array]>(`SELECT rowid AS row, ${objectMetaColumns} FROM objects WHERE bucket = ? AND key = ?`)
       .get(bucket, keyBytes(key));
   }
+}
+
+/** An object's checksum as its column holds it: sealed with the client's key, when it has one. */
+function checksumColumn(checksum: StoredChecksum | undefined, customer: CustomerSealing | undefined): string | null {
+  if (checksum === undefined) return null;
+  return customer ? customer.sealColumn(JSON.stringify(checksum)) : JSON.stringify(checksum);
 }
 
 /** Where a version that is not there stands: nowhere a rule could act on. */

@@ -11,17 +11,25 @@
  *   look unrelated; the key cannot be recovered from it.
  * - ETag: not the plaintext's MD5, which would tell anyone who may list the bucket whether an
  *   object holds a guessed content; as S3's, 32 random hex digits (`customerKeyedEtag`).
+ * - Additional checksums (x-amz-checksum-*) of the object and of its parts tell as much (a CRC of
+ *   a few bytes can be inverted): their columns are sealed too (`sealColumn`), and read only with
+ *   the key, as S3 answers them only with it.
  */
 import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from "node:crypto";
 import { S3Error } from "../../errors.ts";
 import { assert } from "../../util/assert.ts";
 import type { CustomerKey } from "../backend.ts";
-import { Sealing } from "./sealing.ts";
+import { fragmentSealedBytes, sealIdBytes, tagBytes, Sealing } from "./sealing.ts";
 
 const keyBytes = 32;
 const saltBytes = 16;
 const checkVersion = "v1";
 const checkLabel = "s3d sse-c key check v1";
+
+const sealedColumnPrefix = "sealed:";
+
+/** Whether a metadata column holds text sealed with a client's key (`CustomerSealing.sealColumn`). */
+export const isSealedColumn = (column: string): boolean => column.startsWith(sealedColumnPrefix);
 
 /** The ETag of an object or part sealed with a client's key: random, like S3's. */
 export const customerKeyedEtag = (): string => randomBytes(16).toString("hex");
@@ -50,6 +58,21 @@ export class CustomerSealing {
     const expected = this.mac(Buffer.from(salt, "base64"));
     const given = Buffer.from(mac, "base64");
     return given.length === expected.length && timingSafeEqual(given, expected);
+  }
+
+  /** `text` (a checksum) sealed for a metadata column, under a fresh id of its own. */
+  sealColumn(text: string): string {
+    const sealed = this.sealing.sealInline(randomBytes(sealIdBytes), Buffer.from(text, "utf8"));
+    return sealedColumnPrefix + Buffer.from(sealed).toString("base64");
+  }
+
+  /** The text of a column `sealColumn` made (SealedDataError if it does not open). */
+  openColumn(column: string): string {
+    assert(isSealedColumn(column), "a sealed column");
+    const stored = Buffer.from(column.slice(sealedColumnPrefix.length), "base64");
+    assert(stored.length <= sealIdBytes + fragmentSealedBytes, "a sealed column is one fragment");
+    const plainBytes = stored.length - sealIdBytes - tagBytes;
+    return Buffer.from(this.sealing.openInline(stored, plainBytes, 0, plainBytes)).toString("utf8");
   }
 
   private mac(salt: Uint8Array): Buffer {

@@ -24,7 +24,7 @@ import {
 } from "../backend.ts";
 import { cursorPastPrefix, inKeyRange, listEntries, utf8, type ListCursor } from "../listing.ts";
 import type { BlobStore } from "./blobs.ts";
-import { customerKeyedEtag, type CustomerKeys } from "./customer-keys.ts";
+import { customerKeyedEtag, type CustomerKeys, type CustomerSealing } from "./customer-keys.ts";
 import { NotDurableError, type Committer } from "./committer.ts";
 import { attributesOf, keyBytes, keyText, lockColumn, type PartRow, type Segment, type UploadRow } from "./db.ts";
 
@@ -36,6 +36,8 @@ export interface CompletionPlan {
   segments: Segment[];
   /** blobs of parts uploaded but not named in the completion */
   unusedBlobs: string[];
+  /** the client's key, whose sealing the object's checksum is kept under (an upload with both) */
+  customer?: CustomerSealing;
 }
 
 export class MultipartStore {
@@ -85,7 +87,7 @@ export class MultipartStore {
         superseded = old ? [old.blob] : [];
         this.db
           .query("INSERT OR REPLACE INTO parts (upload_id, part_number, blob, size, etag, modified_ms, checksum) VALUES (?, ?, ?, ?, ?, ?, ?)")
-          .run(uploadId, partNumber, blobId, sizeBytes, etag, nowMs, expected ? checksum!.value : null);
+          .run(uploadId, partNumber, blobId, sizeBytes, etag, nowMs, expected ? (customer?.sealColumn(checksum!.value) ?? checksum!.value) : null);
       });
     } catch (error) {
       if (!(error instanceof NotDurableError)) this.blobs.remove([blobId]);
@@ -95,12 +97,16 @@ export class MultipartStore {
     return { partNumber, etag, sizeBytes, lastModifiedMs: nowMs, checksum: checksum?.value };
   }
 
-  /** Checks a completion request against the stored parts. Runs inside the commit. */
-  planCompletion(bucket: string, key: string, uploadId: string, parts: CompletedPart[], nowMs: number): CompletionPlan {
+  /**
+   * Checks a completion request against the stored parts. Runs inside the commit. An upload with
+   * a client's key and a checksum needs the key: its parts' checksums are sealed with it.
+   */
+  planCompletion(bucket: string, key: string, uploadId: string, parts: CompletedPart[], nowMs: number, customerKey: CustomerKey | undefined): CompletionPlan {
     const upload = this.requireUpload(bucket, key, uploadId);
     if (parts.length === 0) throw new S3Error("MalformedXML", "You must specify at least one part.");
     if (parts.length > partsMax) throw new S3Error("InvalidArgument", `Part count must not exceed ${partsMax}.`);
-    const stored = new Map(this.partRows(uploadId, 0, partsMax).map((p) => [p.part_number, p]));
+    const customer = this.checksumSealing(upload, customerKey);
+    const stored = new Map(this.partRows(uploadId, 0, partsMax, customer).map((p) => [p.part_number, p]));
     const md5s = createHash("md5");
     const segments: Segment[] = [];
     const used: PartRow[] = [];
@@ -147,7 +153,17 @@ export class MultipartStore {
       },
       segments,
       unusedBlobs: [...stored.values()].map((p) => p.blob),
+      customer,
     };
+  }
+
+  /**
+   * The client key's sealing of an upload's part checksums: needed (the key given, and right) for
+   * an upload made with a key and a checksum; undefined for any other.
+   */
+  private checksumSealing(upload: UploadRow, customerKey: CustomerKey | undefined): CustomerSealing | undefined {
+    if (upload.customer_key === null || upload.checksum === null) return undefined;
+    return this.customerKeys.forPart(upload.customer_key, customerKey);
   }
 
   /** Drops every upload of `bucket`, which is being deleted; returns their parts' blobs. In a commit. */
@@ -177,9 +193,10 @@ export class MultipartStore {
     this.blobs.remove(blobs);
   }
 
-  listParts(bucket: string, key: string, uploadId: string, partNumberMarker: number, maxParts: number): ListPartsPage {
+  /** The parts of an upload made with a client's key and a checksum are listed with the key (their checksums are sealed). */
+  listParts(bucket: string, key: string, uploadId: string, partNumberMarker: number, maxParts: number, customerKey: CustomerKey | undefined): ListPartsPage {
     const upload = this.requireUpload(bucket, key, uploadId);
-    const rows = this.partRows(uploadId, partNumberMarker, maxParts + 1);
+    const rows = this.partRows(uploadId, partNumberMarker, maxParts + 1, this.checksumSealing(upload, customerKey));
     // max-parts=0 asks for an empty page, as max-keys=0 does of a listing: not a truncated one
     const isTruncated = maxParts > 0 && rows.length > maxParts;
     const parts = rows.slice(0, maxParts).map((r) => ({
@@ -251,10 +268,13 @@ export class MultipartStore {
     return this.db.query<PartRow, [string, number]>("SELECT * FROM parts WHERE upload_id = ? AND part_number = ?").get(uploadId, partNumber);
   }
 
-  private partRows(uploadId: string, afterPartNumber: number, limit: number): PartRow[] {
-    return this.db
+  /** Parts in order; their checksums opened with `customer`, when they are sealed with its key. */
+  private partRows(uploadId: string, afterPartNumber: number, limit: number, customer?: CustomerSealing): PartRow[] {
+    const rows = this.db
       .query<PartRow, [string, number, number]>("SELECT * FROM parts WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?")
       .all(uploadId, afterPartNumber, limit);
+    if (customer === undefined) return rows;
+    return rows.map((row) => (row.checksum === null ? row : { ...row, checksum: customer.openColumn(row.checksum) }));
   }
 }
 
