@@ -105,6 +105,28 @@ function clientOf(server: () => TestServer, bucket: string) {
   };
 }
 
+/**
+ * Expects every write given SSE-C and x-amz-server-side-encryption: AES256 at once to be refused
+ * with InvalidArgument, storing nothing (`source`: an object to copy from).
+ */
+async function expectConflictRefused(client: ReturnType<typeof clientOf>, source: string, body: Uint8Array): Promise<void> {
+  const both = { ...sse(keyA), "x-amz-server-side-encryption": "AES256" };
+  const { uploadId } = await client.createUpload("both-upload", sse(keyA));
+  const writes: Array<[string, () => Promise<Response>]> = [
+    ["PutObject", () => client.put("both", body, both)],
+    ["CopyObject", () => client.copy("both", source, both)],
+    ["CreateMultipartUpload", () => client.req({ method: "POST", path: client.path("both"), query: [["uploads", ""]], headers: both })],
+    ["UploadPart", () => client.uploadPart("both-upload", uploadId, 1, body, both)],
+  ];
+  const got = [];
+  for (const [name, write] of writes) {
+    const res = await write();
+    got.push({ name, status: res.status, code: field(await res.text(), "Code") });
+  }
+  expect(got).toEqual(writes.map(([name]) => ({ name, status: 400, code: "InvalidArgument" })));
+  expect((await client.get("both")).res.status).toBe(404);
+}
+
 /** Expects a 200 GET whose body is `expected` and whose answer says it is sealed with `key`. */
 async function expectRead(read: { res: Response; body: Buffer }, expected: Buffer, encryption: ReturnType<typeof encryptionOf>): Promise<void> {
   expect(read.res.status).toBe(200);
@@ -236,22 +258,8 @@ describe("refusals", () => {
   });
 
   test("SSE-C with x-amz-server-side-encryption: AES256 (no key at rest): InvalidArgument on every write", async () => {
-    const both = { ...sse(keyA), "x-amz-server-side-encryption": "AES256" };
     expect((await c.put("src-for-both", body)).status).toBe(200);
-    const { uploadId } = await c.createUpload("both-upload", sse(keyA));
-    const writes: Array<[string, () => Promise<Response>]> = [
-      ["PutObject", () => c.put("both", body, both)],
-      ["CopyObject", () => c.copy("both", "src-for-both", both)],
-      ["CreateMultipartUpload", () => c.req({ method: "POST", path: c.path("both"), query: [["uploads", ""]], headers: both })],
-      ["UploadPart", () => c.uploadPart("both-upload", uploadId, 1, body, both)],
-    ];
-    const got = [];
-    for (const [name, write] of writes) {
-      const res = await write();
-      got.push({ name, status: res.status, code: field(await res.text(), "Code") });
-    }
-    expect(got).toEqual(writes.map(([name]) => ({ name, status: 400, code: "InvalidArgument" })));
-    expect((await c.get("both")).res.status).toBe(404);
+    await expectConflictRefused(c, "src-for-both", body);
   });
 
   test("a refused keyed overwrite leaves the object as it was", async () => {
@@ -585,21 +593,7 @@ describe("with an encryption key at rest", () => {
   });
 
   test("SSE-C together with x-amz-server-side-encryption: AES256 is InvalidArgument on every write", async () => {
-    const both = { ...sse(keyA), "x-amz-server-side-encryption": "AES256" };
-    const { uploadId } = await e.createUpload("both-upload", sse(keyA));
-    const writes: Array<[string, () => Promise<Response>]> = [
-      ["PutObject", () => e.put("both", small, both)],
-      ["CopyObject", () => e.copy("both", "plain-small", both)],
-      ["CreateMultipartUpload", () => e.req({ method: "POST", path: e.path("both"), query: [["uploads", ""]], headers: both })],
-      ["UploadPart", () => e.uploadPart("both-upload", uploadId, 1, small, both)],
-    ];
-    const got = [];
-    for (const [name, write] of writes) {
-      const res = await write();
-      got.push({ name, status: res.status, code: field(await res.text(), "Code") });
-    }
-    expect(got).toEqual(writes.map(([name]) => ({ name, status: 400, code: "InvalidArgument" })));
-    expect((await e.get("both")).res.status).toBe(404);
+    await expectConflictRefused(e, "plain-small", small);
     // a keyed source copied into an SSE-S3 destination is no conflict: the trio is the source's
     const decrypted = await e.copy("sse-s3-copy", "keyed-small", { ...sse(keyA, "source"), "x-amz-server-side-encryption": "AES256" });
     expect(decrypted.status).toBe(200);
