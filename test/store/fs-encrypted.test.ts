@@ -15,11 +15,12 @@ import { EncryptionSetupError } from "../../src/store/fs/at-rest.ts";
 import { FsBackend, inlineObjectBytesMax } from "../../src/store/fs/backend.ts";
 import { fragmentPlainBytes, fragmentSealedBytes, sealedBytes, sealIdBytes, tagBytes } from "../../src/store/fs/sealing.ts";
 import { backendContract, bodyOf, randomBytesSeeded } from "./contract.ts";
+import { customerKeysContract } from "./customer-keys-contract.ts";
 
 const key = new Uint8Array(randomBytes(32));
 const noAttrs: ObjectAttributes = { headers: {}, userMeta: {}, tags: {} };
 
-backendContract("fs, encrypted", async () => {
+async function encryptedUnderTest() {
   const dir = mkdtempSync(join(tmpdir(), "s3d-fsenc-"));
   const backend = new FsBackend(dir, { encryptionKey: key });
   return {
@@ -29,7 +30,11 @@ backendContract("fs, encrypted", async () => {
       rmSync(dir, { recursive: true, force: true });
     },
   };
-});
+}
+
+backendContract("fs, encrypted", encryptedUnderTest);
+// (SSE-C keys are derived with the master key too)
+customerKeysContract("fs, encrypted", encryptedUnderTest);
 
 const dirs: string[] = [];
 const open: FsBackend[] = [];

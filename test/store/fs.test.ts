@@ -6,6 +6,7 @@ import { FsBackend, inlineObjectBytesMax } from "../../src/store/fs/backend.ts";
 import type { BlobStore } from "../../src/store/fs/blobs.ts";
 import { backendContract, bodyOf, randomBytesSeeded } from "./contract.ts";
 import { versionsContract } from "./versions-contract.ts";
+import { customerKeysContract } from "./customer-keys-contract.ts";
 
 async function fsUnderTest() {
   const dir = mkdtempSync(join(tmpdir(), "s3d-fs-"));
@@ -21,6 +22,7 @@ async function fsUnderTest() {
 
 backendContract("fs", fsUnderTest);
 versionsContract("fs", fsUnderTest);
+customerKeysContract("fs", fsUnderTest);
 
 function blobFiles(dir: string): string[] {
   const root = join(dir, "blobs");
