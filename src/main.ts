@@ -14,7 +14,6 @@ import { shutdownGraceMs, startServer } from "./s3/server.ts";
 import { readMasterKeyFile, keyFingerprint } from "./shard/keys.ts";
 import { FsBackend } from "./store/fs/backend.ts";
 import { hashPool } from "./util/hash-worker.ts";
-import { openPool } from "./store/fs/open-pool.ts";
 import { Gauge } from "./util/metrics.ts";
 
 /** Subcommands: each takes the words after its name. */
@@ -142,7 +141,6 @@ async function main(argv: string[]): Promise<number> {
   }
   const tls = config.tlsCert !== undefined && config.tlsKey !== undefined ? readTls(config.tlsCert, config.tlsKey) : undefined;
   hashPool.startAll();
-  openPool.startAll();
   const lifecycle = new LifecycleRunner(backend, logger, config.lifecycleIntervalSeconds * 1000);
   const buildInfo = new Gauge("s3d_build_info", "The s3d build serving, as its version label; always 1.", () => [[[pkg.version], 1]], ["version"]);
   const server = await startServer({

@@ -22,7 +22,6 @@ import { join } from "node:path";
 import { assert } from "../../util/assert.ts";
 import { type BlobSink, DirectSink, directBlobBytesMin, directCreateFlags, directWritesWork, PageCacheSink, settledLater, unwritableBlobs } from "./blob-sinks.ts";
 import { plainSegmentReader, type SegmentReader } from "./read.ts";
-import { openPool } from "./open-pool.ts";
 import { sealedSegmentReader } from "./sealed-read.ts";
 import type { Sealing } from "./sealing.ts";
 
@@ -86,7 +85,7 @@ export class BlobStore {
 
   /** Reads plaintext ranges of blobs sealed with `sealing` (a client's key: SSE-C), or plain ones. */
   segmentReader(sealing: Sealing | undefined): SegmentReader {
-    return sealing ? sealedSegmentReader(sealing, this.pathOf, openPool) : plainSegmentReader(this.pathOf);
+    return sealing ? sealedSegmentReader(sealing, this.pathOf) : plainSegmentReader(this.pathOf);
   }
 
   newId(): string {

@@ -39,10 +39,6 @@ export class SealedDataError extends Error {
   override name = "SealedDataError";
 }
 
-/** Fragment `n` of `count` of `what` (a blob, an inline object) does not open, for `why`. */
-export const fragmentError = (what: string, n: number, count: number, why: string) =>
-  new SealedDataError(`${what}: fragment ${n} of ${count} does not open: ${why}`);
-
 /** Fragments of a sealed object of `plainBytes` (an empty one still has one). */
 export function fragmentCount(plainBytes: number): number {
   return Math.max(1, Math.ceil(plainBytes / fragmentPlainBytes));
@@ -53,73 +49,24 @@ export function sealedBytes(plainBytes: number): number {
   return plainBytes + fragmentCount(plainBytes) * tagBytes;
 }
 
-const fragmentPlainLength = (plainBytes: number, n: number) => fragments.plainLength(plainBytes, n);
-
-/** What the fragment code needs to know of the format, passed in so that it has no outside names. */
-interface FragmentFormat {
-  aadVersion: number[];
-  sealIdBytes: number;
-  fragmentPlainBytes: number;
-  tagBytes: number;
+/** Plaintext bytes in fragment `n` of an object of `plainBytes`. */
+function fragmentPlainLength(plainBytes: number, n: number): number {
+  return Math.min(fragmentPlainBytes, plainBytes - n * fragmentPlainBytes);
 }
 
-type Decipher = { setAAD(aad: Uint8Array): unknown; setAuthTag(tag: Uint8Array): unknown; update(data: Uint8Array): Uint8Array; final(): Uint8Array };
-type DecipherFactory = (algorithm: "aes-256-gcm", key: KeyObject | Uint8Array, nonce: Uint8Array) => Decipher;
-
-/**
- * A fragment's nonce and authenticated data, and its opening. Self-contained (it uses only its
- * arguments and globals), so that the threads that open large reads (open-pool.ts) run this very
- * code from its source: one definition of the format for both.
- */
-function defineFragments(format: FragmentFormat) {
-  const aadVersion = Uint8Array.from(format.aadVersion);
-  /** `n` big-endian in the 6 bytes of `into` from `at` (fragment numbers stay below 2^48). */
-  const put48 = (into: Uint8Array, at: number, n: number) => {
-    for (let i = 5; i >= 0; i--, n = Math.floor(n / 256)) into[at + i] = n % 256;
-  };
-  const nonceOf = (n: number): Uint8Array => {
-    const nonce = new Uint8Array(12);
-    put48(nonce, 6, n);
-    return nonce;
-  };
-  const aadOf = (id: Uint8Array, n: number, last: boolean): Uint8Array => {
-    const aad = new Uint8Array(aadVersion.length + format.sealIdBytes + 9);
-    aad.set(aadVersion, 0);
-    aad.set(id, aadVersion.length);
-    put48(aad, aadVersion.length + format.sealIdBytes + 2, n);
-    aad[aad.length - 1] = last ? 1 : 0;
-    return aad;
-  };
-  /** Plaintext bytes in fragment `n` of an object of `plainBytes`. */
-  const plainLength = (plainBytes: number, n: number) => Math.min(format.fragmentPlainBytes, plainBytes - n * format.fragmentPlainBytes);
-  /**
-   * Opens fragment `n` (its ciphertext and tag, `sealed`) of an object of `plainBytes` in `count`
-   * fragments: its plaintext, or a reason it does not open.
-   */
-  const open = (decipherOf: DecipherFactory, key: KeyObject | Uint8Array, id: Uint8Array, plainBytes: number, count: number, n: number, sealed: Uint8Array): Uint8Array | string => {
-    const expected = plainLength(plainBytes, n);
-    if (sealed.length !== expected + format.tagBytes) return `${sealed.length} sealed bytes, expected ${expected + format.tagBytes}`;
-    const decipher = decipherOf("aes-256-gcm", key, nonceOf(n));
-    decipher.setAAD(aadOf(id, n, n === count - 1));
-    decipher.setAuthTag(sealed.subarray(expected));
-    const plain = decipher.update(sealed.subarray(0, expected));
-    try {
-      decipher.final();
-    } catch {
-      return "authentication failed (corrupted, moved, truncated or sealed under another key)";
-    }
-    return plain;
-  };
-  return { nonceOf, aadOf, plainLength, open };
+function nonceOf(n: number): Buffer {
+  const nonce = Buffer.alloc(12);
+  nonce.writeUIntBE(n, 6, 6);
+  return nonce;
 }
 
-const format: FragmentFormat = { aadVersion: [...aadVersion], sealIdBytes, fragmentPlainBytes, tagBytes };
-const fragments = defineFragments(format);
-const { nonceOf, aadOf } = fragments;
-
-/** The fragment code as source, for a thread to define `fragments` with (open-pool.ts). */
-export function fragmentsSource(): string {
-  return `const fragments = (${defineFragments.toString()})(${JSON.stringify(format)});`;
+function aadOf(id: Uint8Array, n: number, last: boolean): Buffer {
+  const aad = Buffer.alloc(aadVersion.length + sealIdBytes + 9);
+  aad.set(aadVersion, 0);
+  aad.set(id, aadVersion.length);
+  aad.writeUIntBE(n, aadVersion.length + sealIdBytes + 2, 6);
+  aad[aad.length - 1] = last ? 1 : 0;
+  return aad;
 }
 
 /** The master key in use: derives each object's data key. Never logged. */
@@ -132,13 +79,8 @@ export class Sealing {
   }
 
   dataKey(id: Uint8Array): KeyObject {
-    return createSecretKey(this.dataKeyBytes(id));
-  }
-
-  /** The data key's bytes, for a thread that opens fragments (open-pool.ts). */
-  dataKeyBytes(id: Uint8Array): Uint8Array {
     assert(id.length === sealIdBytes, "sealed ids are 16 bytes");
-    return new Uint8Array(hkdfSync("sha256", this.master, id, keyInfo, masterKeyBytes));
+    return createSecretKey(new Uint8Array(hkdfSync("sha256", this.master, id, keyInfo, masterKeyBytes)));
   }
 
   /**
@@ -278,7 +220,7 @@ export class FragmentOpener {
   constructor(
     private readonly key: KeyObject,
     private readonly id: Uint8Array,
-    readonly plainBytes: number,
+    private readonly plainBytes: number,
     private readonly what: string,
   ) {
     this.count = fragmentCount(plainBytes);
@@ -291,8 +233,21 @@ export class FragmentOpener {
 
   /** Opens fragment `n` (ciphertext ‖ tag); a fresh buffer of its plaintext. */
   open(n: number, sealed: Uint8Array): Uint8Array {
-    const opened = fragments.open(createDecipheriv, this.key, this.id, this.plainBytes, this.count, n, sealed);
-    if (typeof opened === "string") throw fragmentError(this.what, n, this.count, opened);
-    return opened;
+    const expected = fragmentPlainLength(this.plainBytes, n);
+    if (sealed.length !== expected + tagBytes) this.fail(n, `${sealed.length} sealed bytes, expected ${expected + tagBytes}`);
+    const decipher = createDecipheriv("aes-256-gcm", this.key, nonceOf(n));
+    decipher.setAAD(aadOf(this.id, n, n === this.count - 1));
+    decipher.setAuthTag(sealed.subarray(expected));
+    const plain = decipher.update(sealed.subarray(0, expected));
+    try {
+      decipher.final();
+    } catch {
+      this.fail(n, "authentication failed (corrupted, moved, truncated or sealed under another key)");
+    }
+    return plain;
+  }
+
+  private fail(n: number, why: string): never {
+    throw new SealedDataError(`${this.what}: fragment ${n} of ${this.count} does not open: ${why}`);
   }
 }
