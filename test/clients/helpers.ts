@@ -6,8 +6,8 @@ import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash, randomBytes } from "node:crypto";
-import { expect } from "bun:test";
-import { accessKey, region, secretKey } from "../support/server.ts";
+import { afterAll, beforeAll, expect } from "bun:test";
+import { accessKey, region, secretKey, startS3d, type TestServer } from "../support/server.ts";
 
 export const installHint = "install the real clients with: apt-get install -y awscli python3-boto3 python3-requests s3cmd rclone chromium prometheus";
 
@@ -170,6 +170,30 @@ export async function requireModule<T>(name: string): Promise<T> {
  * `api` an `s3api` call that must succeed (its JSON output, {} when it prints nothing), `apiFails`
  * one that must fail (its stderr).
  */
+/**
+ * A test file's own s3d and scratch dir, and the AWS CLI pointed at both (`awsCli`): the dir is
+ * made at once, the server started before the file's tests (read `server` in them), both removed
+ * after them.
+ */
+export function clientSuite(prefix: string) {
+  let server: TestServer | undefined;
+  const tmp = makeTempDir(prefix);
+  beforeAll(async () => {
+    server = await startS3d();
+  });
+  afterAll(async () => {
+    await server?.stop();
+    tmp.remove();
+  });
+  return {
+    get server(): TestServer {
+      return server!;
+    },
+    tmp,
+    ...awsCli(() => server!.endpoint, () => tmp),
+  };
+}
+
 export function awsCli(endpoint: () => string, tmp: () => TempDir) {
   const aws = (...args: string[]) => run([...awsArgs(endpoint()), ...args], { env: clientEnv(tmp()), timeoutMs: 60_000 });
   return {

@@ -8,31 +8,17 @@
  * batch with locked entries, a retention that runs out).
  * Version ids go to the CLI as `--version-id=ID`.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { startS3d, type TestServer } from "../support/server.ts";
-import { awsCli, clientEnv, makeTempDir, requireExecutable, run, s3cmdArgs, whichOnPath, writeRandomFile, type TempDir } from "./helpers.ts";
+import { describe, expect, test } from "bun:test";
+import { clientEnv, clientSuite, requireExecutable, run, s3cmdArgs, whichOnPath, writeRandomFile } from "./helpers.ts";
 
 const lockedMessage = "Access Denied because object protected by object lock.";
 const dayMs = 86_400_000;
-let server: TestServer;
-let tmp: TempDir;
-
-beforeAll(async () => {
-  server = await startS3d();
-  tmp = makeTempDir("object-lock");
-});
-
-afterAll(async () => {
-  await server?.stop();
-  tmp?.remove();
-});
-
-const cli = awsCli(() => server.endpoint, () => tmp);
-const { aws, api } = cli;
+const suite = clientSuite("object-lock");
+const { tmp, aws, api } = suite;
 
 /** An `aws s3api` call that must fail with `code`: its message. */
 async function apiFails(code: string, ...args: string[]): Promise<string> {
-  const stderr = await cli.apiFails(...args);
+  const stderr = await suite.apiFails(...args);
   const m = /An error occurred \(([^)]*)\) when calling the \w+ operation: (.*)/.exec(stderr);
   expect(m?.[1], stderr).toBe(code);
   return m![2]!.trim();
@@ -103,8 +89,8 @@ describe("aws cli v2", () => {
     expect(await api("get-bucket-versioning", "--bucket", bucket)).toEqual({ Status: "Enabled" });
 
     // the locks are in the store: after kill -9 and a restart they still hold
-    await server.crash();
-    await server.restart();
+    await suite.server.crash();
+    await suite.server.restart();
     expect(lockFields(await api("head-object", ...cv))).toEqual(["COMPLIANCE", cliTime(until + dayMs), "OFF"]);
     expect(await apiFails("AccessDenied", "delete-object", ...gv)).toBe(lockedMessage);
     expect(await api("delete-object", ...gv, "--bypass-governance-retention")).toEqual({ VersionId: g });
@@ -128,7 +114,7 @@ describe("aws cli v2", () => {
     await Bun.write(tmp.file("small"), "x");
     // s3cmd signs its payload's SHA-256 but sends no Content-MD5: S3 refuses a PUT, or a part, of an object that takes a retention
     for (const [file, what] of [[tmp.file("small"), "Put Object"], [tmp.file("big"), "Put Part"]]) {
-      const s3cmd = await run([...s3cmdArgs(server.port), "put", "--multipart-chunk-size-mb=5", file!, `s3://${bucket}/s3cmd`], { env: clientEnv(tmp) });
+      const s3cmd = await run([...s3cmdArgs(suite.server.port), "put", "--multipart-chunk-size-mb=5", file!, `s3://${bucket}/s3cmd`], { env: clientEnv(tmp) });
       expect(s3cmd.code, s3cmd.describe).not.toBe(0);
       expect(s3cmd.stderr, s3cmd.describe).toContain(`400 (InvalidRequest): Content-MD5 OR x-amz-checksum- HTTP header is required for ${what} requests with Object Lock parameters`);
     }
@@ -227,7 +213,7 @@ describe("boto3", () => {
   for (const [what, python, name] of pythons) {
     test(`boto3 ${what}: lock parameters with its checksums, bypassed GOVERNANCE, delete_objects with locked entries, a retention running out`, async () => {
       requireExecutable(python, `python3 for boto3 ${what}`);
-      const r = await run([python, "-c", botoScript, server.endpoint, `boto-lock-${name}`], { env: clientEnv(tmp), timeoutMs: 90_000 });
+      const r = await run([python, "-c", botoScript, suite.server.endpoint, `boto-lock-${name}`], { env: clientEnv(tmp), timeoutMs: 90_000 });
       expect(r.code, r.describe).toBe(0);
       const out = JSON.parse(r.stdout);
       const { c, g1, g2, free } = out.ids;

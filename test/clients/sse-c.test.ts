@@ -20,23 +20,11 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { accessKey, binaryPath, secretKey, selfSignedCert, startS3d, type TestServer } from "../support/server.ts";
-import { awsArgs, awsCli, clientEnv, makeTempDir, requireExecutable, run, sha256, sha256File, whichOnPath, writeRandomFile, type TempDir } from "./helpers.ts";
+import { awsArgs, awsCli, clientEnv, clientSuite, requireExecutable, run, sha256, sha256File, whichOnPath, writeRandomFile } from "./helpers.ts";
 
 const MiB = 1024 * 1024;
-let server: TestServer;
-let tmp: TempDir;
-
-beforeAll(async () => {
-  server = await startS3d();
-  tmp = makeTempDir("sse-c");
-});
-
-afterAll(async () => {
-  await server?.stop();
-  tmp?.remove();
-});
-
-const { aws, api, apiFails } = awsCli(() => server.endpoint, () => tmp);
+const suite = clientSuite("sse-c");
+const { tmp, aws, api, apiFails } = suite;
 
 /** A fresh 32-byte SSE-C key, written to tmp/name: its bytes, path and the base64 MD5 S3 names it by. */
 function newKey(name: string): { bytes: Buffer; path: string; md5: string } {
@@ -285,7 +273,7 @@ describe("boto3", () => {
       requireExecutable(python, `python3 for boto3 ${what}`);
       bigSha ??= writeRandomFile(tmp.file("big.bin"), 12 * MiB);
       const expectedBig = await bigSha;
-      const r = await run([python, "-c", botoScript, server.endpoint, `boto-sse-c-${name}`, tmp.path], { env: clientEnv(tmp), timeoutMs: 60_000 });
+      const r = await run([python, "-c", botoScript, suite.server.endpoint, `boto-sse-c-${name}`, tmp.path], { env: clientEnv(tmp), timeoutMs: 60_000 });
       expect(r.code, r.describe).toBe(0);
       const out = JSON.parse(r.stdout);
       const why = `${JSON.stringify(out, null, 1)}\nstderr: ${r.stderr}`;

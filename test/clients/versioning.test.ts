@@ -6,28 +6,16 @@
  * Version ids go to the CLI as `--version-id=ID`, which holds for any id (argparse would take one
  * beginning with "-" for an option; s3d's never do, as AWS's do not).
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
-import { accessKey, secretKey, startS3d, type TestServer } from "../support/server.ts";
-import { awsCli, clientEnv, makeTempDir, requireExecutable, run, sha256, whichOnPath, type TempDir } from "./helpers.ts";
+import { accessKey, secretKey } from "../support/server.ts";
+import { clientEnv, clientSuite, requireExecutable, run, sha256, whichOnPath } from "./helpers.ts";
 
 /** The form of the ids s3d makes (AWS's are opaque too: never "null", never empty). */
 const versionIdPattern = /^[A-Za-z0-9._]{32}$/;
-let server: TestServer;
-let tmp: TempDir;
-
-beforeAll(async () => {
-  server = await startS3d();
-  tmp = makeTempDir("versioning");
-});
-
-afterAll(async () => {
-  await server?.stop();
-  tmp?.remove();
-});
-
-const { aws, api, apiFails } = awsCli(() => server.endpoint, () => tmp);
+const suite = clientSuite("versioning");
+const { tmp, aws, api, apiFails } = suite;
 
 const setVersioning = (bucket: string, status: "Enabled" | "Suspended") =>
   api("put-bucket-versioning", "--bucket", bucket, "--versioning-configuration", `Status=${status}`);
@@ -114,8 +102,8 @@ describe("aws cli v2", () => {
     const before = await versionsOf(bucket);
     expect(before.versions).toEqual([["doc.bin", ids[1], true, 70_001], ["doc.bin", ids[0], false, 70_000]]);
 
-    await server.crash();
-    await server.restart();
+    await suite.server.crash();
+    await suite.server.restart();
     expect((await versionsOf(bucket)).raw).toEqual(before.raw);
     expect(await download(bucket, "doc.bin", ids[0])).toEqual({ versionId: ids[0]!, sha: bodies[0]!.sha });
   }, 120_000);
@@ -257,7 +245,7 @@ describe("boto3", () => {
   for (const [what, python, name] of pythons) {
     test(`boto3 ${what}: a null version between others, MaxKeys=1 pages, markers, delete_objects, object_versions.delete()`, async () => {
       requireExecutable(python, `python3 for boto3 ${what}`);
-      const r = await run([python, "-c", botoScript, server.endpoint, `boto-versions-${name}`], { env: clientEnv(tmp), timeoutMs: 90_000 });
+      const r = await run([python, "-c", botoScript, suite.server.endpoint, `boto-versions-${name}`], { env: clientEnv(tmp), timeoutMs: 90_000 });
       expect(r.code, r.describe).toBe(0);
       const out = JSON.parse(r.stdout);
       const { B, D, M, marker } = out.ids;
@@ -289,7 +277,7 @@ describe("rclone", () => {
   const rclonePath = "/usr/bin/rclone";
   async function rclone(...args: string[]): Promise<string> {
     requireExecutable(rclonePath, "rclone (/usr/bin/rclone)");
-    const remote = { TYPE: "s3", PROVIDER: "Other", ACCESS_KEY_ID: accessKey, SECRET_ACCESS_KEY: secretKey, ENDPOINT: server.endpoint, FORCE_PATH_STYLE: "true", REGION: "us-east-1" };
+    const remote = { TYPE: "s3", PROVIDER: "Other", ACCESS_KEY_ID: accessKey, SECRET_ACCESS_KEY: secretKey, ENDPOINT: suite.server.endpoint, FORCE_PATH_STYLE: "true", REGION: "us-east-1" };
     const env = clientEnv(tmp, { RCLONE_CONFIG: tmp.file("no-such-rclone.conf"), ...Object.fromEntries(Object.entries(remote).map(([k, v]) => [`RCLONE_CONFIG_S3D_${k}`, v])) });
     const r = await run([rclonePath, "--quiet", ...args], { env, timeoutMs: 60_000 });
     expect(r.code, r.describe).toBe(0);
