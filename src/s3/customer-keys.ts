@@ -7,6 +7,7 @@
  * (loopback), where the key never crosses a network: an edge box's own tools, tests.
  */
 import { createHash } from "node:crypto";
+import { isLoopback } from "../config.ts";
 import { customerKeyRequired, S3Error } from "../errors.ts";
 import type { CustomerKey, ObjectMeta } from "../store/backend.ts";
 import type { S3Request } from "./request.ts";
@@ -41,7 +42,7 @@ export function requestedKey(req: S3Request, role: KeyRole, write: boolean): Req
   const key = req.headers[`${prefix}key`];
   const md5 = req.headers[`${prefix}key-md5`];
   if (algorithm === undefined && key === undefined && md5 === undefined) return undefined;
-  if (req.scheme !== "https" && !req.loopback) {
+  if (req.scheme !== "https" && !isLoopback(req.clientAddress ?? "")) {
     throw refused("Requests specifying Server Side Encryption with Customer provided keys must be made over a secure connection.");
   }
   if (role === "object" && req.headers["x-amz-server-side-encryption"] !== undefined) {

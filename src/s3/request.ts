@@ -20,8 +20,8 @@ export interface S3Request {
   nowMs: number;
   /** "https" when the request came over TLS */
   scheme: "http" | "https";
-  /** the client is on this machine (a loopback address) */
-  loopback: boolean;
+  /** the client's address as its connection had it when the request came (undefined: already gone) */
+  clientAddress: string | undefined;
 }
 
 export interface ParsedTarget {

@@ -11,7 +11,6 @@ import { requestTimedOut, S3Error } from "../errors.ts";
 import { Gauge, renderMetrics, type MetricFamily } from "../util/metrics.ts";
 import { openFilesLimit, processMetrics } from "../util/process-metrics.ts";
 import type { Logger } from "../log.ts";
-import { isLoopback } from "../config.ts";
 import type { Backend } from "../store/backend.ts";
 import { BucketPolicies, conditionValuesOf, type Access } from "./access.ts";
 import { Authenticator, type Authenticated, type User } from "./auth.ts";
@@ -139,7 +138,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         requestId,
         nowMs: nowMs(),
         scheme: options.tls ? "https" : "http",
-        loopback: isLoopback(incoming.socket?.remoteAddress ?? ""),
+        clientAddress: incoming.socket?.remoteAddress,
       };
       if (websiteBucket !== undefined) {
         operation = "Website";

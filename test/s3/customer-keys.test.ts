@@ -59,7 +59,7 @@ function request(headers: Record<string, string>, connection: { scheme?: "http" 
     requestId: "TESTREQUEST",
     nowMs: Date.parse("2026-01-01T00:00:00Z"),
     scheme: connection.scheme ?? "http",
-    loopback: connection.loopback ?? true,
+    clientAddress: (connection.loopback ?? true) ? "127.0.0.1" : "192.0.2.7",
   };
 }
 
