@@ -8,6 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import { isLoopback } from "../config.ts";
+import { checkWriteHeaders } from "./attributes.ts";
 import { customerKeyRequired, S3Error } from "../errors.ts";
 import type { CustomerKey, ObjectMeta } from "../store/backend.ts";
 import type { S3Request } from "./request.ts";
@@ -59,6 +60,18 @@ export function requestedKey(req: S3Request, role: KeyRole, write: boolean): Req
   if (md5 === undefined && write) throw refused("Requests specifying Server Side Encryption with Customer provided keys must provide the client calculated MD5 of the secret key.");
   if (md5 !== undefined && md5 !== keyMd5) throw refused("The calculated MD5 hash of the key did not match the hash that was provided.");
   return { customerKey: { key: new Uint8Array(bytes) }, keyMd5 };
+}
+
+/**
+ * What a write (PutObject, POST Object, CopyObject, CreateMultipartUpload) asks for, checked: its
+ * SSE-C key, if it gives one, and then the rest (`checkWriteHeaders`). The key comes first: SSE-C
+ * with x-amz-server-side-encryption is a conflict (InvalidArgument) on any server, before SSE-S3
+ * on a server without a master key is NotImplemented.
+ */
+export function checkedWrite(req: S3Request, encryptedAtRest: boolean): RequestedKey | undefined {
+  const sealedWith = requestedKey(req, "object", true);
+  checkWriteHeaders(req.headers, encryptedAtRest);
+  return sealedWith;
 }
 
 /** The headers that tell a client which key its object is sealed with (none without one). */

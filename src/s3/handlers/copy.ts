@@ -2,7 +2,7 @@
 import type { ChecksumAlgorithm } from "../../checksum/index.ts";
 import { S3Error } from "../../errors.ts";
 import { objectBytesMax, type ObjectAttributes, type ObjectReader } from "../../store/backend.ts";
-import { attributesFromHeaders, checkWriteHeaders, websiteRedirectHeader } from "../attributes.ts";
+import { attributesFromHeaders, websiteRedirectHeader } from "../attributes.ts";
 import { checksumAlgorithmNamed, trustedBody } from "../body.ts";
 import { checkCopySource } from "../conditions.ts";
 import type { ByteRange } from "../range.ts";
@@ -16,7 +16,7 @@ import { preconditionFrom } from "./objects.ts";
 import { expirationHeaders } from "./lifecycle.ts";
 import { checkVersionIn, versionHeader, writtenVersionHeader } from "./versioning.ts";
 import { writeLock } from "./object-lock.ts";
-import { keyHeaders, requestedKey, requireKeyFor } from "../customer-keys.ts";
+import { checkedWrite, keyHeaders, requestedKey, requireKeyFor } from "../customer-keys.ts";
 
 function directive(ctx: S3Context, header: string): "COPY" | "REPLACE" {
   const value = ctx.req.headers[header] ?? "COPY";
@@ -97,8 +97,7 @@ export async function copyObject(ctx: S3Context) {
   checkKey(key);
   const metadataDirective = directive(ctx, "x-amz-metadata-directive");
   const taggingDirective = directive(ctx, "x-amz-tagging-directive");
-  const sealedWith = requestedKey(ctx.req, "object", true);
-  checkWriteHeaders(headers, ctx.backend.encryptedAtRest);
+  const sealedWith = checkedWrite(ctx.req, ctx.backend.encryptedAtRest);
   const requested = attributesFromHeaders(headers);
   // (the copy's own: a source's lock is not copied, as in S3)
   const lock = await writeLock(ctx, bucket, false);

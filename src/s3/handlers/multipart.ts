@@ -2,7 +2,7 @@
 import { S3Error } from "../../errors.ts";
 import { checksumAlgorithms, checksumHeader, isCrcAlgorithm, parseChecksumAlgorithm, type ChecksumAlgorithm } from "../../checksum/index.ts";
 import { partBytesMax, type CompletedPart, type Precondition, type UploadChecksum } from "../../store/backend.ts";
-import { attributesFromHeaders, checkWriteHeaders } from "../attributes.ts";
+import { attributesFromHeaders } from "../attributes.ts";
 import { checkKey, partNumberOf } from "../names.ts";
 import { originOf } from "../request.ts";
 import { emptyResponse, isoTime, quoteEtag, unquoteEtag, xmlResponse } from "../respond.ts";
@@ -13,7 +13,7 @@ import { preconditionFrom, uploadBody } from "./objects.ts";
 import { readSmallBody } from "./small-body.ts";
 import { abortHeaders, expirationHeaders } from "./lifecycle.ts";
 import { writtenVersionHeader } from "./versioning.ts";
-import { keyHeaders, requestedKey, sealedObjectHeader } from "../customer-keys.ts";
+import { checkedWrite, keyHeaders, requestedKey, sealedObjectHeader } from "../customer-keys.ts";
 import { requireLockIntegrity, writeLock } from "./object-lock.ts";
 
 const listPartsMax = 1000;
@@ -52,8 +52,7 @@ export function checksumElements(checksum: { algorithm: string; value?: string; 
 export async function createMultipartUpload(ctx: S3Context) {
   const { bucket, key, nowMs } = ctx.req;
   checkKey(key);
-  const sealedWith = requestedKey(ctx.req, "object", true);
-  checkWriteHeaders(ctx.req.headers, ctx.backend.encryptedAtRest);
+  const sealedWith = checkedWrite(ctx.req, ctx.backend.encryptedAtRest);
   const checksum = uploadChecksumFrom(ctx.req.headers);
   const attrs = { ...attributesFromHeaders(ctx.req.headers), lock: await writeLock(ctx, bucket, false) };
   const uploadId = await ctx.backend.createMultipartUpload(bucket, key, attrs, nowMs, checksum, sealedWith?.customerKey);

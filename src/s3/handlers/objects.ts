@@ -2,7 +2,7 @@
 import { noSuchVersion, S3Error } from "../../errors.ts";
 import { listKeysMax, objectBytesMax, type IncomingBody, type ObjectMeta, type ObjectReader, type Precondition } from "../../store/backend.ts";
 import type { ChecksumAlgorithm } from "../../checksum/index.ts";
-import { attributesFromHeaders, checksumHeaders, checkWriteHeaders, objectHeaders } from "../attributes.ts";
+import { attributesFromHeaders, checksumHeaders, objectHeaders } from "../attributes.ts";
 import { requestBody } from "../body.ts";
 import { checkWrite, evaluateRead, readConditionsFrom, writeConditionFrom } from "../conditions.ts";
 import { checkKey, partNumberOf } from "../names.ts";
@@ -16,7 +16,7 @@ import { readSmallBody, requireIntegrityHeader } from "./small-body.ts";
 import { expirationHeaders } from "./lifecycle.ts";
 import { canNameVersions, versionHeader, versionParam, versionRead, writtenVersionHeader } from "./versioning.ts";
 import { bypassGovernance, writeLock } from "./object-lock.ts";
-import { keyHeaders, requestedKey, requireKeyFor, type RequestedKey } from "../customer-keys.ts";
+import { checkedWrite, keyHeaders, requestedKey, requireKeyFor, type RequestedKey } from "../customer-keys.ts";
 
 /** The body of an upload (PutObject, UploadPart), verified against what the client declared. */
 export function uploadBody(ctx: S3Context, limitBytes: number, defaultChecksum?: ChecksumAlgorithm): IncomingBody {
@@ -32,9 +32,7 @@ export function preconditionFrom(ctx: S3Context): Precondition | undefined {
 export async function putObject(ctx: S3Context) {
   const { bucket, key, nowMs } = ctx.req;
   checkKey(key);
-  // (before checkWriteHeaders: SSE-C with x-amz-server-side-encryption is refused as a conflict on any server)
-  const sealedWith = requestedKey(ctx.req, "object", true);
-  checkWriteHeaders(ctx.req.headers, ctx.backend.encryptedAtRest);
+  const sealedWith = checkedWrite(ctx.req, ctx.backend.encryptedAtRest);
   const attrs = attributesFromHeaders(ctx.req.headers);
   attrs.lock = await writeLock(ctx, bucket, true);
   const precondition = preconditionFrom(ctx);

@@ -4,8 +4,8 @@
  */
 import { requestTimedOut, S3Error } from "../../errors.ts";
 import { objectBytesMax } from "../../store/backend.ts";
-import { attributesFromHeaders, checksumHeaders, checkWriteHeaders, storedContentHeaders, userMetaPrefix } from "../attributes.ts";
-import { keyHeaders, requestedKey } from "../customer-keys.ts";
+import { attributesFromHeaders, checksumHeaders, storedContentHeaders, userMetaPrefix } from "../attributes.ts";
+import { checkedWrite, keyHeaders } from "../customer-keys.ts";
 import { requestBody } from "../body.ts";
 import { formBoundary, readForm, type FormFile } from "../form-data.ts";
 import { checkKey } from "../names.ts";
@@ -66,8 +66,7 @@ export async function postObject(ctx: S3Context): Promise<S3Response> {
   const actions = new Set(["s3:PutObject", ...attachedActions(headers), ...(fields.has("tagging") ? ["s3:PutObjectTagging"] : [])]);
   await access.check([...actions], req.bucket, key);
 
-  const sealedWith = requestedKey({ ...req, headers }, "object", true);
-  checkWriteHeaders(headers, ctx.backend.encryptedAtRest);
+  const sealedWith = checkedWrite({ ...req, headers }, ctx.backend.encryptedAtRest);
   const attrs = { ...attributesFromHeaders(headers), lock: await writeLock(ctx, req.bucket, false, headers) };
   const tagging = fields.get("tagging");
   if (tagging !== undefined) attrs.tags = tagsFromXml(tagging);
