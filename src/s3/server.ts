@@ -217,7 +217,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       if (limitedIn !== undefined && !copyOperations.has(operation)) error = await limitedIn.access.told(error, limitedIn.bucket).catch((failed: unknown) => failed);
       errorCode = error instanceof S3Error ? error.code : "InternalError";
       // (a website's refusals are pages, even those met before its request was read: a malformed address, say)
-      response = addressed.website && error instanceof S3Error ? websiteErrorPage(error, method, requestId) : failure(error, resource, requestId, method !== "HEAD", logger, operation);
+      response = addressed.website && error instanceof S3Error ? websiteErrorPage(error, method, requestId) : failure(error, resource, requestId, method, logger, operation);
     }
     const origin = headers.origin;
     if (origin !== undefined && corsBucket !== "" && operation !== "PreflightRequest") {
@@ -229,7 +229,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       // an internal error rather than thrown by writeHead, which would end the process.
       if (response.body instanceof ReadableStream) await response.body.cancel().catch(() => {});
       errorCode = "InternalError";
-      response = failure(new Error(`response header ${unsendable} holds characters HTTP cannot carry`), resource, requestId, method !== "HEAD", logger, operation);
+      response = failure(new Error(`response header ${unsendable} holds characters HTTP cannot carry`), resource, requestId, method, logger, operation);
     }
     // A body left unread (the request failed early) is not drained: the connection closes instead;
     // so does every connection answered while the server stops.
@@ -411,10 +411,20 @@ function nextRequestId(): string {
   return requestIdPrefix + requestCounter.toString(16).toUpperCase().padStart(8, "0");
 }
 
-function failure(error: unknown, resource: string, requestId: string, withBody: boolean, logger: Logger, operation: string): S3Response {
-  if (error instanceof S3Error) return errorResponse(error, resource, requestId, withBody);
+function failure(error: unknown, resource: string, requestId: string, method: string, logger: Logger, operation: string): S3Response {
+  const withBody = method !== "HEAD";
+  if (error instanceof S3Error) return errorResponse(withMethodNamed(error, method), resource, requestId, withBody);
   logger.error("internal error", { requestId, operation, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
   return errorResponse(new S3Error("InternalError", "We encountered an internal error. Please try again."), resource, requestId, withBody);
+}
+
+/**
+ * S3's MethodNotAllowed names the request's method first: the store, refusing an operation on a
+ * delete marker, knows the resource but not which method asked.
+ */
+function withMethodNamed(error: S3Error, method: string): S3Error {
+  if (error.code !== "MethodNotAllowed" || error.details.Method !== undefined) return error;
+  return new S3Error(error.code, error.message, { Method: method, ...error.details }, error.headers);
 }
 
 /**

@@ -510,7 +510,7 @@ export class FsBackend implements Backend {
     const row = this.versions.find(bucket, key, versionId);
     if (row === null) throw noSuchVersion(key, versionId);
     if (row.delete_marker === 1) {
-      throw new S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.", { Method: "GET", ResourceType: "DeleteMarker" }, markerHeaders(row, true));
+      throw new S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.", { ResourceType: "DeleteMarker" }, markerHeaders(row, true));
     }
     return { noncurrent: row };
   }
