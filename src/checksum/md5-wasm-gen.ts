@@ -200,7 +200,7 @@ function simdBody(sets: number, gather: Gather): number[] {
 /** The scalar kernel: one lane, its state read from and written to its slots in the v128 layout. */
 function scalarBody(): number[] {
   // params: 0 lane, 1 blocks; locals: 2 ptr, 3 stateAt, 4..7 a b c d, 8 t
-  const [lane, blocks, ptr, at, t] = [0, 1, 2, 3, 8];
+  const [lane, blocks, ptr, at] = [0, 1, 2, 3];
   const st = [4, 5, 6, 7];
   const b = new Body();
   b.get(lane); b.i32(2); b.emit(op.i32Shl); b.mem(op.i32Load, 2, md5Layout.pointersAddr); b.set(ptr);

@@ -5,29 +5,16 @@
  * keeps a policy to one network; s3cmd setpolicy and minio-js setBucketPolicy, which send no
  * Content-MD5, set policies too; Block Public Access set by the CLI and boto3 closes a public bucket.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import type * as Minio from "minio";
-import { accessKey, region, secretKey, startS3d, type TestServer } from "../support/server.ts";
-import { awsArgs, clientEnv, makeTempDir, requireExecutable, requireModule, run, s3cmdArgs, type TempDir } from "./helpers.ts";
+import { accessKey, region, secretKey } from "../support/server.ts";
+import { clientEnv, clientSuite, requireExecutable, requireModule, run, s3cmdArgs } from "./helpers.ts";
 
 const pythonPath = "/usr/bin/python3";
 const bucket = "public-downloads";
-let server: TestServer;
-let tmp: TempDir;
 
-beforeAll(async () => {
-  server = await startS3d();
-  tmp = makeTempDir("anonymous");
-});
-
-afterAll(async () => {
-  await server?.stop();
-  tmp?.remove();
-});
-
-function aws(...args: string[]) {
-  return run([...awsArgs(server.endpoint), ...args], { env: clientEnv(tmp), timeoutMs: 60_000 });
-}
+const suite = clientSuite("anonymous");
+const { tmp, aws } = suite;
 
 const unsignedBoto = String.raw`
 import sys, json
@@ -68,11 +55,11 @@ describe("anonymous access through a bucket policy, with real clients", () => {
     expect(upload.stderr).toContain("AccessDenied");
 
     requireExecutable(pythonPath, "Debian python3 (/usr/bin/python3)");
-    const boto = await run([pythonPath, "-c", unsignedBoto, server.endpoint, bucket], { env: clientEnv(tmp) });
+    const boto = await run([pythonPath, "-c", unsignedBoto, suite.server.endpoint, bucket], { env: clientEnv(tmp) });
     expect(boto.code, boto.describe).toBe(0);
     expect(JSON.parse(boto.stdout)).toEqual({ body: "release bytes\n", put: "AccessDenied" });
 
-    const curl = await run(["curl", "-sS", "-w", " %{http_code}", `${server.endpoint}/${bucket}/release/app-1.0.tar`], { env: clientEnv(tmp) });
+    const curl = await run(["curl", "-sS", "-w", " %{http_code}", `${suite.server.endpoint}/${bucket}/release/app-1.0.tar`], { env: clientEnv(tmp) });
     expect(curl.stdout).toBe("release bytes\n 200");
   }, 120_000);
 
@@ -81,12 +68,12 @@ describe("anonymous access through a bucket policy, with real clients", () => {
     expect((await aws("s3", "mb", `s3://${other}`)).code).toBe(0);
     await Bun.write(tmp.file("page.html"), "<p>public</p>");
     expect((await aws("s3", "cp", tmp.file("page.html"), `s3://${other}/page.html`)).code).toBe(0);
-    const curlStatus = async () => (await run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", `${server.endpoint}/${other}/page.html`], { env: clientEnv(tmp) })).stdout;
+    const curlStatus = async () => (await run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", `${suite.server.endpoint}/${other}/page.html`], { env: clientEnv(tmp) })).stdout;
     expect(await curlStatus()).toBe("403");
 
     const policy = JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: "*", Action: "s3:GetObject", Resource: `arn:aws:s3:::${other}/*` }] });
     await Bun.write(tmp.file("s3cmd-policy.json"), policy);
-    const s3cmd = (...args: string[]) => run([...s3cmdArgs(server.port), ...args], { env: clientEnv(tmp) });
+    const s3cmd = (...args: string[]) => run([...s3cmdArgs(suite.server.port), ...args], { env: clientEnv(tmp) });
     const set = await s3cmd("setpolicy", tmp.file("s3cmd-policy.json"), `s3://${other}`);
     expect(set.code, set.describe).toBe(0);
     expect(await curlStatus()).toBe("200");
@@ -94,7 +81,7 @@ describe("anonymous access through a bucket policy, with real clients", () => {
     expect(await curlStatus()).toBe("403");
 
     const minio = await requireModule<typeof Minio>("minio");
-    const client = new minio.Client({ endPoint: "127.0.0.1", port: server.port, useSSL: false, accessKey, secretKey, pathStyle: true, region });
+    const client = new minio.Client({ endPoint: "127.0.0.1", port: suite.server.port, useSSL: false, accessKey, secretKey, pathStyle: true, region });
     await client.setBucketPolicy(other, policy);
     expect(JSON.parse(await client.getBucketPolicy(other))).toEqual(JSON.parse(policy));
     expect(await curlStatus()).toBe("200");
@@ -105,7 +92,7 @@ describe("anonymous access through a bucket policy, with real clients", () => {
     expect((await aws("s3", "mb", `s3://${lan}`)).code).toBe(0);
     await Bun.write(tmp.file("doc.txt"), "for the office\n");
     expect((await aws("s3", "cp", tmp.file("doc.txt"), `s3://${lan}/doc.txt`)).code).toBe(0);
-    const curlStatus = async () => (await run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", `${server.endpoint}/${lan}/doc.txt`], { env: clientEnv(tmp) })).stdout;
+    const curlStatus = async () => (await run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", `${suite.server.endpoint}/${lan}/doc.txt`], { env: clientEnv(tmp) })).stdout;
     const withSource = (cidr: string) =>
       JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: "*", Action: "s3:GetObject", Resource: `arn:aws:s3:::${lan}/*`, Condition: { IpAddress: { "aws:SourceIp": [cidr] } } }] });
     for (const [cidr, status, isPublic] of [["127.0.0.0/8", "200", false], ["192.0.2.0/24", "403", false], ["0.0.0.0/0", "200", true]] as const) {
@@ -151,7 +138,7 @@ describe("anonymous access through a bucket policy, with real clients", () => {
     expect(refused.stderr).toContain("AccessDenied");
     expect((await aws("s3api", "delete-public-access-block", "--bucket", blocked)).code).toBe(0);
     expect((await aws("s3api", "put-bucket-policy", "--bucket", blocked, "--policy", `file://${tmp.file("blocked-policy.json")}`)).code).toBe(0);
-    const curl = () => run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", `${server.endpoint}/${blocked}/f.txt`], { env: clientEnv(tmp) });
+    const curl = () => run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", `${suite.server.endpoint}/${blocked}/f.txt`], { env: clientEnv(tmp) });
     expect((await curl()).stdout).toBe("200");
 
     requireExecutable(pythonPath, "Debian python3 (/usr/bin/python3)");
@@ -163,7 +150,7 @@ s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
 s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={"RestrictPublicBuckets": True})
 print(json.dumps(s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]))
 `;
-    const boto = await run([pythonPath, "-c", script, server.endpoint, blocked], { env: clientEnv(tmp) });
+    const boto = await run([pythonPath, "-c", script, suite.server.endpoint, blocked], { env: clientEnv(tmp) });
     expect(boto.code, boto.describe).toBe(0);
     expect(JSON.parse(boto.stdout)).toEqual({ BlockPublicAcls: false, IgnorePublicAcls: false, BlockPublicPolicy: false, RestrictPublicBuckets: true });
     expect((await curl()).stdout).toBe("403");

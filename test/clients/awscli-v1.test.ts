@@ -2,14 +2,11 @@
  * AWS CLI v1 (the pyenv `aws` first on PATH, botocore 1.4x): it sends `x-amz-checksum-crc32`
  * and `x-amz-sdk-checksum-algorithm` with every PutObject/UploadPart by default.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { startS3d, type TestServer } from "../support/server.ts";
-import { clientEnv, makeTempDir, run, sha256File, whichOnPath, writeRandomFile, type TempDir } from "./helpers.ts";
+import { describe, expect, test } from "bun:test";
+import { clientEnv, clientSuite, run, sha256File, whichOnPath, writeRandomFile } from "./helpers.ts";
 
 const bucket = "cli-v1-bucket";
 
-let server: TestServer;
-let tmp: TempDir;
 
 /** The `aws` a user gets from PATH, which must be v1 (v2 is tested through /usr/bin/aws). */
 function awsV1Path(): string {
@@ -19,18 +16,11 @@ function awsV1Path(): string {
 }
 
 function aws(...args: string[]) {
-  return run([awsV1Path(), "--endpoint-url", server.endpoint, ...args], { env: clientEnv(tmp), timeoutMs: 90_000 });
+  return run([awsV1Path(), "--endpoint-url", suite.server.endpoint, ...args], { env: clientEnv(tmp), timeoutMs: 90_000 });
 }
 
-beforeAll(async () => {
-  server = await startS3d();
-  tmp = makeTempDir("awscli-v1");
-});
-
-afterAll(async () => {
-  await server?.stop();
-  tmp?.remove();
-});
+const suite = clientSuite("awscli-v1");
+const { tmp } = suite;
 
 describe("aws cli v1", () => {
   test("the aws on PATH is v1", async () => {

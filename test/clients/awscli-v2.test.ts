@@ -3,10 +3,9 @@
  * upload above 8 MiB, download, ls, presign, rm, rb) and `s3api` (head-object, paginated
  * list-objects-v2 over awkward keys).
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { startS3d, type TestServer } from "../support/server.ts";
-import { awsArgs, clientEnv, makeTempDir, run, sha256File, type TempDir, writeRandomFile, xmlErrorCode } from "./helpers.ts";
+import { awsArgs, clientEnv, clientSuite, run, sha256File, writeRandomFile, xmlErrorCode } from "./helpers.ts";
 
 const bucket = "cli-v2-bucket";
 const listBucket = "cli-v2-list";
@@ -14,13 +13,13 @@ const bigBytes = 20 * 1024 * 1024;
 /** awscli's default multipart_chunksize */
 const partBytes = 8 * 1024 * 1024;
 
-let server: TestServer;
-let tmp: TempDir;
+const suite = clientSuite("awscli-v2");
+const { tmp } = suite;
 let bigSha = "";
 let bigMultipartEtag = "";
 
 function aws(...args: string[]) {
-  return run([...awsArgs(server.endpoint), ...args], { env: clientEnv(tmp), timeoutMs: 90_000 });
+  return run([...awsArgs(suite.server.endpoint), ...args], { env: clientEnv(tmp), timeoutMs: 90_000 });
 }
 
 /** The ETag S3 gives a multipart object: md5 of the parts' binary md5s, "-", part count. */
@@ -34,20 +33,13 @@ function multipartEtag(data: Uint8Array, partSize: number): string {
 }
 
 beforeAll(async () => {
-  server = await startS3d();
-  tmp = makeTempDir("awscli-v2");
   bigSha = await writeRandomFile(tmp.file("big.bin"), bigBytes);
   bigMultipartEtag = multipartEtag(new Uint8Array(await Bun.file(tmp.file("big.bin")).arrayBuffer()), partBytes);
 });
 
-afterAll(async () => {
-  await server?.stop();
-  tmp?.remove();
-});
-
 describe("aws cli v2", () => {
   test("client is installed", () => {
-    expect(awsArgs(server.endpoint)[0]).toBe("/usr/bin/aws");
+    expect(awsArgs(suite.server.endpoint)[0]).toBe("/usr/bin/aws");
   });
 
   test(

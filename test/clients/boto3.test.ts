@@ -2,10 +2,9 @@
  * boto3 1.26 from Debian (/usr/bin/python3, not the pyenv python3 whose newer boto3 sends CRC32
  * headers): a Python script drives the client and prints JSON that the test asserts on.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { startS3d, type TestServer } from "../support/server.ts";
-import { clientEnv, makeTempDir, requireExecutable, run, sha256, writeRandomFile, type TempDir } from "./helpers.ts";
+import { clientEnv, clientSuite, requireExecutable, run, sha256, writeRandomFile } from "./helpers.ts";
 
 const pythonPath = "/usr/bin/python3";
 const bucket = "boto3-bucket";
@@ -115,18 +114,9 @@ out["head_deleted_bucket"] = err(lambda: s3.head_bucket(Bucket=bucket))
 print(json.dumps(out))
 `;
 
-let server: TestServer;
-let tmp: TempDir;
 
-beforeAll(async () => {
-  server = await startS3d();
-  tmp = makeTempDir("boto3");
-});
-
-afterAll(async () => {
-  await server?.stop();
-  tmp?.remove();
-});
+const suite = clientSuite("boto3");
+const { tmp } = suite;
 
 describe("boto3 (Debian python3)", () => {
   test(
@@ -140,7 +130,7 @@ describe("boto3 (Debian python3)", () => {
       const bigData = new Uint8Array(await Bun.file(tmp.file("big.bin")).arrayBuffer());
       await Bun.write(tmp.file("script.py"), script);
 
-      const r = await run([pythonPath, tmp.file("script.py"), server.endpoint, bucket, tmp.path], { env: clientEnv(tmp), timeoutMs: 90_000 });
+      const r = await run([pythonPath, tmp.file("script.py"), suite.server.endpoint, bucket, tmp.path], { env: clientEnv(tmp), timeoutMs: 90_000 });
       expect(r.code, r.describe).toBe(0);
       let out: any;
       try {

@@ -2,15 +2,13 @@
  * curl 7.88 with its built-in SigV4 (--aws-sigv4). curl sends no x-amz-content-sha256 of its
  * own, so the tests add UNSIGNED-PAYLOAD as S3 users do.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { accessKey, secretKey, startS3d, type TestServer } from "../support/server.ts";
-import { clientEnv, makeTempDir, requireExecutable, run, sha256File, writeRandomFile, xmlErrorCode, type TempDir } from "./helpers.ts";
+import { describe, expect, test } from "bun:test";
+import { accessKey, secretKey } from "../support/server.ts";
+import { clientEnv, clientSuite, requireExecutable, run, sha256File, writeRandomFile, xmlErrorCode } from "./helpers.ts";
 
 const curlPath = "/usr/bin/curl";
 const bucket = "curl-bucket";
 
-let server: TestServer;
-let tmp: TempDir;
 
 interface CurlResult {
   status: number;
@@ -37,21 +35,14 @@ function header(headers: string, name: string): string | undefined {
   return re.exec(headers)?.[1];
 }
 
-beforeAll(async () => {
-  server = await startS3d();
-  tmp = makeTempDir("curl");
-});
-
-afterAll(async () => {
-  await server?.stop();
-  tmp?.remove();
-});
+const suite = clientSuite("curl");
+const { tmp } = suite;
 
 describe("curl --aws-sigv4", () => {
   test("PUT bucket, PUT file, GET, Range GET, DELETE", async () => {
     const sha = await writeRandomFile(tmp.file("file.bin"), 70_000);
     const data = new Uint8Array(await Bun.file(tmp.file("file.bin")).arrayBuffer());
-    const url = `${server.endpoint}/${bucket}`;
+    const url = `${suite.server.endpoint}/${bucket}`;
 
     const mb = await curl(["-X", "PUT", url]);
     expect(mb.status, mb.describe).toBe(200);
@@ -94,11 +85,11 @@ describe("curl --aws-sigv4", () => {
   });
 
   test("without auth: 403 AccessDenied XML; wrong secret: SignatureDoesNotMatch; no content hash: InvalidRequest", async () => {
-    const url = `${server.endpoint}/${bucket}-anon`;
+    const url = `${suite.server.endpoint}/${bucket}-anon`;
     const mb = await curl(["-X", "PUT", url]);
     expect(mb.status, mb.describe).toBe(200);
 
-    for (const args of [[`${url}/k`], ["-X", "PUT", `${server.endpoint}/${bucket}-anon2`], [`${server.endpoint}/`], ["-T", "-", `${url}/k`]]) {
+    for (const args of [[`${url}/k`], ["-X", "PUT", `${suite.server.endpoint}/${bucket}-anon2`], [`${suite.server.endpoint}/`], ["-T", "-", `${url}/k`]]) {
       const anon = await curl(args, false);
       expect(anon.status, anon.describe).toBe(403);
       expect(header(anon.headers, "content-type"), anon.describe).toContain("xml");

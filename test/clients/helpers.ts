@@ -166,20 +166,16 @@ export async function requireModule<T>(name: string): Promise<T> {
 }
 
 /**
- * The AWS CLI against one server (given late: tests start it in beforeAll): `aws` runs any command,
- * `api` an `s3api` call that must succeed (its JSON output, {} when it prints nothing), `apiFails`
- * one that must fail (its stderr).
- */
-/**
  * A test file's own s3d and scratch dir, and the AWS CLI pointed at both (`awsCli`): the dir is
- * made at once, the server started before the file's tests (read `server` in them), both removed
+ * made at once, the server started before the file's tests (read `server` in them) with the
+ * options `serverOptions` makes (it may write a config file into the dir first), both removed
  * after them.
  */
-export function clientSuite(prefix: string) {
+export function clientSuite(prefix: string, serverOptions: (tmp: TempDir) => Parameters<typeof startS3d>[0] = () => ({})) {
   let server: TestServer | undefined;
   const tmp = makeTempDir(prefix);
   beforeAll(async () => {
-    server = await startS3d();
+    server = await startS3d(serverOptions(tmp));
   });
   afterAll(async () => {
     await server?.stop();
@@ -194,6 +190,11 @@ export function clientSuite(prefix: string) {
   };
 }
 
+/**
+ * The AWS CLI against one server (given late: tests start it in beforeAll): `aws` runs any command,
+ * `api` an `s3api` call that must succeed (its JSON output, {} when it prints nothing), `apiFails`
+ * one that must fail (its stderr).
+ */
 export function awsCli(endpoint: () => string, tmp: () => TempDir) {
   const aws = (...args: string[]) => run([...awsArgs(endpoint()), ...args], { env: clientEnv(tmp()), timeoutMs: 60_000 });
   return {

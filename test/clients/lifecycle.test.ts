@@ -4,31 +4,18 @@
  * ClientError codes), s3cmd (expire, getlifecycle, dellifecycle; it indents its XML) and minio-js.
  * The server scans every second, so a rule with a past Date removes its objects within the test.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import type * as Minio from "minio";
-import { accessKey, region, secretKey, startS3d, type TestServer } from "../support/server.ts";
-import { awsArgs, clientEnv, makeTempDir, requireExecutable, requireModule, run, s3cmdArgs, type TempDir } from "./helpers.ts";
+import { accessKey, region, secretKey } from "../support/server.ts";
+import { clientEnv, clientSuite, requireExecutable, requireModule, run, s3cmdArgs } from "./helpers.ts";
 
 const pythonPath = "/usr/bin/python3";
-let server: TestServer;
-let tmp: TempDir;
 
-beforeAll(async () => {
-  server = await startS3d({ args: ["--lifecycle-interval", "1"] });
-  tmp = makeTempDir("lifecycle");
-});
-
-afterAll(async () => {
-  await server?.stop();
-  tmp?.remove();
-});
-
-function aws(...args: string[]) {
-  return run([...awsArgs(server.endpoint), ...args], { env: clientEnv(tmp), timeoutMs: 60_000 });
-}
+const suite = clientSuite("lifecycle", () => ({ args: ["--lifecycle-interval", "1"] }));
+const { tmp, aws } = suite;
 
 function s3cmd(...args: string[]) {
-  return run([...s3cmdArgs(server.port), ...args], { env: clientEnv(tmp) });
+  return run([...s3cmdArgs(suite.server.port), ...args], { env: clientEnv(tmp) });
 }
 
 /** Waits for the server's scan: the keys under `prefix` until none are left, or 10 s. */
@@ -124,7 +111,7 @@ describe("bucket lifecycle with real clients", () => {
 
   test("boto3: rules without IDs, And filters, Expiration on PUT, AbortDate on uploads, refusals", async () => {
     requireExecutable(pythonPath, "Debian python3 (/usr/bin/python3)");
-    const boto = await run([pythonPath, "-c", botoScript, server.endpoint, "lifecycle-boto"], { env: clientEnv(tmp) });
+    const boto = await run([pythonPath, "-c", botoScript, suite.server.endpoint, "lifecycle-boto"], { env: clientEnv(tmp) });
     expect(boto.code, boto.describe).toBe(0);
     const out = JSON.parse(boto.stdout);
     expect(out.status).toBe(200);
@@ -163,7 +150,7 @@ describe("bucket lifecycle with real clients", () => {
 
   test("minio-js: setBucketLifecycle, getBucketLifecycle, removeBucketLifecycle", async () => {
     const minio = await requireModule<typeof Minio>("minio");
-    const client = new minio.Client({ endPoint: "127.0.0.1", port: server.port, useSSL: false, accessKey, secretKey, pathStyle: true, region });
+    const client = new minio.Client({ endPoint: "127.0.0.1", port: suite.server.port, useSSL: false, accessKey, secretKey, pathStyle: true, region });
     const bucket = "lifecycle-minio";
     await client.makeBucket(bucket);
     await client.setBucketLifecycle(bucket, {

@@ -3,34 +3,27 @@
  * python requests, and with curl -F), minio-js's presignedPostPolicy and @aws-sdk/s3-presigned-post
  * (uploaded with fetch), and a browser submitting an HTML form and a FormData from another origin.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import type * as Minio from "minio";
 import type * as PresignedPost from "@aws-sdk/s3-presigned-post";
 import type * as S3Sdk from "@aws-sdk/client-s3";
 import { chromium, type Browser } from "playwright-core";
 import { s3 } from "../support/client.ts";
-import { accessKey, region, secretKey, startS3d, type TestServer } from "../support/server.ts";
-import { clientEnv, makeTempDir, md5Hex, requireExecutable, requireModule, run, type TempDir } from "./helpers.ts";
+import { accessKey, region, secretKey } from "../support/server.ts";
+import { clientEnv, clientSuite, md5Hex, requireExecutable, requireModule, run } from "./helpers.ts";
 
 const bucket = "form-uploads";
 const chromiumPath = "/usr/bin/chromium";
-let server: TestServer;
-let tmp: TempDir;
+const suite = clientSuite("post-forms");
+const { tmp } = suite;
 
 beforeAll(async () => {
-  server = await startS3d();
-  tmp = makeTempDir("post-forms");
-  expect((await s3(server.endpoint, { method: "PUT", path: `/${bucket}` })).status).toBe(200);
-});
-
-afterAll(async () => {
-  await server?.stop();
-  tmp?.remove();
+  expect((await s3(suite.server.endpoint, { method: "PUT", path: `/${bucket}` })).status).toBe(200);
 });
 
 async function storedText(key: string): Promise<{ status: number; body: string; headers: Headers }> {
-  const res = await s3(server.endpoint, { method: "GET", path: `/${bucket}/${key}` });
+  const res = await s3(suite.server.endpoint, { method: "GET", path: `/${bucket}/${key}` });
   return { status: res.status, body: await res.text(), headers: res.headers };
 }
 
@@ -73,7 +66,7 @@ describe("POST Object with real clients", () => {
       if (python.startsWith("/")) requireExecutable(python, "Debian python3 (/usr/bin/python3)");
       const file = tmp.file("boto.txt");
       await Bun.write(file, "uploaded through a boto3 POST policy\n");
-      const result = await run([python, "-c", botoScript, server.endpoint, bucket, file], { env: clientEnv(tmp) });
+      const result = await run([python, "-c", botoScript, suite.server.endpoint, bucket, file], { env: clientEnv(tmp) });
       if (result.code !== 0) throw new Error(result.describe);
       const out = JSON.parse(result.stdout);
       const etag = `"${md5Hex("uploaded through a boto3 POST policy\n")}"`;
@@ -97,7 +90,7 @@ describe("POST Object with real clients", () => {
 
   test("minio-js presignedPostPolicy, posted with fetch", async () => {
     const minio = await requireModule<typeof Minio>("minio");
-    const client = new minio.Client({ endPoint: "127.0.0.1", port: server.port, useSSL: false, accessKey, secretKey, pathStyle: true, region });
+    const client = new minio.Client({ endPoint: "127.0.0.1", port: suite.server.port, useSSL: false, accessKey, secretKey, pathStyle: true, region });
     const policy = client.newPostPolicy();
     policy.setBucket(bucket);
     policy.setKey("minio/report.csv");
@@ -120,7 +113,7 @@ describe("POST Object with real clients", () => {
   test("@aws-sdk/s3-presigned-post createPresignedPost, posted with fetch", async () => {
     const sdk = await requireModule<typeof S3Sdk>("@aws-sdk/client-s3");
     const { createPresignedPost } = await requireModule<typeof PresignedPost>("@aws-sdk/s3-presigned-post");
-    const client = new sdk.S3Client({ endpoint: server.endpoint, region, forcePathStyle: true, credentials: { accessKeyId: accessKey, secretAccessKey: secretKey } });
+    const client = new sdk.S3Client({ endpoint: suite.server.endpoint, region, forcePathStyle: true, credentials: { accessKeyId: accessKey, secretAccessKey: secretKey } });
     const { url, fields } = await createPresignedPost(client, {
       Bucket: bucket,
       Key: "sdk/${filename}",
@@ -140,14 +133,14 @@ describe("POST Object with real clients", () => {
     if (!existsSync(chromiumPath)) throw new Error(`${chromiumPath} is missing: apt-get install -y chromium`);
     const sdk = await requireModule<typeof S3Sdk>("@aws-sdk/client-s3");
     const { createPresignedPost } = await requireModule<typeof PresignedPost>("@aws-sdk/s3-presigned-post");
-    const client = new sdk.S3Client({ endpoint: server.endpoint, region, forcePathStyle: true, credentials: { accessKeyId: accessKey, secretAccessKey: secretKey } });
+    const client = new sdk.S3Client({ endpoint: suite.server.endpoint, region, forcePathStyle: true, credentials: { accessKeyId: accessKey, secretAccessKey: secretKey } });
     let page: ReturnType<typeof Bun.serve> | undefined;
     let browser: Browser | undefined;
     try {
       page = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("<!doctype html><title>uploaded</title>", { headers: { "content-type": "text/html" } }) });
       const origin = `http://127.0.0.1:${page.port}`;
       const cors = `<CORSConfiguration><CORSRule><AllowedOrigin>${origin}</AllowedOrigin><AllowedMethod>POST</AllowedMethod><AllowedHeader>*</AllowedHeader><ExposeHeader>ETag</ExposeHeader></CORSRule></CORSConfiguration>`;
-      expect((await s3(server.endpoint, { method: "PUT", path: `/${bucket}`, query: [["cors", ""]], body: cors })).status).toBe(200);
+      expect((await s3(suite.server.endpoint, { method: "PUT", path: `/${bucket}`, query: [["cors", ""]], body: cors })).status).toBe(200);
       const redirect = `${origin}/done`;
       const signed = await createPresignedPost(client, {
         Bucket: bucket,

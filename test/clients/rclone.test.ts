@@ -3,18 +3,16 @@
  * in x-amz-meta-mtime, multipart uploads that keep the whole file's MD5 in x-amz-meta-md5chksum,
  * ranged reads, server-side copies, and `check`, which compares every size and MD5.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
-import { accessKey, secretKey, startS3d, type TestServer } from "../support/server.ts";
+import { accessKey, secretKey } from "../support/server.ts";
 import { s3 as signed } from "../support/client.ts";
-import { clientEnv, makeTempDir, md5Hex, requireExecutable, run, sha256File, writeRandomFile, type TempDir } from "./helpers.ts";
+import { clientEnv, clientSuite, md5Hex, requireExecutable, run, sha256File, writeRandomFile } from "./helpers.ts";
 
 const rclonePath = "/usr/bin/rclone";
 const bucket = "rclone-bucket";
 
-let server: TestServer;
-let tmp: TempDir;
 
 /** rclone with a remote named "s3d" configured from the environment only (no config file, no secret in argv). */
 function rclone(args: string[], stdin?: string) {
@@ -25,7 +23,7 @@ function rclone(args: string[], stdin?: string) {
     RCLONE_CONFIG_S3D_PROVIDER: "Other",
     RCLONE_CONFIG_S3D_ACCESS_KEY_ID: accessKey,
     RCLONE_CONFIG_S3D_SECRET_ACCESS_KEY: secretKey,
-    RCLONE_CONFIG_S3D_ENDPOINT: server.endpoint,
+    RCLONE_CONFIG_S3D_ENDPOINT: suite.server.endpoint,
     RCLONE_CONFIG_S3D_FORCE_PATH_STYLE: "true",
     RCLONE_CONFIG_S3D_REGION: "us-east-1",
   });
@@ -33,15 +31,8 @@ function rclone(args: string[], stdin?: string) {
   return run([rclonePath, "--quiet", "--s3-upload-cutoff", "5M", "--s3-chunk-size", "5M", ...args], { env, stdin, timeoutMs: 90_000 });
 }
 
-beforeAll(async () => {
-  server = await startS3d();
-  tmp = makeTempDir("rclone");
-});
-
-afterAll(async () => {
-  await server?.stop();
-  tmp?.remove();
-});
+const suite = clientSuite("rclone");
+const { tmp } = suite;
 
 describe("rclone", () => {
   test(
@@ -59,12 +50,12 @@ describe("rclone", () => {
 
       const mkdir = await rclone(["mkdir", `s3d:${bucket}`]);
       expect(mkdir.code, mkdir.describe).toBe(0);
-      expect((await signed(server.endpoint, { method: "HEAD", path: `/${bucket}` })).status).toBe(200);
+      expect((await signed(suite.server.endpoint, { method: "HEAD", path: `/${bucket}` })).status).toBe(200);
 
       const copy = await rclone(["copy", src, `s3d:${bucket}/dir`]);
       expect(copy.code, copy.describe).toBe(0);
       // the 12 MB file went up in 5 MB parts; rclone keeps its MD5 in metadata
-      const headBig = await signed(server.endpoint, { method: "HEAD", path: `/${bucket}/dir/big.bin` });
+      const headBig = await signed(suite.server.endpoint, { method: "HEAD", path: `/${bucket}/dir/big.bin` });
       expect(headBig.headers.get("etag")).toMatch(/^"[0-9a-f]{32}-3"$/);
       const bigMd5 = md5Hex(readFileSync(`${src}/big.bin`));
       expect(headBig.headers.get("x-amz-meta-md5chksum")).toBe(Buffer.from(bigMd5, "hex").toString("base64"));
@@ -107,13 +98,13 @@ describe("rclone", () => {
       expect(sync.code, sync.describe).toBe(0);
       const afterSync = await rclone(["lsf", "--recursive", "--files-only", `s3d:${bucket}`]);
       expect(afterSync.stdout.trim().split("\n").sort()).toEqual(["copy.bin", "dir/small.bin", "dir/sub/a.txt"]);
-      const changed = await signed(server.endpoint, { method: "GET", path: `/${bucket}/dir/sub/a.txt` });
+      const changed = await signed(suite.server.endpoint, { method: "GET", path: `/${bucket}/dir/sub/a.txt` });
       expect(await changed.text()).toBe("changed\n");
 
       // an upload of unknown length from stdin
       const rcat = await rclone(["rcat", `s3d:${bucket}/streamed.txt`], "streamed through rcat\n");
       expect(rcat.code, rcat.describe).toBe(0);
-      expect(await (await signed(server.endpoint, { method: "GET", path: `/${bucket}/streamed.txt` })).text()).toBe("streamed through rcat\n");
+      expect(await (await signed(suite.server.endpoint, { method: "GET", path: `/${bucket}/streamed.txt` })).text()).toBe("streamed through rcat\n");
 
       // (a missing key is an empty directory to rclone, as on AWS; a missing bucket is an error)
       const missing = await rclone(["lsf", "s3d:no-such-bucket"]);
@@ -121,7 +112,7 @@ describe("rclone", () => {
 
       const purge = await rclone(["purge", `s3d:${bucket}`]);
       expect(purge.code, purge.describe).toBe(0);
-      expect((await signed(server.endpoint, { method: "HEAD", path: `/${bucket}` })).status).toBe(404);
+      expect((await signed(suite.server.endpoint, { method: "HEAD", path: `/${bucket}` })).status).toBe(404);
     },
     120_000,
   );

@@ -1,28 +1,18 @@
 /** s3cmd 2.3 (Debian): signed SHA-256, multipart above 15 MB, checks the ETag against the MD5. */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { accessKey, secretKey, startS3d, type TestServer } from "../support/server.ts";
+import { describe, expect, test } from "bun:test";
 import { s3 as signed } from "../support/client.ts";
-import { clientEnv, makeTempDir, md5Hex, run, s3cmdArgs, sha256File, writeRandomFile, type TempDir } from "./helpers.ts";
+import { clientEnv, clientSuite, md5Hex, run, s3cmdArgs, sha256File, writeRandomFile } from "./helpers.ts";
 
 const bucket = "s3cmd-bucket";
 const bigBytes = 20_000_000;
 
-let server: TestServer;
-let tmp: TempDir;
 
 function s3cmd(...args: string[]) {
-  return run([...s3cmdArgs(server.port), "--no-progress", ...args], { env: clientEnv(tmp), timeoutMs: 90_000 });
+  return run([...s3cmdArgs(suite.server.port), "--no-progress", ...args], { env: clientEnv(tmp), timeoutMs: 90_000 });
 }
 
-beforeAll(async () => {
-  server = await startS3d();
-  tmp = makeTempDir("s3cmd");
-});
-
-afterAll(async () => {
-  await server?.stop();
-  tmp?.remove();
-});
+const suite = clientSuite("s3cmd");
+const { tmp } = suite;
 
 describe("s3cmd", () => {
   test(
@@ -43,11 +33,11 @@ describe("s3cmd", () => {
       expect(putSmall.stderr + putBig.stderr).not.toMatch(/MD5 sums? don't match/i);
 
       // the big one went multipart (15 MB chunks: 2 parts)
-      const head = await signed(server.endpoint, { method: "HEAD", path: `/${bucket}/dir/big.bin` });
+      const head = await signed(suite.server.endpoint, { method: "HEAD", path: `/${bucket}/dir/big.bin` });
       expect(head.status).toBe(200);
       expect(head.headers.get("etag")).toMatch(/^"[0-9a-f]{32}-2"$/);
       expect(head.headers.get("content-length")).toBe(String(bigBytes));
-      const headSmall = await signed(server.endpoint, { method: "HEAD", path: `/${bucket}/small.bin` });
+      const headSmall = await signed(suite.server.endpoint, { method: "HEAD", path: `/${bucket}/small.bin` });
       expect(headSmall.headers.get("etag")).toBe(`"${md5Hex(new Uint8Array(await Bun.file(tmp.file("small.bin")).arrayBuffer()))}"`);
 
       const ls = await s3cmd("ls", "--recursive", `s3://${bucket}`);
@@ -87,7 +77,7 @@ describe("s3cmd", () => {
       const rb = await s3cmd("rb", `s3://${bucket}`);
       expect(rb.code, rb.describe).toBe(0);
       expect(rb.stdout).toContain(`Bucket 's3://${bucket}/' removed`);
-      const headBucket = await signed(server.endpoint, { method: "HEAD", path: `/${bucket}` });
+      const headBucket = await signed(suite.server.endpoint, { method: "HEAD", path: `/${bucket}` });
       expect(headBucket.status).toBe(404);
     },
     120_000,

@@ -3,29 +3,20 @@
  * buckets a user is granted, read where it may read, and get AccessDenied where it may not write;
  * a bucket policy naming the user lets it in under a prefix of another bucket.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
-import { startS3d, type TestServer } from "../support/server.ts";
-import { awsArgs, clientEnv, makeTempDir, run, s3cmdArgs, type TempDir } from "./helpers.ts";
+import { awsArgs, clientEnv, clientSuite, run, s3cmdArgs } from "./helpers.ts";
 
 const reader = { accessKey: "CLIREADER", secretKey: "cli-reader-secret" };
-let server: TestServer;
-let tmp: TempDir;
-
-beforeAll(async () => {
-  tmp = makeTempDir("users");
+const suite = clientSuite("users", (tmp) => {
   writeFileSync(tmp.file("s3d.toml"), `[[users]]\nname = "reader"\naccess_key = "${reader.accessKey}"\nsecret_key = "${reader.secretKey}"\nbuckets = { "reports-*" = "read" }\n`);
-  server = await startS3d({ args: ["--config", tmp.file("s3d.toml")] });
+  return { args: ["--config", tmp.file("s3d.toml")] };
 });
-
-afterAll(async () => {
-  await server?.stop();
-  tmp?.remove();
-});
+const { tmp } = suite;
 
 function aws(asReader: boolean, ...args: string[]) {
   const env = clientEnv(tmp, asReader ? { AWS_ACCESS_KEY_ID: reader.accessKey, AWS_SECRET_ACCESS_KEY: reader.secretKey } : {});
-  return run([...awsArgs(server.endpoint), ...args], { env, timeoutMs: 60_000 });
+  return run([...awsArgs(suite.server.endpoint), ...args], { env, timeoutMs: 60_000 });
 }
 
 describe("users limited to some buckets, with real clients", () => {
@@ -48,7 +39,7 @@ describe("users limited to some buckets, with real clients", () => {
     expect(other.code).not.toBe(0);
     expect(other.stderr).toContain("AccessDenied");
 
-    const s3cmd = await run([...s3cmdArgs(server.port, reader), "ls"], { env: clientEnv(tmp) });
+    const s3cmd = await run([...s3cmdArgs(suite.server.port, reader), "ls"], { env: clientEnv(tmp) });
     expect(s3cmd.code, s3cmd.describe).toBe(0);
     expect(s3cmd.stdout).toContain("s3://reports-2026");
     expect(s3cmd.stdout).not.toContain("payroll");

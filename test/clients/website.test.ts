@@ -2,30 +2,19 @@
  * A static website made with the AWS CLI (`aws s3 website`, `s3 sync`, a public-read policy) and
  * visited with curl at the bucket's website host, resolved to loopback as DNS would.
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { startS3d, type TestServer } from "../support/server.ts";
-import { awsArgs, clientEnv, makeTempDir, run, type TempDir } from "./helpers.ts";
+import { clientEnv, clientSuite, run } from "./helpers.ts";
 
 const domain = "web.clients.test";
 const bucket = "cli-site";
-let server: TestServer;
-let tmp: TempDir;
 
-beforeAll(async () => {
-  tmp = makeTempDir("website");
-  server = await startS3d({ args: ["--website-domain", domain] });
-});
+const suite = clientSuite("website", () => ({ args: ["--website-domain", domain] }));
+const { tmp, aws } = suite;
 
-afterAll(async () => {
-  await server?.stop();
-  tmp?.remove();
-});
-
-const aws = (...args: string[]) => run([...awsArgs(server.endpoint), ...args], { env: clientEnv(tmp), timeoutMs: 60_000 });
 /** curl at http://BUCKET.DOMAIN:PORT/PATH, the name resolved to 127.0.0.1: status, then body. */
 const curl = (path: string) =>
-  run(["curl", "-sS", "--resolve", `${bucket}.${domain}:${server.port}:127.0.0.1`, "-w", "\n%{http_code} %{redirect_url}", `http://${bucket}.${domain}:${server.port}${path}`], { env: clientEnv(tmp) });
+  run(["curl", "-sS", "--resolve", `${bucket}.${domain}:${suite.server.port}:127.0.0.1`, "-w", "\n%{http_code} %{redirect_url}", `http://${bucket}.${domain}:${suite.server.port}${path}`], { env: clientEnv(tmp) });
 
 test("aws s3 website and s3 sync make a site that curl visits: index, subdirectory, error document", async () => {
   mkdirSync(tmp.file("site/guide"), { recursive: true });
@@ -44,7 +33,7 @@ test("aws s3 website and s3 sync make a site that curl visits: index, subdirecto
 
   expect((await curl("/")).stdout).toBe("<h1>welcome</h1>\n200 ");
   expect((await curl("/guide/")).stdout).toBe("<h1>guide</h1>\n200 ");
-  expect((await curl("/guide")).stdout).toBe(`\n302 http://${bucket}.${domain}:${server.port}/guide/`);
+  expect((await curl("/guide")).stdout).toBe(`\n302 http://${bucket}.${domain}:${suite.server.port}/guide/`);
   expect((await curl("/missing.html")).stdout).toBe("<h1>not here</h1>\n404 ");
   const deleted = await aws("s3api", "delete-bucket-website", "--bucket", bucket);
   expect(deleted.code, deleted.describe).toBe(0);

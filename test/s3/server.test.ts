@@ -5,7 +5,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { presignQuery } from "../../src/sigv4/index.ts";
-import { s3, errorCode, md5Base64 } from "../support/client.ts";
+import { s3, md5Base64 } from "../support/client.ts";
 import { accessKey, region, secretKey, startS3d, type TestServer } from "../support/server.ts";
 
 let server: TestServer;
