@@ -10,7 +10,8 @@ import { createHash } from "node:crypto";
 import { isLoopback } from "../config.ts";
 import { checkWriteHeaders } from "./attributes.ts";
 import { customerKeyRequired, S3Error } from "../errors.ts";
-import type { CustomerKey, ObjectMeta } from "../store/backend.ts";
+import type { Backend, CustomerKey, ObjectMeta } from "../store/backend.ts";
+import { refuseBlockedCustomerKeys } from "./bucket-encryption.ts";
 import type { S3Request } from "./request.ts";
 
 const keyBytes = 32;
@@ -38,11 +39,11 @@ const refused = (message: string, details: Record<string, string> = {}) => new S
  * key's MD5; a read may leave it out, as S3 lets it.
  */
 export function requestedKey(req: S3Request, role: KeyRole, write: boolean): RequestedKey | undefined {
+  if (!carriesKey(req, role)) return undefined;
   const prefix = prefixes[role];
   const algorithm = req.headers[`${prefix}algorithm`];
   const key = req.headers[`${prefix}key`];
   const md5 = req.headers[`${prefix}key-md5`];
-  if (algorithm === undefined && key === undefined && md5 === undefined) return undefined;
   if (req.scheme !== "https" && !isLoopback(req.clientAddress ?? "")) {
     throw refused("Requests specifying Server Side Encryption with Customer provided keys must be made over a secure connection.");
   }
@@ -62,15 +63,23 @@ export function requestedKey(req: S3Request, role: KeyRole, write: boolean): Req
   return { customerKey: { key: new Uint8Array(bytes) }, keyMd5 };
 }
 
+/** Whether the request sends any of the SSE-C headers for `role`, valid or not. */
+function carriesKey(req: S3Request, role: KeyRole): boolean {
+  const prefix = prefixes[role];
+  return req.headers[`${prefix}algorithm`] !== undefined || req.headers[`${prefix}key`] !== undefined || req.headers[`${prefix}key-md5`] !== undefined;
+}
+
 /**
  * What a write (PutObject, POST Object, CopyObject, CreateMultipartUpload) asks for, checked: its
- * SSE-C key, if it gives one, and then the rest (`checkWriteHeaders`). The key comes first: SSE-C
- * with x-amz-server-side-encryption is a conflict (InvalidArgument) on any server, before SSE-S3
- * on a server without a master key is NotImplemented.
+ * SSE-C key, if it gives one, and then the rest (`checkWriteHeaders`). A bucket that blocks SSE-C
+ * refuses the key before anything else is said of it; then the key comes first: SSE-C with
+ * x-amz-server-side-encryption is a conflict (InvalidArgument) on any server, before SSE-S3 on a
+ * server without a master key is NotImplemented.
  */
-export function checkedWrite(req: S3Request, encryptedAtRest: boolean): RequestedKey | undefined {
+export async function checkedWrite(req: S3Request, backend: Backend): Promise<RequestedKey | undefined> {
+  if (carriesKey(req, "object")) await refuseBlockedCustomerKeys(backend, req.bucket);
   const sealedWith = requestedKey(req, "object", true);
-  checkWriteHeaders(req.headers, encryptedAtRest);
+  checkWriteHeaders(req.headers, backend.encryptedAtRest);
   return sealedWith;
 }
 

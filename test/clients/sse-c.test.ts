@@ -11,7 +11,7 @@
  *   SSECustomerKey (botocore adds the MD5), the errors each read without the right key gets,
  *   upload_file/download_file of a 12 MiB file in 5 MiB parts (then a range across two parts, a
  *   part by number, get_object_attributes), a part without the upload's key, copy_object to a new
- *   key, to no key and in place;
+ *   key, to no key and in place; and (1.43) put_bucket_encryption blocking SSE-C and unblocking it;
  * - rclone 1.60 with `--s3-sse-customer-algorithm` / `--s3-sse-customer-key-base64`: a small and a
  *   multipart file up and back, against a second s3d serving HTTPS (rclone refuses to send SSE-C
  *   keys over plain HTTP, whatever the host).
@@ -309,6 +309,48 @@ describe("boto3", () => {
       expect(out.rekeyed, why).toEqual([out.body, ["AccessDenied", 403]]);
     }, 60_000);
   }
+});
+
+const blockingScript = String.raw`
+import sys, json, os
+import boto3, botocore
+from botocore.config import Config
+endpoint, b = sys.argv[1], sys.argv[2]
+s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                  config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+def err(fn):
+    try:
+        fn()
+    except botocore.exceptions.ClientError as e:
+        return [e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]]
+    return "no error"
+key = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": os.urandom(32)}
+blocking = lambda t: {"Rules": [{"BlockedEncryptionTypes": {"EncryptionType": [t]}}]}
+out = {}
+s3.create_bucket(Bucket=b)
+s3.put_object(Bucket=b, Key="before", Body=b"sealed before", **key)
+s3.put_bucket_encryption(Bucket=b, ServerSideEncryptionConfiguration=blocking("SSE-C"))
+out["config"] = s3.get_bucket_encryption(Bucket=b)["ServerSideEncryptionConfiguration"]["Rules"]
+out["put"] = err(lambda: s3.put_object(Bucket=b, Key="after", Body=b"x", **key))
+out["mpu"] = err(lambda: s3.create_multipart_upload(Bucket=b, Key="after", **key))
+out["read_before"] = s3.get_object(Bucket=b, Key="before", **key)["Body"].read().decode()
+s3.put_bucket_encryption(Bucket=b, ServerSideEncryptionConfiguration=blocking("NONE"))
+out["put_unblocked"] = s3.put_object(Bucket=b, Key="after", Body=b"x", **key)["ResponseMetadata"]["HTTPStatusCode"]
+print(json.dumps(out))
+`;
+
+test("boto3 1.43: put_bucket_encryption blocks SSE-C (BlockedEncryptionTypes): keyed writes AccessDenied, keyed reads go on, NONE unblocks", async () => {
+  const python = whichOnPath("python3") ?? "(python3 is not on PATH)";
+  requireExecutable(python, "python3 with boto3 1.43");
+  const r = await run([python, "-c", blockingScript, suite.server.endpoint, "boto-sse-c-blocked"], { env: clientEnv(tmp), timeoutMs: 60_000 });
+  expect(r.code, r.describe).toBe(0);
+  expect(JSON.parse(r.stdout), r.describe).toEqual({
+    config: [{ BlockedEncryptionTypes: { EncryptionType: ["SSE-C"] } }],
+    put: ["AccessDenied", 403],
+    mpu: ["AccessDenied", 403],
+    read_before: "sealed before",
+    put_unblocked: 200,
+  });
 });
 
 describe("rclone (over HTTPS: it will not send SSE-C keys over plain HTTP)", () => {

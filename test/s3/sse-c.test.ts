@@ -527,6 +527,74 @@ describe("attributes and tagging", () => {
   });
 });
 
+describe("a bucket that blocks SSE-C (BlockedEncryptionTypes)", () => {
+  const b = clientOf(() => server, "sse-c-blocked");
+  const body = bytesOf(2000, 18);
+  const encryption = (xml: string) => b.req({ method: "PUT", path: "/sse-c-blocked", query: [["encryption", ""]], body: xml, headers: { "content-md5": md5b64(Buffer.from(xml)) } });
+  const rule = (inner: string) => `<ServerSideEncryptionConfiguration><Rule>${inner}</Rule></ServerSideEncryptionConfiguration>`;
+  const blocking = (...types: string[]) => rule(`<BlockedEncryptionTypes>${types.map((t) => `<EncryptionType>${t}</EncryptionType>`).join("")}</BlockedEncryptionTypes>`);
+  const configuration = async () => {
+    const res = await b.req({ method: "GET", path: "/sse-c-blocked", query: [["encryption", ""]] });
+    return { status: res.status, body: await res.text() };
+  };
+
+  beforeAll(async () => {
+    expect((await b.req({ method: "PUT", path: "/sse-c-blocked" })).status).toBe(200);
+    expect((await b.put("keyed-before", body, sse(keyA))).status).toBe(200);
+  });
+
+  test("SSE-C writes are refused with 403 AccessDenied before the key is looked at, store nothing; reads, copies out and plain writes go on", async () => {
+    expect((await encryption(blocking("SSE-C"))).status).toBe(200);
+    // (no master key on this server: the configuration holds the blocked type alone)
+    expect(await configuration()).toEqual({
+      status: 200,
+      body: expect.stringContaining("<Rule><BlockedEncryptionTypes><EncryptionType>SSE-C</EncryptionType></BlockedEncryptionTypes></Rule>"),
+    });
+    const writes: Array<[string, () => Promise<Response>]> = [
+      ["PutObject", () => b.put("keyed-after", body, sse(keyA))],
+      ["PutObject, a malformed key", () => b.put("keyed-after", body, sse(keyA, "object", { key: "not-a-key" }))],
+      ["CopyObject to a keyed copy", () => b.copy("keyed-after", "keyed-before", { ...sse(keyA, "source"), ...sse(keyB) })],
+      ["CreateMultipartUpload", () => b.req({ method: "POST", path: b.path("keyed-after"), query: [["uploads", ""]], headers: sse(keyA) })],
+    ];
+    const got = [];
+    for (const [name, write] of writes) {
+      const res = await write();
+      got.push({ name, status: res.status, code: field(await res.text(), "Code") });
+    }
+    expect(got).toEqual(writes.map(([name]) => ({ name, status: 403, code: "AccessDenied" })));
+    expect((await b.get("keyed-after", sse(keyA))).res.status).toBe(404);
+
+    await expectRead(await b.get("keyed-before", sse(keyA)), body, keyed(keyA));
+    expect((await b.copy("plain-copy", "keyed-before", sse(keyA, "source"))).status).toBe(200);
+    await expectRead(await b.get("plain-copy"), body, plain());
+    expect((await b.put("plain", body)).status).toBe(200);
+  });
+
+  test("NONE unblocks, and so does deleting the configuration; bad configurations are refused", async () => {
+    expect((await encryption(blocking("NONE"))).status).toBe(200);
+    expect((await configuration()).body).toContain("<BlockedEncryptionTypes><EncryptionType>NONE</EncryptionType></BlockedEncryptionTypes>");
+    expect(encryptionOf(await b.put("keyed-unblocked", body, sse(keyB)))).toEqual(keyed(keyB));
+
+    expect((await encryption(blocking("SSE-C"))).status).toBe(200);
+    expect((await b.put("keyed-unblocked", body, sse(keyB))).status).toBe(403);
+    expect((await b.req({ method: "DELETE", path: "/sse-c-blocked", query: [["encryption", ""]] })).status).toBe(204);
+    expect(await configuration()).toEqual({ status: 404, body: expect.stringContaining("<Code>ServerSideEncryptionConfigurationNotFoundError</Code>") });
+    expect((await b.put("keyed-unblocked", body, sse(keyB))).status).toBe(200);
+
+    for (const [xml, status, code] of [
+      [blocking("SSE-KMS"), 400, "MalformedXML"],
+      [blocking(), 400, "MalformedXML"],
+      [blocking("NONE", "SSE-C"), 400, "InvalidArgument"],
+      [rule(""), 400, "MalformedXML"],
+      // a default of AES256 needs a master key, blocked types or not
+      [rule(`<ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault><BlockedEncryptionTypes><EncryptionType>SSE-C</EncryptionType></BlockedEncryptionTypes>`), 501, "NotImplemented"],
+    ] as const) {
+      await expectError(await encryption(xml), status, code);
+    }
+    expect((await configuration()).status).toBe(404);
+  });
+});
+
 describe("with an encryption key at rest", () => {
   let dir: string;
   let sealed: TestServer;
@@ -599,6 +667,18 @@ describe("with an encryption key at rest", () => {
     expect(decrypted.status).toBe(200);
     expect(encryptionOf(decrypted)).toEqual(plain(true));
     await expectRead(await e.get("sse-s3-copy"), small, plain(true));
+  });
+
+  test("default encryption AES256 with SSE-C blocked: both given back, SSE-C writes refused, plain ones sealed as ever", async () => {
+    const xml = `<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault><BucketKeyEnabled>true</BucketKeyEnabled><BlockedEncryptionTypes><EncryptionType>SSE-C</EncryptionType></BlockedEncryptionTypes></Rule></ServerSideEncryptionConfiguration>`;
+    const config = (method: string, body?: string) => e.req({ method, path: "/at-rest", query: [["encryption", ""]], body, headers: body === undefined ? {} : { "content-md5": md5b64(Buffer.from(body)) } });
+    expect((await config("PUT", xml)).status).toBe(200);
+    expect(await (await config("GET")).text()).toContain(
+      "<Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault><BucketKeyEnabled>true</BucketKeyEnabled><BlockedEncryptionTypes><EncryptionType>SSE-C</EncryptionType></BlockedEncryptionTypes></Rule>",
+    );
+    await expectError(await e.put("blocked", small, sse(keyA)), 403, "AccessDenied");
+    expect(encryptionOf(await e.put("blocked", small))).toEqual(plain(true));
+    expect((await config("DELETE")).status).toBe(204);
   });
 
   test("after a restart a keyed object opens with its key and only with it", async () => {

@@ -97,7 +97,7 @@ export async function copyObject(ctx: S3Context) {
   checkKey(key);
   const metadataDirective = directive(ctx, "x-amz-metadata-directive");
   const taggingDirective = directive(ctx, "x-amz-tagging-directive");
-  const sealedWith = checkedWrite(ctx.req, ctx.backend.encryptedAtRest);
+  const sealedWith = await checkedWrite(ctx.req, ctx.backend);
   const requested = attributesFromHeaders(headers);
   // (the copy's own: a source's lock is not copied, as in S3)
   const lock = await writeLock(ctx, bucket, false);

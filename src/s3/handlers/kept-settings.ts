@@ -6,14 +6,12 @@
  */
 import { S3Error } from "../../errors.ts";
 import { aclsNotSupported, cannedAcls, ownerOnlyAcls, ownershipKind, ownershipNotImplemented } from "../attributes.ts";
+import { bucketEncryptionOf, encryptionConfigName, encryptionTypes, type BucketEncryption, type EncryptionType } from "../bucket-encryption.ts";
 import { emptyResponse, xmlResponse } from "../respond.ts";
 import { childList, childText, malformedXml, parseXmlBody, s3Xmlns, single, x, type XmlNode } from "../xml.ts";
 import { ownerOf, type S3Context } from "./context.ts";
 import { readSmallBody, requireIntegrityHeader } from "./small-body.ts";
 import { versionParam } from "./versioning.ts";
-
-/** The name a bucket's default encryption is kept under: only whether it asked for a bucket key, to give that back. */
-const encryptionConfigName = "encryption";
 
 /** The single child element `name`: none, as more than one, is MalformedXML. */
 function one(node: XmlNode | undefined, name: string): XmlNode {
@@ -84,31 +82,58 @@ export async function putAcl(ctx: S3Context) {
 
 /**
  * PutBucketEncryption: SSE-S3 (AES256) by default, which a server with a master key gives every
- * object already; whether it asked for a bucket key is kept, to be given back as set. Anything
- * else, or AES256 on a server that stores data unencrypted, is refused.
+ * object already, and the encryption types writes may not use (`BlockedEncryptionTypes`: SSE-C,
+ * or NONE to unblock); whether it asked for a bucket key is kept, to be given back as set. Any
+ * other default, or AES256 on a server that stores data unencrypted, is refused. A rule may name
+ * blocked types alone.
  */
 export async function putBucketEncryption(ctx: S3Context) {
   requireIntegrityHeader(ctx.req.headers);
   await ctx.backend.headBucket(ctx.req.bucket);
   const rule = one(parseXmlBody(await readSmallBody(ctx)).ServerSideEncryptionConfiguration, "Rule");
-  const byDefault = one(rule, "ApplyServerSideEncryptionByDefault");
+  const byDefault = single(rule, "ApplyServerSideEncryptionByDefault");
+  const blockedTypes = single(rule, "BlockedEncryptionTypes");
+  if (byDefault === undefined && blockedTypes === undefined) throw malformedXml();
+  if (byDefault !== undefined) checkDefaultEncryption(byDefault, ctx.backend.encryptedAtRest);
+  const bucketKey = childText(rule, "BucketKeyEnabled");
+  if (bucketKey !== undefined && bucketKey !== "true" && bucketKey !== "false") throw malformedXml();
+  const config: BucketEncryption = { bucketKeyEnabled: bucketKey === "true", blocked: blockedTypes === undefined ? undefined : blockedTypesOf(blockedTypes) };
+  await ctx.backend.setBucketConfig(ctx.req.bucket, encryptionConfigName, JSON.stringify(config));
+  return emptyResponse(200);
+}
+
+/** ApplyServerSideEncryptionByDefault: AES256, on a server that encrypts at rest. */
+function checkDefaultEncryption(byDefault: XmlNode, encryptedAtRest: boolean): void {
   const algorithm = childText(byDefault, "SSEAlgorithm");
   if (algorithm === "aws:kms" || algorithm === "aws:kms:dsse") throw new S3Error("NotImplemented", "Server-side encryption with KMS keys is not implemented by s3d.");
   if (algorithm !== "AES256") throw malformedXml();
   if (childText(byDefault, "KMSMasterKeyID") !== undefined) throw new S3Error("InvalidArgument", "a KMSMasterKeyID is not applicable if the default sse algorithm is not aws:kms or aws:kms:dsse");
-  const bucketKey = childText(rule, "BucketKeyEnabled");
-  if (bucketKey !== undefined && bucketKey !== "true" && bucketKey !== "false") throw malformedXml();
-  if (!ctx.backend.encryptedAtRest) throw new S3Error("NotImplemented", "This server stores objects unencrypted: default encryption (AES256) needs s3d started with an encryption key.");
-  await ctx.backend.setBucketConfig(ctx.req.bucket, encryptionConfigName, JSON.stringify({ bucketKeyEnabled: bucketKey === "true" }));
-  return emptyResponse(200);
+  if (!encryptedAtRest) throw new S3Error("NotImplemented", "This server stores objects unencrypted: default encryption (AES256) needs s3d started with an encryption key.");
 }
 
-/** GetBucketEncryption: AES256 when s3d encrypts at rest (every bucket then has it), with the bucket key as last put. */
+/** BlockedEncryptionTypes: one or more of SSE-C and NONE, not both. */
+function blockedTypesOf(node: XmlNode): EncryptionType[] {
+  const types = childList(node, "EncryptionType").map((type) => (typeof type === "string" ? type : ""));
+  if (types.length === 0 || types.some((type) => !(encryptionTypes as readonly string[]).includes(type))) throw malformedXml();
+  const named = [...new Set(types)] as EncryptionType[];
+  if (named.length > 1) throw new S3Error("InvalidArgument", "The encryption type NONE cannot be combined with other encryption types.", { ArgumentName: "EncryptionType", ArgumentValue: named.join(",") });
+  return named;
+}
+
+/**
+ * GetBucketEncryption: AES256 when s3d encrypts at rest (every bucket then has it), with the bucket
+ * key as last put, and the blocked encryption types put. A bucket of a server without a master key
+ * has a configuration only where one blocked some type.
+ */
 export async function getBucketEncryption(ctx: S3Context) {
-  const stored = await ctx.backend.getBucketConfig(ctx.req.bucket, encryptionConfigName);
-  if (!ctx.backend.encryptedAtRest) throw new S3Error("ServerSideEncryptionConfigurationNotFoundError", "The server side encryption configuration was not found", { BucketName: ctx.req.bucket });
-  const bucketKeyEnabled = stored !== undefined && (JSON.parse(stored) as { bucketKeyEnabled?: boolean }).bucketKeyEnabled === true;
-  const rule = x("Rule", x("ApplyServerSideEncryptionByDefault", x("SSEAlgorithm", "AES256")), x("BucketKeyEnabled", bucketKeyEnabled));
+  const stored = await bucketEncryptionOf(ctx.backend, ctx.req.bucket);
+  const encrypted = ctx.backend.encryptedAtRest;
+  if (!encrypted && stored?.blocked === undefined) throw new S3Error("ServerSideEncryptionConfigurationNotFoundError", "The server side encryption configuration was not found", { BucketName: ctx.req.bucket });
+  const rule = x(
+    "Rule",
+    encrypted ? [x("ApplyServerSideEncryptionByDefault", x("SSEAlgorithm", "AES256")), x("BucketKeyEnabled", stored?.bucketKeyEnabled === true)] : null,
+    stored?.blocked === undefined ? null : x("BlockedEncryptionTypes", stored.blocked.map((type) => x("EncryptionType", type))),
+  );
   return xmlResponse(x("ServerSideEncryptionConfiguration", { xmlns: s3Xmlns }, rule));
 }
 

@@ -52,7 +52,7 @@ export function checksumElements(checksum: { algorithm: string; value?: string; 
 export async function createMultipartUpload(ctx: S3Context) {
   const { bucket, key, nowMs } = ctx.req;
   checkKey(key);
-  const sealedWith = checkedWrite(ctx.req, ctx.backend.encryptedAtRest);
+  const sealedWith = await checkedWrite(ctx.req, ctx.backend);
   const checksum = uploadChecksumFrom(ctx.req.headers);
   const attrs = { ...attributesFromHeaders(ctx.req.headers), lock: await writeLock(ctx, bucket, false) };
   const uploadId = await ctx.backend.createMultipartUpload(bucket, key, attrs, nowMs, checksum, sealedWith?.customerKey);

@@ -32,7 +32,7 @@ export function preconditionFrom(ctx: S3Context): Precondition | undefined {
 export async function putObject(ctx: S3Context) {
   const { bucket, key, nowMs } = ctx.req;
   checkKey(key);
-  const sealedWith = checkedWrite(ctx.req, ctx.backend.encryptedAtRest);
+  const sealedWith = await checkedWrite(ctx.req, ctx.backend);
   const attrs = attributesFromHeaders(ctx.req.headers);
   attrs.lock = await writeLock(ctx, bucket, true);
   const precondition = preconditionFrom(ctx);

@@ -66,7 +66,7 @@ export async function postObject(ctx: S3Context): Promise<S3Response> {
   const actions = new Set(["s3:PutObject", ...attachedActions(headers), ...(fields.has("tagging") ? ["s3:PutObjectTagging"] : [])]);
   await access.check([...actions], req.bucket, key);
 
-  const sealedWith = checkedWrite({ ...req, headers }, ctx.backend.encryptedAtRest);
+  const sealedWith = await checkedWrite({ ...req, headers }, ctx.backend);
   const attrs = { ...attributesFromHeaders(headers), lock: await writeLock(ctx, req.bucket, false, headers) };
   const tagging = fields.get("tagging");
   if (tagging !== undefined) attrs.tags = tagsFromXml(tagging);
