@@ -538,9 +538,12 @@ describe("a bucket that blocks SSE-C (BlockedEncryptionTypes)", () => {
     return { status: res.status, body: await res.text() };
   };
 
+  let uploadBefore = "";
+
   beforeAll(async () => {
     expect((await b.req({ method: "PUT", path: "/sse-c-blocked" })).status).toBe(200);
     expect((await b.put("keyed-before", body, sse(keyA))).status).toBe(200);
+    uploadBefore = (await b.createUpload("upload-before", sse(keyA))).uploadId;
   });
 
   test("SSE-C writes are refused with 403 AccessDenied before the key is looked at, store nothing; reads, copies out and plain writes go on", async () => {
@@ -568,6 +571,11 @@ describe("a bucket that blocks SSE-C (BlockedEncryptionTypes)", () => {
     expect((await b.copy("plain-copy", "keyed-before", sse(keyA, "source"))).status).toBe(200);
     await expectRead(await b.get("plain-copy"), body, plain());
     expect((await b.put("plain", body)).status).toBe(200);
+    // an upload begun before the block takes its parts and completes
+    const part = await b.uploadPart("upload-before", uploadBefore, 1, body, sse(keyA));
+    expect(part.status).toBe(200);
+    expect((await b.complete("upload-before", uploadBefore, [part.headers.get("etag")!])).status).toBe(200);
+    await expectRead(await b.get("upload-before", sse(keyA)), body, keyed(keyA));
   });
 
   test("NONE unblocks, and so does deleting the configuration; bad configurations are refused", async () => {
