@@ -3,21 +3,12 @@
  * (the `aws` first on PATH). Both send CRC32 checksums by default (headers or aws-chunked
  * trailers). Put, multipart, copy, conditional and tagging round trips.
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { join } from "node:path";
-import { startS3d, type TestServer } from "../support/server.ts";
-import { clientEnv, makeTempDir, run, sha256File, whichOnPath, writeRandomFile, type TempDir } from "./helpers.ts";
+import { clientEnv, clientSuite, run, sha256File, whichOnPath, writeRandomFile } from "./helpers.ts";
 
-let server: TestServer;
-let tmp: TempDir;
-beforeAll(async () => {
-  server = await startS3d();
-  tmp = makeTempDir("s3d-pymodern-");
-});
-afterAll(async () => {
-  await server.stop();
-  tmp.remove();
-});
+const suite = clientSuite("python-modern");
+const { tmp } = suite;
 
 const script = String.raw`
 import sys, json, hashlib
@@ -84,7 +75,7 @@ test("boto3 1.43 (python3 on the image): checksums, tagging, conditionals, copy,
   const scriptPath = join(tmp.path, "modern.py");
   await Bun.write(scriptPath, script);
   const bigSha = await writeRandomFile(join(tmp.path, "big.bin"), 12 * 1024 * 1024);
-  const r = await run([python!, scriptPath, server.endpoint, "py-modern", tmp.path], { env: clientEnv(tmp), timeoutMs: 120_000 });
+  const r = await run([python!, scriptPath, suite.server.endpoint, "py-modern", tmp.path], { env: clientEnv(tmp), timeoutMs: 120_000 });
   expect(r.code, r.describe).toBe(0);
   const out = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
   const { checksumBase64 } = await import("../../src/checksum/index.ts");
@@ -115,7 +106,7 @@ test("AWS CLI v1 1.45: cp (multipart), tagging, copy-object", async () => {
   const aws = whichOnPath("aws");
   expect(aws).toBeDefined();
   const env = clientEnv(tmp);
-  const cli = (...args: string[]) => run([aws!, "--endpoint-url", server.endpoint, ...args], { env, timeoutMs: 120_000 });
+  const cli = (...args: string[]) => run([aws!, "--endpoint-url", suite.server.endpoint, ...args], { env, timeoutMs: 120_000 });
   expect((await cli("s3", "mb", "s3://cli-v1-modern")).code).toBe(0);
   const src = join(tmp.path, "cli.bin");
   const sha = await writeRandomFile(src, 10 * 1024 * 1024);
