@@ -217,6 +217,27 @@ describe("version ids of writes and reads", () => {
   });
 });
 
+describe("CompleteMultipartUpload sent again", () => {
+  test("answers 200 with the same ETag and version, also once a newer version stands; other parts are NoSuchUpload", async () => {
+    const bucket = await newBucket("Enabled");
+    const uploadId = field(await (await req({ method: "POST", path: `/${bucket}/mp`, query: [["uploads", ""]] })).text(), "UploadId")!;
+    const part = await req({ method: "PUT", path: `/${bucket}/mp`, query: [["partNumber", "1"], ["uploadId", uploadId]], body: "the parts" });
+    const completion = (etag: string) => `<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>${etag}</ETag></Part></CompleteMultipartUpload>`;
+    const complete = (etag = part.headers.get("etag")!) => req({ method: "POST", path: `/${bucket}/mp`, query: [["uploadId", uploadId]], body: completion(etag) });
+    const answer = async (res: Response) => ({ status: res.status, version: vid(res), etag: field(await res.text(), "ETag") });
+    const first = await answer(await complete());
+    expect([first.status, idPattern.test(first.version ?? "")]).toEqual([200, true]);
+    expect(await answer(await complete())).toEqual(first);
+    await putVersion(bucket, "mp", "newer");
+    expect(await answer(await complete())).toEqual(first);
+    await expectBody(await get(bucket, "mp", first.version!), Buffer.from("the parts"));
+    await expectError(await complete(`"${"0".repeat(32)}"`), 404, "NoSuchUpload");
+    // the version it made removed for good: the upload is told gone
+    expect((await del(bucket, "mp", first.version!)).status).toBe(204);
+    await expectError(await complete(), 404, "NoSuchUpload");
+  });
+});
+
 describe("delete markers", () => {
   test("a DELETE without versionId adds a marker (even for a key never written; markers stack); reads are NoSuchKey, or 405 naming the marker", async () => {
     const bucket = await newBucket("Enabled");

@@ -275,6 +275,42 @@ export function backendContract(name: string, make: () => Promise<BackendUnderTe
       await expectS3Error(b.abortMultipartUpload("bkt", "big", id), "NoSuchUpload");
     });
 
+    test("a completion sent again with the same parts is answered as the first was, while the object it made stands", async () => {
+      await b.createBucket("bkt", t0);
+      const complete = async (key: string, body: Uint8Array, at: number) => {
+        const id = await b.createMultipartUpload("bkt", key, noAttrs, t0);
+        const part = await b.uploadPart("bkt", key, id, 1, bodyOf(body), t0);
+        const parts = [{ partNumber: 1, etag: part.etag }];
+        return { id, parts, meta: await b.completeMultipartUpload("bkt", key, id, parts, at) };
+      };
+      const first = await complete("k", new Uint8Array([1, 2, 3]), t0 + 5);
+      const again = await b.completeMultipartUpload("bkt", "k", first.id, first.parts, t0 + 60_000);
+      expect(again).toMatchObject({ etag: first.meta.etag, lastModifiedMs: t0 + 5, sizeBytes: 3, partsCount: 1 });
+      expect(Buffer.compare(await get("bkt", "k"), Buffer.from([1, 2, 3]))).toBe(0);
+      // other parts, another key or another bucket's name: the upload is gone
+      await expectS3Error(b.completeMultipartUpload("bkt", "k", first.id, [{ partNumber: 1, etag: "0".repeat(32) }], t0), "NoSuchUpload");
+      await expectS3Error(b.completeMultipartUpload("bkt", "other", first.id, first.parts, t0), "NoSuchUpload");
+      // the object it made replaced, or deleted: not told again
+      await b.putObject("bkt", "k", bodyOf(new Uint8Array([9])), noAttrs, t0 + 10);
+      await expectS3Error(b.completeMultipartUpload("bkt", "k", first.id, first.parts, t0), "NoSuchUpload");
+      const second = await complete("gone", new Uint8Array([4]), t0 + 20);
+      await b.deleteObject("bkt", "gone", t0 + 30);
+      await expectS3Error(b.completeMultipartUpload("bkt", "gone", second.id, second.parts, t0), "NoSuchUpload");
+      // an aborted upload was never completed
+      const aborted = await b.createMultipartUpload("bkt", "k", noAttrs, t0);
+      await b.abortMultipartUpload("bkt", "k", aborted);
+      await expectS3Error(b.completeMultipartUpload("bkt", "k", aborted, first.parts, t0), "NoSuchUpload");
+    });
+
+    test("two completions of one upload at once: both answer the same object", async () => {
+      await b.createBucket("bkt", t0);
+      const id = await b.createMultipartUpload("bkt", "k", noAttrs, t0);
+      const part = await b.uploadPart("bkt", "k", id, 1, bodyOf(new Uint8Array([7, 7])), t0);
+      const parts = [{ partNumber: 1, etag: part.etag }];
+      const [one, two] = await Promise.all([b.completeMultipartUpload("bkt", "k", id, parts, t0 + 1), b.completeMultipartUpload("bkt", "k", id, parts, t0 + 2)]);
+      expect([two.etag, two.lastModifiedMs]).toEqual([one.etag, one.lastModifiedMs]);
+    });
+
     test("multipart uploads list by key and upload id, with markers and prefixes", async () => {
       await b.createBucket("bkt", t0);
       const ids: Array<[string, string]> = [];

@@ -246,7 +246,7 @@ export class FsBackend implements Backend {
    * Makes the object that `decide` returns (inside the commit, where no other write can
    * interleave) the current version of `key`; its checksum sealed with `customer`'s key, when it
    * has one. `newBlobs` are removed if the commit fails; the blobs of the version it replaces are
-   * removed once it has succeeded.
+   * removed once it has succeeded. `made` runs in the same commit once the version is written.
    */
   private async commitObject(
     bucket: string,
@@ -254,6 +254,7 @@ export class FsBackend implements Backend {
     decide: () => { meta: ObjectMeta; segments: Segment[]; inline?: Uint8Array; customer?: CustomerSealing },
     newBlobs: string[],
     precondition: Precondition | undefined,
+    made?: (meta: ObjectMeta) => void,
   ): Promise<ObjectMeta> {
     let superseded: string[] = [];
     let committed: ObjectMeta;
@@ -292,6 +293,7 @@ export class FsBackend implements Backend {
             .query(`INSERT INTO objects (size, etag, modified_ms, parts_count, headers, user_meta, segments, tags, checksum, inline, version_id, lock, customer_key, bucket, key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
             .run(...columns, bucket, keyBytes(key));
         }
+        made?.(meta);
         return meta;
       });
     } catch (error) {
@@ -439,14 +441,48 @@ export class FsBackend implements Backend {
 
   async completeMultipartUpload(bucket: string, key: string, uploadId: string, parts: CompletedPart[], nowMs: number, precondition?: Precondition, customerKey?: CustomerKey): Promise<ObjectMeta> {
     let unused: string[] = [];
-    const meta = await this.commitObject(bucket, key, () => {
-      const plan = this.multipart.planCompletion(bucket, key, uploadId, parts, nowMs, customerKey);
-      unused = plan.unusedBlobs;
-      this.multipart.forget(uploadId);
-      return plan;
-    }, [], precondition);
+    let meta: ObjectMeta;
+    try {
+      meta = await this.commitObject(bucket, key, () => {
+        const plan = this.multipart.planCompletion(bucket, key, uploadId, parts, nowMs, customerKey);
+        unused = plan.unusedBlobs;
+        this.multipart.forget(uploadId);
+        return plan;
+      }, [], precondition, (made) => this.multipart.recordCompletion(bucket, key, uploadId, parts, made));
+    } catch (error) {
+      if (!(error instanceof S3Error && error.code === "NoSuchUpload")) throw error;
+      const before = await this.completedBefore(bucket, key, uploadId, parts, customerKey);
+      if (before === undefined) throw error;
+      return before;
+    }
     this.blobs.remove(unused);
     return meta;
+  }
+
+  /**
+   * The object an earlier completion of the upload with the same parts made, for a completion
+   * sent again, as S3 answers it: undefined when none is remembered, or when that object is
+   * gone or replaced since. Looked up in a commit of its own, so that it is answered only once
+   * the first completion is durable (the two may have raced).
+   */
+  private async completedBefore(bucket: string, key: string, uploadId: string, parts: CompletedPart[], customerKey: CustomerKey | undefined): Promise<ObjectMeta | undefined> {
+    const made = await this.committer.commit(() => this.multipart.completedBefore(bucket, key, uploadId, parts));
+    if (made === undefined) return undefined;
+    let reader: ObjectReader;
+    try {
+      reader = await this.openObject(bucket, key, made.versionId);
+    } catch (error) {
+      // (deleted, or its version removed, since: the completion is not told again)
+      if (error instanceof S3Error) return undefined;
+      throw error;
+    }
+    reader.close();
+    if (reader.meta.etag !== made.etag || reader.meta.lastModifiedMs !== made.lastModifiedMs) return undefined;
+    // (a sealed checksum is answered with the key, as the first completion answered it)
+    if (reader.meta.customerKeyCheck === undefined || customerKey === undefined) return reader.meta;
+    const keyed = await this.openObject(bucket, key, made.versionId, customerKey);
+    keyed.close();
+    return keyed.meta;
   }
 
   abortMultipartUpload(bucket: string, key: string, uploadId: string): Promise<void> {

@@ -92,6 +92,16 @@ CREATE TABLE IF NOT EXISTS parts (
   checksum TEXT,
   PRIMARY KEY (upload_id, part_number)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS completed_uploads (
+  upload_id TEXT PRIMARY KEY,
+  bucket TEXT NOT NULL,
+  key BLOB NOT NULL,
+  parts TEXT NOT NULL,
+  version_id TEXT,
+  etag TEXT NOT NULL,
+  completed_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS completed_uploads_by_time ON completed_uploads (completed_ms);
 `;
 
 /** A stored object's bytes: blob ids with their sizes, in order. */

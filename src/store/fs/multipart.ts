@@ -174,6 +174,7 @@ export class MultipartStore {
       .map((p) => p.blob);
     this.db.query("DELETE FROM parts WHERE upload_id IN (SELECT upload_id FROM uploads WHERE bucket = ?)").run(bucket);
     this.db.query("DELETE FROM uploads WHERE bucket = ?").run(bucket);
+    this.db.query("DELETE FROM completed_uploads WHERE bucket = ?").run(bucket);
     return blobs;
   }
 
@@ -181,6 +182,29 @@ export class MultipartStore {
   forget(uploadId: string): void {
     this.db.query("DELETE FROM parts WHERE upload_id = ?").run(uploadId);
     this.db.query("DELETE FROM uploads WHERE upload_id = ?").run(uploadId);
+  }
+
+  /**
+   * Remembers a completion for `completionKeptMs`, so that the same completion sent again (a
+   * client retrying one whose answer it lost) is answered as the first was. In the completion's commit.
+   */
+  recordCompletion(bucket: string, key: string, uploadId: string, parts: CompletedPart[], meta: ObjectMeta): void {
+    this.db.query("DELETE FROM completed_uploads WHERE completed_ms < ?").run(meta.lastModifiedMs - completionKeptMs);
+    this.db
+      .query("INSERT OR REPLACE INTO completed_uploads (upload_id, bucket, key, parts, version_id, etag, completed_ms) VALUES (?, ?, ?, ?, ?, ?, ?)")
+      .run(uploadId, bucket, keyBytes(key), partsDigest(parts), meta.versionId ?? null, meta.etag, meta.lastModifiedMs);
+  }
+
+  /**
+   * The object an earlier completion of this upload made with these very parts, as it recorded
+   * it: its version id ("null" for the null version), ETag and time. Undefined when none is kept.
+   */
+  completedBefore(bucket: string, key: string, uploadId: string, parts: CompletedPart[]): { versionId: string; etag: string; lastModifiedMs: number } | undefined {
+    const row = this.db
+      .query<{ bucket: string; key: Uint8Array; parts: string; version_id: string | null; etag: string; completed_ms: number }, [string]>("SELECT * FROM completed_uploads WHERE upload_id = ?")
+      .get(uploadId);
+    if (row === null || row.bucket !== bucket || keyText(row.key) !== key || row.parts !== partsDigest(parts)) return undefined;
+    return { versionId: row.version_id ?? "null", etag: row.etag, lastModifiedMs: row.completed_ms };
   }
 
   async abort(bucket: string, key: string, uploadId: string): Promise<void> {
@@ -276,6 +300,14 @@ export class MultipartStore {
     if (customer === undefined) return rows;
     return rows.map((row) => (row.checksum === null ? row : { ...row, checksum: customer.openColumn(row.checksum) }));
   }
+}
+
+/** How long a completion is remembered for the same completion sent again: a client's retries, with room to spare. */
+export const completionKeptMs = 24 * 60 * 60 * 1000;
+
+/** The parts a completion names, as one value to compare: numbers, ETags and checksums in order. */
+function partsDigest(parts: CompletedPart[]): string {
+  return createHash("sha256").update(JSON.stringify(parts.map((p) => [p.partNumber, p.etag, p.checksum ?? null]))).digest("base64");
 }
 
 function uploadChecksumOf(row: UploadRow): UploadChecksum | undefined {
