@@ -10,7 +10,7 @@
 import { S3Error } from "../errors.ts";
 import { isUserName } from "./auth.ts";
 import { conditionsHold, limitsSource, parseConditions, type Condition, type ConditionValues } from "./policy-conditions.ts";
-import { globMatches } from "./wildcard.ts";
+import { globMatches, globMatchesSomeStartingWith } from "./wildcard.ts";
 
 export interface Statement {
   effect: "Allow" | "Deny";
@@ -111,10 +111,13 @@ function parseStatement(raw: unknown, bucket: string): Statement {
   }
   const resources = strings(s.Resource, () => malformed("Policy has invalid resource"));
   if (resources.some((r) => r.includes("${"))) throw notServed("Policy variables (${...})");
-  const bucketArn = `arn:aws:s3:::${bucket}`;
-  if (resources.some((r) => r !== bucketArn && !r.startsWith(`${bucketArn}/`))) throw malformed("Policy has invalid resource");
-  const appliesToBucket = resources.includes(bucketArn) && actions.some((a) => bucketActions.some((known) => globMatches(a, known)));
-  const appliesToObjects = resources.some((r) => r !== bucketArn) && actions.some((a) => objectActions.some((known) => globMatches(a, known)));
+  // an S3 ARN that names this bucket or objects in it; wildcards may name others too (arn:aws:s3:::*)
+  const bucketArn = resourceArn(bucket, undefined);
+  const namesBucket = (r: string) => globMatches(r, bucketArn);
+  const namesObjects = (r: string) => globMatchesSomeStartingWith(r, `${bucketArn}/`);
+  if (resources.some((r) => !r.startsWith(s3ArnPrefix) || (!namesBucket(r) && !namesObjects(r)))) throw malformed("Policy has invalid resource");
+  const appliesToBucket = resources.some(namesBucket) && actions.some((a) => bucketActions.some((known) => globMatches(a, known)));
+  const appliesToObjects = resources.some(namesObjects) && actions.some((a) => objectActions.some((known) => globMatches(a, known)));
   if (!appliesToBucket && !appliesToObjects) throw malformed("Action does not apply to any resource(s) in statement");
   return { effect: s.Effect, principals, actions, resources, conditions: s.Condition === undefined ? [] : parseConditions(s.Condition) };
 }
@@ -149,9 +152,11 @@ function names(s: Statement, user: string | undefined): boolean {
   return s.principals === "*" || (user !== undefined && s.principals.includes(user));
 }
 
+const s3ArnPrefix = "arn:aws:s3:::";
+
 /** The ARN a policy's resources name: the bucket's, or one of its objects'. */
 export function resourceArn(bucket: string, key: string | undefined): string {
-  return key === undefined ? `arn:aws:s3:::${bucket}` : `arn:aws:s3:::${bucket}/${key}`;
+  return key === undefined ? `${s3ArnPrefix}${bucket}` : `${s3ArnPrefix}${bucket}/${key}`;
 }
 
 /**

@@ -39,3 +39,31 @@ export function globMatches(patternText: string, subject: string): boolean {
   while (pattern[p] === "*") p++;
   return p === pattern.length;
 }
+
+/**
+ * Whether some text that begins with `prefix` matches the pattern: whether a policy's resource
+ * (`arn:aws:s3:::*`, or `photo*` then `/*`) can name anything under a bucket. Pattern × prefix steps.
+ */
+export function globMatchesSomeStartingWith(patternText: string, prefix: string): boolean {
+  const pattern = Array.from(patternText);
+  // the pattern positions the prefix so far can have led to, a `*` also skipped
+  const reachable = (positions: Iterable<number>) => {
+    const out = new Set<number>();
+    for (let p of positions) {
+      out.add(p);
+      while (pattern[p] === "*") out.add(++p);
+    }
+    return out;
+  };
+  let states = reachable([0]);
+  for (const char of prefix) {
+    const next: number[] = [];
+    for (const p of states) {
+      if (pattern[p] === "*") next.push(p);
+      else if (pattern[p] === "?" || pattern[p] === char) next.push(p + 1);
+    }
+    states = reachable(next);
+    if (states.size === 0) return false;
+  }
+  return true;
+}

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { S3Error } from "../../src/errors.ts";
 import { evaluate, isPublic, parseBucketPolicy, resourceArn } from "../../src/s3/bucket-policy.ts";
-import { globMatches } from "../../src/s3/wildcard.ts";
+import { globMatches, globMatchesSomeStartingWith } from "../../src/s3/wildcard.ts";
 import { int, pick } from "../sigv4/prng.ts";
 import { fuzzIterations, fuzzRandom, mutated } from "../support/fuzz.ts";
 
@@ -31,6 +31,10 @@ describe("parseBucketPolicy", () => {
     expect(parseBucketPolicy(mc, bucket).statements.length).toBe(2);
     // actions of S3's whole reference, replication and configuration ones included
     expect(parseBucketPolicy(policy(allow(["s3:ReplicateObject", "s3:GetObjectVersionForReplication", "s3:ObjectOwnerOverrideToBucketOwner"], `arn:aws:s3:::${bucket}/*`), allow("s3:GetInventoryConfiguration", `arn:aws:s3:::${bucket}`)), bucket).statements.length).toBe(2);
+    // resources with wildcards that take in this bucket, as S3 takes them: "arn:aws:s3:::*" names the bucket and its objects
+    for (const resources of [["arn:aws:s3:::*"], ["arn:aws:s3:::*", "arn:aws:s3:::*/*"], ["arn:aws:s3:::s?te/*"], ["arn:aws:s3:::si*"]]) {
+      expect(parseBucketPolicy(policy(allow(["s3:GetObject", "s3:ListBucket"], resources)), bucket).statements.length).toBe(1);
+    }
     // a single statement, no Version (2008-10-17), actions in any case
     expect(parseBucketPolicy(JSON.stringify({ Statement: allow("S3:GETOBJECT", `arn:aws:s3:::${bucket}/*`) }), bucket).statements.length).toBe(1);
   });
@@ -56,6 +60,9 @@ describe("parseBucketPolicy", () => {
       [policy(allow("ec2:*", `arn:aws:s3:::${bucket}/*`)), "Policy has invalid action"],
       [policy(allow("s3:GetObject", "arn:aws:s3:::other/*")), "Policy has invalid resource"],
       [policy(allow("s3:GetObject", "*")), "Policy has invalid resource"],
+      [policy(allow("s3:GetObject", "arn:aws:s3:::other*")), "Policy has invalid resource"],
+      [policy(allow("s3:GetObject", ["arn:aws:s3:::*/*", "arn:aws:s3:::site-other/*"])), "Policy has invalid resource"],
+      [policy(allow("s3:ListBucket", "arn:aws:s3:::*/*")), "Action does not apply to any resource(s) in statement"],
       [policy(allow("s3:GetObject", `arn:aws:s3:::${bucket}`)), "Action does not apply to any resource(s) in statement"],
       [policy(allow("s3:ListBucket", `arn:aws:s3:::${bucket}/*`)), "Action does not apply to any resource(s) in statement"],
       [policy({ ...allow("s3:GetObject", `arn:aws:s3:::${bucket}/*`), Extra: 1 }), "Unknown field Extra"],
@@ -115,6 +122,22 @@ describe("globMatches", () => {
     const started = performance.now();
     expect(globMatches(`arn:aws:s3:::${bucket}/${"*a".repeat(12)}*b`, `arn:aws:s3:::${bucket}/${"a".repeat(1024)}`)).toBe(false);
     expect(performance.now() - started).toBeLessThan(200);
+  });
+});
+
+describe("globMatchesSomeStartingWith", () => {
+  test("property: true exactly when the pattern matches the prefix followed by some text (tried up to four characters)", () => {
+    const rand = fuzzRandom(22);
+    const letters = ["a", "b", "/", "*", "?"];
+    const word = (max: number, from: string[]) => Array.from({ length: int(rand, max + 1) }, () => pick(rand, from)).join("");
+    const suffixes = [""];
+    for (let length = 1; length <= 4; length++) for (const s of suffixes.filter((x) => x.length === length - 1)) for (const c of ["a", "b", "/"]) suffixes.push(s + c);
+    for (let i = 0; i < fuzzIterations(1500); i++) {
+      const pattern = word(4, letters);
+      const prefix = word(5, ["a", "b", "/"]);
+      const reference = suffixes.some((suffix) => globMatches(pattern, prefix + suffix));
+      expect(`${pattern} ${prefix} ${globMatchesSomeStartingWith(pattern, prefix)}`).toBe(`${pattern} ${prefix} ${reference}`);
+    }
   });
 });
 
