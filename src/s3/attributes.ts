@@ -45,6 +45,11 @@ export const cannedAcls = [...ownerOnlyAcls, "public-read", "public-read-write",
 export function checkWriteHeaders(headers: Record<string, string>, encryptedAtRest: boolean): void {
   const sse = headers["x-amz-server-side-encryption"];
   if (sse === "aws:kms" || sse === "aws:kms:dsse") throw new S3Error("NotImplemented", "Server-side encryption with KMS keys is not implemented by s3d.");
+  // (a KMS key or context without SSE-KMS is S3's InvalidArgument, never a plain object stored)
+  const kmsHeader = kmsHeaders.find((name) => headers[name] !== undefined);
+  if (kmsHeader !== undefined) {
+    throw new S3Error("InvalidArgument", "Server Side Encryption with AWS KMS managed key requires HTTP header x-amz-server-side-encryption : aws:kms", { ArgumentName: kmsHeader });
+  }
   if (sse !== undefined && sse !== "AES256") {
     throw new S3Error("InvalidArgument", "The encryption method specified is not supported", { ArgumentName: "x-amz-server-side-encryption", ArgumentValue: sse });
   }
@@ -66,6 +71,20 @@ export function checkWriteHeaders(headers: Record<string, string>, encryptedAtRe
   }
   // an append (S3 Express One Zone's) written as a whole object would replace what it meant to extend
   if (headers["x-amz-write-offset-bytes"] !== undefined) throw new S3Error("NotImplemented", "Appending to objects (x-amz-write-offset-bytes) is not implemented by s3d.", { Header: "x-amz-write-offset-bytes" });
+}
+
+const kmsHeaders = ["x-amz-server-side-encryption-aws-kms-key-id", "x-amz-server-side-encryption-context"];
+
+/**
+ * Refuses a read (GetObject, HeadObject, GetObjectAttributes) that names a server-side encryption:
+ * the object is opened as it was stored, and S3 answers such a read 400 rather than ignore it.
+ * (SSE-C's headers are a read's to send: they carry the key.)
+ */
+export function checkReadHeaders(headers: Record<string, string>): void {
+  const named = ["x-amz-server-side-encryption", ...kmsHeaders].find((name) => headers[name] !== undefined);
+  if (named !== undefined) {
+    throw new S3Error("InvalidArgument", `${named} is not taken by a read: the object is read with the encryption it was stored with.`, { ArgumentName: named, ArgumentValue: headers[named] });
+  }
 }
 
 /** S3's answer to an ACL that grants anything on a BucketOwnerEnforced bucket, which every s3d bucket is. */

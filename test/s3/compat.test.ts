@@ -505,6 +505,9 @@ test("writes asking for what s3d does not do are refused and store nothing: stor
     [{ "x-amz-server-side-encryption": "aws:kms" }, 501, "NotImplemented"],
     [{ "x-amz-server-side-encryption": "AES256" }, 501, "NotImplemented"],
     [{ "x-amz-server-side-encryption": "rot13" }, 400, "InvalidArgument"],
+    // a KMS key or context without SSE-KMS is not a plain write
+    [{ "x-amz-server-side-encryption-aws-kms-key-id": "testkey-2" }, 400, "InvalidArgument"],
+    [{ "x-amz-server-side-encryption-context": "e30=" }, 400, "InvalidArgument"],
   ];
   await put("refusal-source", "source");
   for (const [headers, status, code] of refusals) {
@@ -520,8 +523,13 @@ test("writes asking for what s3d does not do are refused and store nothing: stor
   expect((await req({ method: "GET", path: `/${bucket}/refused` })).status).toBe(404);
   const uploads = await (await req({ method: "GET", path: `/${bucket}`, query: [["uploads", ""]] })).text();
   expect(uploads).not.toContain("<Key>refused</Key>");
-  // a read naming a customer key's algorithm without the key is refused
+  // a read naming a customer key's algorithm without the key is refused; so is one naming SSE-S3 or SSE-KMS (HEAD: no body)
   expect(await errorCode(await req({ method: "GET", path: `/${bucket}/refusal-source`, headers: { "x-amz-server-side-encryption-customer-algorithm": "AES256" } }))).toBe("InvalidArgument");
+  for (const headers of [{ "x-amz-server-side-encryption": "AES256" }, { "x-amz-server-side-encryption": "aws:kms", "x-amz-server-side-encryption-aws-kms-key-id": "testkey-1" }] as Record<string, string>[]) {
+    expect(await errorCode(await req({ method: "GET", path: `/${bucket}/refusal-source`, headers }))).toBe("InvalidArgument");
+    expect((await req({ method: "HEAD", path: `/${bucket}/refusal-source`, headers })).status).toBe(400);
+    expect(await errorCode(await req({ method: "GET", path: `/${bucket}/refusal-source`, query: [["attributes", ""]], headers: { ...headers, "x-amz-object-attributes": "ObjectSize" } }))).toBe("InvalidArgument");
+  }
   // what asks for nothing s3d lacks is accepted
   for (const headers of [{ "x-amz-storage-class": "STANDARD" }, { "x-amz-acl": "private" }, { "x-amz-acl": "bucket-owner-full-control" }] as Record<string, string>[]) {
     expect((await put("accepted", "body", headers)).status).toBe(200);

@@ -2,7 +2,7 @@
 import { noSuchVersion, S3Error } from "../../errors.ts";
 import { listKeysMax, objectBytesMax, type IncomingBody, type ObjectMeta, type ObjectReader, type Precondition } from "../../store/backend.ts";
 import type { ChecksumAlgorithm } from "../../checksum/index.ts";
-import { attributesFromHeaders, checksumHeaders, objectHeaders } from "../attributes.ts";
+import { attributesFromHeaders, checkReadHeaders, checksumHeaders, objectHeaders } from "../attributes.ts";
 import { requestBody } from "../body.ts";
 import { checkWrite, evaluateRead, readConditionsFrom, writeConditionFrom } from "../conditions.ts";
 import { checkKey, partNumberOf } from "../names.ts";
@@ -52,6 +52,7 @@ export async function putObject(ctx: S3Context) {
  * (SSE-C): one sealed with a key is refused without it, before anything is answered.
  */
 async function openForRead(ctx: S3Context): Promise<{ reader: ObjectReader; sealedWith: RequestedKey | undefined }> {
+  checkReadHeaders(ctx.req.headers);
   const sealedWith = requestedKey(ctx.req, "object", false);
   const reader = await ctx.backend.openObject(ctx.req.bucket, ctx.req.key, await versionParam(ctx), sealedWith?.customerKey);
   try {
