@@ -378,7 +378,8 @@ export class ChecksumObserver implements BodyObserver {
   }
 }
 
-const invalidChecksumValue = (a: ChecksumAlgorithm) => new S3Error("InvalidRequest", `Value for ${checksumHeader(a)} header is invalid.`);
+/** S3's answer to an x-amz-checksum-* value that is no digest of its algorithm (one that is, but wrong, is BadDigest). */
+export const invalidChecksumValue = (a: ChecksumAlgorithm) => new S3Error("InvalidRequest", `Value for ${checksumHeader(a)} header is invalid.`);
 
 /**
  * The additional checksum a request asks for: an x-amz-checksum-* header with its value, a

@@ -244,6 +244,11 @@ describe("multipart checksums", () => {
     const withChecksum = { ChecksumCRC32C: r.ChecksumCRC32C };
     expect((await complete(withChecksum, { MpuObjectSize: 1999 })).name).toBe("InvalidRequest");
     expect((await complete(withChecksum, { ChecksumType: "FULL_OBJECT" })).name).toBe("BadDigest");
+    // the whole object's checksum: one that is no CRC32C at all is InvalidRequest, a wrong one BadDigest
+    const claiming = (value: string) => s3(server.endpoint, { method: "POST", path: `/${bucket}/${key}`, query: [["uploadId", UploadId!]], headers: { "x-amz-checksum-crc32c": value }, body: `<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>${r.ETag}</ETag><ChecksumCRC32C>${r.ChecksumCRC32C}</ChecksumCRC32C></Part></CompleteMultipartUpload>` });
+    for (const [value, code] of [["bad", "InvalidRequest"], ["AAAAAAA=-1", "InvalidRequest"], ["AAAAAA==-1", "BadDigest"], ["AAAAAA==", "BadDigest"]]) {
+      expect(`${value}: ${await errorCode(await claiming(value))}`).toBe(`${value}: ${code}`);
+    }
     const bad = await s3(server.endpoint, { method: "POST", path: `/${bucket}/${key}`, query: [["uploadId", UploadId!]], headers: { "x-amz-mp-object-size": "2k" }, body: "<CompleteMultipartUpload/>" });
     expect(await errorCode(bad)).toBe("InvalidArgument");
     expect((await s3(server.endpoint, { method: "HEAD", path: `/${bucket}/${key}` })).status).toBe(404);

@@ -1,8 +1,9 @@
 /** Multipart uploads: Create, UploadPart, Complete, Abort, ListParts, ListMultipartUploads. */
 import { S3Error } from "../../errors.ts";
-import { checksumAlgorithms, checksumHeader, isCrcAlgorithm, parseChecksumAlgorithm, type ChecksumAlgorithm } from "../../checksum/index.ts";
+import { checksumAlgorithms, checksumHeader, isCrcAlgorithm, isValidChecksumValue, parseChecksumAlgorithm, type ChecksumAlgorithm } from "../../checksum/index.ts";
 import { partBytesMax, type CompletedPart, type Precondition, type UploadChecksum } from "../../store/backend.ts";
 import { attributesFromHeaders } from "../attributes.ts";
+import { invalidChecksumValue } from "../body.ts";
 import { checkKey, partNumberOf } from "../names.ts";
 import { originOf } from "../request.ts";
 import { emptyResponse, isoTime, quoteEtag, unquoteEtag, xmlResponse } from "../respond.ts";
@@ -96,6 +97,8 @@ export async function completeMultipartUpload(ctx: S3Context) {
   const conditional = preconditionFrom(ctx);
   const { headers } = ctx.req;
   const claimed = checksumAlgorithms.find((a) => headers[checksumHeader(a)] !== undefined);
+  // (a value that is no digest at all is refused as such, before any part is looked at; a composite one may end in "-<parts>")
+  if (claimed !== undefined && !isValidChecksumValue(claimed, headers[checksumHeader(claimed)].trim().replace(/-\d+$/, ""))) throw invalidChecksumValue(claimed);
   const claimedType = headers["x-amz-checksum-type"]?.toUpperCase();
   const claimedSize = objectSizeFrom(headers["x-amz-mp-object-size"]);
   // What the completion says of the whole object must match what the parts make: its size, its
