@@ -111,7 +111,8 @@ export async function listObjectsV2(ctx: S3Context) {
   const { enc, prefix, delimiter, maxKeys } = listingParams(params);
   const token = params.get("continuation-token");
   const startAfter = params.get("start-after");
-  const after = token !== undefined ? decodeToken(token) : (startAfter ?? "");
+  // (an empty token is none: the listing starts where start-after says, and the token is echoed empty)
+  const after = token !== undefined && token !== "" ? decodeToken(token) : (startAfter ?? "");
   const page = await ctx.backend.listObjects(bucket, { prefix, delimiter, after, maxKeys });
   return xmlResponse(
     x(
