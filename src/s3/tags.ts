@@ -66,6 +66,8 @@ export function tagsFromXml(text: string, of: "Object" | "Bucket" = "Object"): R
   );
 }
 
+/** The Tagging document of a tag set, its tags in the order of their keys, as S3 gives them back. */
 export function tagsXml(tags: Record<string, string>): Xml {
-  return x("Tagging", { xmlns: s3Xmlns }, x("TagSet", Object.entries(tags).map(([k, v]) => x("Tag", x("Key", k), x("Value", v)))));
+  const sorted = Object.entries(tags).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return x("Tagging", { xmlns: s3Xmlns }, x("TagSet", sorted.map(([k, v]) => x("Tag", x("Key", k), x("Value", v)))));
 }

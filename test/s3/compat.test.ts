@@ -138,6 +138,10 @@ describe("tagging", () => {
     expect(got.headers.get("x-amz-tagging-count")).toBe("2");
     const tags = await (await req({ method: "GET", path: `/${bucket}/tagged`, query: [["tagging", ""]] })).text();
     expect(tags).toContain("<Tag><Key>project</Key><Value>blue sky</Value></Tag>");
+    // given back in the order of their keys, whatever order they came in (numbers too: a JS object would put them first)
+    await put("tagged-order", "t", { "x-amz-tagging": "foo=bar&bar&Zed=1&10=ten&2=two" });
+    const ordered = await (await req({ method: "GET", path: `/${bucket}/tagged-order`, query: [["tagging", ""]] })).text();
+    expect([...ordered.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => m[1])).toEqual(["10", "2", "Zed", "bar", "foo"]);
     const body = `<Tagging><TagSet><Tag><Key>k:1</Key><Value>v</Value></Tag></TagSet></Tagging>`;
     expect((await req({ method: "PUT", path: `/${bucket}/tagged`, query: [["tagging", ""]], body })).status).toBe(200);
     expect(await (await req({ method: "GET", path: `/${bucket}/tagged`, query: [["tagging", ""]] })).text()).toContain("<Key>k:1</Key>");
