@@ -20,7 +20,7 @@ export interface BucketEncryption {
   blocked?: EncryptionType[];
 }
 
-export function parseBucketEncryption(document: string): BucketEncryption {
+function parseBucketEncryption(document: string): BucketEncryption {
   const stored = JSON.parse(document) as { bucketKeyEnabled?: boolean; blocked?: EncryptionType[] };
   return { bucketKeyEnabled: stored.bucketKeyEnabled === true, blocked: stored.blocked };
 }

@@ -287,6 +287,8 @@ export function backendContract(name: string, make: () => Promise<BackendUnderTe
       const again = await b.completeMultipartUpload("bkt", "k", first.id, first.parts, t0 + 60_000);
       expect(again).toMatchObject({ etag: first.meta.etag, lastModifiedMs: t0 + 5, sizeBytes: 3, partsCount: 1 });
       expect(Buffer.compare(await get("bkt", "k"), Buffer.from([1, 2, 3]))).toBe(0);
+      // a day on, it is forgotten
+      await expectS3Error(b.completeMultipartUpload("bkt", "k", first.id, first.parts, t0 + 5 + 24 * 3600_000 + 1), "NoSuchUpload");
       // other parts, another key or another bucket's name: the upload is gone
       await expectS3Error(b.completeMultipartUpload("bkt", "k", first.id, [{ partNumber: 1, etag: "0".repeat(32) }], t0), "NoSuchUpload");
       await expectS3Error(b.completeMultipartUpload("bkt", "other", first.id, first.parts, t0), "NoSuchUpload");

@@ -451,7 +451,7 @@ export class FsBackend implements Backend {
       }, [], precondition, (made) => this.multipart.recordCompletion(bucket, key, uploadId, parts, made));
     } catch (error) {
       if (!(error instanceof S3Error && error.code === "NoSuchUpload")) throw error;
-      const before = await this.completedBefore(bucket, key, uploadId, parts, customerKey);
+      const before = await this.completedBefore(bucket, key, uploadId, parts, nowMs, customerKey);
       if (before === undefined) throw error;
       return before;
     }
@@ -465,8 +465,8 @@ export class FsBackend implements Backend {
    * gone or replaced since. Looked up in a commit of its own, so that it is answered only once
    * the first completion is durable (the two may have raced).
    */
-  private async completedBefore(bucket: string, key: string, uploadId: string, parts: CompletedPart[], customerKey: CustomerKey | undefined): Promise<ObjectMeta | undefined> {
-    const made = await this.committer.commit(() => this.multipart.completedBefore(bucket, key, uploadId, parts));
+  private async completedBefore(bucket: string, key: string, uploadId: string, parts: CompletedPart[], nowMs: number, customerKey: CustomerKey | undefined): Promise<ObjectMeta | undefined> {
+    const made = await this.committer.commit(() => this.multipart.completedBefore(bucket, key, uploadId, parts, nowMs));
     if (made === undefined) return undefined;
     let reader: ObjectReader;
     try {

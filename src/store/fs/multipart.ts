@@ -197,13 +197,15 @@ export class MultipartStore {
 
   /**
    * The object an earlier completion of this upload made with these very parts, as it recorded
-   * it: its version id ("null" for the null version), ETag and time. Undefined when none is kept.
+   * it: its version id ("null" for the null version), ETag and time. Undefined when none is kept
+   * from the last `completionKeptMs` before `nowMs`.
    */
-  completedBefore(bucket: string, key: string, uploadId: string, parts: CompletedPart[]): { versionId: string; etag: string; lastModifiedMs: number } | undefined {
+  completedBefore(bucket: string, key: string, uploadId: string, parts: CompletedPart[], nowMs: number): { versionId: string; etag: string; lastModifiedMs: number } | undefined {
     const row = this.db
       .query<{ bucket: string; key: Uint8Array; parts: string; version_id: string | null; etag: string; completed_ms: number }, [string]>("SELECT * FROM completed_uploads WHERE upload_id = ?")
       .get(uploadId);
-    if (row === null || row.bucket !== bucket || keyText(row.key) !== key || row.parts !== partsDigest(parts)) return undefined;
+    if (row === null || row.completed_ms < nowMs - completionKeptMs) return undefined;
+    if (row.bucket !== bucket || keyText(row.key) !== key || row.parts !== partsDigest(parts)) return undefined;
     return { versionId: row.version_id ?? "null", etag: row.etag, lastModifiedMs: row.completed_ms };
   }
 
