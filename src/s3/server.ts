@@ -361,6 +361,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   // Expect: 100-continue is answered by `serve` after authentication, not by the HTTP layer first.
   server.on("checkContinue", (incoming: IncomingMessage, outgoing: ServerResponse) => handle(incoming, outgoing, true));
+  // Any other expectation is served as if absent, as S3 serves it (node:http would answer 417 itself).
+  server.on("checkExpectation", (incoming: IncomingMessage, outgoing: ServerResponse) => handle(incoming, outgoing, false));
   server.requestTimeout = 0;
   server.setTimeout(idleTimeoutMs);
   server.headersTimeout = headersTimeoutMs;

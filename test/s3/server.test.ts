@@ -175,6 +175,29 @@ print(got, round(time.time() - started, 1))
     expect(await (await s3(server.endpoint, { method: "GET", path: `/${bucket}/continued` })).text()).toBe(body);
   });
 
+  test("an Expect other than 100-continue (empty, or garbage) is served as if absent, as S3 serves it, not 417", async () => {
+    const url = new URL(server.endpoint);
+    const { signHeaders } = await import("../../src/sigv4/index.ts");
+    for (const expectation of ["", "200"]) {
+      const body = `expected ${expectation}`;
+      const headers = { host: url.host, "content-length": String(body.length), expect: expectation };
+      const signed = signHeaders({ method: "PUT", decodedPath: `/${bucket}/expect`, query: [], headers, accessKeyId: accessKey, secretKey, region, nowMs: Date.now(), payloadHash: "UNSIGNED-PAYLOAD" });
+      const head = Object.entries({ ...headers, ...signed }).map(([k, v]) => `${k}: ${v}`).join("\r\n");
+      const said = await new Promise<string>((done) => {
+        let text = "";
+        const sock = connect(server.port, "127.0.0.1", () => sock.write(`PUT /${bucket}/expect HTTP/1.1\r\n${head}\r\n\r\n${body}`));
+        sock.on("data", (d) => {
+          text += d.toString();
+          if (/\r\n\r\n/.test(text)) sock.destroy();
+        });
+        sock.on("close", () => done(text));
+        sock.on("error", () => {});
+      });
+      expect(`${JSON.stringify(expectation)}: ${said.split("\r\n")[0]}`).toBe(`${JSON.stringify(expectation)}: HTTP/1.1 200 OK`);
+      expect(await (await s3(server.endpoint, { method: "GET", path: `/${bucket}/expect` })).text()).toBe(body);
+    }
+  });
+
   test("requests pipelined on one connection take effect in order: a DELETE behind a PUT, a small PUT behind a large one", async () => {
     const url = new URL(server.endpoint);
     const { signHeaders } = await import("../../src/sigv4/index.ts");
