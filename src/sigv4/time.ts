@@ -2,7 +2,7 @@
 
 const amzDatePattern = /^\d{8}T\d{6}Z$/;
 const httpDatePattern =
-  /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4}) (\d{2}):(\d{2}):(\d{2}) (?:GMT|\+0000)$/;
+  /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4}) (\d{2}):(\d{2}):(\d{2}) (?:GMT|UTC?|[+-]0000)$/;
 const months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 /** 20130524T000000Z for an instant in ms since the epoch. */
@@ -29,7 +29,11 @@ export function parseAmzDate(s: string): number | undefined {
   return ms;
 }
 
-/** ms since the epoch of an RFC 1123 date ("Fri, 24 May 2013 00:00:00 GMT"), or undefined. */
+/**
+ * ms since the epoch of an RFC 1123 date ("Fri, 24 May 2013 00:00:00 GMT"), or undefined. The zone
+ * is UTC however it is written: GMT, UT, UTC, +0000, or -0000 (Python's email.utils, which botocore
+ * signs a Date header with).
+ */
 export function parseHttpDate(s: string): number | undefined {
   const m = httpDatePattern.exec(s);
   if (m === null) return undefined;

@@ -28,6 +28,10 @@ describe("parseAuthorizationHeader", () => {
     const value = `AWS4-HMAC-SHA256 Credential=${credential}, SignedHeaders=date;host, Signature=${signature}`;
     expect(parseAuthorizationHeader(value, { Date: "Fri, 24 May 2013 00:00:00 GMT" }).amzDate).toBe("20130524T000000Z");
     expect(parseAuthorizationHeader(value, new Headers({ Date: "Fri, 24 May 2013 13:14:15 GMT" })).amzDate).toBe("20130524T131415Z");
+    // UTC however RFC 5322 writes it: botocore signs with Python's email.utils, which writes -0000
+    for (const zone of ["-0000", "+0000", "UT", "UTC"]) {
+      expect(parseAuthorizationHeader(value, { Date: `Fri, 24 May 2013 13:14:15 ${zone}` }).amzDate).toBe("20130524T131415Z");
+    }
   });
 
   test.each([
@@ -37,6 +41,7 @@ describe("parseAuthorizationHeader", () => {
     [{ "x-amz-date": "bad", Date: "Fri, 24 May 2013 00:00:00 GMT" }, "bad x-amz-date, good Date"],
     [{ Date: "Fri, 31 Feb 2013 00:00:00 GMT" }, "31 February"],
     [{ Date: "2013-05-24" }, "Date not RFC 1123"],
+    [{ Date: "Fri, 24 May 2013 00:00:00 +0100" }, "a zone other than UTC"],
   ])("%j (%s) → AccessDenied", (headers) => {
     const value = `AWS4-HMAC-SHA256 Credential=${credential}, SignedHeaders=host, Signature=${signature}`;
     const e = expectS3Error(() => parseAuthorizationHeader(value, headers), "AccessDenied");
