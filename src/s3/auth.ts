@@ -1,6 +1,7 @@
 /** Authentication of S3 requests: SigV4 (header or presigned) against the configured users. */
 import { S3Error } from "../errors.ts";
 import {
+  authorizationOf,
   payloadModes,
   streamingSignedPayload,
   streamingSignedPayloadTrailer,
@@ -70,7 +71,7 @@ export class Authenticator {
    * served only as far as its bucket's policy allows everyone.
    */
   isUnsigned(req: S3Request): boolean {
-    return req.headers.authorization === undefined && req.headers["x-amz-security-token"] === undefined && !signingParams.some((name) => req.params.has(name));
+    return authorizationOf(req.headers.authorization) === undefined && req.headers["x-amz-security-token"] === undefined && !signingParams.some((name) => req.params.has(name));
   }
 
   /**

@@ -24,6 +24,11 @@ export function headerMap(source: HeaderSource | HeaderMap): HeaderMap {
   return map;
 }
 
+/** An Authorization header's value; an empty one is none, as S3 takes it (the request is then unsigned). */
+export function authorizationOf(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === "" ? undefined : value;
+}
+
 /** Value trimmed, inner runs of whitespace collapsed to one space (AWS's Trimall). */
 export function canonicalHeaderValue(value: string): string {
   const trimmed = value.trim();

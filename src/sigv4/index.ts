@@ -17,6 +17,7 @@ export { canonicalQuery, canonicalUri, uriEncode } from "./encode.ts";
 export { hmacHex, sha256Hex, signaturesEqual, signingKey, signingKeyCacheEntriesMax } from "./crypto.ts";
 export { canonicalRequest, credentialScope, stringToSign, type SignableRequest } from "./canonical.ts";
 export { parseAuthorizationHeader, parseCredential, parsePresignedQuery, type Credential, type ParsedAuth } from "./parse.ts";
+export { authorizationOf } from "./headers.ts";
 export { verifyPostForm, type PostFormSignature } from "./post.ts";
 export { verifyRequest, type Verified, type VerifyInput } from "./verify.ts";
 export { presignQuery, signHeaders } from "./sign.ts";

@@ -4,7 +4,7 @@ import { assert } from "../util/assert.ts";
 import { canonicalRequestOf, credentialScope, stringToSign, type SignableRequest } from "./canonical.ts";
 import { maxClockSkewMs, payloadModes, s3Service, unsignedPayload } from "./constants.ts";
 import { hmacHex, signaturesEqual, signingKey } from "./crypto.ts";
-import { headerMap, type HeaderMap } from "./headers.ts";
+import { authorizationOf, headerMap, type HeaderMap } from "./headers.ts";
 import {
   headerMalformedPrefix,
   parseAuthorizationWith,
@@ -160,7 +160,7 @@ function hexBytes(s: string): string {
 export function verifyRequest(input: VerifyInput, lookupSecret: (accessKeyId: string) => string | undefined): Verified {
   assert(Number.isFinite(input.nowMs), "verifyRequest needs a finite nowMs");
   const headers = headerMap(input.headers);
-  const authorization = headers.get("authorization");
+  const authorization = authorizationOf(headers.get("authorization"));
   const presigned = input.query.some(([name]) => presignParams.has(name));
   if (authorization !== undefined && presigned) {
     throw new S3Error(

@@ -35,6 +35,9 @@ const statement = (effect: string, action: unknown, resource: unknown) => ({ Eff
 describe("bucket policies", () => {
   test("without a policy nothing unsigned is served; the policy API answers as S3 does", async () => {
     expect(await errorCode(await unsigned("GET", `/${bucket}/index.html`))).toBe("AccessDenied");
+    // an empty Authorization header is none: unsigned, AccessDenied (not an unsupported scheme)
+    const blank = await rawRequest(server.endpoint, "PUT", `/${bucket}/blank`, { host: new URL(server.endpoint).host, authorization: "" }, Buffer.from("x"));
+    expect([blank.status, await errorCode(blank)]).toEqual([403, "AccessDenied"]);
     expect(await errorCode(await signed({ method: "GET", path: `/${bucket}`, query: [["policy", ""]] }))).toBe("NoSuchBucketPolicy");
     expect(await errorCode(await signed({ method: "GET", path: `/${bucket}`, query: [["policyStatus", ""]] }))).toBe("NoSuchBucketPolicy");
     expect((await deletePolicy()).status).toBe(204);

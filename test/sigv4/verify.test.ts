@@ -167,8 +167,10 @@ describe("round trip: signHeaders then verifyRequest", () => {
 });
 
 describe("header auth refusals", () => {
-  test("no Authorization header, no X-Amz-Signature → AccessDenied", () => {
-    expectS3Error(() => verifyRequest({ method: "GET", decodedPath: "/b", query: [], headers: { host }, nowMs: signedAtMs, region }, lookup), "AccessDenied");
+  test("no Authorization header, no X-Amz-Signature → AccessDenied; an empty or blank one is none", () => {
+    for (const headers of [{ host }, { host, authorization: "" }, { host, authorization: "  " }] as Record<string, string>[]) {
+      expectS3Error(() => verifyRequest({ method: "GET", decodedPath: "/b", query: [], headers, nowMs: signedAtMs, region }, lookup), "AccessDenied");
+    }
   });
 
   test("both mechanisms → InvalidArgument", () => {
