@@ -6,6 +6,7 @@
  * and kept, per bucket.
  */
 import { S3Error } from "../errors.ts";
+import { isoTimeMs } from "../util/iso-time.ts";
 import type { Backend } from "../store/backend.ts";
 import { KeptConfigs } from "./kept-configs.ts";
 import { parseCopySource } from "./names.ts";
@@ -155,6 +156,8 @@ export interface Access {
    * request may list the key's bucket, else it is AccessDenied (as S3 answers).
    */
   told<E>(error: E, bucket: string): Promise<E | S3Error>;
+  /** The same caller's access with `more` values, which come first (a body's, read after the headers). */
+  withValues(more: ConditionValues): Access;
 }
 
 /**
@@ -228,6 +231,7 @@ export class BucketPolicies extends KeptConfigs<BucketPolicy> {
         const hidden = missing && !(await allows(["s3:ListBucket"], bucket));
         return hidden ? accessDenied() : error;
       },
+      withValues: (more) => this.accessFor(signer, (key) => more(key) ?? values(key)),
     };
   }
 
@@ -286,10 +290,43 @@ export function conditionValuesOf(
         return authType === undefined ? undefined : "AWS4-HMAC-SHA256";
       case "s3:x-amz-copy-source":
         return copySourceValue(req.headers["x-amz-copy-source"]);
+      case "s3:object-lock-mode":
+      case "s3:object-lock-retain-until-date":
+      case "s3:object-lock-remaining-retention-days":
+      case "s3:object-lock-legal-hold": {
+        const { headers } = req;
+        const asked = { mode: headers["x-amz-object-lock-mode"], retainUntil: headers["x-amz-object-lock-retain-until-date"], legalHold: headers["x-amz-object-lock-legal-hold"] };
+        return lockConditionValues(asked, req.nowMs)(key);
+      }
       default:
         // s3:x-amz-acl, s3:x-amz-storage-class, ...: the request header of that name
         return key.startsWith("s3:x-amz-") ? req.headers[key.slice("s3:".length)] : undefined;
     }
+  };
+}
+
+const dayMs = 24 * 60 * 60 * 1000;
+
+/**
+ * Object Lock's condition keys, from what a request asks its version's lock to be: a mode, a
+ * retain-until date (ISO 8601) and a legal hold (ON, OFF). The remaining retention is counted in
+ * whole days, a part of a day as one: 10 days and an hour is 11.
+ */
+export function lockConditionValues(asked: { mode?: string; retainUntil?: string; legalHold?: string }, nowMs: number): ConditionValues {
+  return (key) => {
+    switch (key) {
+      case "s3:object-lock-mode":
+        return asked.mode;
+      case "s3:object-lock-retain-until-date":
+        return asked.retainUntil;
+      case "s3:object-lock-remaining-retention-days": {
+        const untilMs = asked.retainUntil === undefined ? NaN : isoTimeMs(asked.retainUntil);
+        return Number.isNaN(untilMs) ? undefined : String(Math.ceil((untilMs - nowMs) / dayMs));
+      }
+      case "s3:object-lock-legal-hold":
+        return asked.legalHold;
+    }
+    return undefined;
   };
 }
 

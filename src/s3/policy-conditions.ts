@@ -96,6 +96,11 @@ const knownKeys = new Map<string, Family[]>([
   ["s3:x-amz-server-side-encryption", ["String"]],
   ["s3:x-amz-server-side-encryption-customer-algorithm", ["String"]],
   ["s3:x-amz-storage-class", ["String"]],
+  // what a write asks its version's Object Lock to be (PutObject's headers, PutObjectRetention's and PutObjectLegalHold's documents)
+  ["s3:object-lock-mode", ["String"]],
+  ["s3:object-lock-retain-until-date", ["Date"]],
+  ["s3:object-lock-remaining-retention-days", ["Numeric"]],
+  ["s3:object-lock-legal-hold", ["String"]],
 ]);
 
 /** A Condition block as S3 takes it: {"Operator": {"key": value or [values]}}. */

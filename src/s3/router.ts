@@ -25,6 +25,11 @@ export interface Route {
    * unsigned, and POST Object, whose handler checks the signature in its form
    */
   anonymous?: boolean;
+  /**
+   * its operation's access is checked by its handler once the request's document is read, as the
+   * policies' conditions may ask what it says (PutObjectRetention, PutObjectLegalHold: Object Lock's keys)
+   */
+  accessAfterBody?: boolean;
 }
 
 /** Sub-resources of the S3 API that s3d does not serve (yet): answered with NotImplemented. */
@@ -113,8 +118,8 @@ const bucketConfigurations: ReadonlyArray<readonly [string, Readonly<Record<stri
 
 /** An object version's settings, each a sub-resource (`?retention`), by the methods it is served for. */
 const objectConfigurations: ReadonlyArray<readonly [string, Readonly<Record<string, Route>>]> = [
-  ["retention", { PUT: route("PutObjectRetention", objectLock.putObjectRetention), GET: route("GetObjectRetention", objectLock.getObjectRetention) }],
-  ["legal-hold", { PUT: route("PutObjectLegalHold", objectLock.putObjectLegalHold), GET: route("GetObjectLegalHold", objectLock.getObjectLegalHold) }],
+  ["retention", { PUT: { ...route("PutObjectRetention", objectLock.putObjectRetention), accessAfterBody: true }, GET: route("GetObjectRetention", objectLock.getObjectRetention) }],
+  ["legal-hold", { PUT: { ...route("PutObjectLegalHold", objectLock.putObjectLegalHold), accessAfterBody: true }, GET: route("GetObjectLegalHold", objectLock.getObjectLegalHold) }],
 ];
 
 export function routeOf(method: string, bucket: string, key: string, params: Map<string, string>, headers: Record<string, string>): Route {

@@ -185,7 +185,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         if (!route.anonymous) {
           checkExpectedOwner(headers, unsigned ? undefined : who.accessKeyId);
           // (a signed request of a user without limits, to a bucket known to have no policy, is not held up by an await)
-          if (unsigned || access.grants !== undefined || !policies.knownWithout(req.bucket)) await policies.checkOperation(access, operation, req);
+          const checkNow = !route.accessAfterBody && (unsigned || access.grants !== undefined || !policies.knownWithout(req.bucket));
+          if (checkNow) await policies.checkOperation(access, operation, req);
         }
         if (unsigned) {
           // (what its body claims to be matters only once it is let in)

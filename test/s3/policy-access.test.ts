@@ -373,4 +373,40 @@ describe("bucket policies", () => {
     expect((await put(hold)).status).toBe(200);
     expect(await errorCode(await put(retention))).toBe("AccessDenied");
   });
+
+  test("Object Lock's condition keys, from PutObject's headers and from PutObjectRetention's and PutObjectLegalHold's documents", async () => {
+    const locked = "lock-conditions";
+    expect((await signed({ method: "PUT", path: `/${locked}`, headers: { "x-amz-bucket-object-lock-enabled": "true" } })).status).toBe(200);
+    const deny = (action: string, condition: unknown) => ({ ...statement("Deny", action, `arn:aws:s3:::${locked}/*`), Condition: condition });
+    const body = JSON.stringify({
+      Statement: [
+        // at most 30 days of retention, GOVERNANCE only, and no legal hold taken off
+        deny("s3:PutObjectRetention", { NumericGreaterThan: { "s3:object-lock-remaining-retention-days": "30" } }),
+        deny("s3:PutObjectRetention", { StringNotEquals: { "s3:object-lock-mode": "GOVERNANCE" } }),
+        deny("s3:PutObject", { StringEquals: { "s3:object-lock-mode": "COMPLIANCE" } }),
+        deny("s3:PutObjectLegalHold", { StringEquals: { "s3:object-lock-legal-hold": "OFF" } }),
+      ],
+    });
+    expect((await signed({ method: "PUT", path: `/${locked}`, query: [["policy", ""]], body, headers: { "content-md5": md5Base64(body) } })).status).toBe(204);
+    const inDays = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString();
+    const put = (mode: string) =>
+      signed({ method: "PUT", path: `/${locked}/f`, body: "f", headers: { "content-md5": md5Base64("f"), "x-amz-object-lock-mode": mode, "x-amz-object-lock-retain-until-date": inDays(5) } });
+    expect(await errorCode(await put("COMPLIANCE"))).toBe("AccessDenied");
+    expect((await put("GOVERNANCE")).status).toBe(200);
+    const document = (method: string, sub: string, xml: string) => signed({ method, path: `/${locked}/f`, query: [[sub, ""]], body: xml, headers: { "content-md5": md5Base64(xml) } });
+    const retention = (mode: string, days: number) => document("PUT", "retention", `<Retention><Mode>${mode}</Mode><RetainUntilDate>${inDays(days)}</RetainUntilDate></Retention>`);
+    const hold = (status: string) => document("PUT", "legal-hold", `<LegalHold><Status>${status}</Status></LegalHold>`);
+    // (the Deny with StringNotEquals holds for what the document asks: the check waits for it)
+    expect((await retention("GOVERNANCE", 10)).status).toBe(200);
+    expect(await errorCode(await retention("GOVERNANCE", 60))).toBe("AccessDenied");
+    expect(await errorCode(await retention("COMPLIANCE", 20))).toBe("AccessDenied");
+    // a document that cannot be read asks no mode: the Deny of every mode but GOVERNANCE holds, as IAM reads a missing key
+    expect(await errorCode(await document("PUT", "retention", "<Retention><Mode>GOVERNANCE</Retention>"))).toBe("AccessDenied");
+    expect(await errorCode(await document("PUT", "legal-hold", "<LegalHold><Status>ON</LegalHold>"))).toBe("MalformedXML");
+    expect((await hold("ON")).status).toBe(200);
+    expect(await errorCode(await hold("OFF"))).toBe("AccessDenied");
+    const kept = await signed({ method: "HEAD", path: `/${locked}/f` });
+    expect([kept.headers.get("x-amz-object-lock-mode"), kept.headers.get("x-amz-object-lock-legal-hold")]).toEqual(["GOVERNANCE", "ON"]);
+    expect(Date.parse(kept.headers.get("x-amz-object-lock-retain-until-date")!)).toBeGreaterThan(Date.now() + 9 * 86_400_000);
+  });
 });

@@ -6,6 +6,7 @@
 import { S3Error } from "../../errors.ts";
 import type { BucketInfo, ObjectLock } from "../../store/backend.ts";
 import type { LockChange } from "../../store/locks.ts";
+import { lockConditionValues } from "../access.ts";
 import {
   asksBypass,
   legalHoldFromXml,
@@ -62,10 +63,31 @@ async function changeLock(ctx: S3Context, change: LockChange, bypass = false) {
   return emptyResponse(200, await versionHeader(ctx, ctx.req.bucket, versionId));
 }
 
+/**
+ * PutObjectRetention and PutObjectLegalHold's document, read, and then the operation's access
+ * checked with what it asks (Object Lock's condition keys; the router leaves the check to this).
+ * A document that cannot be read is refused once the access without it holds.
+ */
+async function lockDocument<T>(ctx: S3Context, operation: string, parse: (text: string) => T, asked: (document: T) => Parameters<typeof lockConditionValues>[0]): Promise<T> {
+  let document: T;
+  try {
+    document = parse(await readSmallBody(ctx));
+  } catch (error) {
+    await ctx.policies.checkOperation(ctx.access, operation, ctx.req);
+    throw error;
+  }
+  await ctx.policies.checkOperation(ctx.access.withValues(lockConditionValues(asked(document), ctx.req.nowMs)), operation, ctx.req);
+  return document;
+}
+
 /** PutObjectRetention: a retention that holds may only be extended in its mode, or changed with a bypass (GOVERNANCE). */
 export async function putObjectRetention(ctx: S3Context) {
+  const retention = await lockDocument(ctx, "PutObjectRetention", (text) => retentionFromXml(text, ctx.req.nowMs), (r) => ({
+    mode: r.mode,
+    retainUntil: r.retainUntilMs === undefined ? undefined : new Date(r.retainUntilMs).toISOString(),
+  }));
   const bypass = await bypassGovernance(ctx);
-  return changeLock(ctx, { retention: retentionFromXml(await readSmallBody(ctx), ctx.req.nowMs) }, bypass);
+  return changeLock(ctx, { retention }, bypass);
 }
 
 export async function getObjectRetention(ctx: S3Context) {
@@ -75,7 +97,7 @@ export async function getObjectRetention(ctx: S3Context) {
 }
 
 export async function putObjectLegalHold(ctx: S3Context) {
-  const on = legalHoldFromXml(await readSmallBody(ctx));
+  const on = await lockDocument(ctx, "PutObjectLegalHold", legalHoldFromXml, (hold) => ({ legalHold: hold ? "ON" : "OFF" }));
   return changeLock(ctx, { legalHold: on });
 }
 
