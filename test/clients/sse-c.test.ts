@@ -175,24 +175,28 @@ describe("aws cli v2, data dir encrypted at rest too (--encryption-key-file)", (
   }, 60_000);
 });
 
-const botoScript = String.raw`
+/** The start of both boto3 scripts: a client of the endpoint in argv[1], path style, no retries; `err` gives a call's error code and status. */
+const botoPrelude = String.raw`
 import sys, json, hashlib, os, base64
 import boto3, botocore
 from botocore.config import Config
-from boto3.s3.transfer import TransferConfig
-endpoint, b, workdir = sys.argv[1], sys.argv[2], sys.argv[3]
-s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1",
                   config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
-sha = lambda data: hashlib.sha256(data).hexdigest()
-def sha_file(p):
-    with open(p, "rb") as f:
-        return sha(f.read())
 def err(fn):
     try:
         fn()
     except botocore.exceptions.ClientError as e:
         return [e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]]
     return "no error"
+`;
+
+const botoScript = String.raw`${botoPrelude}
+from boto3.s3.transfer import TransferConfig
+b, workdir = sys.argv[2], sys.argv[3]
+sha = lambda data: hashlib.sha256(data).hexdigest()
+def sha_file(p):
+    with open(p, "rb") as f:
+        return sha(f.read())
 K1, K2 = os.urandom(32), os.urandom(32)
 key = lambda k: {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": k}
 source_key = lambda k: {"CopySourceSSECustomerAlgorithm": "AES256", "CopySourceSSECustomerKey": k}
@@ -311,19 +315,8 @@ describe("boto3", () => {
   }
 });
 
-const blockingScript = String.raw`
-import sys, json, os
-import boto3, botocore
-from botocore.config import Config
-endpoint, b = sys.argv[1], sys.argv[2]
-s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                  config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
-def err(fn):
-    try:
-        fn()
-    except botocore.exceptions.ClientError as e:
-        return [e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]]
-    return "no error"
+const blockingScript = String.raw`${botoPrelude}
+b = sys.argv[2]
 key = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": os.urandom(32)}
 blocking = lambda t: {"Rules": [{"BlockedEncryptionTypes": {"EncryptionType": [t]}}]}
 out = {}
