@@ -117,10 +117,9 @@ export function attachedActions(headers: Record<string, string>): string[] {
   if (headers["x-amz-object-lock-legal-hold"] !== undefined) actions.push("s3:PutObjectLegalHold");
   return actions;
 }
+
 /** Operations that may override GOVERNANCE retention: with x-amz-bypass-governance-retention they need s3:BypassGovernanceRetention too. */
 const bypassingOperations = new Set(["DeleteObject", "PutObjectRetention"]);
-
-
 
 /**
  * The actions a request for `operation` needs: the operation's own, in their Version form when it
