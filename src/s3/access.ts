@@ -293,6 +293,8 @@ export function conditionValuesOf(
       case "s3:object-lock-retain-until-date":
       case "s3:object-lock-remaining-retention-days":
       case "s3:object-lock-legal-hold": {
+        // (PutObjectRetention and PutObjectLegalHold take them from their documents alone: handlers/object-lock.ts)
+        if (!versionWrites.has(operation)) return undefined;
         const { headers } = req;
         const asked = { mode: headers["x-amz-object-lock-mode"], retainUntil: headers["x-amz-object-lock-retain-until-date"], legalHold: headers["x-amz-object-lock-legal-hold"] };
         return lockConditionValues(asked, req.nowMs)(key);

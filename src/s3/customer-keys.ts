@@ -70,15 +70,23 @@ function carriesKey(req: S3Request, role: KeyRole): boolean {
 }
 
 /**
- * What a write (PutObject, POST Object, CopyObject, CreateMultipartUpload) asks for, checked: its
- * SSE-C key, if it gives one, and then the rest (`checkWriteHeaders`). A bucket that blocks SSE-C
- * refuses the key before anything else is said of it; then the key comes first: SSE-C with
- * x-amz-server-side-encryption is a conflict (InvalidArgument) on any server, before SSE-S3 on a
- * server without a master key is NotImplemented.
+ * The SSE-C key a request that writes an object gives (PutObject, POST Object, CopyObject, and
+ * every request of a multipart upload), as `requestedKey` takes it; a bucket that blocks SSE-C
+ * refuses any such request that carries one, before the key is looked at, as S3 does.
+ */
+export async function writingKey(req: S3Request, backend: Backend, write = true): Promise<RequestedKey | undefined> {
+  if (carriesKey(req, "object")) await refuseBlockedCustomerKeys(backend, req.bucket);
+  return requestedKey(req, "object", write);
+}
+
+/**
+ * What a write that makes a version (PutObject, POST Object, CopyObject, CreateMultipartUpload)
+ * asks for, checked: its SSE-C key (`writingKey`), and then the rest (`checkWriteHeaders`). The key
+ * comes first: SSE-C with x-amz-server-side-encryption is a conflict (InvalidArgument) on any
+ * server, before SSE-S3 on a server without a master key is NotImplemented.
  */
 export async function checkedWrite(req: S3Request, backend: Backend): Promise<RequestedKey | undefined> {
-  if (carriesKey(req, "object")) await refuseBlockedCustomerKeys(backend, req.bucket);
-  const sealedWith = requestedKey(req, "object", true);
+  const sealedWith = await writingKey(req, backend);
   checkWriteHeaders(req.headers, backend.encryptedAtRest);
   return sealedWith;
 }

@@ -403,6 +403,9 @@ describe("bucket policies", () => {
     // a document that cannot be read asks no mode: the Deny of every mode but GOVERNANCE holds, as IAM reads a missing key
     expect(await errorCode(await document("PUT", "retention", "<Retention><Mode>GOVERNANCE</Retention>"))).toBe("AccessDenied");
     expect(await errorCode(await document("PUT", "legal-hold", "<LegalHold><Status>ON</LegalHold>"))).toBe("MalformedXML");
+    // a document that asks nothing is not given the headers' values (x-amz-object-lock-* name a new version's lock, not this)
+    const cleared = await signed({ method: "PUT", path: `/${locked}/f`, query: [["retention", ""]], body: "<Retention/>", headers: { "content-md5": md5Base64("<Retention/>"), "x-amz-bypass-governance-retention": "true", "x-amz-object-lock-mode": "GOVERNANCE", "x-amz-object-lock-retain-until-date": inDays(10) } });
+    expect(await errorCode(cleared)).toBe("AccessDenied");
     expect((await hold("ON")).status).toBe(200);
     expect(await errorCode(await hold("OFF"))).toBe("AccessDenied");
     const kept = await signed({ method: "HEAD", path: `/${locked}/f` });

@@ -571,11 +571,11 @@ describe("a bucket that blocks SSE-C (BlockedEncryptionTypes)", () => {
     expect((await b.copy("plain-copy", "keyed-before", sse(keyA, "source"))).status).toBe(200);
     await expectRead(await b.get("plain-copy"), body, plain());
     expect((await b.put("plain", body)).status).toBe(200);
-    // an upload begun before the block takes its parts and completes
-    const part = await b.uploadPart("upload-before", uploadBefore, 1, body, sse(keyA));
-    expect(part.status).toBe(200);
-    expect((await b.complete("upload-before", uploadBefore, [part.headers.get("etag")!])).status).toBe(200);
-    await expectRead(await b.get("upload-before", sse(keyA)), body, keyed(keyA));
+    // every request of a multipart upload that carries a key is refused too, for an upload begun before the block as well
+    await expectError(await b.uploadPart("upload-before", uploadBefore, 1, body, sse(keyA)), 403, "AccessDenied");
+    const copyPart = b.req({ method: "PUT", path: b.path("upload-before"), query: [["partNumber", "1"], ["uploadId", uploadBefore]], headers: { "x-amz-copy-source": "/sse-c-blocked/plain", ...sse(keyA) } });
+    await expectError(await copyPart, 403, "AccessDenied");
+    await expectError(await b.complete("upload-before", uploadBefore, ["\"00\""], sse(keyA)), 403, "AccessDenied");
   });
 
   test("NONE unblocks, and so does deleting the configuration; bad configurations are refused", async () => {

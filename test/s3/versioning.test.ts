@@ -228,6 +228,9 @@ describe("CompleteMultipartUpload sent again", () => {
     const first = await answer(await complete());
     expect([first.status, idPattern.test(first.version ?? "")]).toEqual([200, true]);
     expect(await answer(await complete())).toEqual(first);
+    // what it says of the object must hold of the one the first made
+    const claiming = await req({ method: "POST", path: `/${bucket}/mp`, query: [["uploadId", uploadId]], body: completion(part.headers.get("etag")!), headers: { "x-amz-mp-object-size": "5" } });
+    await expectError(claiming, 400, "InvalidRequest");
     await putVersion(bucket, "mp", "newer");
     expect(await answer(await complete())).toEqual(first);
     await expectBody(await get(bucket, "mp", first.version!), Buffer.from("the parts"));

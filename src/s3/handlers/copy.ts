@@ -16,7 +16,7 @@ import { preconditionFrom } from "./objects.ts";
 import { expirationHeaders } from "./lifecycle.ts";
 import { checkVersionIn, versionHeader, writtenVersionHeader } from "./versioning.ts";
 import { writeLock } from "./object-lock.ts";
-import { checkedWrite, keyHeaders, requestedKey, requireKeyFor } from "../customer-keys.ts";
+import { checkedWrite, keyHeaders, requestedKey, requireKeyFor, writingKey } from "../customer-keys.ts";
 
 function directive(ctx: S3Context, header: string): "COPY" | "REPLACE" {
   const value = ctx.req.headers[header] ?? "COPY";
@@ -161,7 +161,7 @@ export async function uploadPartCopy(ctx: S3Context) {
   const partNumber = partNumberOf(params.get("partNumber"));
   // an upload created with a checksum needs it of every part, copied ones too
   const { checksum: uploadChecksum } = await ctx.backend.uploadSettings(bucket, key, uploadIdOf(ctx));
-  const sealedWith = requestedKey(ctx.req, "object", true);
+  const sealedWith = await writingKey(ctx.req, ctx.backend);
   const { reader, versionHeader: copied } = await openSource(ctx);
   let body;
   try {

@@ -1,7 +1,7 @@
 /** Multipart uploads: Create, UploadPart, Complete, Abort, ListParts, ListMultipartUploads. */
 import { S3Error } from "../../errors.ts";
 import { checksumAlgorithms, checksumHeader, isCrcAlgorithm, isValidChecksumValue, parseChecksumAlgorithm, type ChecksumAlgorithm } from "../../checksum/index.ts";
-import { partBytesMax, type CompletedPart, type Precondition, type UploadChecksum } from "../../store/backend.ts";
+import { partBytesMax, type CompletedPart, type ObjectMeta, type Precondition, type UploadChecksum } from "../../store/backend.ts";
 import { attributesFromHeaders } from "../attributes.ts";
 import { invalidChecksumValue } from "../body.ts";
 import { checkKey, partNumberOf } from "../names.ts";
@@ -14,7 +14,7 @@ import { preconditionFrom, uploadBody } from "./objects.ts";
 import { readSmallBody } from "./small-body.ts";
 import { abortHeaders, expirationHeaders } from "./lifecycle.ts";
 import { writtenVersionHeader } from "./versioning.ts";
-import { checkedWrite, keyHeaders, requestedKey, sealedObjectHeader } from "../customer-keys.ts";
+import { checkedWrite, keyHeaders, requestedKey, sealedObjectHeader, writingKey } from "../customer-keys.ts";
 import { requireLockIntegrity, writeLock } from "./object-lock.ts";
 
 const listPartsMax = 1000;
@@ -71,7 +71,7 @@ export async function uploadPart(ctx: S3Context) {
   const partNumber = partNumberOf(params.get("partNumber"));
   const { checksum: uploadChecksum, lock } = await ctx.backend.uploadSettings(bucket, key, uploadIdOf(ctx));
   requireLockIntegrity(ctx.req.headers, "Put Part", lock, (await ctx.backend.headBucket(bucket)).objectLock);
-  const sealedWith = requestedKey(ctx.req, "object", true);
+  const sealedWith = await writingKey(ctx.req, ctx.backend);
   const body = uploadBody(ctx, partBytesMax, uploadChecksum?.algorithm as ChecksumAlgorithm | undefined);
   const part = await ctx.backend.uploadPart(bucket, key, uploadIdOf(ctx), partNumber, body, nowMs, sealedWith?.customerKey);
   const checksum = body.digest().checksum;
@@ -103,8 +103,7 @@ export async function completeMultipartUpload(ctx: S3Context) {
   const claimedSize = objectSizeFrom(headers["x-amz-mp-object-size"]);
   // What the completion says of the whole object must match what the parts make: its size, its
   // checksum type, and its checksum (a composite one with or without its "-<parts>" suffix).
-  const precondition: Precondition = (current, next) => {
-    conditional?.(current, next);
+  const checkClaims = (next: ObjectMeta) => {
     if (claimedSize !== undefined && claimedSize !== next.sizeBytes) {
       throw new S3Error("InvalidRequest", `The provided x-amz-mp-object-size ${claimedSize} does not match the size of the parts, ${next.sizeBytes}.`);
     }
@@ -118,8 +117,15 @@ export async function completeMultipartUpload(ctx: S3Context) {
       throw new S3Error("BadDigest", `The ${claimed} you specified did not match the calculated checksum.`);
     }
   };
+  const precondition: Precondition = (current, next) => {
+    conditional?.(current, next);
+    checkClaims(next);
+  };
   // (the key is needed where the upload has a checksum: its parts' are sealed with it)
-  const meta = await ctx.backend.completeMultipartUpload(bucket, key, uploadIdOf(ctx), parts, nowMs, precondition, requestedKey(ctx.req, "object", false)?.customerKey);
+  const sealedWith = await writingKey(ctx.req, ctx.backend, false);
+  const meta = await ctx.backend.completeMultipartUpload(bucket, key, uploadIdOf(ctx), parts, nowMs, precondition, sealedWith?.customerKey);
+  // (a completion sent again is answered with the object the first made, which its claims must match too)
+  checkClaims(meta);
   return xmlResponse(
     x(
       "CompleteMultipartUploadResult",
