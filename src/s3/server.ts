@@ -185,7 +185,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         if (!route.anonymous) {
           checkExpectedOwner(headers, unsigned ? undefined : who.accessKeyId);
           // (a signed request of a user without limits, to a bucket known to have no policy, is not held up by an await)
-          const checkNow = !route.accessAfterBody && (unsigned || access.grants !== undefined || !policies.knownWithout(req.bucket));
+          // (a route that checks once its document is read is checked now too where no policy could ask what the document says)
+          const checkNow = route.accessAfterBody ? (await policies.of(req.bucket)) === undefined : unsigned || access.grants !== undefined || !policies.knownWithout(req.bucket);
           if (checkNow) await policies.checkOperation(access, operation, req);
         }
         if (unsigned) {

@@ -171,6 +171,18 @@ print(got, round(time.time() - started, 1))
     expect(refused.toLowerCase()).toContain("connection: close");
     const allowed = await exchange(secretKey);
     expect(allowed).toStartWith("HTTP/1.1 100 Continue");
+    // an unsigned retention change, checked once its document is read, is refused at once where no policy could let it in
+    const unsignedRetention = await new Promise<string>((done) => {
+      let said = "";
+      const sock = connect(server.port, "127.0.0.1", () => sock.write(`PUT /${bucket}/continued?retention HTTP/1.1\r\nhost: ${url.host}\r\ncontent-length: 100\r\nexpect: 100-continue\r\n\r\n`));
+      sock.on("data", (d) => {
+        said += d.toString();
+        if (/\r\n\r\n/.test(said)) sock.destroy();
+      });
+      sock.on("close", () => done(said));
+      sock.on("error", () => {});
+    });
+    expect(unsignedRetention).toStartWith("HTTP/1.1 403");
     expect(allowed).toContain("HTTP/1.1 200");
     expect(await (await s3(server.endpoint, { method: "GET", path: `/${bucket}/continued` })).text()).toBe(body);
   });
