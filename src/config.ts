@@ -33,6 +33,8 @@ export interface Config {
   blockPublicAccess: boolean;
   /** a file holding the bearer token that may read /_s3d/metrics */
   metricsTokenFile: string | undefined;
+  /** whether SSE-C keys are taken over plain HTTP from a client on this machine (over TLS they always are) */
+  sseCOverLoopback: boolean;
   users: User[];
 }
 
@@ -56,6 +58,7 @@ export const defaults: Config = {
   lifecycleIntervalSeconds: 3600,
   blockPublicAccess: false,
   metricsTokenFile: undefined,
+  sseCOverLoopback: true,
   users: [],
 };
 
@@ -78,6 +81,7 @@ const settings: Record<Setting, { flag: string; toml: string }> = {
   lifecycleIntervalSeconds: { flag: "--lifecycle-interval", toml: "lifecycle_interval" },
   blockPublicAccess: { flag: "--block-public-access", toml: "block_public_access" },
   metricsTokenFile: { flag: "--metrics-token-file", toml: "metrics_token_file" },
+  sseCOverLoopback: { flag: "--sse-c-over-loopback", toml: "sse_c_over_loopback" },
 };
 
 export interface ParsedArgs {
@@ -152,9 +156,10 @@ function checkValue(setting: Setting, raw: unknown, where: string): Config[Setti
       return n;
     }
     case "blockPublicAccess":
+    case "sseCOverLoopback":
       if (raw === true || raw === "true") return true;
       if (raw === false || raw === "false") return false;
-      throw bad(`block public access must be true or false, not ${JSON.stringify(raw)}`);
+      throw bad(`must be true or false, not ${JSON.stringify(raw)}`);
     default:
       if (typeof raw !== "string" || raw === "") throw bad(`must be a non-empty string, not ${JSON.stringify(raw)}`);
       return raw;
@@ -317,6 +322,10 @@ Options:
   --block-public-access true|false
                      Block Public Access on every bucket: refuse public bucket policies,
                      and let none serve unsigned requests (default false)
+  --sse-c-over-loopback true|false
+                     take SSE-C keys over plain HTTP from clients on this machine, where
+                     they cross no network (default true; false: over TLS only, as S3,
+                     e.g. behind a proxy on this machine that takes plain HTTP from afar)
   --metrics-token-file FILE
                      the bearer token (16 to 4096 printable ASCII characters, no spaces; the
                      file mode 0600) that may read Prometheus metrics at /_s3d/metrics; users

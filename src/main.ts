@@ -77,7 +77,7 @@ function withRoot(root: User, users: readonly User[]): User[] {
 }
 
 /** Settings that a reload (SIGHUP) reads but that take effect only when s3d starts again (the certificate files' contents too). */
-const restartSettings = ["host", "port", "dataDir", "region", "domain", "websiteDomain", "tlsCert", "tlsKey", "logLevel", "minFreeBytes", "encryptionKeyFile", "idleTimeoutSeconds", "lifecycleIntervalSeconds"] as const;
+const restartSettings = ["host", "port", "dataDir", "region", "domain", "websiteDomain", "tlsCert", "tlsKey", "logLevel", "minFreeBytes", "encryptionKeyFile", "idleTimeoutSeconds", "lifecycleIntervalSeconds", "sseCOverLoopback"] as const;
 // (every setting is either reloaded or listed above: a new one must be put in one place or the other)
 true satisfies Exclude<keyof Config, (typeof restartSettings)[number] | "users" | "metricsTokenFile" | "blockPublicAccess"> extends never ? true : false;
 
@@ -155,6 +155,7 @@ async function main(argv: string[]): Promise<number> {
     tls,
     idleTimeoutMs: config.idleTimeoutSeconds * 1000,
     blockPublicAccess: config.blockPublicAccess,
+    sseCOverLoopback: config.sseCOverLoopback,
     metricsToken,
     metrics: [buildInfo, ...lifecycle.metrics],
   });

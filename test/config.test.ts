@@ -22,6 +22,7 @@ test("flags override the file; users come from [[users]]", () => {
   expect([defaults.lifecycleIntervalSeconds, load(["--lifecycle-interval", "60"]).lifecycleIntervalSeconds, load(["--config", "t.toml"], { "t.toml": "lifecycle_interval = 5" }).lifecycleIntervalSeconds]).toEqual([3600, 60, 5]);
   expect([defaults.blockPublicAccess, load(["--block-public-access", "true"]).blockPublicAccess, load(["--block-public-access=false"]).blockPublicAccess]).toEqual([false, true, false]);
   expect(load(["--config", "t.toml"], { "t.toml": "block_public_access = true" }).blockPublicAccess).toBe(true);
+  expect([defaults.sseCOverLoopback, load(["--sse-c-over-loopback", "false"]).sseCOverLoopback, load(["--config", "t.toml"], { "t.toml": "sse_c_over_loopback = false" }).sseCOverLoopback]).toEqual([true, false, false]);
   expect([defaults.metricsTokenFile, load(["--metrics-token-file", "/etc/s3d/token"]).metricsTokenFile]).toEqual([undefined, "/etc/s3d/token"]);
   expect([defaults.websiteDomain, load(["--website-domain", "s3-website.example.test"]).websiteDomain]).toEqual([undefined, "s3-website.example.test"]);
   expect(c.users).toEqual([{ name: "alice", accessKey: "ALICEKEY", secretKey: "alice-secret" }]);
@@ -38,6 +39,7 @@ test("unknown settings and bad values stop start-up with a message that names th
     [["--idle-timeout", "1.5"], {}, /--idle-timeout.*1\.5/],
     [["--lifecycle-interval", "0"], {}, /--lifecycle-interval.*0/],
     [["--block-public-access", "yes"], {}, /--block-public-access.*yes/],
+    [["--sse-c-over-loopback", "no"], {}, /--sse-c-over-loopback.*no/],
     [["--website-domain", "Not A Domain"], {}, /--website-domain/],
     [["--website-domain", "s3.example.test", "--domain", "s3.example.test"], {}, /--website-domain and --domain must differ/],
     [["--config", "c.toml"], { "c.toml": "block_public_access = 1" }, /c\.toml: block_public_access/],

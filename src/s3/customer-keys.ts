@@ -44,7 +44,7 @@ export function requestedKey(req: S3Request, role: KeyRole, write: boolean): Req
   const algorithm = req.headers[`${prefix}algorithm`];
   const key = req.headers[`${prefix}key`];
   const md5 = req.headers[`${prefix}key-md5`];
-  if (req.scheme !== "https" && !isLoopback(req.clientAddress ?? "")) {
+  if (req.scheme !== "https" && !(req.keysOverLoopback && isLoopback(req.clientAddress ?? ""))) {
     throw refused("Requests specifying Server Side Encryption with Customer provided keys must be made over a secure connection.");
   }
   if (role === "object" && req.headers["x-amz-server-side-encryption"] !== undefined) {

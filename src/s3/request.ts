@@ -22,6 +22,8 @@ export interface S3Request {
   scheme: "http" | "https";
   /** the client's address as its connection had it when the request came (undefined: already gone) */
   clientAddress: string | undefined;
+  /** whether this server takes SSE-C keys over plain HTTP from a client on its machine (--sse-c-over-loopback) */
+  keysOverLoopback: boolean;
 }
 
 export interface ParsedTarget {

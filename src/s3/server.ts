@@ -61,6 +61,8 @@ export interface ServerOptions {
   idleTimeoutMs?: number;
   /** Block Public Access on every bucket (public-access-block.ts) */
   blockPublicAccess?: boolean;
+  /** whether SSE-C keys are taken over plain HTTP from this machine's clients (default true) */
+  sseCOverLoopback?: boolean;
   /** the bearer token that may read /_s3d/metrics (besides users without bucket limits) */
   metricsToken?: string;
   /** what other parts of the process count, shown at /_s3d/metrics beside the server's own */
@@ -139,6 +141,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         nowMs: nowMs(),
         scheme: options.tls ? "https" : "http",
         clientAddress: incoming.socket?.remoteAddress,
+        keysOverLoopback: options.sseCOverLoopback !== false,
       };
       if (websiteBucket !== undefined) {
         operation = "Website";

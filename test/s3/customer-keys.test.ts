@@ -45,7 +45,7 @@ function trio(key: Uint8Array, role: KeyRole = "object", change: { algorithm?: s
 }
 
 /** An S3Request with these (lowercase) headers; by default over http from loopback, as the tests' own. */
-function request(headers: Record<string, string>, connection: { scheme?: "http" | "https"; loopback?: boolean } = {}): S3Request {
+function request(headers: Record<string, string>, connection: { scheme?: "http" | "https"; loopback?: boolean; keysOverLoopback?: boolean } = {}): S3Request {
   return {
     method: "PUT",
     rawPath: "/bucket/key",
@@ -60,12 +60,13 @@ function request(headers: Record<string, string>, connection: { scheme?: "http" 
     nowMs: Date.parse("2026-01-01T00:00:00Z"),
     scheme: connection.scheme ?? "http",
     clientAddress: (connection.loopback ?? true) ? "127.0.0.1" : "192.0.2.7",
+    keysOverLoopback: connection.keysOverLoopback ?? true,
   };
 }
 
-const parse = (headers: Record<string, string>, role: KeyRole = "object", write = true, connection?: { scheme?: "http" | "https"; loopback?: boolean }) =>
+const parse = (headers: Record<string, string>, role: KeyRole = "object", write = true, connection?: { scheme?: "http" | "https"; loopback?: boolean; keysOverLoopback?: boolean }) =>
   requestedKey(request(headers, connection), role, write);
-const refusal = (headers: Record<string, string>, role: KeyRole = "object", write = true, connection?: { scheme?: "http" | "https"; loopback?: boolean }) =>
+const refusal = (headers: Record<string, string>, role: KeyRole = "object", write = true, connection?: { scheme?: "http" | "https"; loopback?: boolean; keysOverLoopback?: boolean }) =>
   refusalCode(() => parse(headers, role, write, connection));
 /** The message of the S3Error `run` throws. */
 function messageOf(run: () => unknown): string {
@@ -122,6 +123,9 @@ describe("requestedKey", () => {
       expect(refusal(trio(keyA, role, { key: null, md5: null }), role, true, { scheme: "http", loopback: false })).toBe("InvalidArgument");
     }
     expect(messageOf(() => parse(trio(keyA), "object", true, { scheme: "http", loopback: false }))).toContain("secure connection");
+    // a server told not to take keys over plain HTTP from its own machine (--sse-c-over-loopback false) takes them over https only
+    expect(refusal(trio(keyA), "object", true, { scheme: "http", loopback: true, keysOverLoopback: false })).toBe("InvalidArgument");
+    expect(parse(trio(keyA), "object", true, { scheme: "https", loopback: true, keysOverLoopback: false })!.keyMd5).toBe(md5b64(keyA));
   });
 
   test("together with x-amz-server-side-encryption: InvalidArgument (a source's key is not concerned)", () => {

@@ -527,6 +527,20 @@ describe("attributes and tagging", () => {
   });
 });
 
+test("a server started with --sse-c-over-loopback false takes no key over plain HTTP, even from this machine", async () => {
+  const strict = await startS3d({ args: ["--sse-c-over-loopback", "false"] });
+  try {
+    const s = clientOf(() => strict, "strict");
+    expect((await s.req({ method: "PUT", path: "/strict" })).status).toBe(200);
+    const refused = await s.put("keyed", bytesOf(100, 19), sse(keyA));
+    expect([refused.status, field(await refused.text(), "Message")]).toEqual([400, "Requests specifying Server Side Encryption with Customer provided keys must be made over a secure connection."]);
+    expect((await s.get("keyed")).res.status).toBe(404);
+    expect((await s.put("plain", bytesOf(100, 19))).status).toBe(200);
+  } finally {
+    await strict.stop();
+  }
+});
+
 describe("a bucket that blocks SSE-C (BlockedEncryptionTypes)", () => {
   const b = clientOf(() => server, "sse-c-blocked");
   const body = bytesOf(2000, 18);
