@@ -5,16 +5,16 @@
  * and in ranges across fragments, read batches and direct-write blocks, their blobs sealed; neither
  * the plaintext, nor its checksums, nor the key ever reaches the disk; all of it survives a restart.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { ByteRange } from "../../src/s3/range.ts";
 import { partBytesMin, type CustomerKey, type ObjectAttributes } from "../../src/store/backend.ts";
 import { directBlobBytesMin } from "../../src/store/fs/blob-sinks.ts";
 import { FsBackend, inlineObjectBytesMax } from "../../src/store/fs/backend.ts";
 import { fragmentPlainBytes, sealedBytes } from "../../src/store/fs/sealing.ts";
+import { allFiles, scratch } from "./scratch.ts";
 import { bodyOf, randomBytesSeeded } from "./contract.ts";
 import { checksummed, expectRefused, expectWithheld, keyA, keyB, read, same, sha } from "./customer-keys-contract.ts";
 
@@ -31,24 +31,7 @@ type SizeName = keyof typeof sizes;
 const data = Object.fromEntries(Object.entries(sizes).map(([name, n], i) => [name, randomBytesSeeded(n, 100 + i)])) as Record<SizeName, Uint8Array>;
 const isBlob = (name: SizeName) => sizes[name] > inlineObjectBytesMax;
 
-const dirs: string[] = [];
-const open: FsBackend[] = [];
-afterEach(async () => {
-  for (const b of open.splice(0)) await b.close().catch(() => {});
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "s3d-ssec-"));
-  dirs.push(dir);
-  return dir;
-}
-
-function allFiles(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => join(e.parentPath, e.name));
-}
+const { tempDir, kept, closeAll } = scratch("s3d-ssec-");
 
 function blobPaths(dir: string): string[] {
   return allFiles(join(dir, "blobs"));
@@ -72,15 +55,7 @@ const modes = [
 
 for (const mode of modes) {
   describe(`SSE-C, fs backend, ${mode.name}`, () => {
-    function backendAt(dir: string): FsBackend {
-      const b = new FsBackend(dir, { encryptionKey: mode.encryptionKey });
-      open.push(b);
-      return b;
-    }
-
-    async function closeAll(): Promise<void> {
-      for (const b of open.splice(0)) await b.close();
-    }
+    const backendAt = (dir: string): FsBackend => kept(new FsBackend(dir, { encryptionKey: mode.encryptionKey }));
 
     async function fresh(): Promise<{ dir: string; b: FsBackend }> {
       const dir = tempDir();

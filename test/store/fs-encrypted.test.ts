@@ -4,7 +4,7 @@
  * fragment boundaries, and the start-up checks of the data dir's key record.
  */
 import { Database } from "bun:sqlite";
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,6 +16,7 @@ import { FsBackend, inlineObjectBytesMax } from "../../src/store/fs/backend.ts";
 import { fragmentPlainBytes, fragmentSealedBytes, sealedBytes, sealIdBytes, tagBytes } from "../../src/store/fs/sealing.ts";
 import { backendContract, bodyOf, randomBytesSeeded } from "./contract.ts";
 import { customerKeysContract } from "./customer-keys-contract.ts";
+import { allFiles, scratch } from "./scratch.ts";
 
 const key = new Uint8Array(randomBytes(32));
 const noAttrs: ObjectAttributes = { headers: {}, userMeta: {}, tags: {} };
@@ -36,39 +37,16 @@ backendContract("fs, encrypted", encryptedUnderTest);
 // (SSE-C keys are derived with the master key too)
 customerKeysContract("fs, encrypted", encryptedUnderTest);
 
-const dirs: string[] = [];
-const open: FsBackend[] = [];
-afterEach(async () => {
-  for (const b of open.splice(0)) await b.close().catch(() => {});
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "s3d-fsenc-"));
-  dirs.push(dir);
-  return dir;
-}
+const { tempDir, kept, closeAll } = scratch("s3d-fsenc-");
 
 /** A backend on `dir` with the test key, another key, or none (null). */
 function backendAt(dir: string, encryptionKey: Uint8Array | null = key): FsBackend {
-  const b = new FsBackend(dir, { encryptionKey: encryptionKey ?? undefined });
-  open.push(b);
-  return b;
-}
-
-async function closeAll(): Promise<void> {
-  for (const b of open.splice(0)) await b.close();
+  return kept(new FsBackend(dir, { encryptionKey: encryptionKey ?? undefined }));
 }
 
 function blobPaths(dir: string): string[] {
   const root = join(dir, "blobs");
   return readdirSync(root).flatMap((fan) => readdirSync(join(root, fan)).map((name) => join(root, fan, name)));
-}
-
-function allFiles(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => join(e.parentPath, e.name));
 }
 
 async function read(b: FsBackend, k: string, range?: { start: number; end: number }): Promise<Uint8Array> {
