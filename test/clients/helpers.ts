@@ -211,3 +211,12 @@ export function awsCli(endpoint: () => string, tmp: () => TempDir) {
     },
   };
 }
+
+/**
+ * The two boto3s the client tests run a script with, as [what, python, short name]: Debian's 1.26
+ * (Content-MD5) and the python3 on PATH with 1.43 (CRC32 checksums by default).
+ */
+export const boto3Pythons = [
+  ["1.26 (Debian /usr/bin/python3: Content-MD5)", "/usr/bin/python3", "debian"],
+  ["1.43 (python3 on PATH: CRC32 checksums)", whichOnPath("python3") ?? "(python3 is not on PATH)", "path"],
+] as const;

@@ -9,7 +9,7 @@
  * Version ids go to the CLI as `--version-id=ID`.
  */
 import { describe, expect, test } from "bun:test";
-import { clientEnv, clientSuite, requireExecutable, run, s3cmdArgs, whichOnPath, writeRandomFile } from "./helpers.ts";
+import { boto3Pythons, clientEnv, clientSuite, requireExecutable, run, s3cmdArgs, writeRandomFile } from "./helpers.ts";
 
 const lockedMessage = "Access Denied because object protected by object lock.";
 const dayMs = 86_400_000;
@@ -206,11 +206,7 @@ print(json.dumps(out))
 `;
 
 describe("boto3", () => {
-  const pythons = [
-    ["1.26 (Debian /usr/bin/python3: Content-MD5)", "/usr/bin/python3", "debian"],
-    ["1.43 (python3 on PATH: CRC32 checksums)", whichOnPath("python3") ?? "(python3 is not on PATH)", "path"],
-  ] as const;
-  for (const [what, python, name] of pythons) {
+  for (const [what, python, name] of boto3Pythons) {
     test(`boto3 ${what}: lock parameters with its checksums, bypassed GOVERNANCE, delete_objects with locked entries, a retention running out`, async () => {
       requireExecutable(python, `python3 for boto3 ${what}`);
       const r = await run([python, "-c", botoScript, suite.server.endpoint, `boto-lock-${name}`], { env: clientEnv(tmp), timeoutMs: 90_000 });

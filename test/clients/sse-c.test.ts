@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { accessKey, binaryPath, secretKey, selfSignedCert, startS3d, type TestServer } from "../support/server.ts";
-import { awsArgs, awsCli, clientEnv, clientSuite, requireExecutable, run, sha256, sha256File, whichOnPath, writeRandomFile } from "./helpers.ts";
+import { awsArgs, awsCli, boto3Pythons, clientEnv, clientSuite, requireExecutable, run, sha256, sha256File, whichOnPath, writeRandomFile } from "./helpers.ts";
 
 const MiB = 1024 * 1024;
 const suite = clientSuite("sse-c");
@@ -267,12 +267,8 @@ print(json.dumps(out))
 `;
 
 describe("boto3", () => {
-  const pythons = [
-    ["1.26 (Debian /usr/bin/python3: Content-MD5)", "/usr/bin/python3", "debian"],
-    ["1.43 (python3 on PATH: CRC32 checksums)", whichOnPath("python3") ?? "(python3 is not on PATH)", "path"],
-  ] as const;
   let bigSha: Promise<string> | undefined;
-  for (const [what, python, name] of pythons) {
+  for (const [what, python, name] of boto3Pythons) {
     test(`boto3 ${what}: put/get/head with a key, 400/403 without the right one, 12 MiB upload_file/download_file, parts, copies`, async () => {
       requireExecutable(python, `python3 for boto3 ${what}`);
       bigSha ??= writeRandomFile(tmp.file("big.bin"), 12 * MiB);

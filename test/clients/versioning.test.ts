@@ -10,7 +10,7 @@ import { describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { accessKey, secretKey } from "../support/server.ts";
-import { clientEnv, clientSuite, requireExecutable, run, sha256, whichOnPath } from "./helpers.ts";
+import { boto3Pythons, clientEnv, clientSuite, requireExecutable, run, sha256 } from "./helpers.ts";
 
 /** The form of the ids s3d makes (AWS's are opaque too: never "null", never empty). */
 const versionIdPattern = /^[A-Za-z0-9._]{32}$/;
@@ -238,11 +238,7 @@ print(json.dumps(out))
 `;
 
 describe("boto3", () => {
-  const pythons = [
-    ["1.26 (Debian /usr/bin/python3: Content-MD5)", "/usr/bin/python3", "debian"],
-    ["1.43 (python3 on PATH: CRC32 checksums)", whichOnPath("python3") ?? "(python3 is not on PATH)", "path"],
-  ] as const;
-  for (const [what, python, name] of pythons) {
+  for (const [what, python, name] of boto3Pythons) {
     test(`boto3 ${what}: a null version between others, MaxKeys=1 pages, markers, delete_objects, object_versions.delete()`, async () => {
       requireExecutable(python, `python3 for boto3 ${what}`);
       const r = await run([python, "-c", botoScript, suite.server.endpoint, `boto-versions-${name}`], { env: clientEnv(tmp), timeoutMs: 90_000 });
