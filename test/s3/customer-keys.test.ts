@@ -17,32 +17,12 @@ import type { S3Request } from "../../src/s3/request.ts";
 import type { ObjectMeta } from "../../src/store/backend.ts";
 import { CustomerKeys } from "../../src/store/fs/customer-keys.ts";
 import { refusalCode } from "../support/refusal.ts";
+import { customerKeyHeaders as trio, customerKeyPrefixes, keyOf, md5b64 } from "../support/sse-c.ts";
 import { fuzzIterations, fuzzRandom, mutated } from "../support/fuzz.ts";
 import { int, pick, text } from "../sigv4/prng.ts";
 
-const prefixes: Record<KeyRole, string> = {
-  object: "x-amz-server-side-encryption-customer-",
-  source: "x-amz-copy-source-server-side-encryption-customer-",
-};
-
-/** 32 fixed bytes, one per name. */
-const keyOf = (name: string) => createHash("sha256").update(name).digest();
-const md5b64 = (bytes: Uint8Array) => createHash("md5").update(bytes).digest("base64");
 const keyA = keyOf("key A");
 const keyB = keyOf("key B");
-
-/** The three headers of `key` for `role` (each can be dropped or replaced). */
-function trio(key: Uint8Array, role: KeyRole = "object", change: { algorithm?: string | null; key?: string | null; md5?: string | null } = {}): Record<string, string> {
-  const prefix = prefixes[role];
-  const values = {
-    algorithm: change.algorithm === undefined ? "AES256" : change.algorithm,
-    key: change.key === undefined ? Buffer.from(key).toString("base64") : change.key,
-    "key-md5": change.md5 === undefined ? md5b64(key) : change.md5,
-  };
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(values)) if (value !== null) out[`${prefix}${name}`] = value;
-  return out;
-}
 
 /** An S3Request with these (lowercase) headers; by default over http from loopback, as the tests' own. */
 function request(headers: Record<string, string>, connection: { scheme?: "http" | "https"; loopback?: boolean; keysOverLoopback?: boolean } = {}): S3Request {
@@ -265,7 +245,7 @@ describe("the store's key checks (CustomerKeys)", () => {
  * at the end) of exactly 32 bytes; the MD5 is the base64 MD5 of those bytes.
  */
 function model(headers: Record<string, string>, role: KeyRole, write: boolean, secure: boolean): "absent" | "ok" | "InvalidEncryptionAlgorithmError" | "InvalidArgument" {
-  const prefix = prefixes[role];
+  const prefix = customerKeyPrefixes[role];
   const algorithm = headers[`${prefix}algorithm`];
   const key = headers[`${prefix}key`];
   const md5 = headers[`${prefix}key-md5`];
@@ -305,7 +285,7 @@ test("property: random header values give a 32-byte key with its MD5, or Invalid
     const bytes = randomBytesOf(rand() < 0.6 ? 32 : int(rand, 49));
     const headers: Record<string, string> = {};
     for (const r of ["object", "source"] as const) {
-      const prefix = prefixes[r];
+      const prefix = customerKeyPrefixes[r];
       if (rand() < 0.9) headers[`${prefix}algorithm`] = algorithmValue();
       if (rand() < 0.9) headers[`${prefix}key`] = keyValue(bytes);
       if (rand() < 0.85) headers[`${prefix}key-md5`] = pick(rand, [md5b64(bytes), md5b64(bytes), md5b64(randomBytesOf(32)), mutated(md5b64(bytes), rand, b64Pieces, 2), ""]);
@@ -331,8 +311,8 @@ test("property: random header values give a 32-byte key with its MD5, or Invalid
     expect(got.customerKey.key.length).toBe(32);
     expect(md5b64(got.customerKey.key)).toBe(got.keyMd5);
     // the bytes the key header spells (a mutated one may spell other 32 bytes than `bytes`)
-    expect(Buffer.from(got.customerKey.key).equals(Buffer.from(headers[`${prefixes[role]}key`], "base64"))).toBe(true);
-    const md5 = headers[`${prefixes[role]}key-md5`];
+    expect(Buffer.from(got.customerKey.key).equals(Buffer.from(headers[`${customerKeyPrefixes[role]}key`], "base64"))).toBe(true);
+    const md5 = headers[`${customerKeyPrefixes[role]}key-md5`];
     if (md5 !== undefined) expect(md5).toBe(got.keyMd5);
     counts.ok++;
   }

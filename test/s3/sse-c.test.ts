@@ -22,34 +22,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { s3, type SignedRequest } from "../support/client.ts";
 import { startS3d, type TestServer } from "../support/server.ts";
+import { customerKeyHeaders as sse, keyOf, md5b64 } from "../support/sse-c.ts";
 
 const MiB = 1024 * 1024;
 const algorithmHeader = "x-amz-server-side-encryption-customer-algorithm";
 const md5Header = "x-amz-server-side-encryption-customer-key-md5";
 
-/** 32 fixed bytes, one per name. */
-const keyOf = (name: string) => createHash("sha256").update(name).digest();
-const md5b64 = (bytes: Uint8Array) => createHash("md5").update(bytes).digest("base64");
 const md5hex = (bytes: Uint8Array) => createHash("md5").update(bytes).digest("hex");
 const keyA = keyOf("sse-c key A");
 const keyB = keyOf("sse-c key B");
 const keyC = keyOf("sse-c key C");
-
-type Role = "object" | "source";
-const prefixOf = (role: Role) => (role === "object" ? "x-amz-server-side-encryption-customer-" : "x-amz-copy-source-server-side-encryption-customer-");
-
-/** The SSE-C headers of `key` for `role`; `change` replaces (or with null drops) one of them. */
-function sse(key: Uint8Array, role: Role = "object", change: { algorithm?: string | null; key?: string | null; md5?: string | null } = {}): Record<string, string> {
-  const prefix = prefixOf(role);
-  const values = {
-    algorithm: change.algorithm === undefined ? "AES256" : change.algorithm,
-    key: change.key === undefined ? Buffer.from(key).toString("base64") : change.key,
-    "key-MD5": change.md5 === undefined ? md5b64(key) : change.md5,
-  };
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(values)) if (value !== null) out[`${prefix}${name}`] = value;
-  return out;
-}
 
 /** Bytes that differ from object to object and place to place (a misplaced range shows). */
 function bytesOf(n: number, salt: number): Buffer {
